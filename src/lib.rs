@@ -1,0 +1,38 @@
+//! # chat-auth
+//!
+//! Customer authentication for web chat. A pure Rust core (customer
+//! identifiers, tokens, claims, expiry, refresh policy and the session state
+//! machine, all driven by an injected [`clock::Clock`]) and one thin
+//! wasm-bindgen shell (`bindings`, wasm32 only) that converts and delegates.
+//!
+//! The public contract for JavaScript is `API.md`; natively, a server uses the
+//! same rules:
+//!
+//! ```
+//! use chat_auth::identifier::check_customer_id;
+//! use chat_auth::error::ErrorCode;
+//!
+//! assert!(check_customer_id("c_8f3a9b2e").is_ok());
+//! let err = check_customer_id("jane@example.com").unwrap_err();
+//! assert_eq!(err.code(), ErrorCode::CustomerIdPii);
+//! assert_eq!(err.detail(), Some("email"));
+//! ```
+#![deny(missing_docs)]
+
+pub mod base64url;
+pub mod clock;
+pub mod context;
+pub mod error;
+pub mod identifier;
+pub mod json;
+pub mod keys;
+pub mod schedule;
+pub mod secret;
+pub mod session;
+pub mod token;
+pub mod verify;
+
+#[cfg(target_arch = "wasm32")]
+mod bindings;
+
+pub use error::{Error, ErrorCode, Result};

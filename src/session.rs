@@ -1,0 +1,840 @@
+//! The session state machine (API.md "Behaviour"), sans I/O.
+//!
+//! The shell (browser bindings, the native simulation) feeds it what happened
+//! — a customer set, a request wanting a token, a provider answer, a timer, a
+//! 401 — with the current time, and carries out the [`Effects`] it returns:
+//! start a provider call, abort one, wake waiting requests, ask the user to
+//! log in. Events for `auth.on` are queued and drained with
+//! [`Session::drain_events`]. No timers or I/O live here, so every rule is
+//! tested under a manual clock.
+//!
+//! One *cycle* is one refresh: its first call plus retries with backoff. At
+//! most one cycle exists at a time (single flight): every request that needs
+//! a token while it runs joins it as a waiter, and all waiters are woken once
+//! by its outcome.
+
+use crate::clock::Millis;
+use crate::error::{Error, ErrorCode, Result};
+use crate::identifier::check_customer_id;
+use crate::schedule::{self, RefreshPolicy, TokenTimes};
+use crate::secret::SecretString;
+use crate::token::Claims;
+
+/// Identifies one provider or token-endpoint call.
+pub type CallId = u64;
+
+/// The states of API.md's `auth.state`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// No customer; requests go out anonymously.
+    Anonymous,
+    /// A customer is set and the first token is being fetched.
+    Authenticating,
+    /// A valid token is held.
+    Authenticated,
+    /// A token is held and a refresh is under way.
+    Refreshing,
+    /// Refresh failed for good (or the token expired with no way to refresh).
+    Expired,
+    /// The customer logged out; requests go out anonymously.
+    LoggedOut,
+    /// `destroy()` was called.
+    Destroyed,
+}
+
+impl State {
+    /// The state's contract name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            State::Anonymous => "anonymous",
+            State::Authenticating => "authenticating",
+            State::Authenticated => "authenticated",
+            State::Refreshing => "refreshing",
+            State::Expired => "expired",
+            State::LoggedOut => "logged_out",
+            State::Destroyed => "destroyed",
+        }
+    }
+}
+
+/// Why a provider is called (`info.reason`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    /// The first token for a customer.
+    Initial,
+    /// The refresh timer fired.
+    Scheduled,
+    /// The server refused the token.
+    After401,
+    /// `getToken({ forceRefresh: true })`.
+    Forced,
+    /// A retry after a failure.
+    Retry,
+    /// `setCustomer` with another customer.
+    CustomerChanged,
+}
+
+impl Reason {
+    /// The contract name of the reason.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Reason::Initial => "initial",
+            Reason::Scheduled => "scheduled",
+            Reason::After401 => "after_401",
+            Reason::Forced => "forced",
+            Reason::Retry => "retry",
+            Reason::CustomerChanged => "customer_changed",
+        }
+    }
+
+    /// `needsRefresh`: false only when no token is held yet for this customer.
+    pub const fn needs_refresh(self) -> bool {
+        !matches!(self, Reason::Initial | Reason::CustomerChanged)
+    }
+}
+
+/// Where a new token came from (`refreshed.source`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// The context provider.
+    Provider,
+    /// The OAuth token endpoint (refresh grant).
+    TokenEndpoint,
+    /// Another tab of the same origin.
+    OtherTab,
+}
+
+impl Source {
+    /// The contract name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Source::Provider => "provider",
+            Source::TokenEndpoint => "token_endpoint",
+            Source::OtherTab => "other_tab",
+        }
+    }
+}
+
+/// Whom a call goes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Via {
+    /// The site's context provider.
+    Provider,
+    /// The token endpoint, with the held refresh token.
+    TokenEndpoint,
+}
+
+/// A call the shell must make now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Call {
+    /// Matches the answer to the call.
+    pub id: CallId,
+    /// `info.reason`.
+    pub reason: Reason,
+    /// `needsRefresh`.
+    pub needs_refresh: bool,
+    /// When the call counts as timed out (`info.deadline`).
+    pub deadline: Millis,
+    /// 1 for the first call of a cycle, then 2, 3, …
+    pub attempt: u32,
+    /// Provider or token endpoint.
+    pub via: Via,
+}
+
+/// A token that passed every check, ready to be attached to requests.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Credential {
+    /// The access token.
+    pub token: SecretString,
+    /// The `Authorization` scheme (`Bearer` unless the context said otherwise).
+    pub scheme: String,
+    /// Extra headers from the context.
+    pub headers: Vec<(String, String)>,
+    /// JWT claims, `None` for opaque tokens.
+    pub claims: Option<Claims>,
+    /// When it was received, page clock.
+    pub received_at: Millis,
+    /// When it expires, page clock (issuer clock offset applied); `None` when
+    /// unknown (an opaque token with no expiry).
+    pub expires_at: Option<Millis>,
+    /// Estimated issuer clock minus page clock.
+    pub clock_offset: Millis,
+    /// The refresh token that came with it, if any.
+    pub refresh_token: Option<SecretString>,
+}
+
+impl Credential {
+    /// Whether the token may still be sent at `now`.
+    pub fn is_valid_at(&self, now: Millis) -> bool {
+        self.expires_at.is_none_or(|exp| now < exp)
+    }
+}
+
+/// Events for `auth.on`, queued in order.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// `state`: every state change.
+    State {
+        /// The new state.
+        state: State,
+        /// The state before.
+        previous: State,
+    },
+    /// `authenticated`: the first token for a customer.
+    Authenticated {
+        /// The customer.
+        customer_id: String,
+        /// Expiry, page clock.
+        expires_at: Option<Millis>,
+    },
+    /// `refreshed`: a later token.
+    Refreshed {
+        /// Expiry, page clock.
+        expires_at: Option<Millis>,
+        /// Where it came from.
+        source: Source,
+    },
+    /// `refresh-failed`: one call failed.
+    RefreshFailed {
+        /// The failure's code.
+        code: ErrorCode,
+        /// Which call of the cycle (1-based).
+        attempt: u32,
+        /// When the next call comes, `None` after the last.
+        retry_in_ms: Option<Millis>,
+    },
+    /// `auth-lost`: no token and no more retries.
+    AuthLost {
+        /// The last failure's code.
+        code: ErrorCode,
+    },
+    /// `logged-out`.
+    LoggedOut {
+        /// The customer who logged out, if one was set.
+        customer_id: Option<String>,
+    },
+}
+
+/// What the shell must do after an input. Several may be set at once; do
+/// them in field order.
+#[derive(Debug, Default, PartialEq)]
+#[must_use]
+pub struct Effects {
+    /// Abort this call (its `info.signal`) and ignore its answer.
+    pub abort: Option<CallId>,
+    /// Start this call now.
+    pub call: Option<Call>,
+    /// Wake every waiting request: `Ok` to ask again, `Err` to reject with it.
+    pub release: Option<Result<()>>,
+    /// Call `userLoginHandler` with this code.
+    pub login_needed: Option<ErrorCode>,
+}
+
+/// What a request should do about its token.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Access {
+    /// Send without a token (no customer).
+    Anonymous,
+    /// Send with [`Session::credential`].
+    Ready,
+    /// Wait for the next release, then ask again.
+    Wait,
+    /// Give up with this error.
+    Fail(Error),
+}
+
+/// How the session is configured.
+#[derive(Clone, Debug, Default)]
+pub struct SessionConfig {
+    /// Margin, retries, provider timeout.
+    pub policy: RefreshPolicy,
+    /// Whether a context provider exists.
+    pub has_provider: bool,
+    /// Whether a token endpoint is configured for the refresh grant.
+    pub has_token_endpoint: bool,
+}
+
+#[derive(Debug)]
+struct Cycle {
+    reason: Reason,
+    needs_refresh: bool,
+    attempts: u32,
+    in_flight: Option<(CallId, Millis)>,
+    retry_at: Option<Millis>,
+}
+
+/// After a cycle failed for good, requests fail fast with its code for this
+/// long instead of starting a new cycle each (bounded provider load).
+pub const FAILED_COOL_DOWN_MS: Millis = schedule::MAX_BACKOFF_MS;
+
+/// The session: state, customer, anonymous id, the held token, the refresh
+/// cycle and its waiters.
+#[derive(Debug)]
+pub struct Session {
+    config: SessionConfig,
+    state: State,
+    customer_id: Option<String>,
+    anonymous_id: String,
+    credential: Option<Credential>,
+    refresh_token: Option<SecretString>,
+    refused: Option<SecretString>,
+    refresh_due: Option<Millis>,
+    cycle: Option<Cycle>,
+    failed: Option<(Millis, Error)>,
+    waiters: usize,
+    next_call: CallId,
+    events: Vec<Event>,
+}
+
+impl Session {
+    /// A new anonymous session.
+    pub fn new(anonymous_id: String, config: SessionConfig) -> Session {
+        Session {
+            config,
+            state: State::Anonymous,
+            customer_id: None,
+            anonymous_id,
+            credential: None,
+            refresh_token: None,
+            refused: None,
+            refresh_due: None,
+            cycle: None,
+            failed: None,
+            waiters: 0,
+            next_call: 1,
+            events: Vec::new(),
+        }
+    }
+
+    /// The current state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The customer, if set.
+    pub fn customer_id(&self) -> Option<&str> {
+        self.customer_id.as_deref()
+    }
+
+    /// The anonymous id.
+    pub fn anonymous_id(&self) -> &str {
+        &self.anonymous_id
+    }
+
+    /// The held token, if any (it may be in its refresh window).
+    pub fn credential(&self) -> Option<&Credential> {
+        self.credential.as_ref()
+    }
+
+    /// The token last refused by the server (for `token_unchanged`).
+    pub fn refused_token(&self) -> Option<&SecretString> {
+        self.refused.as_ref()
+    }
+
+    /// The refresh token for a token-endpoint call.
+    pub fn refresh_token(&self) -> Option<&SecretString> {
+        self.refresh_token.as_ref()
+    }
+
+    /// How many requests wait on the current cycle.
+    pub fn waiters(&self) -> usize {
+        self.waiters
+    }
+
+    /// Whether a provider or token-endpoint call is under way.
+    pub fn call_in_flight(&self) -> Option<CallId> {
+        self.cycle.as_ref().and_then(|c| c.in_flight.map(|(id, _)| id))
+    }
+
+    /// When the scheduled refresh is due, if one is planned.
+    pub fn refresh_due(&self) -> Option<Millis> {
+        self.refresh_due
+    }
+
+    /// Replaces the configuration (e.g. a provider given to `setCustomer`).
+    pub fn set_has_provider(&mut self, has_provider: bool) {
+        self.config.has_provider = has_provider;
+    }
+
+    /// Queued events, oldest first.
+    pub fn drain_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.events)
+    }
+
+    fn set_state(&mut self, state: State) {
+        if state != self.state {
+            let previous = self.state;
+            self.state = state;
+            self.events.push(Event::State { state, previous });
+        }
+    }
+
+    fn can_refresh(&self) -> bool {
+        self.config.has_provider || (self.config.has_token_endpoint && self.refresh_token.is_some())
+    }
+
+    fn alive(&self) -> Result<()> {
+        if self.state == State::Destroyed {
+            Err(Error::new(ErrorCode::Destroyed, "this ChatAuth was destroyed"))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// `setCustomer`: validates the id, drops any token of another customer
+    /// and starts fetching one. Setting the customer already set is a no-op
+    /// (the caller waits for the current state to settle).
+    pub fn set_customer(&mut self, customer_id: &str, now: Millis) -> Result<Effects> {
+        self.alive()?;
+        check_customer_id(customer_id)?;
+        if !self.config.has_provider {
+            return Err(Error::new(
+                ErrorCode::InvalidConfig,
+                "setCustomer needs a contextProvider (in the options or as its second argument)",
+            ));
+        }
+        let same = self.customer_id.as_deref() == Some(customer_id);
+        if same
+            && matches!(
+                self.state,
+                State::Authenticating | State::Authenticated | State::Refreshing
+            )
+        {
+            return Ok(Effects::default());
+        }
+        let changed = self.customer_id.is_some() && !same;
+        let mut fx = Effects {
+            abort: self.cycle.take().and_then(|c| c.in_flight.map(|(id, _)| id)),
+            ..Effects::default()
+        };
+        self.customer_id = Some(customer_id.to_owned());
+        self.drop_token();
+        self.failed = None;
+        self.set_state(State::Authenticating);
+        let reason = if changed {
+            Reason::CustomerChanged
+        } else {
+            Reason::Initial
+        };
+        fx.call = Some(self.start_cycle(reason, now));
+        Ok(fx)
+    }
+
+    fn drop_token(&mut self) {
+        self.credential = None;
+        self.refresh_token = None;
+        self.refused = None;
+        self.refresh_due = None;
+    }
+
+    /// `clearCustomer`: forgets customer and token, takes a new anonymous id;
+    /// waiting requests are woken and go out anonymously.
+    pub fn clear_customer(&mut self, new_anonymous_id: String) -> Result<Effects> {
+        self.alive()?;
+        let fx = Effects {
+            abort: self.cycle.take().and_then(|c| c.in_flight.map(|(id, _)| id)),
+            release: self.take_waiters(Ok(())),
+            ..Effects::default()
+        };
+        let customer_id = self.customer_id.take();
+        self.drop_token();
+        self.failed = None;
+        self.anonymous_id = new_anonymous_id;
+        self.set_state(State::LoggedOut);
+        self.events.push(Event::LoggedOut { customer_id });
+        Ok(fx)
+    }
+
+    /// `destroy()`: aborts the call under way and rejects every waiter.
+    pub fn destroy(&mut self) -> Effects {
+        if self.state == State::Destroyed {
+            return Effects::default();
+        }
+        let err = Error::new(ErrorCode::Destroyed, "this ChatAuth was destroyed");
+        let fx = Effects {
+            abort: self.cycle.take().and_then(|c| c.in_flight.map(|(id, _)| id)),
+            release: self.take_waiters(Err(err)),
+            ..Effects::default()
+        };
+        self.drop_token();
+        self.set_state(State::Destroyed);
+        fx
+    }
+
+    fn take_waiters(&mut self, result: Result<()>) -> Option<Result<()>> {
+        // Release even with no counted waiter: `setCustomer` callers wait too.
+        self.waiters = 0;
+        Some(result)
+    }
+
+    fn start_cycle(&mut self, reason: Reason, now: Millis) -> Call {
+        self.cycle = Some(Cycle {
+            reason,
+            needs_refresh: reason.needs_refresh(),
+            attempts: 0,
+            in_flight: None,
+            retry_at: None,
+        });
+        self.refresh_due = None;
+        self.next_call_of_cycle(now)
+    }
+
+    fn next_call_of_cycle(&mut self, now: Millis) -> Call {
+        let id = self.next_call;
+        self.next_call += 1;
+        let deadline = now.saturating_add(self.config.policy.provider_timeout_ms);
+        let use_endpoint = self.config.has_token_endpoint && self.refresh_token.is_some();
+        let (attempt, reason, needs_refresh) = match self.cycle.as_mut() {
+            Some(c) => {
+                c.attempts += 1;
+                c.in_flight = Some((id, deadline));
+                c.retry_at = None;
+                let reason = if c.attempts > 1 { Reason::Retry } else { c.reason };
+                (c.attempts, reason, c.needs_refresh || reason.needs_refresh())
+            }
+            // Unreachable by construction: callers create the cycle first.
+            None => (1, Reason::Retry, true),
+        };
+        Call {
+            id,
+            reason,
+            needs_refresh,
+            deadline,
+            attempt,
+            via: if use_endpoint && needs_refresh {
+                Via::TokenEndpoint
+            } else {
+                Via::Provider
+            },
+        }
+    }
+
+    /// A request wants a token. `force` is `getToken({ forceRefresh: true })`.
+    /// `Access::Wait` counts the caller as a waiter of the current cycle.
+    pub fn access(&mut self, now: Millis, force: bool) -> (Access, Effects) {
+        if let Err(e) = self.alive() {
+            return (Access::Fail(e), Effects::default());
+        }
+        if self.customer_id.is_none() {
+            return (Access::Anonymous, Effects::default());
+        }
+        if let Some(cycle) = &self.cycle {
+            let usable = cycle.in_flight.is_none()
+                && !force
+                && self.credential.as_ref().is_some_and(|c| c.is_valid_at(now));
+            if usable {
+                return (Access::Ready, Effects::default());
+            }
+            self.waiters += 1;
+            return (Access::Wait, Effects::default());
+        }
+        let valid = self.credential.as_ref().is_some_and(|c| c.is_valid_at(now));
+        let due = self.refresh_due.is_some_and(|due| now >= due);
+        if valid && !force && !due {
+            return (Access::Ready, Effects::default());
+        }
+        if let Some((at, err)) = &self.failed {
+            if !force && now.saturating_sub(*at) < FAILED_COOL_DOWN_MS {
+                return (Access::Fail(err.clone()), Effects::default());
+            }
+        }
+        if !self.can_refresh() {
+            let fx = self.lose(Error::new(
+                ErrorCode::Expired,
+                "the token expired and there is no way to refresh it",
+            ), now);
+            let err = self.failed.as_ref().map(|(_, e)| e.clone());
+            return (
+                Access::Fail(err.unwrap_or_else(|| Error::new(ErrorCode::Expired, "token expired"))),
+                fx,
+            );
+        }
+        let reason = if force {
+            Reason::Forced
+        } else if valid || self.credential.is_some() {
+            Reason::Scheduled
+        } else {
+            Reason::Retry
+        };
+        self.set_state(if self.credential.is_some() {
+            State::Refreshing
+        } else {
+            State::Authenticating
+        });
+        let call = self.start_cycle(reason, now);
+        self.waiters += 1;
+        (
+            Access::Wait,
+            Effects {
+                call: Some(call),
+                ..Effects::default()
+            },
+        )
+    }
+
+    /// The server answered 401 to a request sent with `token_used` (`None`
+    /// when it went out anonymously).
+    pub fn unauthorized(&mut self, token_used: Option<&str>, now: Millis) -> (Access, Effects) {
+        if let Err(e) = self.alive() {
+            return (Access::Fail(e), Effects::default());
+        }
+        let Some(token_used) = token_used else {
+            // Anonymous request refused: the chat needs a login.
+            return (
+                Access::Anonymous,
+                Effects {
+                    login_needed: Some(ErrorCode::NotAuthenticated),
+                    ..Effects::default()
+                },
+            );
+        };
+        let current = self.credential.as_ref().map(|c| c.token.secret());
+        if current != Some(token_used) {
+            // A newer token (or none) is held already: use it, or wait for it.
+            return self.access(now, false);
+        }
+        self.refused = Some(SecretString::new(token_used));
+        self.credential = None;
+        self.refresh_due = None;
+        if let Some(cycle) = self.cycle.as_mut() {
+            cycle.needs_refresh = true;
+            self.waiters += 1;
+            return (Access::Wait, Effects::default());
+        }
+        if !self.can_refresh() {
+            let fx = self.lose(Error::new(
+                ErrorCode::NotAuthenticated,
+                "the server refused the token and there is no way to refresh it",
+            ), now);
+            return (
+                Access::Fail(Error::new(ErrorCode::NotAuthenticated, "the server refused the token")),
+                fx,
+            );
+        }
+        self.failed = None;
+        self.set_state(State::Refreshing);
+        let call = self.start_cycle(Reason::After401, now);
+        self.waiters += 1;
+        (
+            Access::Wait,
+            Effects {
+                call: Some(call),
+                ..Effects::default()
+            },
+        )
+    }
+
+    fn current_call(&self, call: CallId) -> bool {
+        self.cycle
+            .as_ref()
+            .is_some_and(|c| c.in_flight.is_some_and(|(id, _)| id == call))
+    }
+
+    /// Call `call` produced a checked credential. `jitter` ∈ [0, 1) spreads
+    /// the next refresh inside the margin. Answers to stale calls are ignored.
+    pub fn call_succeeded(
+        &mut self,
+        call: CallId,
+        credential: Credential,
+        source: Source,
+        now: Millis,
+        jitter: f64,
+    ) -> Effects {
+        if !self.current_call(call) {
+            return Effects::default();
+        }
+        self.cycle = None;
+        self.accept(credential, source, jitter);
+        let _ = now;
+        Effects {
+            release: self.take_waiters(Ok(())),
+            ..Effects::default()
+        }
+    }
+
+    fn accept(&mut self, credential: Credential, source: Source, jitter: f64) {
+        self.refresh_due = credential.expires_at.map(|expires_at| {
+            schedule::refresh_at(
+                &TokenTimes {
+                    received_at: credential.received_at,
+                    expires_at,
+                },
+                &self.config.policy,
+                jitter,
+            )
+        });
+        if credential.refresh_token.is_some() {
+            self.refresh_token = credential.refresh_token.clone();
+        }
+        let expires_at = credential.expires_at;
+        self.credential = Some(credential);
+        self.refused = None;
+        self.failed = None;
+        let first = self.state == State::Authenticating;
+        self.set_state(State::Authenticated);
+        if first {
+            self.events.push(Event::Authenticated {
+                customer_id: self.customer_id.clone().unwrap_or_default(),
+                expires_at,
+            });
+        } else {
+            self.events.push(Event::Refreshed { expires_at, source });
+        }
+    }
+
+    /// Call `call` failed with `error` (provider error, refused context,
+    /// network, token endpoint). Retries with backoff, or gives up.
+    pub fn call_failed(&mut self, call: CallId, error: Error, now: Millis) -> Effects {
+        if !self.current_call(call) {
+            return Effects::default();
+        }
+        self.fail_current(error, now)
+    }
+
+    fn fail_current(&mut self, error: Error, now: Millis) -> Effects {
+        let attempts = self.cycle.as_ref().map_or(0, |c| c.attempts);
+        let expires_at = self
+            .credential
+            .as_ref()
+            .and_then(|c| c.expires_at)
+            .filter(|&exp| now < exp);
+        if attempts <= self.config.policy.max_retries {
+            let retry_at = schedule::retry_at(now, attempts, expires_at);
+            if let Some(c) = self.cycle.as_mut() {
+                c.in_flight = None;
+                c.retry_at = Some(retry_at);
+            }
+            self.events.push(Event::RefreshFailed {
+                code: error.code(),
+                attempt: attempts,
+                retry_in_ms: Some(retry_at.saturating_sub(now)),
+            });
+            // Requests may go on with a token that is still valid.
+            let usable = self.credential.as_ref().is_some_and(|c| c.is_valid_at(now));
+            return Effects {
+                release: if usable && self.waiters > 0 {
+                    self.take_waiters(Ok(()))
+                } else {
+                    None
+                },
+                ..Effects::default()
+            };
+        }
+        self.events.push(Event::RefreshFailed {
+            code: error.code(),
+            attempt: attempts,
+            retry_in_ms: None,
+        });
+        self.cycle = None;
+        self.lose(error, now)
+    }
+
+    /// Gives up: state `expired`, `auth-lost`, waiters rejected, login asked.
+    fn lose(&mut self, error: Error, now: Millis) -> Effects {
+        let code = error.code();
+        self.credential = None;
+        self.refresh_due = None;
+        self.cycle = None;
+        self.failed = Some((now, error.clone()));
+        self.set_state(State::Expired);
+        self.events.push(Event::AuthLost { code });
+        Effects {
+            release: self.take_waiters(Err(error)),
+            login_needed: Some(code),
+            ..Effects::default()
+        }
+    }
+
+    /// Another tab obtained `credential` for the same customer: adopt it when
+    /// it is newer than what is held, ending any cycle here.
+    pub fn adopt(&mut self, credential: Credential, now: Millis, jitter: f64) -> Effects {
+        if self.alive().is_err() || self.customer_id.is_none() || !credential.is_valid_at(now) {
+            return Effects::default();
+        }
+        if let Some(held) = &self.credential {
+            if held.token == credential.token {
+                return Effects::default();
+            }
+            let newer = match (held.expires_at, credential.expires_at) {
+                (Some(a), Some(b)) => b >= a,
+                _ => true,
+            };
+            if !newer && self.cycle.is_none() {
+                return Effects::default();
+            }
+        }
+        let abort = self.cycle.take().and_then(|c| c.in_flight.map(|(id, _)| id));
+        self.accept(credential, Source::OtherTab, jitter);
+        Effects {
+            abort,
+            release: self.take_waiters(Ok(())),
+            ..Effects::default()
+        }
+    }
+
+    /// The timer fired (or the page woke: `visibilitychange`, `focus`,
+    /// `online`). Late timers are fine: everything is judged against `now`.
+    pub fn tick(&mut self, now: Millis) -> Effects {
+        if self.alive().is_err() {
+            return Effects::default();
+        }
+        if let Some(cycle) = &self.cycle {
+            if let Some((id, deadline)) = cycle.in_flight {
+                if now >= deadline {
+                    let mut fx = self.fail_current(
+                        Error::new(ErrorCode::ProviderTimeout, "the context provider did not answer in time"),
+                        now,
+                    );
+                    fx.abort = Some(id);
+                    return fx;
+                }
+                return Effects::default();
+            }
+            if cycle.retry_at.is_some_and(|at| now >= at) {
+                return Effects {
+                    call: Some(self.next_call_of_cycle(now)),
+                    ..Effects::default()
+                };
+            }
+            return Effects::default();
+        }
+        let Some(credential) = &self.credential else {
+            return Effects::default();
+        };
+        let expired = !credential.is_valid_at(now);
+        let due = self.refresh_due.is_some_and(|due| now >= due);
+        if !due && !expired {
+            return Effects::default();
+        }
+        if !self.can_refresh() {
+            if expired {
+                return self.lose(Error::new(ErrorCode::Expired, "the token expired and there is no way to refresh it"), now);
+            }
+            return Effects::default();
+        }
+        self.set_state(State::Refreshing);
+        Effects {
+            call: Some(self.start_cycle(Reason::Scheduled, now)),
+            ..Effects::default()
+        }
+    }
+
+    /// When [`Session::tick`] must run next, if ever: a call's deadline, a
+    /// retry, a scheduled refresh or an expiry.
+    pub fn next_wake(&self) -> Option<Millis> {
+        if self.state == State::Destroyed {
+            return None;
+        }
+        if let Some(cycle) = &self.cycle {
+            return cycle.in_flight.map(|(_, deadline)| deadline).or(cycle.retry_at);
+        }
+        let expires_at = self.credential.as_ref().and_then(|c| c.expires_at);
+        match (self.refresh_due, expires_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,379 @@
+use super::*;
+
+const T0: Millis = 1_700_000_000_000;
+
+fn session() -> Session {
+    Session::new(
+        "anon-1".into(),
+        SessionConfig {
+            policy: RefreshPolicy {
+                margin_ms: 60_000,
+                max_retries: 2,
+                provider_timeout_ms: 15_000,
+            },
+            has_provider: true,
+            has_token_endpoint: false,
+        },
+    )
+}
+
+fn cred(token: &str, now: Millis, ttl_ms: Millis) -> Credential {
+    Credential {
+        token: SecretString::new(token),
+        scheme: "Bearer".into(),
+        headers: vec![],
+        claims: None,
+        received_at: now,
+        expires_at: Some(now + ttl_ms),
+        clock_offset: 0,
+        refresh_token: None,
+    }
+}
+
+fn states(events: &[Event]) -> Vec<&'static str> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::State { state, .. } => Some(state.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Logs in `s` with a token living `ttl_ms`; returns the call id used.
+fn login(s: &mut Session, now: Millis, ttl_ms: Millis) -> CallId {
+    let fx = s.set_customer("cust-1", now).unwrap();
+    let call = fx.call.unwrap();
+    assert_eq!(call.reason, Reason::Initial);
+    assert!(!call.needs_refresh);
+    let fx = s.call_succeeded(call.id, cred("t1", now, ttl_ms), Source::Provider, now, 0.0);
+    assert_eq!(fx.release, Some(Ok(())));
+    call.id
+}
+
+#[test]
+fn anonymous_until_customer_set() {
+    let mut s = session();
+    assert_eq!(s.state(), State::Anonymous);
+    assert_eq!(s.access(T0, false).0, Access::Anonymous);
+    assert_eq!(s.anonymous_id(), "anon-1");
+}
+
+#[test]
+fn set_customer_authenticates() {
+    let mut s = session();
+    login(&mut s, T0, 3_600_000);
+    assert_eq!(s.state(), State::Authenticated);
+    assert_eq!(s.customer_id(), Some("cust-1"));
+    let ev = s.drain_events();
+    assert_eq!(states(&ev), ["authenticating", "authenticated"]);
+    assert!(ev.contains(&Event::Authenticated {
+        customer_id: "cust-1".into(),
+        expires_at: Some(T0 + 3_600_000)
+    }));
+    assert_eq!(s.access(T0 + 1, false).0, Access::Ready);
+    // Refresh due one margin (60 s) before expiry.
+    assert_eq!(s.refresh_due(), Some(T0 + 3_600_000 - 60_000));
+    assert_eq!(s.next_wake(), Some(T0 + 3_600_000 - 60_000));
+}
+
+#[test]
+fn set_customer_refuses_pii_and_missing_provider() {
+    let mut s = session();
+    let e = s.set_customer("jane@example.com", T0).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::CustomerIdPii);
+    assert_eq!(s.state(), State::Anonymous);
+    let mut s = Session::new("a".into(), SessionConfig::default());
+    assert_eq!(
+        s.set_customer("cust-1", T0).unwrap_err().code(),
+        ErrorCode::InvalidConfig
+    );
+}
+
+#[test]
+fn single_flight_counts_waiters_and_releases_once() {
+    let mut s = session();
+    let fx = s.set_customer("cust-1", T0).unwrap();
+    let call = fx.call.unwrap();
+    for _ in 0..50 {
+        let (a, fx) = s.access(T0, false);
+        assert_eq!(a, Access::Wait);
+        assert_eq!(fx.call, None, "no second call while one is in flight");
+    }
+    assert_eq!(s.waiters(), 50);
+    let fx = s.call_succeeded(call.id, cred("t1", T0, 60_000), Source::Provider, T0 + 5, 0.0);
+    assert_eq!(fx.release, Some(Ok(())));
+    assert_eq!(s.waiters(), 0);
+}
+
+#[test]
+fn forced_refresh_joins_one_cycle() {
+    let mut s = session();
+    login(&mut s, T0, 3_600_000);
+    let (a, fx) = s.access(T0 + 10, true);
+    assert_eq!(a, Access::Wait);
+    let call = fx.call.unwrap();
+    assert_eq!(call.reason, Reason::Forced);
+    assert!(call.needs_refresh);
+    assert_eq!(s.state(), State::Refreshing);
+    let (a, fx) = s.access(T0 + 11, true);
+    assert_eq!((a, fx.call), (Access::Wait, None));
+    let _ = s.call_succeeded(call.id, cred("t2", T0 + 20, 3_600_000), Source::Provider, T0 + 20, 0.0);
+    assert_eq!(s.state(), State::Authenticated);
+    assert!(s
+        .drain_events()
+        .iter()
+        .any(|e| matches!(e, Event::Refreshed { source: Source::Provider, .. })));
+}
+
+#[test]
+fn scheduled_refresh_fires_from_tick_once() {
+    let mut s = session();
+    login(&mut s, T0, 600_000);
+    let due = s.refresh_due().unwrap();
+    assert_eq!(s.tick(due - 1).call, None);
+    let call = s.tick(due).call.unwrap();
+    assert_eq!(call.reason, Reason::Scheduled);
+    assert_eq!(s.tick(due + 1).call, None, "one refresh per window");
+    // While the call is in flight and the old token is valid, requests wait (API.md).
+    assert_eq!(s.access(due + 2, false).0, Access::Wait);
+    let _ = s.call_succeeded(call.id, cred("t2", due + 3, 600_000), Source::Provider, due + 3, 0.5);
+    assert_eq!(s.credential().unwrap().token.secret(), "t2");
+}
+
+#[test]
+fn late_timer_refreshes_at_once() {
+    let mut s = session();
+    login(&mut s, T0, 600_000);
+    // The machine slept past expiry: the tick sees it and refreshes at once.
+    let fx = s.tick(T0 + 10_000_000);
+    assert!(fx.call.is_some());
+    assert_eq!(s.access(T0 + 10_000_001, false).0, Access::Wait);
+}
+
+#[test]
+fn backoff_then_auth_lost() {
+    let mut s = session();
+    let call = s.set_customer("cust-1", T0).unwrap().call.unwrap();
+    let (a, _) = s.access(T0, false);
+    assert_eq!(a, Access::Wait);
+    let fail = |s: &mut Session, id, now| {
+        s.call_failed(id, Error::new(ErrorCode::ProviderFailed, "boom"), now)
+    };
+    let fx = fail(&mut s, call.id, T0 + 10);
+    assert_eq!(fx.release, None, "no valid token: waiters keep waiting");
+    assert_eq!(s.next_wake(), Some(T0 + 10 + 1_000));
+    let call2 = s.tick(T0 + 1_010).call.unwrap();
+    assert_eq!((call2.attempt, call2.reason), (2, Reason::Retry));
+    assert!(call2.needs_refresh);
+    let _ = fail(&mut s, call2.id, T0 + 1_020);
+    assert_eq!(s.next_wake(), Some(T0 + 1_020 + 2_000));
+    let call3 = s.tick(T0 + 3_020).call.unwrap();
+    assert_eq!(call3.attempt, 3);
+    let fx = fail(&mut s, call3.id, T0 + 3_030);
+    assert_eq!(fx.release.unwrap().unwrap_err().code(), ErrorCode::ProviderFailed);
+    assert_eq!(fx.login_needed, Some(ErrorCode::ProviderFailed));
+    assert_eq!(s.state(), State::Expired);
+    let ev = s.drain_events();
+    let failed: Vec<_> = ev
+        .iter()
+        .filter_map(|e| match e {
+            Event::RefreshFailed {
+                attempt,
+                retry_in_ms,
+                ..
+            } => Some((*attempt, *retry_in_ms)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failed, [(1, Some(1_000)), (2, Some(2_000)), (3, None)]);
+    assert!(ev.contains(&Event::AuthLost {
+        code: ErrorCode::ProviderFailed
+    }));
+    // Requests fail fast during the cool-down, then try a new cycle.
+    let (a, fx) = s.access(T0 + 4_000, false);
+    assert!(matches!(a, Access::Fail(e) if e.code() == ErrorCode::ProviderFailed));
+    assert_eq!(fx.call, None);
+    let (a, fx) = s.access(T0 + 3_030 + FAILED_COOL_DOWN_MS, false);
+    assert_eq!(a, Access::Wait);
+    assert!(fx.call.is_some());
+    assert_eq!(s.state(), State::Authenticating);
+}
+
+#[test]
+fn provider_timeout_aborts_and_retries() {
+    let mut s = session();
+    let call = s.set_customer("cust-1", T0).unwrap().call.unwrap();
+    assert_eq!(s.next_wake(), Some(call.deadline));
+    let fx = s.tick(call.deadline);
+    assert_eq!(fx.abort, Some(call.id));
+    assert!(s
+        .drain_events()
+        .iter()
+        .any(|e| matches!(e, Event::RefreshFailed { code: ErrorCode::ProviderTimeout, .. })));
+    // A late answer to the aborted call is ignored.
+    let fx = s.call_succeeded(call.id, cred("late", T0, 60_000), Source::Provider, T0 + 16_000, 0.0);
+    assert_eq!(fx, Effects::default());
+    assert!(s.credential().is_none());
+}
+
+#[test]
+fn failure_with_valid_token_lets_requests_go_on() {
+    let mut s = session();
+    login(&mut s, T0, 600_000);
+    let due = s.refresh_due().unwrap();
+    let call = s.tick(due).call.unwrap();
+    assert_eq!(s.access(due, false).0, Access::Wait);
+    let fx = s.call_failed(call.id, Error::new(ErrorCode::Network, "offline"), due + 1);
+    assert_eq!(fx.release, Some(Ok(())));
+    assert_eq!(s.access(due + 2, false).0, Access::Ready);
+    assert_eq!(s.state(), State::Refreshing);
+}
+
+#[test]
+fn unauthorized_refreshes_once_with_needs_refresh() {
+    let mut s = session();
+    login(&mut s, T0, 600_000);
+    let (a, fx) = s.unauthorized(Some("t1"), T0 + 5);
+    assert_eq!(a, Access::Wait);
+    let call = fx.call.unwrap();
+    assert_eq!(call.reason, Reason::After401);
+    assert!(call.needs_refresh);
+    assert_eq!(s.refused_token().unwrap().secret(), "t1");
+    // A second 401 for the same token joins the same cycle.
+    let (a, fx) = s.unauthorized(Some("t1"), T0 + 6);
+    assert_eq!((a, fx.call), (Access::Wait, None));
+    let _ = s.call_succeeded(call.id, cred("t2", T0 + 7, 600_000), Source::Provider, T0 + 7, 0.0);
+    // A 401 for an older token just uses the new one.
+    assert_eq!(s.unauthorized(Some("t1"), T0 + 8).0, Access::Ready);
+    assert_eq!(s.refused_token(), None);
+}
+
+#[test]
+fn anonymous_401_asks_for_login() {
+    let mut s = session();
+    let (a, fx) = s.unauthorized(None, T0);
+    assert_eq!(a, Access::Anonymous);
+    assert_eq!(fx.login_needed, Some(ErrorCode::NotAuthenticated));
+}
+
+#[test]
+fn customer_change_drops_old_token_first() {
+    let mut s = session();
+    login(&mut s, T0, 600_000);
+    let fx = s.set_customer("cust-2", T0 + 1).unwrap();
+    assert!(s.credential().is_none(), "old token dropped before the new call");
+    let call = fx.call.unwrap();
+    assert_eq!(call.reason, Reason::CustomerChanged);
+    assert!(!call.needs_refresh);
+    assert_eq!(s.state(), State::Authenticating);
+    // Setting the same customer again starts nothing new.
+    let fx = s.set_customer("cust-2", T0 + 2).unwrap();
+    assert_eq!(fx, Effects::default());
+}
+
+#[test]
+fn clear_customer_logs_out_with_new_anonymous_id() {
+    let mut s = session();
+    login(&mut s, T0, 600_000);
+    s.drain_events();
+    let fx = s.clear_customer("anon-2".into()).unwrap();
+    assert_eq!(fx.release, Some(Ok(())));
+    assert_eq!(s.state(), State::LoggedOut);
+    assert_eq!(s.anonymous_id(), "anon-2");
+    assert_eq!(s.access(T0 + 1, false).0, Access::Anonymous);
+    assert_eq!(s.next_wake(), None);
+    let ev = s.drain_events();
+    assert!(ev.contains(&Event::LoggedOut {
+        customer_id: Some("cust-1".into())
+    }));
+}
+
+#[test]
+fn destroy_rejects_everything() {
+    let mut s = session();
+    let call = s.set_customer("cust-1", T0).unwrap().call.unwrap();
+    let fx = s.destroy();
+    assert_eq!(fx.abort, Some(call.id));
+    assert_eq!(fx.release.unwrap().unwrap_err().code(), ErrorCode::Destroyed);
+    assert_eq!(s.state(), State::Destroyed);
+    assert!(matches!(s.access(T0, false).0, Access::Fail(e) if e.code() == ErrorCode::Destroyed));
+    assert_eq!(s.set_customer("cust-1", T0).unwrap_err().code(), ErrorCode::Destroyed);
+    assert_eq!(s.clear_customer("x".into()).unwrap_err().code(), ErrorCode::Destroyed);
+    assert_eq!(s.destroy(), Effects::default());
+    assert_eq!(s.next_wake(), None);
+}
+
+#[test]
+fn adopt_from_other_tab_ends_cycle() {
+    let mut s = session();
+    login(&mut s, T0, 600_000);
+    let due = s.refresh_due().unwrap();
+    let call = s.tick(due).call.unwrap();
+    let fx = s.adopt(cred("t-other", due + 1, 600_000), due + 1, 0.0);
+    assert_eq!(fx.abort, Some(call.id));
+    assert_eq!(fx.release, Some(Ok(())));
+    assert_eq!(s.credential().unwrap().token.secret(), "t-other");
+    assert!(s
+        .drain_events()
+        .iter()
+        .any(|e| matches!(e, Event::Refreshed { source: Source::OtherTab, .. })));
+    // An expired or older token is not adopted.
+    let fx = s.adopt(cred("old", T0, 1_000), due + 2, 0.0);
+    assert_eq!(fx, Effects::default());
+}
+
+#[test]
+fn token_endpoint_used_for_refresh_when_refresh_token_held() {
+    let mut s = Session::new(
+        "a".into(),
+        SessionConfig {
+            has_provider: true,
+            has_token_endpoint: true,
+            ..SessionConfig::default()
+        },
+    );
+    let call = s.set_customer("cust-1", T0).unwrap().call.unwrap();
+    assert_eq!(call.via, Via::Provider);
+    let mut c = cred("t1", T0, 600_000);
+    c.refresh_token = Some(SecretString::new("r1"));
+    let _ = s.call_succeeded(call.id, c, Source::Provider, T0, 0.0);
+    let call = s.access(T0 + 1, true).1.call.unwrap();
+    assert_eq!(call.via, Via::TokenEndpoint);
+    assert_eq!(s.refresh_token().unwrap().secret(), "r1");
+    let mut c = cred("t2", T0 + 2, 600_000);
+    c.refresh_token = Some(SecretString::new("r2"));
+    let _ = s.call_succeeded(call.id, c, Source::TokenEndpoint, T0 + 2, 0.0);
+    assert_eq!(s.refresh_token().unwrap().secret(), "r2", "rotated");
+}
+
+#[test]
+fn expiry_without_refresh_means_auth_lost() {
+    let mut s = Session::new(
+        "a".into(),
+        SessionConfig {
+            has_provider: true,
+            ..SessionConfig::default()
+        },
+    );
+    login(&mut s, T0, 10_000);
+    s.set_has_provider(false);
+    let exp = T0 + 10_000;
+    let fx = s.tick(exp);
+    assert_eq!(fx.login_needed, Some(ErrorCode::Expired));
+    assert_eq!(s.state(), State::Expired);
+}
+
+#[test]
+fn reasons_and_needs_refresh_match_the_contract() {
+    for (r, name, needs) in [
+        (Reason::Initial, "initial", false),
+        (Reason::Scheduled, "scheduled", true),
+        (Reason::After401, "after_401", true),
+        (Reason::Forced, "forced", true),
+        (Reason::Retry, "retry", true),
+        (Reason::CustomerChanged, "customer_changed", false),
+    ] {
+        assert_eq!((r.as_str(), r.needs_refresh()), (name, needs));
+    }
+}
