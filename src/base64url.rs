@@ -102,7 +102,17 @@ mod tests {
 
     #[test]
     fn rejects_non_canonical_input() {
-        for bad in ["Zg==", "Zm9v YmFy", "Zm9v+mFy", "Zm9v/mFy", "Z", "Zh", "Zm9", "Zm.v", "Zm9v\n"] {
+        for bad in [
+            "Zg==",
+            "Zm9v YmFy",
+            "Zm9v+mFy",
+            "Zm9v/mFy",
+            "Z",
+            "Zh",
+            "Zm9",
+            "Zm.v",
+            "Zm9v\n",
+        ] {
             assert_eq!(decode(bad.as_bytes()), None, "{bad:?}");
         }
         // "Zh" has non-zero unused bits; "Zg" is the canonical spelling of "f".

@@ -54,7 +54,11 @@ pub fn parse(context: &Object) -> Result<Context> {
     let token_type = match auth.get("token_type") {
         None | Some(Value::Null) => None,
         Some(Value::String(t)) if is_auth_scheme(t) => Some(t.clone()),
-        Some(_) => return Err(Error::malformed("context 'token_type' is not a valid scheme")),
+        Some(_) => {
+            return Err(Error::malformed(
+                "context 'token_type' is not a valid scheme",
+            ))
+        }
     };
     let seconds = |name: &'static str| -> Result<Option<f64>> {
         match auth.get(name) {
@@ -79,7 +83,10 @@ pub fn parse(context: &Object) -> Result<Context> {
                 if !is_header_name(name) || !is_header_value(value) {
                     return Err(Error::malformed("context 'Headers' has an invalid header"));
                 }
-                if RESERVED_HEADERS.iter().any(|r| r.eq_ignore_ascii_case(name)) {
+                if RESERVED_HEADERS
+                    .iter()
+                    .any(|r| r.eq_ignore_ascii_case(name))
+                {
                     return Err(Error::malformed(
                         "context 'Headers' may not set Authorization or Chat-Anonymous-Id",
                     ));
@@ -109,11 +116,15 @@ impl Context {
 /// RFC 6750 b64token characters plus the rest of visible ASCII except
 /// separators that would break a header: what may follow `Bearer `.
 fn is_header_token(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b',' && b != b'"')
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| (0x21..=0x7e).contains(&b) && b != b',' && b != b'"')
 }
 
 fn is_auth_scheme(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 fn is_header_name(s: &str) -> bool {
@@ -154,7 +165,10 @@ mod tests {
             assert_eq!(c.token.secret(), "2YotnFZFEjr1zCsicMWpAA");
             assert_eq!(c.scheme(), "bearer");
             assert_eq!(c.expires_in, Some(3600.0));
-            assert_eq!(c.refresh_token.as_ref().unwrap().secret(), "tGzv3JOkF0XG5Qx2TlKWIA");
+            assert_eq!(
+                c.refresh_token.as_ref().unwrap().secret(),
+                "tGzv3JOkF0XG5Qx2TlKWIA"
+            );
         }
     }
 

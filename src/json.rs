@@ -233,10 +233,15 @@ impl Parser<'_> {
     }
 
     fn hex4(&mut self) -> Result<u32> {
-        let digits = self.s.get(self.i..self.i + 4).ok_or_else(|| Error::malformed("bad \\u escape"))?;
+        let digits = self
+            .s
+            .get(self.i..self.i + 4)
+            .ok_or_else(|| Error::malformed("bad \\u escape"))?;
         let mut n = 0u32;
         for &d in digits {
-            let v = (d as char).to_digit(16).ok_or_else(|| Error::malformed("bad \\u escape"))?;
+            let v = (d as char)
+                .to_digit(16)
+                .ok_or_else(|| Error::malformed("bad \\u escape"))?;
             n = n * 16 + v;
         }
         self.i += 4;
@@ -256,7 +261,10 @@ impl Parser<'_> {
                 self.i += 1;
             }
             // Safe: the run ends at an ASCII byte, so it is a char boundary.
-            out.push_str(std::str::from_utf8(&self.s[start..self.i]).map_err(|_| Error::malformed("JSON is not UTF-8"))?);
+            out.push_str(
+                std::str::from_utf8(&self.s[start..self.i])
+                    .map_err(|_| Error::malformed("JSON is not UTF-8"))?,
+            );
             match self.peek() {
                 Some(b'"') => {
                     self.i += 1;
@@ -264,7 +272,9 @@ impl Parser<'_> {
                 }
                 Some(b'\\') => {
                     self.i += 1;
-                    let esc = self.peek().ok_or_else(|| Error::malformed("unterminated JSON string"))?;
+                    let esc = self
+                        .peek()
+                        .ok_or_else(|| Error::malformed("unterminated JSON string"))?;
                     self.i += 1;
                     match esc {
                         b'"' => out.push('"'),
@@ -291,7 +301,10 @@ impl Parser<'_> {
                             } else {
                                 hi
                             };
-                            out.push(char::from_u32(code).ok_or_else(|| Error::malformed("bad \\u escape"))?);
+                            out.push(
+                                char::from_u32(code)
+                                    .ok_or_else(|| Error::malformed("bad \\u escape"))?,
+                            );
                         }
                         _ => return err("bad escape in JSON string"),
                     }
@@ -327,8 +340,11 @@ impl Parser<'_> {
             self.digits();
         }
         // The slice is ASCII digits and signs, so this cannot fail; map anyway.
-        let text = std::str::from_utf8(&self.s[start..self.i]).map_err(|_| Error::malformed("invalid JSON number"))?;
-        let n: f64 = text.parse().map_err(|_| Error::malformed("invalid JSON number"))?;
+        let text = std::str::from_utf8(&self.s[start..self.i])
+            .map_err(|_| Error::malformed("invalid JSON number"))?;
+        let n: f64 = text
+            .parse()
+            .map_err(|_| Error::malformed("invalid JSON number"))?;
         if !n.is_finite() {
             return err("JSON number out of range");
         }
@@ -362,7 +378,10 @@ mod tests {
         assert_eq!(ok(" null "), Value::Null);
         assert_eq!(ok("true"), Value::Bool(true));
         assert_eq!(ok("-0.5e1"), Value::Number(-5.0));
-        assert_eq!(ok(r#""a\u00e9\ud83d\ude00\n""#), Value::String("aé😀\n".into()));
+        assert_eq!(
+            ok(r#""a\u00e9\ud83d\ude00\n""#),
+            Value::String("aé😀\n".into())
+        );
         let v = ok(r#"{"a":[1,2,{"b":null}],"c":"d"}"#);
         let o = v.as_object().unwrap();
         assert_eq!(o.len(), 2);
@@ -374,9 +393,33 @@ mod tests {
     #[test]
     fn rejects_what_strict_json_forbids() {
         for s in [
-            "", "{", "}", "[1,]", "{\"a\":1,}", "01", "1.", ".5", "+1", "NaN", "Infinity", "1e999",
-            "-", "'a'", "{a:1}", "\"\t\"", "\"\\x\"", "\"\\ud800\"", "\"\\udc00x\"", "tru",
-            "nul", "1 2", "{\"a\" 1}", "[1 2]", "\"abc", "/*c*/1", "\u{feff}1",
+            "",
+            "{",
+            "}",
+            "[1,]",
+            "{\"a\":1,}",
+            "01",
+            "1.",
+            ".5",
+            "+1",
+            "NaN",
+            "Infinity",
+            "1e999",
+            "-",
+            "'a'",
+            "{a:1}",
+            "\"\t\"",
+            "\"\\x\"",
+            "\"\\ud800\"",
+            "\"\\udc00x\"",
+            "tru",
+            "nul",
+            "1 2",
+            "{\"a\" 1}",
+            "[1 2]",
+            "\"abc",
+            "/*c*/1",
+            "\u{feff}1",
         ] {
             bad(s);
         }

@@ -19,8 +19,10 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod admit;
 pub mod base64url;
 pub mod clock;
+pub mod config;
 pub mod context;
 pub mod error;
 pub mod identifier;
@@ -34,5 +36,7 @@ pub mod verify;
 
 #[cfg(target_arch = "wasm32")]
 mod bindings;
+#[cfg(target_arch = "wasm32")]
+pub use bindings::{check_customer_id, decode_token, install_asapp, verify_token, ChatAuth};
 
 pub use error::{Error, ErrorCode, Result};

@@ -152,6 +152,8 @@ pub struct Credential {
     pub headers: Vec<(String, String)>,
     /// JWT claims, `None` for opaque tokens.
     pub claims: Option<Claims>,
+    /// The JWT payload as JSON text, for hosts that hand claims out.
+    pub claims_json: Option<String>,
     /// When it was received, page clock.
     pub received_at: Millis,
     /// When it expires, page clock (issuer clock offset applied); `None` when
@@ -259,7 +261,7 @@ struct Cycle {
     reason: Reason,
     needs_refresh: bool,
     attempts: u32,
-    in_flight: Option<(CallId, Millis)>,
+    in_flight: Option<Call>,
     retry_at: Option<Millis>,
 }
 
@@ -343,7 +345,20 @@ impl Session {
 
     /// Whether a provider or token-endpoint call is under way.
     pub fn call_in_flight(&self) -> Option<CallId> {
-        self.cycle.as_ref().and_then(|c| c.in_flight.map(|(id, _)| id))
+        self.cycle
+            .as_ref()
+            .and_then(|c| c.in_flight.map(|call| call.id))
+    }
+
+    /// The call under way, if any.
+    pub fn current_call(&self) -> Option<Call> {
+        self.cycle.as_ref().and_then(|c| c.in_flight)
+    }
+
+    /// Drops the refresh token (the token endpoint refused it), so the next
+    /// attempt asks the provider.
+    pub fn forget_refresh_token(&mut self) {
+        self.refresh_token = None;
     }
 
     /// When the scheduled refresh is due, if one is planned.
@@ -375,7 +390,10 @@ impl Session {
 
     fn alive(&self) -> Result<()> {
         if self.state == State::Destroyed {
-            Err(Error::new(ErrorCode::Destroyed, "this ChatAuth was destroyed"))
+            Err(Error::new(
+                ErrorCode::Destroyed,
+                "this ChatAuth was destroyed",
+            ))
         } else {
             Ok(())
         }
@@ -404,7 +422,10 @@ impl Session {
         }
         let changed = self.customer_id.is_some() && !same;
         let mut fx = Effects {
-            abort: self.cycle.take().and_then(|c| c.in_flight.map(|(id, _)| id)),
+            abort: self
+                .cycle
+                .take()
+                .and_then(|c| c.in_flight.map(|call| call.id)),
             ..Effects::default()
         };
         self.customer_id = Some(customer_id.to_owned());
@@ -420,6 +441,26 @@ impl Session {
         Ok(fx)
     }
 
+    /// `setCustomer` with a token kept from before (sessionStorage): when it
+    /// is still valid for this customer no provider call is needed.
+    pub fn resume(
+        &mut self,
+        customer_id: &str,
+        credential: Credential,
+        now: Millis,
+        jitter: f64,
+    ) -> Result<Effects> {
+        self.alive()?;
+        check_customer_id(customer_id)?;
+        if !credential.is_valid_at(now) || self.customer_id.is_some() {
+            return self.set_customer(customer_id, now);
+        }
+        self.customer_id = Some(customer_id.to_owned());
+        self.set_state(State::Authenticating);
+        self.accept(credential, Source::Provider, jitter);
+        Ok(Effects::default())
+    }
+
     fn drop_token(&mut self) {
         self.credential = None;
         self.refresh_token = None;
@@ -432,7 +473,10 @@ impl Session {
     pub fn clear_customer(&mut self, new_anonymous_id: String) -> Result<Effects> {
         self.alive()?;
         let fx = Effects {
-            abort: self.cycle.take().and_then(|c| c.in_flight.map(|(id, _)| id)),
+            abort: self
+                .cycle
+                .take()
+                .and_then(|c| c.in_flight.map(|call| call.id)),
             release: self.take_waiters(Ok(())),
             ..Effects::default()
         };
@@ -452,7 +496,10 @@ impl Session {
         }
         let err = Error::new(ErrorCode::Destroyed, "this ChatAuth was destroyed");
         let fx = Effects {
-            abort: self.cycle.take().and_then(|c| c.in_flight.map(|(id, _)| id)),
+            abort: self
+                .cycle
+                .take()
+                .and_then(|c| c.in_flight.map(|call| call.id)),
             release: self.take_waiters(Err(err)),
             ..Effects::default()
         };
@@ -484,29 +531,28 @@ impl Session {
         self.next_call += 1;
         let deadline = now.saturating_add(self.config.policy.provider_timeout_ms);
         let use_endpoint = self.config.has_token_endpoint && self.refresh_token.is_some();
-        let (attempt, reason, needs_refresh) = match self.cycle.as_mut() {
-            Some(c) => {
-                c.attempts += 1;
-                c.in_flight = Some((id, deadline));
-                c.retry_at = None;
-                let reason = if c.attempts > 1 { Reason::Retry } else { c.reason };
-                (c.attempts, reason, c.needs_refresh || reason.needs_refresh())
-            }
-            // Unreachable by construction: callers create the cycle first.
-            None => (1, Reason::Retry, true),
-        };
-        Call {
+        let mut call = Call {
             id,
-            reason,
-            needs_refresh,
+            reason: Reason::Retry,
+            needs_refresh: true,
             deadline,
-            attempt,
-            via: if use_endpoint && needs_refresh {
-                Via::TokenEndpoint
-            } else {
-                Via::Provider
-            },
+            attempt: 1,
+            via: Via::Provider,
+        };
+        if let Some(c) = self.cycle.as_mut() {
+            c.attempts += 1;
+            c.retry_at = None;
+            call.attempt = c.attempts;
+            if c.attempts == 1 {
+                call.reason = c.reason;
+            }
+            call.needs_refresh = c.needs_refresh || call.reason.needs_refresh();
+            if use_endpoint && call.needs_refresh {
+                call.via = Via::TokenEndpoint;
+            }
+            c.in_flight = Some(call);
         }
+        call
     }
 
     /// A request wants a token. `force` is `getToken({ forceRefresh: true })`.
@@ -539,13 +585,18 @@ impl Session {
             }
         }
         if !self.can_refresh() {
-            let fx = self.lose(Error::new(
-                ErrorCode::Expired,
-                "the token expired and there is no way to refresh it",
-            ), now);
+            let fx = self.lose(
+                Error::new(
+                    ErrorCode::Expired,
+                    "the token expired and there is no way to refresh it",
+                ),
+                now,
+            );
             let err = self.failed.as_ref().map(|(_, e)| e.clone());
             return (
-                Access::Fail(err.unwrap_or_else(|| Error::new(ErrorCode::Expired, "token expired"))),
+                Access::Fail(
+                    err.unwrap_or_else(|| Error::new(ErrorCode::Expired, "token expired")),
+                ),
                 fx,
             );
         }
@@ -602,12 +653,18 @@ impl Session {
             return (Access::Wait, Effects::default());
         }
         if !self.can_refresh() {
-            let fx = self.lose(Error::new(
-                ErrorCode::NotAuthenticated,
-                "the server refused the token and there is no way to refresh it",
-            ), now);
+            let fx = self.lose(
+                Error::new(
+                    ErrorCode::NotAuthenticated,
+                    "the server refused the token and there is no way to refresh it",
+                ),
+                now,
+            );
             return (
-                Access::Fail(Error::new(ErrorCode::NotAuthenticated, "the server refused the token")),
+                Access::Fail(Error::new(
+                    ErrorCode::NotAuthenticated,
+                    "the server refused the token",
+                )),
                 fx,
             );
         }
@@ -624,10 +681,10 @@ impl Session {
         )
     }
 
-    fn current_call(&self, call: CallId) -> bool {
+    fn is_current(&self, call: CallId) -> bool {
         self.cycle
             .as_ref()
-            .is_some_and(|c| c.in_flight.is_some_and(|(id, _)| id == call))
+            .is_some_and(|c| c.in_flight.is_some_and(|f| f.id == call))
     }
 
     /// Call `call` produced a checked credential. `jitter` ∈ [0, 1) spreads
@@ -640,7 +697,7 @@ impl Session {
         now: Millis,
         jitter: f64,
     ) -> Effects {
-        if !self.current_call(call) {
+        if !self.is_current(call) {
             return Effects::default();
         }
         self.cycle = None;
@@ -685,7 +742,7 @@ impl Session {
     /// Call `call` failed with `error` (provider error, refused context,
     /// network, token endpoint). Retries with backoff, or gives up.
     pub fn call_failed(&mut self, call: CallId, error: Error, now: Millis) -> Effects {
-        if !self.current_call(call) {
+        if !self.is_current(call) {
             return Effects::default();
         }
         self.fail_current(error, now)
@@ -763,7 +820,10 @@ impl Session {
                 return Effects::default();
             }
         }
-        let abort = self.cycle.take().and_then(|c| c.in_flight.map(|(id, _)| id));
+        let abort = self
+            .cycle
+            .take()
+            .and_then(|c| c.in_flight.map(|call| call.id));
         self.accept(credential, Source::OtherTab, jitter);
         Effects {
             abort,
@@ -779,10 +839,13 @@ impl Session {
             return Effects::default();
         }
         if let Some(cycle) = &self.cycle {
-            if let Some((id, deadline)) = cycle.in_flight {
+            if let Some(Call { id, deadline, .. }) = cycle.in_flight {
                 if now >= deadline {
                     let mut fx = self.fail_current(
-                        Error::new(ErrorCode::ProviderTimeout, "the context provider did not answer in time"),
+                        Error::new(
+                            ErrorCode::ProviderTimeout,
+                            "the context provider did not answer in time",
+                        ),
                         now,
                     );
                     fx.abort = Some(id);
@@ -808,7 +871,13 @@ impl Session {
         }
         if !self.can_refresh() {
             if expired {
-                return self.lose(Error::new(ErrorCode::Expired, "the token expired and there is no way to refresh it"), now);
+                return self.lose(
+                    Error::new(
+                        ErrorCode::Expired,
+                        "the token expired and there is no way to refresh it",
+                    ),
+                    now,
+                );
             }
             return Effects::default();
         }
@@ -826,7 +895,7 @@ impl Session {
             return None;
         }
         if let Some(cycle) = &self.cycle {
-            return cycle.in_flight.map(|(_, deadline)| deadline).or(cycle.retry_at);
+            return cycle.in_flight.map(|call| call.deadline).or(cycle.retry_at);
         }
         let expires_at = self.credential.as_ref().and_then(|c| c.expires_at);
         match (self.refresh_due, expires_at) {

@@ -55,9 +55,12 @@ impl Jwt {
             ));
         }
         let mut parts = token.split('.');
-        let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some(h), Some(p), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
         else {
-            return Err(Error::malformed("a JWT has exactly three '.'-separated segments"));
+            return Err(Error::malformed(
+                "a JWT has exactly three '.'-separated segments",
+            ));
         };
         let decode = |seg: &str| {
             base64url::decode(seg.as_bytes())
@@ -104,7 +107,10 @@ impl Jwt {
 
     /// The signing input (`header.payload`, ASCII) within the original `token`.
     pub fn signing_input<'t>(&self, token: &'t str) -> &'t [u8] {
-        token.as_bytes().get(..self.signing_input_len).unwrap_or_default()
+        token
+            .as_bytes()
+            .get(..self.signing_input_len)
+            .unwrap_or_default()
     }
 }
 
@@ -173,9 +179,15 @@ impl Claims {
                     .iter()
                     .map(|v| v.as_str().map(str::to_owned))
                     .collect::<Option<Vec<_>>>()
-                    .ok_or_else(|| Error::malformed("aud must be a string or an array of strings"))?,
+                    .ok_or_else(|| {
+                        Error::malformed("aud must be a string or an array of strings")
+                    })?,
             ),
-            Some(_) => return Err(Error::malformed("aud must be a string or an array of strings")),
+            Some(_) => {
+                return Err(Error::malformed(
+                    "aud must be a string or an array of strings",
+                ))
+            }
         };
         Ok(Claims {
             exp,
@@ -208,6 +220,8 @@ pub struct Decoded {
     pub header: Header,
     /// The claims (`exp` optional here).
     pub claims: Claims,
+    /// The header as JSON text, for hosts that re-parse it (the browser).
+    pub header_json: String,
     /// The payload as JSON text, for hosts that re-parse it (the browser).
     pub payload_json: String,
 }
@@ -217,11 +231,19 @@ pub struct Decoded {
 pub fn decode(token: &str, max_bytes: usize) -> Result<Decoded> {
     let jwt = Jwt::parse(token, max_bytes)?;
     let claims = Claims::parse(&jwt.payload, false)?;
+    // Jwt::parse proved the first segment is base64url of UTF-8 JSON.
+    let header_json = token
+        .split('.')
+        .next()
+        .and_then(|h| base64url::decode(h.as_bytes()))
+        .and_then(|b| String::from_utf8(b).ok())
+        .unwrap_or_default();
     let payload_json = String::from_utf8(jwt.payload.clone())
         .map_err(|_| Error::malformed("JWT payload is not UTF-8"))?;
     Ok(Decoded {
         header: jwt.header,
         claims,
+        header_json,
         payload_json,
     })
 }
@@ -296,7 +318,11 @@ pub(crate) mod tests {
             &jws(r#"{"alg":"a","alg":"b"}"#, p, b"s"),
             &jws("not json", p, b"s"),
         ] {
-            assert_eq!(code(Jwt::parse(bad, DEFAULT_MAX_TOKEN_BYTES)), "malformed", "{bad}");
+            assert_eq!(
+                code(Jwt::parse(bad, DEFAULT_MAX_TOKEN_BYTES)),
+                "malformed",
+                "{bad}"
+            );
         }
     }
 
@@ -305,7 +331,9 @@ pub(crate) mod tests {
         let ok = |p: &str| Claims::parse(p.as_bytes(), true).is_ok();
         assert!(ok(r#"{"exp":0}"#));
         assert!(ok(r#"{"exp":253402300799}"#));
-        assert!(ok(r#"{"exp":1.5e9,"aud":["a","b"],"iss":"x","sub":"y","nbf":1,"iat":1}"#));
+        assert!(ok(
+            r#"{"exp":1.5e9,"aud":["a","b"],"iss":"x","sub":"y","nbf":1,"iat":1}"#
+        ));
         for bad in [
             r#"{}"#,
             r#"{"exp":"1"}"#,

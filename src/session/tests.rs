@@ -23,6 +23,7 @@ fn cred(token: &str, now: Millis, ttl_ms: Millis) -> Credential {
         scheme: "Bearer".into(),
         headers: vec![],
         claims: None,
+        claims_json: None,
         received_at: now,
         expires_at: Some(now + ttl_ms),
         clock_offset: 0,
@@ -101,7 +102,13 @@ fn single_flight_counts_waiters_and_releases_once() {
         assert_eq!(fx.call, None, "no second call while one is in flight");
     }
     assert_eq!(s.waiters(), 50);
-    let fx = s.call_succeeded(call.id, cred("t1", T0, 60_000), Source::Provider, T0 + 5, 0.0);
+    let fx = s.call_succeeded(
+        call.id,
+        cred("t1", T0, 60_000),
+        Source::Provider,
+        T0 + 5,
+        0.0,
+    );
     assert_eq!(fx.release, Some(Ok(())));
     assert_eq!(s.waiters(), 0);
 }
@@ -118,12 +125,21 @@ fn forced_refresh_joins_one_cycle() {
     assert_eq!(s.state(), State::Refreshing);
     let (a, fx) = s.access(T0 + 11, true);
     assert_eq!((a, fx.call), (Access::Wait, None));
-    let _ = s.call_succeeded(call.id, cred("t2", T0 + 20, 3_600_000), Source::Provider, T0 + 20, 0.0);
+    let _ = s.call_succeeded(
+        call.id,
+        cred("t2", T0 + 20, 3_600_000),
+        Source::Provider,
+        T0 + 20,
+        0.0,
+    );
     assert_eq!(s.state(), State::Authenticated);
-    assert!(s
-        .drain_events()
-        .iter()
-        .any(|e| matches!(e, Event::Refreshed { source: Source::Provider, .. })));
+    assert!(s.drain_events().iter().any(|e| matches!(
+        e,
+        Event::Refreshed {
+            source: Source::Provider,
+            ..
+        }
+    )));
 }
 
 #[test]
@@ -137,7 +153,13 @@ fn scheduled_refresh_fires_from_tick_once() {
     assert_eq!(s.tick(due + 1).call, None, "one refresh per window");
     // While the call is in flight and the old token is valid, requests wait (API.md).
     assert_eq!(s.access(due + 2, false).0, Access::Wait);
-    let _ = s.call_succeeded(call.id, cred("t2", due + 3, 600_000), Source::Provider, due + 3, 0.5);
+    let _ = s.call_succeeded(
+        call.id,
+        cred("t2", due + 3, 600_000),
+        Source::Provider,
+        due + 3,
+        0.5,
+    );
     assert_eq!(s.credential().unwrap().token.secret(), "t2");
 }
 
@@ -171,7 +193,10 @@ fn backoff_then_auth_lost() {
     let call3 = s.tick(T0 + 3_020).call.unwrap();
     assert_eq!(call3.attempt, 3);
     let fx = fail(&mut s, call3.id, T0 + 3_030);
-    assert_eq!(fx.release.unwrap().unwrap_err().code(), ErrorCode::ProviderFailed);
+    assert_eq!(
+        fx.release.unwrap().unwrap_err().code(),
+        ErrorCode::ProviderFailed
+    );
     assert_eq!(fx.login_needed, Some(ErrorCode::ProviderFailed));
     assert_eq!(s.state(), State::Expired);
     let ev = s.drain_events();
@@ -207,12 +232,21 @@ fn provider_timeout_aborts_and_retries() {
     assert_eq!(s.next_wake(), Some(call.deadline));
     let fx = s.tick(call.deadline);
     assert_eq!(fx.abort, Some(call.id));
-    assert!(s
-        .drain_events()
-        .iter()
-        .any(|e| matches!(e, Event::RefreshFailed { code: ErrorCode::ProviderTimeout, .. })));
+    assert!(s.drain_events().iter().any(|e| matches!(
+        e,
+        Event::RefreshFailed {
+            code: ErrorCode::ProviderTimeout,
+            ..
+        }
+    )));
     // A late answer to the aborted call is ignored.
-    let fx = s.call_succeeded(call.id, cred("late", T0, 60_000), Source::Provider, T0 + 16_000, 0.0);
+    let fx = s.call_succeeded(
+        call.id,
+        cred("late", T0, 60_000),
+        Source::Provider,
+        T0 + 16_000,
+        0.0,
+    );
     assert_eq!(fx, Effects::default());
     assert!(s.credential().is_none());
 }
@@ -243,7 +277,13 @@ fn unauthorized_refreshes_once_with_needs_refresh() {
     // A second 401 for the same token joins the same cycle.
     let (a, fx) = s.unauthorized(Some("t1"), T0 + 6);
     assert_eq!((a, fx.call), (Access::Wait, None));
-    let _ = s.call_succeeded(call.id, cred("t2", T0 + 7, 600_000), Source::Provider, T0 + 7, 0.0);
+    let _ = s.call_succeeded(
+        call.id,
+        cred("t2", T0 + 7, 600_000),
+        Source::Provider,
+        T0 + 7,
+        0.0,
+    );
     // A 401 for an older token just uses the new one.
     assert_eq!(s.unauthorized(Some("t1"), T0 + 8).0, Access::Ready);
     assert_eq!(s.refused_token(), None);
@@ -262,7 +302,10 @@ fn customer_change_drops_old_token_first() {
     let mut s = session();
     login(&mut s, T0, 600_000);
     let fx = s.set_customer("cust-2", T0 + 1).unwrap();
-    assert!(s.credential().is_none(), "old token dropped before the new call");
+    assert!(
+        s.credential().is_none(),
+        "old token dropped before the new call"
+    );
     let call = fx.call.unwrap();
     assert_eq!(call.reason, Reason::CustomerChanged);
     assert!(!call.needs_refresh);
@@ -295,11 +338,20 @@ fn destroy_rejects_everything() {
     let call = s.set_customer("cust-1", T0).unwrap().call.unwrap();
     let fx = s.destroy();
     assert_eq!(fx.abort, Some(call.id));
-    assert_eq!(fx.release.unwrap().unwrap_err().code(), ErrorCode::Destroyed);
+    assert_eq!(
+        fx.release.unwrap().unwrap_err().code(),
+        ErrorCode::Destroyed
+    );
     assert_eq!(s.state(), State::Destroyed);
     assert!(matches!(s.access(T0, false).0, Access::Fail(e) if e.code() == ErrorCode::Destroyed));
-    assert_eq!(s.set_customer("cust-1", T0).unwrap_err().code(), ErrorCode::Destroyed);
-    assert_eq!(s.clear_customer("x".into()).unwrap_err().code(), ErrorCode::Destroyed);
+    assert_eq!(
+        s.set_customer("cust-1", T0).unwrap_err().code(),
+        ErrorCode::Destroyed
+    );
+    assert_eq!(
+        s.clear_customer("x".into()).unwrap_err().code(),
+        ErrorCode::Destroyed
+    );
     assert_eq!(s.destroy(), Effects::default());
     assert_eq!(s.next_wake(), None);
 }
@@ -314,10 +366,13 @@ fn adopt_from_other_tab_ends_cycle() {
     assert_eq!(fx.abort, Some(call.id));
     assert_eq!(fx.release, Some(Ok(())));
     assert_eq!(s.credential().unwrap().token.secret(), "t-other");
-    assert!(s
-        .drain_events()
-        .iter()
-        .any(|e| matches!(e, Event::Refreshed { source: Source::OtherTab, .. })));
+    assert!(s.drain_events().iter().any(|e| matches!(
+        e,
+        Event::Refreshed {
+            source: Source::OtherTab,
+            ..
+        }
+    )));
     // An expired or older token is not adopted.
     let fx = s.adopt(cred("old", T0, 1_000), due + 2, 0.0);
     assert_eq!(fx, Effects::default());

@@ -1,0 +1,69 @@
+// Small helpers shared by the scripts in this folder. No dependencies.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { delimiter, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+export const BIN = join(ROOT, 'node_modules', '.bin');
+export const CARGO_BIN = join(process.env.CARGO_HOME || join(homedir(), '.cargo'), 'bin');
+
+/**
+ * The environment every tool runs in: node_modules/.bin first (so wasm-pack
+ * finds binaryen 132's wasm-opt, never Debian's 108 — see SIZE.md), then
+ * cargo's bin folder (wasm-pack, wasm-bindgen), then the inherited PATH.
+ */
+export function toolEnv(extra = {}) {
+  const path = [BIN, CARGO_BIN, process.env.PATH || ''].join(delimiter);
+  return { ...process.env, PATH: path, ...extra };
+}
+
+/** Run a command, inheriting stdio; resolves to its exit code (signals map to 128+n style 1). */
+export function run(cmd, args = [], { env = toolEnv(), cwd = ROOT } = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd, env, stdio: 'inherit' });
+    const forward = (sig) => child.kill(sig);
+    process.on('SIGINT', forward);
+    process.on('SIGTERM', forward);
+    child.on('error', (err) => {
+      console.error(`${cmd}: ${err.message}`);
+      resolve(127);
+    });
+    child.on('close', (code, signal) => {
+      process.off('SIGINT', forward);
+      process.off('SIGTERM', forward);
+      resolve(code ?? (signal ? 1 : 0));
+    });
+  });
+}
+
+/** Run a command quietly; returns trimmed stdout, or null when it cannot run or fails. */
+export function capture(cmd, args = [], { env = toolEnv(), cwd = ROOT } = {}) {
+  const r = spawnSync(cmd, args, { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  if (r.error || r.status !== 0) return null;
+  return r.stdout.trim();
+}
+
+/** The path of `name` on the tool PATH, or null. */
+export function which(name, env = toolEnv()) {
+  for (const dir of (env.PATH || '').split(delimiter)) {
+    if (dir && existsSync(join(dir, name))) return join(dir, name);
+  }
+  return null;
+}
+
+/** `wasm-opt --version` must say 132: Debian's 108 breaks wasm-bindgen 0.2.130 output (SIZE.md). */
+export function checkWasmOpt() {
+  const path = which('wasm-opt');
+  const version = path && capture(path, ['--version']);
+  if (!version || !/\bversion 132\b/.test(version)) {
+    throw new Error(
+      `wasm-opt on PATH is ${path ?? 'missing'} (${version ?? 'no version'}); ` +
+        'need binaryen 132 from node_modules/.bin: run `npm run setup` (it runs `npm ci`).',
+    );
+  }
+  return { path, version };
+}
+
+export const seconds = (start) => ((Date.now() - start) / 1000).toFixed(1);

@@ -1,0 +1,211 @@
+#!/usr/bin/env node
+// Installs what building and testing chat-auth needs, and skips whatever is
+// already there. Idempotent, non-interactive (works with CI=true and no stdin),
+// safe to call from inside an npm script (`npm test`, `npm start`).
+//
+//   rust target wasm32-unknown-unknown, components rustfmt + clippy  (rustup)
+//   wasm-pack                                 (cargo install --locked)
+//   wasm-bindgen-cli = Cargo.lock's wasm-bindgen version (cargo install)
+//   chromium + chromium-driver               (apt, only when missing)
+//   node_modules: binaryen 132 (wasm-opt), playwright-core  (npm ci)
+//
+// Nothing here downloads a browser or a prebuilt toolchain binary by itself.
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { CARGO_BIN, ROOT, capture, checkWasmOpt, run, seconds, toolEnv, which } from './lib.mjs';
+
+const started = Date.now();
+const installed = [];
+const skipped = [];
+
+const skip = (what, why) => {
+  skipped.push(what);
+  console.log(`setup: skip     ${what} (${why})`);
+};
+const install = (what, how) => {
+  installed.push(what);
+  console.log(`setup: install  ${what}: ${how}`);
+};
+const fail = (msg) => {
+  console.error(`setup: FAILED   ${msg}`);
+  process.exit(1);
+};
+
+async function must(cmd, args, opts) {
+  const code = await run(cmd, args, opts);
+  if (code !== 0) fail(`\`${cmd} ${args.join(' ')}\` exited with ${code}`);
+}
+
+// ---------------------------------------------------------------- rust
+function checkRust() {
+  for (const tool of ['cargo', 'rustup']) {
+    if (!which(tool)) fail(`${tool} not found on PATH; install Rust with rustup first (this script does not download toolchains)`);
+  }
+}
+
+async function rustTarget() {
+  const target = 'wasm32-unknown-unknown';
+  const list = capture('rustup', ['target', 'list', '--installed']) ?? '';
+  if (list.split('\n').includes(target)) return skip(`rust target ${target}`, 'installed');
+  install(`rust target ${target}`, `rustup target add ${target}`);
+  await must('rustup', ['target', 'add', target]);
+}
+
+async function rustComponents() {
+  const list = (capture('rustup', ['component', 'list', '--installed']) ?? '').split('\n');
+  const missing = ['rustfmt', 'clippy'].filter((c) => !list.some((l) => l === c || l.startsWith(`${c}-`)));
+  if (missing.length === 0) return skip('rust components rustfmt, clippy', 'installed');
+  install(`rust components ${missing.join(', ')}`, `rustup component add ${missing.join(' ')}`);
+  await must('rustup', ['component', 'add', ...missing]);
+}
+
+/** Pids of other processes running `cargo install … <crate> …`. */
+function cargoInstallsOf(crate) {
+  const pids = [];
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
+    let argv;
+    try {
+      argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    } catch {
+      continue; // gone, or not ours to read
+    }
+    const cargoAt = argv.findIndex((a) => a === 'cargo' || a.endsWith('/cargo'));
+    if (cargoAt >= 0 && argv[cargoAt + 1] === 'install' && argv.slice(cargoAt + 2).includes(crate)) pids.push(pid);
+  }
+  return pids;
+}
+
+/** Another session may be installing the same crate right now: wait for it instead of racing it. */
+async function waitForOtherInstall(crate, limitMinutes = 30) {
+  let pids = cargoInstallsOf(crate);
+  if (pids.length === 0) return;
+  console.log(`setup: wait     \`cargo install ${crate}\` already running (pid ${pids.join(', ')}); waiting for it`);
+  const waitStart = Date.now();
+  let lastNote = Date.now();
+  while (pids.length > 0) {
+    if (Date.now() - waitStart > limitMinutes * 60_000) {
+      console.log(`setup: wait     gave up after ${limitMinutes} min; installing ${crate} here`);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 5000));
+    if (Date.now() - lastNote > 60_000) {
+      console.log(`setup: wait     still waiting for \`cargo install ${crate}\` (${seconds(waitStart)} s)`);
+      lastNote = Date.now();
+    }
+    pids = cargoInstallsOf(crate);
+  }
+  console.log(`setup: wait     the other \`cargo install ${crate}\` finished after ${seconds(waitStart)} s`);
+}
+
+async function wasmPack() {
+  const have = () => capture('wasm-pack', ['--version']);
+  let version = have();
+  if (!version) {
+    await waitForOtherInstall('wasm-pack');
+    version = have();
+  }
+  if (version) return skip('wasm-pack', version);
+  install('wasm-pack', 'cargo install --locked wasm-pack (~3 min)');
+  await must('cargo', ['install', '--locked', 'wasm-pack']);
+  if (!have()) fail(`wasm-pack does not answer after installing it; is ${CARGO_BIN} on PATH?`);
+}
+
+/** The `wasm-bindgen` version in Cargo.lock (creating the lock file when there is none). */
+async function lockedWasmBindgenVersion() {
+  const lockPath = join(ROOT, 'Cargo.lock');
+  if (!existsSync(lockPath)) {
+    console.log('setup: note     Cargo.lock missing; running `cargo generate-lockfile`');
+    await must('cargo', ['generate-lockfile']);
+  }
+  const lock = readFileSync(lockPath, 'utf8');
+  const versions = [...lock.matchAll(/\[\[package\]\]\r?\nname = "wasm-bindgen"\r?\nversion = "([^"]+)"/g)].map((m) => m[1]);
+  if (versions.length !== 1) {
+    fail(`expected exactly one wasm-bindgen in Cargo.lock, found ${versions.length ? versions.join(', ') : 'none'}`);
+  }
+  return versions[0];
+}
+
+async function wasmBindgen() {
+  const want = await lockedWasmBindgenVersion();
+  const have = () => capture('wasm-bindgen', ['--version'])?.split(/\s+/)[1] ?? null;
+  let version = have();
+  if (version !== want) {
+    await waitForOtherInstall('wasm-bindgen-cli');
+    version = have();
+  }
+  if (version === want) return skip(`wasm-bindgen-cli ${want}`, 'matches Cargo.lock');
+  install(
+    `wasm-bindgen-cli ${want}`,
+    `cargo install wasm-bindgen-cli --version ${want} (~2.5 min; ${version ? `replaces ${version}` : 'Cargo.lock pins it'})`,
+  );
+  // Not --locked: the CLI's own lock file does not build with current toolchains.
+  await must('cargo', ['install', 'wasm-bindgen-cli', '--version', want, ...(version ? ['--force'] : [])]);
+  if (have() !== want) fail(`wasm-bindgen --version is still ${have()} after installing ${want}; is ${CARGO_BIN} on PATH?`);
+}
+
+// ---------------------------------------------------------------- browser
+async function chromium() {
+  const missing = ['/usr/bin/chromium', '/usr/bin/chromedriver'].filter((p) => !existsSync(p));
+  if (missing.length === 0) {
+    const v = capture('/usr/bin/chromium', ['--version']) ?? 'present';
+    return skip('chromium + chromium-driver', v.replace(/\s+built on.*/, ''));
+  }
+  install('chromium + chromium-driver', `apt-get install (missing ${missing.join(', ')})`);
+  const sudo = process.getuid?.() === 0 ? [] : ['sudo', '-n'];
+  const env = toolEnv({ DEBIAN_FRONTEND: 'noninteractive' });
+  const apt = (args) => (sudo.length ? must(sudo[0], [...sudo.slice(1), 'apt-get', ...args], { env }) : must('apt-get', args, { env }));
+  await apt(['update']);
+  await apt(['install', '-y', 'chromium', 'chromium-driver']);
+}
+
+// ---------------------------------------------------------------- npm
+/** Does node_modules hold exactly what package-lock.json pins? (by content, not mtime: a checkout touches mtimes) */
+function npmStale() {
+  const lockPath = join(ROOT, 'package-lock.json');
+  if (!existsSync(join(ROOT, 'node_modules'))) return 'node_modules missing';
+  if (!existsSync(lockPath)) return 'package-lock.json missing';
+  const lock = JSON.parse(readFileSync(lockPath, 'utf8'));
+  for (const [key, entry] of Object.entries(lock.packages ?? {})) {
+    if (!key.startsWith('node_modules/') || !entry.version || entry.link) continue;
+    const manifest = join(ROOT, key, 'package.json');
+    if (!existsSync(manifest)) {
+      if (entry.optional) continue; // platform-specific optional dependency
+      return `${key.slice('node_modules/'.length)} not installed`;
+    }
+    const installedVersion = JSON.parse(readFileSync(manifest, 'utf8')).version;
+    if (installedVersion !== entry.version) {
+      return `${key.slice('node_modules/'.length)} is ${installedVersion}, package-lock.json pins ${entry.version}`;
+    }
+  }
+  return null;
+}
+
+async function npmDeps() {
+  const why = npmStale();
+  if (!why) return skip('node_modules', 'matches package-lock.json');
+  const hasLock = existsSync(join(ROOT, 'package-lock.json'));
+  const args = hasLock ? ['ci', '--no-audit', '--no-fund'] : ['install', '--no-audit', '--no-fund'];
+  install('node_modules', `npm ${args[0]} (${why})`);
+  await must('npm', args);
+}
+
+// ---------------------------------------------------------------- main
+checkRust();
+await npmDeps();
+await chromium();
+await rustTarget();
+await rustComponents();
+await wasmPack();
+await wasmBindgen();
+try {
+  const { version } = checkWasmOpt();
+  console.log(`setup: check    ${version} from node_modules/.bin`);
+} catch (e) {
+  fail(e.message);
+}
+console.log(
+  installed.length
+    ? `setup: done in ${seconds(started)} s; installed: ${installed.join('; ')}`
+    : `setup: done in ${seconds(started)} s; everything was already installed, nothing to do`,
+);

@@ -1,0 +1,94 @@
+#!/usr/bin/env node
+// npm test: every test tier in order, stopping at the first failure.
+//
+//   node scripts/test.mjs              setup, fmt, clippy, native, build, wasm, e2e
+//   node scripts/test.mjs wasm e2e     only the named tiers (or groups: lint)
+//
+// Tiers:
+//   setup   node scripts/setup.mjs (installs whatever is missing, skips the rest)
+//   fmt     cargo fmt --check
+//   clippy  cargo clippy --all-targets -- -D warnings
+//   native  cargo test
+//   build   node scripts/build.mjs (wasm-pack build --target web --release + postbuild)
+//   wasm    wasm_bindgen_test (tests/wasm.rs) in headless Chromium via wasm-bindgen-test-runner
+//   e2e     node --test tests/e2e/**/*.test.mjs (JS in Chromium via playwright-core; needs `build`)
+import { existsSync, readdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { ROOT, run, seconds, toolEnv } from './lib.mjs';
+
+const CHROMEDRIVER = process.env.CHROMEDRIVER || '/usr/bin/chromedriver';
+
+/** Test files under tests/e2e (recursively), sorted; harness and helpers are not tests. */
+function e2eFiles(dir = join(ROOT, 'tests', 'e2e')) {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? e2eFiles(join(dir, e.name)) : /\.test\.m?js$/.test(e.name) ? [join(dir, e.name)] : []))
+    .sort();
+}
+
+const TIERS = {
+  setup: () => [process.execPath, ['scripts/setup.mjs']],
+  fmt: () => ['cargo', ['fmt', '--check']],
+  clippy: () => ['cargo', ['clippy', '--all-targets', '--', '-D', 'warnings']],
+  // The wasm shell (src/bindings) only compiles for wasm32: lint it there too.
+  'clippy-wasm': () => ['cargo', ['clippy', '--target', 'wasm32-unknown-unknown', '--lib', '--', '-D', 'warnings']],
+  native: () => ['cargo', ['test']],
+  build: () => [process.execPath, ['scripts/build.mjs']],
+  // wasm_bindgen_test in headless Chromium through wasm-bindgen-test-runner
+  // (the runner `wasm-pack test --headless --chrome` uses), for tests/wasm.rs
+  // only: wasm-pack builds every test target, and the core's unit tests are
+  // native (they use proptest). CHROMEDRIVER is the Debian driver setup
+  // installed; nothing is downloaded.
+  wasm: () => [
+    'cargo',
+    ['test', '--target', 'wasm32-unknown-unknown', '--test', 'wasm'],
+    {
+      CHROMEDRIVER,
+      CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER: 'wasm-bindgen-test-runner',
+      WASM_BINDGEN_TEST_TIMEOUT: process.env.WASM_BINDGEN_TEST_TIMEOUT || '120',
+    },
+  ],
+  e2e: () => {
+    const files = e2eFiles();
+    if (files.length === 0) return null;
+    return [process.execPath, ['--test', '--test-concurrency=1', ...files.map((f) => relative(ROOT, f))]];
+  },
+};
+const GROUPS = {
+  all: ['setup', 'fmt', 'clippy', 'clippy-wasm', 'native', 'build', 'wasm', 'e2e'],
+  lint: ['fmt', 'clippy', 'clippy-wasm'],
+};
+
+const requested = process.argv.slice(2);
+const names = (requested.length ? requested : ['all']).flatMap((n) => GROUPS[n] ?? [n]);
+const unknown = names.filter((n) => !TIERS[n]);
+if (unknown.length) {
+  console.error(`test: unknown tier ${unknown.join(', ')}; tiers: ${Object.keys(TIERS).join(', ')}; groups: ${Object.keys(GROUPS).join(', ')}`);
+  process.exit(2);
+}
+
+const started = Date.now();
+const results = [];
+for (const [i, name] of names.entries()) {
+  const spec = TIERS[name]();
+  const header = `[${i + 1}/${names.length}] ${name}`;
+  if (!spec) {
+    console.log(`\n=== ${header}: no tests under tests/e2e/ yet; skipped`);
+    results.push(`${name} skipped`);
+    continue;
+  }
+  const [cmd, args, env = {}] = spec;
+  const shown = cmd === process.execPath ? 'node' : cmd;
+  console.log(`\n=== ${header}: ${shown} ${args.join(' ')}`);
+  const tierStart = Date.now();
+  const code = await run(cmd, args, { env: toolEnv(env) });
+  const took = seconds(tierStart);
+  if (code !== 0) {
+    console.log(`=== ${header}: FAILED (exit ${code}) after ${took} s`);
+    console.log(`\ntest: FAILED at tier ${name} after ${seconds(started)} s${results.length ? `; passed before it: ${results.join(', ')}` : ''}`);
+    process.exit(code);
+  }
+  console.log(`=== ${header}: ok in ${took} s`);
+  results.push(`${name} ${took} s`);
+}
+console.log(`\ntest: all ${names.length} tier(s) passed in ${seconds(started)} s (${results.join(', ')})`);

@@ -1,0 +1,160 @@
+//! Admits a provider's (or token endpoint's) answer into a session: API.md
+//! "A context is refused … when". Pure: the shell checks the signature in
+//! between (WebCrypto in the browser, jsonwebtoken natively) and hands in the
+//! introspection result for opaque tokens.
+//!
+//! Order: shape (`malformed`), token structure (rules 2–5), [signature,
+//! by the shell], claims (rule 8), time with the issuer clock offset applied
+//! (rule 9), issuer / audience / customer claim (rule 10), then
+//! `token_unchanged` for `needsRefresh` answers, then expiry.
+
+use crate::clock::Millis;
+use crate::config::ValidationConfig;
+use crate::context::{self, Context};
+use crate::error::{Error, ErrorCode, Result};
+use crate::json;
+use crate::schedule;
+use crate::secret::SecretString;
+use crate::session::Credential;
+use crate::token::{self, Claims, Jwt};
+use crate::verify;
+
+/// What the session knows when an answer arrives.
+#[derive(Clone, Copy, Debug)]
+pub struct Rules<'a> {
+    /// `validation.*`.
+    pub validation: &'a ValidationConfig,
+    /// The customer the token must belong to.
+    pub customer_id: &'a str,
+    /// The token the server refused last, if any.
+    pub refused: Option<&'a SecretString>,
+    /// Whether the call said `needsRefresh`.
+    pub needs_refresh: bool,
+}
+
+/// An introspection answer (RFC 7662 `active`, `exp`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Introspection {
+    /// `active`.
+    pub active: bool,
+    /// `exp` in seconds.
+    pub exp: Option<f64>,
+}
+
+/// An answer read and structurally checked, awaiting the signature check.
+#[derive(Debug)]
+pub struct Candidate {
+    context: Context,
+    jwt: Option<Jwt>,
+}
+
+impl Candidate {
+    /// Reads an answer (JSON text of a context or an OAuth token response).
+    pub fn read(json_text: &str) -> Result<Candidate> {
+        let object = json::parse_object(json_text.as_bytes())
+            .map_err(|_| Error::malformed("the context is not a JSON object"))?;
+        let context = context::parse(&object)?;
+        let token = context.token.secret();
+        let jwt = if token::looks_like_jwt(token) {
+            Some(Jwt::parse(token, token::DEFAULT_MAX_TOKEN_BYTES)?)
+        } else {
+            None
+        };
+        Ok(Candidate { context, jwt })
+    }
+
+    /// The access token.
+    pub fn token(&self) -> &str {
+        self.context.token.secret()
+    }
+
+    /// Whether this is a JWT.
+    pub fn is_jwt(&self) -> bool {
+        self.jwt.is_some()
+    }
+
+    /// Whether an introspection call must tell the expiry: an opaque token
+    /// whose context gives neither `expires_in` nor `ExpiresAt`.
+    pub fn needs_introspection(&self) -> bool {
+        self.jwt.is_none() && self.context.expires_in.is_none() && self.context.expires_at.is_none()
+    }
+
+    /// Judges the answer received at `received_at` (page clock); the
+    /// signature, when configured, was checked before. Returns the
+    /// credential to hold, or the reason for refusal.
+    pub fn admit(
+        self,
+        rules: &Rules<'_>,
+        received_at: Millis,
+        introspection: Option<Introspection>,
+    ) -> Result<Credential> {
+        let Candidate { context, jwt } = self;
+        let mut clock_offset = 0;
+        let mut claims = None;
+        let mut claims_json = None;
+        let expires_at = match &jwt {
+            Some(jwt) => {
+                let c = Claims::parse(jwt.payload(), true)?;
+                clock_offset = schedule::estimate_clock_offset(c.iat, received_at);
+                let opts = session_verify_options(rules);
+                verify::check_claims(&c, &opts, received_at.saturating_add(clock_offset))?;
+                let exp = c.exp.unwrap_or(0.0);
+                claims_json = String::from_utf8(jwt.payload().to_vec()).ok();
+                claims = Some(c);
+                Some(schedule::corrected_expiry(exp, clock_offset))
+            }
+            None => {
+                if let Some(i) = introspection {
+                    if !i.active {
+                        return Err(Error::new(ErrorCode::Expired, "the token is not active"));
+                    }
+                }
+                let from_seconds = |s: f64| (s * 1000.0) as Millis;
+                context
+                    .expires_in
+                    .map(|s| received_at.saturating_add(from_seconds(s)))
+                    .or(context.expires_at.map(from_seconds))
+                    .or(introspection.and_then(|i| i.exp).map(from_seconds))
+            }
+        };
+        if rules.needs_refresh && rules.refused == Some(&context.token) {
+            return Err(Error::new(
+                ErrorCode::TokenUnchanged,
+                "the provider returned the token that was just refused",
+            ));
+        }
+        if let Some(exp) = expires_at {
+            if received_at >= exp {
+                return Err(Error::new(
+                    ErrorCode::Expired,
+                    "the token has already expired",
+                ));
+            }
+        }
+        let scheme = context.scheme().to_owned();
+        Ok(Credential {
+            token: context.token,
+            scheme,
+            headers: context.headers,
+            claims,
+            claims_json,
+            received_at,
+            expires_at,
+            clock_offset,
+            refresh_token: context.refresh_token,
+        })
+    }
+}
+
+/// The claim rules a session applies to its contexts (the signature part,
+/// algorithms and key, is added by the caller that checks signatures).
+pub fn session_verify_options(rules: &Rules<'_>) -> verify::VerifyOptions {
+    let v = rules.validation;
+    let mut opts = verify::VerifyOptions::new(Vec::new(), None);
+    opts.issuer = v.issuer.clone();
+    opts.audience = v.audience.clone();
+    opts.customer_id = Some(rules.customer_id.to_owned());
+    opts.customer_id_claim = v.customer_id_claim.clone();
+    opts.leeway_seconds = v.leeway_seconds;
+    opts
+}

@@ -1,0 +1,398 @@
+//! Judging answers in the browser: the core admits a context
+//! ([`crate::admit`]); this module adds the I/O around it — WebCrypto for
+//! signatures, the JWKS URL (cached; an unknown `kid` re-fetches once), the
+//! introspection endpoint, the OAuth refresh grant — and `verifyToken`.
+
+use super::crypto;
+use super::js;
+use super::runtime::Runtime;
+use crate::admit::{self, Candidate, Introspection, Rules};
+use crate::clock::Millis;
+use crate::config::ValidationConfig;
+use crate::error::{Error, ErrorCode, Result};
+use crate::json::{self, Value};
+use crate::keys::{self, KeySource};
+use crate::secret::SecretString;
+use crate::session::{Call, Credential};
+use crate::token::Claims;
+use crate::verify::{self, VerifyOptions};
+use js_sys::Promise;
+use std::cell::RefCell;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::Response;
+
+/// The session's verification keys: static ones from the options, or a
+/// JWK Set fetched from `jwksUrl` and cached.
+pub struct KeyCache {
+    keys: RefCell<Option<KeySource>>,
+}
+
+impl KeyCache {
+    /// Validates `validation.*` at construction (`invalid_config` early).
+    pub fn check(v: &ValidationConfig) -> Result<()> {
+        if v.checks_signatures() {
+            v.parsed_algorithms()?;
+        }
+        v.static_keys().map(|_| ())
+    }
+
+    pub fn new(v: &ValidationConfig) -> KeyCache {
+        KeyCache {
+            keys: RefCell::new(v.static_keys().ok().flatten()),
+        }
+    }
+}
+
+async fn post_form(url: &str, body: &str) -> Result<Response> {
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    let headers = web_sys::Headers::new().map_err(|_| network())?;
+    let _ = headers.set("Content-Type", "application/x-www-form-urlencoded");
+    let _ = headers.set("Accept", "application/json");
+    init.set_headers(&headers);
+    init.set_body(&JsValue::from_str(body));
+    get(url, &init).await
+}
+
+async fn get(url: &str, init: &web_sys::RequestInit) -> Result<Response> {
+    let fetch = js::function(&js::get(&js::global(), "fetch")).ok_or_else(network)?;
+    let promise: Promise = fetch
+        .call2(&JsValue::NULL, &url.into(), init)
+        .map_err(|_| network())?
+        .unchecked_into();
+    JsFuture::from(promise)
+        .await
+        .map_err(|_| network())?
+        .dyn_into::<Response>()
+        .map_err(|_| network())
+}
+
+async fn text(response: &Response) -> Result<String> {
+    let promise = response.text().map_err(|_| network())?;
+    JsFuture::from(promise)
+        .await
+        .ok()
+        .and_then(|t| t.as_string())
+        .ok_or_else(network)
+}
+
+fn network() -> Error {
+    Error::new(ErrorCode::Network, "the network request failed")
+}
+
+/// `application/x-www-form-urlencoded` encoding of one value.
+fn form_encode(out: &mut String, value: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'*') {
+            out.push(b as char);
+        } else {
+            out.push('%');
+            out.push(HEX[(b >> 4) as usize] as char);
+            out.push(HEX[(b & 15) as usize] as char);
+        }
+    }
+}
+
+/// The OAuth 2.0 refresh grant (RFC 6749 §6): the answer's JSON text.
+pub async fn refresh_grant(
+    rt: &Rc<Runtime>,
+    _signal: Option<web_sys::AbortSignal>,
+) -> Result<String> {
+    let endpoint = rt
+        .config
+        .token_endpoint
+        .clone()
+        .ok_or_else(|| Error::new(ErrorCode::RefreshFailed, "no tokenEndpoint"))?;
+    let refresh_token = rt
+        .session
+        .borrow()
+        .refresh_token()
+        .cloned()
+        .ok_or_else(|| Error::new(ErrorCode::RefreshFailed, "no refresh token"))?;
+    let mut body = String::from("grant_type=refresh_token&refresh_token=");
+    form_encode(&mut body, refresh_token.secret());
+    if let Some(client_id) = &rt.config.client_id {
+        body.push_str("&client_id=");
+        form_encode(&mut body, client_id);
+    }
+    let response = post_form(&endpoint, &body).await?;
+    let status = response.status();
+    if status == 400 || status == 401 {
+        // invalid_grant: the refresh token is spent or revoked.
+        return Err(Error::new(
+            ErrorCode::RefreshFailed,
+            "the token endpoint refused the refresh token",
+        ));
+    }
+    if !response.ok() {
+        return Err(Error::new(ErrorCode::Network, "the token endpoint failed"));
+    }
+    text(&response).await
+}
+
+async fn introspect(rt: &Rc<Runtime>, token: &str) -> Result<Option<Introspection>> {
+    let Some(endpoint) = rt.config.introspection_endpoint.clone() else {
+        return Ok(None);
+    };
+    let mut body = String::from("token=");
+    form_encode(&mut body, token);
+    let response = post_form(&endpoint, &body).await?;
+    if !response.ok() {
+        return Err(Error::new(
+            ErrorCode::Network,
+            "the introspection endpoint failed",
+        ));
+    }
+    let answer = json::parse_object(text(&response).await?.as_bytes())?;
+    let active = matches!(answer.get("active"), Some(Value::Bool(true)));
+    let exp = answer.get("exp").and_then(Value::as_f64);
+    Ok(Some(Introspection { active, exp }))
+}
+
+async fn fetch_jwks(url: &str) -> Result<KeySource> {
+    let init = web_sys::RequestInit::new();
+    let response = get(url, &init).await?;
+    if !response.ok() {
+        return Err(Error::new(
+            ErrorCode::Network,
+            "the JWKS could not be fetched",
+        ));
+    }
+    let set = json::parse_object(text(&response).await?.as_bytes())?;
+    Ok(KeySource::Jwks(keys::parse_jwks(
+        &set,
+        "validation.jwksUrl",
+    )?))
+}
+
+/// Checks a token's signature under the session's keys (rules 2–7).
+async fn check_signature(rt: &Rc<Runtime>, token: &str, opts: &mut VerifyOptions) -> Result<()> {
+    let v = &rt.config.validation;
+    opts.algorithms = v.parsed_algorithms()?;
+    for fetched in [false, true] {
+        if rt.keys.keys.borrow().is_none() || fetched {
+            let Some(url) = &v.jwks_url else {
+                break;
+            };
+            *rt.keys.keys.borrow_mut() = Some(fetch_jwks(url).await?);
+        }
+        opts.key = rt.keys.keys.borrow().clone();
+        match verify::prepare(token, opts) {
+            Err(e) if e.code() == ErrorCode::UnknownKey && !fetched && v.jwks_url.is_some() => {
+                continue
+            }
+            Err(e) => return Err(e),
+            Ok(prepared) => {
+                let ok = crypto::verify(
+                    prepared.alg(),
+                    prepared.key(),
+                    prepared.signing_input(),
+                    prepared.signature(),
+                )
+                .await?;
+                if ok {
+                    return Ok(());
+                }
+                return Err(Error::new(
+                    ErrorCode::BadSignature,
+                    "the signature does not verify",
+                ));
+            }
+        }
+    }
+    Err(Error::new(
+        ErrorCode::UnknownKey,
+        "no key matches the token",
+    ))
+}
+
+/// Judges the answer to `call` (JSON text) for the session.
+pub async fn judge(
+    rt: &Rc<Runtime>,
+    call: &Call,
+    text: &str,
+    received_at: Millis,
+) -> Result<Credential> {
+    let candidate = Candidate::read(text)?;
+    let (customer_id, refused) = {
+        let s = rt.session.borrow();
+        (
+            s.customer_id().map(str::to_owned).unwrap_or_default(),
+            s.refused_token().cloned(),
+        )
+    };
+    let rules = Rules {
+        validation: &rt.config.validation,
+        customer_id: &customer_id,
+        refused: refused.as_ref(),
+        needs_refresh: call.needs_refresh,
+    };
+    if candidate.is_jwt() && rt.config.validation.checks_signatures() {
+        let mut opts = admit::session_verify_options(&rules);
+        check_signature(rt, candidate.token(), &mut opts).await?;
+    } else if !candidate.is_jwt() && rt.config.validation.checks_signatures() {
+        return Err(Error::malformed(
+            "a signed JWT is required (validation has a key)",
+        ));
+    }
+    let introspection = if candidate.needs_introspection() {
+        introspect(rt, candidate.token()).await?
+    } else {
+        None
+    };
+    candidate.admit(&rules, received_at, introspection)
+}
+
+/// `verifyToken(token, options)`.
+pub async fn verify_token(
+    token: JsValue,
+    options: JsValue,
+) -> std::result::Result<JsValue, JsValue> {
+    let token = token
+        .as_string()
+        .ok_or_else(|| js::error(ErrorCode::Malformed, "token must be a string"))?;
+    let text = js::stringify(&options)
+        .ok_or_else(|| js::error(ErrorCode::InvalidConfig, "options must be an object"))?;
+    let run = async {
+        let object = json::parse_object(text.as_bytes())
+            .map_err(|_| Error::new(ErrorCode::InvalidConfig, "options must be an object"))?;
+        let opts = VerifyOptions::from_json(&object)?;
+        let prepared = verify::prepare(&token, &opts)?;
+        if !crypto::verify(
+            prepared.alg(),
+            prepared.key(),
+            prepared.signing_input(),
+            prepared.signature(),
+        )
+        .await?
+        {
+            return Err(Error::new(
+                ErrorCode::BadSignature,
+                "the signature does not verify",
+            ));
+        }
+        let now = opts.now_ms.unwrap_or_else(|| js_sys::Date::now() as Millis);
+        let claims: Claims = verify::finish(&prepared, &opts, now)?;
+        let _ = claims;
+        String::from_utf8(prepared.jwt().payload().to_vec())
+            .map_err(|_| Error::malformed("JWT payload is not UTF-8"))
+    };
+    match run.await {
+        Ok(payload) => Ok(js::parse(&payload)),
+        Err(e) => Err(js::to_js(&e)),
+    }
+}
+
+// ---- credentials across tabs and page loads ---------------------------
+
+fn push_int(out: &mut String, n: i64) {
+    if n < 0 {
+        out.push('-');
+    }
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut v = n.unsigned_abs();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    for &d in &digits[i..] {
+        out.push(d as char);
+    }
+}
+
+fn push_json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.push_str("\\u00");
+                out.push(HEX[(c as usize) >> 4] as char);
+                out.push(HEX[(c as usize) & 15] as char);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// A credential as the context JSON it came from plus its timing, so the
+/// receiver re-reads it with the same parser.
+pub fn credential_to_json(customer_id: &str, c: &Credential) -> String {
+    let mut s = String::from("{\"customerId\":");
+    push_json_string(&mut s, customer_id);
+    s.push_str(",\"receivedAt\":");
+    push_int(&mut s, c.received_at);
+    if let Some(exp) = c.expires_at {
+        s.push_str(",\"expiresAt\":");
+        push_int(&mut s, exp);
+    }
+    s.push_str(",\"context\":{\"Auth\":{\"Token\":");
+    push_json_string(&mut s, c.token.secret());
+    s.push_str(",\"token_type\":");
+    push_json_string(&mut s, &c.scheme);
+    if let Some(r) = &c.refresh_token {
+        s.push_str(",\"refresh_token\":");
+        push_json_string(&mut s, r.secret());
+    }
+    s.push_str(",\"Headers\":{");
+    for (i, (k, v)) in c.headers.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        push_json_string(&mut s, k);
+        s.push(':');
+        push_json_string(&mut s, v);
+    }
+    s.push_str("}}}}");
+    s
+}
+
+/// Reads [`credential_to_json`] back, for `customer_id` only; re-checks
+/// the token's shape and claims structure with the core's parsers.
+pub fn credential_from_json(text: &str, customer_id: &str) -> Option<Credential> {
+    let o = json::parse_object(text.as_bytes()).ok()?;
+    if o.get_str("customerId") != Some(customer_id) {
+        return None;
+    }
+    let received_at = o.get("receivedAt")?.as_f64()? as Millis;
+    let expires_at = o
+        .get("expiresAt")
+        .and_then(Value::as_f64)
+        .map(|e| e as Millis);
+    let context = crate::context::parse(o.get("context")?.as_object()?).ok()?;
+    let (claims, claims_json) = if crate::token::looks_like_jwt(context.token.secret()) {
+        let jwt = crate::token::Jwt::parse(
+            context.token.secret(),
+            crate::token::DEFAULT_MAX_TOKEN_BYTES,
+        )
+        .ok()?;
+        let claims = Claims::parse(jwt.payload(), true).ok()?;
+        (Some(claims), String::from_utf8(jwt.payload().to_vec()).ok())
+    } else {
+        (None, None)
+    };
+    let scheme = context.scheme().to_owned();
+    Some(Credential {
+        token: context.token,
+        scheme,
+        headers: context.headers,
+        claims,
+        claims_json,
+        received_at,
+        expires_at,
+        clock_offset: 0,
+        refresh_token: context.refresh_token.map(|r| SecretString::new(r.secret())),
+    })
+}

@@ -1,0 +1,549 @@
+//! `ChatAuthOptions` (API.md), read from JSON in the core so both targets
+//! judge options the same way. The browser passes `JSON.stringify(options)`;
+//! function-valued options (`contextProvider`, `userLoginHandler`, `now`) are
+//! the shell's business and are only named here so they are not "unknown".
+
+use crate::error::{Error, Result};
+use crate::json::{Object, Value};
+use crate::keys::{self, Algorithm, KeySource, PublicKey};
+use crate::schedule::RefreshPolicy;
+
+/// Where a token may survive a page load.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Storage {
+    /// Memory only (default).
+    #[default]
+    Memory,
+    /// `sessionStorage` (never `localStorage`).
+    Session,
+}
+
+/// `validation.*`: how provider contexts are judged.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ValidationConfig {
+    /// Claim that must equal the customer id. Default `Some("sub")`; `null`
+    /// turns the comparison off.
+    pub customer_id_claim: Option<String>,
+    /// Required `iss`. Default none.
+    pub issuer: Option<String>,
+    /// Required `aud` (any of). Default none.
+    pub audience: Option<Vec<String>>,
+    /// Signature allow-list. Default `["RS256", "ES256", "PS256", "EdDSA"]`.
+    pub algorithms: Vec<String>,
+    /// PEM public key or certificate. Default none.
+    pub public_key: Option<String>,
+    /// A JWK Set. Default none.
+    pub jwks: Option<Object>,
+    /// Where to fetch the JWK Set. Default none.
+    pub jwks_url: Option<String>,
+    /// Clock leeway in seconds for `exp`/`nbf`/`iat`. Default 30.
+    pub leeway_seconds: f64,
+}
+
+impl Default for ValidationConfig {
+    fn default() -> Self {
+        ValidationConfig {
+            customer_id_claim: Some("sub".into()),
+            issuer: None,
+            audience: None,
+            algorithms: ["RS256", "ES256", "PS256", "EdDSA"]
+                .map(String::from)
+                .to_vec(),
+            public_key: None,
+            jwks: None,
+            jwks_url: None,
+            leeway_seconds: 30.0,
+        }
+    }
+}
+
+impl ValidationConfig {
+    /// Whether signatures are checked (a key, a JWKS or a JWKS URL is set).
+    pub fn checks_signatures(&self) -> bool {
+        self.public_key.is_some() || self.jwks.is_some() || self.jwks_url.is_some()
+    }
+
+    /// The allow-list as algorithms; an unknown name is `invalid_config`.
+    pub fn parsed_algorithms(&self) -> Result<Vec<Algorithm>> {
+        self.algorithms
+            .iter()
+            .map(|a| {
+                Algorithm::parse(a).ok_or_else(|| {
+                    Error::invalid_config("validation.algorithms", "names an unknown algorithm")
+                })
+            })
+            .collect()
+    }
+
+    /// The configured key (`publicKey` or `jwks`), parsed; `None` when there
+    /// is none or it must be fetched (`jwksUrl`).
+    pub fn static_keys(&self) -> Result<Option<KeySource>> {
+        if let Some(pem) = &self.public_key {
+            return Ok(Some(KeySource::Key(PublicKey::from_pem(
+                pem,
+                "validation.publicKey",
+            )?)));
+        }
+        if let Some(jwks) = &self.jwks {
+            return Ok(Some(KeySource::Jwks(keys::parse_jwks(
+                jwks,
+                "validation.jwks",
+            )?)));
+        }
+        Ok(None)
+    }
+}
+
+/// Every option of `new ChatAuth(options)` except the functions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// Exact origins that may receive the token, normalized (required).
+    pub api_origins: Vec<String>,
+    /// Authenticate at once as this customer. Default none.
+    pub customer_id: Option<String>,
+    /// `refresh.*`: margin 60 s, 5 retries, provider timeout 15 s.
+    pub policy: RefreshPolicy,
+    /// `validation.*`.
+    pub validation: ValidationConfig,
+    /// OAuth token endpoint for the refresh grant. Default none.
+    pub token_endpoint: Option<String>,
+    /// OAuth `client_id` sent with the refresh grant. Default none.
+    pub client_id: Option<String>,
+    /// The site's introspection endpoint for opaque tokens. Default none.
+    pub introspection_endpoint: Option<String>,
+    /// Share refresh and logout across tabs. Default true.
+    pub cross_tab: bool,
+    /// Where the token survives. Default memory.
+    pub storage: Storage,
+}
+
+/// Function-valued options, handled by the shell.
+pub const FUNCTION_OPTIONS: [&str; 3] = ["contextProvider", "userLoginHandler", "now"];
+
+const TOP_KEYS: [&str; 11] = [
+    "apiOrigins",
+    "customerId",
+    "refresh",
+    "validation",
+    "tokenEndpoint",
+    "clientId",
+    "introspectionEndpoint",
+    "crossTab",
+    "storage",
+    // Functions: JSON drops them, but a shell may pass `null` placeholders.
+    "contextProvider",
+    "userLoginHandler",
+];
+const REFRESH_KEYS: [&str; 3] = ["marginSeconds", "maxRetries", "providerTimeoutSeconds"];
+const VALIDATION_KEYS: [&str; 8] = [
+    "customerIdClaim",
+    "issuer",
+    "audience",
+    "algorithms",
+    "publicKey",
+    "jwks",
+    "jwksUrl",
+    "leewaySeconds",
+];
+
+fn check_keys(obj: &Object, prefix: &str, allowed: &[&str]) -> Result<()> {
+    for (key, _) in obj.iter() {
+        let known = allowed.contains(&key) || (prefix.is_empty() && key == "now");
+        if !known {
+            let mut name = String::from(prefix);
+            name.push_str(key);
+            return Err(Error::invalid_config(&name, "is not a known option"));
+        }
+    }
+    Ok(())
+}
+
+fn number(v: &Value, key: &str, min: f64, max: f64) -> Result<f64> {
+    match v {
+        Value::Number(n) if *n >= min && *n <= max => Ok(*n),
+        _ => Err(Error::invalid_config(key, "must be a number in range")),
+    }
+}
+
+fn string(v: &Value, key: &str) -> Result<String> {
+    match v {
+        Value::String(s) if !s.is_empty() => Ok(s.clone()),
+        _ => Err(Error::invalid_config(key, "must be a non-empty string")),
+    }
+}
+
+fn url(v: &Value, key: &str) -> Result<String> {
+    let s = string(v, key)?;
+    let lower = s.to_ascii_lowercase();
+    if lower.starts_with("https://") || lower.starts_with("http://") {
+        Ok(s)
+    } else {
+        Err(Error::invalid_config(key, "must be an http(s) URL"))
+    }
+}
+
+/// Normalizes an origin `scheme://host[:port]`: http(s) only, no path, query,
+/// fragment or user info; scheme and host lowercased; default port dropped
+/// (as the browser's `URL.origin` does).
+pub fn normalize_origin(origin: &str) -> Option<String> {
+    let lower = origin.to_ascii_lowercase();
+    let (scheme, rest, default_port) = if let Some(rest) = lower.strip_prefix("https://") {
+        ("https://", rest, ":443")
+    } else if let Some(rest) = lower.strip_prefix("http://") {
+        ("http://", rest, ":80")
+    } else {
+        return None;
+    };
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    if rest.is_empty()
+        || rest
+            .bytes()
+            .any(|b| matches!(b, b'/' | b'?' | b'#' | b'@' | b'\\') || b <= b' ' || b >= 0x7f)
+    {
+        return None;
+    }
+    let host_port = rest.strip_suffix(default_port).unwrap_or(rest);
+    // Port, if any, must be digits (IPv6 hosts are bracketed).
+    if let Some(i) = host_port.rfind(':') {
+        if !host_port.ends_with(']') {
+            let port = &host_port[i + 1..];
+            if port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+        }
+    }
+    let mut out = String::from(scheme);
+    out.push_str(host_port);
+    Some(out)
+}
+
+impl Config {
+    /// Reads options from a JSON object. Unknown keys, wrong types and
+    /// unusable values are `invalid_config` naming the key.
+    pub fn from_json(options: &Object) -> Result<Config> {
+        check_keys(options, "", &TOP_KEYS)?;
+        let api_origins = match options.get("apiOrigins") {
+            Some(Value::Array(items)) if !items.is_empty() => items
+                .iter()
+                .map(|v| {
+                    v.as_str().and_then(normalize_origin).ok_or_else(|| {
+                        Error::invalid_config(
+                            "apiOrigins",
+                            "must hold origins like 'https://chat.example.com'",
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?,
+            _ => {
+                return Err(Error::invalid_config(
+                    "apiOrigins",
+                    "is required: a non-empty array of origins",
+                ))
+            }
+        };
+        let customer_id = options
+            .get("customerId")
+            .filter(|v| **v != Value::Null)
+            .map(|v| string(v, "customerId"))
+            .transpose()?;
+        let mut policy = RefreshPolicy::default();
+        match options.get("refresh") {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(r)) => {
+                check_keys(r, "refresh.", &REFRESH_KEYS)?;
+                if let Some(v) = r.get("marginSeconds") {
+                    policy.margin_ms =
+                        (number(v, "refresh.marginSeconds", 0.0, 86_400.0)? * 1000.0) as i64;
+                }
+                if let Some(v) = r.get("maxRetries") {
+                    let n = number(v, "refresh.maxRetries", 0.0, 100.0)?;
+                    if n.fract() != 0.0 {
+                        return Err(Error::invalid_config(
+                            "refresh.maxRetries",
+                            "must be a whole number",
+                        ));
+                    }
+                    policy.max_retries = n as u32;
+                }
+                if let Some(v) = r.get("providerTimeoutSeconds") {
+                    policy.provider_timeout_ms =
+                        (number(v, "refresh.providerTimeoutSeconds", 0.001, 3_600.0)? * 1000.0)
+                            as i64;
+                }
+            }
+            Some(_) => return Err(Error::invalid_config("refresh", "must be an object")),
+        }
+        let mut validation = ValidationConfig::default();
+        match options.get("validation") {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(v)) => {
+                check_keys(v, "validation.", &VALIDATION_KEYS)?;
+                read_validation(v, &mut validation)?;
+            }
+            Some(_) => return Err(Error::invalid_config("validation", "must be an object")),
+        }
+        let opt_url = |key: &str| -> Result<Option<String>> {
+            options
+                .get(key)
+                .filter(|v| **v != Value::Null)
+                .map(|v| url(v, key))
+                .transpose()
+        };
+        let cross_tab = match options.get("crossTab") {
+            None | Some(Value::Null) => true,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(Error::invalid_config("crossTab", "must be a boolean")),
+        };
+        let storage = match options.get("storage") {
+            None | Some(Value::Null) => Storage::Memory,
+            Some(Value::String(s)) if s == "memory" => Storage::Memory,
+            Some(Value::String(s)) if s == "session" => Storage::Session,
+            Some(_) => {
+                return Err(Error::invalid_config(
+                    "storage",
+                    "must be 'memory' or 'session'",
+                ))
+            }
+        };
+        Ok(Config {
+            api_origins,
+            customer_id,
+            policy,
+            validation,
+            token_endpoint: opt_url("tokenEndpoint")?,
+            client_id: options
+                .get("clientId")
+                .filter(|v| **v != Value::Null)
+                .map(|v| string(v, "clientId"))
+                .transpose()?,
+            introspection_endpoint: opt_url("introspectionEndpoint")?,
+            cross_tab,
+            storage,
+        })
+    }
+
+    /// Whether `origin` (as the browser's `URL.origin` gives it) may receive
+    /// the token.
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        normalize_origin(origin).is_some_and(|o| self.api_origins.contains(&o))
+    }
+}
+
+fn read_validation(v: &Object, out: &mut ValidationConfig) -> Result<()> {
+    if let Some(c) = v.get("customerIdClaim") {
+        out.customer_id_claim = match c {
+            Value::Null => None,
+            other => Some(string(other, "validation.customerIdClaim")?),
+        };
+    }
+    if let Some(i) = v.get("issuer").filter(|v| **v != Value::Null) {
+        out.issuer = Some(string(i, "validation.issuer")?);
+    }
+    if let Some(a) = v.get("audience").filter(|v| **v != Value::Null) {
+        out.audience = Some(match a {
+            Value::Array(items) if !items.is_empty() => items
+                .iter()
+                .map(|i| string(i, "validation.audience"))
+                .collect::<Result<Vec<_>>>()?,
+            other => vec![string(other, "validation.audience")?],
+        });
+    }
+    if let Some(a) = v.get("algorithms").filter(|v| **v != Value::Null) {
+        out.algorithms = match a {
+            Value::Array(items) if !items.is_empty() => items
+                .iter()
+                .map(|i| string(i, "validation.algorithms"))
+                .collect::<Result<Vec<_>>>()?,
+            _ => {
+                return Err(Error::invalid_config(
+                    "validation.algorithms",
+                    "must be a non-empty array of algorithm names",
+                ))
+            }
+        };
+        if out
+            .algorithms
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case("none"))
+        {
+            return Err(Error::invalid_config(
+                "validation.algorithms",
+                "may never allow 'none'",
+            ));
+        }
+    }
+    if let Some(k) = v.get("publicKey").filter(|v| **v != Value::Null) {
+        out.public_key = Some(string(k, "validation.publicKey")?);
+    }
+    match v.get("jwks") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(o)) => out.jwks = Some(o.clone()),
+        Some(_) => {
+            return Err(Error::invalid_config(
+                "validation.jwks",
+                "must be a JWK Set object",
+            ))
+        }
+    }
+    if let Some(u) = v.get("jwksUrl").filter(|v| **v != Value::Null) {
+        out.jwks_url = Some(url(u, "validation.jwksUrl")?);
+    }
+    if let Some(l) = v.get("leewaySeconds") {
+        out.leeway_seconds = number(l, "validation.leewaySeconds", 0.0, 86_400.0)?;
+    }
+    let keys = [
+        out.public_key.is_some(),
+        out.jwks.is_some(),
+        out.jwks_url.is_some(),
+    ];
+    if keys.iter().filter(|&&k| k).count() > 1 {
+        return Err(Error::invalid_config(
+            "validation",
+            "takes one of publicKey, jwks or jwksUrl",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json::parse_object;
+
+    fn cfg(s: &str) -> Result<Config> {
+        Config::from_json(&parse_object(s.as_bytes()).unwrap())
+    }
+
+    fn bad(s: &str, key: &str) {
+        let e = cfg(s).expect_err(s);
+        assert_eq!(e.code().as_str(), "invalid_config", "{s}");
+        assert!(e.message().contains(key), "{s}: {}", e.message());
+    }
+
+    #[test]
+    fn defaults() {
+        let c = cfg(r#"{"apiOrigins":["https://Chat.Example.com:443/"]}"#).unwrap();
+        assert_eq!(c.api_origins, ["https://chat.example.com"]);
+        assert_eq!(c.policy, RefreshPolicy::default());
+        assert_eq!(c.validation, ValidationConfig::default());
+        assert!(c.cross_tab);
+        assert_eq!(c.storage, Storage::Memory);
+        assert!(!c.validation.checks_signatures());
+    }
+
+    #[test]
+    fn reads_every_option() {
+        let c = cfg(r#"{"apiOrigins":["http://127.0.0.1:8080"],"customerId":"c1",
+            "refresh":{"marginSeconds":30,"maxRetries":2,"providerTimeoutSeconds":1.5},
+            "validation":{"customerIdClaim":null,"issuer":"https://id","audience":["a","b"],
+              "algorithms":["ES256"],"jwksUrl":"https://id/jwks","leewaySeconds":5},
+            "tokenEndpoint":"https://id/token","clientId":"web","introspectionEndpoint":"https://id/i",
+            "crossTab":false,"storage":"session","now":null}"#)
+        .unwrap();
+        assert_eq!(c.customer_id.as_deref(), Some("c1"));
+        assert_eq!(
+            c.policy,
+            RefreshPolicy {
+                margin_ms: 30_000,
+                max_retries: 2,
+                provider_timeout_ms: 1_500
+            }
+        );
+        assert_eq!(c.validation.customer_id_claim, None);
+        assert_eq!(c.validation.audience, Some(vec!["a".into(), "b".into()]));
+        assert!(c.validation.checks_signatures());
+        assert_eq!(c.storage, Storage::Session);
+        assert!(!c.cross_tab);
+        assert!(c.allows_origin("http://127.0.0.1:8080"));
+        assert!(!c.allows_origin("http://127.0.0.1:8081"));
+        assert!(!c.allows_origin("https://127.0.0.1:8080"));
+        assert!(!c.allows_origin("http://localhost:8080"));
+    }
+
+    #[test]
+    fn refuses_bad_options_naming_the_key() {
+        bad(r#"{}"#, "apiOrigins");
+        bad(r#"{"apiOrigins":[]}"#, "apiOrigins");
+        bad(r#"{"apiOrigins":["chat.example.com"]}"#, "apiOrigins");
+        bad(r#"{"apiOrigins":["https://a.com/path"]}"#, "apiOrigins");
+        bad(r#"{"apiOrigins":["https://u@a.com"]}"#, "apiOrigins");
+        bad(r#"{"apiOrigins":["https://a.com:x"]}"#, "apiOrigins");
+        bad(r#"{"apiOrigins":["ftp://a.com"]}"#, "apiOrigins");
+        bad(r#"{"apiOrigins":["https://a.com"],"bogus":1}"#, "bogus");
+        bad(
+            r#"{"apiOrigins":["https://a.com"],"refresh":{"bogus":1}}"#,
+            "refresh.bogus",
+        );
+        bad(
+            r#"{"apiOrigins":["https://a.com"],"refresh":{"marginSeconds":-1}}"#,
+            "refresh.marginSeconds",
+        );
+        bad(
+            r#"{"apiOrigins":["https://a.com"],"refresh":{"maxRetries":1.5}}"#,
+            "refresh.maxRetries",
+        );
+        bad(
+            r#"{"apiOrigins":["https://a.com"],"refresh":{"providerTimeoutSeconds":0}}"#,
+            "refresh.providerTimeoutSeconds",
+        );
+        bad(r#"{"apiOrigins":["https://a.com"],"refresh":1}"#, "refresh");
+        bad(
+            r#"{"apiOrigins":["https://a.com"],"validation":{"x":1}}"#,
+            "validation.x",
+        );
+        bad(
+            r#"{"apiOrigins":["https://a.com"],"validation":{"algorithms":["RS256","none"]}}"#,
+            "validation.algorithms",
+        );
+        bad(
+            r#"{"apiOrigins":["https://a.com"],"validation":{"algorithms":["NoNe"]}}"#,
+            "validation.algorithms",
+        );
+        bad(
+            r#"{"apiOrigins":["https://a.com"],"validation":{"issuer":""}}"#,
+            "validation.issuer",
+        );
+        bad(
+            r#"{"apiOrigins":["https://a.com"],"validation":{"audience":[]}}"#,
+            "validation.audience",
+        );
+        bad(
+            r#"{"apiOrigins":["https://a.com"],"validation":{"publicKey":"x","jwksUrl":"https://a"}}"#,
+            "validation",
+        );
+        bad(
+            r#"{"apiOrigins":["https://a.com"],"storage":"local"}"#,
+            "storage",
+        );
+        bad(
+            r#"{"apiOrigins":["https://a.com"],"crossTab":"yes"}"#,
+            "crossTab",
+        );
+        bad(
+            r#"{"apiOrigins":["https://a.com"],"tokenEndpoint":"/token"}"#,
+            "tokenEndpoint",
+        );
+        bad(
+            r#"{"apiOrigins":["https://a.com"],"customerId":""}"#,
+            "customerId",
+        );
+    }
+
+    #[test]
+    fn origin_normalization() {
+        assert_eq!(
+            normalize_origin("HTTP://A.com:80").as_deref(),
+            Some("http://a.com")
+        );
+        assert_eq!(
+            normalize_origin("https://a.com:8443").as_deref(),
+            Some("https://a.com:8443")
+        );
+        assert_eq!(
+            normalize_origin("https://[::1]:8443").as_deref(),
+            Some("https://[::1]:8443")
+        );
+        assert_eq!(normalize_origin("https://a.com?x"), None);
+        assert_eq!(normalize_origin("https://"), None);
+    }
+}

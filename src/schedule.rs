@@ -1,0 +1,665 @@
+//! The refresh schedule, as pure functions of times (API.md "Scheduling",
+//! "Clock offset", `refresh.*` options).
+//!
+//! Keeping the arithmetic here, free of timers and I/O, lets every rule be
+//! tested exhaustively; the session only asks [`next`] what to do and sets one
+//! timer accordingly. The rules:
+//!
+//! - **Margin.** A token is refreshed [`RefreshPolicy::margin_ms`] before it
+//!   expires, but never earlier than 75 % into its lifetime, so short-lived
+//!   tokens are not refreshed the moment they arrive ([`effective_margin`]).
+//! - **Jitter.** The refresh moves later by a random part of at most 10 % of the
+//!   margin, so tabs and clients that received tokens together do not refresh
+//!   together; it stays inside the margin, so the refresh always comes before
+//!   expiry ([`refresh_at`]).
+//! - **Retries.** Failed refreshes are retried after 1 s, 2 s, 4 s … capped at
+//!   [`MAX_BACKOFF_MS`], but a retry is never scheduled past the expiry of a
+//!   token that still works ([`backoff_ms`], [`retry_at`]).
+//! - **Clock offset.** Expiry is moved onto the page clock using the issuer's
+//!   clock offset, estimated from `iat`, trusting only the direction that makes
+//!   refreshes earlier ([`estimate_clock_offset`], [`corrected_expiry`]).
+//! - **Timers.** `setTimeout` cannot wait longer than [`MAX_TIMER_MS`]; longer
+//!   waits are chained, and every wake-up (also a late one after sleep, or on
+//!   `visibilitychange`/`focus`/`online`) simply asks [`next`] again.
+//!
+//! All arithmetic saturates: no input, however extreme, panics or overflows.
+
+use crate::clock::Millis;
+
+/// The longest single timer, 2^31 − 1 ms (about 24.8 days): `setTimeout`
+/// fires at once for anything longer, so longer waits are chained.
+pub const MAX_TIMER_MS: Millis = 2_147_483_647;
+
+/// The longest wait between two retries of a failed refresh: 30 s.
+pub const MAX_BACKOFF_MS: Millis = 30_000;
+
+/// The `refresh.*` options, in milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RefreshPolicy {
+    /// Refresh this long before expiry (`refresh.marginSeconds`); default
+    /// 60 000 ms. Capped at 25 % of the token's lifetime; negative counts as 0.
+    pub margin_ms: Millis,
+    /// How many times a failed refresh is retried (`refresh.maxRetries`), so at
+    /// most `1 + max_retries` calls per refresh; default 5.
+    pub max_retries: u32,
+    /// How long a provider may take before it counts as failed
+    /// (`refresh.providerTimeoutSeconds`); default 15 000 ms.
+    pub provider_timeout_ms: Millis,
+}
+
+impl Default for RefreshPolicy {
+    /// 60 s margin, 5 retries, 15 s provider timeout.
+    fn default() -> RefreshPolicy {
+        RefreshPolicy {
+            margin_ms: 60_000,
+            max_retries: 5,
+            provider_timeout_ms: 15_000,
+        }
+    }
+}
+
+/// When a token arrived and when it expires, both on the page clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TokenTimes {
+    /// When the SDK received the token.
+    pub received_at: Millis,
+    /// When the token expires, already corrected for the issuer's clock
+    /// offset ([`corrected_expiry`]).
+    pub expires_at: Millis,
+}
+
+impl TokenTimes {
+    /// `expires_at - received_at`, or 0 when the token arrived expired.
+    pub fn lifetime_ms(&self) -> Millis {
+        self.expires_at.saturating_sub(self.received_at).max(0)
+    }
+}
+
+/// The margin actually used for a token: `min(policy.margin_ms, 25 % of its
+/// lifetime)`, never negative (0 for a token that arrived expired).
+///
+/// ```
+/// use chat_auth::schedule::{effective_margin, RefreshPolicy, TokenTimes};
+///
+/// let policy = RefreshPolicy::default(); // 60 s
+/// let hour = TokenTimes { received_at: 0, expires_at: 3_600_000 };
+/// assert_eq!(effective_margin(&hour, &policy), 60_000);
+/// let five_s = TokenTimes { received_at: 0, expires_at: 5_000 };
+/// assert_eq!(effective_margin(&five_s, &policy), 1_250);
+/// ```
+pub fn effective_margin(times: &TokenTimes, policy: &RefreshPolicy) -> Millis {
+    policy.margin_ms.max(0).min(times.lifetime_ms() / 4)
+}
+
+/// Turns any `jitter` into `[0, 1)`: NaN and negatives become 0, values of 1
+/// or more the largest `f64` below 1.
+fn clamp_jitter(jitter: f64) -> f64 {
+    const BELOW_ONE: f64 = 1.0 - f64::EPSILON / 2.0;
+    if jitter >= 0.0 {
+        jitter.min(BELOW_ONE)
+    } else {
+        0.0
+    }
+}
+
+/// When to refresh: `expires_at - m + floor(m * jitter / 10)` with
+/// `m = effective_margin`, i.e. inside the margin, moved later by at most 10 %
+/// of it. `jitter` is meant to be uniform in `[0, 1)`; anything else (NaN,
+/// negative, ≥ 1) is clamped into that range.
+///
+/// For a token with a positive lifetime the result lies in
+/// `[received_at, expires_at - 1]`: the refresh always comes strictly before
+/// expiry, even with a zero margin. A token that arrived expired gets
+/// `expires_at` (it is already due).
+///
+/// ```
+/// use chat_auth::schedule::{refresh_at, RefreshPolicy, TokenTimes};
+///
+/// let times = TokenTimes { received_at: 0, expires_at: 3_600_000 };
+/// let policy = RefreshPolicy::default();
+/// assert_eq!(refresh_at(&times, &policy, 0.0), 3_540_000);
+/// assert_eq!(refresh_at(&times, &policy, 0.5), 3_543_000);
+/// assert!(refresh_at(&times, &policy, 0.999_999) < 3_546_000);
+/// ```
+pub fn refresh_at(times: &TokenTimes, policy: &RefreshPolicy, jitter: f64) -> Millis {
+    if times.lifetime_ms() == 0 {
+        return times.expires_at;
+    }
+    let margin = effective_margin(times, policy);
+    // margin <= lifetime / 4 < 2^61, so the product is far from overflow; the
+    // cast saturates anyway.
+    let jitter_ms = (margin as f64 * 0.1 * clamp_jitter(jitter)).floor() as Millis;
+    times
+        .expires_at
+        .saturating_sub(margin)
+        .saturating_add(jitter_ms.clamp(0, margin))
+        .min(times.expires_at.saturating_sub(1))
+        .max(times.received_at)
+}
+
+/// The wait before retry number `attempt` (1-based): 1 s, 2 s, 4 s, 8 s, 16 s,
+/// then [`MAX_BACKOFF_MS`] (30 s) for every later attempt; 0 for attempt 0.
+///
+/// ```
+/// use chat_auth::schedule::backoff_ms;
+///
+/// let waits: Vec<_> = (0..=7).map(backoff_ms).collect();
+/// assert_eq!(waits, [0, 1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000]);
+/// assert_eq!(backoff_ms(u32::MAX), 30_000);
+/// ```
+pub fn backoff_ms(attempt: u32) -> Millis {
+    match attempt {
+        0 => 0,
+        // 1000 << 5 = 32 000 already exceeds the cap.
+        1..=5 => (1_000 << (attempt - 1)).min(MAX_BACKOFF_MS),
+        _ => MAX_BACKOFF_MS,
+    }
+}
+
+/// When to make retry number `attempt` of a refresh that failed at `now`.
+///
+/// Normally `now + backoff_ms(attempt)`. But while the current token still
+/// works (`now < expires_at`) and that would reach or pass its expiry, the
+/// retry moves to halfway between `now` and the expiry: it then has time to
+/// finish while requests can still use the old token, successive retries
+/// still spread out, and the result never exceeds `expires_at - 1` (it is
+/// `now` itself when `now == expires_at - 1`). Once the token has expired (or
+/// without an expiry) the plain backoff applies.
+///
+/// ```
+/// use chat_auth::schedule::retry_at;
+///
+/// assert_eq!(retry_at(10_000, 1, None), 11_000);
+/// assert_eq!(retry_at(10_000, 3, Some(60_000)), 14_000);
+/// // 16 s of backoff would pass the expiry 10 s away: retry after 5 s.
+/// assert_eq!(retry_at(50_000, 5, Some(60_000)), 55_000);
+/// // Already expired: plain backoff.
+/// assert_eq!(retry_at(70_000, 2, Some(60_000)), 72_000);
+/// ```
+pub fn retry_at(now: Millis, attempt: u32, expires_at: Option<Millis>) -> Millis {
+    let plain = now.saturating_add(backoff_ms(attempt));
+    match expires_at {
+        Some(expires) if now < expires && plain >= expires => {
+            // Exact midpoint in i128: now <= midpoint < expires, so it fits.
+            let mid = i128::from(now) + (i128::from(expires) - i128::from(now)) / 2;
+            Millis::try_from(mid).unwrap_or(now)
+        }
+        _ => plain,
+    }
+}
+
+/// Estimates the issuer's clock minus the page's clock from a token's `iat`
+/// (seconds) and the page time it was received, in ms (rounded up).
+///
+/// Only a positive estimate is trusted: an `iat` later than the receipt proves
+/// the issuer's clock is ahead (the page clock is slow), and correcting for it
+/// makes refreshes earlier. An `iat` in the past proves nothing, since the
+/// site may have cached the token; trusting it would move expiry later and
+/// risk sending expired tokens. So the result is 0 without `iat`, for a
+/// non-finite `iat`, or when `iat` is not after the receipt.
+///
+/// ```
+/// use chat_auth::schedule::estimate_clock_offset;
+///
+/// // Issued "at 1 000 s" but received at 990 s on the page clock: page is 10 s slow.
+/// assert_eq!(estimate_clock_offset(Some(1_000.0), 990_000), 10_000);
+/// // Issued 5 minutes before receipt: maybe cached, not trusted.
+/// assert_eq!(estimate_clock_offset(Some(1_000.0), 1_300_000), 0);
+/// assert_eq!(estimate_clock_offset(None, 1_300_000), 0);
+/// ```
+pub fn estimate_clock_offset(iat_seconds: Option<f64>, received_at: Millis) -> Millis {
+    match iat_seconds {
+        Some(iat) if iat.is_finite() => {
+            let offset = (iat * 1000.0 - received_at as f64).ceil();
+            if offset > 0.0 {
+                // `as` saturates for values beyond i64.
+                offset as Millis
+            } else {
+                0
+            }
+        }
+        _ => 0,
+    }
+}
+
+/// A token's `exp` (seconds, issuer clock) on the page clock, in ms:
+/// `floor(exp * 1000) - clock_offset`, saturating at the `i64` range. A NaN
+/// `exp` gives `Millis::MIN` (long expired), never a far-future expiry.
+///
+/// ```
+/// use chat_auth::schedule::corrected_expiry;
+///
+/// assert_eq!(corrected_expiry(2_000.0, 10_000), 1_990_000);
+/// assert_eq!(corrected_expiry(f64::NAN, 0), i64::MIN);
+/// assert_eq!(corrected_expiry(1e300, -5), i64::MAX);
+/// ```
+pub fn corrected_expiry(exp_seconds: f64, clock_offset: Millis) -> Millis {
+    if exp_seconds.is_nan() {
+        return Millis::MIN;
+    }
+    // `as` saturates at the i64 range (and maps ±inf to MIN/MAX).
+    let exp_ms = (exp_seconds * 1000.0).floor() as Millis;
+    exp_ms.saturating_sub(clock_offset)
+}
+
+/// What the refresh timer should do now (see [`next`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Nothing to wait for (no token expiry and no retry pending): set no timer.
+    Idle,
+    /// Set a timer for this many ms, in `1..=MAX_TIMER_MS`, then ask again.
+    Wait(Millis),
+    /// A refresh (or retry) is due: start it now.
+    RefreshNow,
+    /// The token has expired and no retry is pending.
+    Expired,
+}
+
+/// Decides what the timer should do at `now`.
+///
+/// - `times`: the current token's times, `None` for an opaque token without
+///   expiry or when anonymous.
+/// - `refresh_at`: the planned refresh ([`refresh_at`]); capped at the expiry
+///   when later, and when `None` (but `times` is known) the timer simply waits
+///   for the expiry.
+/// - `retry_at`: a pending retry ([`retry_at`]); it takes precedence over
+///   `refresh_at` and over expiry.
+///
+/// Without a retry, `now >= expires_at` gives [`Next::Expired`]. Otherwise
+/// `now >=` the due time gives [`Next::RefreshNow`], else
+/// `Wait(min(due - now, MAX_TIMER_MS))`, which is at least 1 and never passes
+/// the due time. A timer that fires late (after sleep) thus gets `RefreshNow`
+/// or `Expired` at once, and one longer than [`MAX_TIMER_MS`] is chained.
+/// Nothing to wait for gives [`Next::Idle`].
+///
+/// ```
+/// use chat_auth::schedule::{next, Next, TokenTimes, MAX_TIMER_MS};
+///
+/// let times = TokenTimes { received_at: 0, expires_at: 3_600_000 };
+/// assert_eq!(next(0, Some(&times), Some(3_540_000), None), Next::Wait(3_540_000));
+/// assert_eq!(next(3_540_000, Some(&times), Some(3_540_000), None), Next::RefreshNow);
+/// assert_eq!(next(3_600_000, Some(&times), Some(3_540_000), None), Next::Expired);
+/// assert_eq!(next(3_600_000, Some(&times), Some(3_540_000), Some(3_601_000)), Next::Wait(1_000));
+/// assert_eq!(next(0, None, None, None), Next::Idle);
+///
+/// let forty_days = TokenTimes { received_at: 0, expires_at: 40 * 86_400_000 };
+/// assert_eq!(next(0, Some(&forty_days), Some(40 * 86_400_000 - 60_000), None), Next::Wait(MAX_TIMER_MS));
+/// ```
+pub fn next(
+    now: Millis,
+    times: Option<&TokenTimes>,
+    refresh_at: Option<Millis>,
+    retry_at: Option<Millis>,
+) -> Next {
+    let due = match (retry_at, times) {
+        (Some(retry), _) => retry,
+        (None, Some(t)) => {
+            if now >= t.expires_at {
+                return Next::Expired;
+            }
+            refresh_at.map_or(t.expires_at, |r| r.min(t.expires_at))
+        }
+        (None, None) => match refresh_at {
+            Some(r) => r,
+            None => return Next::Idle,
+        },
+    };
+    if now >= due {
+        Next::RefreshNow
+    } else {
+        // due > now, so the difference is >= 1 (saturating only upwards).
+        Next::Wait(due.saturating_sub(now).clamp(1, MAX_TIMER_MS))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const DAY: Millis = 86_400_000;
+
+    fn times(received_at: Millis, expires_at: Millis) -> TokenTimes {
+        TokenTimes {
+            received_at,
+            expires_at,
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let p = RefreshPolicy::default();
+        assert_eq!(p.margin_ms, 60_000);
+        assert_eq!(p.max_retries, 5);
+        assert_eq!(p.provider_timeout_ms, 15_000);
+    }
+
+    #[test]
+    fn margin_is_capped_at_a_quarter_of_the_lifetime() {
+        let p = RefreshPolicy::default();
+        assert_eq!(effective_margin(&times(1_000, 6_000), &p), 1_250);
+        assert_eq!(effective_margin(&times(0, 240_000), &p), 60_000);
+        assert_eq!(effective_margin(&times(0, 200_000), &p), 50_000);
+        assert_eq!(effective_margin(&times(0, 3), &p), 0);
+        assert_eq!(effective_margin(&times(10, 5), &p), 0);
+        let negative = RefreshPolicy { margin_ms: -5, ..p };
+        assert_eq!(effective_margin(&times(0, 100_000), &negative), 0);
+    }
+
+    #[test]
+    fn refresh_at_stays_inside_the_margin() {
+        let p = RefreshPolicy::default();
+        let t = times(0, 5_000);
+        assert_eq!(refresh_at(&t, &p, 0.0), 3_750);
+        assert_eq!(refresh_at(&t, &p, 0.5), 3_812);
+        assert_eq!(refresh_at(&t, &p, 1.0), 3_874);
+        assert_eq!(refresh_at(&t, &p, 7.0), 3_874);
+        assert_eq!(refresh_at(&t, &p, f64::NAN), 3_750);
+        assert_eq!(refresh_at(&t, &p, -1.0), 3_750);
+        assert_eq!(refresh_at(&t, &p, f64::INFINITY), 3_874);
+        assert_eq!(refresh_at(&t, &p, f64::NEG_INFINITY), 3_750);
+    }
+
+    #[test]
+    fn refresh_at_is_strictly_before_expiry() {
+        let zero = RefreshPolicy {
+            margin_ms: 0,
+            ..RefreshPolicy::default()
+        };
+        assert_eq!(refresh_at(&times(0, 100), &zero, 0.9), 99);
+        let p = RefreshPolicy::default();
+        assert_eq!(refresh_at(&times(0, 1), &p, 0.9), 0);
+        assert_eq!(refresh_at(&times(0, 2), &p, 0.9), 1);
+        // Arrived expired: already due.
+        assert_eq!(refresh_at(&times(10, 5), &p, 0.5), 5);
+    }
+
+    #[test]
+    fn backoff_sequence() {
+        let secs: Vec<_> = (1..=7).map(|a| backoff_ms(a) / 1_000).collect();
+        assert_eq!(secs, [1, 2, 4, 8, 16, 30, 30]);
+        assert_eq!(backoff_ms(0), 0);
+        assert_eq!(backoff_ms(64), MAX_BACKOFF_MS);
+        assert_eq!(backoff_ms(u32::MAX), MAX_BACKOFF_MS);
+    }
+
+    #[test]
+    fn retry_never_passes_a_live_expiry() {
+        assert_eq!(retry_at(0, 1, Some(100_000)), 1_000);
+        assert_eq!(retry_at(0, 6, Some(100_000)), 30_000);
+        assert_eq!(retry_at(90_000, 6, Some(100_000)), 95_000);
+        // Plain backoff landing exactly on expiry also moves earlier.
+        assert_eq!(retry_at(96_000, 3, Some(100_000)), 98_000);
+        assert_eq!(retry_at(99_998, 1, Some(100_000)), 99_999);
+        assert_eq!(retry_at(99_999, 1, Some(100_000)), 99_999);
+        // Expired or no expiry: plain backoff.
+        assert_eq!(retry_at(100_000, 1, Some(100_000)), 101_000);
+        assert_eq!(retry_at(5, 2, None), 2_005);
+        // Extremes.
+        assert_eq!(retry_at(Millis::MAX, 6, None), Millis::MAX);
+        assert_eq!(
+            retry_at(Millis::MIN, 6, Some(Millis::MAX)),
+            Millis::MIN + 30_000
+        );
+        assert_eq!(
+            retry_at(Millis::MAX - 10, 6, Some(Millis::MAX)),
+            Millis::MAX - 5
+        );
+    }
+
+    #[test]
+    fn clock_offset_is_positive_only() {
+        assert_eq!(estimate_clock_offset(Some(1_000.0), 990_000), 10_000);
+        assert_eq!(estimate_clock_offset(Some(1_000.0), 1_000_000), 0);
+        assert_eq!(estimate_clock_offset(Some(1_000.0), 1_010_000), 0);
+        assert_eq!(estimate_clock_offset(Some(1_000.000_4), 1_000_000), 1);
+        assert_eq!(estimate_clock_offset(None, 0), 0);
+        assert_eq!(estimate_clock_offset(Some(f64::NAN), 0), 0);
+        assert_eq!(estimate_clock_offset(Some(f64::INFINITY), 0), 0);
+        assert_eq!(estimate_clock_offset(Some(f64::NEG_INFINITY), 0), 0);
+        assert_eq!(estimate_clock_offset(Some(1e300), Millis::MIN), Millis::MAX);
+    }
+
+    #[test]
+    fn corrected_expiry_saturates() {
+        assert_eq!(corrected_expiry(2_000.0, 0), 2_000_000);
+        assert_eq!(corrected_expiry(2_000.5, 500), 2_000_000);
+        assert_eq!(corrected_expiry(2_000.0, 10_000), 1_990_000);
+        assert_eq!(corrected_expiry(f64::NAN, 0), Millis::MIN);
+        assert_eq!(corrected_expiry(f64::INFINITY, 0), Millis::MAX);
+        assert_eq!(corrected_expiry(f64::NEG_INFINITY, 0), Millis::MIN);
+        assert_eq!(corrected_expiry(1e300, Millis::MIN), Millis::MAX);
+        assert_eq!(corrected_expiry(-1e300, Millis::MAX), Millis::MIN);
+    }
+
+    #[test]
+    fn next_basics() {
+        let t = times(0, 100_000);
+        assert_eq!(next(0, None, None, None), Next::Idle);
+        assert_eq!(next(0, Some(&t), Some(80_000), None), Next::Wait(80_000));
+        assert_eq!(next(79_999, Some(&t), Some(80_000), None), Next::Wait(1));
+        assert_eq!(next(80_000, Some(&t), Some(80_000), None), Next::RefreshNow);
+        // A late timer (sleep) gets RefreshNow at once, or Expired.
+        assert_eq!(next(99_000, Some(&t), Some(80_000), None), Next::RefreshNow);
+        assert_eq!(next(100_000, Some(&t), Some(80_000), None), Next::Expired);
+        assert_eq!(next(5 * DAY, Some(&t), Some(80_000), None), Next::Expired);
+        // Without refresh_at: wait for expiry.
+        assert_eq!(next(0, Some(&t), None, None), Next::Wait(100_000));
+        // A refresh_at past expiry never makes the wait pass expiry.
+        assert_eq!(next(0, Some(&t), Some(500_000), None), Next::Wait(100_000));
+        // Only a retry: wait for it.
+        assert_eq!(next(0, None, None, Some(2_000)), Next::Wait(2_000));
+        assert_eq!(next(2_000, None, None, Some(2_000)), Next::RefreshNow);
+        // Refresh time without token times (caller's choice) is honoured.
+        assert_eq!(next(0, None, Some(10), None), Next::Wait(10));
+    }
+
+    #[test]
+    fn retry_takes_precedence() {
+        let t = times(0, 100_000);
+        assert_eq!(
+            next(80_000, Some(&t), Some(80_000), Some(81_000)),
+            Next::Wait(1_000)
+        );
+        assert_eq!(
+            next(81_000, Some(&t), Some(80_000), Some(81_000)),
+            Next::RefreshNow
+        );
+        // After expiry a pending retry still runs rather than reporting Expired.
+        assert_eq!(
+            next(100_000, Some(&t), Some(80_000), Some(104_000)),
+            Next::Wait(4_000)
+        );
+        assert_eq!(
+            next(104_000, Some(&t), Some(80_000), Some(104_000)),
+            Next::RefreshNow
+        );
+        // A retry earlier than the planned refresh wins too.
+        assert_eq!(
+            next(0, Some(&t), Some(80_000), Some(1_000)),
+            Next::Wait(1_000)
+        );
+    }
+
+    #[test]
+    fn forty_day_token_chains_timers() {
+        let p = RefreshPolicy::default();
+        let t = times(0, 40 * DAY);
+        let r = refresh_at(&t, &p, 0.3);
+        assert_eq!(next(0, Some(&t), Some(r), None), Next::Wait(MAX_TIMER_MS));
+        assert_eq!(
+            next(MAX_TIMER_MS, Some(&t), Some(r), None),
+            Next::Wait(r - MAX_TIMER_MS)
+        );
+        assert_eq!(next(r, Some(&t), Some(r), None), Next::RefreshNow);
+    }
+
+    #[test]
+    fn extremes_do_not_panic() {
+        let p = RefreshPolicy {
+            margin_ms: Millis::MAX,
+            max_retries: u32::MAX,
+            provider_timeout_ms: Millis::MAX,
+        };
+        for &(a, b) in &[
+            (Millis::MIN, Millis::MAX),
+            (Millis::MAX, Millis::MIN),
+            (Millis::MIN, Millis::MIN),
+            (Millis::MAX, Millis::MAX),
+            (0, Millis::MAX),
+            (Millis::MIN, 0),
+        ] {
+            let t = times(a, b);
+            for j in [f64::NAN, f64::INFINITY, -0.0, 0.999_999_999] {
+                let r = refresh_at(&t, &p, j);
+                if t.lifetime_ms() > 0 {
+                    assert!(r >= a && r < b);
+                }
+                for now in [Millis::MIN, -1, 0, Millis::MAX] {
+                    for retry in [None, Some(Millis::MIN), Some(Millis::MAX)] {
+                        match next(now, Some(&t), Some(r), retry) {
+                            Next::Wait(w) => assert!((1..=MAX_TIMER_MS).contains(&w)),
+                            Next::Idle => panic!("token times given"),
+                            _ => {}
+                        }
+                    }
+                    let _ = retry_at(now, u32::MAX, Some(b));
+                }
+            }
+        }
+    }
+
+    fn policy_strategy() -> impl Strategy<Value = RefreshPolicy> {
+        (0..=DAY, 0u32..10, 0..=60_000i64).prop_map(
+            |(margin_ms, max_retries, provider_timeout_ms)| RefreshPolicy {
+                margin_ms,
+                max_retries,
+                provider_timeout_ms,
+            },
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn refresh_at_lies_within_the_lifetime(
+            received_at in -1_000_000_000_000i64..4_000_000_000_000,
+            lifetime in 1..=400 * DAY,
+            policy in policy_strategy(),
+            jitter in 0.0f64..1.0,
+        ) {
+            let t = times(received_at, received_at + lifetime);
+            let r = refresh_at(&t, &policy, jitter);
+            prop_assert!(r >= t.received_at);
+            prop_assert!(r < t.expires_at);
+            // Inside the effective margin, at most 10 % later than its start.
+            let m = effective_margin(&t, &policy);
+            prop_assert!(m <= lifetime / 4);
+            if m > 0 {
+                prop_assert!(r >= t.expires_at - m);
+                prop_assert!(r <= t.expires_at - m + m / 10);
+            }
+        }
+
+        #[test]
+        fn next_waits_are_in_range(
+            received_at in -1_000_000_000_000i64..4_000_000_000_000,
+            lifetime in 1..=400 * DAY,
+            policy in policy_strategy(),
+            jitter in 0.0f64..1.0,
+            now in any::<i64>(),
+            retry in proptest::option::of(any::<i64>()),
+        ) {
+            let t = times(received_at, received_at + lifetime);
+            let r = refresh_at(&t, &policy, jitter);
+            for n in [now, received_at, r, t.expires_at, now / 2] {
+                if let Next::Wait(w) = next(n, Some(&t), Some(r), retry) {
+                    prop_assert!((1..=MAX_TIMER_MS).contains(&w));
+                    // Never past the due time.
+                    let due = retry.unwrap_or(r);
+                    prop_assert!(n.saturating_add(w) <= due);
+                }
+            }
+        }
+
+        #[test]
+        fn chained_waits_reach_the_refresh_exactly_once(
+            received_at in -1_000_000_000_000i64..4_000_000_000_000,
+            lifetime in 1..=400 * DAY,
+            policy in policy_strategy(),
+            jitter in 0.0f64..1.0,
+        ) {
+            let t = times(received_at, received_at + lifetime);
+            let r = refresh_at(&t, &policy, jitter);
+            let mut now = received_at;
+            let mut refreshed = false;
+            for _ in 0..1_000 {
+                match next(now, Some(&t), Some(r), None) {
+                    Next::Wait(w) => {
+                        prop_assert!((1..=MAX_TIMER_MS).contains(&w));
+                        now += w;
+                        prop_assert!(now <= r);
+                    }
+                    Next::RefreshNow => {
+                        refreshed = true;
+                        break;
+                    }
+                    other => prop_assert!(false, "unexpected {:?} at {}", other, now),
+                }
+            }
+            prop_assert!(refreshed);
+            prop_assert_eq!(now, r);
+            prop_assert!(now < t.expires_at);
+        }
+
+        #[test]
+        fn retry_stays_before_a_live_expiry(
+            now in any::<i64>(),
+            attempt in any::<u32>(),
+            expires in any::<i64>(),
+        ) {
+            let at = retry_at(now, attempt, Some(expires));
+            prop_assert!(at >= now);
+            if now < expires.saturating_sub(1) {
+                prop_assert!(at < expires);
+            }
+            if now >= expires {
+                prop_assert_eq!(at, now.saturating_add(backoff_ms(attempt)));
+            }
+            prop_assert!(at <= now.saturating_add(MAX_BACKOFF_MS));
+        }
+
+        #[test]
+        fn backoff_is_monotone_and_capped(a in any::<u32>()) {
+            let b = backoff_ms(a);
+            prop_assert!((0..=MAX_BACKOFF_MS).contains(&b));
+            prop_assert!(backoff_ms(a.saturating_add(1)) >= b);
+        }
+
+        #[test]
+        fn no_panics_on_any_input(
+            a in any::<i64>(),
+            b in any::<i64>(),
+            margin in any::<i64>(),
+            jitter in any::<f64>(),
+            secs in any::<f64>(),
+            now in any::<i64>(),
+        ) {
+            let p = RefreshPolicy { margin_ms: margin, ..RefreshPolicy::default() };
+            let t = times(a, b);
+            let m = effective_margin(&t, &p);
+            prop_assert!(m >= 0);
+            let r = refresh_at(&t, &p, jitter);
+            if t.lifetime_ms() > 0 {
+                prop_assert!(r >= a && r < b);
+            }
+            prop_assert!(estimate_clock_offset(Some(secs), now) >= 0);
+            let _ = corrected_expiry(secs, now);
+            if let Next::Wait(w) = next(now, Some(&t), Some(r), None) {
+                prop_assert!((1..=MAX_TIMER_MS).contains(&w));
+            }
+            if let Next::Wait(w) = next(now, None, Some(r), Some(a)) {
+                prop_assert!((1..=MAX_TIMER_MS).contains(&w));
+            }
+        }
+    }
+}
