@@ -371,7 +371,7 @@ impl KeyMaterial {
                 } else {
                     0
                 };
-                if value < 3 || value > (1 << 33) - 1 || value & 1 == 0 {
+                if !(3..=(1 << 33) - 1).contains(&value) || value & 1 == 0 {
                     return Err("holds an RSA key with an unsupported public exponent");
                 }
                 Ok(())
@@ -732,7 +732,7 @@ impl<'a> Der<'a> {
         Ok((tag, content))
     }
 
-    fn expect(&mut self, tag: u8) -> Problem<&'a [u8]> {
+    fn read_tag(&mut self, tag: u8) -> Problem<&'a [u8]> {
         match self.next()? {
             (t, content) if t == tag => Ok(content),
             _ => Err(NOT_DER),
@@ -755,7 +755,7 @@ impl<'a> Der<'a> {
 /// The content of the single TLV `der` holds, which must have `tag`.
 fn single(der: &[u8], tag: u8) -> Problem<&[u8]> {
     let mut r = Der(der);
-    let content = r.expect(tag)?;
+    let content = r.read_tag(tag)?;
     r.finish()?;
     Ok(content)
 }
@@ -773,8 +773,8 @@ fn positive_integer(content: &[u8]) -> Problem<&[u8]> {
 /// PKCS#1 `RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }`, content only.
 fn rsa_public_key(content: &[u8]) -> Problem<KeyMaterial> {
     let mut r = Der(content);
-    let n = positive_integer(r.expect(TAG_INTEGER)?)?;
-    let e = positive_integer(r.expect(TAG_INTEGER)?)?;
+    let n = positive_integer(r.read_tag(TAG_INTEGER)?)?;
+    let e = positive_integer(r.read_tag(TAG_INTEGER)?)?;
     r.finish()?;
     Ok(KeyMaterial::Rsa {
         n: n.to_vec(),
@@ -785,14 +785,14 @@ fn rsa_public_key(content: &[u8]) -> Problem<KeyMaterial> {
 /// `SubjectPublicKeyInfo ::= SEQUENCE { algorithm AlgorithmIdentifier, subjectPublicKey BIT STRING }`, content only.
 fn spki_material(content: &[u8]) -> Problem<KeyMaterial> {
     let mut r = Der(content);
-    let mut alg = Der(r.expect(TAG_SEQUENCE)?);
-    let bits = r.expect(TAG_BIT_STRING)?;
+    let mut alg = Der(r.read_tag(TAG_SEQUENCE)?);
+    let bits = r.read_tag(TAG_BIT_STRING)?;
     r.finish()?;
     let key = match bits.split_first() {
         Some((0, key)) => key,
         _ => return Err(NOT_DER),
     };
-    let oid = alg.expect(TAG_OID)?;
+    let oid = alg.read_tag(TAG_OID)?;
     let params = if alg.is_empty() {
         None
     } else {
@@ -843,7 +843,7 @@ fn spki_material(content: &[u8]) -> Problem<KeyMaterial> {
 /// The SubjectPublicKeyInfo content inside an X.509 `Certificate`.
 fn certificate_spki(content: &[u8]) -> Problem<&[u8]> {
     let mut cert = Der(content);
-    let mut tbs = Der(cert.expect(TAG_SEQUENCE)?);
+    let mut tbs = Der(cert.read_tag(TAG_SEQUENCE)?);
     let (mut tag, _) = tbs.next()?;
     if tag == TAG_CONTEXT_0 {
         tag = tbs.next()?.0; // version present: next is the serial number
@@ -853,9 +853,9 @@ fn certificate_spki(content: &[u8]) -> Problem<&[u8]> {
     }
     // signature, issuer, validity, subject
     for _ in 0..4 {
-        tbs.expect(TAG_SEQUENCE)?;
+        tbs.read_tag(TAG_SEQUENCE)?;
     }
-    tbs.expect(TAG_SEQUENCE)
+    tbs.read_tag(TAG_SEQUENCE)
 }
 
 fn pem_material(pem: &str) -> Problem<KeyMaterial> {
@@ -902,7 +902,7 @@ fn base64_standard(text: &str) -> Option<Vec<u8>> {
         }))
     }
     let chars: Vec<u8> = text.bytes().filter(|c| !c.is_ascii_whitespace()).collect();
-    if chars.is_empty() || chars.len() % 4 != 0 {
+    if chars.is_empty() || !chars.len().is_multiple_of(4) {
         return None;
     }
     let mut out = Vec::with_capacity(chars.len() / 4 * 3);

@@ -10,7 +10,6 @@
 //! is this module's code. [`check_claims`] runs rules 9–10 alone, for a
 //! session that judges claims without a configured key.
 
-use crate::base64url;
 use crate::clock::Millis;
 use crate::error::{Error, ErrorCode, Result};
 use crate::json::{Object, Value};
@@ -233,13 +232,9 @@ impl VerifyOptions {
                     .check()
                     .map_err(|problem| invalid(option, problem))?;
             }
-            let usable = self
-                .algorithms
-                .iter()
-                .any(|&alg| source.keys().iter().any(|k| k.fits(alg)));
-            if !usable {
-                return Err(invalid("algorithms", "fits none of the configured keys"));
-            }
+            // An allow-list that fits none of the keys is left to rules 4
+            // and 6 (`alg_not_allowed` / `key_type_mismatch`): API.md's rule
+            // 1 names only unusable keys, `none` and empty issuer/audience.
         }
         self.validate_claim_rules()?;
         if self.max_token_bytes == 0 {
@@ -634,7 +629,7 @@ impl SignatureVerifier for NativeVerifier {
             Algorithm::ES384 => J::ES384,
             Algorithm::EdDSA => J::EdDSA,
         };
-        let signature_b64 = base64url::encode(signature);
+        let signature_b64 = crate::base64url::encode(signature);
         crypto::verify(&signature_b64, message, &decoding, jwt_alg).unwrap_or(false)
     }
 }
@@ -659,7 +654,9 @@ impl SignatureVerifier for NativeVerifier {
 /// let claims = verify_token(token, &opts, 1_900_000_000_000).unwrap();
 /// assert_eq!(claims.sub.as_deref(), Some("c_8f3a9b2e"));
 ///
-/// let err = verify_token(token, &opts, 2_000_000_000_000).unwrap_err();
+/// // exp is 2000000000; with the default 30 s leeway it expires 30 s later.
+/// assert!(verify_token(token, &opts, 2_000_000_029_999).is_ok());
+/// let err = verify_token(token, &opts, 2_000_000_030_000).unwrap_err();
 /// assert_eq!(err.code().as_str(), "expired");
 /// ```
 #[cfg(not(target_arch = "wasm32"))]
@@ -670,6 +667,7 @@ pub fn verify_token(token: &str, opts: &VerifyOptions, now_ms: Millis) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::base64url;
     use crate::json;
     use crate::keys::Curve;
     use hmac::{Hmac, Mac};
@@ -780,6 +778,8 @@ mod tests {
         let ok = |s: &str| code_of(opts(s));
         let s = format!(r#""secret":"{SECRET}""#);
         assert_eq!(ok(&format!(r#"{{"algorithms":["HS256"],{s}}}"#)), "ok");
+        // An allow-list that fits no key is judged per token (rules 4 and 6).
+        assert_eq!(ok(&format!(r#"{{"algorithms":["RS256"],{s}}}"#)), "ok");
         for bad in [
             format!(r#"{{{s}}}"#),
             format!(r#"{{"algorithms":[],{s}}}"#),
@@ -788,7 +788,6 @@ mod tests {
             format!(r#"{{"algorithms":["HS256","none"],{s}}}"#),
             format!(r#"{{"algorithms":["NoNe"],{s}}}"#),
             format!(r#"{{"algorithms":["hs256"],{s}}}"#),
-            format!(r#"{{"algorithms":["RS256"],{s}}}"#),
             r#"{"algorithms":["HS256"]}"#.to_owned(),
             r#"{"algorithms":["HS256"],"secret":"short"}"#.to_owned(),
             r#"{"algorithms":["HS256"],"secret":5}"#.to_owned(),

@@ -90,9 +90,12 @@ e2e.test('6. single flight: 50 concurrent auth.fetch during a forced refresh →
         }),
       );
       const also = T.attempt(() => T.within(auth.getToken(), 8000, 'getToken()'));
+      // More forced refreshes while one is in flight join it ("however many getToken calls arrive").
+      const moreForced = Array.from({ length: 5 }, () => T.attempt(() => T.within(auth.getToken({ forceRefresh: true }), 8000, 'getToken({forceRefresh:true}) #2..6')));
       const results = await Promise.all(fetches);
       const forcedResult = await forced;
       const alsoResult = await also;
+      const moreForcedResults = await Promise.all(moreForced);
       return {
         oldToken,
         newToken: window.minted.at(-1),
@@ -102,6 +105,7 @@ e2e.test('6. single flight: 50 concurrent auth.fetch during a forced refresh →
         results,
         forcedResult,
         alsoResult,
+        moreForcedResults,
         events,
       };
     },
@@ -112,6 +116,10 @@ e2e.test('6. single flight: 50 concurrent auth.fetch during a forced refresh →
   assert.notEqual(r.newToken, r.oldToken);
   assert.deepEqual(r.forcedResult, { threw: false, value: r.newToken }, 'getToken({forceRefresh:true}) resolves to the new token');
   assert.deepEqual(r.alsoResult, { threw: false, value: r.newToken }, 'getToken() during the refresh awaits it and resolves to the new token');
+  assert.ok(
+    r.moreForcedResults.every((x) => !x.threw && x.value === r.newToken),
+    `getToken({forceRefresh:true}) calls made during the refresh join it: ${JSON.stringify(r.moreForcedResults.map((x) => (x.threw ? x.code : x.value === r.newToken ? 'new' : 'other')))}`,
+  );
   const bad = r.results.filter((x) => x.threw || x.value.status !== 200 || x.value.authorization !== `Bearer ${r.newToken}`);
   assert.equal(bad.length, 0, `${bad.length}/50 fetches failed or did not carry the new token: ${JSON.stringify(bad.slice(0, 3).map((x) => (x.threw ? x : { status: x.value.status, sameAsOld: x.value.authorization === `Bearer ${r.oldToken}` })))}`);
   const stateEvents = r.events.filter((e) => e.name === 'state').map((e) => e.detail.state);
@@ -122,6 +130,49 @@ e2e.test('6. single flight: 50 concurrent auth.fetch during a forced refresh →
   const echoes = s.server.entries({ path: '/api/echo' });
   assert.equal(echoes.length, 50);
   assert.ok(echoes.every((e) => e.authorization === `Bearer ${r.newToken}`), 'a request went out with the old token during the refresh');
+});
+
+e2e.test('6b. single flight after 401s: 20 concurrent requests refused with the same token → one provider call, all replayed and succeed', async (s) => {
+  const cid = customerId();
+  const r = await s.eval(
+    async ({ origin, cid }) => {
+      const { ChatAuth } = window.sdk;
+      window.providerCalls = 0;
+      window.providerLog = [];
+      window.minted = [];
+      const provider = async (callback, needsRefresh, info) => {
+        window.providerCalls++;
+        window.providerLog.push({ needsRefresh, reason: info?.reason });
+        if (window.providerCalls > 1) await T.sleep(300);
+        const m = await (await fetch(`/control/mint?sub=${encodeURIComponent(cid)}&ttl=300`)).json();
+        window.minted.push(m.token);
+        return { Auth: { Token: m.token } };
+      };
+      const auth = new ChatAuth({ apiOrigins: [origin], customerId: cid, contextProvider: provider });
+      const events = T.record(auth);
+      await T.waitState(auth, 'authenticated');
+      const oldToken = await auth.getToken();
+      await T.revoke(oldToken);
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          T.attempt(async () => {
+            const res = await T.within(auth.fetch(`/api/protected?n=${i}`), 10_000, `auth.fetch #${i}`);
+            return { status: res.status };
+          }),
+        ),
+      );
+      return { oldToken, newToken: window.minted.at(-1), results, providerCalls: window.providerCalls, providerLog: window.providerLog, events };
+    },
+    { origin: s.originA, cid },
+  );
+  assert.equal(r.providerCalls, 2, `initial + ONE refresh for 20 concurrent 401s; provider log: ${JSON.stringify(r.providerLog)}`);
+  assert.deepEqual(r.providerLog[1], { needsRefresh: true, reason: 'after_401' });
+  const bad = r.results.filter((x) => x.threw || x.value.status !== 200);
+  assert.equal(bad.length, 0, `${bad.length}/20 requests did not end in 200: ${JSON.stringify(bad.slice(0, 3))}`);
+  const prot = s.server.entries({ path: '/api/protected' });
+  assert.equal(prot.length, 40, `20 requests + 20 replays, got ${prot.length}`);
+  assert.equal(prot.filter((e) => e.authorization === `Bearer ${r.oldToken}`).length, 20, 'each request sent once with the refused token');
+  assert.equal(prot.filter((e) => e.authorization === `Bearer ${r.newToken}`).length, 20, 'each replayed once with the new token');
 });
 
 e2e.test('10. provider failures → backoff 1 s, 2 s → auth-lost provider_failed + userLoginHandler, state expired', async (s) => {

@@ -70,8 +70,10 @@ e2e.test('2. customer-id checks: PII (email/card/phone/ssn) → customer_id_pii 
 e2e.test('18. error shape: invalid options → invalid_config naming the key; decodeToken malformed; tampered token → bad_signature without token text', async (s) => {
   const { token } = s.server.mint({ sub: 'cust_shape', ttl: 300 });
   const tampered = tamper(token, { sub: 'cust_other' });
+  // alg "none" with the real payload and a non-empty (strict base64url) signature segment.
+  const noneToken = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${token.split('.')[1]}.AAAA`;
   const r = await s.eval(
-    async ({ origin, token, tampered }) => {
+    async ({ origin, token, tampered, noneToken }) => {
       const { ChatAuth, decodeToken, verifyToken } = window.sdk;
       const { publicKeyPem } = await T.key();
       const make = (opts) => T.attemptSync(() => new ChatAuth(opts));
@@ -93,11 +95,13 @@ e2e.test('18. error shape: invalid options → invalid_config naming the key; de
         algNone: await verify(token, { algorithms: ['none'], publicKey: publicKeyPem }),
         garbageKey: await verify(token, { algorithms: alg, publicKey: '-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n' }),
         tooLarge: await verify(`${token}${'A'.repeat(17_000)}`, { algorithms: alg, publicKey: publicKeyPem }),
-        algNotAllowed: await verify(token, { algorithms: ['ES256'], publicKey: publicKeyPem }),
+        // The RSA key fits PS256 too, so only rule 4 can apply: RS256 is not in the list.
+        algNotAllowed: await verify(token, { algorithms: ['PS256'], publicKey: publicKeyPem }),
+        algNoneToken: await verify(noneToken, { algorithms: alg, publicKey: publicKeyPem }),
         sigBitFlip: await verify(`${token.slice(0, token.lastIndexOf('.') + 1)}${token.slice(token.lastIndexOf('.') + 1).replace(/^./, (c) => (c === 'A' ? 'B' : 'A'))}`, { algorithms: alg, publicKey: publicKeyPem }),
       };
     },
-    { origin: s.originA, token, tampered },
+    { origin: s.originA, token, tampered, noneToken },
   );
   const c = new Checks();
   const labelled = (label, fn) => c.check(label, fn);
@@ -118,7 +122,8 @@ e2e.test('18. error shape: invalid options → invalid_config naming the key; de
   labelled("verifyToken(algorithms: ['none'])", () => assertChatAuthError(r.algNone, 'invalid_config', { secrets: [token] }));
   labelled('verifyToken(garbage PEM)', () => assertChatAuthError(r.garbageKey, 'invalid_config', { secrets: [token] }));
   labelled('verifyToken(17 kB token)', () => assertChatAuthError(r.tooLarge, 'token_too_large', { secrets: [token] }));
-  labelled("verifyToken(algorithms: ['ES256']) on an RS256 token", () => assertChatAuthError(r.algNotAllowed, 'alg_not_allowed', { secrets: [token] }));
+  labelled("verifyToken(algorithms: ['PS256']) on an RS256 token", () => assertChatAuthError(r.algNotAllowed, 'alg_not_allowed', { secrets: [token] }));
+  labelled('verifyToken(alg "none" token)', () => assertChatAuthError(r.algNoneToken, 'alg_not_allowed', { secrets: [noneToken] }));
   labelled('verifyToken(first signature char changed)', () => {
     // Changing the first base64url character of the signature keeps it strict base64url: bad_signature.
     assertChatAuthError(r.sigBitFlip, 'bad_signature', { secrets: [token] });

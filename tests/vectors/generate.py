@@ -514,7 +514,7 @@ def keys_file():
            claims=CLAIMS)
     f.case("secret-multibyte-utf8-32-bytes", jws({"alg": "HS256"}, CLAIMS, ("é" * 16).encode()),
            opts(["HS256"], secret="é" * 16), "ok", claims=CLAIMS)
-    f.case("algorithms-fit-no-key", rs(), opts(["ES256"], publicKey=RSA_PUB), "invalid_config")
+    f.case("algorithms-fit-no-key", rs(), opts(["ES256"], publicKey=RSA_PUB), "alg_not_allowed")
     f.write()
 
 
