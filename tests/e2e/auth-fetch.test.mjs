@@ -217,6 +217,34 @@ e2e.test('8b. auth.fetch to another port / another host: plain fetch, no Authori
   assertNothingReachedOtherOrigins(s.server);
 });
 
+e2e.test('8d. context Auth.Headers and token_type go to allowed origins only', async (s) => {
+  const cid = customerId();
+  const r = await s.eval(
+    async ({ origin, cid, originB }) => {
+      const { ChatAuth } = window.sdk;
+      const provider = async () => {
+        const m = await (await fetch(`/control/mint?sub=${encodeURIComponent(cid)}&ttl=300`)).json();
+        return { Auth: { access_token: m.token, token_type: 'Bearer', expires_in: 300, Headers: { 'X-Chat-Tenant': 'acme' } } };
+      };
+      const auth = new ChatAuth({ apiOrigins: [origin], customerId: cid, contextProvider: provider });
+      T.record(auth);
+      await T.waitState(auth, 'authenticated');
+      const headers = T.plain(await auth.authHeaders(`${origin}/api/echo`));
+      await T.within(auth.fetch('/api/echo?to=a'), 5000, 'fetch A');
+      await T.within(auth.fetch(`${originB}/api/echo?to=b`), 5000, 'fetch B');
+      return { headers, token: await auth.getToken() };
+    },
+    { origin: s.originA, cid, originB: s.originB },
+  );
+  const lower = Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k.toLowerCase(), v]));
+  assert.equal(lower['x-chat-tenant'], 'acme', `authHeaders() includes Auth.Headers: ${JSON.stringify(Object.keys(r.headers))}`);
+  assert.equal(lower.authorization, `Bearer ${r.token}`, 'token_type Bearer');
+  const a = s.server.entries({ server: 'A', path: '/api/echo' })[0];
+  assert.equal(a?.headers['x-chat-tenant'], 'acme', 'Auth.Headers sent to the allowed origin');
+  const b = s.server.entries({ server: 'B', path: '/api/echo' });
+  assert.ok(b.length >= 1 && b.every((e) => !('x-chat-tenant' in e.headers) && !/x-chat-tenant/.test(e.requestedHeaders)), 'Auth.Headers must not reach another origin');
+});
+
 e2e.test('8c. cross-origin redirect: A → 302 → B / C never delivers the token', async (s) => {
   const cid = customerId();
   const r = await s.eval(

@@ -409,3 +409,47 @@ e2e.test('16. introspection: opaque token without expiry → expiresAt = introsp
   const auth = r.events.filter((e) => e.name === 'authenticated');
   assert.equal(auth[0]?.detail.expiresAt, r.opaque.exp * 1000, "'authenticated' detail.expiresAt");
 });
+
+e2e.test('21. clock offset: a page clock 2 min slow (now option) accepts fresh tokens, expiresAt on the page clock, refreshes in time', async (s) => {
+  const cid = customerId();
+  const SKEW = 120_000;
+  const r = await s.eval(
+    async ({ origin, cid, skew }) => {
+      const { ChatAuth } = window.sdk;
+      window.providerCalls = 0;
+      window.minted = [];
+      const provider = async () => {
+        window.providerCalls++;
+        const m = await (await fetch(`/control/mint?sub=${encodeURIComponent(cid)}&ttl=6`)).json();
+        window.minted.push(m);
+        return { Auth: { Token: m.token } };
+      };
+      // The page's clock runs 2 min behind the issuer's: every token's iat looks 2 min in the future.
+      const now = () => Date.now() - skew;
+      const auth = new ChatAuth({ apiOrigins: [origin], customerId: cid, contextProvider: provider, now, refresh: { marginSeconds: 1 } });
+      const events = T.record(auth);
+      await T.waitState(auth, ['authenticated', 'expired'], { timeout: 8000 });
+      const first = { state: auth.state, expiresAt: auth.expiresAt, pageNow: now(), exp: window.minted[0]?.exp };
+      const results = [];
+      const start = Date.now();
+      for (let i = 0; i < 200 && Date.now() - start < 8000; i++) {
+        try {
+          const res = await T.within(auth.fetch(`/api/echo?i=${i}`), 5000, 'auth.fetch');
+          results.push({ status: res.status, expiredAtReceipt: (await res.json()).expiredAtReceipt });
+        } catch (e) {
+          results.push({ error: T.err(e) });
+        }
+        await T.sleep(100);
+      }
+      return { first, results, events, providerCalls: window.providerCalls, state: auth.state };
+    },
+    { origin: s.originA, cid, skew: SKEW },
+  );
+  assert.equal(r.first.state, 'authenticated', `a fresh token must not be refused because the page clock is slow: ${JSON.stringify(r.events.filter((e) => e.name === 'refresh-failed'))}`);
+  const expected = r.first.exp * 1000 - SKEW;
+  assert.ok(Math.abs(r.first.expiresAt - expected) <= 2000, `expiresAt ${r.first.expiresAt} should be on the page clock ≈ exp*1000 − 120 s = ${expected} (diff ${r.first.expiresAt - expected} ms)`);
+  const failures = r.results.filter((x) => x.error || x.status !== 200 || x.expiredAtReceipt !== false);
+  assert.equal(failures.length, 0, `failed requests: ${JSON.stringify(failures.slice(0, 3))}`);
+  assert.ok(r.events.filter((e) => e.name === 'refreshed').length >= 1, `refreshed on the corrected schedule within 8 s of 6 s tokens: ${JSON.stringify(r.events)}`);
+  assert.equal(r.state, 'authenticated');
+});

@@ -97,6 +97,8 @@ e2e.test('18. error shape: invalid options → invalid_config naming the key; de
         tooLarge: await verify(`${token}${'A'.repeat(17_000)}`, { algorithms: alg, publicKey: publicKeyPem }),
         // The RSA key fits PS256 too, so only rule 4 can apply: RS256 is not in the list.
         algNotAllowed: await verify(token, { algorithms: ['PS256'], publicKey: publicKeyPem }),
+        // An allow-list that fits none of the keys is not an "unusable key" (rule 1): rule 4 decides.
+        algNotAllowedNoKeyFits: await verify(token, { algorithms: ['ES256'], publicKey: publicKeyPem }),
         algNoneToken: await verify(noneToken, { algorithms: alg, publicKey: publicKeyPem }),
         sigBitFlip: await verify(`${token.slice(0, token.lastIndexOf('.') + 1)}${token.slice(token.lastIndexOf('.') + 1).replace(/^./, (c) => (c === 'A' ? 'B' : 'A'))}`, { algorithms: alg, publicKey: publicKeyPem }),
       };
@@ -123,6 +125,7 @@ e2e.test('18. error shape: invalid options → invalid_config naming the key; de
   labelled('verifyToken(garbage PEM)', () => assertChatAuthError(r.garbageKey, 'invalid_config', { secrets: [token] }));
   labelled('verifyToken(17 kB token)', () => assertChatAuthError(r.tooLarge, 'token_too_large', { secrets: [token] }));
   labelled("verifyToken(algorithms: ['PS256']) on an RS256 token", () => assertChatAuthError(r.algNotAllowed, 'alg_not_allowed', { secrets: [token] }));
+  labelled("verifyToken(algorithms: ['ES256'], RSA key) on an RS256 token", () => assertChatAuthError(r.algNotAllowedNoKeyFits, 'alg_not_allowed', { secrets: [token] }));
   labelled('verifyToken(alg "none" token)', () => assertChatAuthError(r.algNoneToken, 'alg_not_allowed', { secrets: [noneToken] }));
   labelled('verifyToken(first signature char changed)', () => {
     // Changing the first base64url character of the signature keeps it strict base64url: bad_signature.

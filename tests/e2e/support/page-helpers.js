@@ -25,6 +25,7 @@ function err(e) {
     threw: true,
     isError: e instanceof Error,
     isChatAuthError: !!(sdk && sdk.ChatAuthError && e instanceof sdk.ChatAuthError),
+    sdkExportsChatAuthError: !!(sdk && typeof sdk.ChatAuthError === 'function'),
     name: e && e.name,
     code: e && e.code,
     detail: e && e.detail,
