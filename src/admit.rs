@@ -53,7 +53,10 @@ impl Candidate {
     pub fn read(json_text: &str) -> Result<Candidate> {
         let object = json::parse_object(json_text.as_bytes())
             .map_err(|_| Error::malformed("the context is not a JSON object"))?;
-        let context = context::parse(&object)?;
+        Candidate::from_context(context::parse(&object)?)
+    }
+
+    fn from_context(context: Context) -> Result<Candidate> {
         let token = context.token.secret();
         let jwt = if token::looks_like_jwt(token) {
             Some(Jwt::parse(token, token::DEFAULT_MAX_TOKEN_BYTES)?)
@@ -94,12 +97,12 @@ impl Candidate {
         let mut claims_json = None;
         let expires_at = match &jwt {
             Some(jwt) => {
-                let c = Claims::parse(jwt.payload(), true)?;
+                let (c, text) = jwt_claims(jwt)?;
                 clock_offset = schedule::estimate_clock_offset(c.iat, received_at);
                 let opts = session_verify_options(rules);
                 verify::check_claims(&c, &opts, received_at.saturating_add(clock_offset))?;
                 let exp = c.exp.unwrap_or(0.0);
-                claims_json = String::from_utf8(jwt.payload().to_vec()).ok();
+                claims_json = text;
                 claims = Some(c);
                 Some(schedule::corrected_expiry(exp, clock_offset))
             }
@@ -146,6 +149,81 @@ impl Candidate {
     }
 }
 
+/// A JWT's claims (rule 8) and its payload as JSON text.
+fn jwt_claims(jwt: &Jwt) -> Result<(Claims, Option<String>)> {
+    let claims = Claims::parse(jwt.payload(), true)?;
+    Ok((claims, String::from_utf8(jwt.payload().to_vec()).ok()))
+}
+
+/// A held credential as text, for another tab or `sessionStorage`: the
+/// context it came from plus its timing, so [`restore`] reads it back with
+/// the same parsers as a provider's answer.
+pub fn store(customer_id: &str, c: &Credential) -> String {
+    let mut s = String::from("{\"customerId\":");
+    json::write_string(&mut s, customer_id);
+    s.push_str(",\"receivedAt\":");
+    json::write_int(&mut s, c.received_at);
+    if let Some(exp) = c.expires_at {
+        s.push_str(",\"expiresAt\":");
+        json::write_int(&mut s, exp);
+    }
+    s.push_str(",\"context\":{\"Auth\":{\"Token\":");
+    json::write_string(&mut s, c.token.secret());
+    s.push_str(",\"token_type\":");
+    json::write_string(&mut s, &c.scheme);
+    if let Some(r) = &c.refresh_token {
+        s.push_str(",\"refresh_token\":");
+        json::write_string(&mut s, r.secret());
+    }
+    s.push_str(",\"Headers\":{");
+    for (i, (k, v)) in c.headers.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        json::write_string(&mut s, k);
+        s.push(':');
+        json::write_string(&mut s, v);
+    }
+    s.push_str("}}}}");
+    s
+}
+
+/// Reads [`store`]'s text back, for `customer_id` only: another customer's
+/// credential, or anything that does not parse, is `None`. Expiry is not
+/// judged here; the session does that against its clock.
+pub fn restore(text: &str, customer_id: &str) -> Option<Credential> {
+    let o = json::parse_object(text.as_bytes()).ok()?;
+    if o.get_str("customerId") != Some(customer_id) {
+        return None;
+    }
+    let received_at = o.get("receivedAt")?.as_f64()? as Millis;
+    let expires_at = o
+        .get("expiresAt")
+        .and_then(json::Value::as_f64)
+        .map(|e| e as Millis);
+    let context = context::parse(o.get("context")?.as_object()?).ok()?;
+    let Candidate { context, jwt } = Candidate::from_context(context).ok()?;
+    let (claims, claims_json) = match &jwt {
+        Some(jwt) => {
+            let (c, text) = jwt_claims(jwt).ok()?;
+            (Some(c), text)
+        }
+        None => (None, None),
+    };
+    let scheme = context.scheme().to_owned();
+    Some(Credential {
+        token: context.token,
+        scheme,
+        headers: context.headers,
+        claims,
+        claims_json,
+        received_at,
+        expires_at,
+        clock_offset: 0,
+        refresh_token: context.refresh_token,
+    })
+}
+
 /// The claim rules a session applies to its contexts (the signature part,
 /// algorithms and key, is added by the caller that checks signatures).
 pub fn session_verify_options(rules: &Rules<'_>) -> verify::VerifyOptions {
@@ -157,4 +235,60 @@ pub fn session_verify_options(rules: &Rules<'_>) -> verify::VerifyOptions {
     opts.customer_id_claim = v.customer_id_claim.clone();
     opts.leeway_seconds = v.leeway_seconds;
     opts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::token::tests::jws;
+
+    fn credential(token: &str) -> Credential {
+        Candidate::read(&format!(
+            r#"{{"Auth":{{"Token":"{token}","token_type":"Bearer","refresh_token":"r\"1","Headers":{{"X-Site":"a b"}}}}}}"#
+        ))
+        .unwrap()
+        .admit(
+            &Rules {
+                validation: &ValidationConfig::default(),
+                customer_id: "cust-1",
+                refused: None,
+                needs_refresh: false,
+            },
+            1_700_000_000_000,
+            None,
+        )
+        .map(|mut c| {
+            c.expires_at = c.expires_at.or(Some(1_700_000_060_000));
+            c
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn store_and_restore_round_trip() {
+        let jwt = jws(
+            r#"{"alg":"RS256"}"#,
+            r#"{"sub":"cust-1","exp":1700000600}"#,
+            b"s",
+        );
+        for token in [jwt.as_str(), "opaque-token_1"] {
+            let c = credential(token);
+            let text = store("cust-1", &c);
+            let back = restore(&text, "cust-1").expect(&text);
+            assert_eq!(
+                back,
+                Credential {
+                    clock_offset: 0,
+                    ..c
+                }
+            );
+            assert_eq!(
+                restore(&text, "cust-2"),
+                None,
+                "another customer's credential"
+            );
+        }
+        assert_eq!(restore("not json", "cust-1"), None);
+        assert_eq!(restore(r#"{"customerId":"cust-1"}"#, "cust-1"), None);
+    }
 }

@@ -125,6 +125,47 @@ pub fn parse_object(input: &[u8]) -> Result<Object> {
     }
 }
 
+/// Appends `s` as a JSON string literal (quotes, escapes).
+pub fn write_string(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                out.push_str("\\u00");
+                out.push(HEX[(c as usize) >> 4] as char);
+                out.push(HEX[(c as usize) & 15] as char);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Appends `n` as a JSON number (without `format!`, which the wasm build
+/// avoids for size).
+pub fn write_int(out: &mut String, n: i64) {
+    if n < 0 {
+        out.push('-');
+    }
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut v = n.unsigned_abs();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    for &d in &digits[i..] {
+        out.push(d as char);
+    }
+}
+
 struct Parser<'a> {
     s: &'a [u8],
     i: usize,
@@ -449,6 +490,24 @@ mod tests {
         assert!(parse_object(b"{}").is_ok());
         assert!(parse_object(b"[]").is_err());
         assert!(parse_object(b"\"x\"").is_err());
+    }
+
+    #[test]
+    fn writer_round_trips_through_the_reader() {
+        for text in ["", "plain", "q\"uote", "back\\slash", "ctl\u{1}\n\t", "é😀"] {
+            let mut out = String::new();
+            write_string(&mut out, text);
+            assert_eq!(
+                parse(out.as_bytes()).unwrap(),
+                Value::String(text.into()),
+                "{out}"
+            );
+        }
+        for n in [0, 7, -7, 1_700_000_000_000, i64::MAX, i64::MIN] {
+            let mut out = String::new();
+            write_int(&mut out, n);
+            assert_eq!(out, n.to_string());
+        }
     }
 
     proptest! {

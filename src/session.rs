@@ -343,13 +343,6 @@ impl Session {
         self.waiters
     }
 
-    /// Whether a provider or token-endpoint call is under way.
-    pub fn call_in_flight(&self) -> Option<CallId> {
-        self.cycle
-            .as_ref()
-            .and_then(|c| c.in_flight.map(|call| call.id))
-    }
-
     /// The call under way, if any.
     pub fn current_call(&self) -> Option<Call> {
         self.cycle.as_ref().and_then(|c| c.in_flight)
@@ -585,19 +578,12 @@ impl Session {
             }
         }
         if !self.can_refresh() {
-            let fx = self.lose(
+            return self.lose_access(
                 Error::new(
                     ErrorCode::Expired,
                     "the token expired and there is no way to refresh it",
                 ),
                 now,
-            );
-            let err = self.failed.as_ref().map(|(_, e)| e.clone());
-            return (
-                Access::Fail(
-                    err.unwrap_or_else(|| Error::new(ErrorCode::Expired, "token expired")),
-                ),
-                fx,
             );
         }
         let reason = if force {
@@ -653,19 +639,12 @@ impl Session {
             return (Access::Wait, Effects::default());
         }
         if !self.can_refresh() {
-            let fx = self.lose(
+            return self.lose_access(
                 Error::new(
                     ErrorCode::NotAuthenticated,
                     "the server refused the token and there is no way to refresh it",
                 ),
                 now,
-            );
-            return (
-                Access::Fail(Error::new(
-                    ErrorCode::NotAuthenticated,
-                    "the server refused the token",
-                )),
-                fx,
             );
         }
         self.failed = None;
@@ -694,7 +673,6 @@ impl Session {
         call: CallId,
         credential: Credential,
         source: Source,
-        now: Millis,
         jitter: f64,
     ) -> Effects {
         if !self.is_current(call) {
@@ -702,7 +680,6 @@ impl Session {
         }
         self.cycle = None;
         self.accept(credential, source, jitter);
-        let _ = now;
         Effects {
             release: self.take_waiters(Ok(())),
             ..Effects::default()
@@ -784,6 +761,12 @@ impl Session {
         });
         self.cycle = None;
         self.lose(error, now)
+    }
+
+    /// [`Session::lose`] for a request, which fails with the same error.
+    fn lose_access(&mut self, error: Error, now: Millis) -> (Access, Effects) {
+        let fx = self.lose(error.clone(), now);
+        (Access::Fail(error), fx)
     }
 
     /// Gives up: state `expired`, `auth-lost`, waiters rejected, login asked.

@@ -1,9 +1,10 @@
 //! Small conversions between the core and JavaScript values.
 
 use crate::error::{Error, ErrorCode};
-use js_sys::{Function, Object, Reflect, JSON};
+use js_sys::{Function, Object, Promise, Reflect, JSON};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
 
 #[wasm_bindgen(module = "/js/error.js")]
 extern "C" {
@@ -57,6 +58,17 @@ pub fn opt_number(n: Option<i64>) -> JsValue {
 /// The global object (`window` or a worker's `self`).
 pub fn global() -> Object {
     js_sys::global()
+}
+
+/// The page's own `fetch(input, init)`, looked up when called (so a page's
+/// wrapper or a test double is honoured). `Err` is whatever fetch threw or
+/// rejected with; callers decide what a caller may see of it.
+pub async fn fetch(input: &JsValue, init: &JsValue) -> Result<web_sys::Response, JsValue> {
+    let fetch = function(&get(&global(), "fetch")).ok_or(JsValue::UNDEFINED)?;
+    let promise: Promise = fetch.call2(&JsValue::NULL, input, init)?.unchecked_into();
+    JsFuture::from(promise)
+        .await?
+        .dyn_into::<web_sys::Response>()
 }
 
 /// A version 4 UUID from `crypto.getRandomValues`.

@@ -12,15 +12,11 @@ use crate::config::ValidationConfig;
 use crate::error::{Error, ErrorCode, Result};
 use crate::json::{self, Value};
 use crate::keys::{self, KeySource};
-use crate::secret::SecretString;
 use crate::session::{Call, Credential};
-use crate::token::Claims;
 use crate::verify::{self, VerifyOptions};
-use js_sys::Promise;
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::Response;
 
@@ -31,18 +27,15 @@ pub struct KeyCache {
 }
 
 impl KeyCache {
-    /// Validates `validation.*` at construction (`invalid_config` early).
-    pub fn check(v: &ValidationConfig) -> Result<()> {
+    /// Reads `validation.*` keys once, at construction: an unknown
+    /// algorithm or an unusable key is `invalid_config` there and then.
+    pub fn new(v: &ValidationConfig) -> Result<KeyCache> {
         if v.checks_signatures() {
             v.parsed_algorithms()?;
         }
-        v.static_keys().map(|_| ())
-    }
-
-    pub fn new(v: &ValidationConfig) -> KeyCache {
-        KeyCache {
-            keys: RefCell::new(v.static_keys().ok().flatten()),
-        }
+        Ok(KeyCache {
+            keys: RefCell::new(v.static_keys()?),
+        })
     }
 }
 
@@ -54,19 +47,12 @@ async fn post_form(url: &str, body: &str) -> Result<Response> {
     let _ = headers.set("Accept", "application/json");
     init.set_headers(&headers);
     init.set_body(&JsValue::from_str(body));
-    get(url, &init).await
+    send_to(url, &init).await
 }
 
-async fn get(url: &str, init: &web_sys::RequestInit) -> Result<Response> {
-    let fetch = js::function(&js::get(&js::global(), "fetch")).ok_or_else(network)?;
-    let promise: Promise = fetch
-        .call2(&JsValue::NULL, &url.into(), init)
-        .map_err(|_| network())?
-        .unchecked_into();
-    JsFuture::from(promise)
+async fn send_to(url: &str, init: &web_sys::RequestInit) -> Result<Response> {
+    js::fetch(&JsValue::from_str(url), init)
         .await
-        .map_err(|_| network())?
-        .dyn_into::<Response>()
         .map_err(|_| network())
 }
 
@@ -155,7 +141,7 @@ async fn introspect(rt: &Rc<Runtime>, token: &str) -> Result<Option<Introspectio
 
 async fn fetch_jwks(url: &str) -> Result<KeySource> {
     let init = web_sys::RequestInit::new();
-    let response = get(url, &init).await?;
+    let response = send_to(url, &init).await?;
     if !response.ok() {
         return Err(Error::new(
             ErrorCode::Network,
@@ -276,8 +262,7 @@ pub async fn verify_token(
             ));
         }
         let now = opts.now_ms.unwrap_or_else(|| js_sys::Date::now() as Millis);
-        let claims: Claims = verify::finish(&prepared, &opts, now)?;
-        let _ = claims;
+        verify::finish(&prepared, &opts, now)?;
         String::from_utf8(prepared.jwt().payload().to_vec())
             .map_err(|_| Error::malformed("JWT payload is not UTF-8"))
     };
@@ -285,114 +270,4 @@ pub async fn verify_token(
         Ok(payload) => Ok(js::parse(&payload)),
         Err(e) => Err(js::to_js(&e)),
     }
-}
-
-// ---- credentials across tabs and page loads ---------------------------
-
-fn push_int(out: &mut String, n: i64) {
-    if n < 0 {
-        out.push('-');
-    }
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    let mut v = n.unsigned_abs();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    for &d in &digits[i..] {
-        out.push(d as char);
-    }
-}
-
-fn push_json_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.push_str("\\u00");
-                out.push(HEX[(c as usize) >> 4] as char);
-                out.push(HEX[(c as usize) & 15] as char);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-/// A credential as the context JSON it came from plus its timing, so the
-/// receiver re-reads it with the same parser.
-pub fn credential_to_json(customer_id: &str, c: &Credential) -> String {
-    let mut s = String::from("{\"customerId\":");
-    push_json_string(&mut s, customer_id);
-    s.push_str(",\"receivedAt\":");
-    push_int(&mut s, c.received_at);
-    if let Some(exp) = c.expires_at {
-        s.push_str(",\"expiresAt\":");
-        push_int(&mut s, exp);
-    }
-    s.push_str(",\"context\":{\"Auth\":{\"Token\":");
-    push_json_string(&mut s, c.token.secret());
-    s.push_str(",\"token_type\":");
-    push_json_string(&mut s, &c.scheme);
-    if let Some(r) = &c.refresh_token {
-        s.push_str(",\"refresh_token\":");
-        push_json_string(&mut s, r.secret());
-    }
-    s.push_str(",\"Headers\":{");
-    for (i, (k, v)) in c.headers.iter().enumerate() {
-        if i > 0 {
-            s.push(',');
-        }
-        push_json_string(&mut s, k);
-        s.push(':');
-        push_json_string(&mut s, v);
-    }
-    s.push_str("}}}}");
-    s
-}
-
-/// Reads [`credential_to_json`] back, for `customer_id` only; re-checks
-/// the token's shape and claims structure with the core's parsers.
-pub fn credential_from_json(text: &str, customer_id: &str) -> Option<Credential> {
-    let o = json::parse_object(text.as_bytes()).ok()?;
-    if o.get_str("customerId") != Some(customer_id) {
-        return None;
-    }
-    let received_at = o.get("receivedAt")?.as_f64()? as Millis;
-    let expires_at = o
-        .get("expiresAt")
-        .and_then(Value::as_f64)
-        .map(|e| e as Millis);
-    let context = crate::context::parse(o.get("context")?.as_object()?).ok()?;
-    let (claims, claims_json) = if crate::token::looks_like_jwt(context.token.secret()) {
-        let jwt = crate::token::Jwt::parse(
-            context.token.secret(),
-            crate::token::DEFAULT_MAX_TOKEN_BYTES,
-        )
-        .ok()?;
-        let claims = Claims::parse(jwt.payload(), true).ok()?;
-        (Some(claims), String::from_utf8(jwt.payload().to_vec()).ok())
-    } else {
-        (None, None)
-    };
-    let scheme = context.scheme().to_owned();
-    Some(Credential {
-        token: context.token,
-        scheme,
-        headers: context.headers,
-        claims,
-        claims_json,
-        received_at,
-        expires_at,
-        clock_offset: 0,
-        refresh_token: context.refresh_token.map(|r| SecretString::new(r.secret())),
-    })
 }

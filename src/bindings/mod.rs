@@ -128,7 +128,7 @@ impl ChatAuth {
         let parsed = crate::json::parse_object(text.as_bytes())
             .map_err(|_| js::error(ErrorCode::InvalidConfig, "options must be JSON-like"))?;
         let config = Config::from_json(&parsed).map_err(core_err)?;
-        judge::KeyCache::check(&config.validation).map_err(core_err)?;
+        let keys = judge::KeyCache::new(&config.validation).map_err(core_err)?;
         if let Some(id) = &config.customer_id {
             crate::identifier::check_customer_id(id).map_err(core_err)?;
             if provider.is_none() {
@@ -147,7 +147,7 @@ impl ChatAuth {
             },
         );
         let customer_id = config.customer_id.clone();
-        let rt = Runtime::new(config, session, provider, login_handler, now_fn);
+        let rt = Runtime::new(config, session, provider, login_handler, now_fn, keys);
         let auth = ChatAuth { rt };
         if let Some(id) = customer_id {
             // Errors surface as events (`refresh-failed`, `auth-lost`).

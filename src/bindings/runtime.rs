@@ -62,8 +62,8 @@ impl Runtime {
         provider: Option<Function>,
         login_handler: Option<Function>,
         now_fn: Option<Function>,
+        keys: judge::KeyCache,
     ) -> Rc<Runtime> {
-        let keys = judge::KeyCache::new(&config.validation);
         let rt = Rc::new(Runtime {
             config,
             session: RefCell::new(session),
@@ -437,11 +437,8 @@ impl Runtime {
     }
 
     fn on_answer(self: &Rc<Self>, id: CallId, ctx: JsValue) {
-        if ctx.is_undefined() || self.session.borrow().call_in_flight() != Some(id) {
-            return;
-        }
         let call = self.session.borrow().current_call();
-        let Some(call) = call.filter(|c| c.id == id) else {
+        let Some(call) = call.filter(|c| c.id == id && !ctx.is_undefined()) else {
             return;
         };
         let answer =
@@ -464,13 +461,11 @@ impl Runtime {
         };
         match judged {
             Ok(credential) => {
-                let now = self.now();
                 let broadcast = credential.clone();
                 let fx = self.session.borrow_mut().call_succeeded(
                     call.id,
                     credential,
                     source,
-                    now,
                     js_sys::Math::random(),
                 );
                 let accepted = fx.release.is_some();
@@ -586,7 +581,7 @@ impl Runtime {
         let session = self.session.borrow();
         match (session.customer_id(), session.credential()) {
             (Some(customer), Some(c)) => {
-                let _ = store.set_item(TOKEN_KEY, &judge::credential_to_json(customer, c));
+                let _ = store.set_item(TOKEN_KEY, &crate::admit::store(customer, c));
             }
             _ => {
                 let _ = store.remove_item(TOKEN_KEY);
@@ -600,7 +595,7 @@ impl Runtime {
             return None;
         }
         let text = session_storage()?.get_item(TOKEN_KEY).ok()??;
-        judge::credential_from_json(&text, customer_id)
+        crate::admit::restore(&text, customer_id)
     }
 }
 

@@ -3,7 +3,6 @@
 //! calling their provider, and a logout in one tab logs out all of them.
 
 use super::js;
-use super::judge;
 use super::runtime::Runtime;
 use crate::session::{Credential, Session};
 use js_sys::Object;
@@ -47,7 +46,7 @@ impl Tabs {
         js::set(
             &msg,
             "credential",
-            &judge::credential_to_json(customer, credential).into(),
+            &crate::admit::store(customer, credential).into(),
         );
         let _ = self.channel.post_message(&msg);
     }
@@ -78,7 +77,7 @@ fn receive(rt: &Rc<Runtime>, data: &JsValue) {
             let Some(text) = js::get(data, "credential").as_string() else {
                 return;
             };
-            let Some(credential) = judge::credential_from_json(&text, &customer) else {
+            let Some(credential) = crate::admit::restore(&text, &customer) else {
                 return;
             };
             let now = rt.now();

@@ -5,11 +5,10 @@ use super::js;
 use super::runtime::Runtime;
 use crate::error::ErrorCode;
 use crate::session::Credential;
-use js_sys::{Object, Promise, Reflect};
+use js_sys::{Object, Reflect};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 use web_sys::{Request, Response};
 
 const ANONYMOUS_ID_HEADER: &str = "Chat-Anonymous-Id";
@@ -60,42 +59,20 @@ fn network_error() -> JsValue {
     js::error(ErrorCode::Network, "the network request failed")
 }
 
-async fn send(request: &JsValue) -> Result<Response, JsValue> {
-    let fetch = js::function(&js::get(&js::global(), "fetch"))
-        .ok_or_else(|| js::error(ErrorCode::Network, "fetch is not available"))?;
-    let promise: Promise = fetch
-        .call1(&JsValue::NULL, request)
-        .map_err(|_| network_error())?
-        .unchecked_into();
-    JsFuture::from(promise)
-        .await
-        .map_err(|e| {
-            // An abort is the caller's own doing: keep its AbortError.
-            if js::get(&e, "name").as_string().as_deref() == Some("AbortError") {
-                e
-            } else {
-                network_error()
-            }
-        })?
-        .dyn_into::<Response>()
-        .map_err(|_| network_error())
+/// A failed fetch as a `ChatAuthError`, except the caller's own abort, which
+/// keeps its `AbortError`.
+fn fetch_error(e: JsValue) -> JsValue {
+    if js::get(&e, "name").as_string().as_deref() == Some("AbortError") {
+        e
+    } else {
+        network_error()
+    }
 }
 
-/// Plain `fetch(input, init)`: nothing added, nothing removed.
-async fn plain(input: &JsValue, init: &JsValue) -> Result<JsValue, JsValue> {
-    let fetch = js::function(&js::get(&js::global(), "fetch"))
-        .ok_or_else(|| js::error(ErrorCode::Network, "fetch is not available"))?;
-    let promise: Promise = fetch
-        .call2(&JsValue::NULL, input, init)
-        .map_err(|_| network_error())?
-        .unchecked_into();
-    JsFuture::from(promise).await.map_err(|e| {
-        if js::get(&e, "name").as_string().as_deref() == Some("AbortError") {
-            e
-        } else {
-            network_error()
-        }
-    })
+async fn send(request: &Request) -> Result<Response, JsValue> {
+    js::fetch(request, &JsValue::UNDEFINED)
+        .await
+        .map_err(fetch_error)
 }
 
 fn with_headers(
@@ -127,7 +104,11 @@ pub async fn fetch(rt: Rc<Runtime>, input: JsValue, init: JsValue) -> Result<JsV
     };
     let allowed = origin_of(&request.url()).is_some_and(|o| rt.config.allows_origin(&o));
     if !allowed {
-        return plain(&input, &init).await;
+        // Plain fetch: nothing added, nothing removed.
+        return js::fetch(&input, &init)
+            .await
+            .map(JsValue::from)
+            .map_err(fetch_error);
     }
     // Keep a copy before the body is consumed, for one replay after a 401.
     let replay = request.clone().ok();

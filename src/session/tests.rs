@@ -47,7 +47,7 @@ fn login(s: &mut Session, now: Millis, ttl_ms: Millis) -> CallId {
     let call = fx.call.unwrap();
     assert_eq!(call.reason, Reason::Initial);
     assert!(!call.needs_refresh);
-    let fx = s.call_succeeded(call.id, cred("t1", now, ttl_ms), Source::Provider, now, 0.0);
+    let fx = s.call_succeeded(call.id, cred("t1", now, ttl_ms), Source::Provider, 0.0);
     assert_eq!(fx.release, Some(Ok(())));
     call.id
 }
@@ -102,13 +102,7 @@ fn single_flight_counts_waiters_and_releases_once() {
         assert_eq!(fx.call, None, "no second call while one is in flight");
     }
     assert_eq!(s.waiters(), 50);
-    let fx = s.call_succeeded(
-        call.id,
-        cred("t1", T0, 60_000),
-        Source::Provider,
-        T0 + 5,
-        0.0,
-    );
+    let fx = s.call_succeeded(call.id, cred("t1", T0, 60_000), Source::Provider, 0.0);
     assert_eq!(fx.release, Some(Ok(())));
     assert_eq!(s.waiters(), 0);
 }
@@ -129,7 +123,6 @@ fn forced_refresh_joins_one_cycle() {
         call.id,
         cred("t2", T0 + 20, 3_600_000),
         Source::Provider,
-        T0 + 20,
         0.0,
     );
     assert_eq!(s.state(), State::Authenticated);
@@ -153,13 +146,7 @@ fn scheduled_refresh_fires_from_tick_once() {
     assert_eq!(s.tick(due + 1).call, None, "one refresh per window");
     // While the call is in flight and the old token is valid, requests wait (API.md).
     assert_eq!(s.access(due + 2, false).0, Access::Wait);
-    let _ = s.call_succeeded(
-        call.id,
-        cred("t2", due + 3, 600_000),
-        Source::Provider,
-        due + 3,
-        0.5,
-    );
+    let _ = s.call_succeeded(call.id, cred("t2", due + 3, 600_000), Source::Provider, 0.5);
     assert_eq!(s.credential().unwrap().token.secret(), "t2");
 }
 
@@ -240,13 +227,7 @@ fn provider_timeout_aborts_and_retries() {
         }
     )));
     // A late answer to the aborted call is ignored.
-    let fx = s.call_succeeded(
-        call.id,
-        cred("late", T0, 60_000),
-        Source::Provider,
-        T0 + 16_000,
-        0.0,
-    );
+    let fx = s.call_succeeded(call.id, cred("late", T0, 60_000), Source::Provider, 0.0);
     assert_eq!(fx, Effects::default());
     assert!(s.credential().is_none());
 }
@@ -277,13 +258,7 @@ fn unauthorized_refreshes_once_with_needs_refresh() {
     // A second 401 for the same token joins the same cycle.
     let (a, fx) = s.unauthorized(Some("t1"), T0 + 6);
     assert_eq!((a, fx.call), (Access::Wait, None));
-    let _ = s.call_succeeded(
-        call.id,
-        cred("t2", T0 + 7, 600_000),
-        Source::Provider,
-        T0 + 7,
-        0.0,
-    );
+    let _ = s.call_succeeded(call.id, cred("t2", T0 + 7, 600_000), Source::Provider, 0.0);
     // A 401 for an older token just uses the new one.
     assert_eq!(s.unauthorized(Some("t1"), T0 + 8).0, Access::Ready);
     assert_eq!(s.refused_token(), None);
@@ -392,13 +367,13 @@ fn token_endpoint_used_for_refresh_when_refresh_token_held() {
     assert_eq!(call.via, Via::Provider);
     let mut c = cred("t1", T0, 600_000);
     c.refresh_token = Some(SecretString::new("r1"));
-    let _ = s.call_succeeded(call.id, c, Source::Provider, T0, 0.0);
+    let _ = s.call_succeeded(call.id, c, Source::Provider, 0.0);
     let call = s.access(T0 + 1, true).1.call.unwrap();
     assert_eq!(call.via, Via::TokenEndpoint);
     assert_eq!(s.refresh_token().unwrap().secret(), "r1");
     let mut c = cred("t2", T0 + 2, 600_000);
     c.refresh_token = Some(SecretString::new("r2"));
-    let _ = s.call_succeeded(call.id, c, Source::TokenEndpoint, T0 + 2, 0.0);
+    let _ = s.call_succeeded(call.id, c, Source::TokenEndpoint, 0.0);
     assert_eq!(s.refresh_token().unwrap().secret(), "r2", "rotated");
 }
 
