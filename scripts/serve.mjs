@@ -40,9 +40,10 @@ export const CSP = "script-src 'self' 'wasm-unsafe-eval'";
  *                                 the longest matching prefix wins; relative directories resolve against the cwd
  * @param {Record<string,string>} [opts.headers] extra headers for every response
  * @param {(line: string) => void} [opts.log]    request log (default: none)
- * @returns {import('node:http').Server} not yet listening
+ * @returns {(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => Promise<void>}
+ *          a request handler, for servers that add routes of their own
  */
-export function createStaticServer({ root, mounts = {}, headers = {}, log } = {}) {
+export function staticHandler({ root, mounts = {}, headers = {}, log } = {}) {
   const table = Object.entries({ '/': root ?? REPO_WWW, ...mounts })
     .map(([prefix, dir]) => [prefix.endsWith('/') ? prefix : `${prefix}/`, resolve(dir)])
     .sort((a, b) => b[0].length - a[0].length);
@@ -52,7 +53,7 @@ export function createStaticServer({ root, mounts = {}, headers = {}, log } = {}
     res.end(`${text}\n`);
   };
 
-  return createServer(async (req, res) => {
+  return async (req, res) => {
     const done = (status) => log?.(`${status} ${req.method} ${req.url}`);
     try {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -126,7 +127,12 @@ export function createStaticServer({ root, mounts = {}, headers = {}, log } = {}
       else res.destroy();
       log?.(`500 ${req.method} ${req.url}: ${err.message}`);
     }
-  });
+  };
+}
+
+/** An http.Server (not yet listening) serving files as {@link staticHandler} does. */
+export function createStaticServer(opts = {}) {
+  return createServer(staticHandler(opts));
 }
 
 /** Start `server`; resolves to its base URL (`http://127.0.0.1:PORT/`). `port: 0` picks a free port. */

@@ -11,14 +11,7 @@ e2e.test('7. 401 → refresh (needsRefresh, after_401) → replay once → 200; 
   const r = await s.eval(
     async ({ origin, cid }) => {
       const { ChatAuth } = window.sdk;
-      window.providerCalls = 0;
-      window.providerLog = [];
-      const provider = async (callback, needsRefresh, info) => {
-        window.providerCalls++;
-        window.providerLog.push({ needsRefresh, reason: info?.reason });
-        const m = await (await fetch(`/control/mint?sub=${encodeURIComponent(cid)}&ttl=300`)).json();
-        return { Auth: { Token: m.token } };
-      };
+      const provider = T.mintingProvider(cid);
       const auth = new ChatAuth({ apiOrigins: [origin], customerId: cid, contextProvider: provider });
       const events = T.record(auth);
       await T.waitState(auth, 'authenticated');
@@ -71,14 +64,7 @@ e2e.test('7b. a second 401 (after a successful refresh) is returned as-is: one r
   const r = await s.eval(
     async ({ origin, cid }) => {
       const { ChatAuth } = window.sdk;
-      window.providerCalls = 0;
-      window.providerLog = [];
-      const provider = async (callback, needsRefresh, info) => {
-        window.providerCalls++;
-        window.providerLog.push({ needsRefresh, reason: info?.reason });
-        const m = await (await fetch(`/control/mint?sub=${encodeURIComponent(cid)}&ttl=300`)).json();
-        return { Auth: { Token: m.token } };
-      };
+      const provider = T.mintingProvider(cid);
       const auth = new ChatAuth({ apiOrigins: [origin], customerId: cid, contextProvider: provider });
       T.record(auth);
       await T.waitState(auth, 'authenticated');

@@ -11,14 +11,7 @@ e2e.test('5. refresh before expiry while requests flow: 5 s tokens, ≥ 2 refres
   const r = await s.eval(
     async ({ origin, cid }) => {
       const { ChatAuth } = window.sdk;
-      window.providerCalls = 0;
-      window.providerLog = [];
-      const provider = async (callback, needsRefresh, info) => {
-        window.providerCalls++;
-        window.providerLog.push({ needsRefresh, reason: info?.reason, at: Date.now() });
-        const m = await (await fetch(`/control/mint?sub=${encodeURIComponent(cid)}&ttl=5`)).json();
-        return { Auth: { Token: m.token } };
-      };
+      const provider = T.mintingProvider(cid, { ttl: 5, timed: true });
       const auth = new ChatAuth({ apiOrigins: [origin], customerId: cid, contextProvider: provider, refresh: { marginSeconds: 1 } });
       const events = T.record(auth);
       await T.waitState(auth, 'authenticated');

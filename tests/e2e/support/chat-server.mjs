@@ -29,27 +29,15 @@
 // Access-Control-Request-Headers, receipt time, and — for tokens minted here — the token's exp and
 // whether it was already expired on receipt). The node side reads it directly.
 import { createPublicKey, generateKeyPairSync, randomBytes, sign as cryptoSign } from 'node:crypto';
-import { readFile, realpath, stat } from 'node:fs/promises';
 import { createServer } from 'node:http';
-import { dirname, extname, resolve, sep } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CSP, MIME, staticHandler } from '../../../scripts/serve.mjs';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-export const CSP = "script-src 'self' 'wasm-unsafe-eval'";
+export { CSP };
 export const DEFAULT_ISSUER = 'https://issuer.test';
 export const DEFAULT_AUDIENCE = 'chat-api';
-
-const MIME = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.wasm': 'application/wasm',
-  '.json': 'application/json; charset=utf-8',
-  '.map': 'application/json; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.txt': 'text/plain; charset=utf-8',
-  '.ts': 'text/plain; charset=utf-8',
-};
 
 const E2E_HTML = `<!doctype html>
 <html lang="en">
@@ -109,7 +97,8 @@ export async function startChatServer({ root = REPO_ROOT, pkgDir = process.env.C
   const publicKeyPem = publicKey.export({ type: 'spki', format: 'pem' });
   const jwk = { ...createPublicKey(publicKeyPem).export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' };
   const jwks = { keys: [jwk] };
-  const rootDir = resolve(root);
+  // Static files (the repo, or another pkg/ for CHAT_AUTH_E2E_PKG) as `npm start` serves them.
+  const files = staticHandler({ root: resolve(root), mounts: pkgDir ? { '/pkg/': pkgDir } : {} });
 
   /** token string → { kind: 'jwt'|'opaque', sub, exp, iat } */
   const tokens = new Map();
@@ -318,21 +307,7 @@ export async function startChatServer({ root = REPO_ROOT, pkgDir = process.env.C
       res.writeHead(204);
       return res.end();
     }
-    if (pathname.includes('\0')) return send(res, 400, 'bad request');
-    const [base, rel] = pkgDir && pathname.startsWith('/pkg/') ? [resolve(pkgDir), pathname.slice(4)] : [rootDir, pathname];
-    const file = resolve(base, `.${sep}${rel}`);
-    if (!file.startsWith(base + sep)) return send(res, 403, 'forbidden');
-    const info = await stat(file).catch(() => null);
-    if (!info?.isFile()) return send(res, 404, 'not found');
-    const real = await realpath(file);
-    if (!real.startsWith((await realpath(base)) + sep)) return send(res, 403, 'forbidden');
-    const type = MIME[extname(file).toLowerCase()] ?? 'application/octet-stream';
-    const headers = { 'Content-Type': type, 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' };
-    if (type.startsWith('text/html')) headers['Content-Security-Policy'] = CSP;
-    const data = await readFile(file);
-    headers['Content-Length'] = data.length;
-    res.writeHead(200, headers);
-    res.end(req.method === 'HEAD' ? undefined : data);
+    return files(req, res);
   }
 
   function handleControl(req, res, url, body) {

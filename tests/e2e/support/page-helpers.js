@@ -170,7 +170,24 @@ function storageDump() {
   return { local: dump(localStorage), session: dump(sessionStorage), cookie: document.cookie };
 }
 
+/**
+ * A ContextProvider minting `ttl`-second tokens for `sub` from the test server. Resets and counts
+ * `window.providerCalls` and logs `{ needsRefresh, reason }` (plus `at` when `timed`) per call in
+ * `window.providerLog`.
+ */
+function mintingProvider(sub, { ttl = 300, timed = false } = {}) {
+  window.providerCalls = 0;
+  window.providerLog = [];
+  return async (callback, needsRefresh, info) => {
+    window.providerCalls++;
+    window.providerLog.push(timed ? { needsRefresh, reason: info?.reason, at: Date.now() } : { needsRefresh, reason: info?.reason });
+    const m = await (await fetch(`/control/mint?sub=${encodeURIComponent(sub)}&ttl=${ttl}`)).json();
+    return { Auth: { Token: m.token } };
+  };
+}
+
 window.T = {
+  mintingProvider,
   plain,
   err,
   attempt,
