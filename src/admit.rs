@@ -46,6 +46,7 @@ pub struct Introspection {
 pub struct Candidate {
     context: Context,
     jwt: Option<Jwt>,
+    server_date: Option<Millis>,
 }
 
 impl Candidate {
@@ -63,7 +64,19 @@ impl Candidate {
         } else {
             None
         };
-        Ok(Candidate { context, jwt })
+        Ok(Candidate {
+            context,
+            jwt,
+            server_date: None,
+        })
+    }
+
+    /// The same answer with the `Date` header of the HTTP response that
+    /// carried it (token endpoint), which tells the issuer's clock even for
+    /// a JWT without `iat`.
+    pub fn with_server_date(mut self, date: Option<Millis>) -> Candidate {
+        self.server_date = date;
+        self
     }
 
     /// The access token.
@@ -91,14 +104,19 @@ impl Candidate {
         received_at: Millis,
         introspection: Option<Introspection>,
     ) -> Result<Credential> {
-        let Candidate { context, jwt } = self;
+        let Candidate {
+            context,
+            jwt,
+            server_date,
+        } = self;
         let mut clock_offset = 0;
         let mut claims = None;
         let mut claims_json = None;
         let expires_at = match &jwt {
             Some(jwt) => {
                 let (c, text) = jwt_claims(jwt)?;
-                clock_offset = schedule::estimate_clock_offset(c.iat, received_at);
+                clock_offset = schedule::estimate_clock_offset(c.iat, received_at)
+                    .max(schedule::clock_offset_from_date(server_date, received_at));
                 let opts = session_verify_options(rules);
                 verify::check_claims(&c, &opts, received_at.saturating_add(clock_offset))?;
                 let exp = c.exp.unwrap_or(0.0);
@@ -202,7 +220,7 @@ pub fn restore(text: &str, customer_id: &str) -> Option<Credential> {
         .and_then(json::Value::as_f64)
         .map(|e| e as Millis);
     let context = context::parse(o.get("context")?.as_object()?).ok()?;
-    let Candidate { context, jwt } = Candidate::from_context(context).ok()?;
+    let Candidate { context, jwt, .. } = Candidate::from_context(context).ok()?;
     let (claims, claims_json) = match &jwt {
         Some(jwt) => {
             let (c, text) = jwt_claims(jwt).ok()?;

@@ -376,7 +376,7 @@ impl Runtime {
             Via::TokenEndpoint => {
                 let rt = self.clone();
                 spawn_local(async move {
-                    let answer = judge::refresh_grant(&rt, signal).await;
+                    let answer = judge::refresh_grant(&rt).await;
                     rt.finish_call(call, answer).await;
                 });
             }
@@ -441,18 +441,22 @@ impl Runtime {
         let Some(call) = call.filter(|c| c.id == id && !ctx.is_undefined()) else {
             return;
         };
-        let answer =
-            js::stringify(&ctx).ok_or_else(|| Error::malformed("the context is not a JSON object"));
+        let answer = js::stringify(&ctx)
+            .map(|text| judge::Answer {
+                text,
+                server_date: None,
+            })
+            .ok_or_else(|| Error::malformed("the context is not a JSON object"));
         let rt = self.clone();
         spawn_local(async move {
             rt.finish_call(call, answer).await;
         });
     }
 
-    async fn finish_call(self: &Rc<Self>, call: Call, answer: Result<String, Error>) {
+    async fn finish_call(self: &Rc<Self>, call: Call, answer: Result<judge::Answer, Error>) {
         let received_at = self.now();
         let judged = match answer {
-            Ok(text) => judge::judge(self, &call, &text, received_at).await,
+            Ok(answer) => judge::judge(self, &call, &answer, received_at).await,
             Err(e) => Err(e),
         };
         let source = match call.via {
