@@ -264,9 +264,23 @@ pub fn parse_http_date(value: &str) -> Option<Millis> {
     let month = MONTHS.iter().position(|m| &b[8..11] == *m)? as i64 + 1;
     let (day, year) = (num(5..7)?, num(12..16)?);
     let (hour, minute, second) = (num(17..19)?, num(20..22)?, num(23..25)?);
-    let separators = b[7] == b' ' && b[11] == b' ' && b[16] == b' ' && b[19] == b':' && b[22] == b':';
+    let separators =
+        b[7] == b' ' && b[11] == b' ' && b[16] == b' ' && b[19] == b':' && b[22] == b':';
     let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
     if !separators
         || day < 1
         || day > month_days[(month - 1) as usize]
