@@ -198,6 +198,8 @@ struct Scenario {
     latency_ms: (Millis, Millis),
     /// Chat request, one way.
     request_latency_ms: (Millis, Millis),
+    /// Longest delay of a BroadcastChannel message or a lock grant.
+    tab_latency_ms: Millis,
     failure_rate: f64,
     timeout_rate: f64,
     bad_answer_rate: f64,
@@ -249,6 +251,7 @@ impl Scenario {
             issuer_offset_ms,
             latency_ms,
             request_latency_ms,
+            tab_latency_ms: r.log_range(1, 50),
             failure_rate: 0.0,
             timeout_rate: 0.0,
             bad_answer_rate: 0.0,
@@ -405,7 +408,7 @@ impl Scenario {
 
     fn describe(&self) -> String {
         format!(
-            "tabs {} (open at {:?}), ttl {}, issuer offset {} ms, provider latency {:?} ms, request latency {:?} ms, \
+            "tabs {} (open at {:?}), ttl {}, issuer offset {} ms, provider latency {:?} ms, request latency {:?} ms, tab latency {} ms, \
              failure {:.2}, timeout {:.2}, bad answers {:.2}, token endpoint {}, 429/503 {:.2}, throttle {:.2} up to {} ms, \
              forced {:.2}, max retries {}, duration {}, ops {:?}",
             self.tabs(),
@@ -414,6 +417,7 @@ impl Scenario {
             self.issuer_offset_ms,
             self.latency_ms,
             self.request_latency_ms,
+            self.tab_latency_ms,
             self.failure_rate,
             self.timeout_rate,
             self.bad_answer_rate,
@@ -1028,8 +1032,11 @@ impl<'a> World<'a> {
             Op::Login => {
                 self.log(|| "the site logs the customer in again".into());
                 self.logged_in = true;
+                // Each tab's page hears of the login after the logout's
+                // broadcast reached it.
                 for tab in 0..self.tabs.len() {
-                    let at = self.now + self.rng.range(0, 2_000);
+                    let lat = self.scn.tab_latency_ms;
+                    let at = self.now + self.rng.range(lat + 1, lat + 2_000);
                     self.push(at, Ev::SetCustomer { tab });
                 }
             }
@@ -1178,7 +1185,7 @@ impl<'a> World<'a> {
                 continue;
             }
             self.lock_holder = Some(tab);
-            let at = self.now + 1;
+            let at = self.now + self.rng.range(0, self.scn.tab_latency_ms);
             self.push(at, Ev::Grant { tab, call });
         }
     }
@@ -1197,7 +1204,7 @@ impl<'a> World<'a> {
             self.tabs[tab].session.await_grant(call.id);
             if self.lock_holder.is_none() && self.lock_queue.is_empty() {
                 self.lock_holder = Some(tab);
-                let at = self.now + 1;
+                let at = self.now + self.rng.range(0, self.scn.tab_latency_ms);
                 self.push(at, Ev::Grant { tab, call: call.id });
             } else {
                 self.lock_queue.push_back((tab, call.id));
@@ -1304,7 +1311,7 @@ impl<'a> World<'a> {
     fn broadcast(&mut self, from: usize, msg: Msg) {
         for to in 0..self.tabs.len() {
             if to != from && self.live(to) {
-                let at = (self.now + self.rng.range(0, 5))
+                let at = (self.now + self.rng.range(0, self.scn.tab_latency_ms))
                     .max(*self.last_msg.get(&(from, to)).unwrap_or(&0));
                 self.last_msg.insert((from, to), at);
                 self.push(
@@ -1320,8 +1327,8 @@ impl<'a> World<'a> {
     }
 
     fn send_to(&mut self, from: usize, to: usize, msg: Msg) {
-        let at =
-            (self.now + self.rng.range(0, 5)).max(*self.last_msg.get(&(from, to)).unwrap_or(&0));
+        let at = (self.now + self.rng.range(0, self.scn.tab_latency_ms))
+            .max(*self.last_msg.get(&(from, to)).unwrap_or(&0));
         self.last_msg.insert((from, to), at);
         self.push(at, Ev::Msg { to, from, msg });
     }
@@ -1545,7 +1552,9 @@ impl<'a> World<'a> {
                     // when the tab that got the newer one died with it.
                     let spent_by_dead = self
                         .latest_refresh_call
-                        .is_some_and(|c| !self.tabs[self.calls[c].tab].alive);
+                        .is_some_and(|c| !self.tabs[self.calls[c].tab].alive)
+                        || !self.tabs[tab].alive
+                        || self.windows[self.calls[key].window].orphaned;
                     if spent_by_dead {
                         let w = self.calls[key].window;
                         self.windows[w].orphaned = true;
