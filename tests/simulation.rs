@@ -336,6 +336,17 @@ impl Scenario {
             let at = r.range(s.open_at[tab], duration_ms);
             let count = r.range(1, burst_max) as u32;
             s.ops.push((at, Op::Burst { tab, count }));
+            if family == Family::ManyTabs && r.chance(0.5) {
+                // The same moment in every tab (a reconnect, a broadcast
+                // UI action), where forced refreshes and lock queues meet.
+                for other in (0..tabs).filter(|&t| t != tab) {
+                    let count = r.range(1, burst_max) as u32;
+                    s.ops.push((at + r.range(0, 100), Op::Burst { tab: other, count }));
+                }
+            }
+        }
+        if family == Family::ManyTabs {
+            s.forced_rate = r.unit() * 0.3;
         }
         if r.chance(0.1) {
             let at = r.range(0, duration_ms * 3 / 4);
