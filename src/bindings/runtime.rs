@@ -281,7 +281,10 @@ impl Runtime {
         let tabs = self.tabs.borrow().clone();
         if let Some(tabs) = tabs {
             let session = self.session.borrow();
-            let refreshing = session.refreshing().then(|| session.customer_id()).flatten();
+            let refreshing = session
+                .refreshing()
+                .then(|| session.customer_id())
+                .flatten();
             tabs.release_unless(refreshing);
         }
     }

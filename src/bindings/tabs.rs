@@ -241,8 +241,7 @@ impl Tabs {
                 }
             }
             Some("logout")
-                if customer.is_some()
-                    && js::get(data, "customerId").as_string() == customer =>
+                if customer.is_some() && js::get(data, "customerId").as_string() == customer =>
             {
                 rt.logged_out_elsewhere();
             }
@@ -259,7 +258,9 @@ impl Tabs {
             let now = rt.now();
             session
                 .credential()
-                .filter(|c| customer.is_some() && asked.as_deref() == customer && c.is_valid_at(now))
+                .filter(|c| {
+                    customer.is_some() && asked.as_deref() == customer && c.is_valid_at(now)
+                })
                 .and_then(|c| token_message(&session, c))
                 .unwrap_or_default()
         };
