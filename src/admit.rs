@@ -115,8 +115,8 @@ impl Candidate {
         let expires_at = match &jwt {
             Some(jwt) => {
                 let (c, text) = jwt_claims(jwt)?;
-                clock_offset = schedule::estimate_clock_offset(c.iat, received_at)
-                    .max(schedule::clock_offset_from_date(server_date, received_at));
+                clock_offset =
+                    schedule::issuer_clock_offset(c.iat, c.exp, server_date, received_at);
                 let opts = session_verify_options(rules);
                 verify::check_claims(&c, &opts, received_at.saturating_add(clock_offset))?;
                 let exp = c.exp.unwrap_or(0.0);
@@ -308,5 +308,56 @@ mod tests {
         }
         assert_eq!(restore("not json", "cust-1"), None);
         assert_eq!(restore(r#"{"customerId":"cust-1"}"#, "cust-1"), None);
+    }
+
+    fn admit_jwt(payload: &str, received_at: Millis, date: Option<Millis>) -> Result<Credential> {
+        let jwt = jws(r#"{"alg":"RS256"}"#, payload, b"s");
+        Candidate::read(&format!(r#"{{"Auth":{{"Token":"{jwt}"}}}}"#))?
+            .with_server_date(date)
+            .admit(
+                &Rules {
+                    validation: &ValidationConfig::default(),
+                    customer_id: "cust-1",
+                    refused: None,
+                    needs_refresh: false,
+                },
+                received_at,
+                None,
+            )
+    }
+
+    #[test]
+    fn server_date_tells_a_slow_page_clock_without_iat() {
+        // No iat; the token endpoint's Date is 2 minutes ahead of the page.
+        let c = admit_jwt(
+            r#"{"sub":"cust-1","exp":1700000600}"#,
+            1_700_000_000_000,
+            Some(1_700_000_120_000),
+        )
+        .unwrap();
+        assert_eq!(c.clock_offset, 120_000);
+        assert_eq!(c.expires_at, Some(1_700_000_480_000));
+    }
+
+    #[test]
+    fn a_page_clock_minutes_fast_still_takes_fresh_short_tokens() {
+        // 5-minute token issued "now" by the issuer; the page clock is 6 min
+        // ahead, so uncorrected it would arrive expired.
+        let c = admit_jwt(
+            r#"{"sub":"cust-1","iat":1700000000,"exp":1700000300}"#,
+            1_700_000_360_000,
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.clock_offset, -360_000);
+        assert_eq!(c.expires_at, Some(1_700_000_660_000));
+        // Twenty minutes ahead is not believed: expired.
+        let e = admit_jwt(
+            r#"{"sub":"cust-1","iat":1700000000,"exp":1700000300}"#,
+            1_700_001_200_000,
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), ErrorCode::Expired);
     }
 }

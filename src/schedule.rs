@@ -16,8 +16,9 @@
 //!   [`MAX_BACKOFF_MS`], but a retry is never scheduled past the expiry of a
 //!   token that still works ([`backoff_ms`], [`retry_at`]).
 //! - **Clock offset.** Expiry is moved onto the page clock using the issuer's
-//!   clock offset, estimated from `iat`, trusting only the direction that makes
-//!   refreshes earlier ([`estimate_clock_offset`], [`corrected_expiry`]).
+//!   clock offset, estimated from `iat` and the token endpoint's `Date`: a slow
+//!   page clock always, a fast one only when a token would otherwise look
+//!   spent on arrival ([`issuer_clock_offset`], [`corrected_expiry`]).
 //! - **Timers.** `setTimeout` cannot wait longer than [`MAX_TIMER_MS`]; longer
 //!   waits are chained, and every wake-up (also a late one after sleep, or on
 //!   `visibilitychange`/`focus`/`online`) simply asks [`next`] again.
@@ -316,6 +317,64 @@ pub fn parse_http_date(value: &str) -> Option<Millis> {
 /// ```
 pub fn clock_offset_from_date(date: Option<Millis>, received_at: Millis) -> Millis {
     date.map_or(0, |d| d.saturating_sub(received_at).max(0))
+}
+
+/// The largest page-clock lead over the issuer that [`issuer_clock_offset`]
+/// corrects for: 15 minutes.
+pub const MAX_PAGE_CLOCK_LEAD_MS: Millis = 900_000;
+
+/// The issuer's clock minus the page's clock for a JWT received at
+/// `received_at`, from its `iat` and `exp` (seconds) and, for token-endpoint
+/// answers, the response's `Date`.
+///
+/// - A positive estimate (the page clock is slow) from `iat` or `Date` is
+///   always trusted: it only makes refreshes earlier.
+/// - A negative one (the page clock is fast) is trusted only when the token
+///   would otherwise look more than half used up on arrival and the lead is
+///   at most [`MAX_PAGE_CLOCK_LEAD_MS`]: then either the page clock is fast
+///   or the site handed out a stale cached token, and refusing it would lock
+///   out every visitor whose clock runs a few minutes ahead. A stale token
+///   taken this way is at worst refused by the server once (401), which
+///   refreshes it.
+///
+/// ```
+/// use chat_auth::schedule::issuer_clock_offset;
+///
+/// // Page 10 s slow: iat after receipt.
+/// assert_eq!(issuer_clock_offset(Some(1_000.0), Some(1_300.0), None, 990_000), 10_000);
+/// // Page 4 min fast, 5-minute token: it looks almost spent, so trust iat.
+/// assert_eq!(issuer_clock_offset(Some(1_000.0), Some(1_300.0), None, 1_240_000), -240_000);
+/// // Issued 1 minute before receipt, 1 hour lifetime: maybe cached; not corrected.
+/// assert_eq!(issuer_clock_offset(Some(1_000.0), Some(4_600.0), None, 1_060_000), 0);
+/// // A lead beyond 15 minutes is not believed.
+/// assert_eq!(issuer_clock_offset(Some(1_000.0), Some(1_300.0), None, 2_000_000), 0);
+/// ```
+pub fn issuer_clock_offset(
+    iat: Option<f64>,
+    exp: Option<f64>,
+    server_date: Option<Millis>,
+    received_at: Millis,
+) -> Millis {
+    let ahead = estimate_clock_offset(iat, received_at)
+        .max(clock_offset_from_date(server_date, received_at));
+    if ahead > 0 {
+        return ahead;
+    }
+    let (Some(iat), Some(exp)) = (iat, exp) else {
+        return 0;
+    };
+    if !iat.is_finite() || !exp.is_finite() {
+        return 0;
+    }
+    let (iat_ms, exp_ms) = (iat * 1000.0, exp * 1000.0);
+    let lead = received_at as f64 - iat_ms;
+    let lifetime = exp_ms - iat_ms;
+    let remaining = exp_ms - received_at as f64;
+    if lifetime > 0.0 && lead <= MAX_PAGE_CLOCK_LEAD_MS as f64 && remaining < lifetime / 2.0 {
+        -(lead.floor() as Millis)
+    } else {
+        0
+    }
 }
 
 /// Estimates the issuer's clock minus the page's clock from a token's `iat`
