@@ -30,6 +30,10 @@ pub struct Rules<'a> {
     pub refused: Option<&'a SecretString>,
     /// Whether the call said `needsRefresh`.
     pub needs_refresh: bool,
+    /// When the call this answers went out ([`crate::session::Call`]'s
+    /// `started_at`), if known: bounds how far ahead of the issuer the page
+    /// clock can be judged to run.
+    pub asked_at: Option<Millis>,
 }
 
 /// An introspection answer (RFC 7662 `active`, `exp`).
@@ -115,8 +119,13 @@ impl Candidate {
         let expires_at = match &jwt {
             Some(jwt) => {
                 let (c, text) = jwt_claims(jwt)?;
-                clock_offset =
-                    schedule::issuer_clock_offset(c.iat, c.exp, server_date, received_at);
+                clock_offset = schedule::issuer_clock_offset(
+                    c.iat,
+                    c.exp,
+                    server_date,
+                    rules.asked_at.unwrap_or(received_at),
+                    received_at,
+                );
                 let opts = session_verify_options(rules);
                 verify::check_claims(&c, &opts, received_at.saturating_add(clock_offset))?;
                 let exp = c.exp.unwrap_or(0.0);
@@ -271,6 +280,7 @@ mod tests {
                 customer_id: "cust-1",
                 refused: None,
                 needs_refresh: false,
+                asked_at: None,
             },
             1_700_000_000_000,
             None,
@@ -320,6 +330,7 @@ mod tests {
                     customer_id: "cust-1",
                     refused: None,
                     needs_refresh: false,
+                    asked_at: None,
                 },
                 received_at,
                 None,
@@ -359,5 +370,37 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.code(), ErrorCode::Expired);
+    }
+
+    #[test]
+    fn an_answer_that_waited_out_a_sleep_is_old_not_a_fast_clock() {
+        // Found by the simulation (seed 664, sleep): a 17 s token asked for
+        // at 1 700 000 000 s on a correct clock arrives 26 s later because
+        // the computer slept. Judged from its receipt it would look like a
+        // page clock 26 s fast and pass as fresh; it has expired.
+        let jwt = jws(
+            r#"{"alg":"RS256"}"#,
+            r#"{"sub":"cust-1","iat":1700000000,"exp":1700000017}"#,
+            b"s",
+        );
+        let admit_asked_at = |asked_at| {
+            Candidate::read(&format!(r#"{{"Auth":{{"Token":"{jwt}"}}}}"#))
+                .unwrap()
+                .admit(
+                    &Rules {
+                        validation: &ValidationConfig::default(),
+                        customer_id: "cust-1",
+                        refused: None,
+                        needs_refresh: false,
+                        asked_at,
+                    },
+                    1_700_000_026_000,
+                    None,
+                )
+        };
+        let e = admit_asked_at(Some(1_700_000_000_000)).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::Expired);
+        // Asked for just before the receipt, the same token means a fast clock.
+        assert!(admit_asked_at(Some(1_700_000_025_900)).is_ok());
     }
 }

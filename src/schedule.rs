@@ -323,9 +323,9 @@ pub fn clock_offset_from_date(date: Option<Millis>, received_at: Millis) -> Mill
 /// corrects for: 15 minutes.
 pub const MAX_PAGE_CLOCK_LEAD_MS: Millis = 900_000;
 
-/// The issuer's clock minus the page's clock for a JWT received at
-/// `received_at`, from its `iat` and `exp` (seconds) and, for token-endpoint
-/// answers, the response's `Date`.
+/// The issuer's clock minus the page's clock for a JWT asked for at
+/// `asked_at` and received at `received_at`, from its `iat` and `exp`
+/// (seconds) and, for token-endpoint answers, the response's `Date`.
 ///
 /// - A positive estimate (the page clock is slow) from `iat` or `Date` is
 ///   always trusted: it only makes refreshes earlier.
@@ -335,24 +335,29 @@ pub const MAX_PAGE_CLOCK_LEAD_MS: Millis = 900_000;
 ///   or the site handed out a stale cached token, and refusing it would lock
 ///   out every visitor whose clock runs a few minutes ahead. A stale token
 ///   taken this way is at worst refused by the server once (401), which
-///   refreshes it.
+///   refreshes it. The lead counts from `asked_at`, not from the receipt:
+///   an answer that was slow or waited while the computer slept is an old
+///   token, not a fast clock.
 ///
 /// ```
 /// use chat_auth::schedule::issuer_clock_offset;
 ///
 /// // Page 10 s slow: iat after receipt.
-/// assert_eq!(issuer_clock_offset(Some(1_000.0), Some(1_300.0), None, 990_000), 10_000);
+/// assert_eq!(issuer_clock_offset(Some(1_000.0), Some(1_300.0), None, 990_000, 990_000), 10_000);
 /// // Page 4 min fast, 5-minute token: it looks almost spent, so trust iat.
-/// assert_eq!(issuer_clock_offset(Some(1_000.0), Some(1_300.0), None, 1_240_000), -240_000);
+/// assert_eq!(issuer_clock_offset(Some(1_000.0), Some(1_300.0), None, 1_240_000, 1_240_000), -240_000);
+/// // Asked for at 1 000 s, answered 4 min later (the computer slept): no skew.
+/// assert_eq!(issuer_clock_offset(Some(1_000.0), Some(1_300.0), None, 1_000_000, 1_240_000), 0);
 /// // Issued 1 minute before receipt, 1 hour lifetime: maybe cached; not corrected.
-/// assert_eq!(issuer_clock_offset(Some(1_000.0), Some(4_600.0), None, 1_060_000), 0);
+/// assert_eq!(issuer_clock_offset(Some(1_000.0), Some(4_600.0), None, 1_060_000, 1_060_000), 0);
 /// // A lead beyond 15 minutes is not believed.
-/// assert_eq!(issuer_clock_offset(Some(1_000.0), Some(1_300.0), None, 2_000_000), 0);
+/// assert_eq!(issuer_clock_offset(Some(1_000.0), Some(1_300.0), None, 2_000_000, 2_000_000), 0);
 /// ```
 pub fn issuer_clock_offset(
     iat: Option<f64>,
     exp: Option<f64>,
     server_date: Option<Millis>,
+    asked_at: Millis,
     received_at: Millis,
 ) -> Millis {
     let ahead = estimate_clock_offset(iat, received_at)
@@ -367,7 +372,7 @@ pub fn issuer_clock_offset(
         return 0;
     }
     let (iat_ms, exp_ms) = (iat * 1000.0, exp * 1000.0);
-    let lead = received_at as f64 - iat_ms;
+    let lead = asked_at.min(received_at) as f64 - iat_ms;
     let lifetime = exp_ms - iat_ms;
     let remaining = exp_ms - received_at as f64;
     if lifetime > 0.0 && lead <= MAX_PAGE_CLOCK_LEAD_MS as f64 && remaining < lifetime / 2.0 {

@@ -139,6 +139,9 @@ pub struct Call {
     pub attempt: u32,
     /// Provider or token endpoint.
     pub via: Via,
+    /// When the call went out (page clock): the time its answer then spends
+    /// on the way (latency, a sleeping computer) is not issuer clock skew.
+    pub started_at: Millis,
 }
 
 /// A token that passed every check, ready to be attached to requests.
@@ -539,6 +542,7 @@ impl Session {
             deadline,
             attempt: 1,
             via: Via::Provider,
+            started_at: now,
         };
         if let Some(c) = self.cycle.as_mut() {
             c.attempts += 1;
@@ -826,6 +830,16 @@ impl Session {
             },
         };
         if !better {
+            // The token does not do for this refresh, but a refresh token
+            // that came with a newer one supersedes ours: the token endpoint
+            // rotates them, so ours was spent getting it.
+            let newer = self
+                .credential
+                .as_ref()
+                .is_some_and(|held| credential.received_at > held.received_at);
+            if newer && credential.refresh_token.is_some() {
+                self.refresh_token = credential.refresh_token;
+            }
             return Effects::default();
         }
         let abort = self
@@ -867,6 +881,7 @@ impl Session {
         cycle.awaiting_grant = false;
         let in_flight = cycle.in_flight.as_mut()?;
         in_flight.deadline = deadline;
+        in_flight.started_at = now;
         Some(*in_flight)
     }
 

@@ -341,7 +341,8 @@ impl Scenario {
                 // UI action), where forced refreshes and lock queues meet.
                 for other in (0..tabs).filter(|&t| t != tab) {
                     let count = r.range(1, burst_max) as u32;
-                    s.ops.push((at + r.range(0, 100), Op::Burst { tab: other, count }));
+                    s.ops
+                        .push((at + r.range(0, 100), Op::Burst { tab: other, count }));
                 }
             }
         }
@@ -381,7 +382,11 @@ impl Scenario {
     /// running behind shortens it (an `iat` in the past is not trusted), and
     /// the answer's latency plus `iat`'s whole seconds eat into it.
     fn page_lifetime_min(&self) -> Millis {
-        self.ttl_ms + self.issuer_offset_ms.min(0) - self.latency_ms.1 - 1_000
+        // `schedule::issuer_clock_offset` corrects a page clock running
+        // ahead once a token looks more than half spent on arrival.
+        (self.ttl_ms + self.issuer_offset_ms.min(0)).max(self.ttl_ms / 2)
+            - self.latency_ms.1
+            - 1_000
     }
 
     /// Tokens arrive with enough life left for the session to work at all.
@@ -396,7 +401,11 @@ impl Scenario {
     /// answer's latency and `iat`'s truncation to seconds).
     fn answerable(&self) -> bool {
         let margin = (self.page_lifetime_min() / 4).min(60_000);
-        let estimate_error = if self.issuer_offset_ms > 0 {
+        // Whenever `iat` sets the offset (issuer ahead, or a page clock far
+        // enough ahead to be corrected), the estimate errs late by up to the
+        // answer's latency and `iat`'s truncation to whole seconds.
+        let corrected = self.issuer_offset_ms > 0 || -self.issuer_offset_ms * 2 > self.ttl_ms;
+        let estimate_error = if corrected {
             self.latency_ms.1 + 1_000
         } else {
             0
@@ -595,7 +604,7 @@ impl Ord for Queued {
 
 struct RoundState {
     id: u64,
-    call: CallId,
+    customer: String,
     missing: usize,
     offers: Vec<String>,
 }
@@ -1228,26 +1237,34 @@ impl<'a> World<'a> {
         }
     }
 
-    /// `Runtime::lock_granted`, up to the round.
-    fn on_grant(&mut self, tab: usize, call: CallId) {
+    /// `Tabs::acquire`'s grant and `Runtime::lock_granted`, up to the
+    /// round: the grant serves whichever call waits for it now (the one it
+    /// was requested for may have been replaced meanwhile).
+    fn on_grant(&mut self, tab: usize, requested_for: CallId) {
         if !self.tabs[tab].alive {
             return;
         }
+        if self.tabs[tab].holds_lock {
+            self.fail("lock", format!("tab{tab} granted the lock it holds"));
+            return;
+        }
         self.tabs[tab].holds_lock = true;
-        let current = self.tabs[tab].session.current_call().map(|c| c.id);
+        let waiting = self.tabs[tab].session.call_awaiting_grant();
         let customer = self.tabs[tab].session.customer_id().map(str::to_owned);
-        self.log(|| format!("tab{tab} granted the lock for call {call} (current {current:?})"));
-        let peers: Vec<usize> = (0..self.tabs.len())
+        self.log(|| {
+            format!("tab{tab} granted the lock (requested for call {requested_for}, waiting {waiting:?})")
+        });
+        let peers = (0..self.tabs.len())
             .filter(|&u| u != tab && self.live(u))
-            .collect();
+            .count();
         match customer {
-            Some(customer) if current == Some(call) && !peers.is_empty() => {
+            Some(customer) if waiting.is_some() && peers > 0 => {
                 let id = self.next_round;
                 self.next_round += 1;
                 self.tabs[tab].round = Some(RoundState {
                     id,
-                    call,
-                    missing: peers.len(),
+                    customer: customer.clone(),
+                    missing: peers,
                     offers: Vec::new(),
                 });
                 self.broadcast(
@@ -1260,7 +1277,7 @@ impl<'a> World<'a> {
                 let at = self.now + ROUND_TIMEOUT_MS;
                 self.push(at, Ev::RoundTimeout { tab, round: id });
             }
-            _ => self.grant_call(tab, call),
+            _ => self.grant_call(tab),
         }
     }
 
@@ -1269,20 +1286,25 @@ impl<'a> World<'a> {
             return;
         };
         for text in round.offers {
-            let customer = self.tabs[tab].session.customer_id().map(str::to_owned);
-            if let Some(credential) = customer.and_then(|c| self.restore(&text, &c)) {
+            if self.tabs[tab].session.customer_id() != Some(round.customer.as_str()) {
+                break;
+            }
+            if let Some(credential) = self.restore(&text, &round.customer) {
                 self.adopt(tab, credential);
             }
         }
-        self.grant_call(tab, round.call);
+        self.grant_call(tab);
     }
 
-    /// The end of `Runtime::lock_granted`.
-    fn grant_call(&mut self, tab: usize, call: CallId) {
-        let now = self.now;
-        let granted = self.tabs[tab].session.call_granted(call, now);
-        if let Some(call) = granted {
-            self.make_call(tab, call);
+    /// The end of `Runtime::lock_granted`: the call still waiting for the
+    /// lock goes out while the lock is still held.
+    fn grant_call(&mut self, tab: usize) {
+        let waiting = self.tabs[tab].session.call_awaiting_grant();
+        if let (Some(id), true) = (waiting, self.tabs[tab].holds_lock) {
+            let now = self.now;
+            if let Some(call) = self.tabs[tab].session.call_granted(id, now) {
+                self.make_call(tab, call);
+            }
         }
         self.after(tab, Effects::default());
     }
@@ -1526,22 +1548,23 @@ impl<'a> World<'a> {
                 server_date: None,
             },
             Outcome::ExpiredAnswer => {
+                // A stale cached token: expired a minute ago.
                 let exp = issuer_now / 1000 - 60;
-                self.context(
-                    via,
-                    &jwt(CUSTOMER, exp - self.scn.ttl_ms / 1000, exp, "stale"),
-                    None,
-                    issuer_now,
-                )
+                let token = jwt(
+                    CUSTOMER,
+                    exp - self.scn.ttl_ms / 1000,
+                    exp,
+                    &format!("stale{key}"),
+                );
+                self.tokens.insert(token.clone(), exp * 1000);
+                self.context(via, &token, None, issuer_now)
             }
             Outcome::WrongCustomer => {
                 let iat = issuer_now / 1000;
-                self.context(
-                    via,
-                    &jwt("cust-2", iat, iat + self.scn.ttl_ms / 1000, "other"),
-                    None,
-                    issuer_now,
-                )
+                let exp = iat + self.scn.ttl_ms / 1000;
+                let token = jwt("cust-2", iat, exp, &format!("other{key}"));
+                self.tokens.insert(token.clone(), exp * 1000);
+                self.context(via, &token, None, issuer_now)
             }
             Outcome::Unchanged => {
                 let s = &self.tabs[tab].session;
@@ -1654,6 +1677,7 @@ impl<'a> World<'a> {
                     customer_id: &customer,
                     refused: refused.as_ref(),
                     needs_refresh: call.needs_refresh,
+                    asked_at: Some(call.started_at),
                 };
                 Candidate::read(&text)
                     .and_then(|c| c.with_server_date(server_date).admit(&rules, now, None))
@@ -2383,6 +2407,7 @@ fn main() {
     let next = AtomicUsize::new(0);
     let totals: Mutex<BTreeMap<Family, FamilyTotals>> = Mutex::new(BTreeMap::new());
     let first_failure: Mutex<Option<(usize, Scenario, Violation)>> = Mutex::new(None);
+    let kinds: Mutex<BTreeMap<(Family, &'static str), (u64, u64)>> = Mutex::new(BTreeMap::new());
     std::thread::scope(|s| {
         for _ in 0..opts.threads {
             s.spawn(|| {
@@ -2396,6 +2421,11 @@ fn main() {
                     match run_scenario(&scn) {
                         Ok(stats) => local.entry(scn.family).or_default().add(&scn, &stats),
                         Err(v) => {
+                            let mut k = kinds.lock().unwrap_or_else(|e| e.into_inner());
+                            let entry = k.entry((scn.family, v.kind)).or_insert((0, scn.seed));
+                            entry.0 += 1;
+                            entry.1 = entry.1.min(scn.seed);
+                            drop(k);
                             let mut f = first_failure.lock().unwrap_or_else(|e| e.into_inner());
                             // Keep the lowest failing index: the same report on every run.
                             if f.as_ref().is_none_or(|(j, _, _)| i < *j) {
@@ -2421,6 +2451,16 @@ fn main() {
         started.elapsed().as_secs_f64()
     );
     print_table(&totals);
+    let kinds = kinds.into_inner().unwrap_or_else(|e| e.into_inner());
+    if !kinds.is_empty() {
+        println!("\nfailing sessions (not in the table):");
+        for ((family, kind), (count, seed)) in &kinds {
+            println!(
+                "  {:<15} {kind:<20} {count:>6}  first seed {seed}",
+                family.name()
+            );
+        }
+    }
     if let Some((_, scn, v)) = first_failure
         .into_inner()
         .unwrap_or_else(|e| e.into_inner())

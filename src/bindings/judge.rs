@@ -243,6 +243,7 @@ pub async fn judge(
         customer_id: &customer_id,
         refused: refused.as_ref(),
         needs_refresh: call.needs_refresh,
+        asked_at: Some(call.started_at),
     };
     if candidate.is_jwt() && rt.config.validation.checks_signatures() {
         let mut opts = admit::session_verify_options(&rules);

@@ -499,3 +499,37 @@ fn retries_wait_for_the_network_to_return() {
     assert_eq!(retry.attempt, 2);
     assert_eq!(retry.reason, Reason::Retry);
 }
+
+#[test]
+fn a_refused_offer_still_hands_over_its_rotated_refresh_token() {
+    // Found by the simulation (seed 8, many-tabs): another tab refreshed
+    // through the token endpoint just before this tab's forced refresh
+    // began. Its token cannot satisfy the forced refresh, but the refresh
+    // token it came with replaced (and so spent) the one held here.
+    let mut s = Session::new(
+        "a".into(),
+        SessionConfig {
+            has_provider: true,
+            has_token_endpoint: true,
+            ..SessionConfig::default()
+        },
+    );
+    let call = s.set_customer("cust-1", T0).unwrap().call.unwrap();
+    let mut first = cred("t1", T0, 600_000);
+    first.refresh_token = Some(SecretString::new("r1"));
+    let _ = s.call_succeeded(call.id, first, Source::Provider, 0.0);
+    let mut rotated = cred("t2", T0 + 1_000, 600_000);
+    rotated.refresh_token = Some(SecretString::new("r2"));
+    let call = s.access(T0 + 1_001, true).1.call.unwrap();
+    s.await_grant(call.id);
+    assert_eq!(s.adopt(rotated, T0 + 1_010, 0.0), Effects::default());
+    assert_eq!(s.credential().unwrap().token.secret(), "t1");
+    let granted = s.call_granted(call.id, T0 + 1_010).unwrap();
+    assert_eq!(granted.via, Via::TokenEndpoint);
+    assert_eq!(s.refresh_token().unwrap().secret(), "r2");
+    // An older offer never brings back a spent refresh token.
+    let mut stale = cred("t0", T0 - 1_000, 600_000);
+    stale.refresh_token = Some(SecretString::new("r0"));
+    let _ = s.adopt(stale, T0 + 1_020, 0.0);
+    assert_eq!(s.refresh_token().unwrap().secret(), "r2");
+}
