@@ -286,6 +286,8 @@ pub struct Session {
     anonymous_id: String,
     credential: Option<Credential>,
     refresh_token: Option<SecretString>,
+    /// When the credential that brought `refresh_token` was received.
+    refresh_token_at: Option<Millis>,
     refused: Option<SecretString>,
     refresh_due: Option<Millis>,
     cycle: Option<Cycle>,
@@ -306,6 +308,7 @@ impl Session {
             anonymous_id,
             credential: None,
             refresh_token: None,
+            refresh_token_at: None,
             refused: None,
             refresh_due: None,
             cycle: None,
@@ -361,6 +364,7 @@ impl Session {
     /// attempt asks the provider.
     pub fn forget_refresh_token(&mut self) {
         self.refresh_token = None;
+        self.refresh_token_at = None;
     }
 
     /// When the scheduled refresh is due, if one is planned.
@@ -466,6 +470,7 @@ impl Session {
     fn drop_token(&mut self) {
         self.credential = None;
         self.refresh_token = None;
+        self.refresh_token_at = None;
         self.refused = None;
         self.refresh_due = None;
     }
@@ -710,12 +715,11 @@ impl Session {
                 jitter,
             )
         });
-        if credential.refresh_token.is_some() {
-            self.refresh_token = credential.refresh_token.clone();
-        }
+        self.take_refresh_token(&credential);
         let expires_at = credential.expires_at;
         self.credential = Some(credential);
-        self.refused = None;
+        // `refused` stays: another tab may still offer that token, and the
+        // server will refuse it again.
         self.failed = None;
         let first = self.state == State::Authenticating;
         self.set_state(State::Authenticated);
@@ -830,16 +834,9 @@ impl Session {
             },
         };
         if !better {
-            // The token does not do for this refresh, but a refresh token
-            // that came with a newer one supersedes ours: the token endpoint
-            // rotates them, so ours was spent getting it.
-            let newer = self
-                .credential
-                .as_ref()
-                .is_some_and(|held| credential.received_at > held.received_at);
-            if newer && credential.refresh_token.is_some() {
-                self.refresh_token = credential.refresh_token;
-            }
+            // The token does not do for this refresh, but its refresh token
+            // may be newer than ours (which getting it then spent).
+            self.take_refresh_token(&credential);
             return Effects::default();
         }
         let abort = self
@@ -851,6 +848,22 @@ impl Session {
             abort,
             release: self.take_waiters(Ok(())),
             ..Effects::default()
+        }
+    }
+
+    /// Keeps the refresh token that came with `credential` unless the one
+    /// held came with a later credential: the token endpoint rotates refresh
+    /// tokens, so only the newest works — also when another tab's token is
+    /// adopted that is older than this tab's, or refused for this refresh.
+    fn take_refresh_token(&mut self, credential: &Credential) {
+        if let Some(refresh) = &credential.refresh_token {
+            if self
+                .refresh_token_at
+                .is_none_or(|at| credential.received_at >= at)
+            {
+                self.refresh_token = Some(refresh.clone());
+                self.refresh_token_at = Some(credential.received_at);
+            }
         }
     }
 

@@ -261,7 +261,8 @@ fn unauthorized_refreshes_once_with_needs_refresh() {
     let _ = s.call_succeeded(call.id, cred("t2", T0 + 7, 600_000), Source::Provider, 0.0);
     // A 401 for an older token just uses the new one.
     assert_eq!(s.unauthorized(Some("t1"), T0 + 8).0, Access::Ready);
-    assert_eq!(s.refused_token(), None);
+    // The refused token is remembered: no tab can hand it back.
+    assert_eq!(s.refused_token().unwrap().secret(), "t1");
 }
 
 #[test]
@@ -532,4 +533,51 @@ fn a_refused_offer_still_hands_over_its_rotated_refresh_token() {
     stale.refresh_token = Some(SecretString::new("r0"));
     let _ = s.adopt(stale, T0 + 1_020, 0.0);
     assert_eq!(s.refresh_token().unwrap().secret(), "r2");
+}
+
+#[test]
+fn an_adopted_older_token_keeps_the_newer_refresh_token() {
+    // Found by the simulation (seed 1049531, short-lived): this tab's newest
+    // token (with r2) looked shorter-lived than an older one another tab
+    // still held (with r1, spent), and the older one was adopted.
+    let mut s = Session::new(
+        "a".into(),
+        SessionConfig {
+            has_provider: true,
+            has_token_endpoint: true,
+            ..SessionConfig::default()
+        },
+    );
+    let call = s.set_customer("cust-1", T0).unwrap().call.unwrap();
+    let mut newest = cred("t2", T0 + 1_000, 60_000);
+    newest.refresh_token = Some(SecretString::new("r2"));
+    let _ = s.call_succeeded(call.id, newest, Source::TokenEndpoint, 0.0);
+    let due = s.refresh_due().unwrap();
+    let call = s.tick(due).call.unwrap();
+    let mut older = cred("t1", T0, 600_000);
+    older.refresh_token = Some(SecretString::new("r1"));
+    let fx = s.adopt(older, due + 1, 0.0);
+    assert_eq!(fx.abort, Some(call.id));
+    assert_eq!(s.credential().unwrap().token.secret(), "t1");
+    assert_eq!(s.refresh_token().unwrap().secret(), "r2");
+}
+
+#[test]
+fn a_refused_token_is_not_adopted_after_the_refresh_either() {
+    // Found by the simulation (seed 1132205, flaky-provider): after a 401
+    // the want/have round offered the new token and, from a tab that had
+    // not been refused yet, the refused one; adopting the new token forgot
+    // which one was refused and the next offer put it back.
+    let mut s = session();
+    login(&mut s, T0, 600_000);
+    let (_, fx) = s.unauthorized(Some("t1"), T0 + 1_000);
+    let call = fx.call.unwrap();
+    s.await_grant(call.id);
+    let fx = s.adopt(cred("t2", T0 + 900, 600_000), T0 + 1_010, 0.0);
+    assert_eq!(fx.abort, Some(call.id));
+    // t1 looks longer-lived than t2 here (an issuer clock estimate can do
+    // that), but the server refused it.
+    let fx = s.adopt(cred("t1", T0 + 500, 900_000), T0 + 1_011, 0.0);
+    assert_eq!(fx, Effects::default());
+    assert_eq!(s.credential().unwrap().token.secret(), "t2");
 }
