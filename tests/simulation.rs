@@ -1003,6 +1003,10 @@ impl<'a> World<'a> {
             Ev::Recover => {
                 self.log(|| "provider recovers, network back".into());
                 self.recovered = true;
+                // Nothing fails from here on, tab deaths included.
+                for t in &mut self.tabs {
+                    t.die_after_call = false;
+                }
                 if !self.network_online {
                     self.network_online = true;
                     self.push(self.now, Ev::NetChange { online: true });
