@@ -24,6 +24,7 @@ pub mod base64url;
 pub mod clock;
 pub mod config;
 pub mod context;
+mod decimal;
 pub mod error;
 pub mod identifier;
 pub mod json;
