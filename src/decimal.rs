@@ -183,7 +183,9 @@ impl Big {
             }
         }
         if limbs > 0 {
-            self.0.splice(0..0, std::iter::repeat_n(0, limbs));
+            let mut shifted = vec![0; limbs];
+            shifted.append(&mut self.0);
+            self.0 = shifted;
         }
     }
 
