@@ -80,25 +80,32 @@ function inlineSnippets(glue) {
   const found = [...glue.matchAll(importRe)];
   const specs = new Set(found.map((m) => m[3]));
   const exported = new Set();
+  const inlined = new Map(); // spec → the names it exports; a file imported twice is inlined once
   for (const [line, named, namespace, spec] of found) {
-    let code = readFileSync(join(PKG, spec), 'utf8');
-    // Imports between snippets point at code that is inlined too: drop them.
-    code = code.replace(/^import\s+\{[^}]*\}\s+from\s+['"](\.{1,2}\/[^'"]+)['"];?[ \t]*$/gm, (l, rel) => {
-      const target = `./${relative(PKG, join(PKG, dirname(spec), rel))}`;
-      if (!specs.has(target)) fail(`${spec} imports ${rel}, which chat_auth.js does not import; cannot inline`);
-      return '';
-    });
-    const names = [];
-    code = code.replace(/^export\s+(?=(?:async\s+)?(?:function|class|const|let)\s+(\w+))/gm, (_, name) => {
-      if (exported.has(name)) fail(`two snippets export ${name}; cannot inline`);
-      exported.add(name);
-      names.push(name);
-      return '';
-    });
-    if (/^export\s/m.test(code)) fail(`${spec} has an export form postbuild cannot inline`);
+    let code = '';
+    if (!inlined.has(spec)) {
+      code = readFileSync(join(PKG, spec), 'utf8');
+      // Imports between snippets point at code that is inlined too: drop them.
+      code = code.replace(/^import\s+\{[^}]*\}\s+from\s+['"](\.{1,2}\/[^'"]+)['"];?[ \t]*$/gm, (l, rel) => {
+        const target = `./${relative(PKG, join(PKG, dirname(spec), rel))}`;
+        if (!specs.has(target)) fail(`${spec} imports ${rel}, which chat_auth.js does not import; cannot inline`);
+        return '';
+      });
+      const names = [];
+      code = code.replace(/^export\s+(?=(?:async\s+)?(?:function|class|const|let)\s+(\w+))/gm, (_, name) => {
+        if (exported.has(name)) fail(`two snippets export ${name}; cannot inline`);
+        exported.add(name);
+        names.push(name);
+        return '';
+      });
+      if (/^export\s/m.test(code)) fail(`${spec} has an export form postbuild cannot inline`);
+      inlined.set(spec, names);
+      code = `// inlined from ${spec}\n${code.trim()}\n`;
+    }
+    const names = inlined.get(spec);
     if (named && named.split(',').some((n) => !names.includes(n.trim()))) fail(`${line.trim()}: not every name is exported by ${spec}`);
     const ns = namespace ? `const ${namespace} = { __proto__: null, ${names.join(', ')} };\n` : '';
-    glue = glue.replace(line, `// inlined from ${spec}\n${code.trim()}\n${ns}`);
+    glue = glue.replace(line, `${code}${ns}`);
   }
   glue = glue.replace(/^export\s+\{([^}]*)\}\s+from\s+['"]\.\/snippets\/[^'"]+['"];?[ \t]*$/gm, (line, names) => {
     if (names.split(',').some((n) => !exported.has(n.trim()))) fail(`${line.trim()}: name not inlined`);
