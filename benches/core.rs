@@ -22,7 +22,10 @@ fn case(name: &str) -> (String, VerifyOptions, i64) {
         .filter_map(Value::as_object)
         .find(|c| c.get_str("name") == Some(name))
         .unwrap_or_else(|| panic!("no vector case {name}"));
-    let options: &Object = c.get("options").and_then(Value::as_object).expect("options");
+    let options: &Object = c
+        .get("options")
+        .and_then(Value::as_object)
+        .expect("options");
     let opts = VerifyOptions::from_json(options).expect("vector options are valid");
     let now = c.get("now").and_then(Value::as_f64).expect("now") as i64;
     (c.get_str("token").expect("token").to_owned(), opts, now)

@@ -10,8 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { ROOT } from './lib.mjs';
 
-/** Reached 78,932 bytes (2026-11-27, issue 7) + 3 %. */
-export const SIZE_BUDGET_BYTES = 81_300;
+/** Reached 85,939 bytes (2026-11-27, issue 7, with cross-tab Web Locks merged) + 3 %. */
+export const SIZE_BUDGET_BYTES = 88_500;
 export const SHIPPED = ['pkg/chat_auth_bg.wasm', 'pkg/chat_auth.js'];
 
 /** gzip -9 size of each shipped file and their sum, in bytes. */
