@@ -12,7 +12,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { brotliCompressSync, constants as zlib, gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
@@ -25,6 +25,8 @@ const COLD_PAGES = QUICK ? 5 : 21; // fresh pages per candidate for cold load (�
 const FETCHES = QUICK ? 200 : 1000; // requests per side for the fetch overhead (≥ 1,000)
 const CYCLES = QUICK ? 1000 : 10_000; // forced refreshes for the memory check
 const STEP_TIMEOUT_MS = 180_000; // upper bound for any one in-page measurement
+const NOTES = '\n## Notes'; // BENCHMARKS.md keeps everything from this heading on across runs
+let loadAtStart = [0, 0, 0];
 
 // Targets of issue 7, as figures from this run.
 const TARGETS = {
@@ -35,6 +37,15 @@ const TARGETS = {
   initVsAuth0: 1.5,
   memoryGrowthBytes: 64 * 1024,
 };
+
+/** `promise`, or a rejection after `ms`: page.evaluate itself has no timeout. */
+function within(promise, what, ms = STEP_TIMEOUT_MS) {
+  let timer;
+  const limit = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
+}
 
 const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
 const fmt = (n, digits = 0) => (n >= 100 || digits === 0 ? Math.round(n).toLocaleString('en-US') : n.toFixed(digits));
@@ -129,7 +140,7 @@ async function coldLoad(browser, base, load) {
     const page = await context.newPage();
     page.setDefaultTimeout(STEP_TIMEOUT_MS);
     await page.goto(`${base}scripts/bench-page/blank.html`);
-    return await page.evaluate(async (load) => {
+    return await within(page.evaluate(async (load) => {
       const t0 = performance.now();
       if (load.kind === 'wasm') {
         const m = await import(load.url);
@@ -150,7 +161,7 @@ async function coldLoad(browser, base, load) {
         });
       }
       return { total: performance.now() - t0 };
-    }, load);
+    }, load), `cold load of ${load.url ?? load.urls}`);
   } finally {
     await context.close();
   }
@@ -180,6 +191,7 @@ async function main() {
     if (!existsSync(f)) throw new Error(`${relative(ROOT, f)} missing: run \`npm run build\` first (npm run bench does)`);
   }
   const started = new Date();
+  loadAtStart = loadavg();
   const sizes = Object.fromEntries(Object.entries(CANDIDATES).map(([k, c]) => [k, transfer(c.files)]));
   const glueImports = moduleGraph(['pkg/chat_auth.js']).length - 1;
   if (glueImports > 0) console.warn(`bench: WARNING pkg/chat_auth.js imports ${glueImports} more file(s); their bytes are not counted`);
@@ -215,24 +227,27 @@ async function main() {
       RS256: { private: read('tests/vectors/keys/rsa2048.pem'), public: read('tests/vectors/keys/rsa2048.pub.pem') },
       ES256: { private: read('tests/vectors/keys/p256.pem'), public: read('tests/vectors/keys/p256.pub.pem') },
     };
-    const setup = await page.evaluate((keys) => window.bench.setup({ keys }), keys);
+    const setup = await within(page.evaluate((keys) => window.bench.setup({ keys }), keys), 'setup');
     if (!setup.crossOriginIsolated) console.warn('bench: WARNING page not cross-origin isolated; timer resolution is 100 µs');
     step('decodeToken vs jwtDecode');
-    const decode = await page.evaluate(() => window.bench.decode());
+    const decode = await within(page.evaluate(() => window.bench.decode()), 'decode');
     step('verifyToken vs jose.jwtVerify (RS256)');
-    const rs = await page.evaluate(() => window.bench.verify('RS256'));
+    const rs = await within(page.evaluate(() => window.bench.verify('RS256')), 'verify RS256');
     step('verifyToken vs jose.jwtVerify (ES256)');
-    const es = await page.evaluate(() => window.bench.verify('ES256'));
+    const es = await within(page.evaluate(() => window.bench.verify('ES256')), 'verify ES256');
     step(`auth.fetch vs fetch, ${FETCHES} requests each`);
-    const fetchRes = await page.evaluate((n) => window.bench.fetchOverhead({ n }), FETCHES);
+    const fetchRes = await within(page.evaluate((n) => window.bench.fetchOverhead({ n }), FETCHES), 'fetch overhead');
     step(`memory over ${CYCLES} forced refreshes`);
-    const mem = await page.evaluate((c) => window.bench.memory({ counts: c }), [10, CYCLES]);
+    const mem = await within(page.evaluate((c) => window.bench.memory({ counts: c }), [10, CYCLES]), 'memory');
     await context.close();
     if (pageErrors.length) throw new Error(`page errors: ${pageErrors.join('; ')}`);
 
     const report = render({ started, chromiumVersion, sizes, coldMs, coldInit, decode, rs, es, fetchRes, mem, setup });
     console.log(`\n${report.table}\n\n${report.targets}`);
-    writeFileSync(join(ROOT, 'BENCHMARKS.md'), report.markdown);
+    const file = join(ROOT, 'BENCHMARKS.md');
+    const old = existsSync(file) ? readFileSync(file, 'utf8') : '';
+    const notes = old.includes(NOTES) ? old.slice(old.indexOf(NOTES)) : '';
+    writeFileSync(file, `${report.markdown.trimEnd()}\n${notes}`);
     console.log('\nbench: wrote BENCHMARKS.md');
   } finally {
     await browser.close();
@@ -306,7 +321,7 @@ peers in the same headless Chromium, same machine, same minute. Ratios are ours 
 times lower is better, for ops/s higher is better).
 
 - date: ${started.toISOString()}
-- machine: ${machine()}
+- machine: ${machine()}; load average at start ${loadAtStart.map((l) => l.toFixed(1)).join(' / ')} (1 / 5 / 15 min)
 - browser: Chromium ${chromiumVersion} (headless, ${CHROMIUM_PATH})
 - command: \`npm run bench\`${QUICK ? ' (BENCH_QUICK=1: reduced samples)' : ''}
 
