@@ -10,6 +10,7 @@
 //   clippy  cargo clippy --all-targets -- -D warnings
 //   native  cargo test
 //   build   node scripts/build.mjs (wasm-pack build --target web --release + postbuild)
+//   size    node scripts/size.mjs (gzip -9 of wasm + glue within the budget; needs `build`)
 //   wasm    wasm_bindgen_test (tests/wasm.rs) in headless Chromium via wasm-bindgen-test-runner
 //   e2e     node --test tests/e2e/**/*.test.mjs (JS in Chromium via playwright-core; needs `build`)
 import { existsSync, readdirSync } from 'node:fs';
@@ -34,6 +35,8 @@ const TIERS = {
   'clippy-wasm': () => ['cargo', ['clippy', '--target', 'wasm32-unknown-unknown', '--lib', '--', '-D', 'warnings']],
   native: () => ['cargo', ['test']],
   build: () => [process.execPath, ['scripts/build.mjs']],
+  // gzip -9 of pkg/chat_auth_bg.wasm + pkg/chat_auth.js within SIZE_BUDGET_BYTES (scripts/size.mjs).
+  size: () => [process.execPath, ['scripts/size.mjs']],
   // wasm_bindgen_test in headless Chromium through wasm-bindgen-test-runner
   // (the runner `wasm-pack test --headless --chrome` uses), for tests/wasm.rs
   // only: wasm-pack builds every test target, and the core's unit tests are
@@ -55,7 +58,7 @@ const TIERS = {
   },
 };
 const GROUPS = {
-  all: ['setup', 'fmt', 'clippy', 'clippy-wasm', 'native', 'build', 'wasm', 'e2e'],
+  all: ['setup', 'fmt', 'clippy', 'clippy-wasm', 'native', 'build', 'size', 'wasm', 'e2e'],
   lint: ['fmt', 'clippy', 'clippy-wasm'],
 };
 

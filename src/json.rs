@@ -357,35 +357,42 @@ impl Parser<'_> {
     }
 
     fn number(&mut self) -> Result<Value> {
-        let start = self.i;
-        self.eat(b"-");
+        let negative = self.eat(b"-");
+        let int_start = self.i;
         match self.peek() {
             Some(b'0') => self.i += 1,
             Some(b'1'..=b'9') => self.digits(),
             _ => return err("invalid JSON number"),
         }
+        let mut digits = self.s[int_start..self.i].to_vec();
+        let mut exp10: i64 = 0;
         if self.eat(b".") {
             if !matches!(self.peek(), Some(b'0'..=b'9')) {
                 return err("invalid JSON number");
             }
+            let frac_start = self.i;
             self.digits();
+            digits.extend_from_slice(&self.s[frac_start..self.i]);
+            exp10 = -((self.i - frac_start) as i64);
         }
         if let Some(b'e' | b'E') = self.peek() {
             self.i += 1;
-            if let Some(b'+' | b'-') = self.peek() {
-                self.i += 1;
-            }
+            let exp_negative = self.eat(b"-") || {
+                self.eat(b"+");
+                false
+            };
             if !matches!(self.peek(), Some(b'0'..=b'9')) {
                 return err("invalid JSON number");
             }
-            self.digits();
+            let mut exp: i64 = 0;
+            while let Some(d @ b'0'..=b'9') = self.peek() {
+                // Saturates far beyond any finite f64's exponent.
+                exp = exp.saturating_mul(10).saturating_add(i64::from(d - b'0'));
+                self.i += 1;
+            }
+            exp10 = exp10.saturating_add(if exp_negative { -exp } else { exp });
         }
-        // The slice is ASCII digits and signs, so this cannot fail; map anyway.
-        let text = std::str::from_utf8(&self.s[start..self.i])
-            .map_err(|_| Error::malformed("invalid JSON number"))?;
-        let n: f64 = text
-            .parse()
-            .map_err(|_| Error::malformed("invalid JSON number"))?;
+        let n = crate::decimal::to_f64(negative, &digits, exp10);
         if !n.is_finite() {
             return err("JSON number out of range");
         }

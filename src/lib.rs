@@ -24,6 +24,7 @@ pub mod base64url;
 pub mod clock;
 pub mod config;
 pub mod context;
+mod decimal;
 pub mod error;
 pub mod identifier;
 pub mod json;
@@ -36,6 +37,13 @@ pub mod verify;
 
 #[cfg(target_arch = "wasm32")]
 mod bindings;
+
+// talc instead of std's dlmalloc: about 3 KB gzip smaller in the wasm build,
+// and it merges freed neighbours, so long sessions do not fragment the heap
+// (the bench's 10,000-refresh memory check covers this).
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 #[cfg(target_arch = "wasm32")]
 pub use bindings::{check_customer_id, decode_token, install_asapp, verify_token, ChatAuth};
 

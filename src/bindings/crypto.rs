@@ -8,6 +8,7 @@ use crate::base64url;
 use crate::error::{Error, ErrorCode};
 use crate::keys::{Algorithm, Curve, KeyMaterial, PublicKey};
 use js_sys::{Array, Object, Uint8Array};
+use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -137,6 +138,61 @@ async fn import(
     key.dyn_into::<CryptoKey>().map_err(|_| unusable())
 }
 
+/// Imported public keys, newest last, at most [`IMPORTED_MAX`]: importing an
+/// RSA key costs more than the verification itself, and sessions and
+/// `verifyToken` callers verify many tokens under the same few keys.
+/// HMAC secrets are never kept.
+const IMPORTED_MAX: usize = 16;
+
+thread_local! {
+    static IMPORTED: RefCell<Vec<(Algorithm, Vec<u8>, CryptoKey)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The public key bytes that identify an imported key; `None` for secrets.
+fn fingerprint(material: &KeyMaterial) -> Option<Vec<u8>> {
+    let (a, b, tag): (&[u8], &[u8], u8) = match material {
+        KeyMaterial::Rsa { n, e } => (n, e, 0),
+        KeyMaterial::Ec { curve, x, y } => (x, y, 1 + (*curve == Curve::P384) as u8),
+        KeyMaterial::Ed25519 { x } => (x, &[], 3),
+        KeyMaterial::Secret(_) => return None,
+    };
+    let mut out = Vec::with_capacity(a.len() + b.len() + 5);
+    out.push(tag);
+    out.extend_from_slice(&(a.len() as u32).to_le_bytes());
+    out.extend_from_slice(a);
+    out.extend_from_slice(b);
+    Some(out)
+}
+
+async fn cached_import(
+    subtle: &SubtleCrypto,
+    alg: Algorithm,
+    key: &PublicKey,
+    import_alg: &Object,
+) -> Result<CryptoKey, Error> {
+    let Some(print) = fingerprint(&key.material) else {
+        return import(subtle, alg, key, import_alg).await;
+    };
+    let hit = IMPORTED.with(|c| {
+        c.borrow()
+            .iter()
+            .find(|(a, p, _)| *a == alg && *p == print)
+            .map(|(_, _, k)| k.clone())
+    });
+    if let Some(k) = hit {
+        return Ok(k);
+    }
+    let imported = import(subtle, alg, key, import_alg).await?;
+    IMPORTED.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= IMPORTED_MAX {
+            c.remove(0);
+        }
+        c.push((alg, print, imported.clone()));
+    });
+    Ok(imported)
+}
+
 fn unusable() -> Error {
     Error::new(ErrorCode::InvalidConfig, "WebCrypto refused the key")
 }
@@ -153,7 +209,7 @@ pub async fn verify(
     // A key that passed the core's checks but that WebCrypto cannot import
     // (an EC point off the curve, a bad Ed25519 point) verifies nothing: the
     // native verifier answers false for it too, so both say bad_signature.
-    let Ok(crypto_key) = import(&subtle, alg, key, &import_alg).await else {
+    let Ok(crypto_key) = cached_import(&subtle, alg, key, &import_alg).await else {
         return Ok(false);
     };
     let promise = subtle

@@ -261,6 +261,35 @@ pub async fn judge(
     candidate.admit(&rules, received_at, introspection)
 }
 
+thread_local! {
+    /// The options of the last `verifyToken` call, parsed, by their JSON text:
+    /// callers verify many tokens with the same options, and parsing them
+    /// (JSON, PEM, DER, key checks) costs more than WebCrypto's verify (bench).
+    /// One entry: a few hundred bytes, replaced by the next call's options.
+    static LAST_OPTIONS: RefCell<Option<(String, Rc<VerifyOptions>)>> = const { RefCell::new(None) };
+}
+
+/// `verifyToken`'s options parsed from their JSON text (rule 1 on a miss).
+fn verify_options(text: &str) -> Result<Rc<VerifyOptions>> {
+    let hit = LAST_OPTIONS.with(|last| {
+        last.borrow()
+            .as_ref()
+            .filter(|(t, _)| t == text)
+            .map(|(_, o)| o.clone())
+    });
+    if let Some(opts) = hit {
+        return Ok(opts);
+    }
+    let object = json::parse_object(text.as_bytes())
+        .map_err(|_| Error::new(ErrorCode::InvalidConfig, "options must be an object"))?;
+    let opts = Rc::new(VerifyOptions::from_json(&object)?);
+    // An HMAC secret is not kept beyond the call.
+    if !object.contains("secret") {
+        LAST_OPTIONS.with(|last| *last.borrow_mut() = Some((text.to_owned(), opts.clone())));
+    }
+    Ok(opts)
+}
+
 /// `verifyToken(token, options)`.
 pub async fn verify_token(
     token: JsValue,
@@ -272,9 +301,7 @@ pub async fn verify_token(
     let text = js::stringify(&options)
         .ok_or_else(|| js::error(ErrorCode::InvalidConfig, "options must be an object"))?;
     let run = async {
-        let object = json::parse_object(text.as_bytes())
-            .map_err(|_| Error::new(ErrorCode::InvalidConfig, "options must be an object"))?;
-        let opts = VerifyOptions::from_json(&object)?;
+        let opts = verify_options(&text)?;
         let prepared = verify::prepare(&token, &opts)?;
         if !crypto::verify(
             prepared.alg(),

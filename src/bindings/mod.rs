@@ -15,6 +15,8 @@ use crate::session::{Session, SessionConfig, State};
 use crate::token;
 use js_sys::{Function, Object, Promise};
 use runtime::{Runtime, EVENTS};
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -24,6 +26,13 @@ use wasm_bindgen_futures::future_to_promise;
 extern "C" {
     #[wasm_bindgen(js_name = installAsappWith)]
     fn install_asapp_with(target: &JsValue, create: &Function);
+}
+
+/// Every async method's future as a `Promise`, through one boxed
+/// `future_to_promise` instantiation instead of one per method (size).
+fn promise(f: impl Future<Output = Result<JsValue, JsValue>> + 'static) -> Promise {
+    let boxed: Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>> = Box::pin(f);
+    future_to_promise(boxed)
 }
 
 fn core_err(e: Error) -> JsValue {
@@ -60,7 +69,7 @@ pub fn decode_token(token: JsValue) -> Result<JsValue, JsValue> {
 /// `verifyToken(token, options)`: resolves to the claims.
 #[wasm_bindgen(js_name = verifyToken)]
 pub fn verify_token(token: JsValue, options: JsValue) -> Promise {
-    future_to_promise(judge::verify_token(token, options))
+    promise(judge::verify_token(token, options))
 }
 
 /// `installAsapp(target = globalThis)`: defines `target.ASAPP(command, …)`.
@@ -160,7 +169,7 @@ impl ChatAuth {
     #[wasm_bindgen(js_name = setCustomer)]
     pub fn set_customer(&self, customer_id: JsValue, context_provider: JsValue) -> Promise {
         let rt = self.rt.clone();
-        future_to_promise(async move {
+        promise(async move {
             if rt.session.borrow().state() == State::Destroyed {
                 return Err(destroyed());
             }
@@ -196,7 +205,7 @@ impl ChatAuth {
     #[wasm_bindgen(js_name = clearCustomer)]
     pub fn clear_customer(&self) -> Promise {
         let rt = self.rt.clone();
-        future_to_promise(async move {
+        promise(async move {
             let customer = rt.session.borrow().customer_id().map(str::to_owned);
             let fx = rt
                 .session
@@ -216,7 +225,7 @@ impl ChatAuth {
     pub fn get_token(&self, opts: JsValue) -> Promise {
         let rt = self.rt.clone();
         let force = js::get(&opts, "forceRefresh").as_bool() == Some(true);
-        future_to_promise(async move {
+        promise(async move {
             let credential = rt.credential(force).await?;
             Ok(credential.map_or(JsValue::NULL, |c| JsValue::from(c.token.secret())))
         })
@@ -225,12 +234,12 @@ impl ChatAuth {
     /// The headers to add to a request for `url` (`{}` for other origins).
     #[wasm_bindgen(js_name = authHeaders)]
     pub fn auth_headers(&self, url: JsValue) -> Promise {
-        future_to_promise(transport::auth_headers(self.rt.clone(), url))
+        promise(transport::auth_headers(self.rt.clone(), url))
     }
 
     /// `fetch` with the token attached for allowed origins.
     pub fn fetch(&self, input: JsValue, init: JsValue) -> Promise {
-        future_to_promise(transport::fetch(self.rt.clone(), input, init))
+        promise(transport::fetch(self.rt.clone(), input, init))
     }
 
     /// Subscribes to an event; returns the unsubscribe function.

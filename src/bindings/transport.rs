@@ -102,7 +102,10 @@ pub async fn fetch(rt: Rc<Runtime>, input: JsValue, init: JsValue) -> Result<JsV
             })?
             .unchecked_into::<Request>()
     };
-    let allowed = origin_of(&request.url()).is_some_and(|o| rt.config.allows_origin(&o));
+    // `Request.url` is absolute: no page base to look up.
+    let allowed = web_sys::Url::new(&request.url())
+        .ok()
+        .is_some_and(|u| rt.config.allows_origin(&u.origin()));
     if !allowed {
         // Plain fetch: nothing added, nothing removed.
         return js::fetch(&input, &init)

@@ -1,0 +1,79 @@
+//! `cargo bench`: the native core's hot paths, with criterion. The browser
+//! figures against the JavaScript peers are `npm run bench` (BENCHMARKS.md).
+//!
+//! Tokens, keys and options come from tests/vectors/algorithms.json, so the
+//! benchmarks run exactly what the vector tests check.
+
+use chat_auth::json::{self, Object, Value};
+use chat_auth::schedule::{self, RefreshPolicy, TokenTimes};
+use chat_auth::token;
+use chat_auth::verify::{self, VerifyOptions};
+use criterion::{criterion_group, criterion_main, Criterion};
+use std::hint::black_box;
+
+/// `(token, options, now)` of the vector case `name`.
+fn case(name: &str) -> (String, VerifyOptions, i64) {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/algorithms.json");
+    let text = std::fs::read(path).expect("tests/vectors/algorithms.json");
+    let doc = json::parse_object(&text).expect("vector file is JSON");
+    let cases = doc.get("cases").and_then(Value::as_array).expect("cases");
+    let c = cases
+        .iter()
+        .filter_map(Value::as_object)
+        .find(|c| c.get_str("name") == Some(name))
+        .unwrap_or_else(|| panic!("no vector case {name}"));
+    let options: &Object = c
+        .get("options")
+        .and_then(Value::as_object)
+        .expect("options");
+    let opts = VerifyOptions::from_json(options).expect("vector options are valid");
+    let now = c.get("now").and_then(Value::as_f64).expect("now") as i64;
+    (c.get_str("token").expect("token").to_owned(), opts, now)
+}
+
+fn parse(c: &mut Criterion) {
+    let (token, _, _) = case("rs256-spki");
+    c.bench_function("token/decode (RS256 JWT)", |b| {
+        b.iter(|| token::decode(black_box(&token), token::DEFAULT_MAX_TOKEN_BYTES).unwrap())
+    });
+}
+
+fn claims(c: &mut Criterion) {
+    let (token, opts, now) = case("rs256-spki");
+    let decoded = token::decode(&token, token::DEFAULT_MAX_TOKEN_BYTES).unwrap();
+    verify::check_claims(&decoded.claims, &opts, now).expect("vector claims pass");
+    c.bench_function("verify/check_claims", |b| {
+        b.iter(|| verify::check_claims(black_box(&decoded.claims), &opts, now).unwrap())
+    });
+}
+
+fn verify_tokens(c: &mut Criterion) {
+    for (label, name) in [
+        ("verify/RS256 (SPKI)", "rs256-spki"),
+        ("verify/ES256 (SPKI)", "es256-spki"),
+        ("verify/HS256 (secret)", "hs256-secret"),
+    ] {
+        let (token, opts, now) = case(name);
+        verify::verify_token(&token, &opts, now).expect("vector token verifies");
+        c.bench_function(label, |b| {
+            b.iter(|| verify::verify_token(black_box(&token), &opts, now).unwrap())
+        });
+    }
+}
+
+fn schedule(c: &mut Criterion) {
+    let policy = RefreshPolicy::default();
+    let times = TokenTimes {
+        received_at: 1_700_000_000_000,
+        expires_at: 1_700_003_600_000,
+    };
+    c.bench_function("schedule/refresh_at + next", |b| {
+        b.iter(|| {
+            let at = schedule::refresh_at(black_box(&times), &policy, 0.5);
+            schedule::next(black_box(1_700_000_100_000), Some(&times), Some(at), None)
+        })
+    });
+}
+
+criterion_group!(benches, parse, claims, verify_tokens, schedule);
+criterion_main!(benches);

@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+// The size budget (test tier `size`, after `build`): gzip -9 of pkg/chat_auth_bg.wasm +
+// pkg/chat_auth.js must not exceed SIZE_BUDGET_BYTES. A byte count is deterministic, unlike a
+// timing, so it can fail a test run. The budget sits ~3 % above the size reached (issue 7); lower
+// it when a cut lands, raise it only with a reason in the commit message. Speed lives in
+// `npm run bench` (BENCHMARKS.md), never in tests.
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { ROOT } from './lib.mjs';
+
+/** Reached 85,939 bytes (2026-11-27, issue 7, with cross-tab Web Locks merged) + 3 %. */
+export const SIZE_BUDGET_BYTES = 88_500;
+export const SHIPPED = ['pkg/chat_auth_bg.wasm', 'pkg/chat_auth.js'];
+
+/** gzip -9 size of each shipped file and their sum, in bytes. */
+export function shippedSize() {
+  const files = SHIPPED.map((rel) => {
+    const path = join(ROOT, rel);
+    if (!existsSync(path)) throw new Error(`${rel} missing: run \`npm run build\` first`);
+    return { rel, gzip: gzipSync(readFileSync(path), { level: 9 }).length };
+  });
+  return { files, total: files.reduce((s, f) => s + f.gzip, 0) };
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  try {
+    const { files, total } = shippedSize();
+    for (const f of files) console.log(`size: ${f.rel.padEnd(22)} ${f.gzip.toLocaleString('en-US').padStart(7)} bytes gzip -9`);
+    const pct = ((total / SIZE_BUDGET_BYTES) * 100).toFixed(1);
+    console.log(`size: total ${total.toLocaleString('en-US')} bytes, budget ${SIZE_BUDGET_BYTES.toLocaleString('en-US')} (${pct} %)`);
+    if (total > SIZE_BUDGET_BYTES) {
+      console.error(
+        `size: FAILED wasm + glue is ${total - SIZE_BUDGET_BYTES} bytes over budget. ` +
+          'Find what grew (twiggy top on a build with names; see BENCHMARKS.md) and cut it, or raise ' +
+          'SIZE_BUDGET_BYTES in scripts/size.mjs with the reason in the commit message.',
+      );
+      process.exit(1);
+    }
+  } catch (e) {
+    console.error(`size: FAILED ${e.message}`);
+    process.exit(1);
+  }
+}
