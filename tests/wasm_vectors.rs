@@ -101,7 +101,9 @@ async fn run_case(case: &JsValue) -> Result<(), String> {
                 && get(&e, "name").as_string().as_deref() == Some("ChatAuthError");
             let code = get(&e, "code").as_string().unwrap_or_default();
             if !is_error {
-                Err(format!("expected {expect}, got a non-ChatAuthError ({code})"))
+                Err(format!(
+                    "expected {expect}, got a non-ChatAuthError ({code})"
+                ))
             } else if code != expect {
                 Err(format!("expected {expect}, got {code}"))
             } else {
