@@ -308,3 +308,53 @@ e2e.test("leak 3: storage: 'session' keeps the token in sessionStorage only; nev
   c.check('console carries no secret', () => assert.deepEqual(findIn('console', s.logs().join('\n'), [secret.token, secret.header]), []));
   c.done();
 });
+
+e2e.test('leak 4: a token endpoint or introspection endpoint that redirects (307) does not get the refresh or access token re-posted elsewhere', async (s) => {
+  const cid = customerId();
+  const secret = canaries();
+  const opaque = `canaryOPQ_${randomBytes(18).toString('base64url')}`;
+  const r = await s.eval(
+    async ({ origin, cid, secret, opaque, originB }) => {
+      const { ChatAuth } = window.sdk;
+      const via307 = (what) => `${origin}/api/redirect?status=307&to=${encodeURIComponent(`${originB}/api/echo?case=${what}`)}`;
+      // A refresh by the OAuth refresh_token grant, to an endpoint that answers 307.
+      const grant = new ChatAuth({
+        apiOrigins: [origin],
+        customerId: cid,
+        crossTab: false,
+        refresh: { maxRetries: 0 },
+        tokenEndpoint: via307('token-endpoint'),
+        clientId: 'web',
+        contextProvider: async () => ({ Auth: { access_token: secret.token, token_type: 'Bearer', expires_in: 2, refresh_token: secret.refresh } }),
+      });
+      const grantEvents = T.record(grant, { store: false });
+      await T.waitState(grant, 'authenticated');
+      await T.waitFor(() => grantEvents.some((e) => e.name === 'refresh-failed' || e.name === 'auth-lost'), { timeout: 8000, what: 'the refresh grant to fail' });
+      grant.destroy();
+      // An opaque token without expiry, judged by an introspection endpoint that answers 307.
+      const intro = new ChatAuth({
+        apiOrigins: [origin],
+        crossTab: false,
+        refresh: { maxRetries: 0 },
+        introspectionEndpoint: via307('introspection'),
+        contextProvider: async () => ({ Auth: { Token: opaque } }),
+      });
+      const introResult = await T.attempt(() => T.within(intro.setCustomer(cid), 10_000, 'setCustomer'));
+      intro.destroy();
+      return { grantEvents, introResult };
+    },
+    { origin: s.originA, cid, secret, opaque, originB: s.originB },
+  );
+  const secrets = [secret.token, secret.refresh, opaque];
+  const c = new Checks();
+  c.check('the refresh grant failed', () => assert.ok(r.grantEvents.some((e) => e.name === 'refresh-failed' && e.detail.code === 'network'), JSON.stringify(r.grantEvents.map((e) => [e.name, e.detail.code]))));
+  c.check('introspection failed with network', () => assertChatAuthError(r.introResult, 'network', { secrets }));
+  c.check('positive control: the endpoints on origin A got the secrets in POST bodies', () => {
+    const hops = s.server.entries({ server: 'A', path: '/api/redirect', method: 'POST' });
+    assert.ok(hops.some((e) => e.body.includes(secret.refresh)), 'refresh token posted to the token endpoint');
+    assert.ok(hops.some((e) => e.body.includes(opaque)), 'access token posted to the introspection endpoint');
+  });
+  c.check('nothing was re-posted to origin B', () => assert.deepEqual(s.server.entries({ server: 'B' }).map((e) => `${e.method} ${e.url}`), []));
+  c.check('no secret at origins B/C or in a URL', () => assert.deepEqual(searchServer(s.server, secrets), []));
+  c.done();
+});
