@@ -195,6 +195,9 @@ const INTERESTING_TEXT: &[&str] = &[
     "-----END PUBLIC KEY-----",
 ];
 
+/// Pieces repeated many times over (long runs, deep nesting).
+const REPEATED: &[&[u8]] = &[b"[", b"{\"a\":", b"\"", b"\\", b"0", b"."];
+
 /// One byte-level mutation of `data`, sometimes splicing from `other`.
 fn mutate_bytes(rng: &mut Rng, data: &mut Vec<u8>, other: &[u8]) {
     let len = data.len();
@@ -240,14 +243,7 @@ fn mutate_bytes(rng: &mut Rng, data: &mut Vec<u8>, other: &[u8]) {
         7 if len > 0 => data.truncate(rng.below(len)),
         _ => {
             // Repeat a short piece many times (long runs, deep nesting).
-            let piece: &[u8] = *rng.pick(&[
-                &b"["[..],
-                &b"{\"a\":"[..],
-                &b"\""[..],
-                &b"\\"[..],
-                &b"0"[..],
-                &b"."[..],
-            ]);
+            let piece = rng.pick(REPEATED);
             let at = rng.below(len + 1);
             let times = 1 + rng.below(3000);
             data.splice(at..at, piece.repeat(times));
