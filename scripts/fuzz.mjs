@@ -6,7 +6,7 @@
 //   npm run fuzz -- --minutes 30      as many as fit in 30 minutes (all targets at once)
 //   npm run fuzz -- --seed 123        repeat a run (the seed is printed by every run)
 //
-// `npm test` runs the same targets with a small budget (10,000 cases each, debug build).
+// `npm test` runs the same targets with a small budget (8,000 cases each, debug build).
 import { spawn } from 'node:child_process';
 import { ROOT, seconds, toolEnv } from './lib.mjs';
 

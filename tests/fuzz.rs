@@ -16,7 +16,7 @@
 //! re-encoded and re-signed with the vectors' HMAC secret so they reach the
 //! claim rules. The rest are random bytes.
 //!
-//! `CHAT_AUTH_FUZZ_CASES` (default 10 000 per target) and
+//! `CHAT_AUTH_FUZZ_CASES` (default 8 000 per target) and
 //! `CHAT_AUTH_FUZZ_SECONDS` (a time limit per target, off by default) bound a
 //! run; `CHAT_AUTH_FUZZ_SEED` repeats one. `npm run fuzz` runs a long one
 //! (scripts/fuzz.mjs). A failure prints the target, seed, case and input.
@@ -114,7 +114,7 @@ fn budget() -> Budget {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let cases = var("CHAT_AUTH_FUZZ_CASES")
         .map(|v| v.parse().expect("CHAT_AUTH_FUZZ_CASES must be a number"))
-        .unwrap_or(10_000);
+        .unwrap_or(8_000);
     let limit = var("CHAT_AUTH_FUZZ_SECONDS").map(|v| {
         Duration::from_secs_f64(v.parse().expect("CHAT_AUTH_FUZZ_SECONDS must be a number"))
     });
