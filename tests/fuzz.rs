@@ -1,7 +1,8 @@
 //! Fuzzing on stable Rust: random and structure-aware inputs for every parser
 //! that untrusted text reaches — tokens ([`Jwt::parse`], [`token::decode`]),
 //! verification ([`VerifyOptions::from_json`] + [`verify_token`]), session
-//! options ([`Config::from_json`]), provider contexts ([`Candidate::read`]),
+//! options ([`Config::from_json`]), provider contexts ([`Candidate::read`]
+//! and [`Candidate::admit`]),
 //! stored credentials ([`admit::restore`]), the JSON reader, base64url, keys
 //! (PEM, JWK, JWKS) and customer ids.
 //!
@@ -22,12 +23,14 @@
 //! (scripts/fuzz.mjs). A failure prints the target, seed, case and input.
 #![cfg(not(target_arch = "wasm32"))]
 
-use chat_auth::admit::{self, Candidate};
+use chat_auth::admit::{self, Candidate, Introspection, Rules};
 use chat_auth::base64url;
 use chat_auth::config::Config;
+use chat_auth::config::ValidationConfig;
 use chat_auth::identifier::check_customer_id;
 use chat_auth::json::{self, Object, Value};
 use chat_auth::keys::{self, PublicKey};
+use chat_auth::secret::SecretString;
 use chat_auth::token::{self, Jwt};
 use chat_auth::verify::{verify_token, VerifyOptions};
 use chat_auth::{Error, ErrorCode};
@@ -670,6 +673,17 @@ const VERIFY_CODES: &[ErrorCode] = &[
 const CONFIG_CODES: &[ErrorCode] = &[C::InvalidConfig, C::CustomerIdInvalid, C::CustomerIdPii];
 const CONTEXT_CODES: &[ErrorCode] = &[C::Malformed, C::TokenTooLarge];
 const JSON_CODES: &[ErrorCode] = &[C::Malformed];
+const ADMIT_CODES: &[ErrorCode] = &[
+    C::Malformed,
+    C::TokenTooLarge,
+    C::Expired,
+    C::NotYetValid,
+    C::ClaimMismatch,
+    C::IssuerMismatch,
+    C::AudienceMismatch,
+    C::TokenUnchanged,
+    C::InvalidConfig,
+];
 const KEY_CODES: &[ErrorCode] = &[C::InvalidConfig];
 const ID_CODES: &[ErrorCode] = &[C::CustomerIdInvalid, C::CustomerIdPii];
 
@@ -801,7 +815,35 @@ fn target_context(rng: &mut Rng, s: &Seeds) -> Result<(), Finding> {
         lossy(mutate_json_text(rng, seed, other.as_bytes()))
     };
     input(&text);
-    check(&Candidate::read(&text), CONTEXT_CODES, &text)?;
+    let candidate = Candidate::read(&text);
+    check(&candidate, CONTEXT_CODES, &text)?;
+    if let Ok(candidate) = candidate {
+        // Judge it as a session would (claims, customer, expiry, clock
+        // offset from iat or a Date header), at odd times too.
+        let validation = ValidationConfig::default();
+        let refused = SecretString::new(rng.pick(&s.tokens).clone());
+        let rules = Rules {
+            validation: &validation,
+            customer_id: "c_8f3a9b2e",
+            refused: rng.chance(4).then_some(&refused),
+            needs_refresh: rng.chance(2),
+        };
+        let at = |rng: &mut Rng| match rng.below(3) {
+            0 => rng.0.next_u64() as i64,
+            1 => 1_700_000_000_000 + rng.below(10_000_000) as i64,
+            _ => rng.below(1 << 20) as i64 - (1 << 19),
+        };
+        let date = rng.chance(2).then(|| at(rng));
+        let received_at = at(rng);
+        let introspection = rng.chance(2).then(|| Introspection {
+            active: rng.chance(2),
+            exp: rng.chance(2).then(|| *rng.pick(&[1.7e9, -1.0, 1e300, 0.5])),
+        });
+        let admitted = candidate
+            .with_server_date(date)
+            .admit(&rules, received_at, introspection);
+        check(&admitted, ADMIT_CODES, &text)?;
+    }
     // A stored credential (sessionStorage) around the same context.
     let stored = format!(
         r#"{{"customerId":"c_8f3a9b2e","receivedAt":1700000000000,"expiresAt":1700003600000,"context":{text}}}"#
