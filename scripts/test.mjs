@@ -11,7 +11,7 @@
 //   native  cargo test
 //   build   node scripts/build.mjs (wasm-pack build --target web --release + postbuild)
 //   size    node scripts/size.mjs (gzip -9 of wasm + glue within the budget; needs `build`)
-//   wasm    wasm_bindgen_test (tests/wasm.rs) in headless Chromium via wasm-bindgen-test-runner
+//   wasm    wasm_bindgen_test (tests/wasm.rs, tests/wasm_vectors.rs) in headless Chromium via wasm-bindgen-test-runner
 //   e2e     node --test tests/e2e/**/*.test.mjs (JS in Chromium via playwright-core; needs `build`)
 import { existsSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -39,12 +39,13 @@ const TIERS = {
   size: () => [process.execPath, ['scripts/size.mjs']],
   // wasm_bindgen_test in headless Chromium through wasm-bindgen-test-runner
   // (the runner `wasm-pack test --headless --chrome` uses), for tests/wasm.rs
-  // only: wasm-pack builds every test target, and the core's unit tests are
-  // native (they use proptest). CHROMEDRIVER is the Debian driver setup
-  // installed; nothing is downloaded.
+  // and tests/wasm_vectors.rs only: wasm-pack builds every test target, and
+  // the core's unit tests are native (they use proptest). CHROMEDRIVER is the
+  // Debian driver setup installed; nothing is downloaded. --nocapture shows
+  // the browser's per-file vector counts.
   wasm: () => [
     'cargo',
-    ['test', '--target', 'wasm32-unknown-unknown', '--test', 'wasm'],
+    ['test', '--target', 'wasm32-unknown-unknown', '--test', 'wasm', '--test', 'wasm_vectors', '--', '--nocapture'],
     {
       CHROMEDRIVER,
       CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER: 'wasm-bindgen-test-runner',

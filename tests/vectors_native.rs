@@ -44,6 +44,16 @@ fn vectors() {
         dir.display()
     );
 
+    // The browser runs the same files (include_str! in tests/wasm_vectors.rs).
+    let browser = std::fs::read_to_string(dir.join("../wasm_vectors.rs")).unwrap();
+    for path in &files {
+        let name = path.file_name().unwrap().to_string_lossy();
+        assert!(
+            browser.contains(&format!("include_str!(\"vectors/{name}\")")),
+            "tests/wasm_vectors.rs does not run {name}"
+        );
+    }
+
     let mut failures = Vec::new();
     let mut total = 0;
     for path in &files {

@@ -48,6 +48,9 @@ async fn post_form(url: &str, body: &str) -> Result<Response> {
     let _ = headers.set("Accept", "application/json");
     init.set_headers(&headers);
     init.set_body(&JsValue::from_str(body));
+    // The body holds a refresh token or an access token: a 307/308 redirect
+    // would post it again to wherever the redirect points.
+    js::set(&init, "redirect", &"error".into());
     send_to(url, &init).await
 }
 

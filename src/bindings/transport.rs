@@ -1,5 +1,14 @@
 //! `auth.fetch` and `auth.authHeaders`: the token goes only to allowed
 //! origins, never into a URL; a 401 refreshes once and replays once.
+//!
+//! Redirects: a followed redirect keeps the request's headers, and the
+//! browser drops only `Authorization` when it crosses origins, so
+//! `Chat-Anonymous-Id` and the context's `Auth.Headers` would reach whatever
+//! origin the API redirects to. A page cannot see a redirect's target before
+//! following it (`redirect: 'manual'` answers with an opaque response), so
+//! requests that carry these headers are sent with `redirect: 'manual'` and
+//! a redirect answer rejects with `network`. A caller's own `'manual'` or
+//! `'error'` is kept as it is.
 
 use super::js;
 use super::runtime::Runtime;
@@ -87,25 +96,42 @@ fn with_headers(
     Ok(())
 }
 
+/// `new Request(input, init)`.
+fn new_request(input: &JsValue, init: &JsValue) -> Result<Request, JsValue> {
+    let ctor = js::get(&js::global(), "Request");
+    let ctor = js::function(&ctor).ok_or_else(network_error)?;
+    let args = js_sys::Array::of2(input, init);
+    Reflect::construct(&ctor, &args)
+        .map(JsCast::unchecked_into)
+        .map_err(|_| {
+            js::error(
+                ErrorCode::Network,
+                "invalid request: check the URL and options",
+            )
+        })
+}
+
+/// Whether the request follows redirects (the default), which would carry
+/// the SDK's headers on to the redirect's target.
+fn follows_redirects(request: &Request) -> bool {
+    js::get(request, "redirect").as_string().as_deref() == Some("follow")
+}
+
+/// `response` unless it is a redirect the SDK declined to follow.
+fn unless_redirect(response: Response, follows: bool) -> Result<JsValue, JsValue> {
+    if follows && js::get(&response, "type").as_string().as_deref() == Some("opaqueredirect") {
+        return Err(js::error(
+            ErrorCode::Network,
+            "the API answered with a redirect: requests that carry credentials do not follow redirects",
+        ));
+    }
+    Ok(response.into())
+}
+
 /// `auth.fetch(input, init)`.
 pub async fn fetch(rt: Rc<Runtime>, input: JsValue, init: JsValue) -> Result<JsValue, JsValue> {
-    let request = {
-        let ctor = js::get(&js::global(), "Request");
-        let ctor = js::function(&ctor).ok_or_else(network_error)?;
-        let args = js_sys::Array::of2(&input, &init);
-        Reflect::construct(&ctor, &args)
-            .map_err(|_| {
-                js::error(
-                    ErrorCode::Network,
-                    "invalid request: check the URL and options",
-                )
-            })?
-            .unchecked_into::<Request>()
-    };
-    // `Request.url` is absolute: no page base to look up.
-    let allowed = web_sys::Url::new(&request.url())
-        .ok()
-        .is_some_and(|u| rt.config.allows_origin(&u.origin()));
+    let request = new_request(&input, &init)?;
+    let allowed = origin_of(&request.url()).is_some_and(|o| rt.config.allows_origin(&o));
     if !allowed {
         // Plain fetch: nothing added, nothing removed.
         return js::fetch(&input, &init)
@@ -113,6 +139,14 @@ pub async fn fetch(rt: Rc<Runtime>, input: JsValue, init: JsValue) -> Result<JsV
             .map(JsValue::from)
             .map_err(fetch_error);
     }
+    let follows = follows_redirects(&request);
+    let request = if follows {
+        let manual = Object::new();
+        js::set(&manual, "redirect", &"manual".into());
+        new_request(&request.into(), &manual.into())?
+    } else {
+        request
+    };
     // Keep a copy before the body is consumed, for one replay after a 401.
     let replay = request.clone().ok();
     let credential = rt.credential(false).await?;
@@ -120,7 +154,7 @@ pub async fn fetch(rt: Rc<Runtime>, input: JsValue, init: JsValue) -> Result<JsV
     with_headers(&request, credential.as_ref(), &anonymous_id)?;
     let response = send(&request).await?;
     if response.status() != 401 {
-        return Ok(response.into());
+        return unless_redirect(response, follows);
     }
     let token_used = credential.as_ref().map(|c| c.token.secret().to_owned());
     let next = rt.after_unauthorized(token_used.as_deref()).await?;
@@ -133,5 +167,5 @@ pub async fn fetch(rt: Rc<Runtime>, input: JsValue, init: JsValue) -> Result<JsV
     }
     let anonymous_id = rt.session.borrow().anonymous_id().to_owned();
     with_headers(&replay, Some(&next), &anonymous_id)?;
-    Ok(send(&replay).await?.into())
+    unless_redirect(send(&replay).await?, follows)
 }

@@ -443,6 +443,18 @@ def keys_file():
     f.case("kid-differs-in-case", jws({"alg": "RS256", "kid": "RSA-1"}, CLAIMS, RSA), J, "unknown_key")
     f.case("kid-path-traversal", jws({"alg": "RS256", "kid": "../../etc/passwd"}, CLAIMS, RSA), J, "unknown_key")
     f.case("kid-sql-injection", jws({"alg": "RS256", "kid": "x' OR '1'='1"}, CLAIMS, RSA), J, "unknown_key")
+    # kid is only ever compared with the JWKS's kids: never a path, a URL or a
+    # C string. The classic attack names /dev/null and signs HS256 with an
+    # empty key; here it finds no key and no HMAC algorithm.
+    dev_null = jws({"alg": "HS256", "kid": "../../../../../../dev/null"}, CLAIMS, b"")
+    f.case("kid-dev-null-hs256-empty-key", dev_null, J, "alg_not_allowed")
+    f.case("kid-dev-null-hs256-allowed", dev_null, opts(ALL_ASYM + ["HS256"], jwks=JWKS), "unknown_key")
+    f.case("kid-path-traversal-to-real-kid", jws({"alg": "RS256", "kid": "../rsa-1"}, CLAIMS, RSA), J, "unknown_key")
+    f.case("kid-url", jws({"alg": "RS256", "kid": "https://attacker.example/jwks.json#rsa-1"}, CLAIMS, RSA), J,
+           "unknown_key")
+    f.case("kid-nul-suffix", jws({"alg": "RS256", "kid": "rsa-1\u0000"}, CLAIMS, RSA), J, "unknown_key")
+    f.case("kid-trailing-space", jws({"alg": "RS256", "kid": "rsa-1 "}, CLAIMS, RSA), J, "unknown_key")
+    f.case("kid-array-of-real-kid", jws({"alg": "RS256", "kid": ["rsa-1"]}, CLAIMS, RSA), J, "unknown_key")
     f.case("kid-empty", jws({"alg": "RS256", "kid": ""}, CLAIMS, RSA), J, "unknown_key")
     f.case("kid-number", jws({"alg": "RS256", "kid": 1}, CLAIMS, RSA), J, "unknown_key")
     f.case("kid-null", jws({"alg": "RS256", "kid": None}, CLAIMS, RSA), J, "unknown_key")
@@ -534,9 +546,10 @@ def attacks_file():
     E384 = opts(["ES384"], publicKey=P384_PUB)
     D = opts(["EdDSA"], publicKey=ED_PUB)
     H = opts(["HS256"], secret=SECRET)
-    for alg in ["none", "None", "NONE", "nOnE"]:
+    for alg in ["none", "None", "NONE", "nOnE", "none ", ""]:
         t = jws({"alg": alg, "typ": "JWT"}, CLAIMS, sig=b"")
-        f.case(f"alg-{alg}-unsigned", t, R, "alg_not_allowed")
+        f.case(f"alg-{alg.strip() or 'empty'}{'-space' if alg.endswith(' ') else ''}-unsigned", t, R,
+               "alg_not_allowed")
     f.case("alg-none-with-hmac-options", jws({"alg": "none"}, CLAIMS, sig=b""), H, "alg_not_allowed")
     f.case("alg-none-with-signature", with_sig(jws({"alg": "none"}, CLAIMS, sig=b""), sig_of(rs())), R,
            "alg_not_allowed")
@@ -724,6 +737,13 @@ def structure_file():
         ("duplicate-claim-sub", '{"sub":"a","exp":1700003600,"sub":"b"}'),
         ("duplicate-claim-escaped-name", '{"exp":1700003600,"\\u0065xp":1700007200}'),
         ("payload-nesting-65", '{"exp":1700003600,"x":' + "[" * 64 + "]" * 64 + "}"),
+        # Far past the cap: the reader must stop at depth 65, not recurse on.
+        ("payload-nesting-5000-arrays", '{"exp":1700003600,"x":' + "[" * 5000 + "]" * 5000 + "}"),
+        ("payload-nesting-2000-objects", '{"exp":1700003600,"x":' + '{"a":' * 2000 + "1" + "}" * 2000 + "}"),
+        ("payload-nesting-unclosed", '{"exp":1700003600,"x":' + "[" * 8000),
+        ("payload-json-true", "true"),
+        ("payload-empty-object", "{}"),
+        ("payload-two-objects", json.dumps(CLAIMS) + json.dumps(CLAIMS)),
         ("exp-missing", claims(exp=None)),
         ("exp-string", claims(exp=str(EXP))),
         ("exp-negative", claims(exp=-1)),
@@ -755,6 +775,8 @@ def structure_file():
         ("aud-array", claims(aud=["a", AUD])),
         ("aud-empty-array", claims(aud=[])),
         ("unicode-claims", claims(name="Zoë 😀", sub=SUB)),
+        ("nbf-float-accepted", claims(nbf=T - 60.5)),
+        ("iat-float-accepted", claims(iat=T - 0.001)),
         ("extra-whitespace-json", '{ "exp" : 1700003600 ,\r\n "sub" : "x" }'),
     ]:
         expected = payload if isinstance(payload, dict) else json.loads(payload)
@@ -765,6 +787,23 @@ def structure_file():
     big_token = hs(big)
     assert len(big_token) > 64 * 1024
     f.case("token-64kib", big_token, H, "token_too_large")
+    exact = None
+    for pad in range(48000, 49000):
+        candidate = hs(claims(pad="x" * pad))
+        if len(candidate) == 65536:
+            exact = candidate
+            break
+    assert exact is not None
+    f.case("token-exactly-65536-bytes", exact, H, "token_too_large")
+    f.case("token-exactly-65536-bytes-with-limit-65536", exact, opts(["HS256"], secret=SECRET, maxTokenBytes=65536),
+           "ok")
+    f.case("token-exactly-65536-bytes-with-limit-65535", exact, opts(["HS256"], secret=SECRET, maxTokenBytes=65535),
+           "token_too_large")
+    deep = '{"exp":1700003600,"x":' + "[" * 40000 + "]" * 40000 + "}"
+    f.case("deep-nesting-40000-with-raised-limit", hs(deep), opts(["HS256"], secret=SECRET, maxTokenBytes=200000),
+           "malformed")
+    deep_header = '{"alg":"HS256","x":' + "[" * 5000 + "]" * 5000 + "}"
+    f.case("header-nesting-5000", jws(deep_header, CLAIMS, K, alg="HS256"), H, "malformed")
     f.case("token-64kib-with-raised-limit", big_token, opts(["HS256"], secret=SECRET, maxTokenBytes=70000), "ok",
            claims=big)
     f.case("token-16385-bytes-of-garbage", "A" * 16385, H, "token_too_large")

@@ -12,7 +12,7 @@
 //   GET|POST /api/echo          JSON { authorization, anonymousId, method, body, seq, host, ... }
 //   *        /api/protected     401 unless the bearer token is a valid token minted here (not revoked,
 //                               not expired, mode 'normal'); 200 + echo otherwise
-//   GET      /api/redirect?to=U 302 to U
+//   *        /api/redirect?to=U[&status=307] 302 (or 301/303/307/308) to U
 //   POST     /oauth/token       refresh_token grant with rotation (each refresh token works once)
 //   POST     /introspect        RFC 7662 answer for opaque tokens minted here
 //   GET      /jwks.json         the RSA signing key as a JWK Set
@@ -449,7 +449,8 @@ export async function startChatServer({ root = REPO_ROOT, pkgDir = process.env.C
       }
       if (url.pathname === '/api/redirect') {
         const to = url.searchParams.get('to') ?? '/api/echo';
-        res.writeHead(302, { Location: to, 'Cache-Control': 'no-store', ...extra });
+        const status = [301, 302, 303, 307, 308].includes(Number(url.searchParams.get('status'))) ? Number(url.searchParams.get('status')) : 302;
+        res.writeHead(status, { Location: to, 'Cache-Control': 'no-store', ...extra });
         return res.end();
       }
       return send(res, 404, { error: 'not found' }, extra);
