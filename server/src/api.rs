@@ -20,7 +20,11 @@ type Shared = State<Arc<AppState>>;
 /// An error answer: JSON `{ error, error_description }`, with
 /// `WWW-Authenticate` on 401 (RFC 6750 §3) and `Retry-After` on 429.
 #[derive(Debug)]
-pub struct ApiError {
+pub struct ApiError(Box<ErrorAnswer>);
+
+/// The parts of an [`ApiError`].
+#[derive(Debug)]
+pub struct ErrorAnswer {
     status: StatusCode,
     error: &'static str,
     description: String,
@@ -29,16 +33,29 @@ pub struct ApiError {
     note: Note,
 }
 
+impl std::ops::Deref for ApiError {
+    type Target = ErrorAnswer;
+    fn deref(&self) -> &ErrorAnswer {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ApiError {
+    fn deref_mut(&mut self) -> &mut ErrorAnswer {
+        &mut self.0
+    }
+}
+
 impl ApiError {
     fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> ApiError {
-        ApiError {
+        ApiError(Box::new(ErrorAnswer {
             status,
             error,
             description: description.into(),
             www_authenticate: None,
             retry_after: None,
             note: Note::default(),
-        }
+        }))
     }
 
     fn bad_request(description: impl Into<String>) -> ApiError {
@@ -78,19 +95,20 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({ "error": self.error, "error_description": self.description });
-        let mut res = (self.status, axum::Json(body)).into_response();
+        let e = *self.0;
+        let body = json!({ "error": e.error, "error_description": e.description });
+        let mut res = (e.status, axum::Json(body)).into_response();
         if let Some(w) = self
             .www_authenticate
             .and_then(|w| HeaderValue::try_from(w).ok())
         {
             res.headers_mut().insert(header::WWW_AUTHENTICATE, w);
         }
-        if let Some(s) = self.retry_after {
+        if let Some(s) = e.retry_after {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(s));
         }
-        res.extensions_mut().insert(self.note);
+        res.extensions_mut().insert(e.note);
         res
     }
 }
