@@ -98,7 +98,7 @@ impl IntoResponse for ApiError {
         let e = *self.0;
         let body = json!({ "error": e.error, "error_description": e.description });
         let mut res = (e.status, axum::Json(body)).into_response();
-        if let Some(w) = self
+        if let Some(w) = e
             .www_authenticate
             .and_then(|w| HeaderValue::try_from(w).ok())
         {
