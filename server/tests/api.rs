@@ -462,7 +462,7 @@ async fn introspection_needs_client_credentials_and_answers_rfc7662() {
         use chat_auth::base64url;
         // Standard base64 from base64url (these credentials have no '-'/'_').
         let mut creds = base64url::encode(format!("chat-api:{secret}").as_bytes());
-        while creds.len() % 4 != 0 {
+        while !creds.len().is_multiple_of(4) {
             creds.push('=');
         }
         Request::post("/oauth/introspect")
