@@ -46,6 +46,7 @@ pub struct Introspection {
 pub struct Candidate {
     context: Context,
     jwt: Option<Jwt>,
+    server_date: Option<Millis>,
 }
 
 impl Candidate {
@@ -63,7 +64,19 @@ impl Candidate {
         } else {
             None
         };
-        Ok(Candidate { context, jwt })
+        Ok(Candidate {
+            context,
+            jwt,
+            server_date: None,
+        })
+    }
+
+    /// The same answer with the `Date` header of the HTTP response that
+    /// carried it (token endpoint), which tells the issuer's clock even for
+    /// a JWT without `iat`.
+    pub fn with_server_date(mut self, date: Option<Millis>) -> Candidate {
+        self.server_date = date;
+        self
     }
 
     /// The access token.
@@ -91,14 +104,19 @@ impl Candidate {
         received_at: Millis,
         introspection: Option<Introspection>,
     ) -> Result<Credential> {
-        let Candidate { context, jwt } = self;
+        let Candidate {
+            context,
+            jwt,
+            server_date,
+        } = self;
         let mut clock_offset = 0;
         let mut claims = None;
         let mut claims_json = None;
         let expires_at = match &jwt {
             Some(jwt) => {
                 let (c, text) = jwt_claims(jwt)?;
-                clock_offset = schedule::estimate_clock_offset(c.iat, received_at);
+                clock_offset =
+                    schedule::issuer_clock_offset(c.iat, c.exp, server_date, received_at);
                 let opts = session_verify_options(rules);
                 verify::check_claims(&c, &opts, received_at.saturating_add(clock_offset))?;
                 let exp = c.exp.unwrap_or(0.0);
@@ -202,7 +220,7 @@ pub fn restore(text: &str, customer_id: &str) -> Option<Credential> {
         .and_then(json::Value::as_f64)
         .map(|e| e as Millis);
     let context = context::parse(o.get("context")?.as_object()?).ok()?;
-    let Candidate { context, jwt } = Candidate::from_context(context).ok()?;
+    let Candidate { context, jwt, .. } = Candidate::from_context(context).ok()?;
     let (claims, claims_json) = match &jwt {
         Some(jwt) => {
             let (c, text) = jwt_claims(jwt).ok()?;
@@ -290,5 +308,56 @@ mod tests {
         }
         assert_eq!(restore("not json", "cust-1"), None);
         assert_eq!(restore(r#"{"customerId":"cust-1"}"#, "cust-1"), None);
+    }
+
+    fn admit_jwt(payload: &str, received_at: Millis, date: Option<Millis>) -> Result<Credential> {
+        let jwt = jws(r#"{"alg":"RS256"}"#, payload, b"s");
+        Candidate::read(&format!(r#"{{"Auth":{{"Token":"{jwt}"}}}}"#))?
+            .with_server_date(date)
+            .admit(
+                &Rules {
+                    validation: &ValidationConfig::default(),
+                    customer_id: "cust-1",
+                    refused: None,
+                    needs_refresh: false,
+                },
+                received_at,
+                None,
+            )
+    }
+
+    #[test]
+    fn server_date_tells_a_slow_page_clock_without_iat() {
+        // No iat; the token endpoint's Date is 2 minutes ahead of the page.
+        let c = admit_jwt(
+            r#"{"sub":"cust-1","exp":1700000600}"#,
+            1_700_000_000_000,
+            Some(1_700_000_120_000),
+        )
+        .unwrap();
+        assert_eq!(c.clock_offset, 120_000);
+        assert_eq!(c.expires_at, Some(1_700_000_480_000));
+    }
+
+    #[test]
+    fn a_page_clock_minutes_fast_still_takes_fresh_short_tokens() {
+        // 5-minute token issued "now" by the issuer; the page clock is 6 min
+        // ahead, so uncorrected it would arrive expired.
+        let c = admit_jwt(
+            r#"{"sub":"cust-1","iat":1700000000,"exp":1700000300}"#,
+            1_700_000_360_000,
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.clock_offset, -360_000);
+        assert_eq!(c.expires_at, Some(1_700_000_660_000));
+        // Twenty minutes ahead is not believed: expired.
+        let e = admit_jwt(
+            r#"{"sub":"cust-1","iat":1700000000,"exp":1700000300}"#,
+            1_700_001_200_000,
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), ErrorCode::Expired);
     }
 }

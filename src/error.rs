@@ -149,6 +149,7 @@ struct ErrorInner {
     code: ErrorCode,
     message: Cow<'static, str>,
     detail: Option<&'static str>,
+    retry_after_ms: Option<i64>,
 }
 
 /// The crate's result type.
@@ -161,6 +162,7 @@ impl Error {
             code,
             message: message.into(),
             detail: None,
+            retry_after_ms: None,
         }))
     }
 
@@ -194,6 +196,18 @@ impl Error {
     pub fn with_detail(mut self, detail: &'static str) -> Error {
         self.0.detail = Some(detail);
         self
+    }
+
+    /// The same error with the server's `Retry-After` (429 / 503), in ms:
+    /// the session does not call again before it has passed.
+    pub fn with_retry_after(mut self, ms: i64) -> Error {
+        self.0.retry_after_ms = Some(ms.max(0));
+        self
+    }
+
+    /// How long the server asked to wait before the next call, if it did.
+    pub fn retry_after_ms(&self) -> Option<i64> {
+        self.0.retry_after_ms
     }
 
     /// The stable code.

@@ -16,8 +16,9 @@
 //!   [`MAX_BACKOFF_MS`], but a retry is never scheduled past the expiry of a
 //!   token that still works ([`backoff_ms`], [`retry_at`]).
 //! - **Clock offset.** Expiry is moved onto the page clock using the issuer's
-//!   clock offset, estimated from `iat`, trusting only the direction that makes
-//!   refreshes earlier ([`estimate_clock_offset`], [`corrected_expiry`]).
+//!   clock offset, estimated from `iat` and the token endpoint's `Date`: a slow
+//!   page clock always, a fast one only when a token would otherwise look
+//!   spent on arrival ([`issuer_clock_offset`], [`corrected_expiry`]).
 //! - **Timers.** `setTimeout` cannot wait longer than [`MAX_TIMER_MS`]; longer
 //!   waits are chained, and every wake-up (also a late one after sleep, or on
 //!   `visibilitychange`/`focus`/`online`) simply asks [`next`] again.
@@ -185,6 +186,194 @@ pub fn retry_at(now: Millis, attempt: u32, expires_at: Option<Millis>) -> Millis
             Millis::try_from(mid).unwrap_or(now)
         }
         _ => plain,
+    }
+}
+
+/// The longest `Retry-After` honoured, so that a misconfigured server cannot
+/// park a session for hours: 10 minutes.
+pub const MAX_RETRY_AFTER_MS: Millis = 600_000;
+
+/// Moves a retry planned for `planned` to no earlier than the server's
+/// `Retry-After` (ms from `now`, capped at [`MAX_RETRY_AFTER_MS`]). Unlike
+/// the backoff this may pass the token's expiry: the server said it will
+/// refuse calls until then.
+///
+/// ```
+/// use chat_auth::schedule::{honour_retry_after, MAX_RETRY_AFTER_MS};
+///
+/// assert_eq!(honour_retry_after(11_000, 10_000, None), 11_000);
+/// assert_eq!(honour_retry_after(11_000, 10_000, Some(5_000)), 15_000);
+/// assert_eq!(honour_retry_after(11_000, 10_000, Some(500)), 11_000);
+/// assert_eq!(honour_retry_after(11_000, 10_000, Some(i64::MAX)), 10_000 + MAX_RETRY_AFTER_MS);
+/// ```
+pub fn honour_retry_after(planned: Millis, now: Millis, retry_after_ms: Option<Millis>) -> Millis {
+    match retry_after_ms {
+        Some(ms) => planned.max(now.saturating_add(ms.clamp(0, MAX_RETRY_AFTER_MS))),
+        None => planned,
+    }
+}
+
+/// Reads an HTTP `Retry-After` value (RFC 9110 §10.2.3): delay-seconds, or
+/// an IMF-fixdate compared with `now`. Returns the wait in ms, `None` when
+/// the value is neither.
+///
+/// ```
+/// use chat_auth::schedule::parse_retry_after;
+///
+/// assert_eq!(parse_retry_after("120", 0), Some(120_000));
+/// assert_eq!(parse_retry_after("Thu, 01 Jan 1970 00:01:00 GMT", 30_000), Some(30_000));
+/// assert_eq!(parse_retry_after("Thu, 01 Jan 1970 00:01:00 GMT", 90_000), Some(0));
+/// assert_eq!(parse_retry_after("soon", 0), None);
+/// ```
+pub fn parse_retry_after(value: &str, now: Millis) -> Option<Millis> {
+    let value = value.trim();
+    if !value.is_empty() && value.len() <= 10 && value.bytes().all(|b| b.is_ascii_digit()) {
+        let seconds: Millis = value.parse().ok()?;
+        return Some(seconds.saturating_mul(1000));
+    }
+    parse_http_date(value).map(|at| at.saturating_sub(now).max(0))
+}
+
+/// Reads an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`, the form RFC 9110
+/// requires of senders) as ms since the epoch. Used for `Retry-After` and for
+/// the `Date` header of token-endpoint answers (issuer clock offset).
+///
+/// ```
+/// use chat_auth::schedule::parse_http_date;
+///
+/// assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784_111_777_000));
+/// assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37"), None);
+/// assert_eq!(parse_http_date("Sun, 31 Feb 1994 08:49:37 GMT"), None);
+/// ```
+pub fn parse_http_date(value: &str) -> Option<Millis> {
+    let b = value.trim().as_bytes();
+    // "Www, DD Mmm YYYY HH:MM:SS GMT" is exactly 29 bytes.
+    if b.len() != 29 || &b[3..5] != b", " || &b[25..] != b" GMT" {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let digits = b.get(r)?;
+        if !digits.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        Some(digits.iter().fold(0, |n, d| n * 10 + i64::from(d - b'0')))
+    };
+    const MONTHS: [&[u8; 3]; 12] = [
+        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+        b"Dec",
+    ];
+    let month = MONTHS.iter().position(|m| &b[8..11] == *m)? as i64 + 1;
+    let (day, year) = (num(5..7)?, num(12..16)?);
+    let (hour, minute, second) = (num(17..19)?, num(20..22)?, num(23..25)?);
+    let separators =
+        b[7] == b' ' && b[11] == b' ' && b[16] == b' ' && b[19] == b':' && b[22] == b':';
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if !separators
+        || day < 1
+        || day > month_days[(month - 1) as usize]
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    // Days from civil (H. Hinnant), proleptic Gregorian.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000)
+}
+
+/// Estimates the issuer's clock minus the page's clock from an HTTP `Date`
+/// header (whole seconds, truncated) read at `received_at`. Like
+/// [`estimate_clock_offset`] only a positive estimate counts; since `Date`
+/// is truncated, the estimate errs low, which schedules refreshes no later.
+///
+/// ```
+/// use chat_auth::schedule::{clock_offset_from_date, parse_http_date};
+///
+/// let date = parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
+/// assert_eq!(clock_offset_from_date(Some(date), date - 120_000), 120_000);
+/// assert_eq!(clock_offset_from_date(Some(date), date + 5_000), 0);
+/// assert_eq!(clock_offset_from_date(None, 0), 0);
+/// ```
+pub fn clock_offset_from_date(date: Option<Millis>, received_at: Millis) -> Millis {
+    date.map_or(0, |d| d.saturating_sub(received_at).max(0))
+}
+
+/// The largest page-clock lead over the issuer that [`issuer_clock_offset`]
+/// corrects for: 15 minutes.
+pub const MAX_PAGE_CLOCK_LEAD_MS: Millis = 900_000;
+
+/// The issuer's clock minus the page's clock for a JWT received at
+/// `received_at`, from its `iat` and `exp` (seconds) and, for token-endpoint
+/// answers, the response's `Date`.
+///
+/// - A positive estimate (the page clock is slow) from `iat` or `Date` is
+///   always trusted: it only makes refreshes earlier.
+/// - A negative one (the page clock is fast) is trusted only when the token
+///   would otherwise look more than half used up on arrival and the lead is
+///   at most [`MAX_PAGE_CLOCK_LEAD_MS`]: then either the page clock is fast
+///   or the site handed out a stale cached token, and refusing it would lock
+///   out every visitor whose clock runs a few minutes ahead. A stale token
+///   taken this way is at worst refused by the server once (401), which
+///   refreshes it.
+///
+/// ```
+/// use chat_auth::schedule::issuer_clock_offset;
+///
+/// // Page 10 s slow: iat after receipt.
+/// assert_eq!(issuer_clock_offset(Some(1_000.0), Some(1_300.0), None, 990_000), 10_000);
+/// // Page 4 min fast, 5-minute token: it looks almost spent, so trust iat.
+/// assert_eq!(issuer_clock_offset(Some(1_000.0), Some(1_300.0), None, 1_240_000), -240_000);
+/// // Issued 1 minute before receipt, 1 hour lifetime: maybe cached; not corrected.
+/// assert_eq!(issuer_clock_offset(Some(1_000.0), Some(4_600.0), None, 1_060_000), 0);
+/// // A lead beyond 15 minutes is not believed.
+/// assert_eq!(issuer_clock_offset(Some(1_000.0), Some(1_300.0), None, 2_000_000), 0);
+/// ```
+pub fn issuer_clock_offset(
+    iat: Option<f64>,
+    exp: Option<f64>,
+    server_date: Option<Millis>,
+    received_at: Millis,
+) -> Millis {
+    let ahead = estimate_clock_offset(iat, received_at)
+        .max(clock_offset_from_date(server_date, received_at));
+    if ahead > 0 {
+        return ahead;
+    }
+    let (Some(iat), Some(exp)) = (iat, exp) else {
+        return 0;
+    };
+    if !iat.is_finite() || !exp.is_finite() {
+        return 0;
+    }
+    let (iat_ms, exp_ms) = (iat * 1000.0, exp * 1000.0);
+    let lead = received_at as f64 - iat_ms;
+    let lifetime = exp_ms - iat_ms;
+    let remaining = exp_ms - received_at as f64;
+    if lifetime > 0.0 && lead <= MAX_PAGE_CLOCK_LEAD_MS as f64 && remaining < lifetime / 2.0 {
+        -(lead.floor() as Millis)
+    } else {
+        0
     }
 }
 

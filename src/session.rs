@@ -259,9 +259,13 @@ pub struct SessionConfig {
 #[derive(Debug)]
 struct Cycle {
     reason: Reason,
+    started_at: Millis,
     needs_refresh: bool,
     attempts: u32,
     in_flight: Option<Call>,
+    /// The call waits for the cross-tab refresh lock: its deadline has not
+    /// started (another tab's call, itself bounded, holds the lock).
+    awaiting_grant: bool,
     retry_at: Option<Millis>,
 }
 
@@ -285,6 +289,7 @@ pub struct Session {
     failed: Option<(Millis, Error)>,
     waiters: usize,
     next_call: CallId,
+    online: bool,
     events: Vec<Event>,
 }
 
@@ -304,6 +309,7 @@ impl Session {
             failed: None,
             waiters: 0,
             next_call: 1,
+            online: true,
             events: Vec::new(),
         }
     }
@@ -510,9 +516,11 @@ impl Session {
     fn start_cycle(&mut self, reason: Reason, now: Millis) -> Call {
         self.cycle = Some(Cycle {
             reason,
+            started_at: now,
             needs_refresh: reason.needs_refresh(),
             attempts: 0,
             in_flight: None,
+            awaiting_grant: false,
             retry_at: None,
         });
         self.refresh_due = None;
@@ -535,6 +543,7 @@ impl Session {
         if let Some(c) = self.cycle.as_mut() {
             c.attempts += 1;
             c.retry_at = None;
+            c.awaiting_grant = false;
             call.attempt = c.attempts;
             if c.attempts == 1 {
                 call.reason = c.reason;
@@ -733,7 +742,11 @@ impl Session {
             .and_then(|c| c.expires_at)
             .filter(|&exp| now < exp);
         if attempts <= self.config.policy.max_retries {
-            let retry_at = schedule::retry_at(now, attempts, expires_at);
+            let retry_at = schedule::honour_retry_after(
+                schedule::retry_at(now, attempts, expires_at),
+                now,
+                error.retry_after_ms(),
+            );
             if let Some(c) = self.cycle.as_mut() {
                 c.in_flight = None;
                 c.retry_at = Some(retry_at);
@@ -785,23 +798,35 @@ impl Session {
         }
     }
 
-    /// Another tab obtained `credential` for the same customer: adopt it when
-    /// it is newer than what is held, ending any cycle here.
+    /// Another tab obtained `credential` for the same customer (announced,
+    /// or handed over when this tab asked before calling): adopt it when it
+    /// is better than what is held. While a cycle runs here it must satisfy
+    /// that cycle — not due for refresh yet, or, for a forced refresh,
+    /// obtained after the cycle began — and then ends it without a call.
     pub fn adopt(&mut self, credential: Credential, now: Millis, jitter: f64) -> Effects {
         if self.alive().is_err() || self.customer_id.is_none() || !credential.is_valid_at(now) {
+            return Effects::default();
+        }
+        if self.refused.as_ref() == Some(&credential.token) {
             return Effects::default();
         }
         if let Some(held) = &self.credential {
             if held.token == credential.token {
                 return Effects::default();
             }
-            let newer = match (held.expires_at, credential.expires_at) {
-                (Some(a), Some(b)) => b >= a,
-                _ => true,
-            };
-            if !newer && self.cycle.is_none() {
-                return Effects::default();
+        }
+        let better = match &self.cycle {
+            Some(cycle) if cycle.reason == Reason::Forced => {
+                credential.received_at >= cycle.started_at
             }
+            Some(_) => !self.due_at(&credential, now),
+            None => match self.credential.as_ref().map(|held| held.expires_at) {
+                Some(Some(held)) => credential.expires_at.is_none_or(|exp| exp >= held),
+                _ => true,
+            },
+        };
+        if !better {
+            return Effects::default();
         }
         let abort = self
             .cycle
@@ -815,6 +840,66 @@ impl Session {
         }
     }
 
+    /// Whether `credential` is already inside its refresh margin at `now`
+    /// (judged at the margin's earliest point, so no jitter can make it due
+    /// sooner).
+    fn due_at(&self, credential: &Credential, now: Millis) -> bool {
+        credential.expires_at.is_some_and(|expires_at| {
+            let times = TokenTimes {
+                received_at: credential.received_at,
+                expires_at,
+            };
+            now >= schedule::refresh_at(&times, &self.config.policy, 0.0)
+        })
+    }
+
+    /// The call `call` may start now: with `crossTab` the shell first takes
+    /// the origin-wide refresh lock and asks the other tabs for their token,
+    /// so this runs when the lock is granted. Returns the call with its
+    /// deadline counted from now, or `None` when it is no longer wanted (a
+    /// token arrived meanwhile, or it was aborted): release the lock then.
+    pub fn call_granted(&mut self, call: CallId, now: Millis) -> Option<Call> {
+        if !self.is_current(call) {
+            return None;
+        }
+        let deadline = now.saturating_add(self.config.policy.provider_timeout_ms);
+        let cycle = self.cycle.as_mut()?;
+        cycle.awaiting_grant = false;
+        let in_flight = cycle.in_flight.as_mut()?;
+        in_flight.deadline = deadline;
+        Some(*in_flight)
+    }
+
+    /// The shell went for the cross-tab refresh lock before making `call`:
+    /// its deadline waits for [`Session::call_granted`]. The tab holding the
+    /// lock runs a bounded cycle, and a tab that dies releases it.
+    pub fn await_grant(&mut self, call: CallId) {
+        if self.is_current(call) {
+            if let Some(cycle) = self.cycle.as_mut() {
+                cycle.awaiting_grant = true;
+            }
+        }
+    }
+
+    /// Whether a refresh cycle is under way (a call, or a retry pending).
+    /// The shell keeps the cross-tab lock for as long as this holds.
+    pub fn refreshing(&self) -> bool {
+        self.cycle.is_some()
+    }
+
+    /// The network went away (`offline`) or came back (`online`). Retries
+    /// wait while offline — they could only fail — and start at once when
+    /// the network returns. A first call still goes out offline: the site's
+    /// provider may answer from memory.
+    pub fn set_online(&mut self, online: bool, now: Millis) -> Effects {
+        self.online = online;
+        if online {
+            self.tick(now)
+        } else {
+            Effects::default()
+        }
+    }
+
     /// The timer fired (or the page woke: `visibilitychange`, `focus`,
     /// `online`). Late timers are fine: everything is judged against `now`.
     pub fn tick(&mut self, now: Millis) -> Effects {
@@ -823,7 +908,7 @@ impl Session {
         }
         if let Some(cycle) = &self.cycle {
             if let Some(Call { id, deadline, .. }) = cycle.in_flight {
-                if now >= deadline {
+                if !cycle.awaiting_grant && now >= deadline {
                     let mut fx = self.fail_current(
                         Error::new(
                             ErrorCode::ProviderTimeout,
@@ -836,7 +921,7 @@ impl Session {
                 }
                 return Effects::default();
             }
-            if cycle.retry_at.is_some_and(|at| now >= at) {
+            if self.online && cycle.retry_at.is_some_and(|at| now >= at) {
                 return Effects {
                     call: Some(self.next_call_of_cycle(now)),
                     ..Effects::default()
@@ -878,7 +963,12 @@ impl Session {
             return None;
         }
         if let Some(cycle) = &self.cycle {
-            return cycle.in_flight.map(|call| call.deadline).or(cycle.retry_at);
+            // Offline, a pending retry waits for `set_online(true)`.
+            let retry_at = cycle.retry_at.filter(|_| self.online);
+            if cycle.awaiting_grant {
+                return None;
+            }
+            return cycle.in_flight.map(|call| call.deadline).or(retry_at);
         }
         let expires_at = self.credential.as_ref().and_then(|c| c.expires_at);
         match (self.refresh_due, expires_at) {

@@ -12,6 +12,7 @@ use crate::config::ValidationConfig;
 use crate::error::{Error, ErrorCode, Result};
 use crate::json::{self, Value};
 use crate::keys::{self, KeySource};
+use crate::schedule;
 use crate::session::{Call, Credential};
 use crate::verify::{self, VerifyOptions};
 use std::cell::RefCell;
@@ -83,11 +84,25 @@ fn form_encode(out: &mut String, value: &str) {
     }
 }
 
-/// The OAuth 2.0 refresh grant (RFC 6749 §6): the answer's JSON text.
-pub async fn refresh_grant(
-    rt: &Rc<Runtime>,
-    _signal: Option<web_sys::AbortSignal>,
-) -> Result<String> {
+/// An answer to a call: a context's JSON text and, for the token endpoint,
+/// the response's `Date` (the issuer's clock).
+pub struct Answer {
+    /// JSON text of a context or an OAuth token response.
+    pub text: String,
+    /// The HTTP `Date` header, ms since the epoch.
+    pub server_date: Option<Millis>,
+}
+
+/// A response header read through CORS (`Date` and `Retry-After` are not
+/// safelisted: a cross-origin token endpoint must expose them).
+fn header(response: &Response, name: &str) -> Option<String> {
+    response.headers().get(name).ok().flatten()
+}
+
+/// The OAuth 2.0 refresh grant (RFC 6749 §6): the answer, or the failure —
+/// `refresh_failed` when the refresh token is refused, `network` otherwise
+/// (with the server's `Retry-After` on 429 and 503).
+pub async fn refresh_grant(rt: &Rc<Runtime>) -> Result<Answer> {
     let endpoint = rt
         .config
         .token_endpoint
@@ -115,9 +130,21 @@ pub async fn refresh_grant(
         ));
     }
     if !response.ok() {
-        return Err(Error::new(ErrorCode::Network, "the token endpoint failed"));
+        let mut error = Error::new(ErrorCode::Network, "the token endpoint failed");
+        if status == 429 || status == 503 {
+            let wait = header(&response, "Retry-After")
+                .and_then(|v| schedule::parse_retry_after(&v, rt.now()));
+            if let Some(ms) = wait {
+                error = error.with_retry_after(ms);
+            }
+        }
+        return Err(error);
     }
-    text(&response).await
+    let server_date = header(&response, "Date").and_then(|v| schedule::parse_http_date(&v));
+    Ok(Answer {
+        text: text(&response).await?,
+        server_date,
+    })
 }
 
 async fn introspect(rt: &Rc<Runtime>, token: &str) -> Result<Option<Introspection>> {
@@ -200,10 +227,10 @@ async fn check_signature(rt: &Rc<Runtime>, token: &str, opts: &mut VerifyOptions
 pub async fn judge(
     rt: &Rc<Runtime>,
     call: &Call,
-    text: &str,
+    answer: &Answer,
     received_at: Millis,
 ) -> Result<Credential> {
-    let candidate = Candidate::read(text)?;
+    let candidate = Candidate::read(&answer.text)?.with_server_date(answer.server_date);
     let (customer_id, refused) = {
         let s = rt.session.borrow();
         (

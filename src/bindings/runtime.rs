@@ -30,10 +30,18 @@ pub const EVENTS: [&str; 6] = [
     "logged-out",
 ];
 
+/// Window events after which the deadline is re-checked (`online` and
+/// `offline` also tell the session about the network).
+const WINDOW_WAKE_EVENTS: [&str; 4] = ["focus", "online", "offline", "pageshow"];
+
+/// The longest the timer sleeps before re-checking the deadline.
+const WAKE_CHECK_MS: Millis = 60_000;
+
 const ANONYMOUS_ID_KEY: &str = "chat-auth:anonymous-id";
 const TOKEN_KEY: &str = "chat-auth:token";
 
 type AnswerFn = Closure<dyn Fn(f64, JsValue)>;
+type WakeFn = Closure<dyn Fn(web_sys::Event)>;
 
 /// The SDK instance behind one `ChatAuth`.
 pub struct Runtime {
@@ -49,9 +57,9 @@ pub struct Runtime {
     abort: RefCell<Option<(CallId, web_sys::AbortController)>>,
     answer_ok: RefCell<Option<AnswerFn>>,
     answer_err: RefCell<Option<AnswerFn>>,
-    wake_listener: RefCell<Option<Closure<dyn Fn()>>>,
+    wake_listener: RefCell<Option<WakeFn>>,
     claims_js: RefCell<Option<JsValue>>,
-    pub tabs: RefCell<Option<Tabs>>,
+    pub tabs: RefCell<Option<Rc<Tabs>>>,
     pub keys: judge::KeyCache,
 }
 
@@ -265,6 +273,20 @@ impl Runtime {
         // Events raised while carrying out effects (e.g. a synchronous
         // provider answer) were dispatched by that nested call already.
         self.arm_timer();
+        self.release_lock_when_done();
+    }
+
+    /// Lets the other tabs have the refresh lock once this tab's cycle ended.
+    fn release_lock_when_done(&self) {
+        let tabs = self.tabs.borrow().clone();
+        if let Some(tabs) = tabs {
+            let session = self.session.borrow();
+            let refreshing = session
+                .refreshing()
+                .then(|| session.customer_id())
+                .flatten();
+            tabs.release_unless(refreshing);
+        }
     }
 
     pub fn login_needed(&self, code: ErrorCode) {
@@ -297,7 +319,9 @@ impl Runtime {
             self.timer.borrow_mut().take();
             return;
         };
-        let delay = (wake - self.now()).clamp(0, MAX_TIMER_MS) as u32;
+        // Capped so that a computer waking from sleep (whose timers may not
+        // have counted the sleep) re-checks within a minute.
+        let delay = (wake - self.now()).clamp(0, MAX_TIMER_MS.min(WAKE_CHECK_MS)) as u32;
         let weak = Rc::downgrade(self);
         // Replacing the handle drops (cancels) the previous timer.
         *self.timer.borrow_mut() = Some(Timeout::new(delay, move || {
@@ -316,14 +340,18 @@ impl Runtime {
 
     fn listen_for_wake(self: &Rc<Self>) {
         let weak: Weak<Runtime> = Rc::downgrade(self);
-        let cb = Closure::<dyn Fn()>::new(move || {
+        let cb = WakeFn::new(move |ev: web_sys::Event| {
             if let Some(rt) = weak.upgrade() {
-                rt.tick();
+                match ev.type_().as_str() {
+                    "online" => rt.set_online(true),
+                    "offline" => rt.set_online(false),
+                    _ => rt.tick(),
+                }
             }
         });
         let global = js::global();
         if let Some(target) = global.dyn_ref::<web_sys::EventTarget>() {
-            for ev in ["focus", "online", "pageshow"] {
+            for ev in WINDOW_WAKE_EVENTS {
                 let _ = target.add_event_listener_with_callback(ev, cb.as_ref().unchecked_ref());
             }
         }
@@ -332,6 +360,16 @@ impl Runtime {
                 .add_event_listener_with_callback("visibilitychange", cb.as_ref().unchecked_ref());
         }
         *self.wake_listener.borrow_mut() = Some(cb);
+        if js::get(&js::get(&global, "navigator"), "onLine") == JsValue::FALSE {
+            self.set_online(false);
+        }
+    }
+
+    /// The network went or came back: retries wait for it.
+    fn set_online(self: &Rc<Self>, online: bool) {
+        let now = self.now();
+        let fx = self.session.borrow_mut().set_online(online, now);
+        self.after(fx);
     }
 
     /// Tears down timers, listeners and the cross-tab channel.
@@ -343,7 +381,7 @@ impl Runtime {
         if let Some(cb) = self.wake_listener.borrow_mut().take() {
             let global = js::global();
             if let Some(target) = global.dyn_ref::<web_sys::EventTarget>() {
-                for ev in ["focus", "online", "pageshow"] {
+                for ev in WINDOW_WAKE_EVENTS {
                     let _ =
                         target.remove_event_listener_with_callback(ev, cb.as_ref().unchecked_ref());
                 }
@@ -363,7 +401,75 @@ impl Runtime {
 
     // ---- calls -------------------------------------------------------
 
+    /// Starts `call`, first taking the cross-tab refresh lock unless this tab
+    /// holds it already (see `tabs`).
     fn start_call(self: &Rc<Self>, call: Call) {
+        let tabs = self.tabs.borrow().clone().filter(|t| t.elects());
+        let customer = self.session.borrow().customer_id().map(str::to_owned);
+        if let (Some(tabs), Some(customer)) = (tabs, customer) {
+            if !tabs.holds(&customer) {
+                self.session.borrow_mut().await_grant(call.id);
+                tabs.acquire(self, &customer, call.id);
+                return;
+            }
+        }
+        let now = self.now();
+        let granted = self.session.borrow_mut().call_granted(call.id, now);
+        if let Some(call) = granted {
+            self.make_call(call);
+        }
+    }
+
+    /// The refresh lock was granted for `call`: take the other tabs' token
+    /// if one will do, else make the call.
+    pub async fn lock_granted(self: &Rc<Self>, call: CallId) {
+        let customer = {
+            let session = self.session.borrow();
+            session
+                .current_call()
+                .filter(|c| c.id == call)
+                .and(session.customer_id().map(str::to_owned))
+        };
+        let tabs = self.tabs.borrow().clone();
+        if let (Some(customer), Some(tabs)) = (customer, tabs) {
+            for credential in tabs.ask(&customer).await {
+                if self.session.borrow().customer_id() == Some(customer.as_str()) {
+                    self.adopt(credential);
+                }
+            }
+        }
+        let now = self.now();
+        let granted = self.session.borrow_mut().call_granted(call, now);
+        if let Some(call) = granted {
+            self.make_call(call);
+        }
+        // The call's deadline starts now: arm the timer for it (or let go of
+        // the lock when no call is needed any more).
+        self.after(Effects::default());
+    }
+
+    /// Another tab's token for this customer (announced or offered).
+    pub fn adopt(self: &Rc<Self>, credential: Credential) {
+        let now = self.now();
+        let fx = self
+            .session
+            .borrow_mut()
+            .adopt(credential, now, js_sys::Math::random());
+        self.after(fx);
+    }
+
+    /// Another tab logged this customer out.
+    pub fn logged_out_elsewhere(self: &Rc<Self>) {
+        let fx = self
+            .session
+            .borrow_mut()
+            .clear_customer(Runtime::new_anonymous_id());
+        if let Ok(fx) = fx {
+            self.after(fx);
+        }
+    }
+
+    fn make_call(self: &Rc<Self>, call: Call) {
         let controller = web_sys::AbortController::new().ok();
         let signal = controller.as_ref().map(|c| c.signal());
         if let Some(c) = controller {
@@ -376,7 +482,7 @@ impl Runtime {
             Via::TokenEndpoint => {
                 let rt = self.clone();
                 spawn_local(async move {
-                    let answer = judge::refresh_grant(&rt, signal).await;
+                    let answer = judge::refresh_grant(&rt).await;
                     rt.finish_call(call, answer).await;
                 });
             }
@@ -441,18 +547,22 @@ impl Runtime {
         let Some(call) = call.filter(|c| c.id == id && !ctx.is_undefined()) else {
             return;
         };
-        let answer =
-            js::stringify(&ctx).ok_or_else(|| Error::malformed("the context is not a JSON object"));
+        let answer = js::stringify(&ctx)
+            .map(|text| judge::Answer {
+                text,
+                server_date: None,
+            })
+            .ok_or_else(|| Error::malformed("the context is not a JSON object"));
         let rt = self.clone();
         spawn_local(async move {
             rt.finish_call(call, answer).await;
         });
     }
 
-    async fn finish_call(self: &Rc<Self>, call: Call, answer: Result<String, Error>) {
+    async fn finish_call(self: &Rc<Self>, call: Call, answer: Result<judge::Answer, Error>) {
         let received_at = self.now();
         let judged = match answer {
-            Ok(text) => judge::judge(self, &call, &text, received_at).await,
+            Ok(answer) => judge::judge(self, &call, &answer, received_at).await,
             Err(e) => Err(e),
         };
         let source = match call.via {
@@ -468,13 +578,14 @@ impl Runtime {
                     source,
                     js_sys::Math::random(),
                 );
-                let accepted = fx.release.is_some();
-                self.after(fx);
-                if accepted {
-                    if let Some(tabs) = self.tabs.borrow().as_ref() {
+                // Announced before `after` lets go of the refresh lock.
+                if fx.release.is_some() {
+                    let tabs = self.tabs.borrow().clone();
+                    if let Some(tabs) = tabs {
                         tabs.announce_token(&self.session.borrow(), &broadcast);
                     }
                 }
+                self.after(fx);
             }
             Err(e) => {
                 if e.code() == ErrorCode::RefreshFailed {

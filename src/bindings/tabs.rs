@@ -1,54 +1,209 @@
-//! Tabs of one origin share tokens and logouts over a `BroadcastChannel`.
-//! A tab that obtains a token announces it; the others adopt it instead of
-//! calling their provider, and a logout in one tab logs out all of them.
+//! Tabs of one origin share one refresh, its token and logouts (`crossTab`).
+//!
+//! - A `BroadcastChannel` carries tokens (`token`), logouts (`logout`) and a
+//!   small request/answer round (`want` → `have`) in which a tab asks the
+//!   others for their token.
+//! - Web Locks elect the refresher: a tab about to call its provider first
+//!   takes the exclusive lock `chat-auth:refresh:<customer>`, then asks the
+//!   others for their token, and calls only if none satisfies its refresh
+//!   ([`crate::session::Session::adopt`]). It keeps the lock for its whole
+//!   cycle, retries included, and announces the token before releasing it; the
+//!   browser releases the locks of a tab that closes or crashes. Asking after
+//!   the grant closes the race between the announcement and the next tab's
+//!   grant, and lets a tab that just opened or woke take a token without a
+//!   provider call.
+//! - Each instance holds a shared presence lock `chat-auth:tab:<id>` so a tab
+//!   knows how many answers to wait for (at most [`ROUND_TIMEOUT_MS`], for a
+//!   frozen tab).
+//!
+//! Without BroadcastChannel each tab refreshes on its own; without Web Locks
+//! tabs still share tokens and logouts, and adopt an announced token.
 
 use super::js;
 use super::runtime::Runtime;
-use crate::session::{Credential, Session};
-use js_sys::Object;
+use crate::session::{CallId, Credential, Session};
+use gloo_timers::callback::Timeout;
+use js_sys::{Function, Object, Promise};
+use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
 use web_sys::{BroadcastChannel, MessageEvent};
 
 const CHANNEL: &str = "chat-auth";
+const REFRESH_LOCK: &str = "chat-auth:refresh:";
+const PRESENCE_LOCK: &str = "chat-auth:tab:";
 
-/// The open channel and its listener (dropped on close).
+/// How long a tab waits for the others' answers before calling its provider.
+pub const ROUND_TIMEOUT_MS: u32 = 500;
+
+#[wasm_bindgen(module = "/js/locks.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = locksAvailable)]
+    fn locks_available() -> bool;
+    #[wasm_bindgen(js_name = acquireLock)]
+    fn acquire_lock(name: &str, granted: &Function);
+    #[wasm_bindgen(js_name = holdLock)]
+    fn hold_lock(name: &str) -> Function;
+    #[wasm_bindgen(js_name = countHeld)]
+    fn count_held(prefix: &str, own: &str) -> Promise;
+}
+
+/// A held refresh lock.
+struct Held {
+    customer: String,
+    release: Function,
+}
+
+/// A `want` round waiting for answers.
+struct Round {
+    nonce: u32,
+    missing: usize,
+    offers: Vec<Credential>,
+    done: Option<Function>,
+    _timeout: Timeout,
+}
+
+/// The open channel, the locks and their listeners (dropped on close).
 pub struct Tabs {
     channel: BroadcastChannel,
     _on_message: Closure<dyn Fn(MessageEvent)>,
+    id: String,
+    presence: Option<Function>,
+    held: RefCell<Option<Held>>,
+    round: RefCell<Option<Round>>,
+    next_nonce: Cell<u32>,
 }
 
 impl Tabs {
-    /// Opens the channel, or `None` where `BroadcastChannel` is missing
-    /// (each tab then refreshes on its own).
-    pub fn open(rt: Weak<Runtime>) -> Option<Tabs> {
+    /// Opens the channel (and the presence lock where Web Locks exist), or
+    /// `None` where `BroadcastChannel` is missing.
+    pub fn open(rt: Weak<Runtime>) -> Option<Rc<Tabs>> {
         let channel = BroadcastChannel::new(CHANNEL).ok()?;
-        let on_message = Closure::<dyn Fn(MessageEvent)>::new(move |ev: MessageEvent| {
-            if let Some(rt) = rt.upgrade() {
-                receive(&rt, &ev.data());
+        let id = js::uuid_v4();
+        let presence = locks_available().then(|| hold_lock(&[PRESENCE_LOCK, &id].concat()));
+        let tabs = Rc::new_cyclic(|me: &Weak<Tabs>| {
+            let me = me.clone();
+            let on_message = Closure::<dyn Fn(MessageEvent)>::new(move |ev: MessageEvent| {
+                if let (Some(rt), Some(tabs)) = (rt.upgrade(), me.upgrade()) {
+                    tabs.receive(&rt, &ev.data());
+                }
+            });
+            channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+            Tabs {
+                channel,
+                _on_message: on_message,
+                id,
+                presence,
+                held: RefCell::new(None),
+                round: RefCell::new(None),
+                next_nonce: Cell::new(1),
             }
         });
-        channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-        Some(Tabs {
-            channel,
-            _on_message: on_message,
-        })
+        Some(tabs)
+    }
+
+    /// Whether calls go through the refresh lock.
+    pub fn elects(&self) -> bool {
+        self.presence.is_some()
+    }
+
+    /// Whether this tab holds the refresh lock for `customer`.
+    pub fn holds(&self, customer: &str) -> bool {
+        self.held
+            .borrow()
+            .as_ref()
+            .is_some_and(|h| h.customer == customer)
+    }
+
+    /// Queues for the refresh lock of `customer`; [`Runtime::lock_granted`]
+    /// runs with `call` once it is held.
+    pub fn acquire(self: &Rc<Self>, rt: &Rc<Runtime>, customer: &str, call: CallId) {
+        let (tabs, rt, owner) = (Rc::downgrade(self), Rc::downgrade(rt), customer.to_owned());
+        let granted = Closure::once_into_js(move |release: Function| {
+            match (tabs.upgrade(), rt.upgrade()) {
+                (Some(tabs), Some(rt)) => {
+                    tabs.held.replace(Some(Held {
+                        customer: owner,
+                        release,
+                    }));
+                    wasm_bindgen_futures::spawn_local(async move {
+                        rt.lock_granted(call).await;
+                    });
+                }
+                // The instance is gone: let the next tab have the lock.
+                _ => {
+                    let _ = release.call0(&JsValue::NULL);
+                }
+            }
+        });
+        acquire_lock(&[REFRESH_LOCK, customer].concat(), granted.unchecked_ref());
+    }
+
+    /// Releases the refresh lock unless this tab still refreshes for the
+    /// customer it was taken for.
+    pub fn release_unless(&self, refreshing_for: Option<&str>) {
+        let keep = self
+            .held
+            .borrow()
+            .as_ref()
+            .is_some_and(|h| Some(h.customer.as_str()) == refreshing_for);
+        if !keep {
+            if let Some(held) = self.held.take() {
+                let _ = held.release.call0(&JsValue::NULL);
+            }
+        }
+    }
+
+    /// Asks the other tabs for their token for `customer`: the offers that
+    /// arrived from every live tab, or within [`ROUND_TIMEOUT_MS`].
+    pub async fn ask(&self, customer: &str) -> Vec<Credential> {
+        let own = [PRESENCE_LOCK, &self.id].concat();
+        let peers = match JsFuture::from(count_held(PRESENCE_LOCK, &own)).await {
+            Ok(n) => n.as_f64().unwrap_or(0.0) as usize,
+            Err(_) => 0,
+        };
+        if peers == 0 {
+            return Vec::new();
+        }
+        // Answers go `to` this tab; the nonce tells this round from an
+        // earlier one that timed out.
+        let nonce = self.next_nonce.get();
+        self.next_nonce.set(nonce.wrapping_add(1));
+        let mut done = None;
+        let settled = Promise::new(&mut |resolve, _| done = Some(resolve));
+        let on_timeout = done.clone();
+        self.round.replace(Some(Round {
+            nonce,
+            missing: peers,
+            offers: Vec::new(),
+            done,
+            _timeout: Timeout::new(ROUND_TIMEOUT_MS, move || {
+                if let Some(f) = on_timeout {
+                    let _ = f.call0(&JsValue::NULL);
+                }
+            }),
+        }));
+        let msg = Object::new();
+        js::set(&msg, "type", &"want".into());
+        js::set(&msg, "from", &self.id.as_str().into());
+        js::set(&msg, "nonce", &JsValue::from_f64(f64::from(nonce)));
+        js::set(&msg, "customerId", &customer.into());
+        let _ = self.channel.post_message(&msg);
+        let _ = JsFuture::from(settled).await;
+        self.round
+            .take()
+            .map(|round| round.offers)
+            .unwrap_or_default()
     }
 
     /// Tells the other tabs about a new token for the session's customer.
     pub fn announce_token(&self, session: &Session, credential: &Credential) {
-        let Some(customer) = session.customer_id() else {
-            return;
-        };
-        let msg = Object::new();
-        js::set(&msg, "type", &"token".into());
-        js::set(
-            &msg,
-            "credential",
-            &crate::admit::store(customer, credential).into(),
-        );
-        let _ = self.channel.post_message(&msg);
+        if let Some(msg) = token_message(session, credential) {
+            js::set(&msg, "type", &"token".into());
+            let _ = self.channel.post_message(&msg);
+        }
     }
 
     /// Tells the other tabs that `customer_id` logged out.
@@ -59,45 +214,100 @@ impl Tabs {
         let _ = self.channel.post_message(&msg);
     }
 
-    /// Closes the channel.
-    pub fn close(self) {
+    /// Closes the channel and lets go of every lock.
+    pub fn close(&self) {
         self.channel.set_onmessage(None);
         self.channel.close();
+        self.release_unless(None);
+        if let Some(release) = &self.presence {
+            let _ = release.call0(&JsValue::NULL);
+        }
+        if let Some(round) = self.round.take() {
+            if let Some(done) = round.done {
+                let _ = done.call0(&JsValue::NULL);
+            }
+        }
+    }
+
+    fn receive(&self, rt: &Rc<Runtime>, data: &JsValue) {
+        let kind = js::get(data, "type").as_string();
+        let customer = rt.session.borrow().customer_id().map(str::to_owned);
+        match kind.as_deref() {
+            Some("want") => self.answer(rt, data, customer.as_deref()),
+            Some("have") => self.take_offer(data, customer.as_deref()),
+            Some("token") => {
+                if let Some(credential) = customer.as_deref().and_then(|c| read_offer(data, c)) {
+                    rt.adopt(credential);
+                }
+            }
+            Some("logout")
+                if customer.is_some() && js::get(data, "customerId").as_string() == customer =>
+            {
+                rt.logged_out_elsewhere();
+            }
+            _ => {}
+        }
+    }
+
+    /// Answers a `want`: this tab's token when it holds a valid one for the
+    /// customer asked about, else an empty answer (so the asker stops waiting).
+    fn answer(&self, rt: &Rc<Runtime>, data: &JsValue, customer: Option<&str>) {
+        let asked = js::get(data, "customerId").as_string();
+        let msg = {
+            let session = rt.session.borrow();
+            let now = rt.now();
+            session
+                .credential()
+                .filter(|c| {
+                    customer.is_some() && asked.as_deref() == customer && c.is_valid_at(now)
+                })
+                .and_then(|c| token_message(&session, c))
+                .unwrap_or_default()
+        };
+        js::set(&msg, "type", &"have".into());
+        js::set(&msg, "to", &js::get(data, "from"));
+        js::set(&msg, "nonce", &js::get(data, "nonce"));
+        let _ = self.channel.post_message(&msg);
+    }
+
+    fn take_offer(&self, data: &JsValue, customer: Option<&str>) {
+        if js::get(data, "to").as_string().as_deref() != Some(self.id.as_str()) {
+            return;
+        }
+        let mut slot = self.round.borrow_mut();
+        let Some(round) = slot.as_mut() else {
+            return;
+        };
+        if js::get(data, "nonce").as_f64() != Some(f64::from(round.nonce)) {
+            return;
+        }
+        if let Some(credential) = customer.and_then(|c| read_offer(data, c)) {
+            round.offers.push(credential);
+        }
+        round.missing = round.missing.saturating_sub(1);
+        if round.missing == 0 {
+            if let Some(done) = round.done.take() {
+                drop(slot);
+                let _ = done.call0(&JsValue::NULL);
+            }
+        }
     }
 }
 
-fn receive(rt: &Rc<Runtime>, data: &JsValue) {
-    let kind = js::get(data, "type").as_string();
-    let customer = rt.session.borrow().customer_id().map(str::to_owned);
-    let Some(customer) = customer else {
-        return;
-    };
-    match kind.as_deref() {
-        Some("token") => {
-            let Some(text) = js::get(data, "credential").as_string() else {
-                return;
-            };
-            let Some(credential) = crate::admit::restore(&text, &customer) else {
-                return;
-            };
-            let now = rt.now();
-            let fx = rt
-                .session
-                .borrow_mut()
-                .adopt(credential, now, js_sys::Math::random());
-            rt.after(fx);
-        }
-        Some("logout")
-            if js::get(data, "customerId").as_string().as_deref() == Some(customer.as_str()) =>
-        {
-            let fx = rt
-                .session
-                .borrow_mut()
-                .clear_customer(Runtime::new_anonymous_id());
-            if let Ok(fx) = fx {
-                rt.after(fx);
-            }
-        }
-        _ => {}
-    }
+/// `{ credential }` for the session's customer, `None` without a customer.
+fn token_message(session: &Session, credential: &Credential) -> Option<Object> {
+    let customer = session.customer_id()?;
+    let msg = Object::new();
+    js::set(
+        &msg,
+        "credential",
+        &crate::admit::store(customer, credential).into(),
+    );
+    Some(msg)
+}
+
+/// The credential in a `token` or `have` message, if it is for `customer`.
+fn read_offer(data: &JsValue, customer: &str) -> Option<Credential> {
+    let text = js::get(data, "credential").as_string()?;
+    crate::admit::restore(&text, customer)
 }

@@ -407,3 +407,92 @@ fn reasons_and_needs_refresh_match_the_contract() {
         assert_eq!((r.as_str(), r.needs_refresh()), (name, needs));
     }
 }
+
+#[test]
+fn adopt_during_a_cycle_needs_a_token_that_satisfies_it() {
+    let mut s = session();
+    login(&mut s, T0, 600_000);
+    let due = s.refresh_due().unwrap();
+    let call = s.tick(due).call.unwrap();
+    // A token already inside its own margin would only start another cycle.
+    let fx = s.adopt(cred("nearly-due", T0 + 1, 600_000), due + 1, 0.0);
+    assert_eq!(fx, Effects::default());
+    assert_eq!(s.current_call().map(|c| c.id), Some(call.id));
+    // A fresh one ends the cycle and aborts the call.
+    let fx = s.adopt(cred("fresh", due + 1, 600_000), due + 1, 0.0);
+    assert_eq!(fx.abort, Some(call.id));
+    assert_eq!(fx.release, Some(Ok(())));
+    assert_eq!(s.credential().unwrap().token.secret(), "fresh");
+    assert_eq!(s.call_granted(call.id, due + 2), None);
+}
+
+#[test]
+fn adopt_during_a_forced_cycle_needs_a_token_obtained_after_it_began() {
+    let mut s = session();
+    login(&mut s, T0, 600_000);
+    let (_, fx) = s.access(T0 + 10_000, true);
+    let call = fx.call.unwrap();
+    assert_eq!(call.reason, Reason::Forced);
+    // Fresh but obtained before the forced refresh began: not what was asked.
+    let fx = s.adopt(cred("earlier", T0 + 9_000, 600_000), T0 + 10_001, 0.0);
+    assert_eq!(fx, Effects::default());
+    let fx = s.adopt(cred("later", T0 + 10_000, 600_000), T0 + 10_001, 0.0);
+    assert_eq!(fx.abort, Some(call.id));
+}
+
+#[test]
+fn adopt_never_takes_back_the_refused_token() {
+    let mut s = session();
+    login(&mut s, T0, 600_000);
+    let (access, fx) = s.unauthorized(Some("t1"), T0 + 1_000);
+    assert_eq!(access, Access::Wait);
+    let call = fx.call.unwrap();
+    assert_eq!(
+        s.adopt(cred("t1", T0, 600_000), T0 + 1_001, 0.0),
+        Effects::default()
+    );
+    assert_eq!(s.current_call().map(|c| c.id), Some(call.id));
+}
+
+#[test]
+fn granted_call_gets_its_deadline_from_the_grant() {
+    let mut s = session();
+    let call = s.set_customer("cust-1", T0).unwrap().call.unwrap();
+    assert_eq!(call.deadline, T0 + 15_000);
+    s.await_grant(call.id);
+    assert!(s.refreshing());
+    // Waiting for the lock does not time the call out.
+    assert_eq!(s.next_wake(), None);
+    assert_eq!(s.tick(T0 + 16_000), Effects::default());
+    // The lock came 20 s later: the provider still gets its full 15 s.
+    let granted = s.call_granted(call.id, T0 + 20_000).unwrap();
+    assert_eq!(granted.deadline, T0 + 35_000);
+    assert_eq!(s.tick(T0 + 30_000), Effects::default());
+    assert_eq!(s.next_wake(), Some(T0 + 35_000));
+    assert_eq!(s.call_granted(call.id + 1, T0 + 10_000), None);
+}
+
+#[test]
+fn retry_after_postpones_the_retry() {
+    let mut s = session();
+    let call = s.set_customer("cust-1", T0).unwrap().call.unwrap();
+    let busy = Error::new(ErrorCode::Network, "the token endpoint failed").with_retry_after(20_000);
+    let _ = s.call_failed(call.id, busy, T0 + 100);
+    assert_eq!(s.next_wake(), Some(T0 + 20_100));
+    assert_eq!(s.tick(T0 + 20_099), Effects::default());
+    assert!(s.tick(T0 + 20_100).call.is_some());
+}
+
+#[test]
+fn retries_wait_for_the_network_to_return() {
+    let mut s = session();
+    let call = s.set_customer("cust-1", T0).unwrap().call.unwrap();
+    let _ = s.set_online(false, T0 + 50);
+    let _ = s.call_failed(call.id, Error::new(ErrorCode::Network, "offline"), T0 + 100);
+    assert_eq!(s.next_wake(), None);
+    assert_eq!(s.tick(T0 + 60_000), Effects::default());
+    let fx = s.set_online(true, T0 + 90_000);
+    let retry = fx.call.unwrap();
+    assert_eq!(retry.attempt, 2);
+    assert_eq!(retry.reason, Reason::Retry);
+}

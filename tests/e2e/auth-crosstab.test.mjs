@@ -67,7 +67,7 @@ e2e.test('22b. crossTab: a forced refresh in both tabs at once calls one provide
   // context fresher than the one it asked to replace (from the other tab) and uses it.
   assert.equal(after - before, 1, `provider calls across both tabs for two simultaneous forced refreshes (API.md "Single flight … With crossTab, one tab refreshes and the others receive the new context"): ${after - before}`);
   assert.ok(t1.value === t2.value, 'both tabs end with the same token');
-}, { todo: 'issue 5: one refresher across tabs (Web Locks) is not built yet' });
+});
 
 e2e.test('22c. crossTab: clearCustomer in one tab logs out the other (logged-out event, logged_out, no Authorization)', async (s) => {
   const cid = customerId();

@@ -24,6 +24,8 @@
 //     POST /control/revoke   (body: the token)                    /api/protected refuses it from now on
 //     /control/protected?mode=normal|always                       always: every request gets 401
 //     /control/counts, /control/log                               counters / the request log
+//     /control/oauth-busy?count=&status=&retryAfter=              the next `count` /oauth/token calls get
+//                                                                 `status` (429/503) with Retry-After
 //
 // Every request to every origin is appended to `srv.log` (path, url, Authorization, Chat-Anonymous-Id,
 // Access-Control-Request-Headers, receipt time, and — for tokens minted here — the token's exp and
@@ -105,6 +107,8 @@ export async function startChatServer({ root = REPO_ROOT, pkgDir = process.env.C
   /** refresh token → { sub, ttl, scope, used: boolean, issuedAt } */
   const refreshTokens = new Map();
   const revoked = new Set();
+  /** /control/oauth-busy: how many /oauth/token calls still get a 429/503, and with what. */
+  let oauthBusy = { count: 0, status: 429, retryAfter: '1' };
 
   const srv = {
     originA: '',
@@ -211,6 +215,7 @@ export async function startChatServer({ root = REPO_ROOT, pkgDir = process.env.C
       srv.oauthCalls.length = 0;
       srv.introspectCalls.length = 0;
       revoked.clear();
+      oauthBusy = { count: 0, status: 429, retryAfter: '1' };
       srv.protectedMode = 'normal';
     },
     async close() {
@@ -340,6 +345,9 @@ export async function startChatServer({ root = REPO_ROOT, pkgDir = process.env.C
       case '/control/protected':
         srv.setProtectedMode(q.get('mode') === 'always' ? 'always' : 'normal');
         return send(res, 200, { mode: srv.protectedMode });
+      case '/control/oauth-busy':
+        oauthBusy = { count: num('count', 1), status: num('status', 429), retryAfter: q.get('retryAfter') ?? '1' };
+        return send(res, 200, oauthBusy);
       case '/control/counts':
         return send(res, 200, srv.counts);
       case '/control/log':
@@ -370,6 +378,11 @@ export async function startChatServer({ root = REPO_ROOT, pkgDir = process.env.C
       send(res, status, { error }, { 'Cache-Control': 'no-store', Pragma: 'no-cache' });
     };
     if (req.method !== 'POST') return fail(405, 'invalid_request');
+    if (oauthBusy.count > 0) {
+      oauthBusy.count--;
+      call.error = `busy ${oauthBusy.status}`;
+      return send(res, oauthBusy.status, { error: 'temporarily_unavailable' }, { 'Retry-After': oauthBusy.retryAfter, 'Cache-Control': 'no-store' });
+    }
     if (call.grantType !== 'refresh_token') return fail(400, 'unsupported_grant_type');
     const rt = refreshTokens.get(call.refreshToken ?? '');
     if (!rt) return fail(400, 'invalid_grant');
