@@ -216,8 +216,14 @@ test('the ASAPP-style page logs in through the facade and chats', async () => {
   await page.context().close();
 });
 
-test('no CSP violation on any page, no expired token on the wire, and no token in the server log', () => {
+test('no CSP violation on any page, no expired token on the wire, and no token in the server log', async () => {
   assert.deepEqual(violations, []);
+  // The detector works: an inline style attribute is a violation under this CSP.
+  const page = await openPage();
+  await page.evaluate(() => document.body.insertAdjacentHTML('beforeend', '<div style="color: red">x</div>'));
+  await page.waitForFunction(() => (window.__cspViolations || []).length > 0);
+  assert.match((await page.evaluate(() => window.__cspViolations))[0], /^style-src/);
+  await page.context().close();
   assert.deepEqual(srv.requests({ bearer: 'expired' }), []);
   assert.ok(secrets.size >= 10, `tokens seen: ${secrets.size}`);
   const log = srv.logText();
