@@ -881,6 +881,14 @@ impl Session {
         }
     }
 
+    /// The call waiting for the cross-tab refresh lock, if any.
+    pub fn call_awaiting_grant(&self) -> Option<CallId> {
+        self.cycle
+            .as_ref()
+            .filter(|c| c.awaiting_grant)
+            .and_then(|c| c.in_flight.map(|call| call.id))
+    }
+
     /// Whether a refresh cycle is under way (a call, or a retry pending).
     /// The shell keeps the cross-tab lock for as long as this holds.
     pub fn refreshing(&self) -> bool {

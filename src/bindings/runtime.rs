@@ -409,7 +409,7 @@ impl Runtime {
         if let (Some(tabs), Some(customer)) = (tabs, customer) {
             if !tabs.holds(&customer) {
                 self.session.borrow_mut().await_grant(call.id);
-                tabs.acquire(self, &customer, call.id);
+                tabs.acquire(self, &customer);
                 return;
             }
         }
@@ -420,28 +420,42 @@ impl Runtime {
         }
     }
 
-    /// The refresh lock was granted for `call`: take the other tabs' token
-    /// if one will do, else make the call.
-    pub async fn lock_granted(self: &Rc<Self>, call: CallId) {
+    /// The refresh lock was granted: take the other tabs' token if one will
+    /// do, else make the call that waits for the lock. The grant serves
+    /// whichever call waits now — an earlier request's grant may arrive after
+    /// its call was replaced.
+    pub async fn lock_granted(self: &Rc<Self>) {
         let customer = {
             let session = self.session.borrow();
             session
-                .current_call()
-                .filter(|c| c.id == call)
+                .call_awaiting_grant()
                 .and(session.customer_id().map(str::to_owned))
         };
         let tabs = self.tabs.borrow().clone();
-        if let (Some(customer), Some(tabs)) = (customer, tabs) {
+        if let (Some(customer), Some(tabs)) = (customer, tabs.as_ref()) {
             for credential in tabs.ask(&customer).await {
                 if self.session.borrow().customer_id() == Some(customer.as_str()) {
                     self.adopt(credential);
                 }
             }
         }
-        let now = self.now();
-        let granted = self.session.borrow_mut().call_granted(call, now);
-        if let Some(call) = granted {
-            self.make_call(call);
+        let (waiting, customer) = {
+            let session = self.session.borrow();
+            (
+                session.call_awaiting_grant(),
+                session.customer_id().map(str::to_owned),
+            )
+        };
+        let holds = match (&tabs, &customer) {
+            (Some(tabs), Some(customer)) => tabs.holds(customer),
+            _ => false,
+        };
+        if let (Some(id), true) = (waiting, holds) {
+            let now = self.now();
+            let granted = self.session.borrow_mut().call_granted(id, now);
+            if let Some(call) = granted {
+                self.make_call(call);
+            }
         }
         // The call's deadline starts now: arm the timer for it (or let go of
         // the lock when no call is needed any more).

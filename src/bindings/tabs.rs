@@ -21,7 +21,7 @@
 
 use super::js;
 use super::runtime::Runtime;
-use crate::session::{CallId, Credential, Session};
+use crate::session::{Credential, Session};
 use gloo_timers::callback::Timeout;
 use js_sys::{Function, Object, Promise};
 use std::cell::{Cell, RefCell};
@@ -118,21 +118,22 @@ impl Tabs {
     }
 
     /// Queues for the refresh lock of `customer`; [`Runtime::lock_granted`]
-    /// runs with `call` once it is held.
-    pub fn acquire(self: &Rc<Self>, rt: &Rc<Runtime>, customer: &str, call: CallId) {
+    /// runs once it is held. A grant while this tab already holds a lock
+    /// (an earlier request of its own) is handed straight back.
+    pub fn acquire(self: &Rc<Self>, rt: &Rc<Runtime>, customer: &str) {
         let (tabs, rt, owner) = (Rc::downgrade(self), Rc::downgrade(rt), customer.to_owned());
         let granted = Closure::once_into_js(move |release: Function| {
             match (tabs.upgrade(), rt.upgrade()) {
-                (Some(tabs), Some(rt)) => {
+                (Some(tabs), Some(rt)) if tabs.held.borrow().is_none() => {
                     tabs.held.replace(Some(Held {
                         customer: owner,
                         release,
                     }));
                     wasm_bindgen_futures::spawn_local(async move {
-                        rt.lock_granted(call).await;
+                        rt.lock_granted().await;
                     });
                 }
-                // The instance is gone: let the next tab have the lock.
+                // Held already, or the instance is gone: let the next tab have it.
                 _ => {
                     let _ = release.call0(&JsValue::NULL);
                 }

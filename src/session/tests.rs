@@ -459,7 +459,9 @@ fn granted_call_gets_its_deadline_from_the_grant() {
     let mut s = session();
     let call = s.set_customer("cust-1", T0).unwrap().call.unwrap();
     assert_eq!(call.deadline, T0 + 15_000);
+    assert_eq!(s.call_awaiting_grant(), None);
     s.await_grant(call.id);
+    assert_eq!(s.call_awaiting_grant(), Some(call.id));
     assert!(s.refreshing());
     // Waiting for the lock does not time the call out.
     assert_eq!(s.next_wake(), None);
@@ -467,6 +469,7 @@ fn granted_call_gets_its_deadline_from_the_grant() {
     // The lock came 20 s later: the provider still gets its full 15 s.
     let granted = s.call_granted(call.id, T0 + 20_000).unwrap();
     assert_eq!(granted.deadline, T0 + 35_000);
+    assert_eq!(s.call_awaiting_grant(), None);
     assert_eq!(s.tick(T0 + 30_000), Effects::default());
     assert_eq!(s.next_wake(), Some(T0 + 35_000));
     assert_eq!(s.call_granted(call.id + 1, T0 + 10_000), None);
