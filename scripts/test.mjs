@@ -1,16 +1,17 @@
 #!/usr/bin/env node
 // npm test: every test tier in order, stopping at the first failure.
 //
-//   node scripts/test.mjs              setup, fmt, clippy, native, build, wasm, e2e
+//   node scripts/test.mjs              setup, fmt, clippy, native, build, wasm, server, e2e
 //   node scripts/test.mjs wasm e2e     only the named tiers (or groups: lint)
 //
 // Tiers:
 //   setup   node scripts/setup.mjs (installs whatever is missing, skips the rest)
 //   fmt     cargo fmt --check
-//   clippy  cargo clippy --all-targets -- -D warnings
-//   native  cargo test
+//   clippy  cargo clippy --workspace --all-targets -- -D warnings (the crate and server/)
+//   native  cargo test --workspace (the crate, and the reference backend in server/)
 //   build   node scripts/build.mjs (wasm-pack build --target web --release + postbuild)
 //   size    node scripts/size.mjs (gzip -9 of wasm + glue within the budget; needs `build`)
+//   server  cargo build -p chat-auth-server (the demo backend the e2e demo tests start)
 //   wasm    wasm_bindgen_test (tests/wasm.rs, tests/wasm_vectors.rs) in headless Chromium via wasm-bindgen-test-runner
 //   e2e     node --test tests/e2e/**/*.test.mjs (JS in Chromium via playwright-core; needs `build`)
 import { existsSync, readdirSync } from 'node:fs';
@@ -30,13 +31,15 @@ function e2eFiles(dir = join(ROOT, 'tests', 'e2e')) {
 const TIERS = {
   setup: () => [process.execPath, ['scripts/setup.mjs']],
   fmt: () => ['cargo', ['fmt', '--check']],
-  clippy: () => ['cargo', ['clippy', '--all-targets', '--', '-D', 'warnings']],
+  clippy: () => ['cargo', ['clippy', '--workspace', '--all-targets', '--', '-D', 'warnings']],
   // The wasm shell (src/bindings) only compiles for wasm32: lint it there too.
   'clippy-wasm': () => ['cargo', ['clippy', '--target', 'wasm32-unknown-unknown', '--lib', '--', '-D', 'warnings']],
-  native: () => ['cargo', ['test']],
+  native: () => ['cargo', ['test', '--workspace']],
   build: () => [process.execPath, ['scripts/build.mjs']],
   // gzip -9 of pkg/chat_auth_bg.wasm + pkg/chat_auth.js within SIZE_BUDGET_BYTES (scripts/size.mjs).
   size: () => [process.execPath, ['scripts/size.mjs']],
+  // Debug, like the native tier: the dependencies are already built there.
+  server: () => ['cargo', ['build', '-p', 'chat-auth-server']],
   // wasm_bindgen_test in headless Chromium through wasm-bindgen-test-runner
   // (the runner `wasm-pack test --headless --chrome` uses), for tests/wasm.rs
   // and tests/wasm_vectors.rs only: wasm-pack builds every test target, and
@@ -59,7 +62,7 @@ const TIERS = {
   },
 };
 const GROUPS = {
-  all: ['setup', 'fmt', 'clippy', 'clippy-wasm', 'native', 'build', 'size', 'wasm', 'e2e'],
+  all: ['setup', 'fmt', 'clippy', 'clippy-wasm', 'native', 'build', 'size', 'wasm', 'server', 'e2e'],
   lint: ['fmt', 'clippy', 'clippy-wasm'],
 };
 

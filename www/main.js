@@ -1,17 +1,291 @@
-// Placeholder demo: loads the wasm package and says whether it worked.
-// A module script from 'self' (the page's CSP forbids inline script).
-const status = document.getElementById('status');
+// The chat demo: a site's chat widget using chat-auth the way an integrator
+// would (the npm package's `pkg/chat_auth.js`, no bundler), against the
+// reference backend in server/. Tokens never reach the DOM or the console.
+import init, { ChatAuth } from '/pkg/chat_auth.js';
+import { createTimeline } from '/timeline.js';
 
-function show(state, text) {
-  status.dataset.state = state;
-  status.textContent = text;
+const $ = (id) => document.getElementById(id);
+const ORIGIN = location.origin;
+const POLL_MS = 2000;
+
+await init();
+const meta = await (await fetch('/.well-known/oauth-authorization-server')).json();
+
+// ---- the site's side: login, and the context provider ----------------------
+
+/** The token response of the last login, until chat-auth has taken it. */
+let loginContext = null;
+/** The first refresh token of this session: only for the replay-attack button. */
+let firstRefreshToken = null;
+let userName = '';
+
+/**
+ * chat-auth calls this for a context. Right after login it hands over the
+ * login's token response; later refreshes go to the token endpoint (the
+ * refresh_token grant), so the provider is asked again only when that fails —
+ * and then the visitor has to log in again.
+ */
+function contextProvider(callback, needsRefresh) {
+  if (loginContext && !needsRefresh) {
+    const auth = loginContext;
+    loginContext = null;
+    return Promise.resolve({ Auth: auth });
+  }
+  return Promise.reject(new Error('login required'));
 }
 
-try {
-  const chatAuth = await import('/pkg/chat_auth.js');
-  await chatAuth.default();
-  show('ok', 'chat-auth loaded');
-} catch (err) {
-  console.error(err);
-  show('error', `chat-auth failed to load: ${err && err.message ? err.message : err}\n(run \`npm run build\` to create pkg/)`);
+const auth = new ChatAuth({
+  apiOrigins: [ORIGIN],
+  tokenEndpoint: ORIGIN + meta.token_endpoint,
+  clientId: meta.chat_client_id,
+  validation: {
+    algorithms: ['ES256'],
+    jwksUrl: ORIGIN + meta.jwks_uri,
+    issuer: meta.issuer,
+    audience: meta.chat_audience,
+  },
+  refresh: { maxRetries: 2 },
+  userLoginHandler: () => showLogin('Your session ended. Please log in again.'),
+});
+window.chatAuth = auth; // for the browser console and the e2e tests
+
+async function login(username, password) {
+  const res = await fetch('/auth/login', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ username, password }),
+  });
+  const body = await res.json().catch(() => ({}));
+  if (!res.ok) throw new Error(body.error_description || `login failed (${res.status})`);
+  const { access_token, token_type, expires_in, refresh_token, scope } = body;
+  loginContext = { access_token, token_type, expires_in, refresh_token, scope };
+  firstRefreshToken = refresh_token;
+  userName = body.name || username;
+  await auth.setCustomer(body.customer_id, contextProvider);
 }
+
+async function logout() {
+  try {
+    await auth.fetch(`${ORIGIN}/auth/logout`, { method: 'POST' });
+  } finally {
+    firstRefreshToken = null;
+    await auth.clearCustomer();
+  }
+}
+
+// ---- chat ---------------------------------------------------------------
+
+const seen = new Map(); // message id → element
+let polling = null;
+
+function renderMessages(messages) {
+  const list = $('messages');
+  const ids = new Set(messages.map((m) => m.id));
+  for (const [id, el] of seen) {
+    if (!ids.has(id)) {
+      el.remove();
+      seen.delete(id);
+    }
+  }
+  for (const m of messages) {
+    if (seen.has(m.id)) continue;
+    const li = document.createElement('li');
+    li.className = `bubble ${m.author}`;
+    const text = document.createElement('p');
+    text.textContent = m.text;
+    const time = document.createElement('time');
+    time.dateTime = new Date(m.at).toISOString();
+    time.textContent = new Date(m.at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+    li.append(text, time);
+    li.dataset.id = m.id;
+    seen.set(m.id, li);
+    list.append(li);
+  }
+  // Keep DOM order = server order (a merge can insert older messages).
+  for (const m of messages) list.append(seen.get(m.id));
+  $('chat-empty').hidden = messages.length > 0;
+  list.scrollTop = list.scrollHeight;
+}
+
+async function loadMessages() {
+  const res = await auth.fetch(`${ORIGIN}/api/messages`);
+  if (!res.ok) {
+    log('chat', `GET /api/messages → ${res.status}`, 'bad');
+    return;
+  }
+  const body = await res.json();
+  renderMessages(body.messages);
+}
+
+function startPolling() {
+  clearInterval(polling);
+  polling = setInterval(() => loadMessages().catch((e) => log('chat', `poll failed: ${e.code || e.message}`, 'bad')), POLL_MS);
+}
+
+async function send(text) {
+  const clientId = crypto.randomUUID();
+  const res = await auth.fetch(`${ORIGIN}/api/messages`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ text, clientId }),
+  });
+  if (!res.ok) {
+    const body = await res.json().catch(() => ({}));
+    throw new Error(body.error_description || `send failed (${res.status})`);
+  }
+  await loadMessages();
+}
+
+// ---- session panel ------------------------------------------------------
+
+const timeline = createTimeline($('timeline'));
+let lastLifetime = null;
+
+function log(kind, text, tone = '') {
+  const li = document.createElement('li');
+  li.className = tone;
+  const time = document.createElement('time');
+  time.textContent = new Date().toLocaleTimeString([], { hour12: false });
+  const name = document.createElement('b');
+  name.textContent = kind;
+  const detail = document.createElement('span');
+  detail.textContent = text;
+  li.append(time, name, detail);
+  $('events').prepend(li);
+  while ($('events').children.length > 60) $('events').lastChild.remove();
+}
+
+function short(id) {
+  return id ? `${id.slice(0, 10)}…${id.slice(-4)}` : '—';
+}
+
+function renderSession() {
+  const state = auth.state;
+  $('state').textContent = state;
+  $('state').dataset.state = state;
+  $('state-badge').textContent = state === 'authenticated' || state === 'refreshing' ? 'secure' : state === 'anonymous' || state === 'logged_out' ? 'guest' : state;
+  $('state-badge').dataset.state = state;
+  $('customer-id').textContent = short(auth.customerId);
+  $('customer-id').title = auth.customerId || '';
+  $('anonymous-id').textContent = short(auth.anonymousId);
+  $('anonymous-id').title = auth.anonymousId;
+  const exp = auth.expiresAt;
+  if (exp) {
+    const left = Math.max(0, (exp - Date.now()) / 1000);
+    $('expiry').textContent = `in ${left.toFixed(1)} s · ${new Date(exp).toLocaleTimeString([], { hour12: false })}`;
+  } else {
+    $('expiry').textContent = '—';
+  }
+  const loggedIn = Boolean(auth.customerId) && state !== 'logged_out' && state !== 'expired';
+  $('user-view').hidden = !loggedIn;
+  $('login-view').hidden = loggedIn;
+  $('user-name').textContent = userName;
+  $('user-initial').textContent = userName.slice(0, 1).toUpperCase();
+  $('chat-who').textContent = loggedIn ? `Chatting as ${userName}` : 'You are chatting as a guest';
+  $('replay').disabled = !loggedIn || !firstRefreshToken;
+  timeline.draw(Date.now());
+}
+
+function showLogin(reason) {
+  $('login-reason').textContent = reason;
+  $('login-reason').classList.add('notice');
+  renderSession();
+}
+
+auth.on('state', ({ state, previous }) => {
+  log('state', `${previous} → ${state}`);
+  renderSession();
+});
+auth.on('authenticated', ({ expiresAt }) => {
+  const now = Date.now();
+  lastLifetime = expiresAt - now;
+  timeline.issued(now, expiresAt, marginFor(lastLifetime));
+  log('authenticated', `customer ${short(auth.customerId)}, token valid ${Math.round(lastLifetime / 1000)} s`, 'good');
+});
+auth.on('refreshed', ({ expiresAt, source }) => {
+  const now = Date.now();
+  timeline.refreshed(now, expiresAt, marginFor(expiresAt - now));
+  log('refreshed', `new token from the ${source.replace('_', ' ')}, valid until ${new Date(expiresAt).toLocaleTimeString([], { hour12: false })}`, 'good');
+});
+auth.on('refresh-failed', ({ code, attempt, retryInMs }) => {
+  log('refresh-failed', `${code} (attempt ${attempt}${retryInMs != null ? `, retry in ${(retryInMs / 1000).toFixed(1)} s` : ''})`, 'bad');
+});
+auth.on('auth-lost', ({ code }) => {
+  timeline.lost(Date.now());
+  log('auth-lost', code, 'bad');
+});
+auth.on('logged-out', () => {
+  timeline.clear();
+  log('logged-out', 'token forgotten, new anonymous id');
+});
+
+/** The SDK refreshes this long before expiry: 60 s, at most 25 % of the lifetime. */
+function marginFor(lifetimeMs) {
+  return Math.min(60_000, lifetimeMs * 0.25);
+}
+
+// ---- wiring ---------------------------------------------------------------
+
+$('composer').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const input = $('message');
+  const text = input.value.trim();
+  if (!text) return;
+  input.value = '';
+  $('send').disabled = true;
+  try {
+    await send(text);
+  } catch (err) {
+    input.value = text;
+    log('chat', err.code || err.message, 'bad');
+  } finally {
+    $('send').disabled = false;
+    input.focus();
+  }
+});
+
+$('login-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  $('login-error').textContent = '';
+  $('login').disabled = true;
+  try {
+    await login($('username').value.trim(), $('password').value);
+    $('password').value = '';
+    $('login-reason').classList.remove('notice');
+    await loadMessages();
+  } catch (err) {
+    $('login-error').textContent = err.message;
+  } finally {
+    $('login').disabled = false;
+    renderSession();
+  }
+});
+
+$('logout').addEventListener('click', async () => {
+  await logout();
+  seen.clear();
+  $('messages').replaceChildren();
+  $('login-reason').textContent = 'You are logged out. Chats from now on are a new guest conversation.';
+  await loadMessages();
+  renderSession();
+});
+
+$('replay').addEventListener('click', async () => {
+  // What a thief holding a copy of the first refresh token would do.
+  const body = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: firstRefreshToken, client_id: meta.chat_client_id });
+  firstRefreshToken = null;
+  const res = await fetch(meta.token_endpoint, { method: 'POST', body });
+  const answer = await res.json().catch(() => ({}));
+  log('replay', res.ok ? 'the old refresh token still worked (it had not been rotated yet)' : `refused: ${answer.error} — the whole session is revoked`, res.ok ? '' : 'bad');
+  renderSession();
+  await loadMessages();
+});
+
+setInterval(renderSession, 250);
+renderSession();
+$('message').disabled = false;
+$('send').disabled = false;
+document.body.dataset.ready = 'true';
+log('ready', `chat-auth loaded; issuer ${meta.issuer}`);
+await loadMessages();
+startPolling();

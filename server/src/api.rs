@@ -1,0 +1,777 @@
+//! The HTTP endpoints. Every access token is judged by [`authenticate`]:
+//! the chat-auth crate's verification rules, then the server's own check
+//! that the token's login session (`sid`, a refresh-token family) is alive.
+
+use crate::config::{DemoUser, DEMO_USERS};
+use crate::limits::{self, LIST_LIMIT};
+use crate::store::{Author, Family, Message, Millis, Owner, Rotation};
+use crate::tokens::{hash_token, random_token, AccessClaims};
+use crate::{AppState, Note};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+
+type Shared = State<Arc<AppState>>;
+
+/// An error answer: JSON `{ error, error_description }`, with
+/// `WWW-Authenticate` on 401 (RFC 6750 §3) and `Retry-After` on 429.
+#[derive(Debug)]
+pub struct ApiError(Box<ErrorAnswer>);
+
+/// The parts of an [`ApiError`].
+#[derive(Debug)]
+pub struct ErrorAnswer {
+    status: StatusCode,
+    error: &'static str,
+    description: String,
+    www_authenticate: Option<String>,
+    retry_after: Option<u64>,
+    note: Note,
+}
+
+impl std::ops::Deref for ApiError {
+    type Target = ErrorAnswer;
+    fn deref(&self) -> &ErrorAnswer {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ApiError {
+    fn deref_mut(&mut self) -> &mut ErrorAnswer {
+        &mut self.0
+    }
+}
+
+impl ApiError {
+    fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> ApiError {
+        ApiError(Box::new(ErrorAnswer {
+            status,
+            error,
+            description: description.into(),
+            www_authenticate: None,
+            retry_after: None,
+            note: Note::default(),
+        }))
+    }
+
+    fn bad_request(description: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", description)
+    }
+
+    fn internal(what: impl std::fmt::Display, state: &AppState) -> ApiError {
+        state
+            .log
+            .error("internal", json!({ "problem": what.to_string() }));
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "the server failed; try again",
+        )
+    }
+
+    /// 401 for a bearer token that failed with chat-auth code `code`.
+    pub fn invalid_token(code: &'static str) -> ApiError {
+        let mut e = ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            format!("the access token was refused: {code}"),
+        );
+        e.www_authenticate = Some(format!(
+            r#"Bearer realm="chat", error="invalid_token", error_description="{code}""#
+        ));
+        e.note.bearer = code;
+        e
+    }
+
+    fn with_note(mut self, note: Note) -> ApiError {
+        self.note = note;
+        self
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let e = *self.0;
+        let body = json!({ "error": e.error, "error_description": e.description });
+        let mut res = (e.status, axum::Json(body)).into_response();
+        if let Some(w) = e
+            .www_authenticate
+            .and_then(|w| HeaderValue::try_from(w).ok())
+        {
+            res.headers_mut().insert(header::WWW_AUTHENTICATE, w);
+        }
+        if let Some(s) = e.retry_after {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        res.extensions_mut().insert(e.note);
+        res
+    }
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+fn ok_json(status: StatusCode, body: Value, note: Note) -> ApiResult {
+    let mut res = (status, axum::Json(body)).into_response();
+    res.extensions_mut().insert(note);
+    Ok(res)
+}
+
+// ---- bearer tokens ----------------------------------------------------
+
+/// A request's caller, after its bearer token was judged.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    /// The opaque customer id (`sub`).
+    pub customer_id: String,
+    /// The login session (refresh-token family).
+    pub family: Family,
+    /// Token expiry, ms.
+    pub expires_at: Millis,
+}
+
+/// The bearer token of `headers`, if any. Several `Authorization` headers,
+/// another scheme, or a token with characters outside RFC 6750's
+/// `b64token` are `invalid_request`.
+pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    let malformed = || {
+        let mut e = ApiError::bad_request("the Authorization header must be 'Bearer <token>'");
+        e.www_authenticate = Some(r#"Bearer realm="chat", error="invalid_request""#.into());
+        e.note.bearer = "malformed";
+        e
+    };
+    if values.next().is_some() {
+        return Err(malformed());
+    }
+    let value = value.to_str().map_err(|_| malformed())?;
+    let (scheme, token) = value.split_once(' ').ok_or_else(malformed)?;
+    let token = token.trim_start_matches(' ');
+    let b64token = !token.is_empty()
+        && token.bytes().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=')
+        });
+    if !scheme.eq_ignore_ascii_case("bearer") || !b64token {
+        return Err(malformed());
+    }
+    Ok(Some(token))
+}
+
+/// Judges an access token: chat-auth verification (signature, `typ`,
+/// issuer, audience, expiry — the browser's rules), then a `sub` and a live
+/// login session (`sid`). Errors carry the chat-auth code, or `revoked`.
+pub fn authenticate(state: &AppState, token: &str, now: Millis) -> Result<Principal, ApiError> {
+    let claims = state
+        .validator
+        .verify(token, now)
+        .map_err(|e| ApiError::invalid_token(e.code().as_str()))?;
+    let (Some(sub), Some(sid)) = (claims.sub.clone(), claims.members.get_str("sid")) else {
+        return Err(ApiError::invalid_token("malformed"));
+    };
+    let family = state
+        .store
+        .family(sid)
+        .map_err(|e| ApiError::internal(e, state))?;
+    match family {
+        Some(f) if f.revoked_at.is_none() && f.customer_id == sub => Ok(Principal {
+            customer_id: sub,
+            family: f,
+            expires_at: claims.expires_at_ms().unwrap_or(0),
+        }),
+        _ => Err(ApiError::invalid_token("revoked")),
+    }
+}
+
+/// The caller of a request that needs a valid token.
+fn require_customer(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
+    match bearer_token(headers)? {
+        Some(token) => authenticate(state, token, state.now()),
+        None => {
+            let mut e = ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_request",
+                "an access token is required",
+            );
+            e.www_authenticate = Some(r#"Bearer realm="chat""#.into());
+            Err(e)
+        }
+    }
+}
+
+fn customer_note(p: &Principal) -> Note {
+    Note {
+        bearer: "valid",
+        customer: Some(p.customer_id.clone()),
+        folded: 0,
+    }
+}
+
+// ---- login and tokens -------------------------------------------------
+
+fn digest(s: &str) -> [u8; 32] {
+    Sha256::digest(s.as_bytes()).into()
+}
+
+/// Constant-time equality of two digests.
+fn same_digest(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn find_user(username: &str, password: &str) -> Option<&'static DemoUser> {
+    let given = digest(password);
+    // Every user's password is compared, so timing does not tell names apart.
+    let mut found = None;
+    for u in DEMO_USERS.iter() {
+        let matches = same_digest(&digest(u.password), &given);
+        if matches && u.user_id == username {
+            found = Some(u);
+        }
+    }
+    found
+}
+
+fn user_by_id(user_id: &str) -> Option<&'static DemoUser> {
+    DEMO_USERS.iter().find(|u| u.user_id == user_id)
+}
+
+/// Signs an access token for `family` and builds the OAuth 2.0 token
+/// response (RFC 6749 §5.1) with `refresh_token`.
+fn token_response(
+    state: &AppState,
+    family: &Family,
+    refresh_token: &str,
+    now: Millis,
+) -> ApiResult {
+    let now_s = now.div_euclid(1000);
+    let ttl = state.config.access_ttl_s;
+    let claims = AccessClaims {
+        iss: state.issuer.clone(),
+        sub: family.customer_id.clone(),
+        aud: state.config.audience.clone(),
+        iat: now_s,
+        exp: now_s + ttl,
+        jti: random_token(""),
+        sid: family.id.clone(),
+        client_id: state.config.client_id.clone(),
+        scope: "chat".into(),
+    };
+    let access = state
+        .key
+        .sign(&claims)
+        .map_err(|e| ApiError::internal(e, state))?;
+    let name = user_by_id(&family.user_id).map_or("", |u| u.name);
+    let body = json!({
+        "access_token": access,
+        "token_type": "Bearer",
+        "expires_in": ttl,
+        "refresh_token": refresh_token,
+        "scope": "chat",
+        // Not OAuth: what the page needs to call setCustomer (RFC 6749 §5.1
+        // allows extra members).
+        "customer_id": family.customer_id,
+        "name": name,
+    });
+    let mut res = (StatusCode::OK, axum::Json(body)).into_response();
+    let h = res.headers_mut();
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    res.extensions_mut().insert(Note {
+        bearer: "none",
+        customer: Some(family.customer_id.clone()),
+        folded: 0,
+    });
+    Ok(res)
+}
+
+fn json_body(body: &Bytes) -> Result<serde_json::Map<String, Value>, ApiError> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(o)) => Ok(o),
+        _ => Err(ApiError::bad_request("the body must be a JSON object")),
+    }
+}
+
+fn string_field<'a>(
+    o: &'a serde_json::Map<String, Value>,
+    name: &str,
+    max: usize,
+) -> Result<&'a str, ApiError> {
+    match o.get(name) {
+        Some(Value::String(s)) if !s.is_empty() && s.chars().count() <= max => Ok(s),
+        _ => Err(ApiError::bad_request(format!(
+            "'{name}' must be a string of 1 to {max} characters"
+        ))),
+    }
+}
+
+/// `POST /auth/login` `{ username, password }`: the site's own login (demo
+/// users). Answers an OAuth 2.0 token response plus `customer_id` and `name`.
+/// Failed attempts are limited per user name (429 with `Retry-After`).
+pub async fn login(State(state): Shared, body: Bytes) -> ApiResult {
+    let o = json_body(&body)?;
+    let username = string_field(&o, "username", limits::MAX_USERNAME)?.trim();
+    let password = string_field(&o, "password", limits::MAX_PASSWORD)?;
+    let now = state.now();
+    if let Err(wait) = state.login_limiter.check(username, now) {
+        state
+            .log
+            .warn("login_limited", json!({ "retry_after_s": wait }));
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            format!("too many failed logins; try again in {wait} s"),
+        );
+        e.retry_after = Some(wait);
+        return Err(e);
+    }
+    let Some(user) = find_user(&username.to_ascii_lowercase(), password) else {
+        state.login_limiter.failed(username, now);
+        state.log.warn("login_failed", json!({}));
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+            "unknown user name or wrong password",
+        ));
+    };
+    let customer_id =
+        chat_auth::identifier::opaque_customer_id(&state.customer_secret, user.user_id)
+            .map_err(|e| ApiError::internal(e, &state))?;
+    let family = Family {
+        id: random_token("s_"),
+        customer_id,
+        user_id: user.user_id.to_owned(),
+        expires_at: now + state.config.refresh_ttl_s * 1000,
+        revoked_at: None,
+    };
+    let refresh = random_token("rt_");
+    state
+        .store
+        .create_family(&family, &hash_token(&refresh), now)
+        .map_err(|e| ApiError::internal(e, &state))?;
+    state.log.info(
+        "login",
+        json!({ "customer": family.customer_id, "session": family.id }),
+    );
+    token_response(&state, &family, &refresh, now)
+}
+
+/// Reads an `application/x-www-form-urlencoded` body; a repeated parameter
+/// is `invalid_request` (RFC 6749 §3.1).
+fn form(headers: &HeaderMap, body: &Bytes) -> Result<Vec<(String, String)>, ApiError> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+    {
+        return Err(ApiError::bad_request(
+            "the body must be application/x-www-form-urlencoded",
+        ));
+    }
+    let pairs: Vec<(String, String)> = serde_urlencoded_pairs(body)?;
+    for (i, (k, _)) in pairs.iter().enumerate() {
+        if pairs[..i].iter().any(|(j, _)| j == k) {
+            return Err(ApiError::bad_request(format!(
+                "parameter '{k}' is repeated"
+            )));
+        }
+    }
+    Ok(pairs)
+}
+
+fn serde_urlencoded_pairs(body: &Bytes) -> Result<Vec<(String, String)>, ApiError> {
+    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+        .map_err(|_| ApiError::bad_request("the form body cannot be read"))
+}
+
+fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.is_empty())
+}
+
+fn oauth_error(status: StatusCode, error: &'static str, description: &str) -> ApiError {
+    ApiError::new(status, error, description)
+}
+
+/// `POST /oauth/token`: the `refresh_token` grant (RFC 6749 §6) for the
+/// public client. Every refresh token works once: it is rotated; presenting
+/// a rotated one again revokes its whole family (reuse detection).
+pub async fn token(State(state): Shared, headers: HeaderMap, body: Bytes) -> ApiResult {
+    let pairs = form(&headers, &body)?;
+    match param(&pairs, "grant_type") {
+        Some("refresh_token") => {}
+        Some(_) => {
+            return Err(oauth_error(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                "only the refresh_token grant is supported",
+            ))
+        }
+        None => return Err(ApiError::bad_request("grant_type is required")),
+    }
+    if param(&pairs, "client_id") != Some(state.config.client_id.as_str()) {
+        return Err(oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "unknown client_id",
+        ));
+    }
+    let Some(presented) = param(&pairs, "refresh_token") else {
+        return Err(ApiError::bad_request("refresh_token is required"));
+    };
+    let now = state.now();
+    let next = random_token("rt_");
+    let rotation = state
+        .store
+        .rotate(&hash_token(presented), &hash_token(&next), now)
+        .map_err(|e| ApiError::internal(e, &state))?;
+    match rotation {
+        Rotation::Rotated(family) => {
+            state.log.info(
+                "refresh",
+                json!({ "customer": family.customer_id, "session": family.id }),
+            );
+            token_response(&state, &family, &next, now)
+        }
+        Rotation::Reused(family) => {
+            state.log.warn(
+                "refresh_reuse",
+                json!({ "customer": family.customer_id, "session": family.id, "action": "session revoked" }),
+            );
+            Err(oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                "the refresh token was already used; the session is revoked",
+            )
+            .with_note(Note {
+                bearer: "none",
+                customer: Some(family.customer_id),
+                folded: 0,
+            }))
+        }
+        Rotation::Refused => Err(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "the refresh token is unknown, expired or revoked",
+        )),
+    }
+}
+
+/// The family a refresh token or (signature-valid) access token belongs to.
+fn family_of_token(state: &AppState, token: &str) -> Result<Option<Family>, ApiError> {
+    if token.starts_with("rt_") {
+        return state
+            .store
+            .refresh_token(&hash_token(token))
+            .map(|found| found.map(|(family, _)| family))
+            .map_err(|e| ApiError::internal(e, state));
+    }
+    Ok(authenticate(state, token, state.now())
+        .ok()
+        .map(|p| p.family))
+}
+
+/// `POST /oauth/revoke` (RFC 7009): revokes the login session of a refresh
+/// token or access token. Answers 200 whether or not the token was known.
+pub async fn revoke(State(state): Shared, headers: HeaderMap, body: Bytes) -> ApiResult {
+    let pairs = form(&headers, &body)?;
+    if let Some(client) = param(&pairs, "client_id") {
+        if client != state.config.client_id {
+            return Err(oauth_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "unknown client_id",
+            ));
+        }
+    }
+    let Some(token) = param(&pairs, "token") else {
+        return Err(ApiError::bad_request("token is required"));
+    };
+    if let Some(family) = family_of_token(&state, token)? {
+        if state
+            .store
+            .revoke_family(&family.id, state.now())
+            .map_err(|e| ApiError::internal(e, &state))?
+        {
+            state.log.info(
+                "revoked",
+                json!({ "customer": family.customer_id, "session": family.id }),
+            );
+        }
+    }
+    ok_json(StatusCode::OK, json!({}), Note::default())
+}
+
+/// `POST /auth/logout` with the access token: revokes its login session.
+pub async fn logout(State(state): Shared, headers: HeaderMap) -> ApiResult {
+    let p = require_customer(&state, &headers)?;
+    state
+        .store
+        .revoke_family(&p.family.id, state.now())
+        .map_err(|e| ApiError::internal(e, &state))?;
+    state.log.info(
+        "logout",
+        json!({ "customer": p.customer_id, "session": p.family.id }),
+    );
+    let mut res = StatusCode::NO_CONTENT.into_response();
+    res.extensions_mut().insert(customer_note(&p));
+    Ok(res)
+}
+
+/// `POST /oauth/introspect` (RFC 7662), for resource servers: HTTP Basic
+/// `<audience>:<CHAT_INTROSPECTION_SECRET>`.
+pub async fn introspect(State(state): Shared, headers: HeaderMap, body: Bytes) -> ApiResult {
+    let authorized = match (&state.config.introspection_secret, basic_auth(&headers)) {
+        (Some(secret), Some((id, given))) => {
+            id == state.config.audience && same_digest(&digest(secret), &digest(&given))
+        }
+        _ => false,
+    };
+    if !authorized {
+        let mut e = oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "introspection needs the resource server's client credentials",
+        );
+        e.www_authenticate = Some(r#"Basic realm="introspection""#.into());
+        return Err(e);
+    }
+    let pairs = form(&headers, &body)?;
+    let Some(token) = param(&pairs, "token") else {
+        return Err(ApiError::bad_request("token is required"));
+    };
+    let now = state.now();
+    let answer = if token.starts_with("rt_") {
+        let found = state
+            .store
+            .refresh_token(&hash_token(token))
+            .map_err(|e| ApiError::internal(e, &state))?;
+        // A spent refresh token is inactive even though its family lives on.
+        match found {
+            Some((f, false)) if f.revoked_at.is_none() && now < f.expires_at => json!({
+                "active": true, "token_type": "refresh_token", "sub": f.customer_id,
+                "client_id": state.config.client_id, "exp": f.expires_at / 1000,
+                "iss": state.issuer, "scope": "chat",
+            }),
+            _ => json!({ "active": false }),
+        }
+    } else {
+        match authenticate(&state, token, now) {
+            Ok(p) => json!({
+                "active": true, "token_type": "Bearer", "sub": p.customer_id,
+                "client_id": state.config.client_id, "exp": p.expires_at / 1000,
+                "iss": state.issuer, "aud": state.config.audience, "scope": "chat",
+            }),
+            Err(_) => json!({ "active": false }),
+        }
+    };
+    ok_json(StatusCode::OK, answer, Note::default())
+}
+
+fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, b64) = v.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let raw = decode_base64(b64.trim())?;
+    let text = String::from_utf8(raw).ok()?;
+    let (id, secret) = text.split_once(':')?;
+    Some((id.to_owned(), secret.to_owned()))
+}
+
+/// Standard base64 (with padding) → bytes.
+fn decode_base64(s: &str) -> Option<Vec<u8>> {
+    let url: String = s
+        .trim_end_matches('=')
+        .chars()
+        .map(|c| match c {
+            '+' => '-',
+            '/' => '_',
+            c => c,
+        })
+        .collect();
+    chat_auth::base64url::decode(url.as_bytes())
+}
+
+/// `GET /.well-known/jwks.json`.
+pub async fn jwks(State(state): Shared) -> ApiResult {
+    ok_json(StatusCode::OK, state.key.jwks(), Note::default())
+}
+
+/// `GET /.well-known/oauth-authorization-server` (RFC 8414), plus what the
+/// demo page needs to configure the SDK (`chat_audience`, `chat_client_id`).
+pub async fn metadata(State(state): Shared) -> ApiResult {
+    ok_json(
+        StatusCode::OK,
+        json!({
+            "issuer": state.issuer,
+            "token_endpoint": "/oauth/token",
+            "jwks_uri": "/.well-known/jwks.json",
+            "introspection_endpoint": "/oauth/introspect",
+            "revocation_endpoint": "/oauth/revoke",
+            "grant_types_supported": ["refresh_token"],
+            "token_endpoint_auth_methods_supported": ["none"],
+            "id_token_signing_alg_values_supported": ["ES256"],
+            "chat_audience": state.config.audience,
+            "chat_client_id": state.config.client_id,
+            "access_token_lifetime": state.config.access_ttl_s,
+        }),
+        Note::default(),
+    )
+}
+
+/// `GET /api/me`: the customer's profile (for claim comparison).
+pub async fn me(State(state): Shared, headers: HeaderMap) -> ApiResult {
+    let p = require_customer(&state, &headers)?;
+    let user = user_by_id(&p.family.user_id);
+    ok_json(
+        StatusCode::OK,
+        json!({
+            "sub": p.customer_id,
+            "name": user.map_or("", |u| u.name),
+            "preferred_username": p.family.user_id,
+        }),
+        customer_note(&p),
+    )
+}
+
+// ---- chat -------------------------------------------------------------
+
+/// Whose conversation a chat request belongs to. A valid token: the
+/// customer's, after folding the request's anonymous conversation into it.
+/// No token: the anonymous conversation of `Chat-Anonymous-Id`. A token that
+/// fails: 401, never the anonymous conversation.
+fn conversation(state: &AppState, headers: &HeaderMap) -> Result<(Owner, Note), ApiError> {
+    let mut anon = headers.get_all("chat-anonymous-id").iter();
+    let anonymous_id = match (anon.next(), anon.next()) {
+        (None, _) => None,
+        (Some(v), None) => match v.to_str() {
+            Ok(s) if limits::is_anonymous_id(s) => Some(s),
+            _ => {
+                return Err(ApiError::bad_request(
+                    "Chat-Anonymous-Id must be a lowercase UUID v4",
+                ))
+            }
+        },
+        (Some(_), Some(_)) => return Err(ApiError::bad_request("Chat-Anonymous-Id is repeated")),
+    };
+    match bearer_token(headers)? {
+        Some(token) => {
+            let p = authenticate(state, token, state.now())?;
+            let mut note = customer_note(&p);
+            if let Some(anon) = anonymous_id {
+                note.folded = state
+                    .store
+                    .fold_anonymous(anon, &p.customer_id)
+                    .map_err(|e| ApiError::internal(e, state))?;
+            }
+            Ok((Owner::Customer(p.customer_id), note))
+        }
+        None => match anonymous_id {
+            Some(anon) => Ok((Owner::Anonymous(anon.to_owned()), Note::default())),
+            None => Err(ApiError::bad_request(
+                "a Chat-Anonymous-Id header or an access token is required",
+            )),
+        },
+    }
+}
+
+fn message_json(m: &Message) -> Value {
+    json!({
+        "id": m.id,
+        "author": m.author.as_str(),
+        "text": m.text,
+        "at": m.created_at,
+        "clientId": m.client_id,
+    })
+}
+
+/// `GET /api/messages`: the caller's conversation, oldest first (the last 200).
+pub async fn list_messages(State(state): Shared, headers: HeaderMap) -> ApiResult {
+    let (owner, note) = conversation(&state, &headers)?;
+    let messages = state
+        .store
+        .list(&owner, LIST_LIMIT)
+        .map_err(|e| ApiError::internal(e, &state))?;
+    let body = json!({
+        "conversation": match &owner { Owner::Customer(_) => "customer", Owner::Anonymous(_) => "anonymous" },
+        "customerId": note.customer,
+        "messages": messages.iter().map(message_json).collect::<Vec<_>>(),
+    });
+    ok_json(StatusCode::OK, body, note)
+}
+
+/// The demo agent's answer to the `n`th visitor message of a conversation.
+fn agent_reply(owner: &Owner, visitor_messages: usize) -> &'static str {
+    match (owner, visitor_messages) {
+        (_, 1) => "Hi, I'm Ava from support. How can I help you today?",
+        (Owner::Anonymous(_), _) => {
+            "Thanks! If you log in, I can look at your account, and this conversation stays with you."
+        }
+        (Owner::Customer(_), n) if n % 2 == 0 => "Thanks, I'm looking into that for you now.",
+        (Owner::Customer(_), _) => "Got it. Is there anything else I can help with?",
+    }
+}
+
+/// `POST /api/messages` `{ text, clientId? }`: stores the message (once per
+/// `clientId`) and the demo agent's reply; answers both.
+pub async fn send_message(State(state): Shared, headers: HeaderMap, body: Bytes) -> ApiResult {
+    let (owner, note) = conversation(&state, &headers)?;
+    let o = json_body(&body)?;
+    let text = match o.get("text") {
+        Some(Value::String(t)) => limits::check_message(t).map_err(ApiError::bad_request)?,
+        _ => return Err(ApiError::bad_request("'text' must be a string")),
+    };
+    let client_id = match o.get("clientId") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(c)) if limits::is_client_id(c) => Some(c.as_str()),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "'clientId' must be 1 to 64 of A-Z a-z 0-9 - _",
+            ))
+        }
+    };
+    let now = state.now();
+    let (message, stored) = state
+        .store
+        .append(&owner, Author::Visitor, text, client_id, now)
+        .map_err(|e| ApiError::internal(e, &state))?;
+    let mut reply = Value::Null;
+    if stored {
+        let count = state
+            .store
+            .list(&owner, LIST_LIMIT)
+            .map_err(|e| ApiError::internal(e, &state))?
+            .iter()
+            .filter(|m| m.author == Author::Visitor)
+            .count();
+        let (r, _) = state
+            .store
+            .append(&owner, Author::Agent, agent_reply(&owner, count), None, now)
+            .map_err(|e| ApiError::internal(e, &state))?;
+        reply = message_json(&r);
+    }
+    ok_json(
+        if stored {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        },
+        json!({ "message": message_json(&message), "reply": reply }),
+        note,
+    )
+}

@@ -1,0 +1,195 @@
+//! Server configuration, from environment variables (see README "Demo").
+
+use std::path::PathBuf;
+
+/// A demo user: the site's own account (user id, password, display name).
+#[derive(Clone, Debug)]
+pub struct DemoUser {
+    /// The site's user id (never sent to the chat as is: hashed into the customer id).
+    pub user_id: &'static str,
+    /// The demo password.
+    pub password: &'static str,
+    /// Display name.
+    pub name: &'static str,
+}
+
+/// The demo accounts shown on the login form.
+pub const DEMO_USERS: [DemoUser; 3] = [
+    DemoUser {
+        user_id: "alice",
+        password: "wonderland",
+        name: "Alice Martin",
+    },
+    DemoUser {
+        user_id: "bob",
+        password: "builder",
+        name: "Bob Okafor",
+    },
+    DemoUser {
+        user_id: "carol",
+        password: "singing",
+        name: "Carol Nguyen",
+    },
+];
+
+/// Everything the server can be told.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// SQLite file, or `:memory:`. `CHAT_DB`, default `chat-demo.sqlite`.
+    pub db_path: String,
+    /// `iss` of access tokens. `CHAT_ISSUER`, default the server's URL.
+    pub issuer: Option<String>,
+    /// `aud` of access tokens. `CHAT_AUDIENCE`, default `chat-api`.
+    pub audience: String,
+    /// The public OAuth client of the page. `CHAT_CLIENT_ID`, default `chat-demo`.
+    pub client_id: String,
+    /// Access-token lifetime, seconds. `CHAT_TOKEN_TTL`, default 60.
+    pub access_ttl_s: i64,
+    /// Refresh-token family lifetime (absolute), seconds. `CHAT_REFRESH_TTL`, default 8 h.
+    pub refresh_ttl_s: i64,
+    /// Clock leeway when validating access tokens, seconds. `CHAT_LEEWAY`, default 0
+    /// (the server checks its own tokens against its own clock).
+    pub leeway_s: u64,
+    /// The one cross-origin page allowed by CORS (`scheme://host[:port]`).
+    /// `CHAT_PAGE_ORIGIN`; unset: same-origin only, no CORS headers.
+    pub page_origin: Option<String>,
+    /// PKCS#8 PEM file of the P-256 signing key. `CHAT_SIGNING_KEY`; unset:
+    /// one is generated on first start and kept in the database.
+    pub signing_key_pem: Option<PathBuf>,
+    /// Secret for `opaque_customer_id` (≥ 32 bytes). `CHAT_CUSTOMER_SECRET`;
+    /// unset: generated on first start and kept in the database.
+    pub customer_secret: Option<Vec<u8>>,
+    /// Client secret of the resource server for RFC 7662 introspection
+    /// (HTTP Basic `chat-api:<secret>`). `CHAT_INTROSPECTION_SECRET`;
+    /// unset: introspection refuses every caller.
+    pub introspection_secret: Option<String>,
+    /// Failed logins allowed per user name per minute. `CHAT_LOGIN_LIMIT`, default 5.
+    pub login_failures_per_minute: u32,
+    /// Directory served at `/`. `CHAT_WWW`, default `www`.
+    pub www_dir: PathBuf,
+    /// Directory served at `/pkg/`. `CHAT_PKG`, default `pkg`.
+    pub pkg_dir: PathBuf,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            db_path: "chat-demo.sqlite".into(),
+            issuer: None,
+            audience: "chat-api".into(),
+            client_id: "chat-demo".into(),
+            access_ttl_s: 60,
+            refresh_ttl_s: 8 * 3600,
+            leeway_s: 0,
+            page_origin: None,
+            signing_key_pem: None,
+            customer_secret: None,
+            introspection_secret: None,
+            login_failures_per_minute: 5,
+            www_dir: "www".into(),
+            pkg_dir: "pkg".into(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads the `CHAT_*` variables through `var`; a bad value is an error naming it.
+    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
+        let mut c = Config::default();
+        let number = |name: &str, min: i64, max: i64| -> Result<Option<i64>, String> {
+            match var(name) {
+                None => Ok(None),
+                Some(v) => match v.trim().parse::<i64>() {
+                    Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
+                    _ => Err(format!("{name} must be a whole number from {min} to {max}")),
+                },
+            }
+        };
+        if let Some(v) = var("CHAT_DB") {
+            c.db_path = v;
+        }
+        c.issuer = var("CHAT_ISSUER").filter(|s| !s.is_empty());
+        if let Some(v) = var("CHAT_AUDIENCE").filter(|s| !s.is_empty()) {
+            c.audience = v;
+        }
+        if let Some(v) = var("CHAT_CLIENT_ID").filter(|s| !s.is_empty()) {
+            c.client_id = v;
+        }
+        if let Some(n) = number("CHAT_TOKEN_TTL", 2, 86_400)? {
+            c.access_ttl_s = n;
+        }
+        if let Some(n) = number("CHAT_REFRESH_TTL", 10, 90 * 86_400)? {
+            c.refresh_ttl_s = n;
+        }
+        if let Some(n) = number("CHAT_LEEWAY", 0, 300)? {
+            c.leeway_s = n as u64;
+        }
+        if let Some(n) = number("CHAT_LOGIN_LIMIT", 1, 10_000)? {
+            c.login_failures_per_minute = n as u32;
+        }
+        if let Some(origin) = var("CHAT_PAGE_ORIGIN").filter(|s| !s.is_empty()) {
+            if !is_origin(&origin) {
+                return Err("CHAT_PAGE_ORIGIN must be an origin: scheme://host[:port]".into());
+            }
+            c.page_origin = Some(origin);
+        }
+        c.signing_key_pem = var("CHAT_SIGNING_KEY")
+            .filter(|s| !s.is_empty())
+            .map(Into::into);
+        if let Some(secret) = var("CHAT_CUSTOMER_SECRET") {
+            if secret.len() < chat_auth::identifier::MIN_SECRET_BYTES {
+                return Err("CHAT_CUSTOMER_SECRET must be at least 32 bytes".into());
+            }
+            c.customer_secret = Some(secret.into_bytes());
+        }
+        if let Some(secret) = var("CHAT_INTROSPECTION_SECRET") {
+            if secret.len() < 16 {
+                return Err("CHAT_INTROSPECTION_SECRET must be at least 16 characters".into());
+            }
+            c.introspection_secret = Some(secret);
+        }
+        if let Some(v) = var("CHAT_WWW") {
+            c.www_dir = v.into();
+        }
+        if let Some(v) = var("CHAT_PKG") {
+            c.pkg_dir = v.into();
+        }
+        Ok(c)
+    }
+}
+
+/// `scheme://host[:port]` with no path, query or trailing slash.
+pub fn is_origin(s: &str) -> bool {
+    let Some((scheme, rest)) = s.split_once("://") else {
+        return false;
+    };
+    (scheme == "http" || scheme == "https")
+        && !rest.is_empty()
+        && rest
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn reads_and_checks_variables() {
+        let c = Config::from_env(env(&[("CHAT_TOKEN_TTL", "5"), ("CHAT_DB", ":memory:")])).unwrap();
+        assert_eq!((c.access_ttl_s, c.db_path.as_str()), (5, ":memory:"));
+        assert!(Config::from_env(env(&[("CHAT_TOKEN_TTL", "0")])).is_err());
+        assert!(Config::from_env(env(&[("CHAT_CUSTOMER_SECRET", "short")])).is_err());
+        assert!(Config::from_env(env(&[("CHAT_PAGE_ORIGIN", "http://a.test/path")])).is_err());
+        assert!(is_origin("http://127.0.0.1:8080"));
+    }
+}
