@@ -352,20 +352,21 @@ mod tests {
 
     #[test]
     fn a_page_clock_minutes_fast_still_takes_fresh_short_tokens() {
-        // 5-minute token issued "now" by the issuer; the page clock is 6 min
-        // ahead, so uncorrected it would arrive expired.
+        // 5-minute token issued "now" by the issuer; the page clock is 4 min
+        // ahead, so uncorrected it would look a minute from expiry.
         let c = admit_jwt(
             r#"{"sub":"cust-1","iat":1700000000,"exp":1700000300}"#,
-            1_700_000_360_000,
+            1_700_000_240_000,
             None,
         )
         .unwrap();
-        assert_eq!(c.clock_offset, -360_000);
-        assert_eq!(c.expires_at, Some(1_700_000_660_000));
-        // Twenty minutes ahead is not believed: expired.
+        assert_eq!(c.clock_offset, -240_000);
+        assert_eq!(c.expires_at, Some(1_700_000_540_000));
+        // Past `exp` on the page clock (6 min ahead, or a stale cached
+        // token: the page cannot tell): fail closed.
         let e = admit_jwt(
             r#"{"sub":"cust-1","iat":1700000000,"exp":1700000300}"#,
-            1_700_001_200_000,
+            1_700_000_360_000,
             None,
         )
         .unwrap_err();
@@ -400,7 +401,9 @@ mod tests {
         };
         let e = admit_asked_at(Some(1_700_000_000_000)).unwrap_err();
         assert_eq!(e.code(), ErrorCode::Expired);
-        // Asked for just before the receipt, the same token means a fast clock.
-        assert!(admit_asked_at(Some(1_700_000_025_900)).is_ok());
+        // Asked for just before the receipt it could mean a fast clock, but a
+        // token already past `exp` on the page clock is refused all the same.
+        let e = admit_asked_at(Some(1_700_000_025_900)).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::Expired);
     }
 }

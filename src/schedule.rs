@@ -330,12 +330,14 @@ pub const MAX_PAGE_CLOCK_LEAD_MS: Millis = 900_000;
 /// - A positive estimate (the page clock is slow) from `iat` or `Date` is
 ///   always trusted: it only makes refreshes earlier.
 /// - A negative one (the page clock is fast) is trusted only when the token
-///   would otherwise look more than half used up on arrival and the lead is
-///   at most [`MAX_PAGE_CLOCK_LEAD_MS`]: then either the page clock is fast
-///   or the site handed out a stale cached token, and refusing it would lock
-///   out every visitor whose clock runs a few minutes ahead. A stale token
-///   taken this way is at worst refused by the server once (401), which
-///   refreshes it. The lead counts from `asked_at`, not from the receipt:
+///   is still unexpired on the page clock but looks more than half used up on
+///   arrival, and the lead is at most [`MAX_PAGE_CLOCK_LEAD_MS`]: then either
+///   the page clock is fast or the site handed out a stale cached token, and
+///   refreshing every few seconds would punish every visitor whose clock runs
+///   a little ahead. A stale token taken this way is at worst refused by the
+///   server once (401), which refreshes it. A token already past `exp` on the
+///   page clock is never rescued: the page cannot tell a fast clock from a
+///   stale token, so it fails closed (`expired`). The lead counts from `asked_at`, not from the receipt:
 ///   an answer that was slow or waited while the computer slept is an old
 ///   token, not a fast clock.
 ///
@@ -346,6 +348,8 @@ pub const MAX_PAGE_CLOCK_LEAD_MS: Millis = 900_000;
 /// assert_eq!(issuer_clock_offset(Some(1_000.0), Some(1_300.0), None, 990_000, 990_000), 10_000);
 /// // Page 4 min fast, 5-minute token: it looks almost spent, so trust iat.
 /// assert_eq!(issuer_clock_offset(Some(1_000.0), Some(1_300.0), None, 1_240_000, 1_240_000), -240_000);
+/// // Page 6 min fast: past exp on the page clock, so not corrected (fail closed).
+/// assert_eq!(issuer_clock_offset(Some(1_000.0), Some(1_300.0), None, 1_360_000, 1_360_000), 0);
 /// // Asked for at 1 000 s, answered 4 min later (the computer slept): no skew.
 /// assert_eq!(issuer_clock_offset(Some(1_000.0), Some(1_300.0), None, 1_000_000, 1_240_000), 0);
 /// // Issued 1 minute before receipt, 1 hour lifetime: maybe cached; not corrected.
@@ -375,7 +379,11 @@ pub fn issuer_clock_offset(
     let lead = asked_at.min(received_at) as f64 - iat_ms;
     let lifetime = exp_ms - iat_ms;
     let remaining = exp_ms - received_at as f64;
-    if lifetime > 0.0 && lead <= MAX_PAGE_CLOCK_LEAD_MS as f64 && remaining < lifetime / 2.0 {
+    if lifetime > 0.0
+        && lead <= MAX_PAGE_CLOCK_LEAD_MS as f64
+        && remaining > 0.0
+        && remaining < lifetime / 2.0
+    {
         -(lead.floor() as Millis)
     } else {
         0

@@ -383,10 +383,13 @@ impl Scenario {
     /// the answer's latency plus `iat`'s whole seconds eat into it.
     fn page_lifetime_min(&self) -> Millis {
         // `schedule::issuer_clock_offset` corrects a page clock running
-        // ahead once a token looks more than half spent on arrival.
-        (self.ttl_ms + self.issuer_offset_ms.min(0)).max(self.ttl_ms / 2)
-            - self.latency_ms.1
-            - 1_000
+        // ahead once a token looks more than half spent on arrival, but
+        // never one already past `exp` on the page clock (fail closed).
+        let left_on_page = self.ttl_ms + self.issuer_offset_ms.min(0) - self.latency_ms.1 - 1_000;
+        if left_on_page <= 0 {
+            return left_on_page;
+        }
+        left_on_page.max(self.ttl_ms / 2 - self.latency_ms.1 - 1_000)
     }
 
     /// Tokens arrive with enough life left for the session to work at all.
