@@ -827,6 +827,7 @@ fn target_context(rng: &mut Rng, s: &Seeds) -> Result<(), Finding> {
             customer_id: "c_8f3a9b2e",
             refused: rng.chance(4).then_some(&refused),
             needs_refresh: rng.chance(2),
+            asked_at: None,
         };
         let at = |rng: &mut Rng| match rng.below(3) {
             0 => rng.0.next_u64() as i64,
@@ -835,6 +836,13 @@ fn target_context(rng: &mut Rng, s: &Seeds) -> Result<(), Finding> {
         };
         let date = rng.chance(2).then(|| at(rng));
         let received_at = at(rng);
+        // Asked for some time before the answer came (or at an odd time).
+        let asked_at = match rng.below(3) {
+            0 => None,
+            1 => Some(received_at.saturating_sub(rng.below(600_000) as i64)),
+            _ => Some(at(rng)),
+        };
+        let rules = Rules { asked_at, ..rules };
         let introspection = rng.chance(2).then(|| Introspection {
             active: rng.chance(2),
             exp: rng.chance(2).then(|| *rng.pick(&[1.7e9, -1.0, 1e300, 0.5])),
