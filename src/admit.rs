@@ -269,19 +269,24 @@ mod tests {
     use super::*;
     use crate::token::tests::jws;
 
+    /// The rules of a session for `cust-1` on a first call.
+    fn rules(validation: &ValidationConfig, asked_at: Option<Millis>) -> Rules<'_> {
+        Rules {
+            validation,
+            customer_id: "cust-1",
+            refused: None,
+            needs_refresh: false,
+            asked_at,
+        }
+    }
+
     fn credential(token: &str) -> Credential {
         Candidate::read(&format!(
             r#"{{"Auth":{{"Token":"{token}","token_type":"Bearer","refresh_token":"r\"1","Headers":{{"X-Site":"a b"}}}}}}"#
         ))
         .unwrap()
         .admit(
-            &Rules {
-                validation: &ValidationConfig::default(),
-                customer_id: "cust-1",
-                refused: None,
-                needs_refresh: false,
-                asked_at: None,
-            },
+            &rules(&ValidationConfig::default(), None),
             1_700_000_000_000,
             None,
         )
@@ -325,13 +330,7 @@ mod tests {
         Candidate::read(&format!(r#"{{"Auth":{{"Token":"{jwt}"}}}}"#))?
             .with_server_date(date)
             .admit(
-                &Rules {
-                    validation: &ValidationConfig::default(),
-                    customer_id: "cust-1",
-                    refused: None,
-                    needs_refresh: false,
-                    asked_at: None,
-                },
+                &rules(&ValidationConfig::default(), None),
                 received_at,
                 None,
             )
@@ -388,13 +387,7 @@ mod tests {
             Candidate::read(&format!(r#"{{"Auth":{{"Token":"{jwt}"}}}}"#))
                 .unwrap()
                 .admit(
-                    &Rules {
-                        validation: &ValidationConfig::default(),
-                        customer_id: "cust-1",
-                        refused: None,
-                        needs_refresh: false,
-                        asked_at,
-                    },
+                    &rules(&ValidationConfig::default(), asked_at),
                     1_700_000_026_000,
                     None,
                 )

@@ -31,6 +31,18 @@ fn cred(token: &str, now: Millis, ttl_ms: Millis) -> Credential {
     }
 }
 
+/// A session with a provider and a token endpoint for the refresh grant.
+fn endpoint_session() -> Session {
+    Session::new(
+        "a".into(),
+        SessionConfig {
+            has_provider: true,
+            has_token_endpoint: true,
+            ..SessionConfig::default()
+        },
+    )
+}
+
 fn states(events: &[Event]) -> Vec<&'static str> {
     events
         .iter()
@@ -356,14 +368,7 @@ fn adopt_from_other_tab_ends_cycle() {
 
 #[test]
 fn token_endpoint_used_for_refresh_when_refresh_token_held() {
-    let mut s = Session::new(
-        "a".into(),
-        SessionConfig {
-            has_provider: true,
-            has_token_endpoint: true,
-            ..SessionConfig::default()
-        },
-    );
+    let mut s = endpoint_session();
     let call = s.set_customer("cust-1", T0).unwrap().call.unwrap();
     assert_eq!(call.via, Via::Provider);
     let mut c = cred("t1", T0, 600_000);
@@ -507,14 +512,7 @@ fn a_refused_offer_still_hands_over_its_rotated_refresh_token() {
     // through the token endpoint just before this tab's forced refresh
     // began. Its token cannot satisfy the forced refresh, but the refresh
     // token it came with replaced (and so spent) the one held here.
-    let mut s = Session::new(
-        "a".into(),
-        SessionConfig {
-            has_provider: true,
-            has_token_endpoint: true,
-            ..SessionConfig::default()
-        },
-    );
+    let mut s = endpoint_session();
     let call = s.set_customer("cust-1", T0).unwrap().call.unwrap();
     let mut first = cred("t1", T0, 600_000);
     first.refresh_token = Some(SecretString::new("r1"));
@@ -540,14 +538,7 @@ fn an_adopted_older_token_keeps_the_newer_refresh_token() {
     // Found by the simulation (seed 1049531, short-lived): this tab's newest
     // token (with r2) looked shorter-lived than an older one another tab
     // still held (with r1, spent), and the older one was adopted.
-    let mut s = Session::new(
-        "a".into(),
-        SessionConfig {
-            has_provider: true,
-            has_token_endpoint: true,
-            ..SessionConfig::default()
-        },
-    );
+    let mut s = endpoint_session();
     let call = s.set_customer("cust-1", T0).unwrap().call.unwrap();
     let mut newest = cred("t2", T0 + 1_000, 60_000);
     newest.refresh_token = Some(SecretString::new("r2"));
