@@ -267,6 +267,8 @@ pub fn session_verify_options(rules: &Rules<'_>) -> verify::VerifyOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     use crate::token::tests::jws;
 
     /// The rules of a session for `cust-1` on a first call.

@@ -409,7 +409,10 @@ impl Parser<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     use crate::error::ErrorCode;
+    #[cfg(not(target_arch = "wasm32"))]
     use proptest::prelude::*;
 
     fn ok(s: &str) -> Value {
@@ -517,6 +520,7 @@ mod tests {
         }
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     proptest! {
         #[test]
         fn never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {

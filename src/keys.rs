@@ -931,6 +931,8 @@ fn base64_standard(text: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     use crate::json;
 
     // Generated once with openssl (see tests/vectors/keys/).
@@ -1312,6 +1314,7 @@ mod tests {
         assert!(!ed25519_scalar_ok(&[0; 31]));
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     mod props {
         use super::*;
         use proptest::prelude::*;
