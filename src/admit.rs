@@ -267,9 +267,9 @@ pub fn session_verify_options(rules: &Rules<'_>) -> verify::VerifyOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::token::tests::jws;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
-    use crate::token::tests::jws;
 
     /// The rules of a session for `cust-1` on a first call.
     fn rules(validation: &ValidationConfig, asked_at: Option<Millis>) -> Rules<'_> {

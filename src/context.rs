@@ -140,9 +140,9 @@ fn is_header_value(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::parse_object;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
-    use crate::json::parse_object;
 
     fn ctx(s: &str) -> Result<Context> {
         parse(&parse_object(s.as_bytes()).unwrap())

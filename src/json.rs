@@ -409,11 +409,11 @@ impl Parser<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    #[cfg(target_arch = "wasm32")]
-    use wasm_bindgen_test::wasm_bindgen_test as test;
     use crate::error::ErrorCode;
     #[cfg(not(target_arch = "wasm32"))]
     use proptest::prelude::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn ok(s: &str) -> Value {
         parse(s.as_bytes()).unwrap_or_else(|e| panic!("{s:?}: {e}"))

@@ -931,9 +931,9 @@ fn base64_standard(text: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
-    use crate::json;
 
     // Generated once with openssl (see tests/vectors/keys/).
     const RSA_SPKI: &str = include_str!("../tests/vectors/keys/rsa2048.pub.pem");

@@ -667,8 +667,7 @@ pub fn verify_token(token: &str, opts: &VerifyOptions, now_ms: Millis) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
-    #[cfg(target_arch = "wasm32")]
-    use wasm_bindgen_test::wasm_bindgen_test as test;
+    #[cfg(not(target_arch = "wasm32"))]
     use crate::base64url;
     use crate::json;
     #[cfg(not(target_arch = "wasm32"))]
@@ -677,6 +676,8 @@ mod tests {
     use hmac::{Hmac, Mac};
     #[cfg(not(target_arch = "wasm32"))]
     use sha2::{Sha256, Sha384, Sha512};
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef";
     const NOW: Millis = 1_700_000_000_000;
