@@ -667,6 +667,9 @@ pub fn verify_token(token: &str, opts: &VerifyOptions, now_ms: Millis) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+    // Most of these tests sign with the hmac crate and verify through
+    // `verify_token` (NativeVerifier): native only. In the browser the same
+    // rules are checked by tests/wasm_vectors.rs through `verifyToken`.
     #[cfg(not(target_arch = "wasm32"))]
     use crate::base64url;
     use crate::json;
