@@ -12,7 +12,7 @@
 //   build   node scripts/build.mjs (wasm-pack build --target web --release + postbuild)
 //   size    node scripts/size.mjs (gzip -9 of wasm + glue within the budget; needs `build`)
 //   server  cargo build -p chat-auth-server (the demo backend the e2e demo tests start)
-//   wasm    wasm_bindgen_test (tests/wasm.rs, tests/wasm_vectors.rs) in headless Chromium via wasm-bindgen-test-runner
+//   wasm    wasm-pack test --headless --chrome --mode no-install (every wasm_bindgen_test in headless Chromium)
 //   e2e     node --test tests/e2e/**/*.test.mjs (JS in Chromium via playwright-core; needs `build`)
 import { existsSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -32,28 +32,24 @@ const TIERS = {
   setup: () => [process.execPath, ['scripts/setup.mjs']],
   fmt: () => ['cargo', ['fmt', '--check']],
   clippy: () => ['cargo', ['clippy', '--workspace', '--all-targets', '--', '-D', 'warnings']],
-  // The wasm shell (src/bindings) only compiles for wasm32: lint it there too.
-  'clippy-wasm': () => ['cargo', ['clippy', '--target', 'wasm32-unknown-unknown', '--lib', '--', '-D', 'warnings']],
+  // The wasm shell (src/bindings) only compiles for wasm32: lint it there too,
+  // with the tests as the wasm tier builds them (native-only parts cfg'd out).
+  'clippy-wasm': () => ['cargo', ['clippy', '--target', 'wasm32-unknown-unknown', '--lib', '--tests', '--', '-D', 'warnings']],
   native: () => ['cargo', ['test', '--workspace']],
   build: () => [process.execPath, ['scripts/build.mjs']],
   // gzip -9 of pkg/chat_auth_bg.wasm + pkg/chat_auth.js within SIZE_BUDGET_BYTES (scripts/size.mjs).
   size: () => [process.execPath, ['scripts/size.mjs']],
   // Debug, like the native tier: the dependencies are already built there.
   server: () => ['cargo', ['build', '-p', 'chat-auth-server']],
-  // wasm_bindgen_test in headless Chromium through wasm-bindgen-test-runner
-  // (the runner `wasm-pack test --headless --chrome` uses), for tests/wasm.rs
-  // and tests/wasm_vectors.rs only: wasm-pack builds every test target, and
-  // the core's unit tests are native (they use proptest). CHROMEDRIVER is the
-  // Debian driver setup installed; nothing is downloaded. --nocapture shows
-  // the browser's per-file vector counts.
+  // `wasm-pack test --headless --chrome`, the command a Rust + wasm user runs:
+  // every wasm_bindgen_test (the core's unit tests, tests/wasm.rs and
+  // tests/wasm_vectors.rs) in headless Chromium. --mode no-install: wasm-pack
+  // downloads nothing; it uses setup's wasm-bindgen-cli and the chromedriver
+  // on PATH, Debian's /usr/bin/chromedriver (CHROMEDRIVER names the same one).
   wasm: () => [
-    'cargo',
-    ['test', '--target', 'wasm32-unknown-unknown', '--test', 'wasm', '--test', 'wasm_vectors', '--', '--nocapture'],
-    {
-      CHROMEDRIVER,
-      CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER: 'wasm-bindgen-test-runner',
-      WASM_BINDGEN_TEST_TIMEOUT: process.env.WASM_BINDGEN_TEST_TIMEOUT || '120',
-    },
+    'wasm-pack',
+    ['test', '--headless', '--chrome', '--mode', 'no-install'],
+    { CHROMEDRIVER, WASM_BINDGEN_TEST_TIMEOUT: process.env.WASM_BINDGEN_TEST_TIMEOUT || '120' },
   ],
   e2e: () => {
     const files = e2eFiles();

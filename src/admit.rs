@@ -268,6 +268,8 @@ pub fn session_verify_options(rules: &Rules<'_>) -> verify::VerifyOptions {
 mod tests {
     use super::*;
     use crate::token::tests::jws;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     /// The rules of a session for `cust-1` on a first call.
     fn rules(validation: &ValidationConfig, asked_at: Option<Millis>) -> Rules<'_> {

@@ -81,7 +81,10 @@ pub fn encode(input: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(not(target_arch = "wasm32"))]
     use proptest::prelude::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn rfc4648_vectors() {
@@ -119,6 +122,7 @@ mod tests {
         assert!(decode(b"Zg").is_some());
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     proptest! {
         #[test]
         fn round_trips(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {

@@ -409,6 +409,8 @@ fn read_validation(v: &Object, out: &mut ValidationConfig) -> Result<()> {
 mod tests {
     use super::*;
     use crate::json::parse_object;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn cfg(s: &str) -> Result<Config> {
         Config::from_json(&parse_object(s.as_bytes()).unwrap())

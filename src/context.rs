@@ -141,6 +141,8 @@ fn is_header_value(s: &str) -> bool {
 mod tests {
     use super::*;
     use crate::json::parse_object;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn ctx(s: &str) -> Result<Context> {
         parse(&parse_object(s.as_bytes()).unwrap())

@@ -219,7 +219,10 @@ impl Big {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(not(target_arch = "wasm32"))]
     use proptest::prelude::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     /// Splits a JSON-style number into sign, digits and exponent like the reader does.
     fn convert(text: &str) -> f64 {
@@ -258,6 +261,7 @@ mod tests {
         }
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     proptest! {
         #[test]
         fn round_trips_every_f64(bits in any::<u64>()) {

@@ -410,7 +410,10 @@ impl Parser<'_> {
 mod tests {
     use super::*;
     use crate::error::ErrorCode;
+    #[cfg(not(target_arch = "wasm32"))]
     use proptest::prelude::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn ok(s: &str) -> Value {
         parse(s.as_bytes()).unwrap_or_else(|e| panic!("{s:?}: {e}"))
@@ -517,6 +520,7 @@ mod tests {
         }
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     proptest! {
         #[test]
         fn never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {

@@ -932,6 +932,8 @@ fn base64_standard(text: &str) -> Option<Vec<u8>> {
 mod tests {
     use super::*;
     use crate::json;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     // Generated once with openssl (see tests/vectors/keys/).
     const RSA_SPKI: &str = include_str!("../tests/vectors/keys/rsa2048.pub.pem");
@@ -1312,6 +1314,7 @@ mod tests {
         assert!(!ed25519_scalar_ok(&[0; 31]));
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     mod props {
         use super::*;
         use proptest::prelude::*;

@@ -38,6 +38,11 @@ pub mod verify;
 #[cfg(target_arch = "wasm32")]
 mod bindings;
 
+// `wasm-pack test --headless --chrome` runs the unit tests in the browser, the
+// wasm build's only host (a test binary has one host, so `--node` skips them).
+#[cfg(all(test, target_arch = "wasm32"))]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
 // talc instead of std's dlmalloc: about 3 KB gzip smaller in the wasm build,
 // and it merges freed neighbours, so long sessions do not fragment the heap
 // (the bench's 10,000-refresh memory check covers this).

@@ -517,7 +517,10 @@ pub fn next(
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(not(target_arch = "wasm32"))]
     use proptest::prelude::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     const DAY: Millis = 86_400_000;
 
@@ -731,6 +734,7 @@ mod tests {
         }
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     fn policy_strategy() -> impl Strategy<Value = RefreshPolicy> {
         (0..=DAY, 0u32..10, 0..=60_000i64).prop_map(
             |(margin_ms, max_retries, provider_timeout_ms)| RefreshPolicy {
@@ -741,6 +745,7 @@ mod tests {
         )
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     proptest! {
         #[test]
         fn refresh_at_lies_within_the_lifetime(

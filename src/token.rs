@@ -260,6 +260,8 @@ pub struct AccessToken {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     /// Builds an unsigned-looking compact JWS from JSON texts (tests only).
     pub(crate) fn jws(header: &str, payload: &str, sig: &[u8]) -> String {
@@ -370,6 +372,7 @@ pub(crate) mod tests {
         assert!(!looks_like_jwt("abc.def.ghi"));
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     mod props {
         use super::*;
         use proptest::prelude::*;

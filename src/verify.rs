@@ -667,23 +667,38 @@ pub fn verify_token(token: &str, opts: &VerifyOptions, now_ms: Millis) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+    // Most of these tests sign with the hmac crate and verify through
+    // `verify_token` (NativeVerifier): native only. In the browser the same
+    // rules are checked by tests/wasm_vectors.rs through `verifyToken`.
+    #[cfg(not(target_arch = "wasm32"))]
     use crate::base64url;
     use crate::json;
+    #[cfg(not(target_arch = "wasm32"))]
     use crate::keys::Curve;
+    #[cfg(not(target_arch = "wasm32"))]
     use hmac::{Hmac, Mac};
+    #[cfg(not(target_arch = "wasm32"))]
     use sha2::{Sha256, Sha384, Sha512};
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef";
     const NOW: Millis = 1_700_000_000_000;
+    #[cfg(not(target_arch = "wasm32"))]
     const RSA_SPKI: &str = include_str!("../tests/vectors/keys/rsa2048.pub.pem");
+    #[cfg(not(target_arch = "wasm32"))]
     const P256_SPKI: &str = include_str!("../tests/vectors/keys/p256.pub.pem");
+    #[cfg(not(target_arch = "wasm32"))]
     const P384_SPKI: &str = include_str!("../tests/vectors/keys/p384.pub.pem");
+    #[cfg(not(target_arch = "wasm32"))]
     const ED_SPKI: &str = include_str!("../tests/vectors/keys/ed25519.pub.pem");
 
+    #[cfg(not(target_arch = "wasm32"))]
     fn b64(s: &str) -> String {
         base64url::encode(s.as_bytes())
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     fn hmac(alg: &str, key: &[u8], msg: &[u8]) -> Vec<u8> {
         match alg {
             "HS384" => Hmac::<Sha384>::new_from_slice(key)
@@ -708,6 +723,7 @@ mod tests {
     }
 
     /// An HMAC-signed token from raw header and payload JSON texts.
+    #[cfg(not(target_arch = "wasm32"))]
     fn hs(header: &str, payload: &str) -> String {
         let alg = json::parse_object(header.as_bytes())
             .ok()
@@ -742,18 +758,22 @@ mod tests {
         }
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     fn check(token: &str, o: &VerifyOptions) -> &'static str {
         code_of(verify_token(token, o, NOW))
     }
 
     /// A verifier with a fixed answer, to test the staging around it.
+    #[cfg(not(target_arch = "wasm32"))]
     struct Fixed(bool);
+    #[cfg(not(target_arch = "wasm32"))]
     impl SignatureVerifier for Fixed {
         fn verify(&self, _: Algorithm, _: &PublicKey, _: &[u8], _: &[u8]) -> bool {
             self.0
         }
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     fn raw(header: &str, payload: &str, sig: &[u8]) -> String {
         format!(
             "{}.{}.{}",
@@ -763,6 +783,7 @@ mod tests {
         )
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     #[test]
     fn valid_hmac_tokens() {
         let o = hs_opts("");
@@ -866,6 +887,7 @@ mod tests {
         assert_eq!(code_of(prepare("a.b.c", &weak)), "invalid_config");
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     #[test]
     fn rules_2_to_4() {
         let o = hs_opts("");
@@ -936,6 +958,7 @@ mod tests {
         );
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     #[test]
     fn rule_5_header() {
         let o = hs_opts("");
@@ -978,10 +1001,12 @@ mod tests {
         assert_eq!(check(&t, &o), "alg_not_allowed");
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     fn rsa_key() -> PublicKey {
         PublicKey::from_pem(RSA_SPKI, "publicKey").unwrap()
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     fn modulus() -> Vec<u8> {
         match rsa_key().material {
             KeyMaterial::Rsa { n, .. } => n,
@@ -989,6 +1014,7 @@ mod tests {
         }
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     #[test]
     fn rule_6_selection_through_prepare() {
         let mut rsa = rsa_key();
@@ -1041,6 +1067,7 @@ mod tests {
         assert_eq!(code_of(prepare(&confused, &rs_only)), "alg_not_allowed");
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     #[test]
     fn rule_7_signature_shapes() {
         // HMAC: tag length.
@@ -1124,6 +1151,7 @@ mod tests {
         assert_eq!(eds(&[[0; 32], [0xff; 32]].concat()), "bad_signature");
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     #[test]
     fn staging_and_order_after_signature() {
         let o = hs_opts(r#","issuer":"https://issuer""#);
@@ -1168,6 +1196,7 @@ mod tests {
         assert!(!dbg.contains(SECRET) && !dbg.contains("other"), "{dbg}");
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     #[test]
     fn rule_8_payload() {
         let o = hs_opts("");
@@ -1197,6 +1226,7 @@ mod tests {
         );
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     #[test]
     fn rule_9_time_edges() {
         let o = hs_opts(r#","customerIdClaim":null"#);
@@ -1229,6 +1259,7 @@ mod tests {
         assert_eq!(at(nbf_iat, 2_000_000), "not_yet_valid");
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     #[test]
     fn rule_10_claims() {
         let t = |p: &str| hs(r#"{"alg":"HS256"}"#, &payload(p));
@@ -1331,6 +1362,7 @@ mod tests {
         assert_eq!(code_of(check_claims(&claims, &o, NOW)), "invalid_config");
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     #[test]
     fn native_verifier_refuses_odd_keys_without_panicking() {
         let bad_ed = PublicKey {
@@ -1364,6 +1396,7 @@ mod tests {
         assert!(!NativeVerifier.verify(Algorithm::ES256, &off, b"m", &[1; 64]));
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     mod props {
         use super::*;
         use proptest::prelude::*;
