@@ -1,0 +1,274 @@
+// Accessibility of the demo pages (www/) against the real reference backend:
+// axe-core's WCAG 2.1 AA rules (wcag2a, wcag2aa, wcag21a, wcag21aa) on every
+// page in every state a visitor meets — a guest with no conversation, a guest
+// with messages, a failed login, logged in with a conversation and a refreshed
+// token, the session ended (auth lost, login required), logged out — with the
+// strict CSP intact; and the chat from the keyboard alone: tab order, a
+// visible focus ring on every stop, Enter to send, focus kept in the message
+// field, new messages and state changes announced through live regions.
+// Saves a screenshot of each checked state to target/artifacts/a11y-*.png.
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { launchBrowser, REPO_ROOT, requireBuild } from './harness.mjs';
+import { axeViolations, formatViolations } from './support/axe.mjs';
+import { startDemoServer } from './support/demo-server.mjs';
+import { cspViolations, openDemoPage } from './support/demo-page.mjs';
+
+const TTL_S = 5;
+const ARTIFACTS = join(REPO_ROOT, 'target', 'artifacts');
+const VIEWPORT = { width: 1280, height: 820 };
+
+let browser;
+let srv;
+
+before(async () => {
+  if (!process.env.CHAT_AUTH_E2E_PKG) requireBuild();
+  srv = await startDemoServer({ tokenTtl: TTL_S });
+  browser = await launchBrowser();
+  mkdirSync(ARTIFACTS, { recursive: true });
+});
+
+after(async () => {
+  await browser?.close();
+  assert.equal(await srv?.close(), 0, 'the server stops cleanly on SIGTERM');
+});
+
+async function open(path = '') {
+  const page = await openDemoPage(browser, srv.url + path);
+  await page.setViewportSize(VIEWPORT);
+  return page;
+}
+
+/**
+ * Runs axe and the CSP detector on the page as it is now and saves a screenshot.
+ * @returns {Promise<string[]>} one failure report per problem found (empty: the state passes)
+ */
+async function checkState(page, where) {
+  const failures = [];
+  const violations = await axeViolations(page);
+  if (violations.length) failures.push(formatViolations(where, violations));
+  const csp = await cspViolations(page);
+  if (csp.length) failures.push(`${where}: CSP violations ${csp.join(', ')}`);
+  const file = `a11y-${where.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '').toLowerCase()}.png`;
+  await page.screenshot({ path: join(ARTIFACTS, file) });
+  return failures;
+}
+
+const authState = (page) => page.evaluate(() => window.chatAuth.state);
+const hasText = (page, selector, text) =>
+  page.waitForFunction(([s, t]) => document.querySelector(s)?.textContent.includes(t), [selector, text], { timeout: 20_000 });
+
+const visitorBubble = (page, text) =>
+  page.waitForFunction((t) => [...document.querySelectorAll('.bubble.visitor p')].some((p) => p.textContent === t), text);
+
+async function sendByEnter(page, text) {
+  await page.fill('#message', text);
+  await page.press('#message', 'Enter');
+  await visitorBubble(page, text);
+}
+
+async function submitLogin(page, user, password) {
+  await page.fill('#username', user);
+  await page.fill('#password', password);
+  await page.press('#password', 'Enter');
+}
+
+test('the chat page has no WCAG 2.1 AA violation in any state a visitor meets', async () => {
+  const page = await open();
+  const failures = [];
+  const check = async (state) => failures.push(...(await checkState(page, `index ${state}`)));
+
+  await check('guest, empty conversation');
+
+  await sendByEnter(page, 'Hi, my parcel has not arrived');
+  await page.waitForSelector('.bubble.agent');
+  await check('guest, conversation with messages');
+
+  await submitLogin(page, 'alice', 'not her password');
+  await page.waitForFunction(() => document.querySelector('#login-error').textContent.trim() !== '');
+  await check('login failed');
+
+  await submitLogin(page, 'alice', 'wonderland');
+  await page.waitForSelector('#user-view:not([hidden])');
+  await page.waitForFunction(() => [...document.querySelectorAll('#events li b')].some((b) => b.textContent === 'refreshed'), null, {
+    timeout: (TTL_S + 5) * 1000,
+  });
+  assert.match(await authState(page), /^(authenticated|refreshing)$/);
+  await check('logged in, conversation with messages, token refreshed');
+
+  // Auth lost: a replayed refresh token revokes the session; the page asks to log in again.
+  await page.click('#replay');
+  await page.waitForFunction(() => window.chatAuth.state === 'expired', null, { timeout: 20_000 });
+  await page.waitForSelector('#login-view:not([hidden]) #login-reason.notice');
+  await check('session ended, login required');
+
+  await submitLogin(page, 'alice', 'wonderland');
+  await page.waitForSelector('#user-view:not([hidden])');
+  await page.click('#logout');
+  await page.waitForFunction(() => window.chatAuth.state === 'logged_out');
+  await page.waitForSelector('#login-view:not([hidden])');
+  await check('logged out');
+
+  assert.deepEqual(failures, [], `\n${failures.join('\n')}`);
+  await page.context().close();
+});
+
+test('the ASAPP-style page has no WCAG 2.1 AA violation in any state a visitor meets', async () => {
+  const page = await open('asapp.html');
+  const failures = [];
+  const check = async (state) => failures.push(...(await checkState(page, `asapp ${state}`)));
+  const isAuthenticated = () => page.evaluate(() => window.ASAPP('getState').isAuthenticated);
+
+  await check('guest, empty conversation');
+
+  await sendByEnter(page, 'Hello from the ASAPP page');
+  await page.waitForSelector('.bubble.agent');
+  await check('guest, conversation with messages');
+
+  await submitLogin(page, 'bob', 'not his password');
+  await page.waitForFunction(() => document.querySelector('#login-error').textContent.trim() !== '');
+  await check('login failed');
+
+  await submitLogin(page, 'bob', 'builder');
+  await page.waitForSelector('#user-view:not([hidden])');
+  assert.equal(await isAuthenticated(), true);
+  await check('logged in, conversation with messages');
+
+  // Auth lost: the session is revoked on the server (as a logout elsewhere
+  // would); the page's ContextProvider cannot refresh and asks to log in again.
+  await page.evaluate(() => window.ASAPP('getChatAuth').fetch(`${location.origin}/auth/logout`, { method: 'POST' }));
+  await page.waitForSelector('#login-view:not([hidden]) #login-reason.notice', { timeout: (TTL_S + 10) * 1000 });
+  await check('session ended, login required');
+
+  await submitLogin(page, 'bob', 'builder');
+  await page.waitForSelector('#user-view:not([hidden])');
+  await page.click('#logout');
+  await page.waitForSelector('#login-view:not([hidden])');
+  await page.waitForFunction(() => !window.ASAPP('getState').isAuthenticated);
+  await check('logged out');
+
+  assert.deepEqual(failures, [], `\n${failures.join('\n')}`);
+  await page.context().close();
+});
+
+test('the axe check reports a missing label and low contrast with rule, impact and selector', async () => {
+  const page = await open();
+  // Regressions put in through the DOM and the CSSOM, which the CSP allows.
+  await page.evaluate(() => {
+    const input = document.createElement('input');
+    input.id = 'unlabelled';
+    document.querySelector('#composer').append(input);
+    document.querySelector('#chat-who').style.color = '#b4b9c4';
+  });
+  const report = formatViolations('regression', await axeViolations(page));
+  assert.match(report, /^ {2}label \(critical\): /m);
+  assert.match(report, /^ {4}#unlabelled {2}— /m);
+  assert.match(report, /^ {2}color-contrast \(serious\): /m);
+  assert.match(report, /^ {4}#chat-who {2}— .*contrast/m);
+  assert.deepEqual(await cspViolations(page), [], 'injecting axe-core breaks no CSP rule');
+  await page.context().close();
+});
+
+// ---- keyboard only: no page.click, no page.fill from here on ----------------
+
+/** The focused element (its id, or tag and text) and whether it shows a focus ring of at least 2 px. */
+const focused = (page) =>
+  page.evaluate(() => {
+    const el = document.activeElement;
+    const style = getComputedStyle(el);
+    return {
+      name: el.id ? `#${el.id}` : `${el.tagName.toLowerCase()} ${el.textContent.trim()}`,
+      ring: style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) >= 2,
+    };
+  });
+
+/** Presses Tab `count` times and returns each stop's name; every stop must show its focus ring. */
+async function tabStops(page, count) {
+  const stops = [];
+  for (let i = 0; i < count; i++) {
+    await page.keyboard.press('Tab');
+    const f = await focused(page);
+    assert.ok(f.ring, `${f.name} has focus but no visible focus ring`);
+    stops.push(f.name);
+  }
+  return stops;
+}
+
+/** Tabs forward until `name` has focus (at most 15 stops). */
+async function tabTo(page, name) {
+  for (let i = 0; i < 15; i++) {
+    if ((await focused(page)).name === name) return;
+    await page.keyboard.press('Tab');
+  }
+  assert.fail(`Tab never reached ${name}`);
+}
+
+const focusIs = (page, id) => page.waitForFunction((i) => document.activeElement?.id === i, id);
+
+/** Types a message and sends it with Enter; focus stays in the field, which is emptied. */
+async function typeAndSend(page, text) {
+  await tabTo(page, '#message');
+  await page.keyboard.type(text);
+  await page.keyboard.press('Enter');
+  await visitorBubble(page, text);
+  assert.equal((await focused(page)).name, '#message', 'focus stays in the message field after sending');
+  assert.equal(await page.inputValue('#message'), '');
+}
+
+async function typeLogin(page, user, password) {
+  await tabTo(page, '#username');
+  await page.keyboard.type(user);
+  await page.keyboard.press('Tab');
+  assert.equal((await focused(page)).name, '#password');
+  await page.keyboard.type(password);
+  await page.keyboard.press('Enter');
+}
+
+test('keyboard only: the chat page logs in, chats and logs out without a mouse', async () => {
+  const page = await open();
+  const nav = ['a Northwind Support', 'a Chat demo', 'a ASAPP-style page'];
+  assert.deepEqual(await tabStops(page, 10), [...nav, '#messages', '#message', '#send', '#username', '#password', '#login', '#events']);
+
+  await typeAndSend(page, 'Hello from the keyboard');
+  // Ava's answer is announced; the visitor's own message is not read back.
+  await hasText(page, '#chat-live', 'Ava: ');
+  assert.ok(!(await page.textContent('#chat-live')).includes('Hello from the keyboard'));
+
+  await typeLogin(page, 'alice', 'wonderland');
+  await page.waitForFunction(() => window.chatAuth.state === 'authenticated');
+  await focusIs(page, 'message'); // the login form is gone: focus goes on to the chat
+  await hasText(page, '#status-live', 'Logged in as Alice');
+
+  await typeAndSend(page, 'Now I am logged in');
+  await hasText(page, '#chat-live', 'Ava: ');
+  await page.keyboard.press('Shift+Tab'); // #messages
+  await page.keyboard.press('Shift+Tab'); // the last nav link
+  assert.deepEqual(await tabStops(page, 5), ['#messages', '#message', '#send', '#logout', '#replay']);
+
+  await tabTo(page, '#logout');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => window.chatAuth.state === 'logged_out');
+  await focusIs(page, 'username');
+  await hasText(page, '#status-live', 'Logged out');
+  assert.deepEqual(await cspViolations(page), []);
+  await page.context().close();
+});
+
+test('keyboard only: the ASAPP-style page logs in and chats without a mouse', async () => {
+  const page = await open('asapp.html');
+  const nav = ['a Northwind Support', 'a Chat demo', 'a ASAPP-style page'];
+  assert.deepEqual(await tabStops(page, 9), [...nav, '#username', '#password', '#login', '#messages', '#message', '#send']);
+
+  await typeLogin(page, 'carol', 'singing');
+  await page.waitForFunction(() => window.ASAPP('getState').isAuthenticated);
+  await focusIs(page, 'message');
+  await hasText(page, '#status-live', 'Logged in as Carol');
+
+  await typeAndSend(page, 'Keyboard only on the ASAPP page');
+  await hasText(page, '#chat-live', 'Agent: ');
+  await typeAndSend(page, 'And a second message');
+  assert.deepEqual(await cspViolations(page), []);
+  await page.context().close();
+});
