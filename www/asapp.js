@@ -14,7 +14,7 @@ installAsapp(window);
 const meta = await (await fetch('/.well-known/oauth-authorization-server')).json();
 
 let session = null; // { context, refreshToken, name }
-const conversation = createConversation($('messages'), $('chat-live'), { agentName: 'Agent', showTimes: false });
+const conversation = createConversation($('messages'), $('chat-live'), { agentName: 'Ava', showTimes: false });
 /** Logged in, session ended, logged out: for screen readers. */
 const status = createAnnouncer($('status-live'));
 
@@ -98,6 +98,7 @@ $('login-form').addEventListener('submit', async (e) => {
     if (!res.ok) throw new Error(body.error_description || 'login failed');
     session = { context: toContext(body), refreshToken: body.refresh_token, name: body.name };
     await ASAPP('setCustomer', { CustomerId: body.customer_id, ContextProvider });
+    $('password').value = '';
     $('login-reason').classList.remove('notice');
     status.say(`Logged in as ${body.name}.`);
     conversation.expectHistory();

@@ -56,6 +56,20 @@ async function checkState(page, where) {
   return failures;
 }
 
+/** What Chromium's accessibility tree says about the element at `selector`: role, name, description, live. */
+async function axNode(page, selector) {
+  const cdp = await page.context().newCDPSession(page);
+  try {
+    const { root } = await cdp.send('DOM.getDocument');
+    const { nodeId } = await cdp.send('DOM.querySelector', { nodeId: root.nodeId, selector });
+    const { nodes } = await cdp.send('Accessibility.getPartialAXTree', { nodeId, fetchRelatives: false });
+    const prop = (name) => nodes[0].properties?.find((p) => p.name === name)?.value.value;
+    return { role: nodes[0].role?.value, name: nodes[0].name?.value, description: nodes[0].description?.value, live: prop('live') };
+  } finally {
+    await cdp.detach();
+  }
+}
+
 const authState = (page) => page.evaluate(() => window.chatAuth.state);
 const hasText = (page, selector, text) =>
   page.waitForFunction(([s, t]) => document.querySelector(s)?.textContent.includes(t), [selector, text], { timeout: 20_000 });
@@ -81,6 +95,14 @@ test('the chat page has no WCAG 2.1 AA violation in any state a visitor meets', 
   const check = async (state) => failures.push(...(await checkState(page, `index ${state}`)));
 
   await check('guest, empty conversation');
+  assert.deepEqual(await axNode(page, '#timeline'), {
+    role: 'image',
+    name: 'Token timeline',
+    description: 'No access token: log in to start a session.',
+    live: undefined,
+  });
+  assert.equal((await axNode(page, '#chat-live')).live, 'polite', 'new messages are a polite live region');
+  assert.equal((await axNode(page, '#status-live')).live, 'polite', 'state changes are a polite live region');
 
   await sendByEnter(page, 'Hi, my parcel has not arrived');
   await page.waitForSelector('.bubble.agent');
@@ -97,12 +119,17 @@ test('the chat page has no WCAG 2.1 AA violation in any state a visitor meets', 
   });
   assert.match(await authState(page), /^(authenticated|refreshing)$/);
   await check('logged in, conversation with messages, token refreshed');
+  assert.match(
+    (await axNode(page, '#timeline')).description,
+    /^\d+ access tokens on the timeline, \d+ of them replaced before they expired\. The current one was issued (now|\d+ s ago), (its refresh is scheduled (now|in \d+ s)|it is being refreshed), and it expires (now|in \d+ s)\.$/,
+  );
 
   // Auth lost: a replayed refresh token revokes the session; the page asks to log in again.
   await page.click('#replay');
   await page.waitForFunction(() => window.chatAuth.state === 'expired', null, { timeout: 20_000 });
   await page.waitForSelector('#login-view:not([hidden]) #login-reason.notice');
   await check('session ended, login required');
+  assert.match((await axNode(page, '#timeline')).description, /the session was lost (now|\d+ s ago) and no new token came\.$/);
 
   await submitLogin(page, 'alice', 'wonderland');
   await page.waitForSelector('#user-view:not([hidden])');
@@ -173,15 +200,28 @@ test('the axe check reports a missing label and low contrast with rule, impact a
 
 // ---- keyboard only: no page.click, no page.fill from here on ----------------
 
-/** The focused element (its id, or tag and text) and whether it shows a focus ring of at least 2 px. */
+/**
+ * The focused element (its id, or tag and text) and whether it shows a focus
+ * ring: the browser's own (`outline-style: auto`), or an outline of at least
+ * 2 px with at least 3:1 contrast against the background it is drawn on.
+ */
 const focused = (page) =>
   page.evaluate(() => {
     const el = document.activeElement;
     const style = getComputedStyle(el);
-    return {
-      name: el.id ? `#${el.id}` : `${el.tagName.toLowerCase()} ${el.textContent.trim()}`,
-      ring: style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) >= 2,
+    const rgb = (c) => c.match(/[\d.]+/g).map(Number);
+    const luminance = (c) => {
+      const [r, g, b] = rgb(c).map((v) => v / 255).map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4));
+      return 0.2126 * r + 0.7152 * g + 0.0722 * b;
     };
+    // An outline drawn outside the box sits on the parent's background, one drawn inside on the element's.
+    let under = parseFloat(style.outlineOffset) < 0 ? el : el.parentElement;
+    while (under && (rgb(getComputedStyle(under).backgroundColor)[3] ?? 1) === 0) under = under.parentElement;
+    const bg = under ? getComputedStyle(under).backgroundColor : 'rgb(255, 255, 255)';
+    const [hi, lo] = [luminance(style.outlineColor), luminance(bg)].sort((x, y) => y - x);
+    const contrast = (hi + 0.05) / (lo + 0.05);
+    const own = style.outlineStyle !== 'none' && style.outlineStyle !== 'auto' && parseFloat(style.outlineWidth) >= 2 && contrast >= 3;
+    return { name: el.id ? `#${el.id}` : `${el.tagName.toLowerCase()} ${el.textContent.trim()}`, ring: style.outlineStyle === 'auto' || own };
   });
 
 /** Presses Tab `count` times and returns each stop's name; every stop must show its focus ring. */
@@ -267,7 +307,7 @@ test('keyboard only: the ASAPP-style page logs in and chats without a mouse', as
   await hasText(page, '#status-live', 'Logged in as Carol');
 
   await typeAndSend(page, 'Keyboard only on the ASAPP page');
-  await hasText(page, '#chat-live', 'Agent: ');
+  await hasText(page, '#chat-live', 'Ava: ');
   await typeAndSend(page, 'And a second message');
   assert.deepEqual(await cspViolations(page), []);
   await page.context().close();
