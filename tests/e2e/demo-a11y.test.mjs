@@ -78,6 +78,12 @@ async function axMismatches(page, selector, want) {
     .map(([k, v]) => `${selector}: accessible ${k} is ${JSON.stringify(got[k])}, expected ${v}`);
 }
 
+/** A failure report when the state-change live region has not said `text`. */
+async function notAnnounced(page, text) {
+  const said = await page.textContent('#status-live');
+  return said.includes(text) ? [] : [`#status-live did not announce "${text}" (it holds "${said}")`];
+}
+
 const authState = (page) => page.evaluate(() => window.chatAuth.state);
 const hasText = (page, selector, text) =>
   page.waitForFunction(([s, t]) => document.querySelector(s)?.textContent.includes(t), [selector, text], { timeout: 20_000 });
@@ -134,6 +140,7 @@ test('the chat page has no WCAG 2.1 AA violation in any state a visitor meets', 
   await page.waitForSelector('#login-view:not([hidden]) #login-reason.notice');
   await check('session ended, login required');
   await expectAx('#timeline', { description: /the session was lost (now|\d+ s ago) and no new token came\.$/ });
+  failures.push(...(await notAnnounced(page, 'Your session ended. Please log in again.')));
 
   await submitLogin(page, 'alice', 'wonderland');
   await page.waitForSelector('#user-view:not([hidden])');
@@ -172,6 +179,7 @@ test('the ASAPP-style page has no WCAG 2.1 AA violation in any state a visitor m
   await page.evaluate(() => window.ASAPP('getChatAuth').fetch(`${location.origin}/auth/logout`, { method: 'POST' }));
   await page.waitForSelector('#login-view:not([hidden]) #login-reason.notice', { timeout: (TTL_S + 10) * 1000 });
   await check('session ended, login required');
+  failures.push(...(await notAnnounced(page, 'Your session ended. Please log in again.')));
 
   await submitLogin(page, 'bob', 'builder');
   await page.waitForSelector('#user-view:not([hidden])');
