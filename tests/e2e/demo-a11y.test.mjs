@@ -103,24 +103,27 @@ async function submitLogin(page, user, password) {
   await page.press('#password', 'Enter');
 }
 
+/** The states before login, on any page: a guest without and with messages, then a failed login. */
+async function guestStates(page, check, user) {
+  await check('guest, empty conversation');
+  await sendByEnter(page, 'Hi, my parcel has not arrived');
+  await page.waitForSelector('.bubble.agent');
+  await check('guest, conversation with messages');
+  await submitLogin(page, user, 'not the password');
+  await page.waitForFunction(() => document.querySelector('#login-error').textContent.trim() !== '');
+  await check('login failed');
+}
+
 test('the chat page has no WCAG 2.1 AA violation in any state a visitor meets', async () => {
   const page = await open();
   const failures = [];
   const check = async (state) => failures.push(...(await checkState(page, `index ${state}`)));
   const expectAx = async (selector, want) => failures.push(...(await axMismatches(page, selector, want)));
 
-  await check('guest, empty conversation');
+  await guestStates(page, check, 'alice');
   await expectAx('#timeline', { role: 'image', name: 'Token timeline', description: 'No access token: log in to start a session.' });
   await expectAx('#chat-live', { role: 'log', live: 'polite' }); // new messages
   await expectAx('#status-live', { role: 'status', live: 'polite' }); // state changes
-
-  await sendByEnter(page, 'Hi, my parcel has not arrived');
-  await page.waitForSelector('.bubble.agent');
-  await check('guest, conversation with messages');
-
-  await submitLogin(page, 'alice', 'not her password');
-  await page.waitForFunction(() => document.querySelector('#login-error').textContent.trim() !== '');
-  await check('login failed');
 
   await submitLogin(page, 'alice', 'wonderland');
   await page.waitForSelector('#user-view:not([hidden])');
@@ -159,15 +162,7 @@ test('the ASAPP-style page has no WCAG 2.1 AA violation in any state a visitor m
   const check = async (state) => failures.push(...(await checkState(page, `asapp ${state}`)));
   const isAuthenticated = () => page.evaluate(() => window.ASAPP('getState').isAuthenticated);
 
-  await check('guest, empty conversation');
-
-  await sendByEnter(page, 'Hello from the ASAPP page');
-  await page.waitForSelector('.bubble.agent');
-  await check('guest, conversation with messages');
-
-  await submitLogin(page, 'bob', 'not his password');
-  await page.waitForFunction(() => document.querySelector('#login-error').textContent.trim() !== '');
-  await check('login failed');
+  await guestStates(page, check, 'bob');
 
   await submitLogin(page, 'bob', 'builder');
   await page.waitForSelector('#user-view:not([hidden])');
