@@ -76,8 +76,9 @@ export function createConversation(list, liveRegion, { agentName, showTimes = tr
           else if (!sentHere.has(m.clientId)) announcer.say(`You, on another device: ${m.text}`);
         }
       }
+      // Follow new messages, but leave alone someone scrolled back reading (a poll brought nothing new).
+      if (fresh.length > 0 || !primed) list.scrollTop = list.scrollHeight;
       primed = true;
-      list.scrollTop = list.scrollHeight;
     },
   };
 }
