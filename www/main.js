@@ -270,8 +270,12 @@ $('replay').addEventListener('click', async () => {
   firstRefreshToken = null;
   const res = await fetch(meta.token_endpoint, { method: 'POST', body });
   const answer = await res.json().catch(() => ({}));
-  log('replay', res.ok ? 'the old refresh token still worked (it had not been rotated yet)' : `refused: ${answer.error} — the whole session is revoked`, res.ok ? '' : 'bad');
+  const outcome = res.ok ? 'the old refresh token still worked (it had not been rotated yet)' : `refused: ${answer.error} — the whole session is revoked`;
+  log('replay', outcome, res.ok ? '' : 'bad');
+  status.say(`Replay ${outcome}.`);
   renderSession();
+  // The button is now disabled: keep keyboard focus in the panel, on the log that shows the outcome.
+  if (document.activeElement === $('replay') || document.activeElement === document.body) $('events').focus();
   await loadMessages();
 });
 

@@ -138,7 +138,10 @@ test('the chat page has no WCAG 2.1 AA violation in any state a visitor meets', 
   });
 
   // Auth lost: a replayed refresh token revokes the session; the page asks to log in again.
-  await page.click('#replay');
+  await page.focus('#replay');
+  await page.keyboard.press('Enter');
+  // The button disables itself: focus goes to the event log that shows the outcome, not to <body>.
+  await page.waitForFunction(() => document.activeElement?.id === 'events');
   await page.waitForFunction(() => window.chatAuth.state === 'expired', null, { timeout: 20_000 });
   await page.waitForSelector('#login-view:not([hidden]) #login-reason.notice');
   await check('session ended, login required');
