@@ -141,7 +141,7 @@ test('the chat page has no WCAG 2.1 AA violation in any state a visitor meets', 
   await page.focus('#replay');
   await page.keyboard.press('Enter');
   // The button disables itself: focus goes to the event log that shows the outcome, not to <body>.
-  await page.waitForFunction(() => document.activeElement?.id === 'events');
+  await focusIs(page, 'events');
   await page.waitForFunction(() => window.chatAuth.state === 'expired', null, { timeout: 20_000 });
   await page.waitForSelector('#login-view:not([hidden]) #login-reason.notice');
   await check('session ended, login required');
@@ -231,7 +231,9 @@ const focused = (page) =>
     const [hi, lo] = [luminance(style.outlineColor), luminance(bg)].sort((x, y) => y - x);
     const contrast = (hi + 0.05) / (lo + 0.05);
     const own = style.outlineStyle !== 'none' && style.outlineStyle !== 'auto' && parseFloat(style.outlineWidth) >= 2 && contrast >= 3;
-    return { name: el.id ? `#${el.id}` : `${el.tagName.toLowerCase()} ${el.textContent.trim()}`, ring: style.outlineStyle === 'auto' || own };
+    const tag = el.tagName.toLowerCase();
+    const name = el.id ? `#${el.id}` : el === document.body ? 'body' : `${tag} ${el.textContent.trim().slice(0, 40)}`;
+    return { name, ring: style.outlineStyle === 'auto' || own };
   });
 
 /** Presses Tab `count` times and returns each stop's name; every stop must show its focus ring. */
@@ -255,7 +257,14 @@ async function tabTo(page, name) {
   assert.fail(`Tab never reached ${name}`);
 }
 
-const focusIs = (page, id) => page.waitForFunction((i) => document.activeElement?.id === i, id);
+/** Waits (5 s at most) for `#id` to have focus; fails naming where focus is instead. */
+async function focusIs(page, id) {
+  try {
+    await page.waitForFunction((i) => document.activeElement?.id === i, id, { timeout: 5000 });
+  } catch {
+    assert.fail(`focus is on ${(await focused(page)).name}, expected #${id}`);
+  }
+}
 
 /** Types a message and sends it with Enter; focus stays in the field, which is emptied. */
 async function typeAndSend(page, text) {
