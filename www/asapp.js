@@ -38,13 +38,18 @@ function ContextProvider(callback, needsRefresh) {
     callback(c);
     return undefined;
   }
-  tokenRequest({ grant_type: 'refresh_token', refresh_token: session.refreshToken, client_id: meta.chat_client_id })
-    .then((t) => {
+  // A refused refresh rejects, so chat-auth hears of it at once instead of
+  // waiting out its provider timeout with a session the page already gave up.
+  return tokenRequest({ grant_type: 'refresh_token', refresh_token: session.refreshToken, client_id: meta.chat_client_id }).then(
+    (t) => {
       session.refreshToken = t.refresh_token;
       callback(toContext(t));
-    })
-    .catch(() => sessionEnded());
-  return undefined;
+    },
+    (err) => {
+      sessionEnded();
+      throw err;
+    },
+  );
 }
 
 /** The refresh failed or chat-auth gave up: the visitor has to log in again. */
