@@ -3,6 +3,8 @@
 // ContextProvider refreshes through the backend itself (refresh_token grant,
 // rotating its refresh token) — the ASAPP way.
 import init, { installAsapp } from '/pkg/chat_auth.js';
+import { createAnnouncer } from '/announce.js';
+import { createConversation } from '/conversation.js';
 
 const $ = (id) => document.getElementById(id);
 const ORIGIN = location.origin;
@@ -12,6 +14,9 @@ installAsapp(window);
 const meta = await (await fetch('/.well-known/oauth-authorization-server')).json();
 
 let session = null; // { context, refreshToken, name }
+const conversation = createConversation($('messages'), $('chat-live'), { agentName: 'Ava', showTimes: false });
+/** Logged in, session ended, logged out: for screen readers. */
+const status = createAnnouncer($('status-live'));
 
 async function tokenRequest(form) {
   const res = await fetch(meta.token_endpoint, { method: 'POST', body: new URLSearchParams(form) });
@@ -33,16 +38,29 @@ function ContextProvider(callback, needsRefresh) {
     callback(c);
     return undefined;
   }
-  tokenRequest({ grant_type: 'refresh_token', refresh_token: session.refreshToken, client_id: meta.chat_client_id })
-    .then((t) => {
+  // A refused refresh rejects, so chat-auth hears of it at once instead of
+  // waiting out its provider timeout with a session the page already gave up.
+  return tokenRequest({ grant_type: 'refresh_token', refresh_token: session.refreshToken, client_id: meta.chat_client_id }).then(
+    (t) => {
       session.refreshToken = t.refresh_token;
       callback(toContext(t));
-    })
-    .catch(() => {
-      session = null;
-      render();
-    });
-  return undefined;
+    },
+    (err) => {
+      sessionEnded();
+      throw err;
+    },
+  );
+}
+
+/** The refresh failed or chat-auth gave up: the visitor has to log in again. */
+function sessionEnded() {
+  if (!session) return;
+  session = null;
+  const reason = 'Your session ended. Please log in again.';
+  $('login-reason').textContent = reason;
+  $('login-reason').classList.add('notice');
+  status.say(reason);
+  render();
 }
 
 function render() {
@@ -56,8 +74,12 @@ function render() {
       return li;
     }),
   );
+  // Focus inside the view about to hide goes to the one shown.
+  const hiding = session ? $('login-view') : $('user-view');
+  const focusLost = !hiding.hidden && hiding.contains(document.activeElement);
   $('login-view').hidden = Boolean(session);
   $('user-view').hidden = !session;
+  if (focusLost) (session ? $('message') : $('username')).focus();
   $('user-name').textContent = session ? session.name : '';
 }
 
@@ -65,17 +87,7 @@ async function loadMessages() {
   const res = await ASAPP('getChatAuth').fetch(`${ORIGIN}/api/messages`);
   if (!res.ok) return;
   const { messages } = await res.json();
-  $('messages').replaceChildren(
-    ...messages.map((m) => {
-      const li = document.createElement('li');
-      li.className = `bubble ${m.author}`;
-      const p = document.createElement('p');
-      p.textContent = m.text;
-      li.append(p);
-      return li;
-    }),
-  );
-  $('messages').scrollTop = $('messages').scrollHeight;
+  conversation.render(messages);
 }
 
 $('login-form').addEventListener('submit', async (e) => {
@@ -91,6 +103,10 @@ $('login-form').addEventListener('submit', async (e) => {
     if (!res.ok) throw new Error(body.error_description || 'login failed');
     session = { context: toContext(body), refreshToken: body.refresh_token, name: body.name };
     await ASAPP('setCustomer', { CustomerId: body.customer_id, ContextProvider });
+    $('password').value = '';
+    $('login-reason').classList.remove('notice');
+    status.say(`Logged in as ${body.name}.`);
+    conversation.expectHistory();
     await loadMessages();
   } catch (err) {
     session = null;
@@ -103,6 +119,9 @@ $('logout').addEventListener('click', async () => {
   await ASAPP('getChatAuth').fetch(`${ORIGIN}/auth/logout`, { method: 'POST' });
   session = null;
   await ASAPP('unloadAndClearSession');
+  conversation.clear();
+  $('login-reason').textContent = 'You are logged out. Chats from now on are a new guest conversation.';
+  status.say('Logged out. You are chatting as a guest.');
   await load();
 });
 
@@ -111,13 +130,19 @@ $('composer').addEventListener('submit', async (e) => {
   const text = $('message').value.trim();
   if (!text) return;
   $('message').value = '';
+  const clientId = crypto.randomUUID();
+  conversation.sending(clientId);
   const res = await ASAPP('getChatAuth').fetch(`${ORIGIN}/api/messages`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ text, clientId: crypto.randomUUID() }),
+    body: JSON.stringify({ text, clientId }),
   });
-  if (!res.ok) $('message').value = text;
+  if (!res.ok) {
+    $('message').value = text;
+    status.say(`Your message was not sent (${res.status}). It is back in the message field.`);
+  }
   await loadMessages();
+  $('message').focus();
 });
 
 function load() {
@@ -126,10 +151,7 @@ function load() {
       APIHostname: ORIGIN,
       AppId: 'northwind-demo',
       ContextProvider,
-      UserLoginHandler: () => {
-        session = null;
-        render();
-      },
+      UserLoginHandler: sessionEnded,
       onLoadComplete: () => {
         render();
         resolve();

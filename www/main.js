@@ -2,6 +2,8 @@
 // would (the npm package's `pkg/chat_auth.js`, no bundler), against the
 // reference backend in server/. Tokens never reach the DOM or the console.
 import init, { ChatAuth } from '/pkg/chat_auth.js';
+import { createAnnouncer } from '/announce.js';
+import { createConversation } from '/conversation.js';
 import { createTimeline } from '/timeline.js';
 
 const $ = (id) => document.getElementById(id);
@@ -75,36 +77,14 @@ async function logout() {
 
 // ---- chat ---------------------------------------------------------------
 
-const seen = new Map(); // message id → element
+const conversation = createConversation($('messages'), $('chat-live'), { agentName: 'Ava' });
+/** State changes (logged in, session ended, logged out, a message not sent), for screen readers. */
+const status = createAnnouncer($('status-live'));
 let polling = null;
 
 function renderMessages(messages) {
-  const list = $('messages');
-  const ids = new Set(messages.map((m) => m.id));
-  for (const [id, el] of seen) {
-    if (!ids.has(id)) {
-      el.remove();
-      seen.delete(id);
-    }
-  }
-  for (const m of messages) {
-    if (seen.has(m.id)) continue;
-    const li = document.createElement('li');
-    li.className = `bubble ${m.author}`;
-    const text = document.createElement('p');
-    text.textContent = m.text;
-    const time = document.createElement('time');
-    time.dateTime = new Date(m.at).toISOString();
-    time.textContent = new Date(m.at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
-    li.append(text, time);
-    li.dataset.id = m.id;
-    seen.set(m.id, li);
-    list.append(li);
-  }
-  // Keep DOM order = server order (a merge can insert older messages).
-  for (const m of messages) list.append(seen.get(m.id));
+  conversation.render(messages);
   $('chat-empty').hidden = messages.length > 0;
-  list.scrollTop = list.scrollHeight;
 }
 
 async function loadMessages() {
@@ -124,6 +104,7 @@ function startPolling() {
 
 async function send(text) {
   const clientId = crypto.randomUUID();
+  conversation.sending(clientId);
   const res = await auth.fetch(`${ORIGIN}/api/messages`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
@@ -138,7 +119,7 @@ async function send(text) {
 
 // ---- session panel ------------------------------------------------------
 
-const timeline = createTimeline($('timeline'));
+const timeline = createTimeline($('timeline'), $('timeline-summary'));
 let lastLifetime = null;
 
 function log(kind, text, tone = '') {
@@ -177,8 +158,12 @@ function renderSession() {
     $('expiry').textContent = '—';
   }
   const loggedIn = Boolean(auth.customerId) && state !== 'logged_out' && state !== 'expired';
+  // Focus inside the view about to hide (session expired, another tab) goes to the one shown.
+  const hiding = loggedIn ? $('login-view') : $('user-view');
+  const focusLost = !hiding.hidden && hiding.contains(document.activeElement);
   $('user-view').hidden = !loggedIn;
   $('login-view').hidden = loggedIn;
+  if (focusLost) (loggedIn ? $('message') : $('username')).focus();
   $('user-name').textContent = userName;
   $('user-initial').textContent = userName.slice(0, 1).toUpperCase();
   $('chat-who').textContent = loggedIn ? `Chatting as ${userName}` : 'You are chatting as a guest';
@@ -187,6 +172,7 @@ function renderSession() {
 }
 
 function showLogin(reason) {
+  status.say(reason);
   $('login-reason').textContent = reason;
   $('login-reason').classList.add('notice');
   renderSession();
@@ -201,6 +187,7 @@ auth.on('authenticated', ({ expiresAt }) => {
   lastLifetime = expiresAt - now;
   timeline.issued(now, expiresAt, marginFor(lastLifetime));
   log('authenticated', `customer ${short(auth.customerId)}, token valid ${Math.round(lastLifetime / 1000)} s`, 'good');
+  status.say(`Logged in as ${userName}. Your chat is now secure.`);
 });
 auth.on('refreshed', ({ expiresAt, source }) => {
   const now = Date.now();
@@ -217,6 +204,7 @@ auth.on('auth-lost', ({ code }) => {
 auth.on('logged-out', () => {
   timeline.clear();
   log('logged-out', 'token forgotten, new anonymous id');
+  status.say('Logged out. You are chatting as a guest.');
 });
 
 /** The SDK refreshes this long before expiry: 60 s, at most 25 % of the lifetime. */
@@ -238,6 +226,7 @@ $('composer').addEventListener('submit', async (e) => {
   } catch (err) {
     input.value = text;
     log('chat', err.code || err.message, 'bad');
+    status.say(`Your message was not sent (${err.code || err.message}). It is back in the message field.`);
   } finally {
     $('send').disabled = false;
     input.focus();
@@ -248,8 +237,11 @@ $('login-form').addEventListener('submit', async (e) => {
   e.preventDefault();
   $('login-error').textContent = '';
   $('login').disabled = true;
+  let loggedIn = false;
   try {
+    conversation.expectHistory();
     await login($('username').value.trim(), $('password').value);
+    loggedIn = true;
     $('password').value = '';
     $('login-reason').classList.remove('notice');
     await loadMessages();
@@ -258,16 +250,18 @@ $('login-form').addEventListener('submit', async (e) => {
   } finally {
     $('login').disabled = false;
     renderSession();
+    // The form is gone: carry on where a customer who just logged in wants to be.
+    if (loggedIn) $('message').focus();
   }
 });
 
 $('logout').addEventListener('click', async () => {
   await logout();
-  seen.clear();
-  $('messages').replaceChildren();
+  conversation.clear();
   $('login-reason').textContent = 'You are logged out. Chats from now on are a new guest conversation.';
   await loadMessages();
   renderSession();
+  $('username').focus();
 });
 
 $('replay').addEventListener('click', async () => {
@@ -276,8 +270,12 @@ $('replay').addEventListener('click', async () => {
   firstRefreshToken = null;
   const res = await fetch(meta.token_endpoint, { method: 'POST', body });
   const answer = await res.json().catch(() => ({}));
-  log('replay', res.ok ? 'the old refresh token still worked (it had not been rotated yet)' : `refused: ${answer.error} — the whole session is revoked`, res.ok ? '' : 'bad');
+  const outcome = res.ok ? 'the old refresh token still worked (it had not been rotated yet)' : `refused: ${answer.error} — the whole session is revoked`;
+  log('replay', outcome, res.ok ? '' : 'bad');
+  status.say(`Replay ${outcome}.`);
   renderSession();
+  // The button is now disabled: keep keyboard focus in the panel, on the log that shows the outcome.
+  if (document.activeElement === $('replay') || document.activeElement === document.body) $('events').focus();
   await loadMessages();
 });
 

@@ -1,7 +1,9 @@
 // A live SVG timeline of access tokens: one bar per token from issue to
 // expiry, a tick where the refresh is scheduled, a dot where the next token
 // arrived, and a moving "now" line. Drawn with SVG attributes and CSS
-// classes only (the page's CSP blocks inline styles).
+// classes only (the page's CSP blocks inline styles). The picture's text
+// alternative is `summary`: the same facts in words, for screen readers
+// (the <svg> is role="img" and points at it with aria-describedby).
 const NS = 'http://www.w3.org/2000/svg';
 const W = 360;
 const H = 96;
@@ -16,7 +18,32 @@ function el(name, attrs, cls) {
   return e;
 }
 
-export function createTimeline(svg) {
+/** "in 4 s" / "2 s ago" / "now", whole seconds. */
+function relative(t, now) {
+  const s = Math.round((t - now) / 1000);
+  if (s === 0) return 'now';
+  return s > 0 ? `in ${s} s` : `${-s} s ago`;
+}
+
+/** What the timeline shows, in words. */
+export function describeTokens(tokens, now) {
+  if (tokens.length === 0) return 'No access token: log in to start a session.';
+  const cur = tokens[tokens.length - 1];
+  const replaced = tokens.filter((t) => t.refreshedAt && t.refreshedAt < t.expiresAt).length;
+  const count =
+    tokens.length === 1 ? 'One access token on the timeline.' : `${tokens.length} access tokens on the timeline, ${replaced} of them replaced before they expired.`;
+  const issued = `The current one was issued ${relative(cur.issuedAt, now)}`;
+  if (cur.lostAt) return `${count} ${issued}; the session was lost ${relative(cur.lostAt, now)} and no new token came.`;
+  if (now >= cur.expiresAt) return `${count} ${issued} and expired ${relative(cur.expiresAt, now)}.`;
+  const refresh = cur.scheduledAt > now ? `its refresh is scheduled ${relative(cur.scheduledAt, now)}` : 'it is being refreshed';
+  return `${count} ${issued}, ${refresh}, and it expires ${relative(cur.expiresAt, now)}.`;
+}
+
+/**
+ * @param {SVGSVGElement} svg the picture
+ * @param {HTMLElement} [summary] gets the text alternative on every draw
+ */
+export function createTimeline(svg, summary) {
   /** { issuedAt, expiresAt, scheduledAt, refreshedAt, lostAt } */
   let tokens = [];
 
@@ -86,6 +113,10 @@ export function createTimeline(svg) {
       nl.textContent = 'now';
       parts.push(nl);
       svg.replaceChildren(...parts);
+      if (summary) {
+        const text = describeTokens(tokens, now);
+        if (summary.textContent !== text) summary.textContent = text;
+      }
     },
   };
   return api;

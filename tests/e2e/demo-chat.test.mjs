@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { launchBrowser, newPage, REPO_ROOT, requireBuild } from './harness.mjs';
+import { launchBrowser, REPO_ROOT, requireBuild } from './harness.mjs';
+import { cspViolations, openDemoPage } from './support/demo-page.mjs';
 import { startDemoServer } from './support/demo-server.mjs';
 
 const TTL_S = 5;
@@ -34,29 +35,19 @@ after(async () => {
 });
 
 /** A new page (own context) that records CSP violations and the tokens it receives. */
-async function openPage(path = '') {
-  const page = await newPage(browser);
-  await page.addInitScript(() => {
-    document.addEventListener('securitypolicyviolation', (e) => {
-      (window.__cspViolations ||= []).push(`${e.violatedDirective} ${e.blockedURI}`);
-    });
+function openPage(path = '') {
+  return openDemoPage(browser, srv.url + path, {
+    prepare: (page) =>
+      page.on('response', async (r) => {
+        if (!/\/(auth\/login|oauth\/token)$/.test(new URL(r.url()).pathname)) return;
+        const body = await r.json().catch(() => null);
+        for (const k of ['access_token', 'refresh_token']) if (body?.[k]) secrets.add(body[k]);
+      }),
   });
-  page.on('console', (m) => {
-    if (/Content Security Policy/i.test(m.text())) violations.push(m.text());
-  });
-  page.on('response', async (r) => {
-    if (!/\/(auth\/login|oauth\/token)$/.test(new URL(r.url()).pathname)) return;
-    const body = await r.json().catch(() => null);
-    for (const k of ['access_token', 'refresh_token']) if (body?.[k]) secrets.add(body[k]);
-  });
-  await page.goto(srv.url + path);
-  await page.waitForSelector('body[data-ready="true"]');
-  return page;
 }
 
 async function cspCheck(page) {
-  const found = await page.evaluate(() => window.__cspViolations || []);
-  violations.push(...found);
+  violations.push(...(await cspViolations(page)));
 }
 
 const state = (page) => page.evaluate(() => window.chatAuth.state);
@@ -222,7 +213,7 @@ test('no CSP violation on any page, no expired token on the wire, and no token i
   const page = await openPage();
   await page.evaluate(() => document.body.insertAdjacentHTML('beforeend', '<div style="color: red">x</div>'));
   await page.waitForFunction(() => (window.__cspViolations || []).length > 0);
-  assert.match((await page.evaluate(() => window.__cspViolations))[0], /^style-src/);
+  assert.match((await cspViolations(page))[0], /^style-src/);
   await page.context().close();
   assert.deepEqual(srv.requests({ bearer: 'expired' }), []);
   assert.ok(secrets.size >= 10, `tokens seen: ${secrets.size}`);
