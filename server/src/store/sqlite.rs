@@ -476,4 +476,43 @@ mod tests {
         .unwrap();
         assert!(migrate(&mut c, migrations::SQLITE).is_err());
     }
+
+    /// A call that has to wait for SQLite (another process holds the write
+    /// lock) waits on a blocking thread: the async runtime, even a
+    /// single-threaded one, keeps running other tasks meanwhile.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_call_waiting_for_the_database_leaves_the_runtime_free() {
+        use std::time::{Duration, Instant};
+        let dir = std::env::temp_dir().join(format!("chat-auth-busy-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("busy.sqlite").to_str().unwrap().to_owned();
+        let store = SqliteStore::open(&path).await.unwrap();
+        let (locked_tx, locked) = std::sync::mpsc::channel();
+        let other_process = {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let c = Connection::open(&path).unwrap();
+                c.execute_batch("BEGIN IMMEDIATE").unwrap();
+                locked_tx.send(()).unwrap();
+                std::thread::sleep(Duration::from_millis(400));
+                c.execute_batch("COMMIT").unwrap();
+            })
+        };
+        locked.recv().unwrap();
+        let started = Instant::now();
+        let write = store.meta_or_insert("k", vec![1]);
+        let tick = async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            started.elapsed()
+        };
+        let (written, ticked_after) = tokio::join!(write, tick);
+        assert_eq!(written.unwrap(), [1]);
+        assert!(
+            ticked_after < Duration::from_millis(300),
+            "the runtime was blocked for {ticked_after:?}"
+        );
+        other_process.join().unwrap();
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
