@@ -91,41 +91,16 @@ impl Harness {
     }
 
     async fn login(&mut self, user: &str, password: &str) -> Reply {
-        let req = Request::post("/auth/login")
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(
-                json!({ "username": user, "password": password }).to_string(),
-            ))
-            .unwrap();
-        self.send(req).await
+        self.send(support::requests::login(user, password)).await
     }
 
     async fn refresh(&mut self, refresh_token: &str) -> Reply {
-        let req = Request::post("/oauth/token")
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(Body::from(format!(
-                "grant_type=refresh_token&client_id=chat-demo&refresh_token={refresh_token}"
-            )))
-            .unwrap();
-        self.send(req).await
+        self.send(support::requests::refresh(refresh_token)).await
     }
 
     async fn chat(&mut self, token: Option<&str>, anon: Option<&str>, text: Option<&str>) -> Reply {
-        let mut b = match text {
-            Some(_) => Request::post("/api/messages"),
-            None => Request::get("/api/messages"),
-        };
-        if let Some(t) = token {
-            b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
-        }
-        if let Some(a) = anon {
-            b = b.header("chat-anonymous-id", a);
-        }
-        let body = match text {
-            Some(t) => Body::from(json!({ "text": t }).to_string()),
-            None => Body::empty(),
-        };
-        self.send(b.body(body).unwrap()).await
+        self.send(support::requests::chat(token, anon, text, None))
+            .await
     }
 
     fn log_text(&self) -> String {

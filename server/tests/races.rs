@@ -11,7 +11,7 @@ use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use chat_auth_server::log::Logger;
 use chat_auth_server::{App, Clock, Config};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -47,27 +47,11 @@ impl Instance {
     }
 
     async fn login(&self, user: &str, password: &str) -> Answer {
-        self.call(
-            Request::post("/auth/login")
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(
-                    json!({ "username": user, "password": password }).to_string(),
-                ))
-                .unwrap(),
-        )
-        .await
+        self.call(support::requests::login(user, password)).await
     }
 
     async fn refresh(&self, refresh_token: &str) -> Answer {
-        self.call(
-            Request::post("/oauth/token")
-                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .body(Body::from(format!(
-                    "grant_type=refresh_token&client_id=chat-demo&refresh_token={refresh_token}"
-                )))
-                .unwrap(),
-        )
-        .await
+        self.call(support::requests::refresh(refresh_token)).await
     }
 
     /// GET (no `text`) or POST `/api/messages`.
@@ -78,21 +62,8 @@ impl Instance {
         text: Option<&str>,
         client_id: Option<&str>,
     ) -> Answer {
-        let mut b = match text {
-            Some(_) => Request::post("/api/messages"),
-            None => Request::get("/api/messages"),
-        };
-        if let Some(t) = token {
-            b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
-        }
-        if let Some(a) = anon {
-            b = b.header("chat-anonymous-id", a);
-        }
-        let body = match text {
-            Some(t) => Body::from(json!({ "text": t, "clientId": client_id }).to_string()),
-            None => Body::empty(),
-        };
-        self.call(b.body(body).unwrap()).await
+        self.call(support::requests::chat(token, anon, text, client_id))
+            .await
     }
 
     /// Messages this instance logged as folded, in total.

@@ -122,3 +122,56 @@ pub async fn select_count(db: &SharedDb, sql: &str) -> i64 {
             .unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
 }
+
+/// The requests the server tests send, built once.
+pub mod requests {
+    use axum::body::Body;
+    use axum::http::{header, Request};
+    use serde_json::json;
+
+    /// `POST /auth/login`.
+    pub fn login(user: &str, password: &str) -> Request<Body> {
+        Request::post("/auth/login")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(
+                json!({ "username": user, "password": password }).to_string(),
+            ))
+            .unwrap()
+    }
+
+    /// `POST /oauth/token` with the refresh-token grant.
+    pub fn refresh(refresh_token: &str) -> Request<Body> {
+        Request::post("/oauth/token")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(format!(
+                "grant_type=refresh_token&client_id=chat-demo&refresh_token={refresh_token}"
+            )))
+            .unwrap()
+    }
+
+    /// `GET /api/messages` (no `text`) or `POST` it, with a bearer token
+    /// and an anonymous id when given.
+    pub fn chat(
+        token: Option<&str>,
+        anon: Option<&str>,
+        text: Option<&str>,
+        client_id: Option<&str>,
+    ) -> Request<Body> {
+        let mut b = match text {
+            Some(_) => Request::post("/api/messages"),
+            None => Request::get("/api/messages"),
+        };
+        if let Some(t) = token {
+            b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        if let Some(a) = anon {
+            b = b.header("chat-anonymous-id", a);
+        }
+        let body = match (text, client_id) {
+            (Some(t), Some(c)) => Body::from(json!({ "text": t, "clientId": c }).to_string()),
+            (Some(t), None) => Body::from(json!({ "text": t }).to_string()),
+            (None, _) => Body::empty(),
+        };
+        b.body(body).unwrap()
+    }
+}
