@@ -230,6 +230,8 @@ Written by \`npm run bench:server\` (scripts/bench-server.mjs); every row from o
   each request to the next instance in turn; at most ${REQUESTS} requests or ${SECONDS} s per configuration. Latency is per request, from the
   client (Node's fetch, keep-alive) on the same 2 cores as the servers and PostgreSQL. Server: opt-level 3, request log on.
 - durability alike on both stores: SQLite WAL + synchronous=NORMAL, PostgreSQL synchronous_commit=off.
+- reading it: on 2 cores shared by the client, the instances and PostgreSQL, a second instance brings no CPU of its own; the two-instance rows show
+  what sharing one database between processes costs, not how far it scales. Rows of one run vary with the machine's other load.
 
 ${md}
 `;
