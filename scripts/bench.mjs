@@ -9,14 +9,13 @@
 // Peers are the devDependencies jwt-decode, jose, oidc-client-ts and
 // @auth0/auth0-spa-js, loaded from node_modules through scripts/serve.mjs's
 // static handler on 127.0.0.1. Nothing is downloaded. Every loop is bounded.
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { loadavg } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { brotliCompressSync, constants as zlib, gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
-import { ROOT } from './lib.mjs';
+import { ROOT, machine } from './lib.mjs';
 import { close, listen, staticHandler } from './serve.mjs';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../tests/e2e/harness.mjs';
 
@@ -165,24 +164,6 @@ async function coldLoad(browser, base, load) {
   } finally {
     await context.close();
   }
-}
-
-// ------------------------------------------------------------------ machine
-function machine() {
-  let cpu = cpus()[0]?.model ?? 'unknown CPU';
-  try {
-    const l = execFileSync('lscpu', { encoding: 'utf8' });
-    cpu = l.match(/Model name:\s*(.+)/)?.[1]?.trim() ?? cpu;
-  } catch {
-    // lscpu missing: keep node's view.
-  }
-  let os = process.platform;
-  try {
-    os = readFileSync('/etc/os-release', 'utf8').match(/PRETTY_NAME="([^"]+)"/)?.[1] ?? os;
-  } catch {
-    // Not Linux.
-  }
-  return `${cpu}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${os}, Node ${process.version}`;
 }
 
 // ------------------------------------------------------------------ run

@@ -1,7 +1,7 @@
 // Small helpers shared by the scripts in this folder. No dependencies.
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { cpus, homedir, totalmem } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -67,3 +67,21 @@ export function checkWasmOpt() {
 }
 
 export const seconds = (start) => ((Date.now() - start) / 1000).toFixed(1);
+
+/** One line about this machine for benchmark reports: CPU, cores, memory, OS, Node. */
+export function machine() {
+  let cpu = cpus()[0]?.model ?? 'unknown CPU';
+  try {
+    const l = execFileSync('lscpu', { encoding: 'utf8' });
+    cpu = l.match(/Model name:\s*(.+)/)?.[1]?.trim() ?? cpu;
+  } catch {
+    // lscpu missing: keep node's view.
+  }
+  let os = process.platform;
+  try {
+    os = readFileSync('/etc/os-release', 'utf8').match(/PRETTY_NAME="([^"]+)"/)?.[1] ?? os;
+  } catch {
+    // Not Linux.
+  }
+  return `${cpu}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${os}, Node ${process.version}`;
+}

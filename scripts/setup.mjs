@@ -7,12 +7,14 @@
 //   wasm-pack                                 (cargo install --locked)
 //   wasm-bindgen-cli = Cargo.lock's wasm-bindgen version (cargo install)
 //   chromium + chromium-driver               (apt, only when missing)
+//   postgresql (Debian's; the `postgres` test tier and bench:server)  (apt, only when missing)
 //   node_modules: binaryen 132 (wasm-opt), playwright-core, axe-core (accessibility tests), terser (glue minifier), the bench peers  (npm ci)
 //
 // Nothing here downloads a browser or a prebuilt toolchain binary by itself.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CARGO_BIN, ROOT, capture, checkWasmOpt, run, seconds, toolEnv, which } from './lib.mjs';
+import { postgresBin } from './postgres.mjs';
 
 const started = Date.now();
 const installed = [];
@@ -152,11 +154,29 @@ async function chromium() {
     return skip('chromium + chromium-driver', v.replace(/\s+built on.*/, ''));
   }
   install('chromium + chromium-driver', `apt-get install (missing ${missing.join(', ')})`);
+  await aptInstall(['chromium', 'chromium-driver']);
+}
+
+let aptUpdated = false;
+/** `apt-get install -y` (after one `apt-get update` per run), non-interactive; through `sudo -n` unless root. */
+async function aptInstall(packages) {
   const sudo = process.getuid?.() === 0 ? [] : ['sudo', '-n'];
   const env = toolEnv({ DEBIAN_FRONTEND: 'noninteractive' });
   const apt = (args) => (sudo.length ? must(sudo[0], [...sudo.slice(1), 'apt-get', ...args], { env }) : must('apt-get', args, { env }));
-  await apt(['update']);
-  await apt(['install', '-y', 'chromium', 'chromium-driver']);
+  if (!aptUpdated) {
+    await apt(['update']);
+    aptUpdated = true;
+  }
+  await apt(['install', '-y', ...packages]);
+}
+
+// ---------------------------------------------------------------- database
+async function postgresql() {
+  const bin = postgresBin();
+  if (bin) return skip('postgresql', bin);
+  install('postgresql', "apt-get install (the `postgres` test tier's throwaway cluster)");
+  await aptInstall(['postgresql']);
+  if (!postgresBin()) fail('postgresql installed, but /usr/lib/postgresql/<version>/bin/initdb is still missing');
 }
 
 // ---------------------------------------------------------------- npm
@@ -194,6 +214,7 @@ async function npmDeps() {
 checkRust();
 await npmDeps();
 await chromium();
+await postgresql();
 await rustTarget();
 await rustComponents();
 await wasmPack();

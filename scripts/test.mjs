@@ -1,14 +1,15 @@
 #!/usr/bin/env node
 // npm test: every test tier in order, stopping at the first failure.
 //
-//   node scripts/test.mjs              setup, fmt, clippy, native, build, wasm, server, e2e
+//   node scripts/test.mjs              setup, fmt, clippy, native, postgres, build, wasm, server, e2e
 //   node scripts/test.mjs wasm e2e     only the named tiers (or groups: lint)
 //
 // Tiers:
 //   setup   node scripts/setup.mjs (installs whatever is missing, skips the rest)
 //   fmt     cargo fmt --check
 //   clippy  cargo clippy --workspace --all-targets -- -D warnings (the crate and server/)
-//   native  cargo test --workspace (the crate, and the reference backend in server/)
+//   native  cargo test --workspace (the crate, and the reference backend in server/ on SQLite)
+//   postgres node scripts/test-postgres.mjs (server/tests store, api, races on a throwaway PostgreSQL cluster)
 //   build   node scripts/build.mjs (wasm-pack build --target web --release + postbuild)
 //   size    node scripts/size.mjs (gzip -9 of wasm + glue within the budget; needs `build`)
 //   server  cargo build -p chat-auth-server (the demo backend the e2e demo tests start)
@@ -36,6 +37,7 @@ const TIERS = {
   // with the tests as the wasm tier builds them (native-only parts cfg'd out).
   'clippy-wasm': () => ['cargo', ['clippy', '--target', 'wasm32-unknown-unknown', '--lib', '--tests', '--', '-D', 'warnings']],
   native: () => ['cargo', ['test', '--workspace']],
+  postgres: () => [process.execPath, ['scripts/test-postgres.mjs']],
   build: () => [process.execPath, ['scripts/build.mjs']],
   // gzip -9 of pkg/chat_auth_bg.wasm + pkg/chat_auth.js within SIZE_BUDGET_BYTES (scripts/size.mjs).
   size: () => [process.execPath, ['scripts/size.mjs']],
@@ -58,7 +60,7 @@ const TIERS = {
   },
 };
 const GROUPS = {
-  all: ['setup', 'fmt', 'clippy', 'clippy-wasm', 'native', 'build', 'size', 'wasm', 'server', 'e2e'],
+  all: ['setup', 'fmt', 'clippy', 'clippy-wasm', 'native', 'postgres', 'build', 'size', 'wasm', 'server', 'e2e'],
   lint: ['fmt', 'clippy', 'clippy-wasm'],
 };
 

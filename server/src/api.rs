@@ -167,7 +167,11 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
 /// Judges an access token: chat-auth verification (signature, `typ`,
 /// issuer, audience, expiry — the browser's rules), then a `sub` and a live
 /// login session (`sid`). Errors carry the chat-auth code, or `revoked`.
-pub fn authenticate(state: &AppState, token: &str, now: Millis) -> Result<Principal, ApiError> {
+pub async fn authenticate(
+    state: &AppState,
+    token: &str,
+    now: Millis,
+) -> Result<Principal, ApiError> {
     let claims = state
         .validator
         .verify(token, now)
@@ -178,6 +182,7 @@ pub fn authenticate(state: &AppState, token: &str, now: Millis) -> Result<Princi
     let family = state
         .store
         .family(sid)
+        .await
         .map_err(|e| ApiError::internal(e, state))?;
     match family {
         Some(f) if f.revoked_at.is_none() && f.customer_id == sub => Ok(Principal {
@@ -190,9 +195,9 @@ pub fn authenticate(state: &AppState, token: &str, now: Millis) -> Result<Princi
 }
 
 /// The caller of a request that needs a valid token.
-fn require_customer(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
+async fn require_customer(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
     match bearer_token(headers)? {
-        Some(token) => authenticate(state, token, state.now()),
+        Some(token) => authenticate(state, token, state.now()).await,
         None => {
             let mut e = ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -317,20 +322,30 @@ pub async fn login(State(state): Shared, body: Bytes) -> ApiResult {
     let username = string_field(&o, "username", limits::MAX_USERNAME)?.trim();
     let password = string_field(&o, "password", limits::MAX_PASSWORD)?;
     let now = state.now();
-    if let Err(wait) = state.login_limiter.check(username, now) {
-        state
-            .log
-            .warn("login_limited", json!({ "retry_after_s": wait }));
-        let mut e = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_attempts",
-            format!("too many failed logins; try again in {wait} s"),
-        );
-        e.retry_after = Some(wait);
-        return Err(e);
-    }
+    // Counted before the password is checked, and in the database: parallel
+    // guesses, on one instance or several, cannot pass the limit together.
+    let attempt = state
+        .store
+        .login_attempt(&username.to_ascii_lowercase(), state.login_limit, now)
+        .await
+        .map_err(|e| ApiError::internal(e, &state))?;
+    let attempt = match attempt {
+        Ok(attempt) => attempt,
+        Err(wait) => {
+            state
+                .log
+                .warn("login_limited", json!({ "retry_after_s": wait }));
+            let mut e = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                format!("too many failed logins; try again in {wait} s"),
+            );
+            e.retry_after = Some(wait);
+            return Err(e);
+        }
+    };
     let Some(user) = find_user(&username.to_ascii_lowercase(), password) else {
-        state.login_limiter.failed(username, now);
+        // The attempt stays recorded: it counts as a failure for a minute.
         state.log.warn("login_failed", json!({}));
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -338,6 +353,11 @@ pub async fn login(State(state): Shared, body: Bytes) -> ApiResult {
             "unknown user name or wrong password",
         ));
     };
+    state
+        .store
+        .login_succeeded(attempt)
+        .await
+        .map_err(|e| ApiError::internal(e, &state))?;
     let customer_id =
         chat_auth::identifier::opaque_customer_id(&state.customer_secret, user.user_id)
             .map_err(|e| ApiError::internal(e, &state))?;
@@ -352,6 +372,7 @@ pub async fn login(State(state): Shared, body: Bytes) -> ApiResult {
     state
         .store
         .create_family(&family, &hash_token(&refresh), now)
+        .await
         .map_err(|e| ApiError::internal(e, &state))?;
     state.log.info(
         "login",
@@ -437,6 +458,7 @@ pub async fn token(State(state): Shared, headers: HeaderMap, body: Bytes) -> Api
     let rotation = state
         .store
         .rotate(&hash_token(presented), &hash_token(&next), now)
+        .await
         .map_err(|e| ApiError::internal(e, &state))?;
     match rotation {
         Rotation::Rotated(family) => {
@@ -471,15 +493,17 @@ pub async fn token(State(state): Shared, headers: HeaderMap, body: Bytes) -> Api
 }
 
 /// The family a refresh token or (signature-valid) access token belongs to.
-fn family_of_token(state: &AppState, token: &str) -> Result<Option<Family>, ApiError> {
+async fn family_of_token(state: &AppState, token: &str) -> Result<Option<Family>, ApiError> {
     if token.starts_with("rt_") {
         return state
             .store
             .refresh_token(&hash_token(token))
+            .await
             .map(|found| found.map(|(family, _)| family))
             .map_err(|e| ApiError::internal(e, state));
     }
     Ok(authenticate(state, token, state.now())
+        .await
         .ok()
         .map(|p| p.family))
 }
@@ -500,10 +524,11 @@ pub async fn revoke(State(state): Shared, headers: HeaderMap, body: Bytes) -> Ap
     let Some(token) = param(&pairs, "token") else {
         return Err(ApiError::bad_request("token is required"));
     };
-    if let Some(family) = family_of_token(&state, token)? {
+    if let Some(family) = family_of_token(&state, token).await? {
         if state
             .store
             .revoke_family(&family.id, state.now())
+            .await
             .map_err(|e| ApiError::internal(e, &state))?
         {
             state.log.info(
@@ -517,10 +542,11 @@ pub async fn revoke(State(state): Shared, headers: HeaderMap, body: Bytes) -> Ap
 
 /// `POST /auth/logout` with the access token: revokes its login session.
 pub async fn logout(State(state): Shared, headers: HeaderMap) -> ApiResult {
-    let p = require_customer(&state, &headers)?;
+    let p = require_customer(&state, &headers).await?;
     state
         .store
         .revoke_family(&p.family.id, state.now())
+        .await
         .map_err(|e| ApiError::internal(e, &state))?;
     state.log.info(
         "logout",
@@ -558,6 +584,7 @@ pub async fn introspect(State(state): Shared, headers: HeaderMap, body: Bytes) -
         let found = state
             .store
             .refresh_token(&hash_token(token))
+            .await
             .map_err(|e| ApiError::internal(e, &state))?;
         // A spent refresh token is inactive even though its family lives on.
         match found {
@@ -569,7 +596,7 @@ pub async fn introspect(State(state): Shared, headers: HeaderMap, body: Bytes) -
             _ => json!({ "active": false }),
         }
     } else {
-        match authenticate(&state, token, now) {
+        match authenticate(&state, token, now).await {
             Ok(p) => json!({
                 "active": true, "token_type": "Bearer", "sub": p.customer_id,
                 "client_id": state.config.client_id, "exp": p.expires_at / 1000,
@@ -636,7 +663,7 @@ pub async fn metadata(State(state): Shared) -> ApiResult {
 
 /// `GET /api/me`: the customer's profile (for claim comparison).
 pub async fn me(State(state): Shared, headers: HeaderMap) -> ApiResult {
-    let p = require_customer(&state, &headers)?;
+    let p = require_customer(&state, &headers).await?;
     let user = user_by_id(&p.family.user_id);
     ok_json(
         StatusCode::OK,
@@ -655,7 +682,7 @@ pub async fn me(State(state): Shared, headers: HeaderMap) -> ApiResult {
 /// customer's, after folding the request's anonymous conversation into it.
 /// No token: the anonymous conversation of `Chat-Anonymous-Id`. A token that
 /// fails: 401, never the anonymous conversation.
-fn conversation(state: &AppState, headers: &HeaderMap) -> Result<(Owner, Note), ApiError> {
+async fn conversation(state: &AppState, headers: &HeaderMap) -> Result<(Owner, Note), ApiError> {
     let mut anon = headers.get_all("chat-anonymous-id").iter();
     let anonymous_id = match (anon.next(), anon.next()) {
         (None, _) => None,
@@ -671,12 +698,13 @@ fn conversation(state: &AppState, headers: &HeaderMap) -> Result<(Owner, Note), 
     };
     match bearer_token(headers)? {
         Some(token) => {
-            let p = authenticate(state, token, state.now())?;
+            let p = authenticate(state, token, state.now()).await?;
             let mut note = customer_note(&p);
             if let Some(anon) = anonymous_id {
                 note.folded = state
                     .store
                     .fold_anonymous(anon, &p.customer_id)
+                    .await
                     .map_err(|e| ApiError::internal(e, state))?;
             }
             Ok((Owner::Customer(p.customer_id), note))
@@ -702,10 +730,11 @@ fn message_json(m: &Message) -> Value {
 
 /// `GET /api/messages`: the caller's conversation, oldest first (the last 200).
 pub async fn list_messages(State(state): Shared, headers: HeaderMap) -> ApiResult {
-    let (owner, note) = conversation(&state, &headers)?;
+    let (owner, note) = conversation(&state, &headers).await?;
     let messages = state
         .store
         .list(&owner, LIST_LIMIT)
+        .await
         .map_err(|e| ApiError::internal(e, &state))?;
     let body = json!({
         "conversation": match &owner { Owner::Customer(_) => "customer", Owner::Anonymous(_) => "anonymous" },
@@ -730,7 +759,7 @@ fn agent_reply(owner: &Owner, visitor_messages: usize) -> &'static str {
 /// `POST /api/messages` `{ text, clientId? }`: stores the message (once per
 /// `clientId`) and the demo agent's reply; answers both.
 pub async fn send_message(State(state): Shared, headers: HeaderMap, body: Bytes) -> ApiResult {
-    let (owner, note) = conversation(&state, &headers)?;
+    let (owner, note) = conversation(&state, &headers).await?;
     let o = json_body(&body)?;
     let text = match o.get("text") {
         Some(Value::String(t)) => limits::check_message(t).map_err(ApiError::bad_request)?,
@@ -749,12 +778,14 @@ pub async fn send_message(State(state): Shared, headers: HeaderMap, body: Bytes)
     let (message, stored) = state
         .store
         .append(&owner, Author::Visitor, text, client_id, now)
+        .await
         .map_err(|e| ApiError::internal(e, &state))?;
     let mut reply = Value::Null;
     if stored {
         let count = state
             .store
             .list(&owner, LIST_LIMIT)
+            .await
             .map_err(|e| ApiError::internal(e, &state))?
             .iter()
             .filter(|m| m.author == Author::Visitor)
@@ -762,6 +793,7 @@ pub async fn send_message(State(state): Shared, headers: HeaderMap, body: Bytes)
         let (r, _) = state
             .store
             .append(&owner, Author::Agent, agent_reply(&owner, count), None, now)
+            .await
             .map_err(|e| ApiError::internal(e, &state))?;
         reply = message_json(&r);
     }

@@ -35,7 +35,9 @@ pub const DEMO_USERS: [DemoUser; 3] = [
 /// Everything the server can be told.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// SQLite file, or `:memory:`. `CHAT_DB`, default `chat-demo.sqlite`.
+    /// The database: a SQLite file, `:memory:`, or a `postgres://` /
+    /// `postgresql://` URL (several instances share it). `CHAT_DB`, default
+    /// `chat-demo.sqlite`.
     pub db_path: String,
     /// `iss` of access tokens. `CHAT_ISSUER`, default the server's URL.
     pub issuer: Option<String>,

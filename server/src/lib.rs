@@ -29,7 +29,7 @@ use std::sync::Arc;
 
 pub use config::Config;
 use log::Logger;
-use store::{Millis, SqliteStore, Store};
+use store::{Millis, Store};
 use tokens::{SigningKey, Validator};
 
 /// The clock every decision uses (ms since the epoch); tests move it by hand.
@@ -68,8 +68,8 @@ pub struct AppState {
     pub log: Logger,
     /// Clock.
     pub clock: Clock,
-    /// Failed-login limiter.
-    pub login_limiter: limits::LoginLimiter,
+    /// Failed-login limit (counted in the store, shared by all instances).
+    pub login_limit: limits::LoginLimit,
 }
 
 impl AppState {
@@ -89,22 +89,24 @@ const META_SIGNING_KEY: &str = "signing_key_pkcs8";
 const META_CUSTOMER_SECRET: &str = "customer_id_secret";
 
 impl App {
-    /// Opens the store and loads (or creates) the signing key and customer
-    /// secret. `default_issuer` is used when the config names none (the
-    /// server's own URL).
-    pub fn new(
+    /// Opens the store `config.db_path` names (SQLite, or PostgreSQL for a
+    /// `postgres://` URL), migrates it, and loads (or creates) the signing
+    /// key and customer secret. `default_issuer` is used when the config
+    /// names none (the server's own URL).
+    pub async fn new(
         config: Config,
         default_issuer: &str,
         log: Logger,
         clock: Clock,
     ) -> Result<App, String> {
-        let store: Arc<dyn Store> =
-            Arc::new(SqliteStore::open(&config.db_path).map_err(|e| e.to_string())?);
-        App::with_store(config, default_issuer, log, clock, store)
+        let store = store::open(&config.db_path)
+            .await
+            .map_err(|e| e.to_string())?;
+        App::with_store(config, default_issuer, log, clock, store).await
     }
 
     /// As [`App::new`], with a given store.
-    pub fn with_store(
+    pub async fn with_store(
         config: Config,
         default_issuer: &str,
         log: Logger,
@@ -118,9 +120,12 @@ impl App {
                 SigningKey::from_pem(&pem)?
             }
             None => {
-                // Kept in the database, so tokens stay valid across restarts.
+                // Kept in the database, so tokens stay valid across restarts
+                // and every instance signs with the same key: each offers a
+                // fresh one, the first stored wins.
                 let der = store
-                    .meta_or_insert(META_SIGNING_KEY, &SigningKey::generate_pkcs8)
+                    .meta_or_insert(META_SIGNING_KEY, SigningKey::generate_pkcs8())
+                    .await
                     .map_err(|e| e.to_string())?;
                 SigningKey::from_pkcs8_der(&der)?
             }
@@ -128,9 +133,8 @@ impl App {
         let customer_secret = match &config.customer_secret {
             Some(s) => s.clone(),
             None => store
-                .meta_or_insert(META_CUSTOMER_SECRET, &|| {
-                    tokens::random_bytes::<32>().to_vec()
-                })
+                .meta_or_insert(META_CUSTOMER_SECRET, tokens::random_bytes::<32>().to_vec())
+                .await
                 .map_err(|e| e.to_string())?,
         };
         let issuer = config
@@ -140,7 +144,9 @@ impl App {
         let validator =
             Validator::for_server(&key.jwks(), &issuer, &config.audience, config.leeway_s)
                 .map_err(|e| format!("validator: {e}"))?;
-        let login_limiter = limits::LoginLimiter::new(config.login_failures_per_minute);
+        let login_limit = limits::LoginLimit {
+            per_name: config.login_failures_per_minute,
+        };
         Ok(App {
             state: Arc::new(AppState {
                 config,
@@ -151,7 +157,7 @@ impl App {
                 customer_secret,
                 log,
                 clock,
-                login_limiter,
+                login_limit,
             }),
         })
     }

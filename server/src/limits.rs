@@ -1,8 +1,6 @@
-//! Input limits: id formats, message size, and the failed-login limiter.
+//! Input limits: id formats, message size, and the failed-login limit.
 
 use crate::store::Millis;
-use std::collections::HashMap;
-use std::sync::Mutex;
 
 /// Longest chat message, in characters.
 pub const MAX_MESSAGE_CHARS: usize = 2000;
@@ -54,52 +52,54 @@ pub fn check_message(text: &str) -> Result<&str, &'static str> {
     Ok(text)
 }
 
-const WINDOW_MS: Millis = 60_000;
+/// How far back the failed-login limit looks.
+pub const LOGIN_WINDOW_MS: Millis = 60_000;
 
-/// Failed logins per user name in a sliding minute, and in total (a cap of
-/// ten users' worth, against password spraying across names).
-pub struct LoginLimiter {
-    per_name: u32,
-    failures: Mutex<HashMap<String, Vec<Millis>>>,
+/// The failed-login limit: `per_name` attempts per user name in a sliding
+/// minute, and ten names' worth in total (against password spraying across
+/// names). Plain policy: the store counts the attempts in its database, in
+/// the same transaction that records a new one, and asks [`LoginLimit::judge`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoginLimit {
+    /// Attempts per user name per minute (`CHAT_LOGIN_LIMIT`, default 5).
+    pub per_name: u32,
 }
 
-impl LoginLimiter {
-    /// `per_name` failures per name per minute.
-    pub fn new(per_name: u32) -> LoginLimiter {
-        LoginLimiter {
-            per_name,
-            failures: Mutex::new(HashMap::new()),
-        }
+/// The attempts of the last [`LOGIN_WINDOW_MS`], as a store counted them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AttemptCounts {
+    /// Attempts for this user name.
+    pub own: u64,
+    /// The oldest of them.
+    pub own_oldest: Option<Millis>,
+    /// Attempts for every name.
+    pub total: u64,
+    /// The oldest of those.
+    pub oldest: Option<Millis>,
+}
+
+impl LoginLimit {
+    /// Attempts at or before this time are forgotten.
+    pub fn forgotten_before(now: Millis) -> Millis {
+        now - LOGIN_WINDOW_MS
     }
 
-    /// `Err(retry_after_seconds)` while `name` (or everybody) is over the limit.
-    pub fn check(&self, name: &str, now: Millis) -> Result<(), u64> {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        map.retain(|_, v| {
-            v.retain(|t| now - t < WINDOW_MS);
-            !v.is_empty()
-        });
-        let total: usize = map.values().map(Vec::len).sum();
-        let own = map.get(&name.to_ascii_lowercase());
-        let over_own = own.is_some_and(|v| v.len() >= self.per_name as usize);
-        let over_all = total >= self.per_name as usize * 10;
-        if over_own || over_all {
-            let oldest = if over_own {
-                own.and_then(|v| v.first().copied())
-            } else {
-                map.values().filter_map(|v| v.first().copied()).min()
-            }
-            .unwrap_or(now);
-            let wait = (oldest + WINDOW_MS - now).max(1000);
-            return Err(((wait + 999) / 1000) as u64);
+    /// `Err(retry_after_seconds)` while the name (or everybody) is at the limit.
+    pub fn judge(&self, counts: &AttemptCounts, now: Millis) -> Result<(), u64> {
+        let per_name = u64::from(self.per_name);
+        let over_own = counts.own >= per_name;
+        let over_all = counts.total >= per_name * 10;
+        if !over_own && !over_all {
+            return Ok(());
         }
-        Ok(())
-    }
-
-    /// Records a failed login for `name`.
-    pub fn failed(&self, name: &str, now: Millis) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        map.entry(name.to_ascii_lowercase()).or_default().push(now);
+        let oldest = if over_own {
+            counts.own_oldest
+        } else {
+            counts.oldest
+        }
+        .unwrap_or(now);
+        let wait = (oldest + LOGIN_WINDOW_MS - now).max(1000);
+        Err(((wait + 999) / 1000) as u64)
     }
 }
 
@@ -127,13 +127,19 @@ mod tests {
     }
 
     #[test]
-    fn limiter_counts_failures_per_name_and_forgets_after_a_minute() {
-        let l = LoginLimiter::new(2);
-        l.failed("Alice", 0);
-        assert!(l.check("alice", 1).is_ok());
-        l.failed("alice", 1);
-        assert_eq!(l.check("ALICE", 2), Err(60));
-        assert!(l.check("bob", 2).is_ok());
-        assert!(l.check("alice", 60_001).is_ok());
+    fn the_limit_counts_attempts_per_name_and_in_total() {
+        let l = LoginLimit { per_name: 2 };
+        let counts = |own, total| AttemptCounts {
+            own,
+            own_oldest: Some(0),
+            total,
+            oldest: Some(0),
+        };
+        assert!(l.judge(&counts(1, 1), 1).is_ok());
+        assert_eq!(l.judge(&counts(2, 2), 2), Err(60));
+        assert_eq!(l.judge(&counts(2, 2), 59_500), Err(1));
+        assert_eq!(l.judge(&counts(0, 20), 30_000), Err(30));
+        assert!(l.judge(&counts(0, 19), 30_000).is_ok());
+        assert_eq!(LoginLimit::forgotten_before(60_001), 1);
     }
 }

@@ -44,9 +44,9 @@ async fn serve(config: Config, addr: SocketAddr) -> Result<(), String> {
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     let url = format!("http://{local}");
     let log = Logger::stdout();
-    let db = config.db_path.clone();
+    let db = chat_auth_server::store::redacted(&config.db_path);
     let ttl = config.access_ttl_s;
-    let app = App::new(config, &url, log.clone(), system_clock())?;
+    let app = App::new(config, &url, log.clone(), system_clock()).await?;
     println!("chat-auth demo: {url}/");
     log.info(
         "started",

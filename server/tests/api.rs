@@ -1,6 +1,9 @@
 //! The backend through its router (no network): login, tokens, refresh
 //! rotation and reuse detection, the chat API and its merge, limits, CORS,
-//! restart persistence, and logs that never contain a token.
+//! restart persistence, and logs that never contain a token. On SQLite, or
+//! on PostgreSQL when `CHAT_TEST_POSTGRES` is set (see `support`).
+
+mod support;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
@@ -43,16 +46,18 @@ fn config(db: &str) -> Config {
 }
 
 impl Harness {
-    fn new() -> Harness {
-        Harness::with_config(config(":memory:"))
+    async fn new() -> Harness {
+        Harness::with_config(config(&support::private_db().await)).await
     }
 
-    fn with_config(config: Config) -> Harness {
+    async fn with_config(config: Config) -> Harness {
         let now = Arc::new(AtomicI64::new(T0));
         let logs = Arc::new(Mutex::new(Vec::new()));
         let clock_now = now.clone();
         let clock: Clock = Arc::new(move || clock_now.load(Ordering::SeqCst));
-        let app = App::new(config, ISSUER, Logger::to(logs.clone()), clock).unwrap();
+        let app = App::new(config, ISSUER, Logger::to(logs.clone()), clock)
+            .await
+            .unwrap();
         Harness {
             app: app.router(),
             now,
@@ -86,41 +91,16 @@ impl Harness {
     }
 
     async fn login(&mut self, user: &str, password: &str) -> Reply {
-        let req = Request::post("/auth/login")
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(
-                json!({ "username": user, "password": password }).to_string(),
-            ))
-            .unwrap();
-        self.send(req).await
+        self.send(support::requests::login(user, password)).await
     }
 
     async fn refresh(&mut self, refresh_token: &str) -> Reply {
-        let req = Request::post("/oauth/token")
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(Body::from(format!(
-                "grant_type=refresh_token&client_id=chat-demo&refresh_token={refresh_token}"
-            )))
-            .unwrap();
-        self.send(req).await
+        self.send(support::requests::refresh(refresh_token)).await
     }
 
     async fn chat(&mut self, token: Option<&str>, anon: Option<&str>, text: Option<&str>) -> Reply {
-        let mut b = match text {
-            Some(_) => Request::post("/api/messages"),
-            None => Request::get("/api/messages"),
-        };
-        if let Some(t) = token {
-            b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
-        }
-        if let Some(a) = anon {
-            b = b.header("chat-anonymous-id", a);
-        }
-        let body = match text {
-            Some(t) => Body::from(json!({ "text": t }).to_string()),
-            None => Body::empty(),
-        };
-        self.send(b.body(body).unwrap()).await
+        self.send(support::requests::chat(token, anon, text, None))
+            .await
     }
 
     fn log_text(&self) -> String {
@@ -144,7 +124,7 @@ fn visitor_texts(r: &Reply) -> Vec<String> {
 
 #[tokio::test]
 async fn login_issues_an_oauth_token_response_with_an_opaque_customer_id() {
-    let mut h = Harness::new();
+    let mut h = Harness::new().await;
     let r = h.login("alice", "wonderland").await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["token_type"], "Bearer");
@@ -183,7 +163,7 @@ async fn login_issues_an_oauth_token_response_with_an_opaque_customer_id() {
 
 #[tokio::test]
 async fn failed_logins_are_rate_limited_per_user() {
-    let mut h = Harness::new();
+    let mut h = Harness::new().await;
     for _ in 0..5 {
         assert_eq!(
             h.login("alice", "nope").await.status,
@@ -210,7 +190,7 @@ async fn failed_logins_are_rate_limited_per_user() {
 
 #[tokio::test]
 async fn anonymous_history_folds_into_the_customer_once() {
-    let mut h = Harness::new();
+    let mut h = Harness::new().await;
     assert_eq!(
         h.chat(None, Some(ANON), Some("hello, anyone?"))
             .await
@@ -261,7 +241,7 @@ async fn anonymous_history_folds_into_the_customer_once() {
 
 #[tokio::test]
 async fn a_retried_send_is_stored_once() {
-    let mut h = Harness::new();
+    let mut h = Harness::new().await;
     let send = || {
         Request::post("/api/messages")
             .header("chat-anonymous-id", ANON)
@@ -280,7 +260,7 @@ async fn a_retried_send_is_stored_once() {
 
 #[tokio::test]
 async fn invalid_and_expired_tokens_get_401_invalid_token_never_the_anonymous_conversation() {
-    let mut h = Harness::new();
+    let mut h = Harness::new().await;
     let login = h.login("alice", "wonderland").await;
     let at = s(&login.body, "access_token").to_owned();
     h.advance(4_999);
@@ -326,7 +306,7 @@ async fn invalid_and_expired_tokens_get_401_invalid_token_never_the_anonymous_co
 
 #[tokio::test]
 async fn refresh_rotates_and_reuse_revokes_the_whole_session() {
-    let mut h = Harness::new();
+    let mut h = Harness::new().await;
     let login = h.login("alice", "wonderland").await;
     let rt1 = s(&login.body, "refresh_token").to_owned();
     h.advance(3000);
@@ -359,7 +339,7 @@ async fn refresh_rotates_and_reuse_revokes_the_whole_session() {
 
 #[tokio::test]
 async fn the_token_endpoint_checks_its_input() {
-    let mut h = Harness::new();
+    let mut h = Harness::new().await;
     let login = h.login("alice", "wonderland").await;
     let rt = s(&login.body, "refresh_token").to_owned();
     let post = |body: String, ct: &str| {
@@ -418,7 +398,7 @@ async fn the_token_endpoint_checks_its_input() {
 
 #[tokio::test]
 async fn logout_and_revocation_end_the_session() {
-    let mut h = Harness::new();
+    let mut h = Harness::new().await;
     let login = h.login("alice", "wonderland").await;
     let at = s(&login.body, "access_token").to_owned();
     let rt = s(&login.body, "refresh_token").to_owned();
@@ -454,7 +434,7 @@ async fn logout_and_revocation_end_the_session() {
 
 #[tokio::test]
 async fn introspection_needs_client_credentials_and_answers_rfc7662() {
-    let mut h = Harness::new();
+    let mut h = Harness::new().await;
     let login = h.login("alice", "wonderland").await;
     let at = s(&login.body, "access_token").to_owned();
     let rt = s(&login.body, "refresh_token").to_owned();
@@ -501,7 +481,7 @@ async fn introspection_needs_client_credentials_and_answers_rfc7662() {
 
 #[tokio::test]
 async fn jwks_and_metadata_describe_the_issuer() {
-    let mut h = Harness::new();
+    let mut h = Harness::new().await;
     let jwks = h
         .send(
             Request::get("/.well-known/jwks.json")
@@ -540,7 +520,7 @@ async fn jwks_and_metadata_describe_the_issuer() {
 
 #[tokio::test]
 async fn input_limits() {
-    let mut h = Harness::new();
+    let mut h = Harness::new().await;
     let post = |body: String, anon: &str| {
         Request::post("/api/messages")
             .header("chat-anonymous-id", anon)
@@ -608,7 +588,7 @@ async fn input_limits() {
 
 #[tokio::test]
 async fn cors_only_for_the_page_origin() {
-    let mut h = Harness::new();
+    let mut h = Harness::new().await;
     let preflight = |origin: &str| {
         Request::options("/api/messages")
             .header(header::ORIGIN, origin)
@@ -671,8 +651,9 @@ async fn static_files_are_served_with_csp_and_never_outside_their_folders() {
     let mut h = Harness::with_config(Config {
         www_dir: www,
         pkg_dir: pkg,
-        ..config(":memory:")
-    });
+        ..config(&support::private_db().await)
+    })
+    .await;
     let get = |p: &str| Request::get(p).body(Body::empty()).unwrap();
     let res = h.app.clone().oneshot(get("/")).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
@@ -704,12 +685,9 @@ async fn static_files_are_served_with_csp_and_never_outside_their_folders() {
 
 #[tokio::test]
 async fn nothing_is_lost_across_a_restart() {
-    let dir = std::env::temp_dir().join(format!("chat-auth-restart-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let db = dir.join("chat.sqlite");
-    let db = db.to_str().unwrap();
+    let db = support::shared_db().await;
     let (at, rt, history) = {
-        let mut h = Harness::with_config(config(db));
+        let mut h = Harness::with_config(config(&db.url)).await;
         h.chat(None, Some(ANON), Some("before login")).await;
         let login = h.login("alice", "wonderland").await;
         let at = s(&login.body, "access_token").to_owned();
@@ -717,7 +695,7 @@ async fn nothing_is_lost_across_a_restart() {
         let history = h.chat(Some(&at), None, None).await.body["messages"].clone();
         (at, s(&login.body, "refresh_token").to_owned(), history)
     };
-    let mut h = Harness::with_config(config(db));
+    let mut h = Harness::with_config(config(&db.url)).await;
     // Same key (the token still verifies), same customer id, same history.
     let r = h.chat(Some(&at), None, None).await;
     assert_eq!(r.status, StatusCode::OK);
@@ -727,8 +705,6 @@ async fn nothing_is_lost_across_a_restart() {
     assert_eq!(h.refresh(&rt).await.status, StatusCode::OK);
     let relogin = h.login("alice", "wonderland").await;
     assert_eq!(relogin.body["customer_id"], r.body["customerId"]);
-    drop(h);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// A whole session — login, refresh, chat, a reuse attack, logout — then
@@ -736,7 +712,7 @@ async fn nothing_is_lost_across_a_restart() {
 /// logs (whole, and its signature part alone): none may appear.
 #[tokio::test]
 async fn logs_never_contain_a_token() {
-    let mut h = Harness::new();
+    let mut h = Harness::new().await;
     h.chat(None, Some(ANON), Some("hello")).await;
     let login = h.login("alice", "wonderland").await;
     let rt1 = s(&login.body, "refresh_token").to_owned();

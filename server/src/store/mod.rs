@@ -1,0 +1,279 @@
+//! Storage: conversations, refresh-token families, login attempts and server
+//! metadata behind one async trait, [`Store`], with two implementations:
+//! SQLite ([`sqlite::SqliteStore`], the embedded default: one file or
+//! `:memory:`) and PostgreSQL ([`postgres::PgStore`], for several instances
+//! sharing one database). [`open`] picks one from `CHAT_DB`.
+//!
+//! Every operation that must happen once (rotating a refresh token, folding
+//! an anonymous conversation, storing a `clientId`, creating a key, recording
+//! a login attempt) is one database transaction, so it holds across
+//! processes, not only across the tasks of one.
+//!
+//! Refresh tokens are stored as SHA-256 hashes, never as text: a copy of the
+//! database does not hand out sessions.
+
+pub mod migrations;
+pub mod postgres;
+pub mod sqlite;
+
+use crate::limits::LoginLimit;
+use async_trait::async_trait;
+use std::sync::Arc;
+
+/// Milliseconds since the epoch.
+pub type Millis = i64;
+
+/// A storage failure (the database's error text; never holds a token).
+#[derive(Debug)]
+pub struct StoreError(pub String);
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "storage: {}", self.0)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// Result of a storage call.
+pub type StoreResult<T> = std::result::Result<T, StoreError>;
+
+/// Whose conversation: an anonymous visitor's (by `Chat-Anonymous-Id`) or a
+/// customer's (by opaque customer id, the token's `sub`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Owner {
+    /// A visitor before login.
+    Anonymous(String),
+    /// A logged-in customer: one history across sessions, tabs and devices.
+    Customer(String),
+}
+
+impl Owner {
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            Owner::Anonymous(_) => "anonymous",
+            Owner::Customer(_) => "customer",
+        }
+    }
+
+    pub(crate) fn key(&self) -> &str {
+        match self {
+            Owner::Anonymous(k) | Owner::Customer(k) => k,
+        }
+    }
+}
+
+/// Who wrote a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Author {
+    /// The visitor or customer.
+    Visitor,
+    /// The (demo) agent.
+    Agent,
+}
+
+impl Author {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Author::Visitor => "visitor",
+            Author::Agent => "agent",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Author {
+        if s == "agent" {
+            Author::Agent
+        } else {
+            Author::Visitor
+        }
+    }
+}
+
+/// A stored chat message.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Message {
+    /// Server id, increasing.
+    pub id: i64,
+    /// Who wrote it.
+    pub author: Author,
+    /// The text.
+    pub text: String,
+    /// When the server stored it.
+    pub created_at: Millis,
+    /// The sender's idempotency key, if it sent one.
+    pub client_id: Option<String>,
+}
+
+/// A refresh-token family: one login, all refresh tokens rotated from it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Family {
+    /// Random id (not a credential; carried as `sid` in access tokens).
+    pub id: String,
+    /// The customer id (`sub`).
+    pub customer_id: String,
+    /// The site's user id.
+    pub user_id: String,
+    /// Absolute end of the family: no refresh after this.
+    pub expires_at: Millis,
+    /// Set once revoked (logout, or reuse detected).
+    pub revoked_at: Option<Millis>,
+}
+
+/// What presenting a refresh token did.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Rotation {
+    /// The token was current: it is now spent and `new_hash` is current.
+    Rotated(Family),
+    /// The token had already been rotated: its family is now revoked.
+    Reused(Family),
+    /// Unknown token, or its family is revoked or past its end.
+    Refused,
+}
+
+/// A login attempt being checked (see [`Store::login_attempt`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AttemptId(pub i64);
+
+/// The storage the server needs. No call blocks the async runtime: SQLite
+/// runs on tokio's blocking threads, PostgreSQL through an async driver.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// The metadata value of `key`; when absent, stores `candidate` and
+    /// returns it. Every caller, in every process, gets the value that was
+    /// stored first (keys and secrets that all instances share).
+    async fn meta_or_insert(&self, key: &str, candidate: Vec<u8>) -> StoreResult<Vec<u8>>;
+
+    /// Appends a message. With a `client_id` already stored for this owner,
+    /// returns that message instead (`false`): a retried send is stored once.
+    async fn append(
+        &self,
+        owner: &Owner,
+        author: Author,
+        text: &str,
+        client_id: Option<&str>,
+        now: Millis,
+    ) -> StoreResult<(Message, bool)>;
+
+    /// The last `limit` messages of `owner`, oldest first.
+    async fn list(&self, owner: &Owner, limit: usize) -> StoreResult<Vec<Message>>;
+
+    /// Moves the anonymous conversation `anonymous_id` into `customer_id`'s
+    /// history (skipping messages whose `client_id` the customer already
+    /// has). Returns how many messages moved; 0 when there is nothing (again).
+    async fn fold_anonymous(&self, anonymous_id: &str, customer_id: &str) -> StoreResult<usize>;
+
+    /// Starts a family with its first refresh token.
+    async fn create_family(
+        &self,
+        family: &Family,
+        token_hash: &[u8],
+        now: Millis,
+    ) -> StoreResult<()>;
+
+    /// Presents a refresh token (by hash) for rotation to `new_hash`. Of
+    /// several presentations of one token, however concurrent, exactly one
+    /// is `Rotated`; the others are `Reused` (and revoke the family).
+    async fn rotate(
+        &self,
+        token_hash: &[u8],
+        new_hash: &[u8],
+        now: Millis,
+    ) -> StoreResult<Rotation>;
+
+    /// A refresh token's family and whether the token is spent (rotated).
+    async fn refresh_token(&self, token_hash: &[u8]) -> StoreResult<Option<(Family, bool)>>;
+
+    /// A family by id.
+    async fn family(&self, id: &str) -> StoreResult<Option<Family>>;
+
+    /// Revokes a family; `false` when it was unknown or already revoked.
+    async fn revoke_family(&self, id: &str, now: Millis) -> StoreResult<bool>;
+
+    /// Starts a login attempt for user name `name`: `Ok(Err(retry_after_s))`
+    /// when `limit` refuses it, else records it (it counts against the limit
+    /// until [`Store::login_succeeded`] forgets it). Counting and recording
+    /// are one transaction, so concurrent attempts on several instances
+    /// cannot pass the limit together.
+    async fn login_attempt(
+        &self,
+        name: &str,
+        limit: LoginLimit,
+        now: Millis,
+    ) -> StoreResult<Result<AttemptId, u64>>;
+
+    /// Forgets a successful login attempt.
+    async fn login_succeeded(&self, attempt: AttemptId) -> StoreResult<()>;
+}
+
+/// Opens the store `CHAT_DB` names: a `postgres://` or `postgresql://` URL
+/// is PostgreSQL, anything else a SQLite file (or `:memory:`). Applies the
+/// schema migrations the database lacks.
+pub async fn open(db: &str) -> StoreResult<Arc<dyn Store>> {
+    if is_postgres_url(db) {
+        Ok(Arc::new(postgres::PgStore::open(db).await?))
+    } else {
+        Ok(Arc::new(sqlite::SqliteStore::open(db).await?))
+    }
+}
+
+/// Is `db` a PostgreSQL connection URL?
+pub fn is_postgres_url(db: &str) -> bool {
+    db.starts_with("postgres://") || db.starts_with("postgresql://")
+}
+
+/// `db` fit for a log line: a URL's password replaced by `***`.
+pub fn redacted(db: &str) -> String {
+    let Some((scheme, rest)) = db.split_once("://") else {
+        return db.to_owned();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((user_info, host)) => {
+            let user = user_info.split(':').next().unwrap_or("");
+            let hidden = if user_info.contains(':') { ":***" } else { "" };
+            let tail = redact_password_parameter(tail);
+            format!("{scheme}://{user}{hidden}@{host}{tail}")
+        }
+        None => format!("{scheme}://{authority}{}", redact_password_parameter(tail)),
+    }
+}
+
+fn redact_password_parameter(tail: &str) -> String {
+    let Some((path, query)) = tail.split_once('?') else {
+        return tail.to_owned();
+    };
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+            _ => pair.to_owned(),
+        })
+        .collect();
+    format!("{path}?{}", query.join("&"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_pick_the_engine_and_logs_never_see_a_password() {
+        assert!(is_postgres_url("postgres://u@h/db") && is_postgres_url("postgresql://h/db"));
+        assert!(!is_postgres_url("chat.sqlite") && !is_postgres_url(":memory:"));
+        assert_eq!(
+            redacted("postgres://chat:s3cret@127.0.0.1:5432/chat"),
+            "postgres://chat:***@127.0.0.1:5432/chat"
+        );
+        assert_eq!(
+            redacted("postgresql://db.internal/chat?password=s3cret&sslmode=disable"),
+            "postgresql://db.internal/chat?password=***&sslmode=disable"
+        );
+        assert_eq!(redacted("postgres://chat@h/db"), "postgres://chat@h/db");
+        assert_eq!(
+            redacted("target/demo/chat.sqlite"),
+            "target/demo/chat.sqlite"
+        );
+    }
+}
