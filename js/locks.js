@@ -4,38 +4,111 @@
 // Each ChatAuth instance with crossTab holds a shared "presence" lock for its
 // lifetime, so a tab can count its live peers with navigator.locks.query();
 // the browser releases every lock of a tab that closes or crashes.
+//
+// Web Locks fail in real pages: an opaque origin (<iframe sandbox>) rejects
+// every call with SecurityError, an extension or test may stub them, a getter
+// may throw. Every function here reports such a failure instead of throwing or
+// waiting, and nothing waits on the browser without a bound.
 
-const manager = () => globalThis.navigator?.locks;
+const manager = () => {
+  try {
+    return globalThis.navigator?.locks;
+  } catch {
+    return undefined;
+  }
+};
 
 /** Whether this browser has the Web Locks API. */
 export function locksAvailable() {
-  return typeof manager()?.request === 'function';
+  try {
+    return typeof manager()?.request === 'function';
+  } catch {
+    return false;
+  }
+}
+
+/** `promise`, or a rejection once `ms` have passed without it settling. */
+function bounded(promise, ms) {
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error('timed out')), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/** The held locks (query() within `ms`), or a rejection. */
+function heldLocks(ms) {
+  try {
+    return bounded(Promise.resolve(manager().query()), ms).then(({ held = [] }) => held);
+  } catch (e) {
+    return Promise.reject(e);
+  }
 }
 
 /**
- * Requests the exclusive lock `name`; `granted(release)` runs once it is held,
- * and the lock is kept until `release()` is called.
+ * Requests the exclusive lock `name`; `done` runs exactly once:
+ * `done(release)` once the lock is held (kept until `release()` is called),
+ * or `done(null)` when Web Locks do not work here: the request throws or
+ * rejects, or it has not been granted after `waitMs` while no other tab holds
+ * the lock (checked again every `waitMs` while one does: that tab's own cycle
+ * is bounded, and the browser releases a closed tab's locks).
  */
-export function acquireLock(name, granted) {
-  manager()
-    .request(name, { mode: 'exclusive' }, () => new Promise((release) => granted(release)))
-    .catch(() => {});
+export function acquireLock(name, waitMs, done) {
+  let settled = false;
+  const controller = typeof AbortController === 'function' ? new AbortController() : null;
+  const fail = () => {
+    if (settled) return;
+    settled = true;
+    controller?.abort();
+    done(null);
+  };
+  const check = () => {
+    if (settled) return;
+    heldLocks(waitMs).then(
+      (held) => (held.some((lock) => lock.name === name) ? setTimeout(check, waitMs) : fail()),
+      fail,
+    );
+  };
+  try {
+    const options = controller ? { mode: 'exclusive', signal: controller.signal } : { mode: 'exclusive' };
+    Promise.resolve(
+      manager().request(name, options, () => {
+        // Granted after giving up: let the next tab have it at once.
+        if (settled) return undefined;
+        settled = true;
+        return new Promise((release) => done(release));
+      }),
+    ).catch(fail);
+  } catch {
+    fail();
+    return;
+  }
+  setTimeout(check, waitMs);
 }
 
-/** Holds the shared lock `name` until the returned function is called. */
-export function holdLock(name) {
+/**
+ * Holds the shared lock `name` until the returned function is called;
+ * `failed()` runs if Web Locks refuse it.
+ */
+export function holdLock(name, failed) {
   let release = () => {};
   const held = new Promise((resolve) => {
     release = resolve;
   });
-  manager()
-    .request(name, { mode: 'shared' }, () => held)
-    .catch(() => {});
+  try {
+    Promise.resolve(manager().request(name, { mode: 'shared' }, () => held)).catch(() => failed());
+  } catch {
+    failed();
+  }
   return () => release();
 }
 
-/** How many held locks start with `prefix`, not counting `own`. */
-export async function countHeld(prefix, own) {
-  const { held = [] } = await manager().query();
-  return held.filter((lock) => lock.name.startsWith(prefix) && lock.name !== own).length;
+/** How many held locks start with `prefix`, not counting `own` (0 when query() fails or takes over `ms`). */
+export async function countHeld(prefix, own, ms) {
+  try {
+    const held = await heldLocks(ms);
+    return held.filter((lock) => lock.name.startsWith(prefix) && lock.name !== own).length;
+  } catch {
+    return 0;
+  }
 }

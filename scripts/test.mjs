@@ -11,6 +11,7 @@
 //   native  cargo test --workspace (the crate, and the reference backend in server/)
 //   build   node scripts/build.mjs (wasm-pack build --target web --release + postbuild)
 //   size    node scripts/size.mjs (gzip -9 of wasm + glue within the budget; needs `build`)
+//   types   tsc --strict on tests/types/usage.ts against pkg/chat_auth.d.ts (typescript devDependency; needs `build`)
 //   server  cargo build -p chat-auth-server (the demo backend the e2e demo tests start)
 //   wasm    wasm_bindgen_test (tests/wasm.rs, tests/wasm_vectors.rs) in headless Chromium via wasm-bindgen-test-runner
 //   e2e     node --test tests/e2e/**/*.test.mjs (JS in Chromium via playwright-core; needs `build`)
@@ -38,6 +39,8 @@ const TIERS = {
   build: () => [process.execPath, ['scripts/build.mjs']],
   // gzip -9 of pkg/chat_auth_bg.wasm + pkg/chat_auth.js within SIZE_BUDGET_BYTES (scripts/size.mjs).
   size: () => [process.execPath, ['scripts/size.mjs']],
+  // A strict TypeScript project using the package by name, with @ts-expect-error misuse lines.
+  types: () => [process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tests/types/tsconfig.json']],
   // Debug, like the native tier: the dependencies are already built there.
   server: () => ['cargo', ['build', '-p', 'chat-auth-server']],
   // wasm_bindgen_test in headless Chromium through wasm-bindgen-test-runner
@@ -62,7 +65,7 @@ const TIERS = {
   },
 };
 const GROUPS = {
-  all: ['setup', 'fmt', 'clippy', 'clippy-wasm', 'native', 'build', 'size', 'wasm', 'server', 'e2e'],
+  all: ['setup', 'fmt', 'clippy', 'clippy-wasm', 'native', 'build', 'size', 'types', 'wasm', 'server', 'e2e'],
   lint: ['fmt', 'clippy', 'clippy-wasm'],
 };
 

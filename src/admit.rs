@@ -34,6 +34,9 @@ pub struct Rules<'a> {
     /// `started_at`), if known: bounds how far ahead of the issuer the page
     /// clock can be judged to run.
     pub asked_at: Option<Millis>,
+    /// What the session saw of the issuer's clock before this answer
+    /// ([`crate::session::Session::clock_evidence`]).
+    pub clock: schedule::ClockEvidence,
 }
 
 /// An introspection answer (RFC 7662 `active`, `exp`).
@@ -114,20 +117,33 @@ impl Candidate {
             server_date,
         } = self;
         let mut clock_offset = 0;
+        let mut clock_evidence = rules.clock;
         let mut claims = None;
         let mut claims_json = None;
         let expires_at = match &jwt {
             Some(jwt) => {
                 let (c, text) = jwt_claims(jwt)?;
-                clock_offset = schedule::issuer_clock_offset(
+                let judged = schedule::issuer_clock_offset(
                     c.iat,
-                    c.exp,
                     server_date,
                     rules.asked_at.unwrap_or(received_at),
                     received_at,
+                    &rules.clock,
                 );
+                clock_offset = judged.offset;
+                clock_evidence = judged.evidence;
+                // A token refused as expired still leaves its reading of the
+                // issuer's clock: the next answer may agree with it.
+                let expired = |e: Error| {
+                    if e.code() == ErrorCode::Expired {
+                        e.with_clock_evidence(judged.evidence)
+                    } else {
+                        e
+                    }
+                };
                 let opts = session_verify_options(rules);
-                verify::check_claims(&c, &opts, received_at.saturating_add(clock_offset))?;
+                verify::check_claims(&c, &opts, received_at.saturating_add(clock_offset))
+                    .map_err(expired)?;
                 let exp = c.exp.unwrap_or(0.0);
                 claims_json = text;
                 claims = Some(c);
@@ -155,10 +171,10 @@ impl Candidate {
         }
         if let Some(exp) = expires_at {
             if received_at >= exp {
-                return Err(Error::new(
-                    ErrorCode::Expired,
-                    "the token has already expired",
-                ));
+                return Err(
+                    Error::new(ErrorCode::Expired, "the token has already expired")
+                        .with_clock_evidence(clock_evidence),
+                );
             }
         }
         let scheme = context.scheme().to_owned();
@@ -171,6 +187,7 @@ impl Candidate {
             received_at,
             expires_at,
             clock_offset,
+            clock_evidence,
             refresh_token: context.refresh_token,
         })
     }
@@ -247,6 +264,7 @@ pub fn restore(text: &str, customer_id: &str) -> Option<Credential> {
         received_at,
         expires_at,
         clock_offset: 0,
+        clock_evidence: schedule::ClockEvidence::default(),
         refresh_token: context.refresh_token,
     })
 }
@@ -277,6 +295,7 @@ mod tests {
             refused: None,
             needs_refresh: false,
             asked_at,
+            clock: schedule::ClockEvidence::default(),
         }
     }
 
@@ -312,6 +331,7 @@ mod tests {
                 back,
                 Credential {
                     clock_offset: 0,
+                    clock_evidence: schedule::ClockEvidence::default(),
                     ..c
                 }
             );
@@ -349,27 +369,114 @@ mod tests {
         assert_eq!(c.expires_at, Some(1_700_000_480_000));
     }
 
+    /// Judges a JWT with `payload` asked for 100 ms before `received_at`,
+    /// after `clock` evidence.
+    fn admit_after(
+        payload: &str,
+        received_at: Millis,
+        clock: schedule::ClockEvidence,
+    ) -> Result<Credential> {
+        let jwt = jws(r#"{"alg":"RS256"}"#, payload, b"s");
+        let validation = ValidationConfig::default();
+        let rules = Rules {
+            clock,
+            ..rules(&validation, Some(received_at - 100))
+        };
+        Candidate::read(&format!(r#"{{"Auth":{{"Token":"{jwt}"}}}}"#))?.admit(
+            &rules,
+            received_at,
+            None,
+        )
+    }
+
     #[test]
-    fn a_page_clock_minutes_fast_still_takes_fresh_short_tokens() {
-        // 5-minute token issued "now" by the issuer; the page clock is 4 min
-        // ahead, so uncorrected it would look a minute from expiry.
+    fn a_page_clock_ten_minutes_fast_is_corrected_on_evidence() {
+        // Fresh 6 s tokens; the page clock is 10 min ahead of the issuer.
+        let lead = 600_000;
+        let first = admit_after(
+            r#"{"sub":"cust-1","iat":1700000000,"exp":1700000006}"#,
+            1_700_000_000_200 + lead,
+            Default::default(),
+        )
+        .unwrap_err();
+        // One token cannot tell a fast clock from a cached one: refused,
+        // but its reading is kept.
+        assert_eq!(first.code(), ErrorCode::Expired);
+        let evidence = first.clock_evidence().expect("the reading is kept");
+        // A newer token a second later shows the same lead: admitted, with
+        // its expiry on the page clock.
+        let second = admit_after(
+            r#"{"sub":"cust-1","iat":1700000001,"exp":1700000007}"#,
+            1_700_000_001_300 + lead,
+            evidence,
+        )
+        .unwrap();
+        assert!((-lead..=-lead + 1_000).contains(&second.clock_offset));
+        let expires = second.expires_at.unwrap();
+        assert!(expires <= 1_700_000_007_000 + lead, "never later than the real expiry");
+        assert!(expires > 1_700_000_006_000 + lead);
+        // The agreed lead judges the next token at once.
+        let third = admit_after(
+            r#"{"sub":"cust-1","iat":1700000005,"exp":1700000011}"#,
+            1_700_000_005_100 + lead,
+            second.clock_evidence,
+        )
+        .unwrap();
+        assert!(third.clock_offset < -lead + 1_000);
+    }
+
+    #[test]
+    fn a_cached_expired_token_is_refused_however_often_it_comes() {
+        // The page clock is right; the provider's cache hands out a 6 s
+        // token issued 10 min ago, again and again.
+        let stale = r#"{"sub":"cust-1","iat":1699999400,"exp":1699999406}"#;
+        let mut evidence = schedule::ClockEvidence::default();
+        for at in [1_700_000_000_000, 1_700_000_001_000, 1_700_000_003_000] {
+            let e = admit_after(stale, at, evidence).unwrap_err();
+            assert_eq!(e.code(), ErrorCode::Expired);
+            evidence = e.clock_evidence().unwrap();
+            assert_eq!(evidence.agreed, None);
+        }
+        // Then a fresh token: no lead, no correction.
+        let fresh = admit_after(
+            r#"{"sub":"cust-1","iat":1700000004,"exp":1700000010}"#,
+            1_700_000_004_100,
+            evidence,
+        )
+        .unwrap();
+        assert_eq!(fresh.clock_offset, 0);
+    }
+
+    #[test]
+    fn a_page_clock_minutes_fast_takes_short_tokens_on_the_page_clock_first() {
+        // 5-minute token issued "now"; the page clock is 4 min ahead: still
+        // unexpired on the page clock, so taken uncorrected (it expires
+        // early, never late) until a second reading agrees.
         let c = admit_jwt(
             r#"{"sub":"cust-1","iat":1700000000,"exp":1700000300}"#,
             1_700_000_240_000,
             None,
         )
         .unwrap();
-        assert_eq!(c.clock_offset, -240_000);
-        assert_eq!(c.expires_at, Some(1_700_000_540_000));
-        // Past `exp` on the page clock (6 min ahead, or a stale cached
-        // token: the page cannot tell): fail closed.
-        let e = admit_jwt(
+        assert_eq!(c.clock_offset, 0);
+        assert_eq!(c.expires_at, Some(1_700_000_300_000));
+        // The token endpoint's Date agreeing with iat is evidence at once.
+        let c = admit_jwt(
             r#"{"sub":"cust-1","iat":1700000000,"exp":1700000300}"#,
-            1_700_000_360_000,
-            None,
+            1_700_000_240_000,
+            Some(1_700_000_000_000),
         )
-        .unwrap_err();
-        assert_eq!(e.code(), ErrorCode::Expired);
+        .unwrap();
+        assert_eq!(c.clock_offset, -239_000);
+        // A Date that disagrees (the issuer's clock is the page's): the token
+        // is 4 min old, not a fast clock.
+        let c = admit_jwt(
+            r#"{"sub":"cust-1","iat":1700000000,"exp":1700000300}"#,
+            1_700_000_240_000,
+            Some(1_700_000_240_000),
+        )
+        .unwrap();
+        assert_eq!(c.clock_offset, 0);
     }
 
     #[test]

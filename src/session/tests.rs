@@ -27,6 +27,7 @@ fn cred(token: &str, now: Millis, ttl_ms: Millis) -> Credential {
         received_at: now,
         expires_at: Some(now + ttl_ms),
         clock_offset: 0,
+        clock_evidence: ClockEvidence::default(),
         refresh_token: None,
     }
 }
@@ -571,4 +572,120 @@ fn a_refused_token_is_not_adopted_after_the_refresh_either() {
     let fx = s.adopt(cred("t1", T0 + 500, 900_000), T0 + 1_011, 0.0);
     assert_eq!(fx, Effects::default());
     assert_eq!(s.credential().unwrap().token.secret(), "t2");
+}
+
+/// Judges a provider's JWT with `payload` for the call `call` of `s`, as
+/// the shells do (the session's own evidence of the issuer's clock).
+fn judge(s: &Session, call: &Call, payload: &str, now: Millis) -> Result<Credential> {
+    let validation = crate::config::ValidationConfig::default();
+    let token = crate::token::tests::jws(r#"{"alg":"RS256"}"#, payload, b"s");
+    let rules = crate::admit::Rules {
+        validation: &validation,
+        customer_id: "cust-1",
+        refused: s.refused_token(),
+        needs_refresh: call.needs_refresh,
+        asked_at: Some(call.started_at),
+        clock: s.clock_evidence(),
+    };
+    crate::admit::Candidate::read(&format!(r#"{{"Auth":{{"Token":"{token}"}}}}"#))?.admit(
+        &rules,
+        now,
+        None,
+    )
+}
+
+/// Feeds `judged` into `s` as the answer to `call`.
+fn answer(s: &mut Session, call: &Call, judged: Result<Credential>, now: Millis) -> Effects {
+    match judged {
+        Ok(c) => s.call_succeeded(call.id, c, Source::Provider, 0.0),
+        Err(e) => s.call_failed(call.id, e, now),
+    }
+}
+
+/// `{"sub":"cust-1","iat":…,"exp":…}` for a token issued at `iat_s` living 6 s.
+fn six_seconds(iat_s: i64) -> String {
+    format!(r#"{{"sub":"cust-1","iat":{iat_s},"exp":{}}}"#, iat_s + 6)
+}
+
+#[test]
+fn a_page_clock_ten_minutes_fast_authenticates_after_one_more_reading() {
+    let lead = 600_000;
+    let issuer_s = T0 / 1000;
+    let mut s = session();
+    let mut now = T0 + lead;
+    let call = s.set_customer("cust-1", now).unwrap().call.unwrap();
+    now += 150;
+    let judged = judge(&s, &call, &six_seconds(issuer_s), now);
+    assert_eq!(judged.as_ref().unwrap_err().code(), ErrorCode::Expired);
+    let fx = answer(&mut s, &call, judged, now);
+    assert_eq!(fx.release, None, "setCustomer still waits");
+    assert_eq!(s.state(), State::Authenticating);
+    // The retry asks for a fresh token; its reading agrees.
+    now = s.next_wake().unwrap();
+    let retry = s.tick(now).call.unwrap();
+    assert!(retry.needs_refresh);
+    now += 150;
+    let judged = judge(&s, &retry, &six_seconds(issuer_s + 1), now);
+    let fx = answer(&mut s, &retry, judged, now);
+    assert_eq!(fx.release, Some(Ok(())));
+    assert_eq!(s.state(), State::Authenticated);
+    let c = s.credential().unwrap();
+    // The real expiry (issuer's clock) moved onto the page clock.
+    let mut real_expiry = (issuer_s + 7) * 1000 + lead;
+    assert!(c.expires_at.unwrap() <= real_expiry);
+    assert!(c.expires_at.unwrap() > real_expiry - 2_000);
+    // Refreshes come on the issuer's schedule, each judged at once.
+    for i in 0..3 {
+        now = s.refresh_due().unwrap();
+        assert!(now < real_expiry, "refresh {i} before the real expiry");
+        let call = s.tick(now).call.unwrap();
+        now += 100;
+        let issued = (now - lead) / 1000;
+        real_expiry = (issued + 6) * 1000 + lead;
+        let judged = judge(&s, &call, &six_seconds(issued), now);
+        let fx = answer(&mut s, &call, judged, now);
+        assert_eq!(fx.release, Some(Ok(())), "refresh {i}");
+    }
+}
+
+#[test]
+fn a_fast_clock_correction_the_server_refutes_is_dropped_and_the_token_never_sent_again() {
+    // Two stale cached tokens that happen to look like one fast clock (the
+    // worst case of the evidence rule): the server refuses the second once.
+    let lead = 600_000;
+    let issuer_s = T0 / 1000;
+    let mut s = session();
+    let mut now = T0 + lead;
+    let call = s.set_customer("cust-1", now).unwrap().call.unwrap();
+    let judged = judge(&s, &call, &six_seconds(issuer_s), now + 100);
+    let _ = answer(&mut s, &call, judged, now + 100);
+    now = s.next_wake().unwrap();
+    let retry = s.tick(now).call.unwrap();
+    let judged = judge(&s, &retry, &six_seconds(issuer_s + 1), now + 100);
+    let _ = answer(&mut s, &retry, judged, now + 100);
+    let token = s.credential().unwrap().token.secret().to_owned();
+    assert!(s.credential().unwrap().clock_offset < 0);
+    // The server refuses it: the evidence goes, the next call says needsRefresh.
+    let (access, fx) = s.unauthorized(Some(&token), now + 200);
+    assert_eq!(access, Access::Wait);
+    let call = fx.call.unwrap();
+    assert!(call.needs_refresh);
+    assert_eq!(s.clock_evidence().agreed, None);
+    // Handed back, it is refused, never sent a second time: without the
+    // evidence it is judged on the page clock again, where it has expired.
+    let same = crate::admit::Candidate::read(&format!(r#"{{"Auth":{{"Token":"{token}"}}}}"#))
+        .unwrap()
+        .admit(
+            &crate::admit::Rules {
+                validation: &crate::config::ValidationConfig::default(),
+                customer_id: "cust-1",
+                refused: s.refused_token(),
+                needs_refresh: call.needs_refresh,
+                asked_at: Some(call.started_at),
+                clock: s.clock_evidence(),
+            },
+            now + 300,
+            None,
+        );
+    assert_eq!(same.unwrap_err().code(), ErrorCode::Expired);
 }
