@@ -413,7 +413,10 @@ mod tests {
         .unwrap();
         assert!((-lead..=-lead + 1_000).contains(&second.clock_offset));
         let expires = second.expires_at.unwrap();
-        assert!(expires <= 1_700_000_007_000 + lead, "never later than the real expiry");
+        assert!(
+            expires <= 1_700_000_007_000 + lead,
+            "never later than the real expiry"
+        );
         assert!(expires > 1_700_000_006_000 + lead);
         // The agreed lead judges the next token at once.
         let third = admit_after(

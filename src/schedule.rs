@@ -307,19 +307,32 @@ pub fn parse_http_date(value: &str, now: Millis) -> Option<Millis> {
             return None;
         }
         let yy = num(d + 7..d + 9)?;
-        (num(d..d + 2)?, month(d + 3..d + 6)?, year_near(yy, now), d + 10)
+        (
+            num(d..d + 2)?,
+            month(d + 3..d + 6)?,
+            year_near(yy, now),
+            d + 10,
+        )
     } else if b.len() == 24 {
         // asctime: "Www Mmm DD HH:MM:SS YYYY", the day space-padded.
         let shape = short_day(&b[..3]) && b[3] == b' ' && b[7] == b' ' && b[10] == b' ';
         if !shape || b[19] != b' ' {
             return None;
         }
-        let day = if b[8] == b' ' { num(9..10)? } else { num(8..10)? };
+        let day = if b[8] == b' ' {
+            num(9..10)?
+        } else {
+            num(8..10)?
+        };
         (day, month(4..7)?, num(20..24)?, 11)
     } else {
         return None;
     };
-    let (hour, minute, second) = (num(time..time + 2)?, num(time + 3..time + 5)?, num(time + 6..time + 8)?);
+    let (hour, minute, second) = (
+        num(time..time + 2)?,
+        num(time + 3..time + 5)?,
+        num(time + 6..time + 8)?,
+    );
     if b[time + 2] != b':' || b[time + 5] != b':' {
         return None;
     }
@@ -337,9 +350,29 @@ fn year_near(yy: i64, now: Millis) -> i64 {
 
 /// Ms since the epoch of a valid UTC date and time, `None` otherwise (a
 /// leap second, `:60`, is accepted as the next second).
-fn civil_ms(year: i64, month: i64, day: i64, hour: i64, minute: i64, second: i64) -> Option<Millis> {
+fn civil_ms(
+    year: i64,
+    month: i64,
+    day: i64,
+    hour: i64,
+    minute: i64,
+    second: i64,
+) -> Option<Millis> {
     let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
     if !(1..=12).contains(&month)
         || day < 1
         || day > month_days[(month - 1) as usize]
@@ -432,7 +465,8 @@ impl LeadReading {
     /// ```
     pub fn new(stamp_seconds: f64, asked_at: Millis, received_at: Millis) -> Option<LeadReading> {
         let asked_at = asked_at.min(received_at);
-        if !stamp_seconds.is_finite() || received_at.saturating_sub(asked_at) > MAX_READING_SPREAD_MS
+        if !stamp_seconds.is_finite()
+            || received_at.saturating_sub(asked_at) > MAX_READING_SPREAD_MS
         {
             return None;
         }
@@ -549,7 +583,9 @@ pub fn issuer_clock_offset(
         return judged(0);
     };
     let date = server_date.and_then(|d| LeadReading::new(d as f64 / 1000.0, asked_at, received_at));
-    let earlier = evidence.last.filter(|last| last.stamp_ms < reading.stamp_ms);
+    let earlier = evidence
+        .last
+        .filter(|last| last.stamp_ms < reading.stamp_ms);
     let agreed = [date, evidence.agreed, earlier]
         .iter()
         .flatten()
@@ -871,7 +907,11 @@ mod tests {
     fn days_round_trip() {
         for days in [-719_468, -1, 0, 1, 10_957, 20_000, 2_932_896] {
             let (y, m, d) = civil_from_days(days);
-            assert_eq!(civil_ms(y, m, d, 0, 0, 0), Some(days * 86_400_000), "{days}");
+            assert_eq!(
+                civil_ms(y, m, d, 0, 0, 0),
+                Some(days * 86_400_000),
+                "{days}"
+            );
         }
     }
 

@@ -143,7 +143,8 @@ pub async fn refresh_grant(rt: &Rc<Runtime>) -> Result<Answer> {
         }
         return Err(error);
     }
-    let server_date = header(&response, "Date").and_then(|v| schedule::parse_http_date(&v, rt.now()));
+    let server_date =
+        header(&response, "Date").and_then(|v| schedule::parse_http_date(&v, rt.now()));
     Ok(Answer {
         text: text(&response).await?,
         server_date,

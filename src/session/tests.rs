@@ -587,11 +587,8 @@ fn judge(s: &Session, call: &Call, payload: &str, now: Millis) -> Result<Credent
         asked_at: Some(call.started_at),
         clock: s.clock_evidence(),
     };
-    crate::admit::Candidate::read(&format!(r#"{{"Auth":{{"Token":"{token}"}}}}"#))?.admit(
-        &rules,
-        now,
-        None,
-    )
+    crate::admit::Candidate::read(&format!(r#"{{"Auth":{{"Token":"{token}"}}}}"#))?
+        .admit(&rules, now, None)
 }
 
 /// Feeds `judged` into `s` as the answer to `call`.
