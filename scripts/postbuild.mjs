@@ -84,7 +84,7 @@ if (!existsSync(join(ROOT, 'js', 'error.js'))) {
   const errorDts = join(ROOT, 'js', 'error.d.ts');
   if (existsSync(DTS) && existsSync(errorDts)) {
     let dts = readFileSync(DTS, 'utf8');
-    if (!dts.includes(MARK)) {
+    if (!dts.includes(`${MARK}: from js/error.d.ts`)) {
       dts = `${dts.trimEnd()}\n\n${MARK}: from js/error.d.ts\n${readFileSync(errorDts, 'utf8').trimEnd()}\n`;
       writeFileSync(DTS, dts);
       console.log('postbuild: pkg/chat_auth.d.ts declares ChatAuthError (from js/error.d.ts)');
