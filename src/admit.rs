@@ -365,8 +365,9 @@ mod tests {
             Some(1_700_000_120_000),
         )
         .unwrap();
-        assert_eq!(c.clock_offset, 120_000);
-        assert_eq!(c.expires_at, Some(1_700_000_480_000));
+        // At most 121 s ahead (Date is whole seconds): expiry no later.
+        assert_eq!(c.clock_offset, 121_000);
+        assert_eq!(c.expires_at, Some(1_700_000_479_000));
     }
 
     /// Judges a JWT with `payload` asked for 100 ms before `received_at`,
@@ -426,6 +427,27 @@ mod tests {
         )
         .unwrap();
         assert!(third.clock_offset < -lead + 1_000);
+    }
+
+    #[test]
+    fn a_slow_page_clock_is_corrected_never_late() {
+        // The page clock is 10 min behind; the issuer minted a 6 s token at
+        // 1 700 000 000.9 s (so iat says …000), inside a 100 ms call.
+        let received_at = 1_700_000_000_980 - 600_000;
+        let c = admit_after(
+            r#"{"sub":"cust-1","iat":1700000000,"exp":1700000006}"#,
+            received_at,
+            Default::default(),
+        )
+        .unwrap();
+        let real_expiry_on_page = 1_700_000_006_000 - 600_000;
+        let expires = c.expires_at.unwrap();
+        assert!(
+            expires <= real_expiry_on_page,
+            "late by {} ms",
+            expires - real_expiry_on_page
+        );
+        assert!(expires > real_expiry_on_page - 1_200);
     }
 
     #[test]

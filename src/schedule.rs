@@ -524,8 +524,10 @@ pub struct ClockJudgement {
 /// `Date` of the HTTP response that carried it (token endpoint), and what
 /// the session saw before (`evidence`).
 ///
-/// - A positive estimate (the page clock is slow) from `iat` or `Date` is
-///   always trusted: it only makes refreshes earlier.
+/// - A positive estimate (the page clock is slow: a stamp later than the
+///   receipt) from `iat` or `Date` is always trusted: it only makes refreshes
+///   earlier. It is the largest offset the stamps allow, so the corrected
+///   expiry is never later than the real one.
 /// - A negative one (the page clock is fast) needs evidence, because a
 ///   token the site cached looks exactly like a fresh token on a fast clock.
 ///   The reading of this answer ([`LeadReading`]) must agree with a second,
@@ -544,8 +546,9 @@ pub struct ClockJudgement {
 /// use chat_auth::schedule::{issuer_clock_offset, ClockEvidence};
 ///
 /// let none = ClockEvidence::default();
-/// // Page 10 s slow: iat after receipt.
-/// assert_eq!(issuer_clock_offset(Some(1_000.0), None, 990_000, 990_000, &none).offset, 10_000);
+/// // Page 10 s slow: iat after receipt. Asked at 989.9 s, so the issuer's
+/// // clock is at most 11.1 s ahead (iat is whole seconds): expiry no later.
+/// assert_eq!(issuer_clock_offset(Some(1_000.0), None, 989_900, 990_000, &none).offset, 11_100);
 /// // Page 10 min fast (or a token cached for 10 min): one reading is no evidence.
 /// let first = issuer_clock_offset(Some(1_000.0), None, 1_600_000, 1_600_100, &none);
 /// assert_eq!(first.offset, 0);
@@ -574,15 +577,23 @@ pub fn issuer_clock_offset(
             agreed: evidence.agreed,
         },
     };
+    let date = server_date.and_then(|d| LeadReading::new(d as f64 / 1000.0, asked_at, received_at));
     let ahead = estimate_clock_offset(iat, received_at)
         .max(clock_offset_from_date(server_date, received_at));
     if ahead > 0 {
-        return judged(ahead);
+        // A stamp after the receipt proves the issuer's clock ahead; the
+        // largest offset its reading allows keeps the expiry no later than
+        // the real one (a stamp is whole seconds, written before the receipt).
+        let largest = [reading, date]
+            .iter()
+            .flatten()
+            .map(|r| r.low.saturating_neg())
+            .max();
+        return judged(ahead.max(largest.unwrap_or(0)));
     }
     let Some(reading) = reading else {
         return judged(0);
     };
-    let date = server_date.and_then(|d| LeadReading::new(d as f64 / 1000.0, asked_at, received_at));
     let earlier = evidence
         .last
         .filter(|last| last.stamp_ms < reading.stamp_ms);
