@@ -27,7 +27,7 @@ async function startSandboxServer() {
   };
   const files = staticHandler({
     root: join(REPO_ROOT, 'tests', 'e2e', 'pages'),
-    mounts: { '/pkg/': join(REPO_ROOT, 'pkg') },
+    mounts: { '/pkg/': process.env.CHAT_AUTH_E2E_PKG || join(REPO_ROOT, 'pkg') },
     headers: cors,
   });
   const tokens = new Map();
