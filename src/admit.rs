@@ -201,7 +201,8 @@ fn jwt_claims(jwt: &Jwt) -> Result<(Claims, Option<String>)> {
 
 /// A held credential as text, for another tab or `sessionStorage`: the
 /// context it came from plus its timing, so [`restore`] reads it back with
-/// the same parsers as a provider's answer.
+/// the same parsers as a provider's answer. The page clock's lead over the
+/// issuer, once agreed on, goes along: every tab runs on the same clock.
 pub fn store(customer_id: &str, c: &Credential) -> String {
     let mut s = String::from("{\"customerId\":");
     json::write_string(&mut s, customer_id);
@@ -210,6 +211,16 @@ pub fn store(customer_id: &str, c: &Credential) -> String {
     if let Some(exp) = c.expires_at {
         s.push_str(",\"expiresAt\":");
         json::write_int(&mut s, exp);
+    }
+    if let Some(lead) = c.clock_evidence.agreed {
+        for (key, ms) in [
+            (",\"leadStamp\":", lead.stamp_ms),
+            (",\"leadLow\":", lead.low),
+            (",\"leadHigh\":", lead.high),
+        ] {
+            s.push_str(key);
+            json::write_int(&mut s, ms);
+        }
     }
     s.push_str(",\"context\":{\"Auth\":{\"Token\":");
     json::write_string(&mut s, c.token.secret());
@@ -241,10 +252,20 @@ pub fn restore(text: &str, customer_id: &str) -> Option<Credential> {
         return None;
     }
     let received_at = o.get("receivedAt")?.as_f64()? as Millis;
-    let expires_at = o
-        .get("expiresAt")
-        .and_then(json::Value::as_f64)
-        .map(|e| e as Millis);
+    let ms = |key| {
+        o.get(key)
+            .and_then(json::Value::as_f64)
+            .map(|v| v as Millis)
+    };
+    let expires_at = ms("expiresAt");
+    let agreed = match (ms("leadStamp"), ms("leadLow"), ms("leadHigh")) {
+        (Some(stamp_ms), Some(low), Some(high)) if low <= high => Some(schedule::LeadReading {
+            stamp_ms,
+            low,
+            high,
+        }),
+        _ => None,
+    };
     let context = context::parse(o.get("context")?.as_object()?).ok()?;
     let Candidate { context, jwt, .. } = Candidate::from_context(context).ok()?;
     let (claims, claims_json) = match &jwt {
@@ -264,7 +285,7 @@ pub fn restore(text: &str, customer_id: &str) -> Option<Credential> {
         received_at,
         expires_at,
         clock_offset: 0,
-        clock_evidence: schedule::ClockEvidence::default(),
+        clock_evidence: schedule::ClockEvidence { last: None, agreed },
         refresh_token: context.refresh_token,
     })
 }
@@ -324,14 +345,23 @@ mod tests {
             b"s",
         );
         for token in [jwt.as_str(), "opaque-token_1"] {
-            let c = credential(token);
+            let mut c = credential(token);
+            let lead = schedule::LeadReading {
+                stamp_ms: 1_700_000_000_000,
+                low: 599_000,
+                high: 600_100,
+            };
+            c.clock_evidence.agreed = Some(lead);
             let text = store("cust-1", &c);
             let back = restore(&text, "cust-1").expect(&text);
             assert_eq!(
                 back,
                 Credential {
                     clock_offset: 0,
-                    clock_evidence: schedule::ClockEvidence::default(),
+                    clock_evidence: schedule::ClockEvidence {
+                        last: None,
+                        agreed: Some(lead),
+                    },
                     ..c
                 }
             );

@@ -476,8 +476,19 @@ impl Session {
         }
         self.customer_id = Some(customer_id.to_owned());
         self.set_state(State::Authenticating);
+        self.learn_clock(&credential);
         self.accept(credential, Source::Provider, jitter);
         Ok(Effects::default())
+    }
+
+    /// Takes the page clock's lead over the issuer that another tab (or an
+    /// earlier page, through sessionStorage) agreed on, unless this session
+    /// has its own: the clock is the same, so a tab that only ever adopted
+    /// tokens still judges its own first answer at once.
+    fn learn_clock(&mut self, credential: &Credential) {
+        if self.clock.agreed.is_none() {
+            self.clock.agreed = credential.clock_evidence.agreed;
+        }
     }
 
     fn drop_token(&mut self) {
@@ -837,6 +848,7 @@ impl Session {
         if self.alive().is_err() || self.customer_id.is_none() || !credential.is_valid_at(now) {
             return Effects::default();
         }
+        self.learn_clock(&credential);
         if self.refused.as_ref() == Some(&credential.token) {
             return Effects::default();
         }

@@ -686,3 +686,38 @@ fn a_fast_clock_correction_the_server_refutes_is_dropped_and_the_token_never_sen
         );
     assert_eq!(same.unwrap_err().code(), ErrorCode::Expired);
 }
+
+#[test]
+fn a_tab_that_adopted_a_corrected_token_judges_its_own_first_answer_at_once() {
+    // Tab A gathers the evidence (two readings), tab B only adopts A's token
+    // (through the stored form another tab receives), then calls itself.
+    let lead = 600_000;
+    let issuer_s = T0 / 1000;
+    let mut a = session();
+    let mut now = T0 + lead;
+    let call = a.set_customer("cust-1", now).unwrap().call.unwrap();
+    let judged = judge(&a, &call, &six_seconds(issuer_s), now + 100);
+    let _ = answer(&mut a, &call, judged, now + 100);
+    now = a.next_wake().unwrap();
+    let retry = a.tick(now).call.unwrap();
+    let judged = judge(&a, &retry, &six_seconds(issuer_s + 1), now + 100);
+    let _ = answer(&mut a, &retry, judged, now + 100);
+    let offered = crate::admit::store("cust-1", a.credential().unwrap());
+    let mut b = session();
+    let call = b.set_customer("cust-1", now + 200).unwrap().call.unwrap();
+    let fx = b.adopt(
+        crate::admit::restore(&offered, "cust-1").unwrap(),
+        now + 200,
+        0.0,
+    );
+    assert_eq!(fx.abort, Some(call.id));
+    assert!(b.clock_evidence().agreed.is_some());
+    // B's own scheduled refresh: its first answer is admitted, corrected.
+    now = b.refresh_due().unwrap();
+    let call = b.tick(now).call.unwrap();
+    let issued = (now + 100 - lead) / 1000;
+    let judged = judge(&b, &call, &six_seconds(issued), now + 100);
+    assert!(judged.as_ref().unwrap().clock_offset < -lead + 2_000);
+    let fx = answer(&mut b, &call, judged, now + 100);
+    assert_eq!(fx.release, Some(Ok(())));
+}
