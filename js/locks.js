@@ -27,22 +27,14 @@ export function locksAvailable() {
   }
 }
 
-/** `promise`, or a rejection once `ms` have passed without it settling. */
-function bounded(promise, ms) {
-  let timer;
-  const late = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error('timed out')), ms);
-  });
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
-}
-
-/** The held locks (query() within `ms`), or a rejection. */
+/** The held locks, from query() within `ms`; rejects when it fails or takes longer. */
 function heldLocks(ms) {
-  try {
-    return bounded(Promise.resolve(manager().query()), ms).then(({ held = [] }) => held);
-  } catch (e) {
-    return Promise.reject(e);
-  }
+  return new Promise((resolve, reject) => {
+    setTimeout(reject, ms);
+    manager()
+      .query()
+      .then(({ held = [] }) => resolve(held), reject);
+  });
 }
 
 /**
@@ -51,37 +43,30 @@ function heldLocks(ms) {
  * or `done(null)` when Web Locks do not work here: the request throws or
  * rejects, or it has not been granted after `waitMs` while no other tab holds
  * the lock (checked again every `waitMs` while one does: that tab's own cycle
- * is bounded, and the browser releases a closed tab's locks).
+ * is bounded, and the browser releases a closed tab's locks). A grant that
+ * comes after giving up is let go at once.
  */
 export function acquireLock(name, waitMs, done) {
   let settled = false;
-  const controller = typeof AbortController === 'function' ? new AbortController() : null;
   const fail = () => {
-    if (settled) return;
-    settled = true;
-    controller?.abort();
-    done(null);
+    if (!settled) {
+      settled = true;
+      done(null);
+    }
   };
-  const check = () => {
-    if (settled) return;
-    heldLocks(waitMs).then(
-      (held) => (held.some((lock) => lock.name === name) ? setTimeout(check, waitMs) : fail()),
-      fail,
-    );
-  };
+  const check = () =>
+    settled ||
+    heldLocks(waitMs).then((held) => (held.some((lock) => lock.name === name) ? setTimeout(check, waitMs) : fail()), fail);
   try {
-    const options = controller ? { mode: 'exclusive', signal: controller.signal } : { mode: 'exclusive' };
-    Promise.resolve(
-      manager().request(name, options, () => {
-        // Granted after giving up: let the next tab have it at once.
+    manager()
+      .request(name, { mode: 'exclusive' }, () => {
         if (settled) return undefined;
         settled = true;
         return new Promise((release) => done(release));
-      }),
-    ).catch(fail);
+      })
+      .catch(fail);
   } catch {
     fail();
-    return;
   }
   setTimeout(check, waitMs);
 }
@@ -96,7 +81,7 @@ export function holdLock(name, failed) {
     release = resolve;
   });
   try {
-    Promise.resolve(manager().request(name, { mode: 'shared' }, () => held)).catch(() => failed());
+    manager().request(name, { mode: 'shared' }, () => held).catch(() => failed());
   } catch {
     failed();
   }
@@ -104,11 +89,9 @@ export function holdLock(name, failed) {
 }
 
 /** How many held locks start with `prefix`, not counting `own` (0 when query() fails or takes over `ms`). */
-export async function countHeld(prefix, own, ms) {
-  try {
-    const held = await heldLocks(ms);
-    return held.filter((lock) => lock.name.startsWith(prefix) && lock.name !== own).length;
-  } catch {
-    return 0;
-  }
+export function countHeld(prefix, own, ms) {
+  return heldLocks(ms).then(
+    (held) => held.filter((lock) => lock.name.startsWith(prefix) && lock.name !== own).length,
+    () => 0,
+  );
 }

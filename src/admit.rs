@@ -213,14 +213,11 @@ pub fn store(customer_id: &str, c: &Credential) -> String {
         json::write_int(&mut s, exp);
     }
     if let Some(lead) = c.clock_evidence.agreed {
-        for (key, ms) in [
-            (",\"leadStamp\":", lead.stamp_ms),
-            (",\"leadLow\":", lead.low),
-            (",\"leadHigh\":", lead.high),
-        ] {
-            s.push_str(key);
-            json::write_int(&mut s, ms);
-        }
+        s.push_str(",\"lead\":[");
+        json::write_int(&mut s, lead.low);
+        s.push(',');
+        json::write_int(&mut s, lead.high);
+        s.push(']');
     }
     s.push_str(",\"context\":{\"Auth\":{\"Token\":");
     json::write_string(&mut s, c.token.secret());
@@ -252,18 +249,20 @@ pub fn restore(text: &str, customer_id: &str) -> Option<Credential> {
         return None;
     }
     let received_at = o.get("receivedAt")?.as_f64()? as Millis;
-    let ms = |key| {
-        o.get(key)
-            .and_then(json::Value::as_f64)
-            .map(|v| v as Millis)
-    };
-    let expires_at = ms("expiresAt");
-    let agreed = match (ms("leadStamp"), ms("leadLow"), ms("leadHigh")) {
-        (Some(stamp_ms), Some(low), Some(high)) if low <= high => Some(schedule::LeadReading {
-            stamp_ms,
-            low,
-            high,
-        }),
+    let expires_at = o
+        .get("expiresAt")
+        .and_then(json::Value::as_f64)
+        .map(|e| e as Millis);
+    // The agreed lead's range (a stamp matters only for a last reading).
+    let agreed = match o.get("lead").and_then(json::Value::as_array) {
+        Some([low, high]) => match (low.as_f64(), high.as_f64()) {
+            (Some(low), Some(high)) if low <= high => Some(schedule::LeadReading {
+                stamp_ms: 0,
+                low: low as Millis,
+                high: high as Millis,
+            }),
+            _ => None,
+        },
         _ => None,
     };
     let context = context::parse(o.get("context")?.as_object()?).ok()?;
@@ -347,7 +346,7 @@ mod tests {
         for token in [jwt.as_str(), "opaque-token_1"] {
             let mut c = credential(token);
             let lead = schedule::LeadReading {
-                stamp_ms: 1_700_000_000_000,
+                stamp_ms: 0,
                 low: 599_000,
                 high: 600_100,
             };
