@@ -577,8 +577,13 @@ fn a_refused_token_is_not_adopted_after_the_refresh_either() {
 /// Judges a provider's JWT with `payload` for the call `call` of `s`, as
 /// the shells do (the session's own evidence of the issuer's clock).
 fn judge(s: &Session, call: &Call, payload: &str, now: Millis) -> Result<Credential> {
-    let validation = crate::config::ValidationConfig::default();
     let token = crate::token::tests::jws(r#"{"alg":"RS256"}"#, payload, b"s");
+    judge_token(s, call, &token, now)
+}
+
+/// [`judge`] for a token as it is.
+fn judge_token(s: &Session, call: &Call, token: &str, now: Millis) -> Result<Credential> {
+    let validation = crate::config::ValidationConfig::default();
     let rules = crate::admit::Rules {
         validation: &validation,
         customer_id: "cust-1",
@@ -602,6 +607,22 @@ fn answer(s: &mut Session, call: &Call, judged: Result<Credential>, now: Millis)
 /// `{"sub":"cust-1","iat":…,"exp":…}` for a token issued at `iat_s` living 6 s.
 fn six_seconds(iat_s: i64) -> String {
     format!(r#"{{"sub":"cust-1","iat":{iat_s},"exp":{}}}"#, iat_s + 6)
+}
+
+/// A session whose page clock runs `lead` ms ahead, logged in with 6 s
+/// tokens: the first answer refused, the retry's agreeing. Returns the time.
+fn fast_clock_login(s: &mut Session, lead: Millis) -> Millis {
+    let issuer_s = T0 / 1000;
+    let mut now = T0 + lead;
+    let call = s.set_customer("cust-1", now).unwrap().call.unwrap();
+    let judged = judge(s, &call, &six_seconds(issuer_s), now + 100);
+    let _ = answer(s, &call, judged, now + 100);
+    now = s.next_wake().unwrap();
+    let retry = s.tick(now).call.unwrap();
+    let judged = judge(s, &retry, &six_seconds(issuer_s + 1), now + 100);
+    let _ = answer(s, &retry, judged, now + 100);
+    assert!(s.credential().unwrap().clock_offset < 0);
+    now
 }
 
 #[test]
@@ -649,19 +670,9 @@ fn a_page_clock_ten_minutes_fast_authenticates_after_one_more_reading() {
 fn a_fast_clock_correction_the_server_refutes_is_dropped_and_the_token_never_sent_again() {
     // Two stale cached tokens that happen to look like one fast clock (the
     // worst case of the evidence rule): the server refuses the second once.
-    let lead = 600_000;
-    let issuer_s = T0 / 1000;
     let mut s = session();
-    let mut now = T0 + lead;
-    let call = s.set_customer("cust-1", now).unwrap().call.unwrap();
-    let judged = judge(&s, &call, &six_seconds(issuer_s), now + 100);
-    let _ = answer(&mut s, &call, judged, now + 100);
-    now = s.next_wake().unwrap();
-    let retry = s.tick(now).call.unwrap();
-    let judged = judge(&s, &retry, &six_seconds(issuer_s + 1), now + 100);
-    let _ = answer(&mut s, &retry, judged, now + 100);
+    let now = fast_clock_login(&mut s, 600_000);
     let token = s.credential().unwrap().token.secret().to_owned();
-    assert!(s.credential().unwrap().clock_offset < 0);
     // The server refuses it: the evidence goes, the next call says needsRefresh.
     let (access, fx) = s.unauthorized(Some(&token), now + 200);
     assert_eq!(access, Access::Wait);
@@ -670,20 +681,7 @@ fn a_fast_clock_correction_the_server_refutes_is_dropped_and_the_token_never_sen
     assert_eq!(s.clock_evidence().agreed, None);
     // Handed back, it is refused, never sent a second time: without the
     // evidence it is judged on the page clock again, where it has expired.
-    let same = crate::admit::Candidate::read(&format!(r#"{{"Auth":{{"Token":"{token}"}}}}"#))
-        .unwrap()
-        .admit(
-            &crate::admit::Rules {
-                validation: &crate::config::ValidationConfig::default(),
-                customer_id: "cust-1",
-                refused: s.refused_token(),
-                needs_refresh: call.needs_refresh,
-                asked_at: Some(call.started_at),
-                clock: s.clock_evidence(),
-            },
-            now + 300,
-            None,
-        );
+    let same = judge_token(&s, &call, &token, now + 300);
     assert_eq!(same.unwrap_err().code(), ErrorCode::Expired);
 }
 
@@ -692,16 +690,8 @@ fn a_tab_that_adopted_a_corrected_token_judges_its_own_first_answer_at_once() {
     // Tab A gathers the evidence (two readings), tab B only adopts A's token
     // (through the stored form another tab receives), then calls itself.
     let lead = 600_000;
-    let issuer_s = T0 / 1000;
     let mut a = session();
-    let mut now = T0 + lead;
-    let call = a.set_customer("cust-1", now).unwrap().call.unwrap();
-    let judged = judge(&a, &call, &six_seconds(issuer_s), now + 100);
-    let _ = answer(&mut a, &call, judged, now + 100);
-    now = a.next_wake().unwrap();
-    let retry = a.tick(now).call.unwrap();
-    let judged = judge(&a, &retry, &six_seconds(issuer_s + 1), now + 100);
-    let _ = answer(&mut a, &retry, judged, now + 100);
+    let mut now = fast_clock_login(&mut a, lead);
     let offered = crate::admit::store("cust-1", a.credential().unwrap());
     let mut b = session();
     let call = b.set_customer("cust-1", now + 200).unwrap().call.unwrap();
