@@ -459,6 +459,28 @@ mod tests {
     }
 
     #[test]
+    fn fast_page_clocks_up_to_fifteen_minutes_are_corrected_and_no_further() {
+        for (lead, corrected) in [
+            (60_000, true),
+            (14 * 60_000 + 30_000, true),
+            (16 * 60_000, false),
+        ] {
+            let first = admit_after(
+                r#"{"sub":"cust-1","iat":1700000000,"exp":1700000006}"#,
+                1_700_000_000_200 + lead,
+                Default::default(),
+            )
+            .unwrap_err();
+            let second = admit_after(
+                r#"{"sub":"cust-1","iat":1700000001,"exp":1700000007}"#,
+                1_700_000_001_300 + lead,
+                first.clock_evidence().unwrap(),
+            );
+            assert_eq!(second.is_ok(), corrected, "lead {lead} ms");
+        }
+    }
+
+    #[test]
     fn a_slow_page_clock_is_corrected_never_late() {
         // The page clock is 10 min behind; the issuer minted a 6 s token at
         // 1 700 000 000.9 s (so iat says …000), inside a 100 ms call.

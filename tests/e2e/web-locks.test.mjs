@@ -1,8 +1,9 @@
 // chat-auth e2e: Web Locks and storage that fail must not hang a session (README "Resilience").
 // - A widget in <iframe sandbox="allow-scripts"> (an opaque origin: navigator.locks.* reject and
 //   sessionStorage throws with SecurityError) authenticates, refreshes 4 s tokens and sends requests.
-// - In a normal page, navigator.locks.request stubbed to reject, to never settle, or a throwing
-//   navigator.locks getter: refreshes still come before each token expires.
+// - In a normal page, navigator.locks.request stubbed to reject or to never settle, a throwing
+//   navigator.locks getter, a query() that never settles, a BroadcastChannel that throws: refreshes
+//   still come before each token expires.
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
@@ -73,6 +74,8 @@ const BROKEN_LOCKS = {
   reject: 'request rejects',
   hang: 'request never settles',
   getter: 'the navigator.locks getter throws',
+  query: 'query() never settles',
+  channel: 'BroadcastChannel throws',
 };
 
 /**
@@ -99,6 +102,14 @@ async function refreshing(target, { origin, mintPath, cid, options = {}, breakLo
               throw denied();
             },
           });
+        },
+        query: () => {
+          navigator.locks.query = () => new Promise(() => {});
+        },
+        channel: () => {
+          window.BroadcastChannel = function BroadcastChannel() {
+            throw denied();
+          };
         },
       };
       if (breakLocks) stubs[breakLocks]();
