@@ -165,7 +165,8 @@ pub struct Credential {
     /// Estimated issuer clock minus page clock.
     pub clock_offset: Millis,
     /// The session's evidence of the issuer's clock once this answer was
-    /// judged (for the session to keep; default for another tab's token).
+    /// judged, for the session to keep; another tab's (or a stored) token
+    /// brings only the lead agreed on ([`crate::admit::restore`]).
     pub clock_evidence: ClockEvidence,
     /// The refresh token that came with it, if any.
     pub refresh_token: Option<SecretString>,
