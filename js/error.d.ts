@@ -30,5 +30,5 @@ export type ChatAuthErrorCode =
 export class ChatAuthError extends Error {
   readonly name: 'ChatAuthError';
   readonly code: ChatAuthErrorCode;
-  readonly detail?: string;
+  readonly detail?: 'email' | 'phone' | 'ssn' | 'card';
 }

@@ -4,38 +4,94 @@
 // Each ChatAuth instance with crossTab holds a shared "presence" lock for its
 // lifetime, so a tab can count its live peers with navigator.locks.query();
 // the browser releases every lock of a tab that closes or crashes.
+//
+// Web Locks fail in real pages: an opaque origin (<iframe sandbox>) rejects
+// every call with SecurityError, an extension or test may stub them, a getter
+// may throw. Every function here reports such a failure instead of throwing or
+// waiting, and nothing waits on the browser without a bound.
 
-const manager = () => globalThis.navigator?.locks;
+const manager = () => {
+  try {
+    return globalThis.navigator?.locks;
+  } catch {
+    return undefined;
+  }
+};
 
 /** Whether this browser has the Web Locks API. */
 export function locksAvailable() {
-  return typeof manager()?.request === 'function';
+  try {
+    return typeof manager()?.request === 'function';
+  } catch {
+    return false;
+  }
+}
+
+/** The held locks, from query() within `ms`; rejects when it fails or takes longer. */
+function heldLocks(ms) {
+  return new Promise((resolve, reject) => {
+    setTimeout(reject, ms);
+    manager()
+      .query()
+      .then(({ held = [] }) => resolve(held), reject);
+  });
 }
 
 /**
- * Requests the exclusive lock `name`; `granted(release)` runs once it is held,
- * and the lock is kept until `release()` is called.
+ * Requests the exclusive lock `name`; `done` runs exactly once:
+ * `done(release)` once the lock is held (kept until `release()` is called),
+ * or `done(null)` when Web Locks do not work here: the request throws or
+ * rejects, or it has not been granted after `waitMs` while no other tab holds
+ * the lock (checked again every `waitMs` while one does: that tab's own cycle
+ * is bounded, and the browser releases a closed tab's locks). A grant that
+ * comes after giving up is let go at once.
  */
-export function acquireLock(name, granted) {
-  manager()
-    .request(name, { mode: 'exclusive' }, () => new Promise((release) => granted(release)))
-    .catch(() => {});
+export function acquireLock(name, waitMs, done) {
+  let settled = false;
+  const fail = () => {
+    if (!settled) {
+      settled = true;
+      done(null);
+    }
+  };
+  const check = () =>
+    settled ||
+    heldLocks(waitMs).then((held) => (held.some((lock) => lock.name === name) ? setTimeout(check, waitMs) : fail()), fail);
+  try {
+    manager()
+      .request(name, { mode: 'exclusive' }, () => {
+        if (settled) return undefined;
+        settled = true;
+        return new Promise((release) => done(release));
+      })
+      .catch(fail);
+  } catch {
+    fail();
+  }
+  setTimeout(check, waitMs);
 }
 
-/** Holds the shared lock `name` until the returned function is called. */
-export function holdLock(name) {
+/**
+ * Holds the shared lock `name` until the returned function is called;
+ * `failed()` runs if Web Locks refuse it.
+ */
+export function holdLock(name, failed) {
   let release = () => {};
   const held = new Promise((resolve) => {
     release = resolve;
   });
-  manager()
-    .request(name, { mode: 'shared' }, () => held)
-    .catch(() => {});
+  try {
+    manager().request(name, { mode: 'shared' }, () => held).catch(() => failed());
+  } catch {
+    failed();
+  }
   return () => release();
 }
 
-/** How many held locks start with `prefix`, not counting `own`. */
-export async function countHeld(prefix, own) {
-  const { held = [] } = await manager().query();
-  return held.filter((lock) => lock.name.startsWith(prefix) && lock.name !== own).length;
+/** How many held locks start with `prefix`, not counting `own` (0 when query() fails or takes over `ms`). */
+export function countHeld(prefix, own, ms) {
+  return heldLocks(ms).then(
+    (held) => held.filter((lock) => lock.name.startsWith(prefix) && lock.name !== own).length,
+    () => 0,
+  );
 }

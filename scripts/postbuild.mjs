@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // Runs after `wasm-pack build --target web`:
+//  (t) replaces wasm-bindgen's `any`-typed API declarations in pkg/chat_auth.d.ts with js/chat_auth.d.ts
+//      (keeping its init types), failing when an export has no declaration there;
 //  (a) re-exports ChatAuthError from pkg/chat_auth.js (wasm-bindgen cannot
 //      re-export a class that lives in a module snippet) and appends
 //      js/error.d.ts to pkg/chat_auth.d.ts;
@@ -25,6 +27,29 @@ function fail(msg) {
 }
 
 for (const f of [GLUE, WASM]) if (!existsSync(f)) fail(`${relative(ROOT, f)} missing; run wasm-pack build first`);
+
+// ---------------------------------------------------------------- (t) precise types
+// wasm-bindgen types every JsValue parameter and result `any` (and makes optional parameters
+// required); the public API's types are written by hand in js/chat_auth.d.ts. Everything from
+// `export type InitInput` on (init, initSync, InitOutput) is wasm-bindgen's and stays.
+const TYPES = join(ROOT, 'js', 'chat_auth.d.ts');
+const TYPES_MARK = '// chat-auth postbuild: API types from js/chat_auth.d.ts';
+if (existsSync(DTS) && existsSync(TYPES)) {
+  const dts = readFileSync(DTS, 'utf8');
+  if (!dts.includes(TYPES_MARK)) {
+    const cut = dts.indexOf('export type InitInput');
+    if (cut < 0) fail('pkg/chat_auth.d.ts has no `export type InitInput`: wasm-bindgen changed its output; update postbuild (t)');
+    const types = readFileSync(TYPES, 'utf8');
+    const declared = (text) => [...text.matchAll(/^export (?:declare )?(?:class|function) (\w+)/gm)].map((m) => m[1]);
+    const missing = declared(dts.slice(0, cut)).filter((name) => !declared(types).includes(name));
+    if (missing.length) fail(`js/chat_auth.d.ts does not declare ${missing.join(', ')} (exported by the crate)`);
+    writeFileSync(DTS, `${TYPES_MARK}
+${types.trimEnd()}
+
+${dts.slice(cut)}`);
+    console.log('postbuild: pkg/chat_auth.d.ts declares the API from js/chat_auth.d.ts');
+  }
+}
 
 // ---------------------------------------------------------------- (a) ChatAuthError
 /** The snippet folder holding js/error.js: the one chat_auth.js imports, else the only one on disk. */
@@ -59,7 +84,7 @@ if (!existsSync(join(ROOT, 'js', 'error.js'))) {
   const errorDts = join(ROOT, 'js', 'error.d.ts');
   if (existsSync(DTS) && existsSync(errorDts)) {
     let dts = readFileSync(DTS, 'utf8');
-    if (!dts.includes(MARK)) {
+    if (!dts.includes(`${MARK}: from js/error.d.ts`)) {
       dts = `${dts.trimEnd()}\n\n${MARK}: from js/error.d.ts\n${readFileSync(errorDts, 'utf8').trimEnd()}\n`;
       writeFileSync(DTS, dts);
       console.log('postbuild: pkg/chat_auth.d.ts declares ChatAuthError (from js/error.d.ts)');

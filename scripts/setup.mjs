@@ -8,7 +8,7 @@
 //   wasm-bindgen-cli = Cargo.lock's wasm-bindgen version (cargo install)
 //   chromium + chromium-driver               (apt, only when missing)
 //   postgresql (Debian's; the `postgres` test tier and bench:server)  (apt, only when missing)
-//   node_modules: binaryen 132 (wasm-opt), playwright-core, axe-core (accessibility tests), terser (glue minifier), the bench peers  (npm ci)
+//   node_modules: binaryen 132 (wasm-opt), playwright-core, axe-core (accessibility tests), terser (glue minifier), typescript (the types tier), the bench peers  (npm ci)
 //
 // Nothing here downloads a browser or a prebuilt toolchain binary by itself.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';

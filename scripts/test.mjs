@@ -12,6 +12,7 @@
 //   postgres node scripts/test-postgres.mjs (server/tests store, api, races on a throwaway PostgreSQL cluster)
 //   build   node scripts/build.mjs (wasm-pack build --target web --release + postbuild)
 //   size    node scripts/size.mjs (gzip -9 of wasm + glue within the budget; needs `build`)
+//   types   tsc --strict on tests/types/usage.ts against pkg/chat_auth.d.ts (typescript devDependency; needs `build`)
 //   server  cargo build -p chat-auth-server (the demo backend the e2e demo tests start)
 //   wasm    wasm-pack test --headless --chrome --mode no-install (every wasm_bindgen_test in headless Chromium)
 //   e2e     node --test tests/e2e/**/*.test.mjs (JS in Chromium via playwright-core; needs `build`)
@@ -41,6 +42,8 @@ const TIERS = {
   build: () => [process.execPath, ['scripts/build.mjs']],
   // gzip -9 of pkg/chat_auth_bg.wasm + pkg/chat_auth.js within SIZE_BUDGET_BYTES (scripts/size.mjs).
   size: () => [process.execPath, ['scripts/size.mjs']],
+  // A strict TypeScript project using the package by name, with @ts-expect-error misuse lines.
+  types: () => [process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tests/types/tsconfig.json']],
   // Debug, like the native tier: the dependencies are already built there.
   server: () => ['cargo', ['build', '-p', 'chat-auth-server']],
   // `wasm-pack test --headless --chrome`, the command a Rust + wasm user runs:
@@ -60,7 +63,7 @@ const TIERS = {
   },
 };
 const GROUPS = {
-  all: ['setup', 'fmt', 'clippy', 'clippy-wasm', 'native', 'postgres', 'build', 'size', 'wasm', 'server', 'e2e'],
+  all: ['setup', 'fmt', 'clippy', 'clippy-wasm', 'native', 'postgres', 'build', 'size', 'types', 'wasm', 'server', 'e2e'],
   lint: ['fmt', 'clippy', 'clippy-wasm'],
 };
 

@@ -34,6 +34,9 @@ pub struct Rules<'a> {
     /// `started_at`), if known: bounds how far ahead of the issuer the page
     /// clock can be judged to run.
     pub asked_at: Option<Millis>,
+    /// What the session saw of the issuer's clock before this answer
+    /// ([`crate::session::Session::clock_evidence`]).
+    pub clock: schedule::ClockEvidence,
 }
 
 /// An introspection answer (RFC 7662 `active`, `exp`).
@@ -114,20 +117,33 @@ impl Candidate {
             server_date,
         } = self;
         let mut clock_offset = 0;
+        let mut clock_evidence = rules.clock;
         let mut claims = None;
         let mut claims_json = None;
         let expires_at = match &jwt {
             Some(jwt) => {
                 let (c, text) = jwt_claims(jwt)?;
-                clock_offset = schedule::issuer_clock_offset(
+                let judged = schedule::issuer_clock_offset(
                     c.iat,
-                    c.exp,
                     server_date,
                     rules.asked_at.unwrap_or(received_at),
                     received_at,
+                    &rules.clock,
                 );
+                clock_offset = judged.offset;
+                clock_evidence = judged.evidence;
+                // A token refused as expired still leaves its reading of the
+                // issuer's clock: the next answer may agree with it.
+                let expired = |e: Error| {
+                    if e.code() == ErrorCode::Expired {
+                        e.with_clock_evidence(judged.evidence)
+                    } else {
+                        e
+                    }
+                };
                 let opts = session_verify_options(rules);
-                verify::check_claims(&c, &opts, received_at.saturating_add(clock_offset))?;
+                verify::check_claims(&c, &opts, received_at.saturating_add(clock_offset))
+                    .map_err(expired)?;
                 let exp = c.exp.unwrap_or(0.0);
                 claims_json = text;
                 claims = Some(c);
@@ -155,10 +171,10 @@ impl Candidate {
         }
         if let Some(exp) = expires_at {
             if received_at >= exp {
-                return Err(Error::new(
-                    ErrorCode::Expired,
-                    "the token has already expired",
-                ));
+                return Err(
+                    Error::new(ErrorCode::Expired, "the token has already expired")
+                        .with_clock_evidence(clock_evidence),
+                );
             }
         }
         let scheme = context.scheme().to_owned();
@@ -171,6 +187,7 @@ impl Candidate {
             received_at,
             expires_at,
             clock_offset,
+            clock_evidence,
             refresh_token: context.refresh_token,
         })
     }
@@ -184,7 +201,8 @@ fn jwt_claims(jwt: &Jwt) -> Result<(Claims, Option<String>)> {
 
 /// A held credential as text, for another tab or `sessionStorage`: the
 /// context it came from plus its timing, so [`restore`] reads it back with
-/// the same parsers as a provider's answer.
+/// the same parsers as a provider's answer. The page clock's lead over the
+/// issuer, once agreed on, goes along: every tab runs on the same clock.
 pub fn store(customer_id: &str, c: &Credential) -> String {
     let mut s = String::from("{\"customerId\":");
     json::write_string(&mut s, customer_id);
@@ -193,6 +211,13 @@ pub fn store(customer_id: &str, c: &Credential) -> String {
     if let Some(exp) = c.expires_at {
         s.push_str(",\"expiresAt\":");
         json::write_int(&mut s, exp);
+    }
+    if let Some(lead) = c.clock_evidence.agreed {
+        s.push_str(",\"lead\":[");
+        json::write_int(&mut s, lead.low);
+        s.push(',');
+        json::write_int(&mut s, lead.high);
+        s.push(']');
     }
     s.push_str(",\"context\":{\"Auth\":{\"Token\":");
     json::write_string(&mut s, c.token.secret());
@@ -228,6 +253,18 @@ pub fn restore(text: &str, customer_id: &str) -> Option<Credential> {
         .get("expiresAt")
         .and_then(json::Value::as_f64)
         .map(|e| e as Millis);
+    // The agreed lead's range (a stamp matters only for a last reading).
+    let agreed = match o.get("lead").and_then(json::Value::as_array) {
+        Some([low, high]) => match (low.as_f64(), high.as_f64()) {
+            (Some(low), Some(high)) if low <= high => Some(schedule::LeadReading {
+                stamp_ms: 0,
+                low: low as Millis,
+                high: high as Millis,
+            }),
+            _ => None,
+        },
+        _ => None,
+    };
     let context = context::parse(o.get("context")?.as_object()?).ok()?;
     let Candidate { context, jwt, .. } = Candidate::from_context(context).ok()?;
     let (claims, claims_json) = match &jwt {
@@ -247,6 +284,7 @@ pub fn restore(text: &str, customer_id: &str) -> Option<Credential> {
         received_at,
         expires_at,
         clock_offset: 0,
+        clock_evidence: schedule::ClockEvidence { last: None, agreed },
         refresh_token: context.refresh_token,
     })
 }
@@ -279,6 +317,7 @@ mod tests {
             refused: None,
             needs_refresh: false,
             asked_at,
+            clock: schedule::ClockEvidence::default(),
         }
     }
 
@@ -307,13 +346,23 @@ mod tests {
             b"s",
         );
         for token in [jwt.as_str(), "opaque-token_1"] {
-            let c = credential(token);
+            let mut c = credential(token);
+            let lead = schedule::LeadReading {
+                stamp_ms: 0,
+                low: 599_000,
+                high: 600_100,
+            };
+            c.clock_evidence.agreed = Some(lead);
             let text = store("cust-1", &c);
             let back = restore(&text, "cust-1").expect(&text);
             assert_eq!(
                 back,
                 Credential {
                     clock_offset: 0,
+                    clock_evidence: schedule::ClockEvidence {
+                        last: None,
+                        agreed: Some(lead),
+                    },
                     ..c
                 }
             );
@@ -347,31 +396,165 @@ mod tests {
             Some(1_700_000_120_000),
         )
         .unwrap();
-        assert_eq!(c.clock_offset, 120_000);
-        assert_eq!(c.expires_at, Some(1_700_000_480_000));
+        // At most 121 s ahead (Date is whole seconds): expiry no later.
+        assert_eq!(c.clock_offset, 121_000);
+        assert_eq!(c.expires_at, Some(1_700_000_479_000));
+    }
+
+    /// Judges a JWT with `payload` asked for 100 ms before `received_at`,
+    /// after `clock` evidence.
+    fn admit_after(
+        payload: &str,
+        received_at: Millis,
+        clock: schedule::ClockEvidence,
+    ) -> Result<Credential> {
+        let jwt = jws(r#"{"alg":"RS256"}"#, payload, b"s");
+        let validation = ValidationConfig::default();
+        let rules = Rules {
+            clock,
+            ..rules(&validation, Some(received_at - 100))
+        };
+        Candidate::read(&format!(r#"{{"Auth":{{"Token":"{jwt}"}}}}"#))?.admit(
+            &rules,
+            received_at,
+            None,
+        )
     }
 
     #[test]
-    fn a_page_clock_minutes_fast_still_takes_fresh_short_tokens() {
-        // 5-minute token issued "now" by the issuer; the page clock is 4 min
-        // ahead, so uncorrected it would look a minute from expiry.
+    fn a_page_clock_ten_minutes_fast_is_corrected_on_evidence() {
+        // Fresh 6 s tokens; the page clock is 10 min ahead of the issuer.
+        let lead = 600_000;
+        let first = admit_after(
+            r#"{"sub":"cust-1","iat":1700000000,"exp":1700000006}"#,
+            1_700_000_000_200 + lead,
+            Default::default(),
+        )
+        .unwrap_err();
+        // One token cannot tell a fast clock from a cached one: refused,
+        // but its reading is kept.
+        assert_eq!(first.code(), ErrorCode::Expired);
+        let evidence = first.clock_evidence().expect("the reading is kept");
+        // A newer token a second later shows the same lead: admitted, with
+        // its expiry on the page clock.
+        let second = admit_after(
+            r#"{"sub":"cust-1","iat":1700000001,"exp":1700000007}"#,
+            1_700_000_001_300 + lead,
+            evidence,
+        )
+        .unwrap();
+        assert!((-lead..=-lead + 1_000).contains(&second.clock_offset));
+        let expires = second.expires_at.unwrap();
+        assert!(
+            expires <= 1_700_000_007_000 + lead,
+            "never later than the real expiry"
+        );
+        assert!(expires > 1_700_000_006_000 + lead);
+        // The agreed lead judges the next token at once.
+        let third = admit_after(
+            r#"{"sub":"cust-1","iat":1700000005,"exp":1700000011}"#,
+            1_700_000_005_100 + lead,
+            second.clock_evidence,
+        )
+        .unwrap();
+        assert!(third.clock_offset < -lead + 1_000);
+    }
+
+    #[test]
+    fn fast_page_clocks_up_to_fifteen_minutes_are_corrected_and_no_further() {
+        for (lead, corrected) in [
+            (60_000, true),
+            (14 * 60_000 + 30_000, true),
+            (16 * 60_000, false),
+        ] {
+            let first = admit_after(
+                r#"{"sub":"cust-1","iat":1700000000,"exp":1700000006}"#,
+                1_700_000_000_200 + lead,
+                Default::default(),
+            )
+            .unwrap_err();
+            let second = admit_after(
+                r#"{"sub":"cust-1","iat":1700000001,"exp":1700000007}"#,
+                1_700_000_001_300 + lead,
+                first.clock_evidence().unwrap(),
+            );
+            assert_eq!(second.is_ok(), corrected, "lead {lead} ms");
+        }
+    }
+
+    #[test]
+    fn a_slow_page_clock_is_corrected_never_late() {
+        // The page clock is 10 min behind; the issuer minted a 6 s token at
+        // 1 700 000 000.9 s (so iat says …000), inside a 100 ms call.
+        let received_at = 1_700_000_000_980 - 600_000;
+        let c = admit_after(
+            r#"{"sub":"cust-1","iat":1700000000,"exp":1700000006}"#,
+            received_at,
+            Default::default(),
+        )
+        .unwrap();
+        let real_expiry_on_page = 1_700_000_006_000 - 600_000;
+        let expires = c.expires_at.unwrap();
+        assert!(
+            expires <= real_expiry_on_page,
+            "late by {} ms",
+            expires - real_expiry_on_page
+        );
+        assert!(expires > real_expiry_on_page - 1_200);
+    }
+
+    #[test]
+    fn a_cached_expired_token_is_refused_however_often_it_comes() {
+        // The page clock is right; the provider's cache hands out a 6 s
+        // token issued 10 min ago, again and again.
+        let stale = r#"{"sub":"cust-1","iat":1699999400,"exp":1699999406}"#;
+        let mut evidence = schedule::ClockEvidence::default();
+        for at in [1_700_000_000_000, 1_700_000_001_000, 1_700_000_003_000] {
+            let e = admit_after(stale, at, evidence).unwrap_err();
+            assert_eq!(e.code(), ErrorCode::Expired);
+            evidence = e.clock_evidence().unwrap();
+            assert_eq!(evidence.agreed, None);
+        }
+        // Then a fresh token: no lead, no correction.
+        let fresh = admit_after(
+            r#"{"sub":"cust-1","iat":1700000004,"exp":1700000010}"#,
+            1_700_000_004_100,
+            evidence,
+        )
+        .unwrap();
+        assert_eq!(fresh.clock_offset, 0);
+    }
+
+    #[test]
+    fn a_page_clock_minutes_fast_takes_short_tokens_on_the_page_clock_first() {
+        // 5-minute token issued "now"; the page clock is 4 min ahead: still
+        // unexpired on the page clock, so taken uncorrected (it expires
+        // early, never late) until a second reading agrees.
         let c = admit_jwt(
             r#"{"sub":"cust-1","iat":1700000000,"exp":1700000300}"#,
             1_700_000_240_000,
             None,
         )
         .unwrap();
-        assert_eq!(c.clock_offset, -240_000);
-        assert_eq!(c.expires_at, Some(1_700_000_540_000));
-        // Past `exp` on the page clock (6 min ahead, or a stale cached
-        // token: the page cannot tell): fail closed.
-        let e = admit_jwt(
+        assert_eq!(c.clock_offset, 0);
+        assert_eq!(c.expires_at, Some(1_700_000_300_000));
+        // The token endpoint's Date agreeing with iat is evidence at once.
+        let c = admit_jwt(
             r#"{"sub":"cust-1","iat":1700000000,"exp":1700000300}"#,
-            1_700_000_360_000,
-            None,
+            1_700_000_240_000,
+            Some(1_700_000_000_000),
         )
-        .unwrap_err();
-        assert_eq!(e.code(), ErrorCode::Expired);
+        .unwrap();
+        assert_eq!(c.clock_offset, -239_000);
+        // A Date that disagrees (the issuer's clock is the page's): the token
+        // is 4 min old, not a fast clock.
+        let c = admit_jwt(
+            r#"{"sub":"cust-1","iat":1700000000,"exp":1700000300}"#,
+            1_700_000_240_000,
+            Some(1_700_000_240_000),
+        )
+        .unwrap();
+        assert_eq!(c.clock_offset, 0);
     }
 
     #[test]

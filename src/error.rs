@@ -3,6 +3,7 @@
 //! Messages are built from static pieces and option names only: a token,
 //! refresh token or secret never reaches an error message.
 
+use crate::schedule::ClockEvidence;
 use std::borrow::Cow;
 use std::fmt;
 
@@ -150,6 +151,7 @@ struct ErrorInner {
     message: Cow<'static, str>,
     detail: Option<&'static str>,
     retry_after_ms: Option<i64>,
+    clock_evidence: Option<ClockEvidence>,
 }
 
 /// The crate's result type.
@@ -163,6 +165,7 @@ impl Error {
             message: message.into(),
             detail: None,
             retry_after_ms: None,
+            clock_evidence: None,
         }))
     }
 
@@ -208,6 +211,19 @@ impl Error {
     /// How long the server asked to wait before the next call, if it did.
     pub fn retry_after_ms(&self) -> Option<i64> {
         self.0.retry_after_ms
+    }
+
+    /// The same error with what its token showed of the issuer's clock (a
+    /// token refused as `expired`): the session keeps it as evidence for the
+    /// next answer ([`crate::schedule::issuer_clock_offset`]).
+    pub fn with_clock_evidence(mut self, evidence: ClockEvidence) -> Error {
+        self.0.clock_evidence = Some(evidence);
+        self
+    }
+
+    /// The session's clock evidence after the refused answer, if it tells any.
+    pub fn clock_evidence(&self) -> Option<ClockEvidence> {
+        self.0.clock_evidence
     }
 
     /// The stable code.

@@ -17,8 +17,9 @@
 //!   token that still works ([`backoff_ms`], [`retry_at`]).
 //! - **Clock offset.** Expiry is moved onto the page clock using the issuer's
 //!   clock offset, estimated from `iat` and the token endpoint's `Date`: a slow
-//!   page clock always, a fast one only when a token would otherwise look
-//!   spent on arrival ([`issuer_clock_offset`], [`corrected_expiry`]).
+//!   page clock always, a fast one only on evidence, two independent readings
+//!   of the issuer's clock that agree ([`issuer_clock_offset`],
+//!   [`ClockEvidence`], [`corrected_expiry`]).
 //! - **Timers.** `setTimeout` cannot wait longer than [`MAX_TIMER_MS`]; longer
 //!   waits are chained, and every wake-up (also a late one after sleep, or on
 //!   `visibilitychange`/`focus`/`online`) simply asks [`next`] again.
@@ -214,14 +215,16 @@ pub fn honour_retry_after(planned: Millis, now: Millis, retry_after_ms: Option<M
 }
 
 /// Reads an HTTP `Retry-After` value (RFC 9110 §10.2.3): delay-seconds, or
-/// an IMF-fixdate compared with `now`. Returns the wait in ms, `None` when
-/// the value is neither.
+/// an HTTP-date ([`parse_http_date`]) compared with `now`. Returns the wait
+/// in ms, `None` when the value is neither.
 ///
 /// ```
 /// use chat_auth::schedule::parse_retry_after;
 ///
 /// assert_eq!(parse_retry_after("120", 0), Some(120_000));
 /// assert_eq!(parse_retry_after("Thu, 01 Jan 1970 00:01:00 GMT", 30_000), Some(30_000));
+/// assert_eq!(parse_retry_after("Thursday, 01-Jan-70 00:01:00 GMT", 30_000), Some(30_000));
+/// assert_eq!(parse_retry_after("Thu Jan  1 00:01:00 1970", 30_000), Some(30_000));
 /// assert_eq!(parse_retry_after("Thu, 01 Jan 1970 00:01:00 GMT", 90_000), Some(0));
 /// assert_eq!(parse_retry_after("soon", 0), None);
 /// ```
@@ -231,42 +234,123 @@ pub fn parse_retry_after(value: &str, now: Millis) -> Option<Millis> {
         let seconds: Millis = value.parse().ok()?;
         return Some(seconds.saturating_mul(1000));
     }
-    parse_http_date(value).map(|at| at.saturating_sub(now).max(0))
+    parse_http_date(value, now).map(|at| at.saturating_sub(now).max(0))
 }
 
-/// Reads an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`, the form RFC 9110
-/// requires of senders) as ms since the epoch. Used for `Retry-After` and for
-/// the `Date` header of token-endpoint answers (issuer clock offset).
+const MONTHS: [&[u8; 3]; 12] = [
+    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
+];
+
+/// Reads an HTTP-date (RFC 9110 §5.6.7) as ms since the epoch, in any of the
+/// three forms recipients must accept:
+///
+/// - IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT` (what senders must send);
+/// - RFC 850, `Sunday, 06-Nov-94 08:49:37 GMT`, whose two-digit year is the
+///   one nearest `now` that is not more than 50 years after it;
+/// - asctime, `Sun Nov  6 08:49:37 1994`.
+///
+/// Used for `Retry-After` and for the `Date` header of token-endpoint
+/// answers (issuer clock offset). The day name must be letters of a day
+/// name's length; it is not checked against the date.
 ///
 /// ```
 /// use chat_auth::schedule::parse_http_date;
 ///
-/// assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784_111_777_000));
-/// assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37"), None);
-/// assert_eq!(parse_http_date("Sun, 31 Feb 1994 08:49:37 GMT"), None);
+/// let now = 1_700_000_000_000; // November 2023
+/// assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT", now), Some(784_111_777_000));
+/// assert_eq!(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT", now), Some(784_111_777_000));
+/// assert_eq!(parse_http_date("Sun Nov  6 08:49:37 1994", now), Some(784_111_777_000));
+/// assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37", now), None);
+/// assert_eq!(parse_http_date("Sun, 31 Feb 1994 08:49:37 GMT", now), None);
 /// ```
-pub fn parse_http_date(value: &str) -> Option<Millis> {
-    let b = value.trim().as_bytes();
-    // "Www, DD Mmm YYYY HH:MM:SS GMT" is exactly 29 bytes.
-    if b.len() != 29 || &b[3..5] != b", " || &b[25..] != b" GMT" {
-        return None;
-    }
+pub fn parse_http_date(value: &str, now: Millis) -> Option<Millis> {
+    let v = value.trim();
+    let b = v.as_bytes();
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
         let digits = b.get(r)?;
-        if !digits.iter().all(u8::is_ascii_digit) {
+        if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
             return None;
         }
         Some(digits.iter().fold(0, |n, d| n * 10 + i64::from(d - b'0')))
     };
-    const MONTHS: [&[u8; 3]; 12] = [
-        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
-        b"Dec",
-    ];
-    let month = MONTHS.iter().position(|m| &b[8..11] == *m)? as i64 + 1;
-    let (day, year) = (num(5..7)?, num(12..16)?);
-    let (hour, minute, second) = (num(17..19)?, num(20..22)?, num(23..25)?);
-    let separators =
-        b[7] == b' ' && b[11] == b' ' && b[16] == b' ' && b[19] == b':' && b[22] == b':';
+    let month = |r: std::ops::Range<usize>| -> Option<i64> {
+        let name = b.get(r)?;
+        MONTHS.iter().position(|m| name == *m).map(|i| i as i64 + 1)
+    };
+    let day_name = |name: &[u8]| name.iter().all(u8::is_ascii_alphabetic);
+    // (day, month, year, offset of "HH:MM:SS").
+    let (day, month, year, time) = if b.len() == 29 && &b[3..5] == b", " {
+        // IMF-fixdate: "Www, DD Mmm YYYY HH:MM:SS GMT".
+        let shape = day_name(&b[..3]) && b[7] == b' ' && b[11] == b' ' && b[16] == b' ';
+        if !shape || &b[25..] != b" GMT" {
+            return None;
+        }
+        (num(5..7)?, month(8..11)?, num(12..16)?, 17)
+    } else if let Some(comma) = v.find(", ") {
+        // RFC 850: "Weekday, DD-Mmm-YY HH:MM:SS GMT".
+        let d = comma + 2;
+        let shape = (6..=9).contains(&comma)
+            && day_name(&b[..comma])
+            && b.len() == d + 22
+            && b[d + 2] == b'-'
+            && b[d + 6] == b'-'
+            && b[d + 9] == b' ';
+        if !shape || &b[d + 18..] != b" GMT" {
+            return None;
+        }
+        let yy = num(d + 7..d + 9)?;
+        (
+            num(d..d + 2)?,
+            month(d + 3..d + 6)?,
+            year_near(yy, now),
+            d + 10,
+        )
+    } else if b.len() == 24 {
+        // asctime: "Www Mmm DD HH:MM:SS YYYY", the day space-padded.
+        let shape = day_name(&b[..3]) && b[3] == b' ' && b[7] == b' ' && b[10] == b' ';
+        if !shape || b[19] != b' ' {
+            return None;
+        }
+        let day = if b[8] == b' ' {
+            num(9..10)?
+        } else {
+            num(8..10)?
+        };
+        (day, month(4..7)?, num(20..24)?, 11)
+    } else {
+        return None;
+    };
+    let (hour, minute, second) = (
+        num(time..time + 2)?,
+        num(time + 3..time + 5)?,
+        num(time + 6..time + 8)?,
+    );
+    if b[time + 2] != b':' || b[time + 5] != b':' {
+        return None;
+    }
+    civil_ms(year, month, day, hour, minute, second)
+}
+
+/// The full year for RFC 850's two-digit `yy`: the one with those last two
+/// digits nearest before `now`'s year + 50 (RFC 9110 §5.6.7: a date more
+/// than 50 years in the future means the most recent such year in the past).
+/// `now`'s year is counted in average Gregorian years, which is off only in
+/// the day around New Year, and only matters for a year exactly 50 ahead.
+fn year_near(yy: i64, now: Millis) -> i64 {
+    let latest = 1970 + now.div_euclid(86_400_000) * 400 / 146_097 + 50;
+    latest - (latest - yy).rem_euclid(100)
+}
+
+/// Ms since the epoch of a valid UTC date and time, `None` otherwise (a
+/// leap second, `:60`, is accepted as the next second).
+fn civil_ms(
+    year: i64,
+    month: i64,
+    day: i64,
+    hour: i64,
+    minute: i64,
+    second: i64,
+) -> Option<Millis> {
     let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
     let month_days = [
         31,
@@ -282,7 +366,7 @@ pub fn parse_http_date(value: &str) -> Option<Millis> {
         30,
         31,
     ];
-    if !separators
+    if !(1..=12).contains(&month)
         || day < 1
         || day > month_days[(month - 1) as usize]
         || hour > 23
@@ -310,7 +394,7 @@ pub fn parse_http_date(value: &str) -> Option<Millis> {
 /// ```
 /// use chat_auth::schedule::{clock_offset_from_date, parse_http_date};
 ///
-/// let date = parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
+/// let date = parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT", 0).unwrap();
 /// assert_eq!(clock_offset_from_date(Some(date), date - 120_000), 120_000);
 /// assert_eq!(clock_offset_from_date(Some(date), date + 5_000), 0);
 /// assert_eq!(clock_offset_from_date(None, 0), 0);
@@ -323,70 +407,188 @@ pub fn clock_offset_from_date(date: Option<Millis>, received_at: Millis) -> Mill
 /// corrects for: 15 minutes.
 pub const MAX_PAGE_CLOCK_LEAD_MS: Millis = 900_000;
 
+/// The longest an answer may take (from the call going out to its receipt)
+/// and still count as a reading of the issuer's clock: 10 s. A slower answer
+/// (a slow provider, a computer that slept) pins the lead down too loosely
+/// to agree with another reading by more than chance.
+pub const MAX_READING_SPREAD_MS: Millis = 10_000;
+
+/// One reading of how far the page clock runs ahead of the issuer's, from a
+/// stamp the issuer wrote while answering (`iat`, or a `Date` header): whole
+/// seconds, rounded down, written between the moment the call went out
+/// (`asked_at`) and the receipt, so the lead lies in
+/// `[asked_at - stamp - 1 s, received_at - stamp]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LeadReading {
+    /// The stamp, ms on the issuer's clock: a later stamp is a newer token.
+    pub stamp_ms: Millis,
+    /// The smallest lead consistent with the reading.
+    pub low: Millis,
+    /// The largest lead consistent with the reading.
+    pub high: Millis,
+}
+
+impl LeadReading {
+    /// The reading of a stamp (seconds) in an answer to a call that went out
+    /// at `asked_at` and came back at `received_at`; `None` for a non-finite
+    /// stamp or an answer slower than [`MAX_READING_SPREAD_MS`].
+    ///
+    /// ```
+    /// use chat_auth::schedule::LeadReading;
+    ///
+    /// // Stamped 1 000 s, asked at 1 600 s, received 200 ms later: 10 min ahead.
+    /// let r = LeadReading::new(1_000.0, 1_600_000, 1_600_200).unwrap();
+    /// assert_eq!((r.low, r.high), (599_000, 600_200));
+    /// assert_eq!(LeadReading::new(1_000.0, 1_600_000, 1_630_000), None);
+    /// ```
+    pub fn new(stamp_seconds: f64, asked_at: Millis, received_at: Millis) -> Option<LeadReading> {
+        let asked_at = asked_at.min(received_at);
+        if !stamp_seconds.is_finite()
+            || received_at.saturating_sub(asked_at) > MAX_READING_SPREAD_MS
+        {
+            return None;
+        }
+        // `as` saturates; a stamp out of the i64 range gives a reading that
+        // agrees with nothing real.
+        let stamp_ms = (stamp_seconds * 1000.0).floor() as Millis;
+        Some(LeadReading {
+            stamp_ms,
+            low: asked_at.saturating_sub(stamp_ms).saturating_sub(1_000),
+            high: received_at.saturating_sub(stamp_ms),
+        })
+    }
+
+    /// The leads consistent with both readings, if any.
+    fn agree(&self, other: &LeadReading) -> Option<LeadReading> {
+        let (low, high) = (self.low.max(other.low), self.high.min(other.high));
+        (low <= high).then_some(LeadReading {
+            stamp_ms: self.stamp_ms.max(other.stamp_ms),
+            low,
+            high,
+        })
+    }
+}
+
+/// What a session has seen of the issuer's clock: the evidence a fast page
+/// clock must show before [`issuer_clock_offset`] corrects for it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClockEvidence {
+    /// The reading of the last token judged, for the next one to agree with.
+    pub last: Option<LeadReading>,
+    /// The lead two independent readings agreed on; kept until the server
+    /// refuses a token judged with it ([`ClockEvidence::refuted`]).
+    pub agreed: Option<LeadReading>,
+}
+
+impl ClockEvidence {
+    /// Evidence after the server refused a token judged with a fast-clock
+    /// correction: none, so the next token is judged on the page clock again.
+    pub fn refuted(self) -> ClockEvidence {
+        ClockEvidence::default()
+    }
+}
+
+/// How [`issuer_clock_offset`] judged one answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClockJudgement {
+    /// Issuer clock minus page clock, ms, to apply to this token.
+    pub offset: Millis,
+    /// The session's evidence with this answer's reading added.
+    pub evidence: ClockEvidence,
+}
+
 /// The issuer's clock minus the page's clock for a JWT asked for at
-/// `asked_at` and received at `received_at`, from its `iat` and `exp`
-/// (seconds) and, for token-endpoint answers, the response's `Date`.
+/// `asked_at` and received at `received_at`, from its `iat` (seconds), the
+/// `Date` of the HTTP response that carried it (token endpoint), and what
+/// the session saw before (`evidence`).
 ///
-/// - A positive estimate (the page clock is slow) from `iat` or `Date` is
-///   always trusted: it only makes refreshes earlier.
-/// - A negative one (the page clock is fast) is trusted only when the token
-///   is still unexpired on the page clock but looks more than half used up on
-///   arrival, and the lead is at most [`MAX_PAGE_CLOCK_LEAD_MS`]: then either
-///   the page clock is fast or the site handed out a stale cached token, and
-///   refreshing every few seconds would punish every visitor whose clock runs
-///   a little ahead. A stale token taken this way is at worst refused by the
-///   server once (401), which refreshes it. A token already past `exp` on the
-///   page clock is never rescued: the page cannot tell a fast clock from a
-///   stale token, so it fails closed (`expired`). The lead counts from `asked_at`, not from the receipt:
-///   an answer that was slow or waited while the computer slept is an old
-///   token, not a fast clock.
+/// - A positive estimate (the page clock is slow: a stamp later than the
+///   receipt) from `iat` or `Date` is always trusted: it only makes refreshes
+///   earlier. It is the largest offset the stamps allow, so the corrected
+///   expiry is never later than the real one.
+/// - A negative one (the page clock is fast) needs evidence, because a
+///   token the site cached looks exactly like a fresh token on a fast clock.
+///   The reading of this answer ([`LeadReading`]) must agree with a second,
+///   independent one: the response's `Date` (the issuer's clock itself), the
+///   reading of an earlier token with an older `iat` (a cached token's
+///   apparent lead grows with every look; a fresh token's stays put), or a
+///   lead agreed on before. The lead used is the smallest one both allow,
+///   at most [`MAX_PAGE_CLOCK_LEAD_MS`], so the corrected expiry is never
+///   later than the real one.
+/// - Without that evidence the token is judged on the page clock (offset 0):
+///   one still unexpired there is taken, with an expiry that comes early; one
+///   already past `exp` is refused (`expired`). Either way its reading is
+///   kept, and the next answer (asked with `needsRefresh`) can agree with it.
 ///
 /// ```
-/// use chat_auth::schedule::issuer_clock_offset;
+/// use chat_auth::schedule::{issuer_clock_offset, ClockEvidence};
 ///
-/// // Page 10 s slow: iat after receipt.
-/// assert_eq!(issuer_clock_offset(Some(1_000.0), Some(1_300.0), None, 990_000, 990_000), 10_000);
-/// // Page 4 min fast, 5-minute token: it looks almost spent, so trust iat.
-/// assert_eq!(issuer_clock_offset(Some(1_000.0), Some(1_300.0), None, 1_240_000, 1_240_000), -240_000);
-/// // Page 6 min fast: past exp on the page clock, so not corrected (fail closed).
-/// assert_eq!(issuer_clock_offset(Some(1_000.0), Some(1_300.0), None, 1_360_000, 1_360_000), 0);
-/// // Asked for at 1 000 s, answered 4 min later (the computer slept): no skew.
-/// assert_eq!(issuer_clock_offset(Some(1_000.0), Some(1_300.0), None, 1_000_000, 1_240_000), 0);
-/// // Issued 1 minute before receipt, 1 hour lifetime: maybe cached; not corrected.
-/// assert_eq!(issuer_clock_offset(Some(1_000.0), Some(4_600.0), None, 1_060_000, 1_060_000), 0);
-/// // A lead beyond 15 minutes is not believed.
-/// assert_eq!(issuer_clock_offset(Some(1_000.0), Some(1_300.0), None, 2_000_000, 2_000_000), 0);
+/// let none = ClockEvidence::default();
+/// // Page 10 s slow: iat after receipt. Asked at 989.9 s, so the issuer's
+/// // clock is at most 11.1 s ahead (iat is whole seconds): expiry no later.
+/// assert_eq!(issuer_clock_offset(Some(1_000.0), None, 989_900, 990_000, &none).offset, 11_100);
+/// // Page 10 min fast (or a token cached for 10 min): one reading is no evidence.
+/// let first = issuer_clock_offset(Some(1_000.0), None, 1_600_000, 1_600_100, &none);
+/// assert_eq!(first.offset, 0);
+/// // A newer token showing the same lead is: the page clock is fast.
+/// let second = issuer_clock_offset(Some(1_002.0), None, 1_602_000, 1_602_100, &first.evidence);
+/// assert_eq!(second.offset, -599_000);
+/// // The same token again (a cache) shows a lead grown by the time between: no evidence.
+/// let again = issuer_clock_offset(Some(1_000.0), None, 1_602_000, 1_602_100, &first.evidence);
+/// assert_eq!(again.offset, 0);
+/// // The token endpoint's Date agreeing with iat is evidence at once.
+/// let date = Some(1_000_000);
+/// assert_eq!(issuer_clock_offset(Some(1_000.0), date, 1_600_000, 1_600_100, &none).offset, -599_000);
 /// ```
 pub fn issuer_clock_offset(
     iat: Option<f64>,
-    exp: Option<f64>,
     server_date: Option<Millis>,
     asked_at: Millis,
     received_at: Millis,
-) -> Millis {
+    evidence: &ClockEvidence,
+) -> ClockJudgement {
+    let reading = iat.and_then(|iat| LeadReading::new(iat, asked_at, received_at));
+    let judged = |offset| ClockJudgement {
+        offset,
+        evidence: ClockEvidence {
+            last: reading.or(evidence.last),
+            agreed: evidence.agreed,
+        },
+    };
+    let date = server_date.and_then(|d| LeadReading::new(d as f64 / 1000.0, asked_at, received_at));
     let ahead = estimate_clock_offset(iat, received_at)
         .max(clock_offset_from_date(server_date, received_at));
     if ahead > 0 {
-        return ahead;
+        // A stamp after the receipt proves the issuer's clock ahead; the
+        // largest offset its reading allows keeps the expiry no later than
+        // the real one (a stamp is whole seconds, written before the receipt).
+        let largest = [reading, date]
+            .iter()
+            .flatten()
+            .map(|r| r.low.saturating_neg())
+            .max();
+        return judged(ahead.max(largest.unwrap_or(0)));
     }
-    let (Some(iat), Some(exp)) = (iat, exp) else {
-        return 0;
+    let Some(reading) = reading else {
+        return judged(0);
     };
-    if !iat.is_finite() || !exp.is_finite() {
-        return 0;
-    }
-    let (iat_ms, exp_ms) = (iat * 1000.0, exp * 1000.0);
-    let lead = asked_at.min(received_at) as f64 - iat_ms;
-    let lifetime = exp_ms - iat_ms;
-    let remaining = exp_ms - received_at as f64;
-    if lifetime > 0.0
-        && lead <= MAX_PAGE_CLOCK_LEAD_MS as f64
-        && remaining > 0.0
-        && remaining < lifetime / 2.0
-    {
-        -(lead.floor() as Millis)
-    } else {
-        0
+    let earlier = evidence
+        .last
+        .filter(|last| last.stamp_ms < reading.stamp_ms);
+    let agreed = [date, evidence.agreed, earlier]
+        .iter()
+        .flatten()
+        .filter_map(|other| reading.agree(other))
+        .find(|both| both.low > 0 && both.low <= MAX_PAGE_CLOCK_LEAD_MS);
+    match agreed {
+        Some(both) => ClockJudgement {
+            offset: -both.low,
+            evidence: ClockEvidence {
+                last: Some(reading),
+                agreed: Some(both),
+            },
+        },
+        None => judged(0),
     }
 }
 
@@ -635,6 +837,63 @@ mod tests {
         assert_eq!(corrected_expiry(f64::NEG_INFINITY, 0), Millis::MIN);
         assert_eq!(corrected_expiry(1e300, Millis::MIN), Millis::MAX);
         assert_eq!(corrected_expiry(-1e300, Millis::MAX), Millis::MIN);
+    }
+
+    #[test]
+    fn http_dates_in_all_three_forms() {
+        // RFC 9110 §5.6.7's example instant in each form.
+        let now = 1_795_000_000_000; // 2026
+        let at = Some(784_111_777_000);
+        for form in [
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+            "  Sun Nov  6 08:49:37 1994 ",
+        ] {
+            assert_eq!(parse_http_date(form, now), at, "{form}");
+        }
+        assert_eq!(
+            parse_http_date("Thu Dec 31 23:59:60 2026", now),
+            Some(1_798_761_600_000),
+            "asctime, two-digit day, leap second"
+        );
+        // RFC 850's two-digit year: never more than 50 years ahead of now.
+        assert_eq!(
+            parse_http_date("Monday, 01-Jan-74 00:00:00 GMT", now),
+            parse_http_date("Mon, 01 Jan 2074 00:00:00 GMT", now)
+        );
+        assert_eq!(
+            parse_http_date("Friday, 01-Jan-77 00:00:00 GMT", now),
+            parse_http_date("Fri, 01 Jan 1977 00:00:00 GMT", now)
+        );
+        for bad in [
+            "Sun, 06 Nov 1994 08:49:37 UTC",
+            "Sun, 06-Nov-94 08:49:37 GMT",
+            "Sunday, 06-Nov-1994 08:49:37 GMT",
+            "Sun day, 06-Nov-94 08:49:37 GMT",
+            "Sun, 06-Nov-94 08:49:37 GMT GMT",
+            "Sunday, 31-Feb-94 08:49:37 GMT",
+            "Sun Nov 6 08:49:37 1994",
+            "Sun Nov  6 08:49:37 94",
+            "Sun Nov  6 08-49-37 1994",
+            "S1n Nov  6 08:49:37 1994",
+            "Sun Nov 32 08:49:37 1994",
+            "Sun, 06 Nov 1994 24:00:00 GMT",
+            "",
+            "Sunday, ",
+        ] {
+            assert_eq!(parse_http_date(bad, now), None, "{bad}");
+        }
+        // Retry-After takes every form.
+        let in_a_minute = |now: Millis| {
+            [
+                "Sun, 06 Nov 1994 08:50:37 GMT",
+                "Sunday, 06-Nov-94 08:50:37 GMT",
+                "Sun Nov  6 08:50:37 1994",
+            ]
+            .map(|v| parse_retry_after(v, now))
+        };
+        assert_eq!(in_a_minute(784_111_777_000), [Some(60_000); 3]);
     }
 
     #[test]

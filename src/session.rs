@@ -16,7 +16,7 @@
 use crate::clock::Millis;
 use crate::error::{Error, ErrorCode, Result};
 use crate::identifier::check_customer_id;
-use crate::schedule::{self, RefreshPolicy, TokenTimes};
+use crate::schedule::{self, ClockEvidence, RefreshPolicy, TokenTimes};
 use crate::secret::SecretString;
 use crate::token::Claims;
 
@@ -164,6 +164,10 @@ pub struct Credential {
     pub expires_at: Option<Millis>,
     /// Estimated issuer clock minus page clock.
     pub clock_offset: Millis,
+    /// The session's evidence of the issuer's clock once this answer was
+    /// judged, for the session to keep; another tab's (or a stored) token
+    /// brings only the lead agreed on ([`crate::admit::restore`]).
+    pub clock_evidence: ClockEvidence,
     /// The refresh token that came with it, if any.
     pub refresh_token: Option<SecretString>,
 }
@@ -296,6 +300,9 @@ pub struct Session {
     next_call: CallId,
     online: bool,
     events: Vec<Event>,
+    /// What answers showed of the issuer's clock; a property of the page
+    /// clock, so kept across customers.
+    clock: ClockEvidence,
 }
 
 impl Session {
@@ -317,6 +324,7 @@ impl Session {
             next_call: 1,
             online: true,
             events: Vec::new(),
+            clock: ClockEvidence::default(),
         }
     }
 
@@ -348,6 +356,12 @@ impl Session {
     /// The refresh token for a token-endpoint call.
     pub fn refresh_token(&self) -> Option<&SecretString> {
         self.refresh_token.as_ref()
+    }
+
+    /// What answers so far showed of the issuer's clock, for judging the
+    /// next one ([`crate::admit::Rules::clock`]).
+    pub fn clock_evidence(&self) -> ClockEvidence {
+        self.clock
     }
 
     /// How many requests wait on the current cycle.
@@ -463,8 +477,19 @@ impl Session {
         }
         self.customer_id = Some(customer_id.to_owned());
         self.set_state(State::Authenticating);
+        self.learn_clock(&credential);
         self.accept(credential, Source::Provider, jitter);
         Ok(Effects::default())
+    }
+
+    /// Takes the page clock's lead over the issuer that another tab (or an
+    /// earlier page, through sessionStorage) agreed on, unless this session
+    /// has its own: the clock is the same, so a tab that only ever adopted
+    /// tokens still judges its own first answer at once.
+    fn learn_clock(&mut self, credential: &Credential) {
+        if self.clock.agreed.is_none() {
+            self.clock.agreed = credential.clock_evidence.agreed;
+        }
     }
 
     fn drop_token(&mut self) {
@@ -649,6 +674,11 @@ impl Session {
             return self.access(now, false);
         }
         self.refused = Some(SecretString::new(token_used));
+        if self.credential.as_ref().is_some_and(|c| c.clock_offset < 0) {
+            // The server refused a token judged on a fast page clock: the
+            // evidence for that lead is in doubt.
+            self.clock = self.clock.refuted();
+        }
         self.credential = None;
         self.refresh_due = None;
         if let Some(cycle) = self.cycle.as_mut() {
@@ -697,6 +727,7 @@ impl Session {
             return Effects::default();
         }
         self.cycle = None;
+        self.clock = credential.clock_evidence;
         self.accept(credential, source, jitter);
         Effects {
             release: self.take_waiters(Ok(())),
@@ -738,6 +769,9 @@ impl Session {
     pub fn call_failed(&mut self, call: CallId, error: Error, now: Millis) -> Effects {
         if !self.is_current(call) {
             return Effects::default();
+        }
+        if let Some(evidence) = error.clock_evidence() {
+            self.clock = evidence;
         }
         self.fail_current(error, now)
     }
@@ -815,6 +849,7 @@ impl Session {
         if self.alive().is_err() || self.customer_id.is_none() || !credential.is_valid_at(now) {
             return Effects::default();
         }
+        self.learn_clock(&credential);
         if self.refused.as_ref() == Some(&credential.token) {
             return Effects::default();
         }

@@ -30,6 +30,7 @@ use chat_auth::config::ValidationConfig;
 use chat_auth::identifier::check_customer_id;
 use chat_auth::json::{self, Object, Value};
 use chat_auth::keys::{self, PublicKey};
+use chat_auth::schedule::{ClockEvidence, LeadReading};
 use chat_auth::secret::SecretString;
 use chat_auth::token::{self, Jwt};
 use chat_auth::verify::{verify_token, VerifyOptions};
@@ -828,6 +829,7 @@ fn target_context(rng: &mut Rng, s: &Seeds) -> Result<(), Finding> {
             refused: rng.chance(4).then_some(&refused),
             needs_refresh: rng.chance(2),
             asked_at: None,
+            clock: ClockEvidence::default(),
         };
         let at = |rng: &mut Rng| match rng.below(3) {
             0 => rng.0.next_u64() as i64,
@@ -842,7 +844,21 @@ fn target_context(rng: &mut Rng, s: &Seeds) -> Result<(), Finding> {
             1 => Some(received_at.saturating_sub(rng.below(600_000) as i64)),
             _ => Some(at(rng)),
         };
-        let rules = Rules { asked_at, ..rules };
+        // And with what earlier answers showed of the issuer's clock.
+        let reading = LeadReading {
+            stamp_ms: at(rng),
+            low: at(rng),
+            high: at(rng),
+        };
+        let clock = ClockEvidence {
+            last: rng.chance(2).then_some(reading),
+            agreed: rng.chance(3).then_some(reading),
+        };
+        let rules = Rules {
+            asked_at,
+            clock,
+            ..rules
+        };
         let introspection = rng.chance(2).then(|| Introspection {
             active: rng.chance(2),
             exp: rng.chance(2).then(|| *rng.pick(&[1.7e9, -1.0, 1e300, 0.5])),

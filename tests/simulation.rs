@@ -378,18 +378,20 @@ impl Scenario {
             && !self.offline_periods()
     }
 
-    /// The page's view of a token's lifetime at worst: the issuer clock
-    /// running behind shortens it (an `iat` in the past is not trusted), and
-    /// the answer's latency plus `iat`'s whole seconds eat into it.
+    /// The page's view of a token's lifetime at worst: the answer's latency
+    /// plus `iat`'s whole seconds eat into it. A page clock running ahead is
+    /// corrected (`schedule::issuer_clock_offset`) once two readings of the
+    /// issuer's clock agree: until then a token is judged on the page clock,
+    /// where the first one looks shorter-lived, or already expired (refused;
+    /// the next answer's reading then agrees with its reading).
     fn page_lifetime_min(&self) -> Millis {
-        // `schedule::issuer_clock_offset` corrects a page clock running
-        // ahead once a token looks more than half spent on arrival, but
-        // never one already past `exp` on the page clock (fail closed).
-        let left_on_page = self.ttl_ms + self.issuer_offset_ms.min(0) - self.latency_ms.1 - 1_000;
-        if left_on_page <= 0 {
-            return left_on_page;
+        let corrected = self.ttl_ms - self.latency_ms.1 - 1_000;
+        let first = corrected + self.issuer_offset_ms.min(0);
+        if first <= 0 {
+            corrected
+        } else {
+            first.min(corrected)
         }
-        left_on_page.max(self.ttl_ms / 2 - self.latency_ms.1 - 1_000)
     }
 
     /// Tokens arrive with enough life left for the session to work at all.
@@ -404,10 +406,11 @@ impl Scenario {
     /// answer's latency and `iat`'s truncation to seconds).
     fn answerable(&self) -> bool {
         let margin = (self.page_lifetime_min() / 4).min(60_000);
-        // Whenever `iat` sets the offset (issuer ahead, or a page clock far
-        // enough ahead to be corrected), the estimate errs late by up to the
-        // answer's latency and `iat`'s truncation to whole seconds.
-        let corrected = self.issuer_offset_ms > 0 || -self.issuer_offset_ms * 2 > self.ttl_ms;
+        // Whenever `iat` sets the offset with the issuer ahead, the estimate
+        // errs late by up to the answer's latency and `iat`'s truncation to
+        // whole seconds. A page clock ahead is corrected by the smallest lead
+        // two readings allow, which never errs late.
+        let corrected = self.issuer_offset_ms > 0;
         let estimate_error = if corrected {
             self.latency_ms.1 + 1_000
         } else {
@@ -1714,6 +1717,7 @@ impl<'a> World<'a> {
                     refused: refused.as_ref(),
                     needs_refresh: call.needs_refresh,
                     asked_at: Some(call.started_at),
+                    clock: session.clock_evidence(),
                 };
                 Candidate::read(&text)
                     .and_then(|c| c.with_server_date(server_date).admit(&rules, now, None))

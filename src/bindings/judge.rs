@@ -143,7 +143,8 @@ pub async fn refresh_grant(rt: &Rc<Runtime>) -> Result<Answer> {
         }
         return Err(error);
     }
-    let server_date = header(&response, "Date").and_then(|v| schedule::parse_http_date(&v));
+    let server_date =
+        header(&response, "Date").and_then(|v| schedule::parse_http_date(&v, rt.now()));
     Ok(Answer {
         text: text(&response).await?,
         server_date,
@@ -234,11 +235,12 @@ pub async fn judge(
     received_at: Millis,
 ) -> Result<Credential> {
     let candidate = Candidate::read(&answer.text)?.with_server_date(answer.server_date);
-    let (customer_id, refused) = {
+    let (customer_id, refused, clock) = {
         let s = rt.session.borrow();
         (
             s.customer_id().map(str::to_owned).unwrap_or_default(),
             s.refused_token().cloned(),
+            s.clock_evidence(),
         )
     };
     let rules = Rules {
@@ -247,6 +249,7 @@ pub async fn judge(
         refused: refused.as_ref(),
         needs_refresh: call.needs_refresh,
         asked_at: Some(call.started_at),
+        clock,
     };
     if candidate.is_jwt() && rt.config.validation.checks_signatures() {
         let mut opts = admit::session_verify_options(&rules);

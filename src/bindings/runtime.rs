@@ -430,11 +430,7 @@ impl Runtime {
                 return;
             }
         }
-        let now = self.now();
-        let granted = self.session.borrow_mut().call_granted(call.id, now);
-        if let Some(call) = granted {
-            self.make_call(call);
-        }
+        self.grant(call.id);
     }
 
     /// The refresh lock was granted: take the other tabs' token if one will
@@ -468,15 +464,30 @@ impl Runtime {
             _ => false,
         };
         if let (Some(id), true) = (waiting, holds) {
-            let now = self.now();
-            let granted = self.session.borrow_mut().call_granted(id, now);
-            if let Some(call) = granted {
-                self.make_call(call);
-            }
+            self.grant(id);
         }
         // The call's deadline starts now: arm the timer for it (or let go of
         // the lock when no call is needed any more).
         self.after(Effects::default());
+    }
+
+    /// Web Locks failed (see `tabs`): the call waiting for the lock goes
+    /// ahead in this tab alone, its deadline counted from now.
+    pub fn lock_unavailable(self: &Rc<Self>) {
+        let waiting = self.session.borrow().call_awaiting_grant();
+        if let Some(id) = waiting {
+            self.grant(id);
+        }
+        self.after(Effects::default());
+    }
+
+    /// Starts call `id` now, unless the session no longer wants it.
+    fn grant(self: &Rc<Self>, id: CallId) {
+        let now = self.now();
+        let granted = self.session.borrow_mut().call_granted(id, now);
+        if let Some(call) = granted {
+            self.make_call(call);
+        }
     }
 
     /// Another tab's token for this customer (announced or offered).

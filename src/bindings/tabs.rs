@@ -17,7 +17,10 @@
 //!   frozen tab).
 //!
 //! Without BroadcastChannel each tab refreshes on its own; without Web Locks
-//! tabs still share tokens and logouts, and adopt an announced token.
+//! tabs still share tokens and logouts, and adopt an announced token. Web
+//! Locks that fail (an opaque origin such as `<iframe sandbox>` rejects them,
+//! a stub never grants) count as missing from then on: a call waiting for
+//! the lock goes ahead in this tab alone ([`Runtime::lock_unavailable`]).
 
 use super::js;
 use super::runtime::Runtime;
@@ -38,16 +41,20 @@ const PRESENCE_LOCK: &str = "chat-auth:tab:";
 /// How long a tab waits for the others' answers before calling its provider.
 pub const ROUND_TIMEOUT_MS: u32 = 500;
 
+/// How long a lock request may go ungranted, while no other tab holds the
+/// lock, before Web Locks count as broken; also the bound on `query()`.
+pub const LOCK_WAIT_MS: u32 = 500;
+
 #[wasm_bindgen(module = "/js/locks.js")]
 extern "C" {
     #[wasm_bindgen(js_name = locksAvailable)]
     fn locks_available() -> bool;
     #[wasm_bindgen(js_name = acquireLock)]
-    fn acquire_lock(name: &str, granted: &Function);
+    fn acquire_lock(name: &str, wait_ms: u32, done: &JsValue);
     #[wasm_bindgen(js_name = holdLock)]
-    fn hold_lock(name: &str) -> Function;
+    fn hold_lock(name: &str, failed: &Function) -> Function;
     #[wasm_bindgen(js_name = countHeld)]
-    fn count_held(prefix: &str, own: &str) -> Promise;
+    fn count_held(prefix: &str, own: &str, ms: u32) -> Promise;
 }
 
 /// A held refresh lock.
@@ -71,6 +78,9 @@ pub struct Tabs {
     _on_message: Closure<dyn Fn(MessageEvent)>,
     id: String,
     presence: Option<Function>,
+    /// Web Locks failed here once: calls no longer wait for the lock.
+    locks_failed: Rc<Cell<bool>>,
+    _on_locks_failed: Closure<dyn Fn()>,
     held: RefCell<Option<Held>>,
     round: RefCell<Option<Round>>,
     next_nonce: Cell<u32>,
@@ -82,7 +92,15 @@ impl Tabs {
     pub fn open(rt: Weak<Runtime>) -> Option<Rc<Tabs>> {
         let channel = BroadcastChannel::new(CHANNEL).ok()?;
         let id = js::uuid_v4();
-        let presence = locks_available().then(|| hold_lock(&[PRESENCE_LOCK, &id].concat()));
+        let locks_failed = Rc::new(Cell::new(false));
+        let flag = locks_failed.clone();
+        let on_locks_failed = Closure::<dyn Fn()>::new(move || flag.set(true));
+        let presence = locks_available().then(|| {
+            hold_lock(
+                &[PRESENCE_LOCK, &id].concat(),
+                on_locks_failed.as_ref().unchecked_ref(),
+            )
+        });
         let tabs = Rc::new_cyclic(|me: &Weak<Tabs>| {
             let me = me.clone();
             let on_message = Closure::<dyn Fn(MessageEvent)>::new(move |ev: MessageEvent| {
@@ -96,6 +114,8 @@ impl Tabs {
                 _on_message: on_message,
                 id,
                 presence,
+                locks_failed,
+                _on_locks_failed: on_locks_failed,
                 held: RefCell::new(None),
                 round: RefCell::new(None),
                 next_nonce: Cell::new(1),
@@ -104,9 +124,10 @@ impl Tabs {
         Some(tabs)
     }
 
-    /// Whether calls go through the refresh lock.
+    /// Whether calls go through the refresh lock: Web Locks exist and have
+    /// not failed.
     pub fn elects(&self) -> bool {
-        self.presence.is_some()
+        self.presence.is_some() && !self.locks_failed.get()
     }
 
     /// Whether this tab holds the refresh lock for `customer`.
@@ -118,11 +139,19 @@ impl Tabs {
     }
 
     /// Queues for the refresh lock of `customer`; [`Runtime::lock_granted`]
-    /// runs once it is held. A grant while this tab already holds a lock
+    /// runs once it is held, or [`Runtime::lock_unavailable`] when Web Locks
+    /// fail (see `js/locks.js`). A grant while this tab already holds a lock
     /// (an earlier request of its own) is handed straight back.
     pub fn acquire(self: &Rc<Self>, rt: &Rc<Runtime>, customer: &str) {
         let (tabs, rt, owner) = (Rc::downgrade(self), Rc::downgrade(rt), customer.to_owned());
-        let granted = Closure::once_into_js(move |release: Function| {
+        let done = Closure::once_into_js(move |release: JsValue| {
+            let Some(release) = release.dyn_into::<Function>().ok() else {
+                if let (Some(tabs), Some(rt)) = (tabs.upgrade(), rt.upgrade()) {
+                    tabs.locks_failed.set(true);
+                    rt.lock_unavailable();
+                }
+                return;
+            };
             match (tabs.upgrade(), rt.upgrade()) {
                 (Some(tabs), Some(rt)) if tabs.held.borrow().is_none() => {
                     tabs.held.replace(Some(Held {
@@ -139,7 +168,7 @@ impl Tabs {
                 }
             }
         });
-        acquire_lock(&[REFRESH_LOCK, customer].concat(), granted.unchecked_ref());
+        acquire_lock(&[REFRESH_LOCK, customer].concat(), LOCK_WAIT_MS, &done);
     }
 
     /// Releases the refresh lock unless this tab still refreshes for the
@@ -161,7 +190,11 @@ impl Tabs {
     /// arrived from every live tab, or within [`ROUND_TIMEOUT_MS`].
     pub async fn ask(&self, customer: &str) -> Vec<Credential> {
         let own = [PRESENCE_LOCK, &self.id].concat();
-        let peers = match JsFuture::from(count_held(PRESENCE_LOCK, &own)).await {
+        if !self.elects() {
+            // Without working locks no peer can be counted.
+            return Vec::new();
+        }
+        let peers = match JsFuture::from(count_held(PRESENCE_LOCK, &own, LOCK_WAIT_MS)).await {
             Ok(n) => n.as_f64().unwrap_or(0.0) as usize,
             Err(_) => 0,
         };

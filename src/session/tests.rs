@@ -29,6 +29,7 @@ fn cred(token: &str, now: Millis, ttl_ms: Millis) -> Credential {
         received_at: now,
         expires_at: Some(now + ttl_ms),
         clock_offset: 0,
+        clock_evidence: ClockEvidence::default(),
         refresh_token: None,
     }
 }
@@ -573,4 +574,142 @@ fn a_refused_token_is_not_adopted_after_the_refresh_either() {
     let fx = s.adopt(cred("t1", T0 + 500, 900_000), T0 + 1_011, 0.0);
     assert_eq!(fx, Effects::default());
     assert_eq!(s.credential().unwrap().token.secret(), "t2");
+}
+
+/// Judges a provider's JWT with `payload` for the call `call` of `s`, as
+/// the shells do (the session's own evidence of the issuer's clock).
+fn judge(s: &Session, call: &Call, payload: &str, now: Millis) -> Result<Credential> {
+    let token = crate::token::tests::jws(r#"{"alg":"RS256"}"#, payload, b"s");
+    judge_token(s, call, &token, now)
+}
+
+/// [`judge`] for a token as it is.
+fn judge_token(s: &Session, call: &Call, token: &str, now: Millis) -> Result<Credential> {
+    let validation = crate::config::ValidationConfig::default();
+    let rules = crate::admit::Rules {
+        validation: &validation,
+        customer_id: "cust-1",
+        refused: s.refused_token(),
+        needs_refresh: call.needs_refresh,
+        asked_at: Some(call.started_at),
+        clock: s.clock_evidence(),
+    };
+    crate::admit::Candidate::read(&format!(r#"{{"Auth":{{"Token":"{token}"}}}}"#))?
+        .admit(&rules, now, None)
+}
+
+/// Feeds `judged` into `s` as the answer to `call`.
+fn answer(s: &mut Session, call: &Call, judged: Result<Credential>, now: Millis) -> Effects {
+    match judged {
+        Ok(c) => s.call_succeeded(call.id, c, Source::Provider, 0.0),
+        Err(e) => s.call_failed(call.id, e, now),
+    }
+}
+
+/// `{"sub":"cust-1","iat":…,"exp":…}` for a token issued at `iat_s` living 6 s.
+fn six_seconds(iat_s: i64) -> String {
+    format!(r#"{{"sub":"cust-1","iat":{iat_s},"exp":{}}}"#, iat_s + 6)
+}
+
+/// A session whose page clock runs `lead` ms ahead, logged in with 6 s
+/// tokens: the first answer refused, the retry's agreeing. Returns the time.
+fn fast_clock_login(s: &mut Session, lead: Millis) -> Millis {
+    let issuer_s = T0 / 1000;
+    let mut now = T0 + lead;
+    let call = s.set_customer("cust-1", now).unwrap().call.unwrap();
+    let judged = judge(s, &call, &six_seconds(issuer_s), now + 100);
+    let _ = answer(s, &call, judged, now + 100);
+    now = s.next_wake().unwrap();
+    let retry = s.tick(now).call.unwrap();
+    let judged = judge(s, &retry, &six_seconds(issuer_s + 1), now + 100);
+    let _ = answer(s, &retry, judged, now + 100);
+    assert!(s.credential().unwrap().clock_offset < 0);
+    now
+}
+
+#[test]
+fn a_page_clock_ten_minutes_fast_authenticates_after_one_more_reading() {
+    let lead = 600_000;
+    let issuer_s = T0 / 1000;
+    let mut s = session();
+    let mut now = T0 + lead;
+    let call = s.set_customer("cust-1", now).unwrap().call.unwrap();
+    now += 150;
+    let judged = judge(&s, &call, &six_seconds(issuer_s), now);
+    assert_eq!(judged.as_ref().unwrap_err().code(), ErrorCode::Expired);
+    let fx = answer(&mut s, &call, judged, now);
+    assert_eq!(fx.release, None, "setCustomer still waits");
+    assert_eq!(s.state(), State::Authenticating);
+    // The retry asks for a fresh token; its reading agrees.
+    now = s.next_wake().unwrap();
+    let retry = s.tick(now).call.unwrap();
+    assert!(retry.needs_refresh);
+    now += 150;
+    let judged = judge(&s, &retry, &six_seconds(issuer_s + 1), now);
+    let fx = answer(&mut s, &retry, judged, now);
+    assert_eq!(fx.release, Some(Ok(())));
+    assert_eq!(s.state(), State::Authenticated);
+    let c = s.credential().unwrap();
+    // The real expiry (issuer's clock) moved onto the page clock.
+    let mut real_expiry = (issuer_s + 7) * 1000 + lead;
+    assert!(c.expires_at.unwrap() <= real_expiry);
+    assert!(c.expires_at.unwrap() > real_expiry - 2_000);
+    // Refreshes come on the issuer's schedule, each judged at once.
+    for i in 0..3 {
+        now = s.refresh_due().unwrap();
+        assert!(now < real_expiry, "refresh {i} before the real expiry");
+        let call = s.tick(now).call.unwrap();
+        now += 100;
+        let issued = (now - lead) / 1000;
+        real_expiry = (issued + 6) * 1000 + lead;
+        let judged = judge(&s, &call, &six_seconds(issued), now);
+        let fx = answer(&mut s, &call, judged, now);
+        assert_eq!(fx.release, Some(Ok(())), "refresh {i}");
+    }
+}
+
+#[test]
+fn a_fast_clock_correction_the_server_refutes_is_dropped_and_the_token_never_sent_again() {
+    // Two stale cached tokens that happen to look like one fast clock (the
+    // worst case of the evidence rule): the server refuses the second once.
+    let mut s = session();
+    let now = fast_clock_login(&mut s, 600_000);
+    let token = s.credential().unwrap().token.secret().to_owned();
+    // The server refuses it: the evidence goes, the next call says needsRefresh.
+    let (access, fx) = s.unauthorized(Some(&token), now + 200);
+    assert_eq!(access, Access::Wait);
+    let call = fx.call.unwrap();
+    assert!(call.needs_refresh);
+    assert_eq!(s.clock_evidence().agreed, None);
+    // Handed back, it is refused, never sent a second time: without the
+    // evidence it is judged on the page clock again, where it has expired.
+    let same = judge_token(&s, &call, &token, now + 300);
+    assert_eq!(same.unwrap_err().code(), ErrorCode::Expired);
+}
+
+#[test]
+fn a_tab_that_adopted_a_corrected_token_judges_its_own_first_answer_at_once() {
+    // Tab A gathers the evidence (two readings), tab B only adopts A's token
+    // (through the stored form another tab receives), then calls itself.
+    let lead = 600_000;
+    let mut a = session();
+    let mut now = fast_clock_login(&mut a, lead);
+    let offered = crate::admit::store("cust-1", a.credential().unwrap());
+    let mut b = session();
+    let call = b.set_customer("cust-1", now + 200).unwrap().call.unwrap();
+    let fx = b.adopt(
+        crate::admit::restore(&offered, "cust-1").unwrap(),
+        now + 200,
+        0.0,
+    );
+    assert_eq!(fx.abort, Some(call.id));
+    assert!(b.clock_evidence().agreed.is_some());
+    // B's own scheduled refresh: its first answer is admitted, corrected.
+    now = b.refresh_due().unwrap();
+    let call = b.tick(now).call.unwrap();
+    let issued = (now + 100 - lead) / 1000;
+    let judged = judge(&b, &call, &six_seconds(issued), now + 100);
+    assert!(judged.as_ref().unwrap().clock_offset < -lead + 2_000);
+    let fx = answer(&mut b, &call, judged, now + 100);
+    assert_eq!(fx.release, Some(Ok(())));
 }
