@@ -17,7 +17,7 @@ const cluster = await startCluster({ settings: { fsync: 'off', synchronous_commi
 console.log(`test-postgres: cluster on ${cluster.url} (${cluster.dir}) in ${seconds(started)} s`);
 let code;
 try {
-  code = await run('cargo', ['test', '-p', 'chat-auth-server', '--test', 'store', '--test', 'api', '--test', 'races'], {
+  code = await run('cargo', ['test', '-p', 'chat-auth-server', '--test', 'store', '--test', 'api', '--test', 'races', '--test', 'desk'], {
     env: toolEnv({ CHAT_TEST_POSTGRES: cluster.url }),
   });
 } finally {
