@@ -7,6 +7,7 @@ import { createTimeline } from '/timeline.js';
 const $ = (id) => document.getElementById(id);
 const ORIGIN = location.origin;
 const POLL_MS = 2000;
+const CHANNEL_NAMES = { web: 'Web chat', messenger: 'Messenger' };
 
 await init();
 const meta = await (await fetch('/.well-known/oauth-authorization-server')).json();
@@ -64,6 +65,21 @@ async function login(username, password) {
   await auth.setCustomer(body.customer_id, contextProvider);
 }
 
+/** The customer's own data from the site's profile API, as the server checked it. */
+async function loadProfile() {
+  const res = await auth.fetch(`${ORIGIN}/api/profile`, { headers: chatHeaders() });
+  const box = $('my-profile');
+  if (!res.ok) {
+    box.textContent = '';
+    return;
+  }
+  const p = await res.json();
+  box.textContent = p.verified
+    ? `Verified account · ${p.profile.tier} member since ${p.profile.member_since} · ${p.profile.orders.length} recent order${p.profile.orders.length === 1 ? '' : 's'}`
+    : `Account not verified (${p.reason})`;
+  box.dataset.verified = String(p.verified);
+}
+
 async function logout() {
   try {
     await auth.fetch(`${ORIGIN}/auth/logout`, { method: 'POST' });
@@ -93,10 +109,16 @@ function renderMessages(messages) {
     li.className = `bubble ${m.author}`;
     const text = document.createElement('p');
     text.textContent = m.text;
+    const meta = document.createElement('span');
+    meta.className = 'bubble-meta';
+    const channel = document.createElement('span');
+    channel.className = 'channel';
+    channel.textContent = CHANNEL_NAMES[m.channel] || m.channel;
     const time = document.createElement('time');
     time.dateTime = new Date(m.at).toISOString();
     time.textContent = new Date(m.at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
-    li.append(text, time);
+    meta.append(channel, ' · ', time);
+    li.append(text, meta);
     li.dataset.id = m.id;
     seen.set(m.id, li);
     list.append(li);
@@ -107,8 +129,13 @@ function renderMessages(messages) {
   list.scrollTop = list.scrollHeight;
 }
 
+/** Chat requests carry the customer id the SDK was given: the server checks it against the token and the site's profile. */
+function chatHeaders(extra = {}) {
+  return auth.customerId ? { ...extra, 'Chat-Customer-Id': auth.customerId } : extra;
+}
+
 async function loadMessages() {
-  const res = await auth.fetch(`${ORIGIN}/api/messages`);
+  const res = await auth.fetch(`${ORIGIN}/api/messages`, { headers: chatHeaders() });
   if (!res.ok) {
     log('chat', `GET /api/messages → ${res.status}`, 'bad');
     return;
@@ -126,7 +153,7 @@ async function send(text) {
   const clientId = crypto.randomUUID();
   const res = await auth.fetch(`${ORIGIN}/api/messages`, {
     method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
+    headers: chatHeaders({ 'Content-Type': 'application/json' }),
     body: JSON.stringify({ text, clientId }),
   });
   if (!res.ok) {
@@ -253,6 +280,7 @@ $('login-form').addEventListener('submit', async (e) => {
     $('password').value = '';
     $('login-reason').classList.remove('notice');
     await loadMessages();
+    await loadProfile();
   } catch (err) {
     $('login-error').textContent = err.message;
   } finally {
