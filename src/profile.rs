@@ -256,9 +256,14 @@ mod tests {
         let rules = ProfileRules::default();
         let profile = obj(r#"{"customer_id":"c_8f3a9b2e"}"#);
         let active = obj(r#"{"active":true,"sub":"c_8f3a9b2e","exp":1900000060}"#);
-        assert!(
-            validate_profile(TokenFacts::Introspection(&active), ID, &profile, &rules, NOW).is_ok()
-        );
+        assert!(validate_profile(
+            TokenFacts::Introspection(&active),
+            ID,
+            &profile,
+            &rules,
+            NOW
+        )
+        .is_ok());
         let inactive = obj(r#"{"active":false}"#);
         assert_eq!(
             code(validate_profile(

@@ -166,7 +166,7 @@ async function loadConversation() {
   if (!open) return;
   const c = await getJson(`/desk/conversations/${open.kind}/${encodeURIComponent(open.id)}`);
   const channels = [...new Set(c.messages.map((m) => CHANNEL_NAMES[m.channel] || m.channel))];
-  $('d-conv-sub').textContent = `${c.messages.length} messages · channels: ${channels.join(', ')}`;
+  $('d-conv-sub').textContent = `${c.messages.length} message${c.messages.length === 1 ? '' : 's'} · channels: ${channels.join(', ')}`;
   syncMessages($('d-messages'), seen, c.messages);
   renderProfile(c.kind, c.id, c.profile);
 }

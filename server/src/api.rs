@@ -419,7 +419,14 @@ pub async fn login(State(state): Shared, body: Bytes) -> ApiResult {
 /// (demo agents, never customers), for the desk's client `chat-desk`.
 pub async fn desk_login(State(state): Shared, body: Bytes) -> ApiResult {
     let o = json_body(&body)?;
-    log_in(&state, &o, &DEMO_AGENTS, "agent:", DESK_CLIENT_ID.to_owned()).await
+    log_in(
+        &state,
+        &o,
+        &DEMO_AGENTS,
+        "agent:",
+        DESK_CLIENT_ID.to_owned(),
+    )
+    .await
 }
 
 /// Checks a login (limited per name) against `users` and starts a session

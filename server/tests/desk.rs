@@ -85,12 +85,20 @@ impl Desk {
             }
             None => Body::empty(),
         };
-        let res = self.app.clone().oneshot(b.body(body).unwrap()).await.unwrap();
+        let res = self
+            .app
+            .clone()
+            .oneshot(b.body(body).unwrap())
+            .await
+            .unwrap();
         let status = res.status();
         let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
             .await
             .unwrap();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
     }
 
     /// Logs in at `path` (`/auth/login` or `/desk/login`): (access token,
@@ -371,7 +379,11 @@ async fn the_desk_sees_one_history_across_channels_newest_first_with_unread_coun
     assert_eq!(first["reply"]["author"], "bot");
     d.say(&bob, "I need an invoice").await;
     let agent = d.agent().await;
-    assert_eq!(d.queue(&agent).await.len(), 2, "online from its first desk request");
+    assert_eq!(
+        d.queue(&agent).await.len(),
+        2,
+        "online from its first desk request"
+    );
     // Alice continues on the messenger channel (another client, a new login).
     let messenger = d
         .login("/auth/login", "alice", "wonderland", Some("chat-messenger"))
@@ -542,7 +554,10 @@ async fn the_profile_is_verified_only_when_token_sdk_id_and_profile_agree() {
     d.now.fetch_add(3_600_000, Ordering::SeqCst);
     let agent = d.agent().await;
     let p = profile_on_desk(&d, &agent, &alice.customer).await;
-    assert_eq!((p["verified"].clone(), p["reason"].clone()), (json!(false), json!("expired")));
+    assert_eq!(
+        (p["verified"].clone(), p["reason"].clone()),
+        (json!(false), json!("expired"))
+    );
     assert_eq!(p["profile"], Value::Null);
 }
 
@@ -559,7 +574,10 @@ impl ProfileApi for FakeProfiles {
 #[tokio::test]
 async fn a_failing_or_wrong_profile_api_is_not_verified() {
     for (api, reason) in [
-        (FakeProfiles(Err("503 from the profile service")), "profile_unavailable"),
+        (
+            FakeProfiles(Err("503 from the profile service")),
+            "profile_unavailable",
+        ),
         (
             FakeProfiles(Ok(r#"{"customer_id":"c_someone_else","name":"Mallory"}"#)),
             "claim_mismatch",
@@ -608,7 +626,10 @@ async fn no_token_reaches_the_database() {
     // table this feature writes. (LIKE's `_` wildcard only widens a match.)
     for token in [&alice.access, &alice.refresh, &agent.access] {
         for (table, columns) in [
-            ("profiles", "sdk_customer_id || coalesce(data, '') || coalesce(reason, '')"),
+            (
+                "profiles",
+                "sdk_customer_id || coalesce(data, '') || coalesce(reason, '')",
+            ),
             ("messages", "text || channel"),
             ("desk_presence", "agent"),
             ("conversation_reads", "owner"),

@@ -31,7 +31,11 @@ macro_rules! migration {
 pub const SQLITE: &[Migration] = &[
     migration!(1, "initial", "sqlite/0001_initial.sql"),
     migration!(2, "login_attempts", "sqlite/0002_login_attempts.sql"),
-    migration!(3, "desk_channels_profiles", "sqlite/0003_desk_channels_profiles.sql"),
+    migration!(
+        3,
+        "desk_channels_profiles",
+        "sqlite/0003_desk_channels_profiles.sql"
+    ),
 ];
 
 /// PostgreSQL's migrations.

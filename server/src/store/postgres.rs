@@ -15,8 +15,8 @@
 
 use super::migrations::{self, Migration};
 use super::{
-    AttemptId, Author, Channel, Family, Message, Millis, Owner, ProfileCheck, QueueEntry,
-    Rotation, Store, StoreError, StoreResult,
+    AttemptId, Author, Channel, Family, Message, Millis, Owner, ProfileCheck, QueueEntry, Rotation,
+    Store, StoreError, StoreResult,
 };
 use crate::limits::{AttemptCounts, LoginLimit};
 use async_trait::async_trait;

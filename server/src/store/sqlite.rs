@@ -8,8 +8,8 @@
 
 use super::migrations::{self, Migration};
 use super::{
-    AttemptId, Author, Channel, Family, Message, Millis, Owner, ProfileCheck, QueueEntry,
-    Rotation, Store, StoreError, StoreResult,
+    AttemptId, Author, Channel, Family, Message, Millis, Owner, ProfileCheck, QueueEntry, Rotation,
+    Store, StoreError, StoreResult,
 };
 use crate::limits::{AttemptCounts, LoginLimit};
 use async_trait::async_trait;
@@ -470,18 +470,8 @@ impl Store for SqliteStore {
     ) -> StoreResult<(Message, bool)> {
         let (owner, text, client_id) =
             (owner.clone(), text.to_owned(), client_id.map(str::to_owned));
-        self.run(move |c| {
-            append(
-                c,
-                &owner,
-                author,
-                &text,
-                client_id.as_deref(),
-                channel,
-                now,
-            )
-        })
-        .await
+        self.run(move |c| append(c, &owner, author, &text, client_id.as_deref(), channel, now))
+            .await
     }
 
     async fn queue(&self, limit: usize) -> StoreResult<Vec<QueueEntry>> {
