@@ -106,7 +106,8 @@ function renderMessages(messages) {
   for (const m of messages) {
     if (seen.has(m.id)) continue;
     const li = document.createElement('li');
-    li.className = `bubble ${m.author}`;
+    // The bot answers for the support side: styled (and found) as the agent's side.
+    li.className = m.author === 'bot' ? 'bubble agent bot' : `bubble ${m.author}`;
     const text = document.createElement('p');
     text.textContent = m.text;
     const meta = document.createElement('span');

@@ -248,77 +248,49 @@ async fn only_representatives_read_the_queue_or_a_conversation_or_reply() {
     let conv = format!("/desk/conversations/customer/{}", alice.customer);
     let reply = format!("{conv}/messages");
     let body = || Some(json!({ "text": "hi" }));
+    let refusals = [
+        // No token.
+        (None, StatusCode::UNAUTHORIZED, "invalid_request"),
+        // A token that fails validation.
+        (Some("not.a.jwt"), StatusCode::UNAUTHORIZED, "invalid_token"),
+        // A customer's valid token.
+        (
+            Some(alice.access.as_str()),
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+        ),
+    ];
     for (method, path) in [
         (Method::GET, "/desk/queue"),
         (Method::GET, conv.as_str()),
         (Method::POST, reply.as_str()),
     ] {
-        // No token: 401.
-        let (status, r) = d
-            .call(
-                method.clone(),
-                path,
-                Call {
-                    body: body(),
-                    ..Call::default()
-                },
-            )
-            .await;
-        assert_refusal(status, &r, StatusCode::UNAUTHORIZED, "invalid_request");
-        // A token that fails validation: 401.
-        let (status, r) = d
-            .call(
-                method.clone(),
-                path,
-                Call {
-                    token: Some("not.a.jwt"),
-                    body: body(),
-                    ..Call::default()
-                },
-            )
-            .await;
-        assert_refusal(status, &r, StatusCode::UNAUTHORIZED, "invalid_token");
-        // A customer's valid token: 403, and nothing of the conversation.
-        let (status, r) = d
-            .call(
-                method,
-                path,
-                Call {
-                    token: Some(&alice.access),
-                    body: body(),
-                    ..Call::default()
-                },
-            )
-            .await;
-        assert_refusal(status, &r, StatusCode::FORBIDDEN, "insufficient_scope");
-        assert!(!r.to_string().contains("hello desk"));
+        for (token, expected, error) in refusals {
+            let call = Call {
+                token,
+                body: Some(json!({ "text": "hi" })),
+                ..Call::default()
+            };
+            let (status, r) = d.call(method.clone(), path, call).await;
+            assert_refusal(status, &r, expected, error);
+            assert!(!r.to_string().contains("hello desk"), "{path}");
+        }
     }
     // Nothing was written by the refused replies.
     let (_, mine) = d.get("/api/messages", Some(&alice.access)).await;
     assert!(!texts(&mine).contains(&"hi".to_owned()));
     // Customers cannot log in at the desk, nor representatives as customers.
-    let (status, _) = d
-        .call(
-            Method::POST,
-            "/desk/login",
-            Call {
-                body: Some(json!({ "username": "alice", "password": "wonderland" })),
-                ..Call::default()
-            },
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, _) = d
-        .call(
-            Method::POST,
-            "/auth/login",
-            Call {
-                body: Some(json!({ "username": "ava", "password": "helpdesk" })),
-                ..Call::default()
-            },
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    for (path, user, password) in [
+        ("/desk/login", "alice", "wonderland"),
+        ("/auth/login", "ava", "helpdesk"),
+    ] {
+        let call = Call {
+            body: Some(json!({ "username": user, "password": password })),
+            ..Call::default()
+        };
+        let (status, _) = d.call(Method::POST, path, call).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+    }
 }
 
 #[tokio::test]

@@ -81,7 +81,7 @@ test('anonymous chat, login, merged history, and chatting through three token li
   const page = await openPage();
   assert.equal(await state(page), 'anonymous');
   await sendMessage(page, 'Hi, my parcel has not arrived');
-  await page.waitForSelector('.bubble.bot');
+  await page.waitForSelector('.bubble.agent');
   await sendMessage(page, 'Order 1042, placed last week');
   const anonymousId = await page.evaluate(() => window.chatAuth.anonymousId);
 

@@ -61,6 +61,19 @@ async function noViolations(page) {
   violations.push(...(await page.evaluate(() => window.__cspViolations || [])));
 }
 
+/** A customer's login straight at the site (no page): its token response. */
+async function siteLogin(username, password) {
+  const res = await fetch(`${srv.origin}/auth/login`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ username, password }),
+  });
+  const body = await res.json();
+  secrets.add(body.access_token);
+  secrets.add(body.refresh_token);
+  return body;
+}
+
 const hasText = (selector, text) => (p) =>
   p.waitForFunction(([s, t]) => [...document.querySelectorAll(s)].some((e) => e.textContent.includes(t)), [selector, text]);
 
@@ -143,15 +156,7 @@ test('customer and representative: one conversation across channels, verified pr
   assert.equal(replyChannel, 'messenger', 'a reply goes where the customer last wrote');
 
   // ---- a token for another customer: Bob's token, Alice's customer id
-  const bobLogin = await (
-    await fetch(`${srv.origin}/auth/login`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ username: 'bob', password: 'builder' }),
-    })
-  ).json();
-  secrets.add(bobLogin.access_token);
-  secrets.add(bobLogin.refresh_token);
+  const bobLogin = await siteLogin('bob', 'builder');
   const sent = await fetch(`${srv.origin}/api/messages`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${bobLogin.access_token}`, 'Chat-Customer-Id': alice },
@@ -212,14 +217,7 @@ test('the desk refuses a customer token and the customer endpoints refuse the de
     assert.equal(status, 403, path);
     assert.equal(keys, 'error,error_description', path);
   }
-  const login = await (
-    await fetch(`${srv.origin}/auth/login`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ username: 'carol', password: 'singing' }),
-    })
-  ).json();
-  secrets.add(login.access_token);
+  const login = await siteLogin('carol', 'singing');
   const queue = await fetch(`${srv.origin}/desk/queue`, { headers: { Authorization: `Bearer ${login.access_token}` } });
   assert.equal(queue.status, 403);
   assert.deepEqual(Object.keys(await queue.json()).sort(), ['error', 'error_description']);
