@@ -278,12 +278,12 @@ pub(crate) fn customer_note(p: &Principal) -> Note {
 
 // ---- login and tokens -------------------------------------------------
 
-pub(crate) fn digest(s: &str) -> [u8; 32] {
+fn digest(s: &str) -> [u8; 32] {
     Sha256::digest(s.as_bytes()).into()
 }
 
 /// Constant-time equality of two digests.
-pub(crate) fn same_digest(a: &[u8; 32], b: &[u8; 32]) -> bool {
+fn same_digest(a: &[u8; 32], b: &[u8; 32]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
