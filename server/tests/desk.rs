@@ -247,7 +247,6 @@ async fn only_representatives_read_the_queue_or_a_conversation_or_reply() {
     d.say(&alice, "hello desk").await;
     let conv = format!("/desk/conversations/customer/{}", alice.customer);
     let reply = format!("{conv}/messages");
-    let body = || Some(json!({ "text": "hi" }));
     let refusals = [
         // No token.
         (None, StatusCode::UNAUTHORIZED, "invalid_request"),
