@@ -29,6 +29,7 @@ pub mod error;
 pub mod identifier;
 pub mod json;
 pub mod keys;
+pub mod profile;
 pub mod schedule;
 pub mod secret;
 pub mod session;

@@ -8,9 +8,10 @@ import { createAnnouncer } from '/announce.js';
 /**
  * @param {HTMLOListElement} list the transcript (`aria-label`, `tabindex="0"`: it scrolls)
  * @param {HTMLElement} liveRegion a visually hidden `role="log"` element
- * @param {{ agentName: string, showTimes?: boolean }} options
+ * @param {{ agentName: string, showTimes?: boolean, channelNames?: Record<string, string> }} options
+ *   channelNames: when given, each bubble names the channel its message came from
  */
-export function createConversation(list, liveRegion, { agentName, showTimes = true }) {
+export function createConversation(list, liveRegion, { agentName, showTimes = true, channelNames = null }) {
   const announcer = createAnnouncer(liveRegion, 5);
   const seen = new Map(); // message id → <li>
   /** clientIds of messages this page sent: their echo is not announced back. */
@@ -20,7 +21,8 @@ export function createConversation(list, liveRegion, { agentName, showTimes = tr
 
   function bubble(m) {
     const li = document.createElement('li');
-    li.className = `bubble ${m.author}`;
+    // The bot answers for the support side: styled (and found) as the agent's side.
+    li.className = m.author === 'bot' ? 'bubble agent bot' : `bubble ${m.author}`;
     li.dataset.id = m.id;
     const who = document.createElement('span');
     who.className = 'visually-hidden';
@@ -28,12 +30,22 @@ export function createConversation(list, liveRegion, { agentName, showTimes = tr
     const text = document.createElement('p');
     text.textContent = m.text;
     li.append(who, text);
+    const meta = document.createElement('span');
+    meta.className = 'bubble-meta';
+    if (channelNames && m.channel) {
+      const channel = document.createElement('span');
+      channel.className = 'channel';
+      channel.textContent = channelNames[m.channel] || m.channel;
+      meta.append(channel);
+    }
     if (showTimes) {
       const time = document.createElement('time');
       time.dateTime = new Date(m.at).toISOString();
       time.textContent = new Date(m.at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
-      li.append(time);
+      if (meta.childNodes.length) meta.append(' · ');
+      meta.append(time);
     }
+    if (meta.childNodes.length) li.append(meta);
     return li;
   }
 

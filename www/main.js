@@ -9,6 +9,7 @@ import { createTimeline } from '/timeline.js';
 const $ = (id) => document.getElementById(id);
 const ORIGIN = location.origin;
 const POLL_MS = 2000;
+const CHANNEL_NAMES = { web: 'Web chat', messenger: 'Messenger' };
 
 await init();
 const meta = await (await fetch('/.well-known/oauth-authorization-server')).json();
@@ -66,6 +67,21 @@ async function login(username, password) {
   await auth.setCustomer(body.customer_id, contextProvider);
 }
 
+/** The customer's own data from the site's profile API, as the server checked it. */
+async function loadProfile() {
+  const res = await auth.fetch(`${ORIGIN}/api/profile`, { headers: chatHeaders() });
+  const box = $('my-profile');
+  if (!res.ok) {
+    box.textContent = '';
+    return;
+  }
+  const p = await res.json();
+  box.textContent = p.verified
+    ? `Verified account · ${p.profile.tier} member since ${p.profile.member_since} · ${p.profile.orders.length} recent order${p.profile.orders.length === 1 ? '' : 's'}`
+    : `Account not verified (${p.reason})`;
+  box.dataset.verified = String(p.verified);
+}
+
 async function logout() {
   try {
     await auth.fetch(`${ORIGIN}/auth/logout`, { method: 'POST' });
@@ -77,7 +93,7 @@ async function logout() {
 
 // ---- chat ---------------------------------------------------------------
 
-const conversation = createConversation($('messages'), $('chat-live'), { agentName: 'Ava' });
+const conversation = createConversation($('messages'), $('chat-live'), { agentName: 'Ava', channelNames: CHANNEL_NAMES });
 /** State changes (logged in, session ended, logged out, a message not sent), for screen readers. */
 const status = createAnnouncer($('status-live'));
 let polling = null;
@@ -87,8 +103,13 @@ function renderMessages(messages) {
   $('chat-empty').hidden = messages.length > 0;
 }
 
+/** Chat requests carry the customer id the SDK was given: the server checks it against the token and the site's profile. */
+function chatHeaders(extra = {}) {
+  return auth.customerId ? { ...extra, 'Chat-Customer-Id': auth.customerId } : extra;
+}
+
 async function loadMessages() {
-  const res = await auth.fetch(`${ORIGIN}/api/messages`);
+  const res = await auth.fetch(`${ORIGIN}/api/messages`, { headers: chatHeaders() });
   if (!res.ok) {
     log('chat', `GET /api/messages → ${res.status}`, 'bad');
     return;
@@ -107,7 +128,7 @@ async function send(text) {
   conversation.sending(clientId);
   const res = await auth.fetch(`${ORIGIN}/api/messages`, {
     method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
+    headers: chatHeaders({ 'Content-Type': 'application/json' }),
     body: JSON.stringify({ text, clientId }),
   });
   if (!res.ok) {
@@ -245,6 +266,7 @@ $('login-form').addEventListener('submit', async (e) => {
     $('password').value = '';
     $('login-reason').classList.remove('notice');
     await loadMessages();
+    await loadProfile();
   } catch (err) {
     $('login-error').textContent = err.message;
   } finally {

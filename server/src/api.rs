@@ -2,20 +2,24 @@
 //! the chat-auth crate's verification rules, then the server's own check
 //! that the token's login session (`sid`, a refresh-token family) is alive.
 
-use crate::config::{DemoUser, DEMO_USERS};
+use crate::config::{
+    AutoReply, DemoUser, AGENT_ONLINE_MS, DEMO_AGENTS, DEMO_USERS, DESK_CLIENT_ID,
+    MESSENGER_CLIENT_ID,
+};
 use crate::limits::{self, LIST_LIMIT};
-use crate::store::{Author, Family, Message, Millis, Owner, Rotation};
+use crate::store::{Author, Channel, Family, Message, Millis, Owner, Rotation};
 use crate::tokens::{hash_token, random_token, AccessClaims};
 use crate::{AppState, Note};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use chat_auth::token::Claims;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
-type Shared = State<Arc<AppState>>;
+pub(crate) type Shared = State<Arc<AppState>>;
 
 /// An error answer: JSON `{ error, error_description }`, with
 /// `WWW-Authenticate` on 401 (RFC 6750 §3) and `Retry-After` on 429.
@@ -58,11 +62,11 @@ impl ApiError {
         }))
     }
 
-    fn bad_request(description: impl Into<String>) -> ApiError {
+    pub(crate) fn bad_request(description: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", description)
     }
 
-    fn internal(what: impl std::fmt::Display, state: &AppState) -> ApiError {
+    pub(crate) fn internal(what: impl std::fmt::Display, state: &AppState) -> ApiError {
         state
             .log
             .error("internal", json!({ "problem": what.to_string() }));
@@ -85,6 +89,25 @@ impl ApiError {
         ));
         e.note.bearer = code;
         e
+    }
+
+    /// 403 for a valid token of the wrong kind (a representative's on a
+    /// customer endpoint, a customer's on the desk's): RFC 6750's
+    /// `insufficient_scope`, and nothing about the resource.
+    pub fn insufficient_scope(p: &Principal) -> ApiError {
+        let mut e = ApiError::new(
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            "this access token is not for this endpoint",
+        );
+        e.www_authenticate = Some(r#"Bearer realm="chat", error="insufficient_scope""#.into());
+        e.note = customer_note(p);
+        e
+    }
+
+    /// 404 without detail.
+    pub(crate) fn not_found(what: &'static str) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", what)
     }
 
     fn with_note(mut self, note: Note) -> ApiError {
@@ -113,9 +136,9 @@ impl IntoResponse for ApiError {
     }
 }
 
-type ApiResult = Result<Response, ApiError>;
+pub(crate) type ApiResult = Result<Response, ApiError>;
 
-fn ok_json(status: StatusCode, body: Value, note: Note) -> ApiResult {
+pub(crate) fn ok_json(status: StatusCode, body: Value, note: Note) -> ApiResult {
     let mut res = (status, axum::Json(body)).into_response();
     res.extensions_mut().insert(note);
     Ok(res)
@@ -132,6 +155,24 @@ pub struct Principal {
     pub family: Family,
     /// Token expiry, ms.
     pub expires_at: Millis,
+    /// The verified claims (for the profile check).
+    pub claims: Claims,
+}
+
+impl Principal {
+    /// Is this a representative's token (the desk's client)?
+    pub fn is_agent(&self) -> bool {
+        self.family.client_id == DESK_CLIENT_ID
+    }
+
+    /// The channel a customer's token writes on (its OAuth client's).
+    pub fn channel(&self) -> Channel {
+        if self.family.client_id == MESSENGER_CLIENT_ID {
+            Channel::Messenger
+        } else {
+            Channel::Web
+        }
+    }
 }
 
 /// The bearer token of `headers`, if any. Several `Authorization` headers,
@@ -189,13 +230,30 @@ pub async fn authenticate(
             customer_id: sub,
             family: f,
             expires_at: claims.expires_at_ms().unwrap_or(0),
+            claims,
         }),
         _ => Err(ApiError::invalid_token("revoked")),
     }
 }
 
-/// The caller of a request that needs a valid token.
-async fn require_customer(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
+/// The caller of a request that needs a customer's valid token: a
+/// representative's token is 403.
+pub(crate) async fn require_customer(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Principal, ApiError> {
+    let p = require_token(state, headers).await?;
+    if p.is_agent() {
+        return Err(ApiError::insufficient_scope(&p));
+    }
+    Ok(p)
+}
+
+/// The caller of a request that needs any valid token of this server.
+pub(crate) async fn require_token(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Principal, ApiError> {
     match bearer_token(headers)? {
         Some(token) => authenticate(state, token, state.now()).await,
         None => {
@@ -210,7 +268,7 @@ async fn require_customer(state: &AppState, headers: &HeaderMap) -> Result<Princ
     }
 }
 
-fn customer_note(p: &Principal) -> Note {
+pub(crate) fn customer_note(p: &Principal) -> Note {
     Note {
         bearer: "valid",
         customer: Some(p.customer_id.clone()),
@@ -229,11 +287,15 @@ fn same_digest(a: &[u8; 32], b: &[u8; 32]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn find_user(username: &str, password: &str) -> Option<&'static DemoUser> {
+fn find_user(
+    users: &'static [DemoUser],
+    username: &str,
+    password: &str,
+) -> Option<&'static DemoUser> {
     let given = digest(password);
     // Every user's password is compared, so timing does not tell names apart.
     let mut found = None;
-    for u in DEMO_USERS.iter() {
+    for u in users {
         let matches = same_digest(&digest(u.password), &given);
         if matches && u.user_id == username {
             found = Some(u);
@@ -242,8 +304,15 @@ fn find_user(username: &str, password: &str) -> Option<&'static DemoUser> {
     found
 }
 
-fn user_by_id(user_id: &str) -> Option<&'static DemoUser> {
-    DEMO_USERS.iter().find(|u| u.user_id == user_id)
+/// The account of a login session: a representative's for the desk's
+/// client, else a customer's.
+pub(crate) fn account_of(family: &Family) -> Option<&'static DemoUser> {
+    let users: &[DemoUser] = if family.client_id == DESK_CLIENT_ID {
+        &DEMO_AGENTS
+    } else {
+        &DEMO_USERS
+    };
+    users.iter().find(|u| u.user_id == family.user_id)
 }
 
 /// Signs an access token for `family` and builds the OAuth 2.0 token
@@ -264,20 +333,20 @@ fn token_response(
         exp: now_s + ttl,
         jti: random_token(""),
         sid: family.id.clone(),
-        client_id: state.config.client_id.clone(),
-        scope: "chat".into(),
+        client_id: family.client_id.clone(),
+        scope: scope_of(family).into(),
     };
     let access = state
         .key
         .sign(&claims)
         .map_err(|e| ApiError::internal(e, state))?;
-    let name = user_by_id(&family.user_id).map_or("", |u| u.name);
+    let name = account_of(family).map_or("", |u| u.name);
     let body = json!({
         "access_token": access,
         "token_type": "Bearer",
         "expires_in": ttl,
         "refresh_token": refresh_token,
-        "scope": "chat",
+        "scope": scope_of(family),
         // Not OAuth: what the page needs to call setCustomer (RFC 6749 §5.1
         // allows extra members).
         "customer_id": family.customer_id,
@@ -294,7 +363,16 @@ fn token_response(
     Ok(res)
 }
 
-fn json_body(body: &Bytes) -> Result<serde_json::Map<String, Value>, ApiError> {
+/// `desk` for a representative's session, `chat` for a customer's.
+fn scope_of(family: &Family) -> &'static str {
+    if family.client_id == DESK_CLIENT_ID {
+        "desk"
+    } else {
+        "chat"
+    }
+}
+
+pub(crate) fn json_body(body: &Bytes) -> Result<serde_json::Map<String, Value>, ApiError> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(o)) => Ok(o),
         _ => Err(ApiError::bad_request("the body must be a JSON object")),
@@ -314,21 +392,63 @@ fn string_field<'a>(
     }
 }
 
-/// `POST /auth/login` `{ username, password }`: the site's own login (demo
-/// users). Answers an OAuth 2.0 token response plus `customer_id` and `name`.
-/// Failed attempts are limited per user name (429 with `Retry-After`).
+/// `POST /auth/login` `{ username, password, client_id? }`: the site's own
+/// login (demo users), for the web widget (`client_id` omitted or the
+/// configured one) or the messenger channel (`chat-messenger`). Answers an
+/// OAuth 2.0 token response plus `customer_id` and `name`. Failed attempts
+/// are limited per user name (429 with `Retry-After`).
 pub async fn login(State(state): Shared, body: Bytes) -> ApiResult {
     let o = json_body(&body)?;
-    let username = string_field(&o, "username", limits::MAX_USERNAME)?.trim();
-    let password = string_field(&o, "password", limits::MAX_PASSWORD)?;
+    let client = match o.get("client_id") {
+        None | Some(Value::Null) => state.config.client_id.clone(),
+        Some(Value::String(c)) if *c == state.config.client_id || c == MESSENGER_CLIENT_ID => {
+            c.clone()
+        }
+        Some(_) => {
+            return Err(oauth_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "unknown client_id",
+            ))
+        }
+    };
+    log_in(&state, &o, &DEMO_USERS, "", client).await
+}
+
+/// `POST /desk/login` `{ username, password }`: a representative's login
+/// (demo agents, never customers), for the desk's client `chat-desk`.
+pub async fn desk_login(State(state): Shared, body: Bytes) -> ApiResult {
+    let o = json_body(&body)?;
+    log_in(
+        &state,
+        &o,
+        &DEMO_AGENTS,
+        "agent:",
+        DESK_CLIENT_ID.to_owned(),
+    )
+    .await
+}
+
+/// Checks a login (limited per name) against `users` and starts a session
+/// of `client`. `namespace` keeps representatives' ids apart from customers'.
+async fn log_in(
+    state: &Arc<AppState>,
+    o: &serde_json::Map<String, Value>,
+    users: &'static [DemoUser],
+    namespace: &str,
+    client: String,
+) -> ApiResult {
+    let username = string_field(o, "username", limits::MAX_USERNAME)?.trim();
+    let password = string_field(o, "password", limits::MAX_PASSWORD)?;
     let now = state.now();
+    let limited_name = format!("{namespace}{}", username.to_ascii_lowercase());
     // Counted before the password is checked, and in the database: parallel
     // guesses, on one instance or several, cannot pass the limit together.
     let attempt = state
         .store
-        .login_attempt(&username.to_ascii_lowercase(), state.login_limit, now)
+        .login_attempt(&limited_name, state.login_limit, now)
         .await
-        .map_err(|e| ApiError::internal(e, &state))?;
+        .map_err(|e| ApiError::internal(e, state))?;
     let attempt = match attempt {
         Ok(attempt) => attempt,
         Err(wait) => {
@@ -344,7 +464,7 @@ pub async fn login(State(state): Shared, body: Bytes) -> ApiResult {
             return Err(e);
         }
     };
-    let Some(user) = find_user(&username.to_ascii_lowercase(), password) else {
+    let Some(user) = find_user(users, &username.to_ascii_lowercase(), password) else {
         // The attempt stays recorded: it counts as a failure for a minute.
         state.log.warn("login_failed", json!({}));
         return Err(ApiError::new(
@@ -357,28 +477,31 @@ pub async fn login(State(state): Shared, body: Bytes) -> ApiResult {
         .store
         .login_succeeded(attempt)
         .await
-        .map_err(|e| ApiError::internal(e, &state))?;
-    let customer_id =
-        chat_auth::identifier::opaque_customer_id(&state.customer_secret, user.user_id)
-            .map_err(|e| ApiError::internal(e, &state))?;
+        .map_err(|e| ApiError::internal(e, state))?;
+    let customer_id = chat_auth::identifier::opaque_customer_id(
+        &state.customer_secret,
+        &format!("{namespace}{}", user.user_id),
+    )
+    .map_err(|e| ApiError::internal(e, state))?;
     let family = Family {
         id: random_token("s_"),
         customer_id,
         user_id: user.user_id.to_owned(),
         expires_at: now + state.config.refresh_ttl_s * 1000,
         revoked_at: None,
+        client_id: client,
     };
     let refresh = random_token("rt_");
     state
         .store
         .create_family(&family, &hash_token(&refresh), now)
         .await
-        .map_err(|e| ApiError::internal(e, &state))?;
+        .map_err(|e| ApiError::internal(e, state))?;
     state.log.info(
         "login",
-        json!({ "customer": family.customer_id, "session": family.id }),
+        json!({ "customer": family.customer_id, "session": family.id, "client": family.client_id }),
     );
-    token_response(&state, &family, &refresh, now)
+    token_response(state, &family, &refresh, now)
 }
 
 /// Reads an `application/x-www-form-urlencoded` body; a repeated parameter
@@ -443,7 +566,8 @@ pub async fn token(State(state): Shared, headers: HeaderMap, body: Bytes) -> Api
         }
         None => return Err(ApiError::bad_request("grant_type is required")),
     }
-    if param(&pairs, "client_id") != Some(state.config.client_id.as_str()) {
+    let client = param(&pairs, "client_id").unwrap_or("");
+    if !is_known_client(&state, client) {
         return Err(oauth_error(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
@@ -453,6 +577,20 @@ pub async fn token(State(state): Shared, headers: HeaderMap, body: Bytes) -> Api
     let Some(presented) = param(&pairs, "refresh_token") else {
         return Err(ApiError::bad_request("refresh_token is required"));
     };
+    // A refresh token is bound to the client it was issued to (RFC 6749
+    // §6): another client's presentation is refused without spending it.
+    let owner = state
+        .store
+        .refresh_token(&hash_token(presented))
+        .await
+        .map_err(|e| ApiError::internal(e, &state))?;
+    if owner.is_some_and(|(f, _)| f.client_id != client) {
+        return Err(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "the refresh token was issued to another client",
+        ));
+    }
     let now = state.now();
     let next = random_token("rt_");
     let rotation = state
@@ -492,6 +630,10 @@ pub async fn token(State(state): Shared, headers: HeaderMap, body: Bytes) -> Api
     }
 }
 
+fn is_known_client(state: &AppState, client: &str) -> bool {
+    client == state.config.client_id || client == MESSENGER_CLIENT_ID || client == DESK_CLIENT_ID
+}
+
 /// The family a refresh token or (signature-valid) access token belongs to.
 async fn family_of_token(state: &AppState, token: &str) -> Result<Option<Family>, ApiError> {
     if token.starts_with("rt_") {
@@ -513,7 +655,7 @@ async fn family_of_token(state: &AppState, token: &str) -> Result<Option<Family>
 pub async fn revoke(State(state): Shared, headers: HeaderMap, body: Bytes) -> ApiResult {
     let pairs = form(&headers, &body)?;
     if let Some(client) = param(&pairs, "client_id") {
-        if client != state.config.client_id {
+        if !is_known_client(&state, client) {
             return Err(oauth_error(
                 StatusCode::UNAUTHORIZED,
                 "invalid_client",
@@ -540,9 +682,10 @@ pub async fn revoke(State(state): Shared, headers: HeaderMap, body: Bytes) -> Ap
     ok_json(StatusCode::OK, json!({}), Note::default())
 }
 
-/// `POST /auth/logout` with the access token: revokes its login session.
+/// `POST /auth/logout` with the access token (a customer's or a
+/// representative's): revokes its login session.
 pub async fn logout(State(state): Shared, headers: HeaderMap) -> ApiResult {
-    let p = require_customer(&state, &headers).await?;
+    let p = require_token(&state, &headers).await?;
     state
         .store
         .revoke_family(&p.family.id, state.now())
@@ -590,8 +733,8 @@ pub async fn introspect(State(state): Shared, headers: HeaderMap, body: Bytes) -
         match found {
             Some((f, false)) if f.revoked_at.is_none() && now < f.expires_at => json!({
                 "active": true, "token_type": "refresh_token", "sub": f.customer_id,
-                "client_id": state.config.client_id, "exp": f.expires_at / 1000,
-                "iss": state.issuer, "scope": "chat",
+                "client_id": f.client_id, "exp": f.expires_at / 1000,
+                "iss": state.issuer, "scope": scope_of(&f),
             }),
             _ => json!({ "active": false }),
         }
@@ -599,8 +742,8 @@ pub async fn introspect(State(state): Shared, headers: HeaderMap, body: Bytes) -
         match authenticate(&state, token, now).await {
             Ok(p) => json!({
                 "active": true, "token_type": "Bearer", "sub": p.customer_id,
-                "client_id": state.config.client_id, "exp": p.expires_at / 1000,
-                "iss": state.issuer, "aud": state.config.audience, "scope": "chat",
+                "client_id": p.family.client_id, "exp": p.expires_at / 1000,
+                "iss": state.issuer, "aud": state.config.audience, "scope": scope_of(&p.family),
             }),
             Err(_) => json!({ "active": false }),
         }
@@ -664,7 +807,7 @@ pub async fn metadata(State(state): Shared) -> ApiResult {
 /// `GET /api/me`: the customer's profile (for claim comparison).
 pub async fn me(State(state): Shared, headers: HeaderMap) -> ApiResult {
     let p = require_customer(&state, &headers).await?;
-    let user = user_by_id(&p.family.user_id);
+    let user = account_of(&p.family);
     ok_json(
         StatusCode::OK,
         json!({
@@ -682,7 +825,10 @@ pub async fn me(State(state): Shared, headers: HeaderMap) -> ApiResult {
 /// customer's, after folding the request's anonymous conversation into it.
 /// No token: the anonymous conversation of `Chat-Anonymous-Id`. A token that
 /// fails: 401, never the anonymous conversation.
-async fn conversation(state: &AppState, headers: &HeaderMap) -> Result<(Owner, Note), ApiError> {
+async fn conversation(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<(Owner, Note, Option<Principal>), ApiError> {
     let mut anon = headers.get_all("chat-anonymous-id").iter();
     let anonymous_id = match (anon.next(), anon.next()) {
         (None, _) => None,
@@ -699,6 +845,9 @@ async fn conversation(state: &AppState, headers: &HeaderMap) -> Result<(Owner, N
     match bearer_token(headers)? {
         Some(token) => {
             let p = authenticate(state, token, state.now()).await?;
+            if p.is_agent() {
+                return Err(ApiError::insufficient_scope(&p));
+            }
             let mut note = customer_note(&p);
             if let Some(anon) = anonymous_id {
                 note.folded = state
@@ -707,10 +856,10 @@ async fn conversation(state: &AppState, headers: &HeaderMap) -> Result<(Owner, N
                     .await
                     .map_err(|e| ApiError::internal(e, state))?;
             }
-            Ok((Owner::Customer(p.customer_id), note))
+            Ok((Owner::Customer(p.customer_id.clone()), note, Some(p)))
         }
         None => match anonymous_id {
-            Some(anon) => Ok((Owner::Anonymous(anon.to_owned()), Note::default())),
+            Some(anon) => Ok((Owner::Anonymous(anon.to_owned()), Note::default(), None)),
             None => Err(ApiError::bad_request(
                 "a Chat-Anonymous-Id header or an access token is required",
             )),
@@ -718,19 +867,23 @@ async fn conversation(state: &AppState, headers: &HeaderMap) -> Result<(Owner, N
     }
 }
 
-fn message_json(m: &Message) -> Value {
+pub(crate) fn message_json(m: &Message) -> Value {
     json!({
         "id": m.id,
         "author": m.author.as_str(),
         "text": m.text,
         "at": m.created_at,
         "clientId": m.client_id,
+        "channel": m.channel.as_str(),
     })
 }
 
 /// `GET /api/messages`: the caller's conversation, oldest first (the last 200).
 pub async fn list_messages(State(state): Shared, headers: HeaderMap) -> ApiResult {
-    let (owner, note) = conversation(&state, &headers).await?;
+    let (owner, note, principal) = conversation(&state, &headers).await?;
+    if let Some(p) = &principal {
+        crate::site::keep_profile_checked(&state, p, &headers).await?;
+    }
     let messages = state
         .store
         .list(&owner, LIST_LIMIT)
@@ -744,8 +897,8 @@ pub async fn list_messages(State(state): Shared, headers: HeaderMap) -> ApiResul
     ok_json(StatusCode::OK, body, note)
 }
 
-/// The demo agent's answer to the `n`th visitor message of a conversation.
-fn agent_reply(owner: &Owner, visitor_messages: usize) -> &'static str {
+/// The canned bot's answer to the `n`th visitor message of a conversation.
+fn bot_reply(owner: &Owner, visitor_messages: usize) -> &'static str {
     match (owner, visitor_messages) {
         (_, 1) => "Hi, I'm Ava from support. How can I help you today?",
         (Owner::Anonymous(_), _) => {
@@ -756,11 +909,10 @@ fn agent_reply(owner: &Owner, visitor_messages: usize) -> &'static str {
     }
 }
 
-/// `POST /api/messages` `{ text, clientId? }`: stores the message (once per
-/// `clientId`) and the demo agent's reply; answers both.
-pub async fn send_message(State(state): Shared, headers: HeaderMap, body: Bytes) -> ApiResult {
-    let (owner, note) = conversation(&state, &headers).await?;
-    let o = json_body(&body)?;
+/// `{ text, clientId? }` of a message body, checked.
+pub(crate) fn message_body(
+    o: &serde_json::Map<String, Value>,
+) -> Result<(&str, Option<&str>), ApiError> {
     let text = match o.get("text") {
         Some(Value::String(t)) => limits::check_message(t).map_err(ApiError::bad_request)?,
         _ => return Err(ApiError::bad_request("'text' must be a string")),
@@ -774,14 +926,44 @@ pub async fn send_message(State(state): Shared, headers: HeaderMap, body: Bytes)
             ))
         }
     };
+    Ok((text, client_id))
+}
+
+/// Does the canned bot answer now (`CHAT_AUTO_REPLY`)?
+async fn bot_answers(state: &AppState, now: Millis) -> Result<bool, ApiError> {
+    Ok(match state.config.auto_reply {
+        AutoReply::Always => true,
+        AutoReply::Never => false,
+        AutoReply::Offline => {
+            state
+                .store
+                .agents_seen_since(now - AGENT_ONLINE_MS)
+                .await
+                .map_err(|e| ApiError::internal(e, state))?
+                == 0
+        }
+    })
+}
+
+/// `POST /api/messages` `{ text, clientId? }`: stores the message (once per
+/// `clientId`) on the token's channel (anonymous: web) and, when no
+/// representative is online, the canned bot's reply; answers both.
+pub async fn send_message(State(state): Shared, headers: HeaderMap, body: Bytes) -> ApiResult {
+    let (owner, note, principal) = conversation(&state, &headers).await?;
+    let o = json_body(&body)?;
+    let (text, client_id) = message_body(&o)?;
+    if let Some(p) = &principal {
+        crate::site::keep_profile_checked(&state, p, &headers).await?;
+    }
+    let channel = principal.as_ref().map_or(Channel::Web, Principal::channel);
     let now = state.now();
     let (message, stored) = state
         .store
-        .append(&owner, Author::Visitor, text, client_id, now)
+        .append_on(&owner, Author::Visitor, text, client_id, channel, now)
         .await
         .map_err(|e| ApiError::internal(e, &state))?;
     let mut reply = Value::Null;
-    if stored {
+    if stored && bot_answers(&state, now).await? {
         let count = state
             .store
             .list(&owner, LIST_LIMIT)
@@ -792,7 +974,14 @@ pub async fn send_message(State(state): Shared, headers: HeaderMap, body: Bytes)
             .count();
         let (r, _) = state
             .store
-            .append(&owner, Author::Agent, agent_reply(&owner, count), None, now)
+            .append_on(
+                &owner,
+                Author::Bot,
+                bot_reply(&owner, count),
+                None,
+                channel,
+                now,
+            )
             .await
             .map_err(|e| ApiError::internal(e, &state))?;
         reply = message_json(&r);

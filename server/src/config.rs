@@ -32,6 +32,40 @@ pub const DEMO_USERS: [DemoUser; 3] = [
     },
 ];
 
+/// The demo representatives (the desk's own accounts, separate from customers).
+pub const DEMO_AGENTS: [DemoUser; 2] = [
+    DemoUser {
+        user_id: "ava",
+        password: "helpdesk",
+        name: "Ava Lindqvist",
+    },
+    DemoUser {
+        user_id: "sam",
+        password: "helpdesk",
+        name: "Sam Reyes",
+    },
+];
+
+/// The public OAuth client of the messaging channel (`www/messenger.html`).
+pub const MESSENGER_CLIENT_ID: &str = "chat-messenger";
+
+/// The public OAuth client of the representatives' desk (`www/agent.html`).
+pub const DESK_CLIENT_ID: &str = "chat-desk";
+
+/// When the canned bot answers a customer's message. `CHAT_AUTO_REPLY`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AutoReply {
+    /// Only while no representative has used the desk for [`AGENT_ONLINE_MS`] (default).
+    Offline,
+    /// Always (the demo without a desk).
+    Always,
+    /// Never: representatives answer everything.
+    Never,
+}
+
+/// A representative counts as online this long after their last desk request.
+pub const AGENT_ONLINE_MS: i64 = 30_000;
+
 /// Everything the server can be told.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -67,6 +101,13 @@ pub struct Config {
     pub introspection_secret: Option<String>,
     /// Failed logins allowed per user name per minute. `CHAT_LOGIN_LIMIT`, default 5.
     pub login_failures_per_minute: u32,
+    /// When the canned bot replies. `CHAT_AUTO_REPLY` = `offline` (default),
+    /// `always` or `never`.
+    pub auto_reply: AutoReply,
+    /// How long a profile check made while the customer was active is shown
+    /// to representatives as verified, seconds. `CHAT_PROFILE_MAX_AGE`,
+    /// default 3600; older checks show as not verified (`expired`).
+    pub profile_max_age_s: i64,
     /// Directory served at `/`. `CHAT_WWW`, default `www`.
     pub www_dir: PathBuf,
     /// Directory served at `/pkg/`. `CHAT_PKG`, default `pkg`.
@@ -88,6 +129,8 @@ impl Default for Config {
             customer_secret: None,
             introspection_secret: None,
             login_failures_per_minute: 5,
+            auto_reply: AutoReply::Offline,
+            profile_max_age_s: 3600,
             www_dir: "www".into(),
             pkg_dir: "pkg".into(),
         }
@@ -150,6 +193,15 @@ impl Config {
             }
             c.introspection_secret = Some(secret);
         }
+        c.auto_reply = match var("CHAT_AUTO_REPLY").as_deref() {
+            None | Some("offline") => AutoReply::Offline,
+            Some("always") => AutoReply::Always,
+            Some("never") => AutoReply::Never,
+            Some(_) => return Err("CHAT_AUTO_REPLY must be offline, always or never".into()),
+        };
+        if let Some(n) = number("CHAT_PROFILE_MAX_AGE", 10, 30 * 86_400)? {
+            c.profile_max_age_s = n;
+        }
         if let Some(v) = var("CHAT_WWW") {
             c.www_dir = v.into();
         }
@@ -193,5 +245,8 @@ mod tests {
         assert!(Config::from_env(env(&[("CHAT_CUSTOMER_SECRET", "short")])).is_err());
         assert!(Config::from_env(env(&[("CHAT_PAGE_ORIGIN", "http://a.test/path")])).is_err());
         assert!(is_origin("http://127.0.0.1:8080"));
+        let c = Config::from_env(env(&[("CHAT_AUTO_REPLY", "never")])).unwrap();
+        assert_eq!(c.auto_reply, AutoReply::Never);
+        assert!(Config::from_env(env(&[("CHAT_AUTO_REPLY", "sometimes")])).is_err());
     }
 }

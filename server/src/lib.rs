@@ -3,8 +3,10 @@
 //! The reference backend of the chat-auth demo: a site's login (demo users),
 //! an OAuth 2.0 token endpoint (refresh-token rotation with reuse
 //! detection), JWKS, RFC 7662 introspection, RFC 7009 revocation, a
-//! user-profile endpoint, and a chat API whose access tokens are validated
-//! by the chat-auth crate, with the browser SDK's exact rules.
+//! user-profile endpoint, a chat API whose access tokens are validated by the
+//! chat-auth crate with the browser SDK's exact rules, the site's UserProfile
+//! API and the profile check against it (`site`), and the representatives'
+//! desk (`desk`).
 //!
 //! [`App::new`] builds everything from a [`Config`]; [`App::router`] is the
 //! axum router (the binary serves it, tests drive it directly).
@@ -13,9 +15,11 @@
 
 pub mod api;
 pub mod config;
+pub mod desk;
 pub mod files;
 pub mod limits;
 pub mod log;
+pub mod site;
 pub mod store;
 pub mod tokens;
 
@@ -70,6 +74,9 @@ pub struct AppState {
     pub clock: Clock,
     /// Failed-login limit (counted in the store, shared by all instances).
     pub login_limit: limits::LoginLimit,
+    /// The site's UserProfile API ([`site::DemoProfiles`] unless replaced
+    /// with [`App::with_profile_api`]).
+    pub profile_api: Arc<dyn site::ProfileApi>,
 }
 
 impl AppState {
@@ -158,8 +165,18 @@ impl App {
                 log,
                 clock,
                 login_limit,
+                profile_api: Arc::new(site::DemoProfiles),
             }),
         })
+    }
+
+    /// The same server calling `api` as the site's UserProfile API. Only
+    /// before the state is shared (before [`App::router`] is cloned out).
+    pub fn with_profile_api(mut self, api: Arc<dyn site::ProfileApi>) -> Result<App, String> {
+        let state = Arc::get_mut(&mut self.state)
+            .ok_or("with_profile_api: the server is already running")?;
+        state.profile_api = api;
+        Ok(self)
     }
 
     /// The shared state.
@@ -182,6 +199,15 @@ impl App {
                 get(api::metadata),
             )
             .route("/api/me", get(api::me))
+            .route("/api/profile", get(site::my_profile))
+            .route("/site/profile", get(site::site_profile))
+            .route("/desk/login", post(api::desk_login))
+            .route("/desk/queue", get(desk::queue))
+            .route("/desk/conversations/{kind}/{id}", get(desk::conversation))
+            .route(
+                "/desk/conversations/{kind}/{id}/messages",
+                post(desk::reply),
+            )
             .route(
                 "/api/messages",
                 get(api::list_messages).post(api::send_message),
@@ -278,7 +304,9 @@ async fn cors(State(state): State<Arc<AppState>>, req: Request, next: Next) -> R
         );
         h.insert(
             header::ACCESS_CONTROL_ALLOW_HEADERS,
-            HeaderValue::from_static("Authorization, Content-Type, Chat-Anonymous-Id"),
+            HeaderValue::from_static(
+                "Authorization, Content-Type, Chat-Anonymous-Id, Chat-Customer-Id",
+            ),
         );
         h.insert(
             header::ACCESS_CONTROL_MAX_AGE,

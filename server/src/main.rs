@@ -48,6 +48,7 @@ async fn serve(config: Config, addr: SocketAddr) -> Result<(), String> {
     let ttl = config.access_ttl_s;
     let app = App::new(config, &url, log.clone(), system_clock()).await?;
     println!("chat-auth demo: {url}/");
+    println!("  messenger channel: {url}/messenger.html · representative desk: {url}/agent.html");
     log.info(
         "started",
         serde_json::json!({ "url": url, "db": db, "access_token_ttl_s": ttl }),

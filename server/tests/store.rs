@@ -19,6 +19,7 @@ fn family(id: &str) -> Family {
         user_id: "alice".into(),
         expires_at: 10_000,
         revoked_at: None,
+        client_id: "chat-demo".into(),
     }
 }
 

@@ -31,12 +31,22 @@ macro_rules! migration {
 pub const SQLITE: &[Migration] = &[
     migration!(1, "initial", "sqlite/0001_initial.sql"),
     migration!(2, "login_attempts", "sqlite/0002_login_attempts.sql"),
+    migration!(
+        3,
+        "desk_channels_profiles",
+        "sqlite/0003_desk_channels_profiles.sql"
+    ),
 ];
 
 /// PostgreSQL's migrations.
 pub const POSTGRES: &[Migration] = &[
     migration!(1, "initial", "postgres/0001_initial.sql"),
     migration!(2, "login_attempts", "postgres/0002_login_attempts.sql"),
+    migration!(
+        3,
+        "desk_channels_profiles",
+        "postgres/0003_desk_channels_profiles.sql"
+    ),
 ];
 
 /// The bookkeeping table (the same on both engines).
@@ -89,9 +99,9 @@ mod tests {
     #[test]
     fn pending_skips_applied_versions_and_refuses_newer_ones() {
         let versions = |p: Vec<&Migration>| p.iter().map(|m| m.version).collect::<Vec<_>>();
-        assert_eq!(versions(pending(POSTGRES, &[]).unwrap()), [1, 2]);
-        assert_eq!(versions(pending(POSTGRES, &[1]).unwrap()), [2]);
-        assert!(pending(POSTGRES, &[1, 2]).unwrap().is_empty());
-        assert!(pending(POSTGRES, &[1, 2, 3]).is_err());
+        assert_eq!(versions(pending(POSTGRES, &[]).unwrap()), [1, 2, 3]);
+        assert_eq!(versions(pending(POSTGRES, &[1]).unwrap()), [2, 3]);
+        assert!(pending(POSTGRES, &[1, 2, 3]).unwrap().is_empty());
+        assert!(pending(POSTGRES, &[1, 2, 3, 4]).is_err());
     }
 }

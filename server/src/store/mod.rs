@@ -49,16 +49,27 @@ pub enum Owner {
 }
 
 impl Owner {
-    pub(crate) fn kind(&self) -> &'static str {
+    /// The wire kind: `anonymous` or `customer`.
+    pub fn kind(&self) -> &'static str {
         match self {
             Owner::Anonymous(_) => "anonymous",
             Owner::Customer(_) => "customer",
         }
     }
 
-    pub(crate) fn key(&self) -> &str {
+    /// The anonymous id or customer id.
+    pub fn key(&self) -> &str {
         match self {
             Owner::Anonymous(k) | Owner::Customer(k) => k,
+        }
+    }
+
+    /// Parses a conversation's wire kind and key (`anonymous` / `customer`).
+    pub fn from_parts(kind: &str, key: &str) -> Option<Owner> {
+        match kind {
+            "anonymous" => Some(Owner::Anonymous(key.to_owned())),
+            "customer" => Some(Owner::Customer(key.to_owned())),
+            _ => None,
         }
     }
 }
@@ -68,8 +79,10 @@ impl Owner {
 pub enum Author {
     /// The visitor or customer.
     Visitor,
-    /// The (demo) agent.
+    /// A representative, from the desk.
     Agent,
+    /// The canned auto-reply (when no representative is online).
+    Bot,
 }
 
 impl Author {
@@ -78,16 +91,73 @@ impl Author {
         match self {
             Author::Visitor => "visitor",
             Author::Agent => "agent",
+            Author::Bot => "bot",
         }
     }
 
     pub(crate) fn parse(s: &str) -> Author {
-        if s == "agent" {
-            Author::Agent
-        } else {
-            Author::Visitor
+        match s {
+            "agent" => Author::Agent,
+            "bot" => Author::Bot,
+            _ => Author::Visitor,
         }
     }
+}
+
+/// The channel a message was written on. One history spans all of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Channel {
+    /// The web chat widget (`www/index.html`, client `chat-demo`).
+    Web,
+    /// The messaging channel (`www/messenger.html`, client `chat-messenger`).
+    Messenger,
+}
+
+impl Channel {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Web => "web",
+            Channel::Messenger => "messenger",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Channel {
+        if s == "messenger" {
+            Channel::Messenger
+        } else {
+            Channel::Web
+        }
+    }
+}
+
+/// One conversation in the representatives' queue.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueueEntry {
+    /// Whose conversation.
+    pub owner: Owner,
+    /// Its newest message.
+    pub last: Message,
+    /// Customer messages newer than the representatives' read marker.
+    pub unread: i64,
+}
+
+/// The outcome of the last UserProfile API check for a customer, made while
+/// the customer was active (no token is kept).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProfileCheck {
+    /// The customer (the token's `sub`, whose conversation this is).
+    pub customer_id: String,
+    /// The customer id the SDK sent with that request.
+    pub sdk_customer_id: String,
+    /// Whether token, SDK id and profile named the same customer.
+    pub verified: bool,
+    /// Why not (a stable code), when not verified.
+    pub reason: Option<String>,
+    /// The profile (JSON text), only when verified.
+    pub data: Option<String>,
+    /// When the check was made.
+    pub checked_at: Millis,
 }
 
 /// A stored chat message.
@@ -103,6 +173,8 @@ pub struct Message {
     pub created_at: Millis,
     /// The sender's idempotency key, if it sent one.
     pub client_id: Option<String>,
+    /// Where it was written.
+    pub channel: Channel,
 }
 
 /// A refresh-token family: one login, all refresh tokens rotated from it.
@@ -118,6 +190,8 @@ pub struct Family {
     pub expires_at: Millis,
     /// Set once revoked (logout, or reuse detected).
     pub revoked_at: Option<Millis>,
+    /// The OAuth client the login was made for (web, messenger or desk).
+    pub client_id: String,
 }
 
 /// What presenting a refresh token did.
@@ -144,8 +218,7 @@ pub trait Store: Send + Sync {
     /// stored first (keys and secrets that all instances share).
     async fn meta_or_insert(&self, key: &str, candidate: Vec<u8>) -> StoreResult<Vec<u8>>;
 
-    /// Appends a message. With a `client_id` already stored for this owner,
-    /// returns that message instead (`false`): a retried send is stored once.
+    /// Appends a message written on the web channel (see [`Store::append_on`]).
     async fn append(
         &self,
         owner: &Owner,
@@ -153,7 +226,43 @@ pub trait Store: Send + Sync {
         text: &str,
         client_id: Option<&str>,
         now: Millis,
+    ) -> StoreResult<(Message, bool)> {
+        self.append_on(owner, author, text, client_id, Channel::Web, now)
+            .await
+    }
+
+    /// Appends a message written on `channel`. With a `client_id` already
+    /// stored for this owner, returns that message instead (`false`): a
+    /// retried send is stored once.
+    async fn append_on(
+        &self,
+        owner: &Owner,
+        author: Author,
+        text: &str,
+        client_id: Option<&str>,
+        channel: Channel,
+        now: Millis,
     ) -> StoreResult<(Message, bool)>;
+
+    /// The `limit` conversations with the newest activity, newest first,
+    /// each with its last message and unread count.
+    async fn queue(&self, limit: usize) -> StoreResult<Vec<QueueEntry>>;
+
+    /// Moves the representatives' read marker of `owner` up to message
+    /// `up_to` (never back).
+    async fn mark_read(&self, owner: &Owner, up_to: i64) -> StoreResult<()>;
+
+    /// Replaces a customer's last profile check.
+    async fn put_profile_check(&self, check: &ProfileCheck) -> StoreResult<()>;
+
+    /// A customer's last profile check.
+    async fn profile_check(&self, customer_id: &str) -> StoreResult<Option<ProfileCheck>>;
+
+    /// Records that representative `agent` used the desk at `now`.
+    async fn agent_seen(&self, agent: &str, now: Millis) -> StoreResult<()>;
+
+    /// How many representatives used the desk at or after `since`.
+    async fn agents_seen_since(&self, since: Millis) -> StoreResult<i64>;
 
     /// The last `limit` messages of `owner`, oldest first.
     async fn list(&self, owner: &Owner, limit: usize) -> StoreResult<Vec<Message>>;
@@ -205,6 +314,20 @@ pub trait Store: Send + Sync {
     /// Forgets a successful login attempt.
     async fn login_succeeded(&self, attempt: AttemptId) -> StoreResult<()>;
 }
+
+/// The queue's query, the same on both engines (`$1`: the limit): each
+/// conversation's newest message and its unread count.
+pub(crate) const QUEUE_SQL: &str = "WITH latest AS (
+    SELECT owner_kind, owner, max(id) AS last_id FROM messages
+    GROUP BY owner_kind, owner ORDER BY last_id DESC LIMIT $1)
+  SELECT m.id, m.author, m.text, m.created_at, m.client_id, m.channel,
+    l.owner_kind, l.owner,
+    (SELECT count(*) FROM messages v
+      WHERE v.owner_kind = l.owner_kind AND v.owner = l.owner AND v.author = 'visitor'
+        AND v.id > coalesce((SELECT r.read_up_to FROM conversation_reads r
+          WHERE r.owner_kind = l.owner_kind AND r.owner = l.owner), 0)) AS unread
+  FROM latest l JOIN messages m ON m.id = l.last_id
+  ORDER BY l.last_id DESC";
 
 /// Opens the store `CHAT_DB` names: a `postgres://` or `postgresql://` URL
 /// is PostgreSQL, anything else a SQLite file (or `:memory:`). Applies the

@@ -15,7 +15,8 @@
 
 use super::migrations::{self, Migration};
 use super::{
-    AttemptId, Author, Family, Message, Millis, Owner, Rotation, Store, StoreError, StoreResult,
+    AttemptId, Author, Channel, Family, Message, Millis, Owner, ProfileCheck, QueueEntry, Rotation,
+    Store, StoreError, StoreResult,
 };
 use crate::limits::{AttemptCounts, LoginLimit};
 use async_trait::async_trait;
@@ -135,6 +136,7 @@ fn message_from_row(row: &Row) -> Message {
         text: row.get(2),
         created_at: row.get(3),
         client_id: row.get(4),
+        channel: Channel::parse(row.get(5)),
     }
 }
 
@@ -145,11 +147,13 @@ fn family_from_row(row: &Row) -> Family {
         user_id: row.get(2),
         expires_at: row.get(3),
         revoked_at: row.get(4),
+        client_id: row.get(5),
     }
 }
 
 const TOKEN_WITH_FAMILY: &str = "SELECT f.id, f.customer_id, f.user_id, f.expires_at, f.revoked_at,
-        r.spent_at FROM refresh_tokens r JOIN families f ON f.id = r.family WHERE r.hash = $1";
+        f.client_id, r.spent_at FROM refresh_tokens r JOIN families f ON f.id = r.family
+        WHERE r.hash = $1";
 
 async fn query_opt(
     client: &impl GenericClient,
@@ -186,12 +190,13 @@ impl Store for PgStore {
             .ok_or_else(|| StoreError(format!("meta {key} vanished")))
     }
 
-    async fn append(
+    async fn append_on(
         &self,
         owner: &Owner,
         author: Author,
         text: &str,
         client_id: Option<&str>,
+        channel: Channel,
         now: Millis,
     ) -> StoreResult<(Message, bool)> {
         let mut client = self.pool.get().await?;
@@ -200,7 +205,7 @@ impl Store for PgStore {
             lock_conversation(&tx, owner.kind(), owner.key()).await?;
             let existing = query_opt(
                 &tx,
-                "SELECT id, author, text, created_at, client_id FROM messages
+                "SELECT id, author, text, created_at, client_id, channel FROM messages
                  WHERE owner_kind = $1 AND owner = $2 AND client_id = $3",
                 &[&owner.kind(), &owner.key(), &cid],
             )
@@ -211,8 +216,8 @@ impl Store for PgStore {
         }
         let row = query_opt(
             &tx,
-            "INSERT INTO messages (owner_kind, owner, author, text, created_at, client_id)
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            "INSERT INTO messages (owner_kind, owner, author, text, created_at, client_id, channel)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
             &[
                 &owner.kind(),
                 &owner.key(),
@@ -220,6 +225,7 @@ impl Store for PgStore {
                 &text,
                 &now,
                 &client_id,
+                &channel.as_str(),
             ],
         )
         .await?
@@ -232,6 +238,7 @@ impl Store for PgStore {
                 text: text.to_owned(),
                 created_at: now,
                 client_id: client_id.map(str::to_owned),
+                channel,
             },
             true,
         ))
@@ -241,8 +248,8 @@ impl Store for PgStore {
         let client = self.pool.get().await?;
         let st = client
             .prepare_cached(
-                "SELECT id, author, text, created_at, client_id FROM (
-                   SELECT id, author, text, created_at, client_id FROM messages
+                "SELECT id, author, text, created_at, client_id, channel FROM (
+                   SELECT id, author, text, created_at, client_id, channel FROM messages
                    WHERE owner_kind = $1 AND owner = $2
                    ORDER BY created_at DESC, id DESC LIMIT $3) newest
                  ORDER BY created_at, id",
@@ -292,14 +299,15 @@ impl Store for PgStore {
         let tx = client.transaction().await?;
         execute(
             &tx,
-            "INSERT INTO families (id, customer_id, user_id, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO families (id, customer_id, user_id, created_at, expires_at, client_id)
+             VALUES ($1, $2, $3, $4, $5, $6)",
             &[
                 &family.id,
                 &family.customer_id,
                 &family.user_id,
                 &now,
                 &family.expires_at,
+                &family.client_id,
             ],
         )
         .await?;
@@ -328,7 +336,7 @@ impl Store for PgStore {
             "UPDATE refresh_tokens r SET spent_at = $2 FROM families f
              WHERE r.hash = $1 AND r.spent_at IS NULL AND f.id = r.family
                AND f.revoked_at IS NULL AND f.expires_at > $2
-             RETURNING f.id, f.customer_id, f.user_id, f.expires_at, f.revoked_at",
+             RETURNING f.id, f.customer_id, f.user_id, f.expires_at, f.revoked_at, f.client_id",
             &[&token_hash, &now],
         )
         .await?;
@@ -347,7 +355,7 @@ impl Store for PgStore {
             return Ok(Rotation::Refused);
         };
         let family = family_from_row(&row);
-        let spent_at: Option<Millis> = row.get(5);
+        let spent_at: Option<Millis> = row.get(6);
         if family.revoked_at.is_some() || now >= family.expires_at || spent_at.is_none() {
             return Ok(Rotation::Refused);
         }
@@ -370,7 +378,7 @@ impl Store for PgStore {
         let client = self.pool.get().await?;
         let row = query_opt(&client, TOKEN_WITH_FAMILY, &[&token_hash]).await?;
         Ok(row.map(|r| {
-            let spent: Option<Millis> = r.get(5);
+            let spent: Option<Millis> = r.get(6);
             (family_from_row(&r), spent.is_some())
         }))
     }
@@ -379,7 +387,8 @@ impl Store for PgStore {
         let client = self.pool.get().await?;
         let row = query_opt(
             &client,
-            "SELECT id, customer_id, user_id, expires_at, revoked_at FROM families WHERE id = $1",
+            "SELECT id, customer_id, user_id, expires_at, revoked_at, client_id
+             FROM families WHERE id = $1",
             &[&id],
         )
         .await?;
@@ -453,5 +462,101 @@ impl Store for PgStore {
         )
         .await?;
         Ok(())
+    }
+
+    async fn queue(&self, limit: usize) -> StoreResult<Vec<QueueEntry>> {
+        let client = self.pool.get().await?;
+        let st = client.prepare_cached(super::QUEUE_SQL).await?;
+        let rows = client.query(&st, &[&(limit as i64)]).await?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let kind: &str = row.get(6);
+                let key: String = row.get(7);
+                QueueEntry {
+                    owner: Owner::from_parts(kind, &key).unwrap_or(Owner::Anonymous(key)),
+                    last: message_from_row(row),
+                    unread: row.get(8),
+                }
+            })
+            .collect())
+    }
+
+    async fn mark_read(&self, owner: &Owner, up_to: i64) -> StoreResult<()> {
+        let client = self.pool.get().await?;
+        execute(
+            &client,
+            "INSERT INTO conversation_reads (owner_kind, owner, read_up_to) VALUES ($1, $2, $3)
+             ON CONFLICT (owner_kind, owner) DO UPDATE
+             SET read_up_to = GREATEST(conversation_reads.read_up_to, excluded.read_up_to)",
+            &[&owner.kind(), &owner.key(), &up_to],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn put_profile_check(&self, p: &ProfileCheck) -> StoreResult<()> {
+        let client = self.pool.get().await?;
+        execute(
+            &client,
+            "INSERT INTO profiles (customer_id, sdk_customer_id, verified, reason, data, checked_at)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (customer_id) DO UPDATE SET sdk_customer_id = excluded.sdk_customer_id,
+               verified = excluded.verified, reason = excluded.reason, data = excluded.data,
+               checked_at = excluded.checked_at",
+            &[
+                &p.customer_id,
+                &p.sdk_customer_id,
+                &p.verified,
+                &p.reason,
+                &p.data,
+                &p.checked_at,
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn profile_check(&self, customer_id: &str) -> StoreResult<Option<ProfileCheck>> {
+        let client = self.pool.get().await?;
+        let row = query_opt(
+            &client,
+            "SELECT customer_id, sdk_customer_id, verified, reason, data, checked_at
+             FROM profiles WHERE customer_id = $1",
+            &[&customer_id],
+        )
+        .await?;
+        Ok(row.map(|r| ProfileCheck {
+            customer_id: r.get(0),
+            sdk_customer_id: r.get(1),
+            verified: r.get(2),
+            reason: r.get(3),
+            data: r.get(4),
+            checked_at: r.get(5),
+        }))
+    }
+
+    async fn agent_seen(&self, agent: &str, now: Millis) -> StoreResult<()> {
+        let client = self.pool.get().await?;
+        execute(
+            &client,
+            "INSERT INTO desk_presence (agent, seen_at) VALUES ($1, $2)
+             ON CONFLICT (agent) DO UPDATE
+             SET seen_at = GREATEST(desk_presence.seen_at, excluded.seen_at)",
+            &[&agent, &now],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn agents_seen_since(&self, since: Millis) -> StoreResult<i64> {
+        let client = self.pool.get().await?;
+        let row = query_opt(
+            &client,
+            "SELECT count(*) FROM desk_presence WHERE seen_at >= $1",
+            &[&since],
+        )
+        .await?;
+        Ok(row.map_or(0, |r| r.get(0)))
     }
 }

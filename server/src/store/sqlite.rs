@@ -8,7 +8,8 @@
 
 use super::migrations::{self, Migration};
 use super::{
-    AttemptId, Author, Family, Message, Millis, Owner, Rotation, Store, StoreError, StoreResult,
+    AttemptId, Author, Channel, Family, Message, Millis, Owner, ProfileCheck, QueueEntry, Rotation,
+    Store, StoreError, StoreResult,
 };
 use crate::limits::{AttemptCounts, LoginLimit};
 use async_trait::async_trait;
@@ -105,6 +106,7 @@ fn message_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
         text: row.get(2)?,
         created_at: row.get(3)?,
         client_id: row.get(4)?,
+        channel: Channel::parse(&row.get::<_, String>(5)?),
     })
 }
 
@@ -115,10 +117,13 @@ fn family_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Family> {
         user_id: row.get(2)?,
         expires_at: row.get(3)?,
         revoked_at: row.get(4)?,
+        client_id: row.get(5)?,
     })
 }
 
-const FAMILY_COLUMNS: &str = "f.id, f.customer_id, f.user_id, f.expires_at, f.revoked_at";
+const FAMILY_COLUMNS: &str =
+    "f.id, f.customer_id, f.user_id, f.expires_at, f.revoked_at, f.client_id";
+const MESSAGE_COLUMNS: &str = "id, author, text, created_at, client_id, channel";
 
 fn meta_or_insert(c: &mut Connection, key: &str, candidate: &[u8]) -> StoreResult<Vec<u8>> {
     let tx = immediate(c)?;
@@ -137,14 +142,17 @@ fn append(
     author: Author,
     text: &str,
     client_id: Option<&str>,
+    channel: Channel,
     now: Millis,
 ) -> StoreResult<(Message, bool)> {
     let tx = immediate(c)?;
     if let Some(cid) = client_id {
         let existing = tx
             .query_row(
-                "SELECT id, author, text, created_at, client_id FROM messages
-                 WHERE owner_kind = ?1 AND owner = ?2 AND client_id = ?3",
+                &format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages
+                     WHERE owner_kind = ?1 AND owner = ?2 AND client_id = ?3"
+                ),
                 params![owner.kind(), owner.key(), cid],
                 message_from_row,
             )
@@ -154,15 +162,16 @@ fn append(
         }
     }
     tx.execute(
-        "INSERT INTO messages (owner_kind, owner, author, text, created_at, client_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO messages (owner_kind, owner, author, text, created_at, client_id, channel)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
             owner.kind(),
             owner.key(),
             author.as_str(),
             text,
             now,
-            client_id
+            client_id,
+            channel.as_str()
         ],
     )?;
     let id = tx.last_insert_rowid();
@@ -174,6 +183,7 @@ fn append(
             text: text.to_owned(),
             created_at: now,
             client_id: client_id.map(str::to_owned),
+            channel,
         },
         true,
     ))
@@ -181,7 +191,7 @@ fn append(
 
 fn list(c: &mut Connection, owner: &Owner, limit: usize) -> StoreResult<Vec<Message>> {
     let mut stmt = c.prepare_cached(
-        "SELECT id, author, text, created_at, client_id FROM (
+        "SELECT id, author, text, created_at, client_id, channel FROM (
            SELECT * FROM messages WHERE owner_kind = ?1 AND owner = ?2
            ORDER BY created_at DESC, id DESC LIMIT ?3)
          ORDER BY created_at, id",
@@ -221,14 +231,15 @@ fn create_family(
 ) -> StoreResult<()> {
     let tx = immediate(c)?;
     tx.execute(
-        "INSERT INTO families (id, customer_id, user_id, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO families (id, customer_id, user_id, created_at, expires_at, client_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![
             family.id,
             family.customer_id,
             family.user_id,
             now,
-            family.expires_at
+            family.expires_at,
+            family.client_id
         ],
     )?;
     tx.execute(
@@ -256,7 +267,7 @@ fn rotate(
                  JOIN families f ON f.id = r.family WHERE r.hash = ?1"
             ),
             [token_hash],
-            |row| Ok((family_from_row(row)?, row.get::<_, Option<Millis>>(5)?)),
+            |row| Ok((family_from_row(row)?, row.get::<_, Option<Millis>>(6)?)),
         )
         .optional()?;
     let Some((family, spent_at)) = found else {
@@ -297,7 +308,7 @@ fn refresh_token(c: &mut Connection, token_hash: &[u8]) -> StoreResult<Option<(F
              JOIN families f ON f.id = r.family WHERE r.hash = ?1"
         ),
         [token_hash],
-        |row| Ok((family_from_row(row)?, row.get::<_, bool>(5)?)),
+        |row| Ok((family_from_row(row)?, row.get::<_, bool>(6)?)),
     )
     .optional()?)
 }
@@ -362,6 +373,85 @@ fn login_succeeded(c: &mut Connection, attempt: AttemptId) -> StoreResult<()> {
     Ok(())
 }
 
+fn queue(c: &mut Connection, limit: usize) -> StoreResult<Vec<QueueEntry>> {
+    let mut stmt = c.prepare_cached(super::QUEUE_SQL)?;
+    let rows = stmt.query_map([limit as i64], |row| {
+        let kind: String = row.get(6)?;
+        let key: String = row.get(7)?;
+        Ok(QueueEntry {
+            owner: Owner::from_parts(&kind, &key).unwrap_or(Owner::Anonymous(key)),
+            last: message_from_row(row)?,
+            unread: row.get(8)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+fn mark_read(c: &mut Connection, owner: &Owner, up_to: i64) -> StoreResult<()> {
+    c.execute(
+        "INSERT INTO conversation_reads (owner_kind, owner, read_up_to) VALUES (?1, ?2, ?3)
+         ON CONFLICT (owner_kind, owner)
+         DO UPDATE SET read_up_to = max(read_up_to, excluded.read_up_to)",
+        params![owner.kind(), owner.key(), up_to],
+    )?;
+    Ok(())
+}
+
+fn put_profile_check(c: &mut Connection, p: &ProfileCheck) -> StoreResult<()> {
+    c.execute(
+        "INSERT INTO profiles (customer_id, sdk_customer_id, verified, reason, data, checked_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (customer_id) DO UPDATE SET sdk_customer_id = excluded.sdk_customer_id,
+           verified = excluded.verified, reason = excluded.reason, data = excluded.data,
+           checked_at = excluded.checked_at",
+        params![
+            p.customer_id,
+            p.sdk_customer_id,
+            p.verified,
+            p.reason,
+            p.data,
+            p.checked_at
+        ],
+    )?;
+    Ok(())
+}
+
+fn profile_check(c: &mut Connection, customer_id: &str) -> StoreResult<Option<ProfileCheck>> {
+    Ok(c.query_row(
+        "SELECT customer_id, sdk_customer_id, verified, reason, data, checked_at
+         FROM profiles WHERE customer_id = ?1",
+        [customer_id],
+        |r| {
+            Ok(ProfileCheck {
+                customer_id: r.get(0)?,
+                sdk_customer_id: r.get(1)?,
+                verified: r.get(2)?,
+                reason: r.get(3)?,
+                data: r.get(4)?,
+                checked_at: r.get(5)?,
+            })
+        },
+    )
+    .optional()?)
+}
+
+fn agent_seen(c: &mut Connection, agent: &str, now: Millis) -> StoreResult<()> {
+    c.execute(
+        "INSERT INTO desk_presence (agent, seen_at) VALUES (?1, ?2)
+         ON CONFLICT (agent) DO UPDATE SET seen_at = max(seen_at, excluded.seen_at)",
+        params![agent, now],
+    )?;
+    Ok(())
+}
+
+fn agents_seen_since(c: &mut Connection, since: Millis) -> StoreResult<i64> {
+    Ok(c.query_row(
+        "SELECT count(*) FROM desk_presence WHERE seen_at >= ?1",
+        [since],
+        |r| r.get(0),
+    )?)
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn meta_or_insert(&self, key: &str, candidate: Vec<u8>) -> StoreResult<Vec<u8>> {
@@ -369,18 +459,47 @@ impl Store for SqliteStore {
         self.run(move |c| meta_or_insert(c, &key, &candidate)).await
     }
 
-    async fn append(
+    async fn append_on(
         &self,
         owner: &Owner,
         author: Author,
         text: &str,
         client_id: Option<&str>,
+        channel: Channel,
         now: Millis,
     ) -> StoreResult<(Message, bool)> {
         let (owner, text, client_id) =
             (owner.clone(), text.to_owned(), client_id.map(str::to_owned));
-        self.run(move |c| append(c, &owner, author, &text, client_id.as_deref(), now))
+        self.run(move |c| append(c, &owner, author, &text, client_id.as_deref(), channel, now))
             .await
+    }
+
+    async fn queue(&self, limit: usize) -> StoreResult<Vec<QueueEntry>> {
+        self.run(move |c| queue(c, limit)).await
+    }
+
+    async fn mark_read(&self, owner: &Owner, up_to: i64) -> StoreResult<()> {
+        let owner = owner.clone();
+        self.run(move |c| mark_read(c, &owner, up_to)).await
+    }
+
+    async fn put_profile_check(&self, check: &ProfileCheck) -> StoreResult<()> {
+        let check = check.clone();
+        self.run(move |c| put_profile_check(c, &check)).await
+    }
+
+    async fn profile_check(&self, customer_id: &str) -> StoreResult<Option<ProfileCheck>> {
+        let id = customer_id.to_owned();
+        self.run(move |c| profile_check(c, &id)).await
+    }
+
+    async fn agent_seen(&self, agent: &str, now: Millis) -> StoreResult<()> {
+        let agent = agent.to_owned();
+        self.run(move |c| agent_seen(c, &agent, now)).await
+    }
+
+    async fn agents_seen_since(&self, since: Millis) -> StoreResult<i64> {
+        self.run(move |c| agents_seen_since(c, since)).await
     }
 
     async fn list(&self, owner: &Owner, limit: usize) -> StoreResult<Vec<Message>> {
@@ -466,7 +585,7 @@ mod tests {
             .unwrap()
             .collect::<rusqlite::Result<_>>()
             .unwrap();
-        assert_eq!(versions, [1, 2]);
+        assert_eq!(versions, [1, 2, 3]);
         assert_eq!(meta_or_insert(&mut c, "k", &[2]).unwrap(), [1]);
         // A newer server's database is refused.
         c.execute(
