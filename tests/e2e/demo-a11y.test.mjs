@@ -298,8 +298,8 @@ async function typeLogin(page, user, password) {
 
 test('keyboard only: the chat page logs in, chats and logs out without a mouse', async () => {
   const page = await open();
-  const nav = ['a Northwind Support', 'a Chat demo', 'a ASAPP-style page'];
-  assert.deepEqual(await tabStops(page, 10), [...nav, '#messages', '#message', '#send', '#username', '#password', '#login', '#events']);
+  const nav = ['a Northwind Support', 'a Chat demo', 'a ASAPP-style page', 'a Messenger', 'a Representative desk'];
+  assert.deepEqual(await tabStops(page, 12), [...nav, '#messages', '#message', '#send', '#username', '#password', '#login', '#events']);
 
   await typeAndSend(page, 'Hello from the keyboard');
   // The next poll (every 2 s) brings nothing new, so nothing is read out again.
