@@ -69,6 +69,16 @@ if (!existsSync(join(ROOT, 'js', 'error.js'))) {
   }
 }
 
+// Option types that the generated declarations do not carry (js/provider-options.d.ts).
+{
+  const extra = join(ROOT, 'js', 'provider-options.d.ts');
+  const mark = `${MARK}: from js/provider-options.d.ts`;
+  if (existsSync(DTS) && existsSync(extra)) {
+    const dts = readFileSync(DTS, 'utf8');
+    if (!dts.includes(mark)) writeFileSync(DTS, `${dts.trimEnd()}\n\n${mark}\n${readFileSync(extra, 'utf8').trimEnd()}\n`);
+  }
+}
+
 // ---------------------------------------------------------------- (c) inline snippets
 // wasm-bindgen loads every `module = "/js/…"` snippet as a file of its own, which a page
 // discovers only once chat_auth.js has arrived: one more round trip before init() can even
