@@ -29,14 +29,18 @@ pub struct Metadata {
 /// without query or fragment (the `issuer` option checks that).
 pub fn metadata_urls(issuer: &str) -> [String; 2] {
     let trimmed = issuer.strip_suffix('/').unwrap_or(issuer);
-    let openid = [trimmed, "/.well-known/openid-configuration"].concat();
+    let mut openid = String::from(trimmed);
+    openid.push_str("/.well-known/openid-configuration");
     // RFC 8414 §3.1: the well-known segment goes between host and path.
     let after_scheme = trimmed.find("://").map_or(0, |i| i + 3);
-    let path_at = trimmed[after_scheme..]
-        .find('/')
+    let path_at = trimmed.as_bytes()[after_scheme..]
+        .iter()
+        .position(|&b| b == b'/')
         .map_or(trimmed.len(), |i| after_scheme + i);
     let (origin, path) = trimmed.split_at(path_at);
-    let oauth = [origin, "/.well-known/oauth-authorization-server", path].concat();
+    let mut oauth = String::from(origin);
+    oauth.push_str("/.well-known/oauth-authorization-server");
+    oauth.push_str(path);
     [openid, oauth]
 }
 

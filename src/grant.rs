@@ -32,21 +32,18 @@ impl GrantParams {
                 "must be a space-separated string or an array of scope tokens (RFC 6749 §3.3)",
             )
         };
-        let tokens: Vec<String> = match value {
-            Value::String(s) => s.split(' ').map(str::to_owned).collect(),
-            Value::Array(items) => items
-                .iter()
-                .map(|i| i.as_str().map(str::to_owned).ok_or_else(bad))
-                .collect::<Result<_>>()?,
+        let mut tokens = Vec::new();
+        match value {
+            Value::String(s) => tokens.extend(s.split(' ').map(str::to_owned)),
+            Value::Array(items) => {
+                for item in items {
+                    tokens.push(item.as_str().ok_or_else(bad)?.to_owned());
+                }
+            }
             _ => return Err(bad()),
-        };
-        let scope_char =
-            |b: u8| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b);
-        if tokens.is_empty()
-            || tokens
-                .iter()
-                .any(|t| t.is_empty() || !t.bytes().all(scope_char))
-        {
+        }
+        let scope_char = |b: u8| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b);
+        if tokens.is_empty() || tokens.iter().any(|t| t.is_empty() || !t.bytes().all(scope_char)) {
             return Err(bad());
         }
         Ok(tokens)
@@ -56,24 +53,27 @@ impl GrantParams {
     /// them, without a fragment (RFC 8707 §2); anything else is
     /// `invalid_config`.
     pub fn read_resources(value: &Value) -> Result<Vec<String>> {
-        let bad = || {
-            Error::invalid_config(
+        let items = match value {
+            Value::Array(items) => items.as_slice(),
+            other => std::slice::from_ref(other),
+        };
+        let mut uris = Vec::new();
+        for item in items {
+            match item.as_str() {
+                Some(uri) if is_absolute_uri(uri) => uris.push(uri.to_owned()),
+                _ => uris.clear(),
+            }
+            if uris.is_empty() {
+                break;
+            }
+        }
+        if uris.len() != items.len() || uris.is_empty() {
+            return Err(Error::invalid_config(
                 "resource",
                 "must be an absolute URI without a fragment, or an array of them (RFC 8707 §2)",
-            )
-        };
-        let items: Vec<&Value> = match value {
-            Value::Array(items) if !items.is_empty() => items.iter().collect(),
-            Value::Array(_) => return Err(bad()),
-            other => vec![other],
-        };
-        items
-            .into_iter()
-            .map(|v| match v.as_str() {
-                Some(uri) if is_absolute_uri(uri) => Ok(uri.to_owned()),
-                _ => Err(bad()),
-            })
-            .collect()
+            ));
+        }
+        Ok(uris)
     }
 
     /// The `application/x-www-form-urlencoded` body of a refresh grant
@@ -86,9 +86,10 @@ impl GrantParams {
             body.push_str("&client_id=");
             form_encode(&mut body, client_id);
         }
-        if !self.scope.is_empty() {
-            body.push_str("&scope=");
-            form_encode(&mut body, &self.scope.join(" "));
+        for (i, scope) in self.scope.iter().enumerate() {
+            // One `scope` parameter, its tokens space-separated (`%20`).
+            body.push_str(if i == 0 { "&scope=" } else { "%20" });
+            form_encode(&mut body, scope);
         }
         for resource in &self.resources {
             body.push_str("&resource=");
@@ -101,15 +102,16 @@ impl GrantParams {
 /// `scheme:rest` with an RFC 3986 scheme, no fragment, no whitespace or
 /// control characters.
 fn is_absolute_uri(uri: &str) -> bool {
-    let Some((scheme, rest)) = uri.split_once(':') else {
+    let bytes = uri.as_bytes();
+    let Some(colon) = bytes.iter().position(|&b| b == b':') else {
         return false;
     };
-    let mut scheme_bytes = scheme.bytes();
-    scheme_bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
-        && scheme_bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
-        && !rest.is_empty()
-        && !uri.contains('#')
-        && uri.bytes().all(|b| b > b' ' && b < 0x7f)
+    bytes.first().is_some_and(u8::is_ascii_alphabetic)
+        && bytes[..colon]
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+        && colon + 1 < bytes.len()
+        && bytes.iter().all(|&b| b > b' ' && b < 0x7f && b != b'#')
 }
 
 /// `application/x-www-form-urlencoded` encoding of one value, appended.

@@ -745,9 +745,9 @@ impl Runtime {
             (Some(customer), Some(c)) => {
                 // With the newest refresh token, which may have come after
                 // the access token (an answer whose access token was refused).
-                let mut c = c.clone();
-                c.refresh_token = session.refresh_token().cloned().or(c.refresh_token);
-                let _ = store.set_item(TOKEN_KEY, &crate::admit::store(customer, &c));
+                let refresh = session.refresh_token().or(c.refresh_token.as_ref());
+                let text = crate::admit::store_with_refresh_token(customer, c, refresh);
+                let _ = store.set_item(TOKEN_KEY, &text);
             }
             _ => {
                 let _ = store.remove_item(TOKEN_KEY);

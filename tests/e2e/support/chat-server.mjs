@@ -426,6 +426,7 @@ export async function startChatServer({ root = REPO_ROOT, pkgDir = process.env.C
     if (call.grantType !== 'refresh_token') return fail(400, 'unsupported_grant_type');
     const rt = refreshTokens.get(call.refreshToken ?? '');
     if (!rt) return fail(400, 'invalid_grant');
+    call.family = rt.family;
     if (rt.used) {
       // Rotation: a refresh token works once. A spent one coming back means theft (RFC 9700 §4.14).
       call.reused = true;
