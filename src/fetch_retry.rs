@@ -16,7 +16,9 @@ pub const FETCH_ATTEMPTS: u32 = 4;
 /// How long to wait after failed try number `attempt` (1-based) before the
 /// next: 250 ms, 500 ms, 1 s; `None` after the last try.
 pub fn delay_after(attempt: u32) -> Option<Millis> {
-    (1..FETCH_ATTEMPTS).contains(&attempt).then(|| 250 << (attempt - 1))
+    (1..FETCH_ATTEMPTS)
+        .contains(&attempt)
+        .then(|| 250 << (attempt - 1))
 }
 
 /// Whether an HTTP status is worth another try: timeouts, throttling and

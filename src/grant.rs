@@ -42,8 +42,13 @@ impl GrantParams {
             }
             _ => return Err(bad()),
         }
-        let scope_char = |b: u8| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b);
-        if tokens.is_empty() || tokens.iter().any(|t| t.is_empty() || !t.bytes().all(scope_char)) {
+        let scope_char =
+            |b: u8| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b);
+        if tokens.is_empty()
+            || tokens
+                .iter()
+                .any(|t| t.is_empty() || !t.bytes().all(scope_char))
+        {
             return Err(bad());
         }
         Ok(tokens)
