@@ -7,7 +7,8 @@
 //   wasm-pack                                 (cargo install --locked)
 //   wasm-bindgen-cli = Cargo.lock's wasm-bindgen version (cargo install)
 //   chromium + chromium-driver               (apt, only when missing)
-//   node_modules: binaryen 132 (wasm-opt), playwright-core, terser (glue minifier), the bench peers  (npm ci)
+//   node_modules: binaryen 132 (wasm-opt), playwright-core, terser (glue minifier), the bench peers,
+//                 oidc-provider 9.13.3 (the real-provider tier's identity provider)  (npm ci)
 //
 // Nothing here downloads a browser or a prebuilt toolchain binary by itself.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
