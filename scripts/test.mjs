@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // npm test: every test tier in order, stopping at the first failure.
 //
-//   node scripts/test.mjs              setup, fmt, clippy, native, build, wasm, server, e2e, provider
+//   node scripts/test.mjs              setup, fmt, clippy, native, build, wasm, server, e2e, package, examples, provider
 //   node scripts/test.mjs wasm e2e     only the named tiers (or groups: lint)
 //
 // Tiers:
@@ -14,6 +14,8 @@
 //   server  cargo build -p chat-auth-server (the demo backend the e2e demo tests start)
 //   wasm    wasm_bindgen_test (tests/wasm.rs, tests/wasm_vectors.rs) in headless Chromium via wasm-bindgen-test-runner
 //   e2e     node --test tests/e2e/**/*.test.mjs (JS in Chromium via playwright-core; needs `build`)
+//   package   node --test tests/package/ (npm pack → a fresh Vite + TypeScript strict app and a plain
+//             HTML page, both in Chromium, with chat-auth/react under StrictMode; needs `build`)
 //   examples  cargo build --examples (examples/resource_server.rs, the chat API of `provider`)
 //   provider  node --test tests/provider/*.test.mjs (oidc-provider on 127.0.0.1, login in Chromium,
 //             the Rust chat API validating with the crate; needs `build` and `examples`)
@@ -66,11 +68,12 @@ const TIERS = {
     },
   ],
   e2e: () => nodeTests('e2e'),
+  package: () => nodeTests('package'),
   examples: () => ['cargo', ['build', '--examples']],
   provider: () => nodeTests('provider'),
 };
 const GROUPS = {
-  all: ['setup', 'fmt', 'clippy', 'clippy-wasm', 'native', 'build', 'size', 'wasm', 'server', 'e2e', 'examples', 'provider'],
+  all: ['setup', 'fmt', 'clippy', 'clippy-wasm', 'native', 'build', 'size', 'wasm', 'server', 'e2e', 'package', 'examples', 'provider'],
   lint: ['fmt', 'clippy', 'clippy-wasm'],
 };
 
