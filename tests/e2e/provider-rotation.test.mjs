@@ -239,24 +239,24 @@ e2e.test('discovery: issuer alone finds jwks_uri and token_endpoint; metadata fe
   assert.equal(s.server.entries({ path: '/.well-known/oauth-authorization-server' }).length, 1, 'RFC 8414 metadata when the OpenID location is 404');
 });
 
-e2e.test('discovery: metadata naming another issuer is refused with issuer_mismatch, its keys never fetched', async (s) => {
+/** A login whose discovery fails (`metadataMode`): setCustomer rejects with `code`, auth-lost once. */
+async function failedDiscovery(s, mode, code, ms) {
   s.server.oauthIssuer = s.originA;
-  s.server.metadataMode = 'mismatch';
-  const [x] = await discoverySession(s, { cid: customerId(), ms: 500 });
-  assertChatAuthError(x.login, 'issuer_mismatch');
+  s.server.metadataMode = mode;
+  const [x] = await discoverySession(s, { cid: customerId(), ms });
+  assertChatAuthError(x.login, code);
   assert.equal(x.state, 'expired');
-  assert.deepEqual(x.events.filter((e) => e.name === 'auth-lost').map((e) => e.detail.code), ['issuer_mismatch']);
+  assert.deepEqual(x.events.filter((e) => e.name === 'auth-lost').map((e) => e.detail.code), [code]);
+}
+
+e2e.test('discovery: metadata naming another issuer is refused with issuer_mismatch, its keys never fetched', async (s) => {
+  await failedDiscovery(s, 'mismatch', 'issuer_mismatch', 500);
   assert.equal(s.server.entries({ path: '/jwks.json' }).length, 0, 'no key fetched from the impostor metadata');
   assert.equal(s.server.oauthCalls.length, 0);
 });
 
 e2e.test('discovery: unreachable metadata is network after bounded retries, then auth-lost without a loop', async (s) => {
-  s.server.oauthIssuer = s.originA;
-  s.server.metadataMode = 'down';
-  const [x] = await discoverySession(s, { cid: customerId(), ms: 3_000 });
-  assertChatAuthError(x.login, 'network');
-  assert.equal(x.state, 'expired');
-  assert.deepEqual(x.events.filter((e) => e.name === 'auth-lost').map((e) => e.detail.code), ['network']);
+  await failedDiscovery(s, 'down', 'network', 3_000);
   // maxRetries 1 → 2 provider answers judged, each: 4 tries at the OpenID path + 4 at RFC 8414's;
   // counted 3 s after auth-lost, so nothing loops.
   const fetched = s.server.entries({ path: /^\/\.well-known\// }).length;
