@@ -8,7 +8,9 @@
 //   wasm-bindgen-cli = Cargo.lock's wasm-bindgen version (cargo install)
 //   chromium + chromium-driver               (apt, only when missing)
 //   postgresql (Debian's; the `postgres` test tier and bench:server)  (apt, only when missing)
-//   node_modules: binaryen 132 (wasm-opt), playwright-core, axe-core (accessibility tests), terser (glue minifier), typescript (the types tier), the bench peers  (npm ci)
+//   node_modules: binaryen 132 (wasm-opt), playwright-core, axe-core (accessibility tests), terser (glue minifier), the bench peers,
+//                 oidc-provider 9.13.3 (the real-provider tier's identity provider), vite 7,
+//                 typescript 5 (also the types tier), react + react-dom 19 and their types (the packaged-install tier)  (npm ci)
 //
 // Nothing here downloads a browser or a prebuilt toolchain binary by itself.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';

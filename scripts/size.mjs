@@ -10,8 +10,10 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { ROOT } from './lib.mjs';
 
-/** Reached 85,939 bytes (2026-11-27, issue 7, with cross-tab Web Locks merged) + 3 %. */
-export const SIZE_BUDGET_BYTES = 88_500;
+/** Reached 85,939 bytes (2026-11-27, issue 7, with cross-tab Web Locks merged) + 3 %; raised for issue 14
+ * (issuer discovery, refresh-grant scope/resource, rotated refresh tokens kept and shared, bounded
+ * JWKS/introspection/metadata retries: +4.1 KB gzip) to 90,627 + 2 %. */
+export const SIZE_BUDGET_BYTES = 92_500;
 export const SHIPPED = ['pkg/chat_auth_bg.wasm', 'pkg/chat_auth.js'];
 
 /** gzip -9 size of each shipped file and their sum, in bytes. */

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // npm test: every test tier in order, stopping at the first failure.
 //
-//   node scripts/test.mjs              setup, fmt, clippy, native, postgres, build, wasm, server, e2e
+//   node scripts/test.mjs              setup, fmt, clippy, native, postgres, build, size, types, wasm, server, e2e, package, examples, provider
 //   node scripts/test.mjs wasm e2e     only the named tiers (or groups: lint)
 //
 // Tiers:
@@ -16,6 +16,11 @@
 //   server  cargo build -p chat-auth-server (the demo backend the e2e demo tests start)
 //   wasm    wasm-pack test --headless --chrome --mode no-install (every wasm_bindgen_test in headless Chromium)
 //   e2e     node --test tests/e2e/**/*.test.mjs (JS in Chromium via playwright-core; needs `build`)
+//   package   node --test tests/package/ (npm pack → a fresh Vite + TypeScript strict app and a plain
+//             HTML page, both in Chromium, with chat-auth/react under StrictMode; needs `build`)
+//   examples  cargo build --examples (examples/resource_server.rs, the chat API of `provider`)
+//   provider  node --test tests/provider/*.test.mjs (oidc-provider on 127.0.0.1, login in Chromium,
+//             the Rust chat API validating with the crate; needs `build` and `examples`)
 import { existsSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { ROOT, run, seconds, toolEnv } from './lib.mjs';
@@ -28,6 +33,13 @@ function e2eFiles(dir = join(ROOT, 'tests', 'e2e')) {
   return readdirSync(dir, { withFileTypes: true })
     .flatMap((e) => (e.isDirectory() ? e2eFiles(join(dir, e.name)) : /\.test\.m?js$/.test(e.name) ? [join(dir, e.name)] : []))
     .sort();
+}
+
+/** `node --test` over the test files under tests/<folder>, or null when there are none. */
+function nodeTests(folder) {
+  const files = e2eFiles(join(ROOT, 'tests', folder));
+  if (files.length === 0) return null;
+  return [process.execPath, ['--test', '--test-concurrency=1', ...files.map((f) => relative(ROOT, f))]];
 }
 
 const TIERS = {
@@ -56,14 +68,13 @@ const TIERS = {
     ['test', '--headless', '--chrome', '--mode', 'no-install'],
     { CHROMEDRIVER, WASM_BINDGEN_TEST_TIMEOUT: process.env.WASM_BINDGEN_TEST_TIMEOUT || '120' },
   ],
-  e2e: () => {
-    const files = e2eFiles();
-    if (files.length === 0) return null;
-    return [process.execPath, ['--test', '--test-concurrency=1', ...files.map((f) => relative(ROOT, f))]];
-  },
+  e2e: () => nodeTests('e2e'),
+  package: () => nodeTests('package'),
+  examples: () => ['cargo', ['build', '--examples']],
+  provider: () => nodeTests('provider'),
 };
 const GROUPS = {
-  all: ['setup', 'fmt', 'clippy', 'clippy-wasm', 'native', 'postgres', 'build', 'size', 'types', 'wasm', 'server', 'e2e'],
+  all: ['setup', 'fmt', 'clippy', 'clippy-wasm', 'native', 'postgres', 'build', 'size', 'types', 'wasm', 'server', 'e2e', 'package', 'examples', 'provider'],
   lint: ['fmt', 'clippy', 'clippy-wasm'],
 };
 
@@ -81,7 +92,7 @@ for (const [i, name] of names.entries()) {
   const spec = TIERS[name]();
   const header = `[${i + 1}/${names.length}] ${name}`;
   if (!spec) {
-    console.log(`\n=== ${header}: no tests under tests/e2e/ yet; skipped`);
+    console.log(`\n=== ${header}: no test files yet; skipped`);
     results.push(`${name} skipped`);
     continue;
   }

@@ -204,6 +204,17 @@ fn jwt_claims(jwt: &Jwt) -> Result<(Claims, Option<String>)> {
 /// the same parsers as a provider's answer. The page clock's lead over the
 /// issuer, once agreed on, goes along: every tab runs on the same clock.
 pub fn store(customer_id: &str, c: &Credential) -> String {
+    store_with_refresh_token(customer_id, c, c.refresh_token.as_ref())
+}
+
+/// [`store`] with `refresh_token` in place of the credential's own (the
+/// session's newest may have come with a later answer whose access token
+/// was refused).
+pub fn store_with_refresh_token(
+    customer_id: &str,
+    c: &Credential,
+    refresh_token: Option<&SecretString>,
+) -> String {
     let mut s = String::from("{\"customerId\":");
     json::write_string(&mut s, customer_id);
     s.push_str(",\"receivedAt\":");
@@ -223,7 +234,7 @@ pub fn store(customer_id: &str, c: &Credential) -> String {
     json::write_string(&mut s, c.token.secret());
     s.push_str(",\"token_type\":");
     json::write_string(&mut s, &c.scheme);
-    if let Some(r) = &c.refresh_token {
+    if let Some(r) = refresh_token {
         s.push_str(",\"refresh_token\":");
         json::write_string(&mut s, r.secret());
     }

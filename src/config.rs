@@ -4,6 +4,7 @@
 //! the shell's business and are only named here so they are not "unknown".
 
 use crate::error::{Error, Result};
+use crate::grant::GrantParams;
 use crate::json::{Object, Value};
 use crate::keys::{self, Algorithm, KeySource, PublicKey};
 use crate::schedule::RefreshPolicy;
@@ -105,10 +106,17 @@ pub struct Config {
     pub policy: RefreshPolicy,
     /// `validation.*`.
     pub validation: ValidationConfig,
-    /// OAuth token endpoint for the refresh grant. Default none.
+    /// OAuth token endpoint for the refresh grant. Default none (or the
+    /// one the `issuer`'s metadata names).
     pub token_endpoint: Option<String>,
-    /// OAuth `client_id` sent with the refresh grant. Default none.
-    pub client_id: Option<String>,
+    /// `clientId`, `scope` and `resource`: sent with every refresh grant.
+    /// Default none of them.
+    pub grant: GrantParams,
+    /// `issuer`: the authorization server whose metadata (OpenID Connect
+    /// Discovery / RFC 8414) gives `jwks_uri` and `token_endpoint` where
+    /// `validation.jwksUrl` / `tokenEndpoint` are not set, and the default
+    /// `validation.issuer`. Default none.
+    pub issuer: Option<String>,
     /// The site's introspection endpoint for opaque tokens. Default none.
     pub introspection_endpoint: Option<String>,
     /// Share refresh and logout across tabs. Default true.
@@ -120,13 +128,16 @@ pub struct Config {
 /// Function-valued options, handled by the shell.
 pub const FUNCTION_OPTIONS: [&str; 3] = ["contextProvider", "userLoginHandler", "now"];
 
-const TOP_KEYS: [&str; 11] = [
+const TOP_KEYS: [&str; 14] = [
     "apiOrigins",
     "customerId",
     "refresh",
     "validation",
     "tokenEndpoint",
     "clientId",
+    "scope",
+    "resource",
+    "issuer",
     "introspectionEndpoint",
     "crossTab",
     "storage",
@@ -294,6 +305,36 @@ impl Config {
             Some(Value::Bool(b)) => *b,
             Some(_) => return Err(Error::invalid_config("crossTab", "must be a boolean")),
         };
+        let issuer = match options.get("issuer").filter(|v| **v != Value::Null) {
+            Some(v) => {
+                let issuer = url(v, "issuer")?;
+                if issuer.contains(['?', '#']) {
+                    return Err(Error::invalid_config(
+                        "issuer",
+                        "must be an http(s) URL without query or fragment (RFC 8414 §2)",
+                    ));
+                }
+                // Access tokens name their issuer (RFC 9068 §2.2).
+                validation.issuer.get_or_insert_with(|| issuer.clone());
+                Some(issuer)
+            }
+            None => None,
+        };
+        let grant = GrantParams {
+            client_id: options
+                .get("clientId")
+                .filter(|v| **v != Value::Null)
+                .map(|v| string(v, "clientId"))
+                .transpose()?,
+            scope: match options.get("scope").filter(|v| **v != Value::Null) {
+                Some(v) => GrantParams::read_scope(v)?,
+                None => Vec::new(),
+            },
+            resources: match options.get("resource").filter(|v| **v != Value::Null) {
+                Some(v) => GrantParams::read_resources(v)?,
+                None => Vec::new(),
+            },
+        };
         let storage = match options.get("storage") {
             None | Some(Value::Null) => Storage::Memory,
             Some(Value::String(s)) if s == "memory" => Storage::Memory,
@@ -311,15 +352,24 @@ impl Config {
             policy,
             validation,
             token_endpoint: opt_url("tokenEndpoint")?,
-            client_id: options
-                .get("clientId")
-                .filter(|v| **v != Value::Null)
-                .map(|v| string(v, "clientId"))
-                .transpose()?,
+            grant,
+            issuer,
             introspection_endpoint: opt_url("introspectionEndpoint")?,
             cross_tab,
             storage,
         })
+    }
+
+    /// Whether a refresh grant can be made: a `tokenEndpoint`, or an
+    /// `issuer` whose metadata names one.
+    pub fn has_token_endpoint(&self) -> bool {
+        self.token_endpoint.is_some() || self.issuer.is_some()
+    }
+
+    /// Whether JWT signatures are checked: a key in `validation`, or an
+    /// `issuer` whose metadata gives the JWKS (fails closed if it has none).
+    pub fn checks_signatures(&self) -> bool {
+        self.validation.checks_signatures() || self.issuer.is_some()
     }
 
     /// Whether `origin` (as the browser's `URL.origin` gives it) may receive
@@ -529,6 +579,62 @@ mod tests {
             r#"{"apiOrigins":["https://a.com"],"customerId":""}"#,
             "customerId",
         );
+        bad(
+            r#"{"apiOrigins":["https://a.com"],"scope":"a  b"}"#,
+            "scope",
+        );
+        bad(r#"{"apiOrigins":["https://a.com"],"scope":[]}"#, "scope");
+        bad(
+            r#"{"apiOrigins":["https://a.com"],"resource":"/api"}"#,
+            "resource",
+        );
+        bad(
+            r#"{"apiOrigins":["https://a.com"],"resource":[]}"#,
+            "resource",
+        );
+        bad(
+            r#"{"apiOrigins":["https://a.com"],"issuer":"id.example.com"}"#,
+            "issuer",
+        );
+        bad(
+            r#"{"apiOrigins":["https://a.com"],"issuer":"https://id?x=1"}"#,
+            "issuer",
+        );
+        bad(
+            r#"{"apiOrigins":["https://a.com"],"issuer":"https://id#x"}"#,
+            "issuer",
+        );
+    }
+
+    #[test]
+    fn refresh_grant_options() {
+        let c = cfg(
+            r#"{"apiOrigins":["https://a.com"],"clientId":"web","scope":"openid chat",
+            "resource":["https://chat.example.com","urn:chat"],"issuer":"https://id.example.com"}"#,
+        )
+        .unwrap();
+        assert_eq!(c.grant.client_id.as_deref(), Some("web"));
+        assert_eq!(c.grant.scope, ["openid", "chat"]);
+        assert_eq!(c.grant.resources, ["https://chat.example.com", "urn:chat"]);
+        assert_eq!(c.issuer.as_deref(), Some("https://id.example.com"));
+        // The issuer is the default required `iss`; discovery implies
+        // signature checks and the refresh grant.
+        assert_eq!(
+            c.validation.issuer.as_deref(),
+            Some("https://id.example.com")
+        );
+        assert!(c.checks_signatures() && c.has_token_endpoint());
+        let explicit = cfg(r#"{"apiOrigins":["https://a.com"],"issuer":"https://id.example.com",
+            "validation":{"issuer":"https://id.example.com/v2"},"resource":"https://chat.example.com"}"#)
+        .unwrap();
+        assert_eq!(
+            explicit.validation.issuer.as_deref(),
+            Some("https://id.example.com/v2")
+        );
+        assert_eq!(explicit.grant.resources, ["https://chat.example.com"]);
+        let none = cfg(r#"{"apiOrigins":["https://a.com"]}"#).unwrap();
+        assert_eq!(none.grant, GrantParams::default());
+        assert!(!none.checks_signatures() && !none.has_token_endpoint());
     }
 
     #[test]

@@ -290,8 +290,11 @@ pub struct Session {
     anonymous_id: String,
     credential: Option<Credential>,
     refresh_token: Option<SecretString>,
-    /// When the credential that brought `refresh_token` was received.
+    /// When the answer that brought `refresh_token` was received.
     refresh_token_at: Option<Millis>,
+    /// The first call id made for the current customer: answers to older
+    /// calls belong to someone else and never hand in a refresh token.
+    customer_first_call: CallId,
     refused: Option<SecretString>,
     refresh_due: Option<Millis>,
     cycle: Option<Cycle>,
@@ -316,6 +319,7 @@ impl Session {
             credential: None,
             refresh_token: None,
             refresh_token_at: None,
+            customer_first_call: 1,
             refused: None,
             refresh_due: None,
             cycle: None,
@@ -374,11 +378,59 @@ impl Session {
         self.cycle.as_ref().and_then(|c| c.in_flight)
     }
 
-    /// Drops the refresh token (the token endpoint refused it), so the next
-    /// attempt asks the provider.
-    pub fn forget_refresh_token(&mut self) {
-        self.refresh_token = None;
-        self.refresh_token_at = None;
+    /// When the answer that brought [`Session::refresh_token`] was received.
+    pub fn refresh_token_at(&self) -> Option<Millis> {
+        self.refresh_token_at
+    }
+
+    /// Drops the refresh token `presented` (the token endpoint refused it),
+    /// so the next attempt asks the provider. A newer one that arrived
+    /// meanwhile (another tab's rotation) is kept: it was never refused.
+    pub fn forget_refresh_token(&mut self, presented: &SecretString) {
+        if self.refresh_token.as_ref() == Some(presented) {
+            self.refresh_token = None;
+            self.refresh_token_at = None;
+        }
+    }
+
+    /// The token endpoint answered `call` (received at `received_at`) with a
+    /// rotated refresh token. Kept *before* the access token is judged: the
+    /// endpoint consumed the one presented, so whatever becomes of the
+    /// access token (refused, its JWKS unreachable, the call timed out or
+    /// superseded by another tab's token) this is the only refresh token
+    /// that still works, and presenting the old one again reads as theft
+    /// (RFC 9700 §4.14). Ignored for another customer's call. Returns
+    /// whether it is now the one held (then share it with the other tabs).
+    pub fn refresh_token_issued(
+        &mut self,
+        call: CallId,
+        refresh_token: SecretString,
+        received_at: Millis,
+    ) -> bool {
+        if self.alive().is_err() || self.customer_id.is_none() || call < self.customer_first_call {
+            return false;
+        }
+        self.keep_refresh_token(refresh_token, received_at)
+    }
+
+    /// Another tab shares the refresh token it was issued at `received_at`
+    /// (its page clock): kept when newer than the one held.
+    pub fn share_refresh_token(&mut self, refresh_token: SecretString, received_at: Millis) {
+        if self.alive().is_ok() && self.customer_id.is_some() {
+            self.keep_refresh_token(refresh_token, received_at);
+        }
+    }
+
+    fn keep_refresh_token(&mut self, refresh_token: SecretString, received_at: Millis) -> bool {
+        if self.refresh_token.as_ref() == Some(&refresh_token) {
+            return true;
+        }
+        if self.refresh_token_at.is_some_and(|at| received_at < at) {
+            return false;
+        }
+        self.refresh_token = Some(refresh_token);
+        self.refresh_token_at = Some(received_at);
+        true
     }
 
     /// When the scheduled refresh is due, if one is planned.
@@ -496,6 +548,7 @@ impl Session {
         self.credential = None;
         self.refresh_token = None;
         self.refresh_token_at = None;
+        self.customer_first_call = self.next_call;
         self.refused = None;
         self.refresh_due = None;
     }
@@ -892,13 +945,7 @@ impl Session {
     /// adopted that is older than this tab's, or refused for this refresh.
     fn take_refresh_token(&mut self, credential: &Credential) {
         if let Some(refresh) = &credential.refresh_token {
-            if self
-                .refresh_token_at
-                .is_none_or(|at| credential.received_at >= at)
-            {
-                self.refresh_token = Some(refresh.clone());
-                self.refresh_token_at = Some(credential.received_at);
-            }
+            self.keep_refresh_token(refresh.clone(), credential.received_at);
         }
     }
 

@@ -21,7 +21,9 @@ use chat_auth::base64url;
 use chat_auth::clock::Millis;
 use chat_auth::config::ValidationConfig;
 use chat_auth::error::{Error, ErrorCode};
+use chat_auth::grant;
 use chat_auth::schedule::{self, RefreshPolicy, MAX_TIMER_MS};
+use chat_auth::secret::SecretString;
 use chat_auth::session::{
     Access, Call, CallId, Credential, Effects, Event, Session, SessionConfig, Source, State, Via,
 };
@@ -103,9 +105,10 @@ enum Family {
     Busy,
     ManyTabs,
     TabDeath,
+    RefusedRotation,
 }
 
-const FAMILIES: [Family; 10] = [
+const FAMILIES: [Family; 11] = [
     Family::Steady,
     Family::Short,
     Family::Long,
@@ -116,6 +119,7 @@ const FAMILIES: [Family; 10] = [
     Family::Busy,
     Family::ManyTabs,
     Family::TabDeath,
+    Family::RefusedRotation,
 ];
 
 impl Family {
@@ -131,6 +135,7 @@ impl Family {
             Family::Busy => "429/503",
             Family::ManyTabs => "many-tabs",
             Family::TabDeath => "tab-death",
+            Family::RefusedRotation => "refused-rotation",
         }
     }
 
@@ -205,6 +210,10 @@ struct Scenario {
     bad_answer_rate: f64,
     token_endpoint: bool,
     busy_rate: f64,
+    /// The token endpoint rotates the refresh token but its access token is
+    /// refused (another customer's): the first answer always, later ones at
+    /// this rate.
+    refused_rotation_rate: f64,
     throttle_rate: f64,
     throttle_max_ms: Millis,
     forced_rate: f64,
@@ -225,7 +234,9 @@ impl Scenario {
             Family::Long => r.log_range(day / sec, 40 * day / sec),
             Family::Skew => r.log_range(5, 2 * hour / sec),
             Family::Sleep => r.log_range(5, day / sec),
-            Family::Flaky | Family::Offline | Family::Busy => r.log_range(5, hour / sec),
+            Family::Flaky | Family::Offline | Family::Busy | Family::RefusedRotation => {
+                r.log_range(5, hour / sec)
+            }
             _ => r.log_range(60, day / sec),
         };
         let ttl_ms = ttl_s * sec;
@@ -257,6 +268,7 @@ impl Scenario {
             bad_answer_rate: 0.0,
             token_endpoint: false,
             busy_rate: 0.0,
+            refused_rotation_rate: 0.0,
             throttle_rate: 0.1,
             throttle_max_ms: sec,
             forced_rate: 0.02,
@@ -286,6 +298,10 @@ impl Scenario {
                     let ms = r.log_range(sec, 10 * min).min(duration_ms - at);
                     s.ops.push((at, Op::Offline { ms }));
                 }
+            }
+            Family::RefusedRotation => {
+                s.token_endpoint = true;
+                s.refused_rotation_rate = r.unit() * 0.4;
             }
             Family::Busy => {
                 s.token_endpoint = true;
@@ -371,11 +387,21 @@ impl Scenario {
 
     /// The provider answers every call in time (latency only).
     fn no_failure(&self) -> bool {
+        self.rotations_answered() && self.refused_rotation_rate == 0.0 && !self.refuses_rotations()
+    }
+
+    /// Every call is answered, though some answers may be refused rotations:
+    /// then no tab may ever present a spent refresh token.
+    fn rotations_answered(&self) -> bool {
         self.failure_rate == 0.0
             && self.timeout_rate == 0.0
             && self.bad_answer_rate == 0.0
             && self.busy_rate == 0.0
             && !self.offline_periods()
+    }
+
+    fn refuses_rotations(&self) -> bool {
+        self.family == Family::RefusedRotation
     }
 
     /// The page's view of a token's lifetime at worst: the answer's latency
@@ -480,6 +506,9 @@ fn human(ms: Millis) -> String {
 #[derive(Clone, Debug)]
 enum Msg {
     Token(String),
+    /// `tabs.rs` `refresh`: a rotated refresh token and when it arrived
+    /// (every message with a token carries one too: sent just before it).
+    Refresh(String, Millis),
     Logout(String),
     Want {
         round: u64,
@@ -506,11 +535,15 @@ enum Outcome {
     Timeout,
     Offline,
     Fail,
-    Busy { retry_after_ms: Millis },
+    Busy {
+        retry_after_ms: Millis,
+    },
     Malformed,
     ExpiredAnswer,
     WrongCustomer,
     Unchanged,
+    /// Rotates the refresh token; the access token is refused.
+    RefusedRotation,
     Success,
 }
 
@@ -738,6 +771,9 @@ struct World<'a> {
     /// Token → expiry on the issuer's clock (ms).
     tokens: HashMap<String, Millis>,
     latest_refresh: Option<String>,
+    /// Token-endpoint answers that rotated the refresh token with a refused
+    /// access token.
+    refused_rotations: u64,
     /// Tokens whose answer reached the page only after a sleep.
     slept_tokens: HashSet<String>,
     stored: HashMap<(String, Millis, Option<Millis>), String>,
@@ -799,6 +835,7 @@ impl<'a> World<'a> {
             minted: 0,
             tokens: HashMap::new(),
             latest_refresh: None,
+            refused_rotations: 0,
             slept_tokens: HashSet::new(),
             stored: HashMap::new(),
             restored: HashMap::new(),
@@ -1378,6 +1415,20 @@ impl<'a> World<'a> {
         c
     }
 
+    /// `Tabs::share_refresh_token` (to every tab), or the refresh token a
+    /// `have` answer carries (to the asker): the sender's newest.
+    fn share_refresh_token(&mut self, from: usize, to: Option<usize>) {
+        let s = &self.tabs[from].session;
+        let (Some(refresh), Some(at)) = (s.refresh_token(), s.refresh_token_at()) else {
+            return;
+        };
+        let msg = Msg::Refresh(refresh.secret().to_owned(), at);
+        match to {
+            Some(to) => self.send_to(from, to, msg),
+            None => self.broadcast(from, msg),
+        }
+    }
+
     fn broadcast(&mut self, from: usize, msg: Msg) {
         for to in 0..self.tabs.len() {
             if to != from && self.live(to) {
@@ -1409,6 +1460,13 @@ impl<'a> World<'a> {
         }
         let customer = self.tabs[to].session.customer_id().map(str::to_owned);
         match msg {
+            Msg::Refresh(refresh, at) => {
+                if customer.is_some() {
+                    self.tabs[to]
+                        .session
+                        .share_refresh_token(SecretString::new(refresh), at);
+                }
+            }
             Msg::Token(text) => {
                 if let Some(credential) = customer.and_then(|c| self.restore(&text, &c)) {
                     self.adopt(to, credential);
@@ -1434,6 +1492,9 @@ impl<'a> World<'a> {
                     .filter(|c| customer.as_deref() == Some(asked.as_str()) && c.is_valid_at(now))
                     .cloned()
                     .map(|c| self.store(&asked, &c));
+                if credential.is_some() {
+                    self.share_refresh_token(to, Some(from));
+                }
                 self.send_to(to, from, Msg::Have { round, credential });
             }
             Msg::Have { round, credential } => {
@@ -1493,6 +1554,12 @@ impl<'a> World<'a> {
             Outcome::Busy {
                 retry_after_ms: self.rng.range(0, 60) * 1_000,
             }
+        } else if call.via == Via::TokenEndpoint
+            && scn.refuses_rotations()
+            && (self.refused_rotations == 0 || self.rng.chance(scn.refused_rotation_rate))
+        {
+            self.refused_rotations += 1;
+            Outcome::RefusedRotation
         } else if self.rng.chance(scn.failure_rate) {
             Outcome::Fail
         } else if self.rng.chance(scn.bad_answer_rate) {
@@ -1617,7 +1684,7 @@ impl<'a> World<'a> {
                     },
                 }
             }
-            Outcome::Success => {
+            Outcome::Success | Outcome::RefusedRotation => {
                 let presented = self.calls[key].refresh_token.clone();
                 if via == Via::TokenEndpoint && presented != self.latest_refresh {
                     // Rotation: a spent refresh token is refused (400). Fine
@@ -1630,7 +1697,7 @@ impl<'a> World<'a> {
                     if spent_by_dead {
                         let w = self.calls[key].window;
                         self.windows[w].orphaned = true;
-                    } else if self.scn.no_failure() && self.calls[key].epoch == self.epoch {
+                    } else if self.scn.rotations_answered() && self.calls[key].epoch == self.epoch {
                         self.fail(
                             "refresh-token-race",
                             format!("tab{tab} presented a spent refresh token on call #{id}"),
@@ -1640,6 +1707,18 @@ impl<'a> World<'a> {
                         ErrorCode::RefreshFailed,
                         "the token endpoint refused the refresh token",
                     ))
+                } else if matches!(outcome, Outcome::RefusedRotation) {
+                    // The refresh token rotates; the access token is
+                    // another customer's, so the page refuses it.
+                    self.minted += 1;
+                    let iat = issuer_now / 1000;
+                    let exp = iat + self.scn.ttl_ms / 1000;
+                    let token = jwt("cust-2", iat, exp, &format!("g{}", self.minted));
+                    self.tokens.insert(token.clone(), exp * 1000);
+                    let refresh = format!("r{}", self.minted);
+                    self.latest_refresh = Some(refresh.clone());
+                    self.latest_refresh_call = Some(key);
+                    self.context(via, &token, Some(&refresh), issuer_now)
                 } else {
                     self.minted += 1;
                     let iat = issuer_now / 1000;
@@ -1699,6 +1778,20 @@ impl<'a> World<'a> {
         if !self.live(tab) {
             return;
         }
+        // `Runtime::keep_issued_refresh_token`: before any judgement, and
+        // for a stale call too (the endpoint spent the old refresh token).
+        let via = self.call_index.get(&(tab, id)).map(|&k| self.calls[k].via);
+        if let (Some(Via::TokenEndpoint), Answer::Context { text, .. }) = (via, &answer) {
+            if let Some(refresh) = grant::issued_refresh_token(text) {
+                let now = self.now;
+                if self.tabs[tab]
+                    .session
+                    .refresh_token_issued(id, refresh, now)
+                {
+                    self.share_refresh_token(tab, None);
+                }
+            }
+        }
         let Some(call) = self.tabs[tab].session.current_call().filter(|c| c.id == id) else {
             self.log(|| format!("tab{tab} ignores the answer to stale call {id}"));
             return;
@@ -1740,6 +1833,7 @@ impl<'a> World<'a> {
                     if let Some(customer) = self.tabs[tab].session.customer_id() {
                         let customer = customer.to_owned();
                         let text = self.store(&customer, &broadcast);
+                        self.share_refresh_token(tab, None);
                         self.broadcast(tab, Msg::Token(text));
                     }
                 }
@@ -1748,7 +1842,16 @@ impl<'a> World<'a> {
             Err(e) => {
                 self.log(|| format!("tab{tab} call {id} failed: {}", e.code().as_str()));
                 if e.code() == ErrorCode::RefreshFailed {
-                    self.tabs[tab].session.forget_refresh_token();
+                    // `judge::refresh_grant`: the refresh token presented.
+                    let presented = self
+                        .call_index
+                        .get(&(tab, id))
+                        .and_then(|&k| self.calls[k].refresh_token.clone());
+                    if let Some(presented) = presented {
+                        self.tabs[tab]
+                            .session
+                            .forget_refresh_token(&SecretString::new(presented));
+                    }
                 }
                 let fx = self.tabs[tab].session.call_failed(id, e, now);
                 self.after(tab, fx);

@@ -1,20 +1,26 @@
 //! Judging answers in the browser: the core admits a context
 //! ([`crate::admit`]); this module adds the I/O around it — WebCrypto for
 //! signatures, the JWKS URL (cached; an unknown `kid` re-fetches once), the
-//! introspection endpoint, the OAuth refresh grant — and `verifyToken`.
+//! introspection endpoint, the issuer's metadata (cached per page), the
+//! OAuth refresh grant — and `verifyToken`. The fetches a judgement needs
+//! are retried with [`crate::fetch_retry`]'s bounded backoff.
 
 use super::crypto;
 use super::js;
 use super::runtime::Runtime;
 use crate::admit::{self, Candidate, Introspection, Rules};
 use crate::clock::Millis;
-use crate::config::ValidationConfig;
+use crate::config::Config;
+use crate::discovery::{self, Metadata};
 use crate::error::{Error, ErrorCode, Result};
+use crate::fetch_retry;
+use crate::grant::form_encode;
 use crate::json::{self, Value};
 use crate::keys::{self, KeySource};
 use crate::schedule;
 use crate::session::{Call, Credential};
 use crate::verify::{self, VerifyOptions};
+use js_sys::Promise;
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -30,12 +36,12 @@ pub struct KeyCache {
 impl KeyCache {
     /// Reads `validation.*` keys once, at construction: an unknown
     /// algorithm or an unusable key is `invalid_config` there and then.
-    pub fn new(v: &ValidationConfig) -> Result<KeyCache> {
-        if v.checks_signatures() {
-            v.parsed_algorithms()?;
+    pub fn new(config: &Config) -> Result<KeyCache> {
+        if config.checks_signatures() {
+            config.validation.parsed_algorithms()?;
         }
         Ok(KeyCache {
-            keys: RefCell::new(v.static_keys()?),
+            keys: RefCell::new(config.validation.static_keys()?),
         })
     }
 }
@@ -73,17 +79,97 @@ fn network() -> Error {
     Error::new(ErrorCode::Network, "the network request failed")
 }
 
-/// `application/x-www-form-urlencoded` encoding of one value.
-fn form_encode(out: &mut String, value: &str) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'*') {
-            out.push(b as char);
-        } else {
-            out.push('%');
-            out.push(HEX[(b >> 4) as usize] as char);
-            out.push(HEX[(b & 15) as usize] as char);
+/// A GET (`form` `None`) or form POST, tried again after a network failure
+/// or a transient status ([`fetch_retry`]: bounded, with backoff). The last
+/// try's outcome is returned as it is.
+async fn fetch_retrying(url: &str, form: Option<&str>) -> Result<Response> {
+    let mut attempt = 1;
+    loop {
+        let outcome = match form {
+            Some(body) => post_form(url, body).await,
+            None => send_to(url, &web_sys::RequestInit::new()).await,
+        };
+        let transient = outcome
+            .as_ref()
+            .map_or(true, |r| fetch_retry::retryable_status(r.status()));
+        match fetch_retry::delay_after(attempt).filter(|_| transient) {
+            Some(ms) => {
+                sleep(ms).await;
+                attempt += 1;
+            }
+            None => return outcome,
         }
+    }
+}
+
+async fn sleep(ms: Millis) {
+    let promise = Promise::new(&mut |resolve, _| {
+        let set_timeout = js::function(&js::get(&js::global(), "setTimeout"));
+        if let Some(f) = set_timeout {
+            let _ = f.call2(&JsValue::NULL, &resolve, &JsValue::from_f64(ms as f64));
+        }
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
+thread_local! {
+    /// Issuer metadata fetched on this page, by issuer: once per page, for
+    /// every `ChatAuth` on it.
+    static METADATA: RefCell<Vec<Rc<Metadata>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The metadata of `issuer` (OpenID Connect Discovery, else RFC 8414),
+/// fetched once per page. Unreachable → `network` (tried again at the next
+/// need); another `issuer` inside → `issuer_mismatch`.
+async fn metadata(issuer: &str) -> Result<Rc<Metadata>> {
+    let cached = METADATA.with(|m| m.borrow().iter().find(|m| m.issuer == issuer).cloned());
+    if let Some(hit) = cached {
+        return Ok(hit);
+    }
+    let [openid, oauth] = discovery::metadata_urls(issuer);
+    let mut response = fetch_retrying(&openid, None).await?;
+    if !response.ok() {
+        response = fetch_retrying(&oauth, None).await?;
+    }
+    if !response.ok() {
+        return Err(Error::new(
+            ErrorCode::Network,
+            "the issuer's metadata could not be fetched",
+        ));
+    }
+    let found = Rc::new(discovery::read_metadata(&text(&response).await?, issuer)?);
+    METADATA.with(|m| m.borrow_mut().push(found.clone()));
+    Ok(found)
+}
+
+/// The token endpoint: `tokenEndpoint`, else the `issuer`'s.
+async fn token_endpoint(rt: &Rc<Runtime>) -> Result<String> {
+    if let Some(url) = &rt.config.token_endpoint {
+        return Ok(url.clone());
+    }
+    let none = || Error::new(ErrorCode::RefreshFailed, "no token endpoint is known");
+    let issuer = rt.config.issuer.as_deref().ok_or_else(none)?;
+    metadata(issuer)
+        .await?
+        .token_endpoint
+        .clone()
+        .ok_or_else(none)
+}
+
+/// Where the JWK Set comes from: `validation.jwksUrl`, else — unless a
+/// `publicKey` or `jwks` is given — the `issuer`'s `jwks_uri`.
+async fn jwks_url(rt: &Rc<Runtime>) -> Result<Option<String>> {
+    let v = &rt.config.validation;
+    if v.jwks_url.is_some() || v.public_key.is_some() || v.jwks.is_some() {
+        return Ok(v.jwks_url.clone());
+    }
+    let Some(issuer) = rt.config.issuer.as_deref() else {
+        return Ok(None);
+    };
+    match metadata(issuer).await?.jwks_uri.clone() {
+        Some(url) => Ok(Some(url)),
+        // Signatures are checked with an issuer: fail closed.
+        None => Err(Error::malformed("the issuer's metadata names no jwks_uri")),
     }
 }
 
@@ -106,31 +192,29 @@ fn header(response: &Response, name: &str) -> Option<String> {
 /// `refresh_failed` when the refresh token is refused, `network` otherwise
 /// (with the server's `Retry-After` on 429 and 503).
 pub async fn refresh_grant(rt: &Rc<Runtime>) -> Result<Answer> {
-    let endpoint = rt
-        .config
-        .token_endpoint
-        .clone()
-        .ok_or_else(|| Error::new(ErrorCode::RefreshFailed, "no tokenEndpoint"))?;
     let refresh_token = rt
         .session
         .borrow()
         .refresh_token()
         .cloned()
         .ok_or_else(|| Error::new(ErrorCode::RefreshFailed, "no refresh token"))?;
-    let mut body = String::from("grant_type=refresh_token&refresh_token=");
-    form_encode(&mut body, refresh_token.secret());
-    if let Some(client_id) = &rt.config.client_id {
-        body.push_str("&client_id=");
-        form_encode(&mut body, client_id);
-    }
-    let response = post_form(&endpoint, &body).await?;
+    let refused = |message| {
+        // Forgotten, so the next attempt asks the provider.
+        rt.session.borrow_mut().forget_refresh_token(&refresh_token);
+        Error::new(ErrorCode::RefreshFailed, message)
+    };
+    let endpoint = match token_endpoint(rt).await {
+        Err(e) if e.code() == ErrorCode::RefreshFailed => {
+            return Err(refused("no token endpoint is known"))
+        }
+        other => other?,
+    };
+    let body = rt.config.grant.refresh_body(&refresh_token);
+    let response = post_form(&endpoint, body.secret()).await?;
     let status = response.status();
     if status == 400 || status == 401 {
         // invalid_grant: the refresh token is spent or revoked.
-        return Err(Error::new(
-            ErrorCode::RefreshFailed,
-            "the token endpoint refused the refresh token",
-        ));
+        return Err(refused("the token endpoint refused the refresh token"));
     }
     if !response.ok() {
         let mut error = Error::new(ErrorCode::Network, "the token endpoint failed");
@@ -157,7 +241,7 @@ async fn introspect(rt: &Rc<Runtime>, token: &str) -> Result<Option<Introspectio
     };
     let mut body = String::from("token=");
     form_encode(&mut body, token);
-    let response = post_form(&endpoint, &body).await?;
+    let response = fetch_retrying(&endpoint, Some(&body)).await?;
     if !response.ok() {
         return Err(Error::new(
             ErrorCode::Network,
@@ -171,8 +255,7 @@ async fn introspect(rt: &Rc<Runtime>, token: &str) -> Result<Option<Introspectio
 }
 
 async fn fetch_jwks(url: &str) -> Result<KeySource> {
-    let init = web_sys::RequestInit::new();
-    let response = send_to(url, &init).await?;
+    let response = fetch_retrying(url, None).await?;
     if !response.ok() {
         return Err(Error::new(
             ErrorCode::Network,
@@ -188,18 +271,18 @@ async fn fetch_jwks(url: &str) -> Result<KeySource> {
 
 /// Checks a token's signature under the session's keys (rules 2–7).
 async fn check_signature(rt: &Rc<Runtime>, token: &str, opts: &mut VerifyOptions) -> Result<()> {
-    let v = &rt.config.validation;
-    opts.algorithms = v.parsed_algorithms()?;
+    opts.algorithms = rt.config.validation.parsed_algorithms()?;
+    let jwks_url = jwks_url(rt).await?;
     for fetched in [false, true] {
         if rt.keys.keys.borrow().is_none() || fetched {
-            let Some(url) = &v.jwks_url else {
+            let Some(url) = &jwks_url else {
                 break;
             };
             *rt.keys.keys.borrow_mut() = Some(fetch_jwks(url).await?);
         }
         opts.key = rt.keys.keys.borrow().clone();
         match verify::prepare(token, opts) {
-            Err(e) if e.code() == ErrorCode::UnknownKey && !fetched && v.jwks_url.is_some() => {
+            Err(e) if e.code() == ErrorCode::UnknownKey && !fetched && jwks_url.is_some() => {
                 continue
             }
             Err(e) => return Err(e),
@@ -251,10 +334,10 @@ pub async fn judge(
         asked_at: Some(call.started_at),
         clock,
     };
-    if candidate.is_jwt() && rt.config.validation.checks_signatures() {
+    if candidate.is_jwt() && rt.config.checks_signatures() {
         let mut opts = admit::session_verify_options(&rules);
         check_signature(rt, candidate.token(), &mut opts).await?;
-    } else if !candidate.is_jwt() && rt.config.validation.checks_signatures() {
+    } else if !candidate.is_jwt() && rt.config.checks_signatures() {
         return Err(Error::malformed(
             "a signed JWT is required (validation has a key)",
         ));

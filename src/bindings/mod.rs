@@ -137,7 +137,7 @@ impl ChatAuth {
         let parsed = crate::json::parse_object(text.as_bytes())
             .map_err(|_| js::error(ErrorCode::InvalidConfig, "options must be JSON-like"))?;
         let config = Config::from_json(&parsed).map_err(core_err)?;
-        let keys = judge::KeyCache::new(&config.validation).map_err(core_err)?;
+        let keys = judge::KeyCache::new(&config).map_err(core_err)?;
         if let Some(id) = &config.customer_id {
             crate::identifier::check_customer_id(id).map_err(core_err)?;
             if provider.is_none() {
@@ -152,7 +152,7 @@ impl ChatAuth {
             SessionConfig {
                 policy: config.policy,
                 has_provider: provider.is_some(),
-                has_token_endpoint: config.token_endpoint.is_some(),
+                has_token_endpoint: config.has_token_endpoint(),
             },
         );
         let customer_id = config.customer_id.clone();

@@ -603,6 +603,9 @@ impl Runtime {
 
     async fn finish_call(self: &Rc<Self>, call: Call, answer: Result<judge::Answer, Error>) {
         let received_at = self.now();
+        if let (Via::TokenEndpoint, Ok(answer)) = (call.via, &answer) {
+            self.keep_issued_refresh_token(call.id, &answer.text, received_at);
+        }
         let judged = match answer {
             Ok(answer) => judge::judge(self, &call, &answer, received_at).await,
             Err(e) => Err(e),
@@ -629,11 +632,28 @@ impl Runtime {
                 }
                 self.after(fx);
             }
-            Err(e) => {
-                if e.code() == ErrorCode::RefreshFailed {
-                    self.session.borrow_mut().forget_refresh_token();
-                }
-                self.fail_call(call.id, e)
+            Err(e) => self.fail_call(call.id, e),
+        }
+    }
+
+    /// The token endpoint rotated the refresh token: keep the new one (and
+    /// hand it to the other tabs and sessionStorage) before the access
+    /// token is judged, since whatever that judgement says — refused, JWKS
+    /// unreachable, timed out, overtaken by another tab — the old one is
+    /// spent ([`Session::refresh_token_issued`]).
+    fn keep_issued_refresh_token(self: &Rc<Self>, call: CallId, answer: &str, received_at: Millis) {
+        let Some(refresh_token) = crate::grant::issued_refresh_token(answer) else {
+            return;
+        };
+        let kept = self
+            .session
+            .borrow_mut()
+            .refresh_token_issued(call, refresh_token, received_at);
+        if kept {
+            self.persist();
+            let tabs = self.tabs.borrow().clone();
+            if let Some(tabs) = tabs {
+                tabs.share_refresh_token(&self.session.borrow());
             }
         }
     }
@@ -734,7 +754,11 @@ impl Runtime {
         let session = self.session.borrow();
         match (session.customer_id(), session.credential()) {
             (Some(customer), Some(c)) => {
-                let _ = store.set_item(TOKEN_KEY, &crate::admit::store(customer, c));
+                // With the newest refresh token, which may have come after
+                // the access token (an answer whose access token was refused).
+                let refresh = session.refresh_token().or(c.refresh_token.as_ref());
+                let text = crate::admit::store_with_refresh_token(customer, c, refresh);
+                let _ = store.set_item(TOKEN_KEY, &text);
             }
             _ => {
                 let _ = store.remove_item(TOKEN_KEY);

@@ -1,8 +1,11 @@
 //! Tabs of one origin share one refresh, its token and logouts (`crossTab`).
 //!
-//! - A `BroadcastChannel` carries tokens (`token`), logouts (`logout`) and a
-//!   small request/answer round (`want` → `have`) in which a tab asks the
-//!   others for their token.
+//! - A `BroadcastChannel` carries tokens (`token`), rotated refresh tokens
+//!   (`refresh`, sent the moment the token endpoint answers, before its
+//!   access token is judged), logouts (`logout`) and a small request/answer
+//!   round (`want` → `have`) in which a tab asks the others for their token.
+//!   Every message with a token also carries the sender's newest refresh
+//!   token, which may be newer than the one that came with that token.
 //! - Web Locks elect the refresher: a tab about to call its provider first
 //!   takes the exclusive lock `chat-auth:refresh:<customer>`, then asks the
 //!   others for their token, and calls only if none satisfies its refresh
@@ -24,6 +27,8 @@
 
 use super::js;
 use super::runtime::Runtime;
+use crate::clock::Millis;
+use crate::secret::SecretString;
 use crate::session::{Credential, Session};
 use gloo_timers::callback::Timeout;
 use js_sys::{Function, Object, Promise};
@@ -240,6 +245,19 @@ impl Tabs {
         }
     }
 
+    /// Hands the session's newest refresh token to the other tabs (the token
+    /// endpoint just rotated it).
+    pub fn share_refresh_token(&self, session: &Session) {
+        let Some(customer) = session.customer_id() else {
+            return;
+        };
+        let msg = Object::new();
+        js::set(&msg, "type", &"refresh".into());
+        js::set(&msg, "customerId", &customer.into());
+        add_refresh_token(&msg, session);
+        let _ = self.channel.post_message(&msg);
+    }
+
     /// Tells the other tabs that `customer_id` logged out.
     pub fn announce_logout(&self, customer_id: &str) {
         let msg = Object::new();
@@ -266,6 +284,11 @@ impl Tabs {
     fn receive(&self, rt: &Rc<Runtime>, data: &JsValue) {
         let kind = js::get(data, "type").as_string();
         let customer = rt.session.borrow().customer_id().map(str::to_owned);
+        if let Some((refresh_token, at)) = read_refresh_token(data, customer.as_deref()) {
+            rt.session
+                .borrow_mut()
+                .share_refresh_token(refresh_token, at);
+        }
         match kind.as_deref() {
             Some("want") => self.answer(rt, data, customer.as_deref()),
             Some("have") => self.take_offer(data, customer.as_deref()),
@@ -328,7 +351,8 @@ impl Tabs {
     }
 }
 
-/// `{ credential }` for the session's customer, `None` without a customer.
+/// `{ credential, customerId, refreshToken?, refreshTokenAt? }` for the
+/// session's customer, `None` without a customer.
 fn token_message(session: &Session, credential: &Credential) -> Option<Object> {
     let customer = session.customer_id()?;
     let msg = Object::new();
@@ -337,7 +361,31 @@ fn token_message(session: &Session, credential: &Credential) -> Option<Object> {
         "credential",
         &crate::admit::store(customer, credential).into(),
     );
+    js::set(&msg, "customerId", &customer.into());
+    add_refresh_token(&msg, session);
     Some(msg)
+}
+
+/// The session's newest refresh token and when it arrived.
+fn add_refresh_token(msg: &Object, session: &Session) {
+    if let (Some(token), Some(at)) = (session.refresh_token(), session.refresh_token_at()) {
+        js::set(msg, "refreshToken", &token.secret().into());
+        js::set(msg, "refreshTokenAt", &JsValue::from_f64(at as f64));
+    }
+}
+
+/// The refresh token a message shares, if it is for `customer`.
+fn read_refresh_token(data: &JsValue, customer: Option<&str>) -> Option<(SecretString, Millis)> {
+    if customer.is_none() || js::get(data, "customerId").as_string().as_deref() != customer {
+        return None;
+    }
+    let token = js::get(data, "refreshToken")
+        .as_string()
+        .filter(|t| !t.is_empty())?;
+    let at = js::get(data, "refreshTokenAt")
+        .as_f64()
+        .filter(|t| t.is_finite())?;
+    Some((SecretString::new(token), at as Millis))
 }
 
 /// The credential in a `token` or `have` message, if it is for `customer`.

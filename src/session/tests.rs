@@ -713,3 +713,90 @@ fn a_tab_that_adopted_a_corrected_token_judges_its_own_first_answer_at_once() {
     let fx = answer(&mut b, &call, judged, now + 100);
     assert_eq!(fx.release, Some(Ok(())));
 }
+
+/// A session logged in by the provider with refresh token `r1`, now in a
+/// token-endpoint refresh; returns that call.
+fn refreshing_by_grant(s: &mut Session) -> Call {
+    let call = s.set_customer("cust-1", T0).unwrap().call.unwrap();
+    let mut first = cred("t1", T0, 600_000);
+    first.refresh_token = Some(SecretString::new("r1"));
+    let _ = s.call_succeeded(call.id, first, Source::Provider, 0.0);
+    let call = s.access(T0 + 1_000, true).1.call.unwrap();
+    assert_eq!(call.via, Via::TokenEndpoint);
+    call
+}
+
+#[test]
+fn a_refused_answer_keeps_its_rotated_refresh_token_for_the_retry() {
+    // Issue 14: the endpoint answered with t2 + r2, the page refused t2
+    // (its JWKS fetch failed, or it was malformed). r1 is spent: the retry
+    // must present r2, or a rotating provider revokes the whole login.
+    let mut s = endpoint_session();
+    let call = refreshing_by_grant(&mut s);
+    assert!(s.refresh_token_issued(call.id, SecretString::new("r2"), T0 + 1_100));
+    let fx = s.call_failed(
+        call.id,
+        Error::new(ErrorCode::Network, "the JWKS could not be fetched"),
+        T0 + 1_200,
+    );
+    assert!(fx.call.is_none(), "retried after backoff");
+    assert_eq!(s.refresh_token().unwrap().secret(), "r2");
+    assert_eq!(s.refresh_token_at(), Some(T0 + 1_100));
+    let retry = s.tick(T0 + 10_000).call.unwrap();
+    assert_eq!((retry.via, retry.attempt), (Via::TokenEndpoint, 2));
+    // The accepted answer's own refresh token takes over.
+    let mut t3 = cred("t3", T0 + 10_100, 600_000);
+    t3.refresh_token = Some(SecretString::new("r3"));
+    let _ = s.call_succeeded(retry.id, t3, Source::TokenEndpoint, 0.0);
+    assert_eq!(s.refresh_token().unwrap().secret(), "r3");
+}
+
+#[test]
+fn a_stale_grant_answer_still_hands_in_its_refresh_token() {
+    // The call timed out (or another tab's token ended the cycle) while the
+    // endpoint was answering: its answer is ignored, its refresh token not.
+    let mut s = endpoint_session();
+    let call = refreshing_by_grant(&mut s);
+    let fx = s.tick(call.deadline);
+    assert_eq!(fx.abort, Some(call.id));
+    assert!(s.refresh_token_issued(call.id, SecretString::new("r2"), call.deadline + 5));
+    assert_eq!(s.refresh_token().unwrap().secret(), "r2");
+    // An answer older than the refresh token held does not replace it.
+    assert!(!s.refresh_token_issued(call.id, SecretString::new("r1b"), T0 + 1_001));
+    assert_eq!(s.refresh_token().unwrap().secret(), "r2");
+}
+
+#[test]
+fn another_customers_grant_answer_hands_in_nothing() {
+    let mut s = endpoint_session();
+    let call = refreshing_by_grant(&mut s);
+    let _ = s.set_customer("cust-2", T0 + 1_050).unwrap();
+    assert!(!s.refresh_token_issued(call.id, SecretString::new("r2"), T0 + 1_100));
+    assert!(s.refresh_token().is_none());
+    let _ = s.clear_customer("anon-2".into()).unwrap();
+    assert!(!s.refresh_token_issued(call.id + 1, SecretString::new("r3"), T0 + 1_200));
+    s.share_refresh_token(SecretString::new("r4"), T0 + 1_300);
+    assert!(s.refresh_token().is_none(), "nobody to keep it for");
+}
+
+#[test]
+fn a_shared_refresh_token_is_kept_when_newer_and_refusal_forgets_only_the_presented_one() {
+    let mut s = endpoint_session();
+    let call = refreshing_by_grant(&mut s);
+    s.share_refresh_token(SecretString::new("r0"), T0 - 1);
+    assert_eq!(s.refresh_token().unwrap().secret(), "r1", "older: ignored");
+    s.share_refresh_token(SecretString::new("r2"), T0 + 1_100);
+    assert_eq!(s.refresh_token().unwrap().secret(), "r2");
+    // The grant that presented r1 is refused (another tab spent r1 on the
+    // r2 it shared): r2 stays.
+    s.forget_refresh_token(&SecretString::new("r1"));
+    assert_eq!(s.refresh_token().unwrap().secret(), "r2");
+    let _ = s.call_failed(
+        call.id,
+        Error::new(ErrorCode::RefreshFailed, "refused"),
+        T0 + 1_200,
+    );
+    assert_eq!(s.tick(T0 + 10_000).call.unwrap().via, Via::TokenEndpoint);
+    s.forget_refresh_token(&SecretString::new("r2"));
+    assert!(s.refresh_token().is_none());
+}

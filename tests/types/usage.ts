@@ -46,6 +46,9 @@ export async function main(): Promise<void> {
     validation: { issuer: 'https://id.example.com', audience: ['chat-api'], algorithms: ['ES256'], jwksUrl: 'https://id.example.com/jwks.json', customerIdClaim: null, leewaySeconds: 5 },
     tokenEndpoint: 'https://id.example.com/oauth/token',
     clientId: 'chat-demo',
+    issuer: 'https://id.example.com',
+    scope: ['openid', 'chat'],
+    resource: 'https://api.example.com',
     crossTab: false,
     storage: 'session',
     now: () => Date.now(),
@@ -103,6 +106,8 @@ export async function main(): Promise<void> {
   new ChatAuth({ customerId: 'c_1' });
   // @ts-expect-error storage is 'memory' or 'session', never 'local'
   new ChatAuth({ apiOrigins: [], storage: 'local' });
+  // @ts-expect-error scope is a string or an array of strings
+  new ChatAuth({ apiOrigins: [], scope: 7 });
   // @ts-expect-error an unknown event name
   auth.on('refresh-failure', () => {});
   // @ts-expect-error the detail of 'refreshed' has no retryInMs

@@ -26,6 +26,14 @@
 //     /control/counts, /control/log                               counters / the request log
 //     /control/oauth-busy?count=&status=&retryAfter=              the next `count` /oauth/token calls get
 //                                                                 `status` (429/503) with Retry-After
+//   GET      /.well-known/openid-configuration, /.well-known/oauth-authorization-server   metadata
+//            (issuer = srv.oauthIssuer, jwks_uri, token_endpoint), shaped by srv.metadataMode
+//
+// Knobs set from the node side (all undone by reset()): srv.rotateKey() signs with a new key from
+// now on (both in /jwks.json); srv.jwksFailures = n answers the next n /jwks.json with 503;
+// srv.grantFaults = ['wrong-sub', …] spoils the access token of the next accepted grants (the
+// refresh token still rotates); srv.reuseRevokesFamily = true makes a spent refresh token revoke
+// its whole login (RFC 9700 §4.14); srv.oauthIssuer is the `iss` of grant-issued tokens.
 //
 // Every request to every origin is appended to `srv.log` (path, url, Authorization, Chat-Anonymous-Id,
 // Access-Control-Request-Headers, receipt time, and — for tokens minted here — the token's exp and
@@ -94,17 +102,24 @@ function closeServer(server) {
  * default $E2E_SERVER_LOG).
  */
 export async function startChatServer({ root = REPO_ROOT, pkgDir = process.env.CHAT_AUTH_E2E_PKG || null, verbose = !!process.env.E2E_SERVER_LOG } = {}) {
-  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const kid = `k-${randomBytes(6).toString('hex')}`;
-  const publicKeyPem = publicKey.export({ type: 'spki', format: 'pem' });
-  const jwk = { ...createPublicKey(publicKeyPem).export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' };
+  const newKey = () => {
+    const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const kid = `k-${randomBytes(6).toString('hex')}`;
+    const publicKeyPem = publicKey.export({ type: 'spki', format: 'pem' });
+    const jwk = { ...createPublicKey(publicKeyPem).export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' };
+    return { kid, privateKey, publicKeyPem, jwk };
+  };
+  const first = newKey();
+  const { kid, publicKeyPem, jwk } = first;
+  /** The key that signs: `first` until srv.rotateKey(). */
+  let signer = first;
   const jwks = { keys: [jwk] };
   // Static files (the repo, or another pkg/ for CHAT_AUTH_E2E_PKG) as `npm start` serves them.
   const files = staticHandler({ root: resolve(root), mounts: pkgDir ? { '/pkg/': pkgDir } : {} });
 
   /** token string → { kind: 'jwt'|'opaque', sub, exp, iat } */
   const tokens = new Map();
-  /** refresh token → { sub, ttl, scope, used: boolean, issuedAt } */
+  /** refresh token → { sub, ttl, scope, used: boolean, issuedAt, family } */
   const refreshTokens = new Map();
   const revoked = new Set();
   /** /control/oauth-busy: how many /oauth/token calls still get a 429/503, and with what. */
@@ -135,7 +150,7 @@ export async function startChatServer({ root = REPO_ROOT, pkgDir = process.env.C
      * Mint an RS256 JWT. `ttl` seconds (≤ 0 → already expired). `signingKey` (a node KeyObject or PEM)
      * signs with another RSA key instead of the server's (for bad-signature cases).
      */
-    mint({ sub = 'anonymous', ttl = 300, aud = DEFAULT_AUDIENCE, iss = DEFAULT_ISSUER, kid: headerKid = kid, noKid = false, iatOffset = 0, extra = {}, signingKey = privateKey } = {}) {
+    mint({ sub = 'anonymous', ttl = 300, aud = DEFAULT_AUDIENCE, iss = DEFAULT_ISSUER, kid: headerKid = signer.kid, noKid = false, iatOffset = 0, extra = {}, signingKey = signer.privateKey } = {}) {
       const nowS = Math.floor(Date.now() / 1000);
       const iat = nowS + Number(iatOffset);
       const exp = nowS + Number(ttl);
@@ -160,10 +175,10 @@ export async function startChatServer({ root = REPO_ROOT, pkgDir = process.env.C
     },
 
     /** An OAuth 2.0 token response (RFC 6749 §5.1) with a JWT access token and a fresh refresh token. */
-    mintOAuth({ sub = 'anonymous', ttl = 5, scope = 'chat' } = {}) {
-      const { token, exp } = srv.mint({ sub, ttl });
+    mintOAuth({ sub = 'anonymous', ttl = 5, scope = 'chat', family = randomBytes(6).toString('hex'), tokenSub = sub } = {}) {
+      const { token, exp } = srv.mint({ sub: tokenSub, ttl, iss: srv.oauthIssuer });
       const refresh = `rt_${randomBytes(18).toString('base64url')}`;
-      refreshTokens.set(refresh, { sub, ttl: Number(ttl), scope, used: false, issuedAt: Date.now() });
+      refreshTokens.set(refresh, { sub, ttl: Number(ttl), scope, used: false, issuedAt: Date.now(), family });
       return { access_token: token, token_type: 'Bearer', expires_in: Number(ttl), refresh_token: refresh, scope, _exp: exp };
     },
 
@@ -195,6 +210,19 @@ export async function startChatServer({ root = REPO_ROOT, pkgDir = process.env.C
     revoke(token) {
       revoked.add(token);
     },
+    /** Sign with a new key from now on; /jwks.json serves both. */
+    rotateKey() {
+      signer = newKey();
+      jwks.keys.unshift(signer.jwk);
+      srv.kid = signer.kid;
+      return signer.kid;
+    },
+    jwksFailures: 0,
+    grantFaults: [],
+    reuseRevokesFamily: false,
+    oauthIssuer: DEFAULT_ISSUER,
+    /** 'ok' | 'mismatch' (another issuer inside) | 'down' (503) | 'oauth-only' (404 at the OpenID path) */
+    metadataMode: 'ok',
     setProtectedMode(mode) {
       srv.protectedMode = mode;
     },
@@ -216,6 +244,14 @@ export async function startChatServer({ root = REPO_ROOT, pkgDir = process.env.C
       srv.introspectCalls.length = 0;
       revoked.clear();
       oauthBusy = { count: 0, status: 429, retryAfter: '1' };
+      signer = first;
+      jwks.keys = [jwk];
+      srv.kid = kid;
+      srv.jwksFailures = 0;
+      srv.grantFaults = [];
+      srv.reuseRevokesFamily = false;
+      srv.oauthIssuer = DEFAULT_ISSUER;
+      srv.metadataMode = 'ok';
       srv.protectedMode = 'normal';
     },
     async close() {
@@ -366,6 +402,10 @@ export async function startChatServer({ root = REPO_ROOT, pkgDir = process.env.C
       grantType: form.get('grant_type'),
       clientId: form.get('client_id'),
       refreshToken: form.get('refresh_token'),
+      scope: form.get('scope'),
+      resources: form.getAll('resource'),
+      url: req.url,
+      reused: false,
       accepted: false,
       error: null,
       issuedRefreshToken: null,
@@ -386,9 +426,18 @@ export async function startChatServer({ root = REPO_ROOT, pkgDir = process.env.C
     if (call.grantType !== 'refresh_token') return fail(400, 'unsupported_grant_type');
     const rt = refreshTokens.get(call.refreshToken ?? '');
     if (!rt) return fail(400, 'invalid_grant');
-    if (rt.used) return fail(400, 'invalid_grant'); // rotation: a refresh token works once
+    call.family = rt.family;
+    if (rt.used) {
+      // Rotation: a refresh token works once. A spent one coming back means theft (RFC 9700 §4.14).
+      call.reused = true;
+      if (srv.reuseRevokesFamily) for (const other of refreshTokens.values()) if (other.family === rt.family) other.used = true;
+      return fail(400, 'invalid_grant');
+    }
     rt.used = true;
-    const { _exp, ...response } = srv.mintOAuth({ sub: rt.sub, ttl: rt.ttl, scope: rt.scope });
+    const fault = srv.grantFaults.shift();
+    call.fault = fault ?? null;
+    const tokenSub = fault === 'wrong-sub' ? `${rt.sub}-someone-else` : rt.sub;
+    const { _exp, ...response } = srv.mintOAuth({ sub: rt.sub, ttl: rt.ttl, scope: rt.scope, family: rt.family, tokenSub });
     call.accepted = true;
     call.issuedRefreshToken = response.refresh_token;
     call.issuedAccessToken = response.access_token;
@@ -459,7 +508,22 @@ export async function startChatServer({ root = REPO_ROOT, pkgDir = process.env.C
     if (url.pathname === '/introspect') return handleIntrospect(req, res, body, entry.contentType);
     if (url.pathname === '/jwks.json') {
       srv.counts.jwks++;
+      if (srv.jwksFailures > 0) {
+        srv.jwksFailures--;
+        return send(res, 503, { error: 'temporarily_unavailable' });
+      }
       return send(res, 200, jwks, { 'Content-Type': 'application/json; charset=utf-8' });
+    }
+    if (url.pathname === '/.well-known/openid-configuration' || url.pathname === '/.well-known/oauth-authorization-server') {
+      const mode = srv.metadataMode;
+      if (mode === 'down') return send(res, 503, { error: 'temporarily_unavailable' });
+      if (mode === 'oauth-only' && url.pathname.endsWith('/openid-configuration')) return send(res, 404, { error: 'not found' });
+      return send(res, 200, {
+        issuer: mode === 'mismatch' ? 'https://impostor.test' : srv.oauthIssuer,
+        jwks_uri: `${srv.originA}/jwks.json`,
+        token_endpoint: `${srv.originA}/oauth/token`,
+        grant_types_supported: ['refresh_token'],
+      });
     }
     return serveStatic(req, res, url.pathname);
   }

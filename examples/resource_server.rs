@@ -1,0 +1,306 @@
+//! A chat API (an OAuth resource server) that validates every bearer token
+//! with the native crate — the same rules the browser applies — against an
+//! identity provider's JWKS. The real-provider test tier
+//! (`tests/provider/`) runs it next to the provider; it is also the
+//! smallest whole example of "validate on your chat API".
+//!
+//! ```text
+//! cargo run --example resource_server -- <issuer> <jwks_url> <audience> <page_origin>
+//! ```
+//!
+//! It prints `listening on http://127.0.0.1:<port>` and serves, on 127.0.0.1 only:
+//! - `GET /api/echo`: `200 {"sub","exp"}` for a valid token; else `401` with
+//!   `WWW-Authenticate: Bearer error="invalid_token"` and the chat-auth code;
+//! - `GET /stats`: `{"requests","valid","refused":{code: n}}` (an `expired`
+//!   refusal is a token that arrived after its `exp`);
+//! - `OPTIONS`: the CORS preflight for `page_origin`.
+//!
+//! The JWKS is fetched at the first request and again when a token names a
+//! `kid` it lacks (a key rotation), at most once a second.
+
+use chat_auth::json;
+use chat_auth::verify::{verify_token, VerifyOptions};
+use chat_auth::ErrorCode;
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The longest a connection may stay silent before it is dropped.
+const IO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Requests larger than this are refused (the API takes no bodies).
+const MAX_HEAD_BYTES: usize = 16 * 1024;
+
+struct Api {
+    issuer: String,
+    jwks_url: String,
+    audience: String,
+    page_origin: String,
+    keys: Mutex<Option<(Arc<VerifyOptions>, Instant)>>,
+    stats: Mutex<Stats>,
+}
+
+#[derive(Default)]
+struct Stats {
+    requests: u64,
+    valid: u64,
+    refused: BTreeMap<&'static str, u64>,
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [issuer, jwks_url, audience, page_origin] = args.as_slice() else {
+        eprintln!("usage: resource_server <issuer> <jwks_url> <audience> <page_origin>");
+        std::process::exit(2);
+    };
+    let api = Arc::new(Api {
+        issuer: issuer.clone(),
+        jwks_url: jwks_url.clone(),
+        audience: audience.clone(),
+        page_origin: page_origin.clone(),
+        keys: Mutex::new(None),
+        stats: Mutex::new(Stats::default()),
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| {
+        eprintln!("resource_server: cannot listen: {e}");
+        std::process::exit(1);
+    });
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+    println!("listening on http://127.0.0.1:{port}");
+    let _ = std::io::stdout().flush();
+    for stream in listener.incoming().flatten() {
+        let api = api.clone();
+        std::thread::spawn(move || {
+            let _ = serve(&api, stream);
+        });
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// One connection: requests until the peer closes (keep-alive).
+fn serve(api: &Api, stream: TcpStream) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(IO_TIMEOUT))?;
+    stream.set_write_timeout(Some(IO_TIMEOUT))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut out = stream;
+    loop {
+        let mut head = Vec::new();
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if reader.read_line(&mut line)? == 0 {
+                return Ok(());
+            }
+            if line == "\r\n" || line == "\n" {
+                break;
+            }
+            head.push(line.trim_end().to_owned());
+            if head.iter().map(String::len).sum::<usize>() > MAX_HEAD_BYTES {
+                return respond(&mut out, 431, "{}", &[]);
+            }
+        }
+        let Some(request_line) = head.first() else {
+            continue;
+        };
+        let mut parts = request_line.split(' ');
+        let method = parts.next().unwrap_or_default().to_owned();
+        let path = parts.next().unwrap_or_default().to_owned();
+        let header = |name: &str| {
+            head.iter().skip(1).find_map(|h| {
+                let (k, v) = h.split_once(':')?;
+                k.trim()
+                    .eq_ignore_ascii_case(name)
+                    .then(|| v.trim().to_owned())
+            })
+        };
+        let cors = [
+            ("Access-Control-Allow-Origin", api.page_origin.clone()),
+            (
+                "Access-Control-Allow-Headers",
+                "authorization, chat-anonymous-id, content-type".to_owned(),
+            ),
+            ("Access-Control-Allow-Methods", "GET, OPTIONS".to_owned()),
+            (
+                "Access-Control-Expose-Headers",
+                "WWW-Authenticate".to_owned(),
+            ),
+        ];
+        match (method.as_str(), path.split('?').next().unwrap_or_default()) {
+            ("OPTIONS", _) => respond(&mut out, 204, "", &cors)?,
+            ("GET", "/stats") => {
+                let body = api.stats_json();
+                respond(&mut out, 200, &body, &cors)?
+            }
+            ("GET", "/api/echo") => {
+                let bearer = header("authorization")
+                    .and_then(|a| a.strip_prefix("Bearer ").map(str::to_owned));
+                match api.judge(bearer.as_deref()) {
+                    Ok((sub, exp)) => {
+                        let mut body = String::from("{\"sub\":");
+                        json::write_string(&mut body, &sub);
+                        body.push_str(",\"exp\":");
+                        json::write_int(&mut body, exp);
+                        body.push('}');
+                        respond(&mut out, 200, &body, &cors)?
+                    }
+                    Err(code) => {
+                        let mut headers = cors.to_vec();
+                        headers.push((
+                            "WWW-Authenticate",
+                            "Bearer error=\"invalid_token\"".to_owned(),
+                        ));
+                        let body = format!("{{\"error\":\"invalid_token\",\"code\":\"{code}\"}}");
+                        respond(&mut out, 401, &body, &headers)?
+                    }
+                }
+            }
+            _ => respond(&mut out, 404, "{\"error\":\"not found\"}", &cors)?,
+        }
+    }
+}
+
+fn respond(
+    out: &mut TcpStream,
+    status: u16,
+    body: &str,
+    headers: &[(&str, String)],
+) -> std::io::Result<()> {
+    let mut head = format!(
+        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    out.write_all(head.as_bytes())?;
+    out.write_all(body.as_bytes())?;
+    out.flush()
+}
+
+impl Api {
+    /// Validates a bearer token; `(sub, exp)` or the chat-auth code.
+    fn judge(&self, bearer: Option<&str>) -> Result<(String, i64), &'static str> {
+        self.stats.lock().map_err(|_| "internal")?.requests += 1;
+        let outcome = match bearer {
+            None => Err("not_authenticated"),
+            Some(token) => self.verify(token, false).or_else(|code| {
+                if code == "unknown_key" {
+                    self.verify(token, true)
+                } else {
+                    Err(code)
+                }
+            }),
+        };
+        let mut stats = self.stats.lock().map_err(|_| "internal")?;
+        match &outcome {
+            Ok(_) => stats.valid += 1,
+            Err(code) => *stats.refused.entry(code).or_default() += 1,
+        }
+        outcome
+    }
+
+    fn verify(&self, token: &str, refetch: bool) -> Result<(String, i64), &'static str> {
+        let opts = self.options(refetch)?;
+        let claims = verify_token(token, &opts, now_ms()).map_err(|e| e.code().as_str())?;
+        Ok((
+            claims.sub.unwrap_or_default(),
+            claims.exp.unwrap_or(0.0) as i64,
+        ))
+    }
+
+    /// The verification options with the provider's JWKS, cached; `refetch`
+    /// fetches the JWKS again (at most once a second).
+    fn options(&self, refetch: bool) -> Result<Arc<VerifyOptions>, &'static str> {
+        let mut keys = self.keys.lock().map_err(|_| "internal")?;
+        let fresh = keys
+            .as_ref()
+            .is_some_and(|(_, at)| at.elapsed() < Duration::from_secs(1));
+        if keys.is_none() || (refetch && !fresh) {
+            let jwks = http_get(&self.jwks_url).map_err(|_| ErrorCode::Network.as_str())?;
+            let mut text = String::from(
+                r#"{"algorithms":["RS256","ES256","PS256","EdDSA"],"leewaySeconds":0,"jwks":"#,
+            );
+            text.push_str(&jwks);
+            text.push_str(",\"issuer\":");
+            json::write_string(&mut text, &self.issuer);
+            text.push_str(",\"audience\":");
+            json::write_string(&mut text, &self.audience);
+            text.push('}');
+            let object = json::parse_object(text.as_bytes()).map_err(|_| "malformed")?;
+            let opts = VerifyOptions::from_json(&object).map_err(|e| e.code().as_str())?;
+            *keys = Some((Arc::new(opts), Instant::now()));
+        }
+        keys.as_ref().map(|(k, _)| k.clone()).ok_or("internal")
+    }
+
+    fn stats_json(&self) -> String {
+        let Ok(stats) = self.stats.lock() else {
+            return "{}".into();
+        };
+        let mut s = format!(
+            "{{\"requests\":{},\"valid\":{},\"refused\":{{",
+            stats.requests, stats.valid
+        );
+        for (i, (code, n)) in stats.refused.iter().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            s.push_str(&format!("\"{code}\":{n}"));
+        }
+        s.push_str("}}");
+        s
+    }
+}
+
+/// A plain-HTTP GET on loopback (the provider in the test tier), whole body.
+fn http_get(url: &str) -> std::io::Result<String> {
+    let bad = || {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "only http://host:port/path",
+        )
+    };
+    let rest = url.strip_prefix("http://").ok_or_else(bad)?;
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let mut stream = TcpStream::connect(host)?;
+    stream.set_read_timeout(Some(IO_TIMEOUT))?;
+    let path = if path.is_empty() { "/" } else { path };
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut response = Vec::new();
+    stream.take(1 << 20).read_to_end(&mut response)?;
+    let text = String::from_utf8_lossy(&response);
+    let (head, body) = text.split_once("\r\n\r\n").ok_or_else(bad)?;
+    if !head.starts_with("HTTP/1.1 200") {
+        return Err(std::io::Error::other("JWKS fetch failed"));
+    }
+    if head.lines().any(|l| {
+        l.to_ascii_lowercase()
+            .starts_with("transfer-encoding: chunked")
+    }) {
+        return Ok(dechunk(body));
+    }
+    Ok(body.to_owned())
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        body = rest[n..].strip_prefix("\r\n").unwrap_or(&rest[n..]);
+    }
+    out
+}
