@@ -12,8 +12,10 @@ import { ROOT } from './lib.mjs';
 
 /** Reached 85,939 bytes (2026-11-27, issue 7, with cross-tab Web Locks merged) + 3 %; raised for issue 14
  * (issuer discovery, refresh-grant scope/resource, rotated refresh tokens kept and shared, bounded
- * JWKS/introspection/metadata retries: +4.1 KB gzip) to 90,627 + 2 %. */
-export const SIZE_BUDGET_BYTES = 92_500;
+ * JWKS/introspection/metadata retries: +4.1 KB gzip) and issue 12 (clock evidence, RFC 850 / asctime
+ * dates, Web Locks fallbacks: +1.9 KB) to their merged 92,878 + 2 %. Issue 13 (the session driver and
+ * a thin host) is where the bytes come back down. */
+export const SIZE_BUDGET_BYTES = 94_700;
 export const SHIPPED = ['pkg/chat_auth_bg.wasm', 'pkg/chat_auth.js'];
 
 /** gzip -9 size of each shipped file and their sum, in bytes. */
