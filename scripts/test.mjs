@@ -18,7 +18,7 @@
 //   e2e     node --test tests/e2e/**/*.test.mjs (JS in Chromium via playwright-core; needs `build`)
 //   package   node --test tests/package/ (npm pack → a fresh Vite + TypeScript strict app and a plain
 //             HTML page, both in Chromium, with chat-auth/react under StrictMode; needs `build`)
-//   examples  cargo build --examples (examples/resource_server.rs, the chat API of `provider`)
+//   examples  cargo build --examples (examples/resource_server/, the chat API of `provider`)
 //   provider  node --test tests/provider/*.test.mjs (oidc-provider on 127.0.0.1, login in Chromium,
 //             the Rust chat API validating with the crate; needs `build` and `examples`)
 import { existsSync, readdirSync } from 'node:fs';

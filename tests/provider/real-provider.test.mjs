@@ -1,7 +1,7 @@
 // The real-provider tier (issue 14): chat-auth against oidc-provider, a standards-certified
 // OpenID Connect server, on 127.0.0.1. A visitor logs in through the provider's own pages
 // (authorization code + PKCE S256) on the site (tests/provider/site/), then chat-auth keeps them
-// authenticated to a chat API — examples/resource_server.rs, which validates every request with
+// authenticated to a chat API — examples/resource_server/, which validates every request with
 // the native crate — through ≥ 3 access-token lifetimes and a signing-key rotation, until an
 // attacker replays a spent refresh token: the provider revokes the login, and chat-auth ends in
 // auth-lost once, without looping.

@@ -1,22 +1,5 @@
-//! A chat API (an OAuth resource server) that validates every bearer token
-//! with the native crate — the same rules the browser applies — against an
-//! identity provider's JWKS. The real-provider test tier
-//! (`tests/provider/`) runs it next to the provider; it is also the
-//! smallest whole example of "validate on your chat API".
-//!
-//! ```text
-//! cargo run --example resource_server -- <issuer> <jwks_url> <audience> <page_origin>
-//! ```
-//!
-//! It prints `listening on http://127.0.0.1:<port>` and serves, on 127.0.0.1 only:
-//! - `GET /api/echo`: `200 {"sub","exp"}` for a valid token; else `401` with
-//!   `WWW-Authenticate: Bearer error="invalid_token"` and the chat-auth code;
-//! - `GET /stats`: `{"requests","valid","refused":{code: n}}` (an `expired`
-//!   refusal is a token that arrived after its `exp`);
-//! - `OPTIONS`: the CORS preflight for `page_origin`.
-//!
-//! The JWKS is fetched at the first request and again when a token names a
-//! `kid` it lacks (a key rotation), at most once a second.
+//! The resource server itself (native only: it validates with
+//! `chat_auth::verify::verify_token`, which the wasm build does not have).
 
 use chat_auth::json;
 use chat_auth::verify::{verify_token, VerifyOptions};
@@ -48,7 +31,8 @@ struct Stats {
     refused: BTreeMap<&'static str, u64>,
 }
 
-fn main() {
+/// Serves until the process is stopped.
+pub fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [issuer, jwks_url, audience, page_origin] = args.as_slice() else {
         eprintln!("usage: resource_server <issuer> <jwks_url> <audience> <page_origin>");
