@@ -5,8 +5,8 @@
 // token, the session ended (auth lost, login required), logged out — with the
 // strict CSP intact; the representatives' desk (signed out, sign-in failed,
 // the queue, a conversation with a verified and with a not-verified customer,
-// signed out again) and the messenger channel (guest, sign-in failed, signed
-// in with messages, signed out); and the chat from the keyboard alone: tab order, a
+// signed out again) and the messenger channel (the sign-in form, sign-in
+// failed, signed in with messages, signed out), each with its sign-out focus ring; and the chat from the keyboard alone: tab order, a
 // visible focus ring on every stop, Enter to send, focus kept in the message
 // field, new messages and state changes announced through live regions.
 // Saves a screenshot of each checked state to target/artifacts/a11y-*.png.
@@ -363,11 +363,22 @@ async function customerSays(user, password, text, customerId) {
   return login.customer_id;
 }
 
-/** Fills a page's login form (`#<prefix>username`, `#<prefix>password`) and submits it with Enter. */
-async function submitLoginForm(page, prefix, user, password) {
-  await page.fill(`#${prefix}username`, user);
-  await page.fill(`#${prefix}password`, password);
-  await page.press(`#${prefix}password`, 'Enter');
+/**
+ * The sign-in states of the desk and the messenger (form ids `#<prefix>username`,
+ * `#<prefix>password`, `#<prefix>login-error`): the empty form, a failed sign-in,
+ * then the sign-in with the right password.
+ */
+async function signInStates(page, check, prefix, user, password) {
+  const submit = async (pw) => {
+    await page.fill(`#${prefix}username`, user);
+    await page.fill(`#${prefix}password`, pw);
+    await page.press(`#${prefix}password`, 'Enter');
+  };
+  await check('signed out, sign-in form');
+  await submit('not the password');
+  await page.waitForFunction((s) => document.querySelector(s).textContent.trim() !== '', `#${prefix}login-error`);
+  await check('sign-in failed');
+  await submit(password);
 }
 
 /** A failure report unless `name` has focus and shows its focus ring. */
@@ -376,8 +387,6 @@ async function noFocusRing(page, name) {
   if (f.name !== name) return [`focus is on ${f.name}, expected ${name}`];
   return f.ring ? [] : [`${name} has focus but no visible focus ring (at least 3:1 against the background it is drawn on)`];
 }
-
-const loginFailed = (page, selector) => page.waitForFunction((s) => document.querySelector(s).textContent.trim() !== '', selector);
 
 // ---- the desk and the messenger channel ----------------------------------
 // Last in the file: a representative signed in at the desk pauses the bot for
@@ -393,12 +402,7 @@ test('the representative desk has no WCAG 2.1 AA violation in any state a repres
   const failures = [];
   const check = async (state) => failures.push(...(await checkState(page, `desk ${state}`)));
 
-  await check('signed out, sign-in form');
-  await submitLoginForm(page, 'd-', 'ava', 'not the password');
-  await loginFailed(page, '#d-login-error');
-  await check('sign-in failed');
-
-  await submitLoginForm(page, 'd-', 'ava', 'helpdesk');
+  await signInStates(page, check, 'd-', 'ava', 'helpdesk');
   await page.waitForSelector(`.d-item[data-id="${carol}"]`);
   await page.waitForSelector(`.d-item[data-id="${bob}"]`);
   await check('signed in, queue with conversations');
@@ -431,12 +435,7 @@ test('the messenger channel has no WCAG 2.1 AA violation in any state a customer
   const failures = [];
   const check = async (state) => failures.push(...(await checkState(page, `messenger ${state}`)));
 
-  await check('guest, sign-in form');
-  await submitLoginForm(page, 'm-', 'alice', 'not the password');
-  await loginFailed(page, '#m-login-error');
-  await check('sign-in failed');
-
-  await submitLoginForm(page, 'm-', 'alice', 'wonderland');
+  await signInStates(page, check, 'm-', 'alice', 'wonderland');
   await page.waitForSelector('#m-chat:not([hidden])');
   await page.fill('#m-message', 'Can you leave it with my neighbour?');
   await page.press('#m-message', 'Enter');
