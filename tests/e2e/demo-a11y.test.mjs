@@ -6,7 +6,8 @@
 // strict CSP intact; the representatives' desk (signed out, sign-in failed,
 // the queue, a conversation with a verified and with a not-verified customer,
 // signed out again) and the messenger channel (the sign-in form, sign-in
-// failed, signed in with messages, signed out), each with its sign-out focus ring; and the chat from the keyboard alone: tab order, a
+// failed, signed in with messages, signed out), each with the focus ring of
+// its sign-out button; and the chat from the keyboard alone: tab order, a
 // visible focus ring on every stop, Enter to send, focus kept in the message
 // field, new messages and state changes announced through live regions.
 // Saves a screenshot of each checked state to target/artifacts/a11y-*.png.
