@@ -3,7 +3,11 @@
 // page in every state a visitor meets — a guest with no conversation, a guest
 // with messages, a failed login, logged in with a conversation and a refreshed
 // token, the session ended (auth lost, login required), logged out — with the
-// strict CSP intact; and the chat from the keyboard alone: tab order, a
+// strict CSP intact; the representatives' desk (signed out, sign-in failed,
+// the queue, a conversation with a verified and with a not-verified customer,
+// signed out again) and the messenger channel (the sign-in form, sign-in
+// failed, signed in with messages, signed out), each with the focus ring of
+// its sign-out button; and the chat from the keyboard alone: tab order, a
 // visible focus ring on every stop, Enter to send, focus kept in the message
 // field, new messages and state changes announced through live regions.
 // Saves a screenshot of each checked state to target/artifacts/a11y-*.png.
@@ -339,5 +343,114 @@ test('keyboard only: the ASAPP-style page logs in and chats without a mouse', as
   await typeAndSend(page, 'Keyboard only on the ASAPP page');
   await typeAndSend(page, 'And a second message');
   assert.deepEqual(await cspViolations(page), []);
+  await page.context().close();
+});
+
+/** A customer's message through the API (as the widget sends it), with the customer id the SDK would send. */
+async function customerSays(user, password, text, customerId) {
+  const login = await (
+    await fetch(`${srv.origin}/auth/login`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ username: user, password }),
+    })
+  ).json();
+  const res = await fetch(`${srv.origin}/api/messages`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${login.access_token}`, 'Chat-Customer-Id': customerId ?? login.customer_id },
+    body: JSON.stringify({ text }),
+  });
+  assert.equal(res.status, 201);
+  return login.customer_id;
+}
+
+/**
+ * The sign-in states of the desk and the messenger (form ids `#<prefix>username`,
+ * `#<prefix>password`, `#<prefix>login-error`): the empty form, a failed sign-in,
+ * then the sign-in with the right password.
+ */
+async function signInStates(page, check, prefix, user, password) {
+  const submit = async (pw) => {
+    await page.fill(`#${prefix}username`, user);
+    await page.fill(`#${prefix}password`, pw);
+    await page.press(`#${prefix}password`, 'Enter');
+  };
+  await check('signed out, sign-in form');
+  await submit('not the password');
+  await page.waitForFunction((s) => document.querySelector(s).textContent.trim() !== '', `#${prefix}login-error`);
+  await check('sign-in failed');
+  await submit(password);
+}
+
+/** A failure report unless `name` has focus and shows its focus ring. */
+async function noFocusRing(page, name) {
+  const f = await focused(page);
+  if (f.name !== name) return [`focus is on ${f.name}, expected ${name}`];
+  return f.ring ? [] : [`${name} has focus but no visible focus ring (at least 3:1 against the background it is drawn on)`];
+}
+
+// ---- the desk and the messenger channel ----------------------------------
+// Last in the file: a representative signed in at the desk pauses the bot for
+// 30 s, and the keyboard tests above wait for the bot's answer.
+
+test('the representative desk has no WCAG 2.1 AA violation in any state a representative meets', async () => {
+  // Two customers waiting: Carol, verified; and Bob's token naming Alice's customer id, not verified.
+  const carol = await customerSays('carol', 'singing', 'Where is my refund for NW-1077?');
+  const alice = await customerSays('alice', 'wonderland', 'Hello');
+  const bob = await customerSays('bob', 'builder', 'Show me the orders on this account', alice);
+
+  const page = await open('agent.html');
+  const failures = [];
+  const check = async (state) => failures.push(...(await checkState(page, `desk ${state}`)));
+
+  await signInStates(page, check, 'd-', 'ava', 'helpdesk');
+  await page.waitForSelector(`.d-item[data-id="${carol}"]`);
+  await page.waitForSelector(`.d-item[data-id="${bob}"]`);
+  await check('signed in, queue with conversations');
+  // Focus is on the first conversation; the sign-out button before it shows its ring on the dark header.
+  await page.keyboard.press('Shift+Tab');
+  failures.push(...(await noFocusRing(page, '#d-logout')));
+
+  await page.click(`.d-item[data-id="${carol}"]`);
+  await page.waitForSelector('#d-verified[data-verified="true"]');
+  await page.fill('#d-reply', 'Hello Carol, the refund is on its way.');
+  await page.press('#d-reply', 'Enter');
+  await page.waitForSelector('#d-messages .msg.agent');
+  await check('conversation open with messages, verified customer');
+
+  await page.click(`.d-item[data-id="${bob}"]`);
+  await page.waitForSelector('#d-verified[data-verified="false"]');
+  await check('conversation open, customer not verified');
+
+  await page.click('#d-logout');
+  await page.waitForSelector('#d-login:not([hidden])');
+  await check('signed out again');
+
+  assert.deepEqual(failures, [], `\n${failures.join('\n')}`);
+  await page.context().close();
+});
+
+test('the messenger channel has no WCAG 2.1 AA violation in any state a customer meets', async () => {
+  const page = await open('messenger.html');
+  await page.setViewportSize({ width: 520, height: 820 });
+  const failures = [];
+  const check = async (state) => failures.push(...(await checkState(page, `messenger ${state}`)));
+
+  await signInStates(page, check, 'm-', 'alice', 'wonderland');
+  await page.waitForSelector('#m-chat:not([hidden])');
+  await page.fill('#m-message', 'Can you leave it with my neighbour?');
+  await page.press('#m-message', 'Enter');
+  await page.waitForFunction(() => [...document.querySelectorAll('#m-messages .msg.visitor')].some((m) => m.textContent.includes('neighbour')));
+  await check('signed in, conversation with messages');
+  // Back from the message field (past the scrolling message list) to the sign-out button on the dark header: its ring must show there.
+  await page.focus('#m-message');
+  for (let i = 0; i < 4 && (await focused(page)).name !== '#m-logout'; i++) await page.keyboard.press('Shift+Tab');
+  failures.push(...(await noFocusRing(page, '#m-logout')));
+
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#m-login:not([hidden])');
+  await check('signed out');
+
+  assert.deepEqual(failures, [], `\n${failures.join('\n')}`);
   await page.context().close();
 });
