@@ -17,8 +17,8 @@ import { after, before, test } from 'node:test';
 import { staticHandler } from '../../scripts/serve.mjs';
 import { REPO_ROOT, launchBrowser, newPage, requireBuild } from '../e2e/harness.mjs';
 
-/** Exactly the files a site needs (npm always adds package.json and README.md). */
-const SHIPPED = ['README.md', 'js/react.d.ts', 'js/react.js', 'package.json', 'pkg/chat_auth.d.ts', 'pkg/chat_auth.js', 'pkg/chat_auth_bg.wasm'];
+/** Exactly the files a site needs (npm always adds package.json, README.md and the licence files). */
+const SHIPPED = ['LICENSE-APACHE', 'LICENSE-MIT', 'README.md', 'js/react.d.ts', 'js/react.js', 'package.json', 'pkg/chat_auth.d.ts', 'pkg/chat_auth.js', 'pkg/chat_auth_bg.wasm'];
 const LINKED = ['react', 'react-dom', 'scheduler', '@types/react', '@types/react-dom', 'csstype'];
 
 const env = {};
