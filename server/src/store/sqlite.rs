@@ -65,13 +65,39 @@ fn open_connection(path: &str) -> StoreResult<Connection> {
     if path != ":memory:" {
         // WAL: readers do not block the writer; NORMAL is durable across
         // a process crash (a power loss may drop the last transaction).
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        switch_to_wal(&conn)?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
     }
     conn.pragma_update(None, "foreign_keys", "ON")?;
     let mut conn = conn;
     migrate(&mut conn, migrations::SQLITE)?;
     Ok(conn)
+}
+
+/// How long opening waits for another process that is switching the same
+/// file to WAL at the same moment.
+const WAL_SWITCH_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `PRAGMA journal_mode=WAL`, waiting out a concurrent switch. Changing the
+/// journal mode needs the file to itself, and SQLite answers a conflict
+/// with SQLITE_BUSY at once, without the busy handler: two instances
+/// starting together on a new file (a deploy) would otherwise fail one of
+/// them. Bounded: after [`WAL_SWITCH_LIMIT`] the error is returned.
+fn switch_to_wal(conn: &Connection) -> StoreResult<()> {
+    let deadline = std::time::Instant::now() + WAL_SWITCH_LIMIT;
+    let mut pause = std::time::Duration::from_millis(5);
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() + pause < deadline =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(std::time::Duration::from_millis(100));
+            }
+            other => return Ok(other?),
+        }
+    }
 }
 
 /// Applies the missing migrations in one immediate transaction (another
