@@ -31,7 +31,9 @@ for (const f of [GLUE, WASM]) if (!existsSync(f)) fail(`${relative(ROOT, f)} mis
 // ---------------------------------------------------------------- (t) precise types
 // wasm-bindgen types every JsValue parameter and result `any` (and makes optional parameters
 // required); the public API's types are written by hand in js/chat_auth.d.ts. Everything from
-// `export type InitInput` on (init, initSync, InitOutput) is wasm-bindgen's and stays.
+// `export type InitInput` on (init, initSync, InitOutput) is wasm-bindgen's and stays, with its
+// `any` (the raw wasm exports' externref values) read as `unknown`: nothing there is for a site to
+// call, and `unknown` keeps a misuse of it from type-checking.
 const TYPES = join(ROOT, 'js', 'chat_auth.d.ts');
 const TYPES_MARK = '// chat-auth postbuild: API types from js/chat_auth.d.ts';
 if (existsSync(DTS) && existsSync(TYPES)) {
@@ -46,7 +48,7 @@ if (existsSync(DTS) && existsSync(TYPES)) {
     writeFileSync(DTS, `${TYPES_MARK}
 ${types.trimEnd()}
 
-${dts.slice(cut)}`);
+${dts.slice(cut).replace(/\bany\b/g, 'unknown')}`);
     console.log('postbuild: pkg/chat_auth.d.ts declares the API from js/chat_auth.d.ts');
   }
 }
