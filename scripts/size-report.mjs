@@ -2,7 +2,7 @@
 // npm run size:report: where the wasm bytes go, by function and by module.
 //
 // Builds the wasm exactly as `npm run build` does (cargo build --release for wasm32, default features;
-// wasm-bindgen --target web; wasm-opt -Oz from binaryen 132) but keeps the function names
+// wasm-bindgen --target web; wasm-opt from binaryen 132 with Cargo.toml's wasm-pack arguments) but keeps the function names
 // (wasm-bindgen --keep-debug, wasm-opt -g), into target/size-report/ (never pkg/). Then reads the
 // module itself (no twiggy, no wabt): each function's body size from the code section, its name from
 // the name section, and the data section's size, and prints
@@ -28,11 +28,13 @@ const OUT = join(ROOT, 'target', 'size-report');
 const CARGO_WASM = join(ROOT, 'target', 'wasm32-unknown-unknown', 'release', 'chat_auth.wasm');
 const BINDGEN_WASM = join(OUT, 'chat_auth_bg.wasm');
 const NAMED_WASM = join(OUT, 'chat_auth_bg.named.wasm');
-// The same features wasm-pack passes wasm-opt (Cargo.toml [package.metadata.wasm-pack.profile.release]).
-const WASM_OPT_FEATURES = [
-  '--enable-bulk-memory', '--enable-nontrapping-float-to-int', '--enable-sign-ext',
-  '--enable-mutable-globals', '--enable-reference-types', '--enable-multivalue',
-];
+/** The wasm-opt arguments wasm-pack uses: Cargo.toml's [package.metadata.wasm-pack.profile.release]. */
+function wasmOptArgs() {
+  const toml = readFileSync(join(ROOT, 'Cargo.toml'), 'utf8');
+  const line = toml.match(/\[package\.metadata\.wasm-pack\.profile\.release\][^[]*?wasm-opt\s*=\s*\[([^\]]*)\]/);
+  if (!line) fail('Cargo.toml has no [package.metadata.wasm-pack.profile.release] wasm-opt = [...]');
+  return [...line[1].matchAll(/"([^"]+)"/g)].map((m) => m[1]);
+}
 
 function option(name, fallback) {
   const i = process.argv.indexOf(name);
@@ -54,7 +56,7 @@ async function build() {
   const steps = [
     ['cargo', ['build', '--lib', '--release', '--target', 'wasm32-unknown-unknown']],
     ['wasm-bindgen', ['--target', 'web', '--keep-debug', '--out-dir', OUT, CARGO_WASM]],
-    [wasmOpt, ['-Oz', '-g', ...WASM_OPT_FEATURES, BINDGEN_WASM, '-o', NAMED_WASM]],
+    [wasmOpt, [...wasmOptArgs(), '-g', BINDGEN_WASM, '-o', NAMED_WASM]],
   ];
   for (const [cmd, args] of steps) {
     console.log(`size-report: ${cmd.split('/').pop()} ${args.map((a) => a.replace(`${ROOT}/`, '')).join(' ')}`);
