@@ -9,7 +9,8 @@
 //   - the section sizes, and the gzip -9 of the module without its custom sections (≈ the shipped one);
 //   - the top N functions;
 //   - a by-module table: src/bindings/* and each core module, then std/core/alloc (fmt, str, panic …),
-//     the dependencies (js_sys, wasm_bindgen, talc …) and wasm-bindgen's generated shims.
+//     the dependencies (js_sys, wasm_bindgen, talc …) and wasm-bindgen's generated shims;
+//   - the panic sites left, by source file (each links a Location and keeps core::fmt's panic path).
 // It writes the same figures to target/size-report/report.json; `--compare OLD.json` prints the
 // change per module against an earlier report (copy report.json away before a cut, compare after).
 //
@@ -184,6 +185,55 @@ function stripped(bytes, sections) {
   return Buffer.concat(parts);
 }
 
+/** Linear memory as the data section initialises it (active segments only), with its base address. */
+function memoryImage(bytes, data) {
+  const r = new Reader(bytes, data.start);
+  const segments = [];
+  for (let n = r.u32(); n > 0; n--) {
+    const flags = r.u32();
+    let offset = 0;
+    if (flags === 0 || flags === 2) {
+      if (flags === 2) r.u32();
+      if (r.u8() !== 0x41) return null; // i32.const
+      offset = r.u32();
+      r.u8(); // end
+    }
+    const len = r.u32();
+    if (flags !== 1) segments.push({ offset, bytes: bytes.subarray(r.pos, r.pos + len) });
+    r.pos += len;
+  }
+  if (segments.length === 0) return null;
+  const base = Math.min(...segments.map((g) => g.offset));
+  const end = Math.max(...segments.map((g) => g.offset + g.bytes.length));
+  const mem = Buffer.alloc(end - base);
+  for (const g of segments) mem.set(g.bytes, g.offset - base);
+  return { mem, base };
+}
+
+/**
+ * Panic sites by source file: each `core::panic::Location` (file pointer, length, line, column) in
+ * the data. Every site is 16 bytes of data plus the call that passes it, and any panic path links
+ * core::fmt's panic message machinery; the count says where `unwrap`, indexing, slicing and
+ * `RefCell` borrows still are.
+ */
+function panicSites(image) {
+  if (!image) return [];
+  const { mem, base } = image;
+  const counts = new Map();
+  for (let a = 0; a + 16 <= mem.length; a += 4) {
+    const ptr = mem.readUInt32LE(a) - base;
+    const len = mem.readUInt32LE(a + 4);
+    const line = mem.readUInt32LE(a + 8);
+    const column = mem.readUInt32LE(a + 12);
+    if (ptr < 0 || ptr + len > mem.length || len < 4 || len > 300 || line === 0 || line > 100_000 || column > 1000) continue;
+    const file = mem.toString('latin1', ptr, ptr + len);
+    if (!/^[\x20-\x7e]+\.rs$/.test(file)) continue;
+    const short = file.replace(/^.*\/library\//, 'std: ').replace(/^.*\/registry\/src\/[^/]+\//, '');
+    counts.set(short, (counts.get(short) ?? 0) + 1);
+  }
+  return [...counts].sort((x, y) => y[1] - x[1]);
+}
+
 // ------------------------------------------------------------------ which module a function is
 const STD_CRATES = new Set(['core', 'alloc', 'std']);
 
@@ -268,6 +318,10 @@ const listed = ONLY_MODULE ? functions.filter((f) => f.module === ONLY_MODULE) :
 console.log(ONLY_MODULE ? `\nfunctions of ${ONLY_MODULE}:` : `\ntop ${TOP} functions:`);
 for (const f of listed) console.log(`  ${fmt(f.size).padStart(7)}  ${f.module.padEnd(22)} ${f.name.length > 110 ? `${f.name.slice(0, 107)}...` : f.name}`);
 
+const sites = data ? panicSites(memoryImage(bytes, data)) : [];
+console.log(`\npanic sites (core::panic::Location in the data, 16 bytes each): ${sites.reduce((n, [, c]) => n + c, 0)}`);
+for (const [file, count] of sites) console.log(`  ${String(count).padStart(4)}  ${file}`);
+
 if (STRINGS > 0 && data) {
   const text = bytes.subarray(data.start, data.end).toString('latin1');
   const runs = [...text.matchAll(/[\x20-\x7e]{8,}/g)].map((m) => m[0]).sort((a, b) => b.length - a.length);
@@ -282,6 +336,7 @@ const report = {
   code,
   data: dataSize,
   modules: Object.fromEntries(modules.map((m) => [m.module, m.size])),
+  panicSites: Object.fromEntries(sites),
   functions: functions.map((f) => [f.name, f.size]),
 };
 writeFileSync(join(OUT, 'report.json'), `${JSON.stringify(report, null, 1)}\n`);

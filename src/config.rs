@@ -217,7 +217,7 @@ pub fn normalize_origin(origin: &str) -> Option<String> {
     // Port, if any, must be digits (IPv6 hosts are bracketed).
     if let Some(i) = host_port.rfind(':') {
         if !host_port.ends_with(']') {
-            let port = &host_port[i + 1..];
+            let port = host_port.get(i + 1..).unwrap_or_default();
             if port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()) {
                 return None;
             }

@@ -817,7 +817,7 @@ fn spki_material(content: &[u8]) -> Problem<KeyMaterial> {
             let len = curve.coordinate_len();
             match key.split_first() {
                 Some((0x04, point)) if point.len() == 2 * len => {
-                    let (x, y) = point.split_at(len);
+                    let (x, y) = point.split_at_checked(len).ok_or(NOT_DER)?;
                     Ok(KeyMaterial::Ec {
                         curve,
                         x: x.to_vec(),
