@@ -132,8 +132,9 @@ fn looks_like_email(id: &str) -> bool {
 
 /// A letter or digit of an address: ASCII, or any non-ASCII character (RFC
 /// 6531 `UTF8-non-ascii`). Deliberately not `char::is_alphanumeric`: its
-/// Unicode tables cost the wasm build 2 KB gzip, and counting every non-ASCII
-/// character as a letter only catches more addresses.
+/// Unicode tables cost the wasm build 2 KB gzip. Every non-ASCII letter still
+/// counts, as before; non-ASCII symbols now count too, which errs towards
+/// seeing an address.
 fn is_address_letter(c: char) -> bool {
     c.is_ascii_alphanumeric() || !c.is_ascii()
 }
