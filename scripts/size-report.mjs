@@ -19,7 +19,7 @@
 //   npm run size:report -- --no-build         report on the last build in target/size-report/
 //   npm run size:report -- --strings 40       also the 40 longest printable runs in the data section
 //   npm run size:report -- --module keys      only the functions of one module (as named in the table)
-//   npm run size:report -- --compare before.json
+//   npm run size:report -- --compare before.json   (per module, then the functions that changed most)
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -354,4 +354,17 @@ if (COMPARE) {
   console.log(`\ncompared with ${COMPARE}:`);
   console.log(`  shipped gzip ${sign(report.shippedGzip - old.shippedGzip)}, raw ${sign(report.shippedRaw - old.shippedRaw)}, code ${sign(report.code - old.code)}, data ${sign(report.data - old.data)}`);
   for (const [k, d] of rows) console.log(`  ${k.padEnd(30)} ${sign(d).padStart(8)}`);
+  // Functions by name (several may share one after the hash is cut: sum them). wasm-opt's own unnamed
+  // helpers (`func[N]`) change index from build to build, so they are left out here.
+  const sums = (list) =>
+    list.filter(([n]) => !n.startsWith('func[')).reduce((m, [n, size]) => m.set(n, (m.get(n) ?? 0) + size), new Map());
+  const before = sums(old.functions ?? []);
+  const after = sums(report.functions);
+  const changed = [...new Set([...before.keys(), ...after.keys()])]
+    .map((n) => [n, (after.get(n) ?? 0) - (before.get(n) ?? 0)])
+    .filter(([, d]) => d !== 0)
+    .sort((a, b) => Math.abs(b[1]) - Math.abs(a[1]))
+    .slice(0, TOP);
+  console.log(`\nfunctions that changed most (top ${TOP}; + new or grown, - gone or shrunk):`);
+  for (const [n, d] of changed) console.log(`  ${sign(d).padStart(8)}  ${n.length > 110 ? `${n.slice(0, 107)}...` : n}`);
 }
