@@ -107,16 +107,23 @@ fn pii_kind(id: &str) -> Option<PiiKind> {
     if looks_like_email(id) {
         return Some(PiiKind::Email);
     }
-    if numeric_segments(id).any(is_card) {
-        return Some(PiiKind::Card);
+    // One pass over the segments (one copy of the splitting code in the wasm
+    // build); a card anywhere still wins over an SSN, an SSN over a phone.
+    let (mut card, mut ssn, mut phone) = (false, false, false);
+    for seg in numeric_segments(id) {
+        card |= is_card(seg);
+        ssn |= is_ssn(seg);
+        phone |= is_phone(seg);
     }
-    if numeric_segments(id).any(is_ssn) {
-        return Some(PiiKind::Ssn);
+    if card {
+        Some(PiiKind::Card)
+    } else if ssn {
+        Some(PiiKind::Ssn)
+    } else if phone {
+        Some(PiiKind::Phone)
+    } else {
+        None
     }
-    if numeric_segments(id).any(is_phone) {
-        return Some(PiiKind::Phone);
-    }
-    None
 }
 
 // ---- e-mail ---------------------------------------------------------------
