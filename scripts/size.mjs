@@ -15,9 +15,10 @@ import { ROOT } from './lib.mjs';
  * JWKS/introspection/metadata retries: +4.1 KB gzip) and issue 12 (clock evidence, RFC 850 / asctime
  * dates, Web Locks fallbacks: +1.9 KB) to their merged 92,878 + 2 %. Issue 13's core and build cuts
  * (branch issue-13-size: no Unicode letter tables, wasm-opt --low-memory-unused -Oz -Oz, one base64
- * decoder, no panic paths in the core; BENCHMARKS.md "Size") reached 89,649: + 2 %. The session driver
+ * decoder, no panic paths in the core, optional options read without a closure each; BENCHMARKS.md
+ * "Size") reached 89,379: + 2 %. The session driver
  * and thin host (branch issue-13) bring the rest down; the lead re-sets this after merging both. */
-export const SIZE_BUDGET_BYTES = 91_450;
+export const SIZE_BUDGET_BYTES = 91_200;
 export const SHIPPED = ['pkg/chat_auth_bg.wasm', 'pkg/chat_auth.js'];
 
 /** gzip -9 size of each shipped file and their sum, in bytes. */
