@@ -193,6 +193,16 @@ fn url(v: &Value, key: &str) -> Result<String> {
     }
 }
 
+/// `read` applied to the member `key` unless it is absent or `null`. A plain
+/// function, not a closure per call site: one copy in the wasm build.
+fn optional(
+    options: &Object,
+    key: &str,
+    read: fn(&Value, &str) -> Result<String>,
+) -> Result<Option<String>> {
+    options.get_present(key).map(|v| read(v, key)).transpose()
+}
+
 /// Normalizes an origin `scheme://host[:port]`: http(s) only, no path, query,
 /// fragment or user info; scheme and host lowercased; default port dropped
 /// (as the browser's `URL.origin` does).
@@ -217,7 +227,7 @@ pub fn normalize_origin(origin: &str) -> Option<String> {
     // Port, if any, must be digits (IPv6 hosts are bracketed).
     if let Some(i) = host_port.rfind(':') {
         if !host_port.ends_with(']') {
-            let port = &host_port[i + 1..];
+            let port = host_port.get(i + 1..).unwrap_or_default();
             if port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()) {
                 return None;
             }
@@ -252,11 +262,7 @@ impl Config {
                 ))
             }
         };
-        let customer_id = options
-            .get("customerId")
-            .filter(|v| **v != Value::Null)
-            .map(|v| string(v, "customerId"))
-            .transpose()?;
+        let customer_id = optional(options, "customerId", string)?;
         let mut policy = RefreshPolicy::default();
         match options.get("refresh") {
             None | Some(Value::Null) => {}
@@ -293,19 +299,12 @@ impl Config {
             }
             Some(_) => return Err(Error::invalid_config("validation", "must be an object")),
         }
-        let opt_url = |key: &str| -> Result<Option<String>> {
-            options
-                .get(key)
-                .filter(|v| **v != Value::Null)
-                .map(|v| url(v, key))
-                .transpose()
-        };
         let cross_tab = match options.get("crossTab") {
             None | Some(Value::Null) => true,
             Some(Value::Bool(b)) => *b,
             Some(_) => return Err(Error::invalid_config("crossTab", "must be a boolean")),
         };
-        let issuer = match options.get("issuer").filter(|v| **v != Value::Null) {
+        let issuer = match options.get_present("issuer") {
             Some(v) => {
                 let issuer = url(v, "issuer")?;
                 if issuer.contains(['?', '#']) {
@@ -321,16 +320,12 @@ impl Config {
             None => None,
         };
         let grant = GrantParams {
-            client_id: options
-                .get("clientId")
-                .filter(|v| **v != Value::Null)
-                .map(|v| string(v, "clientId"))
-                .transpose()?,
-            scope: match options.get("scope").filter(|v| **v != Value::Null) {
+            client_id: optional(options, "clientId", string)?,
+            scope: match options.get_present("scope") {
                 Some(v) => GrantParams::read_scope(v)?,
                 None => Vec::new(),
             },
-            resources: match options.get("resource").filter(|v| **v != Value::Null) {
+            resources: match options.get_present("resource") {
                 Some(v) => GrantParams::read_resources(v)?,
                 None => Vec::new(),
             },
@@ -351,10 +346,10 @@ impl Config {
             customer_id,
             policy,
             validation,
-            token_endpoint: opt_url("tokenEndpoint")?,
+            token_endpoint: optional(options, "tokenEndpoint", url)?,
             grant,
             issuer,
-            introspection_endpoint: opt_url("introspectionEndpoint")?,
+            introspection_endpoint: optional(options, "introspectionEndpoint", url)?,
             cross_tab,
             storage,
         })
@@ -386,10 +381,10 @@ fn read_validation(v: &Object, out: &mut ValidationConfig) -> Result<()> {
             other => Some(string(other, "validation.customerIdClaim")?),
         };
     }
-    if let Some(i) = v.get("issuer").filter(|v| **v != Value::Null) {
+    if let Some(i) = v.get_present("issuer") {
         out.issuer = Some(string(i, "validation.issuer")?);
     }
-    if let Some(a) = v.get("audience").filter(|v| **v != Value::Null) {
+    if let Some(a) = v.get_present("audience") {
         out.audience = Some(match a {
             Value::Array(items) if !items.is_empty() => items
                 .iter()
@@ -398,7 +393,7 @@ fn read_validation(v: &Object, out: &mut ValidationConfig) -> Result<()> {
             other => vec![string(other, "validation.audience")?],
         });
     }
-    if let Some(a) = v.get("algorithms").filter(|v| **v != Value::Null) {
+    if let Some(a) = v.get_present("algorithms") {
         out.algorithms = match a {
             Value::Array(items) if !items.is_empty() => items
                 .iter()
@@ -422,7 +417,7 @@ fn read_validation(v: &Object, out: &mut ValidationConfig) -> Result<()> {
             ));
         }
     }
-    if let Some(k) = v.get("publicKey").filter(|v| **v != Value::Null) {
+    if let Some(k) = v.get_present("publicKey") {
         out.public_key = Some(string(k, "validation.publicKey")?);
     }
     match v.get("jwks") {
@@ -435,7 +430,7 @@ fn read_validation(v: &Object, out: &mut ValidationConfig) -> Result<()> {
             ))
         }
     }
-    if let Some(u) = v.get("jwksUrl").filter(|v| **v != Value::Null) {
+    if let Some(u) = v.get_present("jwksUrl") {
         out.jwks_url = Some(url(u, "validation.jwksUrl")?);
     }
     if let Some(l) = v.get("leewaySeconds") {

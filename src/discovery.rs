@@ -33,11 +33,13 @@ pub fn metadata_urls(issuer: &str) -> [String; 2] {
     openid.push_str("/.well-known/openid-configuration");
     // RFC 8414 §3.1: the well-known segment goes between host and path.
     let after_scheme = trimmed.find("://").map_or(0, |i| i + 3);
-    let path_at = trimmed.as_bytes()[after_scheme..]
-        .iter()
-        .position(|&b| b == b'/')
+    let path_at = trimmed
+        .as_bytes()
+        .get(after_scheme..)
+        .and_then(|rest| rest.iter().position(|&b| b == b'/'))
         .map_or(trimmed.len(), |i| after_scheme + i);
-    let (origin, path) = trimmed.split_at(path_at);
+    // Both cuts are at ASCII bytes, so `split_at_checked` always succeeds.
+    let (origin, path) = trimmed.split_at_checked(path_at).unwrap_or((trimmed, ""));
     let mut oauth = String::from(origin);
     oauth.push_str("/.well-known/oauth-authorization-server");
     oauth.push_str(path);

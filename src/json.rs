@@ -39,6 +39,12 @@ impl Object {
         self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v)
     }
 
+    /// The member named `name` unless it is absent or `null` (how options
+    /// read an optional member).
+    pub fn get_present(&self, name: &str) -> Option<&Value> {
+        self.get(name).filter(|v| !matches!(v, Value::Null))
+    }
+
     /// Whether a member named `name` exists.
     pub fn contains(&self, name: &str) -> bool {
         self.get(name).is_some()
@@ -150,18 +156,19 @@ pub fn write_int(out: &mut String, n: i64) {
     if n < 0 {
         out.push('-');
     }
+    // Least significant first; u64::MAX has 20 digits.
     let mut digits = [0u8; 20];
-    let mut i = digits.len();
+    let mut len = 0;
     let mut v = n.unsigned_abs();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (v % 10) as u8;
+    for slot in digits.iter_mut() {
+        *slot = b'0' + (v % 10) as u8;
+        len += 1;
         v /= 10;
         if v == 0 {
             break;
         }
     }
-    for &d in &digits[i..] {
+    for &d in digits.iter().take(len).rev() {
         out.push(d as char);
     }
 }
@@ -187,7 +194,11 @@ impl Parser<'_> {
     }
 
     fn eat(&mut self, lit: &[u8]) -> bool {
-        if self.s[self.i..].starts_with(lit) {
+        if self
+            .s
+            .get(self.i..)
+            .is_some_and(|rest| rest.starts_with(lit))
+        {
             self.i += lit.len();
             true
         } else {
@@ -303,7 +314,7 @@ impl Parser<'_> {
             }
             // Safe: the run ends at an ASCII byte, so it is a char boundary.
             out.push_str(
-                std::str::from_utf8(&self.s[start..self.i])
+                std::str::from_utf8(self.s.get(start..self.i).unwrap_or_default())
                     .map_err(|_| Error::malformed("JSON is not UTF-8"))?,
             );
             match self.peek() {
@@ -364,7 +375,7 @@ impl Parser<'_> {
             Some(b'1'..=b'9') => self.digits(),
             _ => return err("invalid JSON number"),
         }
-        let mut digits = self.s[int_start..self.i].to_vec();
+        let mut digits = self.s.get(int_start..self.i).unwrap_or_default().to_vec();
         let mut exp10: i64 = 0;
         if self.eat(b".") {
             if !matches!(self.peek(), Some(b'0'..=b'9')) {
@@ -372,7 +383,7 @@ impl Parser<'_> {
             }
             let frac_start = self.i;
             self.digits();
-            digits.extend_from_slice(&self.s[frac_start..self.i]);
+            digits.extend_from_slice(self.s.get(frac_start..self.i).unwrap_or_default());
             exp10 = -((self.i - frac_start) as i64);
         }
         if let Some(b'e' | b'E') = self.peek() {

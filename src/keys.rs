@@ -817,7 +817,7 @@ fn spki_material(content: &[u8]) -> Problem<KeyMaterial> {
             let len = curve.coordinate_len();
             match key.split_first() {
                 Some((0x04, point)) if point.len() == 2 * len => {
-                    let (x, y) = point.split_at(len);
+                    let (x, y) = point.split_at_checked(len).ok_or(NOT_DER)?;
                     Ok(KeyMaterial::Ec {
                         curve,
                         x: x.to_vec(),
@@ -889,43 +889,30 @@ fn pem_material(pem: &str) -> Problem<KeyMaterial> {
 }
 
 /// Decodes standard base64 (RFC 4648 §4) with padding, ignoring ASCII
-/// whitespace (PEM line breaks). `None` on anything else.
+/// whitespace (PEM line breaks). `None` on anything else. Spelled as base64url
+/// and read by [`base64url::decode`], so one decoder (and its checks: alphabet,
+/// zero unused bits) serves tokens and PEM alike.
 fn base64_standard(text: &str) -> Option<Vec<u8>> {
-    fn value(c: u8) -> Option<u32> {
-        Some(u32::from(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        }))
+    let mut chars = Vec::with_capacity(text.len());
+    for c in text.bytes() {
+        match c {
+            b'+' => chars.push(b'-'),
+            b'/' => chars.push(b'_'),
+            b'-' | b'_' => return None,
+            c if c.is_ascii_whitespace() => {}
+            c => chars.push(c),
+        }
     }
-    let chars: Vec<u8> = text.bytes().filter(|c| !c.is_ascii_whitespace()).collect();
     if chars.is_empty() || !chars.len().is_multiple_of(4) {
         return None;
     }
-    let mut out = Vec::with_capacity(chars.len() / 4 * 3);
-    let last = chars.len() / 4 - 1;
-    for (i, quad) in chars.chunks_exact(4).enumerate() {
-        let pad = quad.iter().rev().take_while(|&&c| c == b'=').count();
-        if pad > 2 || (pad > 0 && i != last) {
-            return None;
-        }
-        let mut n = 0u32;
-        for &c in quad.get(..4 - pad)? {
-            n = n << 6 | value(c)?;
-        }
-        n <<= 6 * pad as u32;
-        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-        let keep = 3 - pad;
-        // Unused bits of the last character must be zero (one spelling only).
-        if bytes.get(keep..)?.iter().any(|&b| b != 0) {
-            return None;
-        }
-        out.extend_from_slice(bytes.get(..keep)?);
+    let pad = chars.iter().rev().take_while(|&&c| c == b'=').count();
+    if pad > 2 {
+        return None;
     }
-    Some(out)
+    chars.truncate(chars.len() - pad);
+    // An `=` anywhere else is outside the alphabet: decode refuses it.
+    base64url::decode(&chars)
 }
 
 #[cfg(test)]
@@ -1095,6 +1082,7 @@ mod tests {
         assert_eq!(base64_standard("Zm9v YmFy\n").unwrap(), b"foobar");
         assert_eq!(base64_standard("Zg==").unwrap(), b"f");
         assert_eq!(base64_standard("Zm8=").unwrap(), b"fo");
+        assert_eq!(base64_standard("+/8=").unwrap(), [0xfb, 0xff]);
         for bad in ["", "Zg", "Zh==", "Zg=a", "Z===", "Zg==Zg==", "Zm9-", "Zm9_"] {
             assert_eq!(base64_standard(bad), None, "{bad}");
         }

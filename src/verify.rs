@@ -475,7 +475,9 @@ fn signature_shape_ok(alg: Algorithm, key: &KeyMaterial, sig: &[u8]) -> bool {
             if alg.curve() != Some(*curve) || sig.len() != 2 * len {
                 return false;
             }
-            let (r, s) = sig.split_at(len);
+            let Some((r, s)) = sig.split_at_checked(len) else {
+                return false;
+            };
             let scalar_ok = |v: &[u8]| v.iter().any(|&b| b != 0) && keys::be_less(v, curve.order());
             scalar_ok(r) && scalar_ok(s)
         }
