@@ -15,7 +15,7 @@
 // Nothing here downloads a browser or a prebuilt toolchain binary by itself.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { CARGO_BIN, ROOT, capture, checkWasmOpt, run, seconds, toolEnv, which } from './lib.mjs';
+import { CARGO_BIN, ROOT, capture, checkWasmOpt, npmStale, run, seconds, toolEnv, which } from './lib.mjs';
 import { postgresBin } from './postgres.mjs';
 
 const started = Date.now();
@@ -182,29 +182,8 @@ async function postgresql() {
 }
 
 // ---------------------------------------------------------------- npm
-/** Does node_modules hold exactly what package-lock.json pins? (by content, not mtime: a checkout touches mtimes) */
-function npmStale() {
-  const lockPath = join(ROOT, 'package-lock.json');
-  if (!existsSync(join(ROOT, 'node_modules'))) return 'node_modules missing';
-  if (!existsSync(lockPath)) return 'package-lock.json missing';
-  const lock = JSON.parse(readFileSync(lockPath, 'utf8'));
-  for (const [key, entry] of Object.entries(lock.packages ?? {})) {
-    if (!key.startsWith('node_modules/') || !entry.version || entry.link) continue;
-    const manifest = join(ROOT, key, 'package.json');
-    if (!existsSync(manifest)) {
-      if (entry.optional) continue; // platform-specific optional dependency
-      return `${key.slice('node_modules/'.length)} not installed`;
-    }
-    const installedVersion = JSON.parse(readFileSync(manifest, 'utf8')).version;
-    if (installedVersion !== entry.version) {
-      return `${key.slice('node_modules/'.length)} is ${installedVersion}, package-lock.json pins ${entry.version}`;
-    }
-  }
-  return null;
-}
-
 async function npmDeps() {
-  const why = npmStale();
+  const why = npmStale(ROOT);
   if (!why) return skip('node_modules', 'matches package-lock.json');
   const hasLock = existsSync(join(ROOT, 'package-lock.json'));
   const args = hasLock ? ['ci', '--no-audit', '--no-fund'] : ['install', '--no-audit', '--no-fund'];
