@@ -8,7 +8,8 @@
 //   wasm-bindgen-cli = Cargo.lock's wasm-bindgen version (cargo install)
 //   chromium + chromium-driver               (apt, only when missing)
 //   postgresql (Debian's; the `postgres` test tier and bench:server)  (apt, only when missing)
-//   node_modules: binaryen 132 (wasm-opt), playwright-core, axe-core (accessibility tests), terser (glue minifier), the bench peers,
+//   node_modules: binaryen 132 (wasm-opt), playwright-core, axe-core (accessibility tests), terser (glue minifier),
+//                 esbuild + the small bench peers (`npm run bench` installs the big ones itself, in bench/peers),
 //                 oidc-provider 9.13.3 (the real-provider tier's identity provider), vite 7,
 //                 typescript 5 (also the types tier), react + react-dom 19 and their types (the packaged-install tier)  (npm ci)
 //
