@@ -221,7 +221,10 @@ async function main() {
     const cold = Object.fromEntries(loads.map(([k]) => [k, []]));
     const coldStart = Date.now();
     for (let i = 0; i < COLD_PAGES + 1 && Date.now() - coldStart < COLD_BUDGET_MS; i++) {
-      for (const [k, load] of loads) {
+      // The order rotates each round, so whatever a place in the sequence costs (a probe loading one
+      // file under two names once saw 2× between them) falls on every candidate alike.
+      for (let j = 0; j < loads.length; j++) {
+        const [k, load] = loads[(i + j) % loads.length];
         const r = await coldLoad(browser, server.url, load);
         if (i > 0) cold[k].push(r); // the first round warms the server and the disk cache
       }
@@ -399,7 +402,7 @@ ${mdTargets}
   integrator uses for login and tokens (the entries say why; tree-shaking keeps what those names reach):
 ${entries.join('\n')}
 - **cold load**: a fresh browser context per sample (empty HTTP and code caches; \`Cache-Control: no-store\`),
-  ${samples} samples per candidate, all candidates interleaved, median (the cold-load target also shows the median of the
+  ${samples} samples per candidate, all candidates interleaved with the order rotating each round, median (the cold-load target also shows the median of the
   per-round ratios). chat-auth: \`import('chat_auth.js')\` + \`await init()\`
   (fetch, compile, instantiate); peers: \`import()\` of their bundle (fetch, parse, evaluate).
 - **cold breakdown**: separate fresh pages, interleaved with the others: \`WebAssembly.instantiateStreaming\` is replaced
