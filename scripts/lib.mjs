@@ -66,6 +66,30 @@ export function checkWasmOpt() {
   return { path, version };
 }
 
+/**
+ * Does `dir`/node_modules hold exactly what `dir`/package-lock.json pins? Null when it does, else why not.
+ * By content, not mtime: a checkout touches mtimes.
+ */
+export function npmStale(dir) {
+  const lockPath = join(dir, 'package-lock.json');
+  if (!existsSync(join(dir, 'node_modules'))) return 'node_modules missing';
+  if (!existsSync(lockPath)) return 'package-lock.json missing';
+  const lock = JSON.parse(readFileSync(lockPath, 'utf8'));
+  for (const [key, entry] of Object.entries(lock.packages ?? {})) {
+    if (!key.startsWith('node_modules/') || !entry.version || entry.link) continue;
+    const manifest = join(dir, key, 'package.json');
+    if (!existsSync(manifest)) {
+      if (entry.optional) continue; // platform-specific optional dependency
+      return `${key.slice('node_modules/'.length)} not installed`;
+    }
+    const installedVersion = JSON.parse(readFileSync(manifest, 'utf8')).version;
+    if (installedVersion !== entry.version) {
+      return `${key.slice('node_modules/'.length)} is ${installedVersion}, package-lock.json pins ${entry.version}`;
+    }
+  }
+  return null;
+}
+
 export const seconds = (start) => ((Date.now() - start) / 1000).toFixed(1);
 
 /** One line about this machine for benchmark reports: CPU, cores, memory, OS, Node. */

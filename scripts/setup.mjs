@@ -8,14 +8,15 @@
 //   wasm-bindgen-cli = Cargo.lock's wasm-bindgen version (cargo install)
 //   chromium + chromium-driver               (apt, only when missing)
 //   postgresql (Debian's; the `postgres` test tier and bench:server)  (apt, only when missing)
-//   node_modules: binaryen 132 (wasm-opt), playwright-core, axe-core (accessibility tests), terser (glue minifier), the bench peers,
+//   node_modules: binaryen 132 (wasm-opt), playwright-core, axe-core (accessibility tests), terser (glue minifier),
+//                 esbuild + the small bench peers (`npm run bench` installs the big ones itself, in bench/peers),
 //                 oidc-provider 9.13.3 (the real-provider tier's identity provider), vite 7,
 //                 typescript 5 (also the types tier), react + react-dom 19 and their types (the packaged-install tier)  (npm ci)
 //
 // Nothing here downloads a browser or a prebuilt toolchain binary by itself.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { CARGO_BIN, ROOT, capture, checkWasmOpt, run, seconds, toolEnv, which } from './lib.mjs';
+import { CARGO_BIN, ROOT, capture, checkWasmOpt, npmStale, run, seconds, toolEnv, which } from './lib.mjs';
 import { postgresBin } from './postgres.mjs';
 
 const started = Date.now();
@@ -182,29 +183,8 @@ async function postgresql() {
 }
 
 // ---------------------------------------------------------------- npm
-/** Does node_modules hold exactly what package-lock.json pins? (by content, not mtime: a checkout touches mtimes) */
-function npmStale() {
-  const lockPath = join(ROOT, 'package-lock.json');
-  if (!existsSync(join(ROOT, 'node_modules'))) return 'node_modules missing';
-  if (!existsSync(lockPath)) return 'package-lock.json missing';
-  const lock = JSON.parse(readFileSync(lockPath, 'utf8'));
-  for (const [key, entry] of Object.entries(lock.packages ?? {})) {
-    if (!key.startsWith('node_modules/') || !entry.version || entry.link) continue;
-    const manifest = join(ROOT, key, 'package.json');
-    if (!existsSync(manifest)) {
-      if (entry.optional) continue; // platform-specific optional dependency
-      return `${key.slice('node_modules/'.length)} not installed`;
-    }
-    const installedVersion = JSON.parse(readFileSync(manifest, 'utf8')).version;
-    if (installedVersion !== entry.version) {
-      return `${key.slice('node_modules/'.length)} is ${installedVersion}, package-lock.json pins ${entry.version}`;
-    }
-  }
-  return null;
-}
-
 async function npmDeps() {
-  const why = npmStale();
+  const why = npmStale(ROOT);
   if (!why) return skip('node_modules', 'matches package-lock.json');
   const hasLock = existsSync(join(ROOT, 'package-lock.json'));
   const args = hasLock ? ['ci', '--no-audit', '--no-fund'] : ['install', '--no-audit', '--no-fund'];

@@ -36,6 +36,26 @@ async function opsPerSecond(fn, { ms = 400, rounds = 5, warmup = 50, isAsync = f
   return median(rates);
 }
 
+/**
+ * `sides` (name → function) measured in `rounds` rounds, the order rotating each round so no side
+ * always runs first; per side the median round, and per side after the first the median of the
+ * per-round ratios first / that side (robust to the machine's load drifting between rounds).
+ */
+async function pairedRounds(sides, { rounds = 5, ...opts } = {}) {
+  const names = Object.keys(sides);
+  const rates = Object.fromEntries(names.map((n) => [n, []]));
+  for (let r = 0; r < rounds; r++) {
+    for (let k = 0; k < names.length; k++) {
+      const name = names[(r + k) % names.length];
+      rates[name].push(await opsPerSecond(sides[name], { rounds: 3, ms: 250, ...opts }));
+    }
+  }
+  const [first, ...others] = names;
+  const out = Object.fromEntries(names.map((n) => [n, median(rates[n])]));
+  out.ratio = Object.fromEntries(others.map((n) => [n, median(rates[first].map((v, i) => v / rates[n][i]))]));
+  return out;
+}
+
 let sdk;
 let wasm;
 let jose;
@@ -73,14 +93,8 @@ window.bench = {
     const ours = sdk.decodeToken(token).claims;
     const theirs = jwtDecode(token);
     if (JSON.stringify(ours) !== JSON.stringify(theirs)) throw new Error('decodeToken and jwtDecode disagree');
-    const rounds = [];
-    for (let i = 0; i < 3; i++) {
-      rounds.push({
-        ours: await opsPerSecond(() => sdk.decodeToken(token)),
-        peer: await opsPerSecond(() => jwtDecode(token)),
-      });
-    }
-    return { ours: median(rounds.map((r) => r.ours)), peer: median(rounds.map((r) => r.peer)) };
+    const r = await pairedRounds({ ours: () => sdk.decodeToken(token), peer: () => jwtDecode(token) });
+    return { ours: r.ours, peer: r.peer, ratio: r.ratio.peer };
   },
 
   /** verifyToken vs jose.jwtVerify (a CryptoKey imported once, as jose recommends). */
@@ -91,23 +105,16 @@ window.bench = {
     const ours = await sdk.verifyToken(token, opts);
     const theirs = (await jose.jwtVerify(token, publicKey, josePem)).payload;
     if (JSON.stringify(ours) !== JSON.stringify(theirs)) throw new Error(`verifyToken and jwtVerify disagree (${alg})`);
-    const rounds = [];
-    for (let i = 0; i < 3; i++) {
-      rounds.push({
-        ours: await opsPerSecond(() => sdk.verifyToken(token, opts), { isAsync: true, warmup: 20 }),
-        peer: await opsPerSecond(() => jose.jwtVerify(token, publicKey, josePem), { isAsync: true, warmup: 20 }),
+    const r = await pairedRounds(
+      {
+        ours: () => sdk.verifyToken(token, opts),
+        peer: () => jose.jwtVerify(token, publicKey, josePem),
         // jose given the PEM, as verifyToken is: import + verify per call.
-        peerPem: await opsPerSecond(async () => jose.jwtVerify(token, await jose.importSPKI(pem, alg), josePem), {
-          isAsync: true,
-          warmup: 20,
-        }),
-      });
-    }
-    return {
-      ours: median(rounds.map((r) => r.ours)),
-      peer: median(rounds.map((r) => r.peer)),
-      peerPem: median(rounds.map((r) => r.peerPem)),
-    };
+        peerPem: async () => jose.jwtVerify(token, await jose.importSPKI(pem, alg), josePem),
+      },
+      { isAsync: true, warmup: 20 },
+    );
+    return { ours: r.ours, peer: r.peer, peerPem: r.peerPem, ratio: r.ratio.peer, ratioPem: r.ratio.peerPem };
   },
 
   /** auth.fetch vs plain fetch of the same same-origin endpoint, interleaved, `n` each. */
