@@ -25,6 +25,7 @@ pub mod clock;
 pub mod config;
 pub mod context;
 mod decimal;
+pub mod driver;
 pub mod discovery;
 pub mod error;
 pub mod fetch_retry;

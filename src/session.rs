@@ -193,6 +193,9 @@ pub enum Event {
     Authenticated {
         /// The customer.
         customer_id: String,
+        /// The anonymous id (sent as `Chat-Anonymous-Id`), for the site to
+        /// fold the anonymous conversation into the customer's.
+        anonymous_id: String,
         /// Expiry, page clock.
         expires_at: Option<Millis>,
     },
@@ -810,6 +813,7 @@ impl Session {
         if first {
             self.events.push(Event::Authenticated {
                 customer_id: self.customer_id.clone().unwrap_or_default(),
+                anonymous_id: self.anonymous_id.clone(),
                 expires_at,
             });
         } else {
