@@ -437,41 +437,7 @@ impl Host {
         if handlers.is_empty() {
             return;
         }
-        let d = Object::new();
-        let put = |k: &str, v: JsValue| js::set(&d, k, &v);
-        match event {
-            Event::State { state, previous } => {
-                put("state", state.as_str().into());
-                put("previous", previous.as_str().into());
-            }
-            Event::Authenticated {
-                customer_id,
-                anonymous_id,
-                expires_at,
-            } => {
-                put("customerId", customer_id.into());
-                put("anonymousId", anonymous_id.into());
-                put("expiresAt", js::opt_number(*expires_at));
-            }
-            Event::Refreshed { expires_at, source } => {
-                put("expiresAt", js::opt_number(*expires_at));
-                put("source", source.as_str().into());
-            }
-            Event::RefreshFailed {
-                code,
-                attempt,
-                retry_in_ms,
-            } => {
-                put("code", code.as_str().into());
-                put("attempt", (*attempt).into());
-                put("retryInMs", js::opt_number(*retry_in_ms));
-            }
-            Event::AuthLost { code } => put("code", code.as_str().into()),
-            Event::LoggedOut { customer_id } => put(
-                "customerId",
-                customer_id.as_deref().map_or(JsValue::NULL, JsValue::from),
-            ),
-        }
+        let d = js::parse(&driver::event_detail(event));
         for h in handlers {
             report(h.call1(&JsValue::NULL, &d));
         }
