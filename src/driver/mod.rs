@@ -769,10 +769,7 @@ impl Driver {
                 let reply = if aborted {
                     Reply::Rethrow
                 } else {
-                    Reply::Reject(Error::new(
-                        ErrorCode::Network,
-                        "the network request failed",
-                    ))
+                    Reply::Reject(Error::new(ErrorCode::Network, "the network request failed"))
                 };
                 self.reply(request, reply);
             }
@@ -1210,8 +1207,10 @@ impl Driver {
                 Some(refresh_token) => {
                     let body = self.config.grant.refresh_body(&refresh_token);
                     self.grant = Some((call, refresh_token));
-                    self.outbox
-                        .push(Effect::PostRefreshGrant { call: call.id, body });
+                    self.outbox.push(Effect::PostRefreshGrant {
+                        call: call.id,
+                        body,
+                    });
                 }
                 None => self.fail_call(
                     now,
@@ -1274,12 +1273,13 @@ impl Driver {
         let Some(refresh_token) = crate::grant::issued_refresh_token(answer) else {
             return;
         };
-        if self
-            .session
-            .refresh_token_issued(call, refresh_token, now)
-        {
+        if self.session.refresh_token_issued(call, refresh_token, now) {
             self.persist();
-            if let Some(msg) = self.tabs.as_ref().and_then(|_| tabs::refresh(&self.session)) {
+            if let Some(msg) = self
+                .tabs
+                .as_ref()
+                .and_then(|_| tabs::refresh(&self.session))
+            {
                 self.outbox.push(Effect::Post(msg));
             }
         }
@@ -1465,7 +1465,11 @@ impl Driver {
     fn release_lock_when_done(&mut self) {
         let s = &self.session;
         let refreshing = s.refreshing().then(|| s.customer_id()).flatten();
-        if let Some(lock) = self.tabs.as_mut().and_then(|t| t.release_unless(refreshing)) {
+        if let Some(lock) = self
+            .tabs
+            .as_mut()
+            .and_then(|t| t.release_unless(refreshing))
+        {
             self.outbox.push(Effect::ReleaseLock(lock));
         }
     }
@@ -1559,4 +1563,3 @@ impl Pending {
 fn destroyed() -> Error {
     Error::new(ErrorCode::Destroyed, "this ChatAuth was destroyed")
 }
-
