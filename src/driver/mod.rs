@@ -832,24 +832,8 @@ impl Driver {
                 }
             }
             Input::LockGranted { lock } => self.lock_granted(now, lock),
-            Input::LockFailed { lock } => {
-                if let Some(tabs) = &mut self.tabs {
-                    tabs.lock_failed(lock);
-                }
-                // The call waiting for the lock goes ahead in this tab
-                // alone, its deadline counted from now.
-                if let Some(id) = self.session.call_awaiting_grant() {
-                    self.grant(now, id);
-                }
-            }
-            Input::PresenceFailed => {
-                if let Some(tabs) = &mut self.tabs {
-                    tabs.presence_failed();
-                }
-                if let Some(id) = self.session.call_awaiting_grant() {
-                    self.grant(now, id);
-                }
-            }
+            Input::LockFailed { lock } => self.locks_broken(now, Some(lock)),
+            Input::PresenceFailed => self.locks_broken(now, None),
             Input::PeersCounted { count } => self.peers_counted(now, count),
             Input::Message(text) => self.receive(now, &text),
             Input::StorageFailed { key } => {
@@ -1413,6 +1397,18 @@ impl Driver {
                 self.outbox.push(Effect::CountPeers { prefix, own });
             }
             None => self.finish_round(now),
+        }
+    }
+
+    /// Web Locks failed (lock request `lock`, or the presence lock): they
+    /// count as broken, and the call waiting for the lock goes ahead in
+    /// this tab alone, its deadline counted from now.
+    fn locks_broken(&mut self, now: Millis, lock: Option<LockId>) {
+        if let Some(tabs) = &mut self.tabs {
+            tabs.locks_failed(lock);
+        }
+        if let Some(id) = self.session.call_awaiting_grant() {
+            self.grant(now, id);
         }
     }
 

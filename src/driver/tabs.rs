@@ -170,14 +170,10 @@ impl Tabs {
         true
     }
 
-    /// Lock request `lock` failed: Web Locks count as broken from now on.
-    pub fn lock_failed(&mut self, lock: LockId) {
-        self.requested.retain(|(l, _)| *l != lock);
-        self.locks = false;
-    }
-
-    /// The presence lock was refused: Web Locks count as broken.
-    pub fn presence_failed(&mut self) {
+    /// Lock request `lock` (or the presence lock, `None`) failed: Web
+    /// Locks count as broken from now on.
+    pub fn locks_failed(&mut self, lock: Option<LockId>) {
+        self.requested.retain(|(l, _)| Some(*l) != lock);
         self.locks = false;
     }
 
