@@ -127,7 +127,12 @@ pub fn send(
     answered: impl FnOnce(Box<FetchCall>, Input) + 'static,
 ) {
     let sent = match reply {
-        Reply::Plain => js::fetch_promise(&call.input, &call.init),
+        // Untouched; the `Request` already built from it, if any (building
+        // one took over the caller's body).
+        Reply::Plain => match call.request.take() {
+            Some(request) => js::fetch_promise(&request, &JsValue::UNDEFINED),
+            None => js::fetch_promise(&call.input, &call.init),
+        },
         Reply::Send {
             headers,
             manual_redirect,
