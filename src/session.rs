@@ -1,6 +1,7 @@
 //! The session state machine (API.md "Behaviour"), sans I/O.
 //!
-//! The shell (browser bindings, the native simulation) feeds it what happened
+//! The [`crate::driver`] (which the browser host and the simulation run)
+//! feeds it what happened
 //! — a customer set, a request wanting a token, a provider answer, a timer, a
 //! 401 — with the current time, and carries out the [`Effects`] it returns:
 //! start a provider call, abort one, wake waiting requests, ask the user to
