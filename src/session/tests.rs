@@ -85,6 +85,7 @@ fn set_customer_authenticates() {
     assert_eq!(states(&ev), ["authenticating", "authenticated"]);
     assert!(ev.contains(&Event::Authenticated {
         customer_id: "cust-1".into(),
+        anonymous_id: "anon-1".into(),
         expires_at: Some(T0 + 3_600_000)
     }));
     assert_eq!(s.access(T0 + 1, false).0, Access::Ready);

@@ -1,0 +1,1549 @@
+//! The session driver: everything the browser shell decides, sans I/O.
+//!
+//! A host (the wasm shell in the browser, `tests/simulation.rs` natively)
+//! feeds [`Input`]s with the page clock's `now` to [`Driver::handle`] and
+//! carries out the [`Effect`]s that [`Driver::poll`] hands back, in order,
+//! until it returns `None`. The driver holds the [`Session`], the customer
+//! id, the tokens and every decision: when to call the provider or the token
+//! endpoint, how an answer is judged (the host only checks signatures and
+//! introspects when asked, [`Effect::CheckToken`]), the cross-tab lock /
+//! want / have protocol, the next timer wake (capped at [`WAKE_CHECK_MS`]),
+//! which waiting request gets what, the 401 → one refresh → one replay
+//! decision, which headers go to which origin, what goes into
+//! `sessionStorage` and which events fire with what detail.
+//!
+//! Re-entrancy: a host may feed an input while it carries out an effect (a
+//! provider that answers synchronously, an event handler that calls
+//! `getToken`). Effects of that input queue behind the ones not yet polled;
+//! the timer and the lock release are computed when the queue runs empty, so
+//! they always reflect the latest state.
+//!
+//! Randomness (anonymous ids, the tab id, refresh jitter) comes from an
+//! injected [`Entropy`], like the clock.
+
+mod tabs;
+#[cfg(test)]
+mod tests;
+
+use crate::admit::{self, Candidate, Introspection, Rules};
+use crate::clock::Millis;
+use crate::config::{Config, Storage};
+use crate::error::{Error, ErrorCode, Result};
+use crate::schedule::{self, ClockEvidence, MAX_TIMER_MS};
+use crate::secret::SecretString;
+use crate::session::{
+    Access, Call, CallId, Credential, Effects, Event, Session, SessionConfig, Source, State, Via,
+};
+use crate::verify::VerifyOptions;
+use tabs::Tabs;
+
+pub use tabs::{channel_name, LOCK_WAIT_MS, ROUND_TIMEOUT_MS};
+
+/// Identifies one request of the host (`setCustomer`, `getToken`, …); the
+/// host picks it, unique among its pending requests.
+pub type RequestId = u64;
+
+/// Identifies one exclusive lock request ([`Effect::AcquireLock`]).
+pub type LockId = u64;
+
+/// Event names of `auth.on`.
+pub const EVENTS: [&str; 6] = [
+    "state",
+    "authenticated",
+    "refreshed",
+    "refresh-failed",
+    "auth-lost",
+    "logged-out",
+];
+
+/// The longest a timer sleeps before the deadline is checked again: a
+/// computer waking from sleep (whose timers may not have counted the sleep)
+/// re-checks within a minute.
+pub const WAKE_CHECK_MS: Millis = 60_000;
+
+/// How often one request may wait for a refresh before it fails with
+/// `refresh_failed` (each wait is itself bounded by the cycle's deadlines).
+pub const MAX_WAITS: u32 = 16;
+
+/// Randomness for the driver: anonymous ids and the tab id (version 4
+/// UUIDs, so unguessable: fill from `crypto.getRandomValues` in a browser)
+/// and the refresh jitter.
+pub trait Entropy {
+    /// Fills `buf` with random bytes.
+    fn fill(&mut self, buf: &mut [u8]);
+}
+
+/// What the host found when it opened (the constructor's environment).
+#[derive(Clone, Debug, Default)]
+pub struct Environment {
+    /// A context provider was given in the options.
+    pub has_provider: bool,
+    /// `sessionStorage['chat-auth:anonymous-id']` as read (`None`: absent,
+    /// or storage unreadable); kept when it is a version 4 UUID.
+    pub stored_anonymous_id: Option<String>,
+    /// `navigator.onLine !== false`.
+    pub online: bool,
+    /// The host opened the BroadcastChannel [`channel_name`] names (only
+    /// with `crossTab`).
+    pub channel: bool,
+    /// `navigator.locks.request` exists.
+    pub locks: bool,
+}
+
+/// The `sessionStorage` entries the driver writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StorageKey {
+    /// `chat-auth:anonymous-id`: the tab's anonymous id (always kept).
+    AnonymousId,
+    /// `chat-auth:token`: the credential, with `storage: 'session'` only.
+    Token,
+}
+
+impl StorageKey {
+    /// The key's name in `sessionStorage`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            StorageKey::AnonymousId => "chat-auth:anonymous-id",
+            StorageKey::Token => "chat-auth:token",
+        }
+    }
+}
+
+/// How the context provider failed (its own error is never reported: it
+/// may hold a secret).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProviderFailure {
+    /// It threw synchronously.
+    Threw,
+    /// Its promise rejected (or its error callback ran).
+    Rejected,
+    /// No provider function is known to the host.
+    Missing,
+}
+
+/// The token endpoint's HTTP answer, as received.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HttpAnswer {
+    /// The status code.
+    pub status: u16,
+    /// The `Date` header, if readable (CORS must expose it).
+    pub date: Option<String>,
+    /// The `Retry-After` header, if readable.
+    pub retry_after: Option<String>,
+    /// The body text (read for every status; unused unless 2xx).
+    pub body: String,
+}
+
+/// Something that happened, fed to [`Driver::handle`].
+#[derive(Debug)]
+pub enum Input {
+    /// `setCustomer(customerId, contextProvider?)`. Answered with
+    /// [`Reply::Done`] once authenticated, or [`Reply::Reject`].
+    SetCustomer {
+        /// The host's id for this request.
+        request: RequestId,
+        /// The customer id (the host rejects a non-string itself).
+        customer_id: String,
+        /// A provider function came with this call (the host keeps it).
+        provider: bool,
+        /// `sessionStorage['chat-auth:token']` as read now (`None`: absent
+        /// or unreadable); used only with `storage: 'session'`.
+        stored: Option<String>,
+    },
+    /// `clearCustomer()`. Answered with [`Reply::Done`].
+    ClearCustomer {
+        /// The host's id for this request.
+        request: RequestId,
+    },
+    /// `getToken({ forceRefresh })`. Answered with [`Reply::Token`].
+    GetToken {
+        /// The host's id for this request.
+        request: RequestId,
+        /// `forceRefresh: true`.
+        force: bool,
+    },
+    /// `authHeaders(url)`. Answered with [`Reply::Headers`].
+    AuthHeaders {
+        /// The host's id for this request.
+        request: RequestId,
+        /// `new URL(url, location.href).origin`, `None` when `url` is no
+        /// URL (or no string).
+        origin: Option<String>,
+    },
+    /// `fetch(input, init)`. Answered with [`Reply::Plain`] or
+    /// [`Reply::Send`]; after [`Input::FetchAnswered`] with
+    /// [`Reply::Response`], [`Reply::Replay`] or [`Reply::Reject`].
+    Fetch {
+        /// The host's id for this request.
+        request: RequestId,
+        /// The request URL's origin (`None`: no URL).
+        origin: Option<String>,
+        /// The request's `redirect` mode is `follow` (the default).
+        follows_redirects: bool,
+        /// The host can send the request a second time (its body is a
+        /// string, `URLSearchParams`, `Blob`, `ArrayBuffer`, `FormData` or
+        /// none, or the host kept a clone).
+        replayable: bool,
+    },
+    /// A request sent after [`Reply::Send`] or [`Reply::Replay`] answered.
+    FetchAnswered {
+        /// The request.
+        request: RequestId,
+        /// The HTTP status (0 for an opaque redirect).
+        status: u16,
+        /// `response.type === 'opaqueredirect'`.
+        opaque_redirect: bool,
+    },
+    /// `fetch` itself rejected for request `request` (any phase, also a
+    /// plain one).
+    FetchFailed {
+        /// The request.
+        request: RequestId,
+        /// The rejection was an `AbortError` (the caller's own signal).
+        aborted: bool,
+    },
+    /// `destroy()`.
+    Destroy,
+    /// The timer of the last [`Effect::ArmTimer`] fired.
+    TimerFired,
+    /// `focus`, `pageshow` or `visibilitychange`: re-check the deadlines.
+    Wake,
+    /// `online` (`true`) or `offline` (`false`).
+    Online(bool),
+    /// The provider answered call `call` (through its callback or its
+    /// promise; an `undefined` promise value is no answer and not fed).
+    ProviderAnswered {
+        /// The call ([`Call::id`]).
+        call: CallId,
+        /// `JSON.stringify(context)`, `None` when it is not JSON.
+        context: Option<String>,
+    },
+    /// The provider failed call `call`.
+    ProviderFailed {
+        /// The call.
+        call: CallId,
+        /// How it failed.
+        failure: ProviderFailure,
+    },
+    /// The token endpoint answered [`Effect::PostRefreshGrant`].
+    TokenEndpointAnswered {
+        /// The call.
+        call: CallId,
+        /// The answer.
+        answer: HttpAnswer,
+    },
+    /// The refresh grant could not be posted: `network` (fetch rejected, a
+    /// redirect, an unreadable body), or `refresh_failed` when no token
+    /// endpoint is known (the issuer's metadata names none).
+    TokenEndpointFailed {
+        /// The call.
+        call: CallId,
+        /// Why.
+        error: Error,
+    },
+    /// The checks of [`Effect::CheckToken`] finished: `Ok` with the
+    /// introspection answer (`None` when none was asked), or the failure
+    /// (`bad_signature`, `unknown_key`, `network`, …).
+    TokenChecked {
+        /// The call.
+        call: CallId,
+        /// The outcome.
+        result: Result<Option<Introspection>>,
+    },
+    /// The exclusive lock of [`Effect::AcquireLock`] is held.
+    LockGranted {
+        /// The lock request.
+        lock: LockId,
+    },
+    /// The lock request failed (Web Locks do not work here, or it went
+    /// ungranted for [`LOCK_WAIT_MS`] while no tab held the lock).
+    LockFailed {
+        /// The lock request.
+        lock: LockId,
+    },
+    /// Web Locks refused the presence lock of [`Effect::HoldPresence`].
+    PresenceFailed,
+    /// The answer to [`Effect::CountPeers`] (0 when `query()` failed).
+    PeersCounted {
+        /// How many other instances hold a presence lock.
+        count: usize,
+    },
+    /// A BroadcastChannel message arrived (the text another driver's
+    /// [`Effect::Post`] sent).
+    Message(String),
+    /// A `sessionStorage` write of [`Effect::Store`] threw (quota, a
+    /// sandboxed frame's SecurityError).
+    StorageFailed {
+        /// The key written.
+        key: StorageKey,
+    },
+}
+
+/// The answer to one request.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reply {
+    /// `setCustomer` / `clearCustomer` resolve with `undefined`.
+    Done,
+    /// `getToken` resolves with the token, `null` when anonymous.
+    Token(Option<SecretString>),
+    /// `authHeaders` resolves with these headers (none for other origins).
+    Headers(Vec<(String, String)>),
+    /// `fetch`: not an allowed origin; send the caller's request untouched,
+    /// then feed [`Input::FetchAnswered`] (answered with
+    /// [`Reply::Response`]) or [`Input::FetchFailed`].
+    Plain,
+    /// `fetch`: send the request with these headers set; with
+    /// `manual_redirect`, as `redirect: 'manual'` (a followed redirect
+    /// would carry them to another origin). Then feed
+    /// [`Input::FetchAnswered`] or [`Input::FetchFailed`].
+    Send {
+        /// Headers to set.
+        headers: Vec<(String, String)>,
+        /// Send with `redirect: 'manual'`.
+        manual_redirect: bool,
+    },
+    /// `fetch`: send the kept copy again with these headers (after a 401
+    /// and a refresh); then feed the answer again.
+    Replay {
+        /// Headers to set.
+        headers: Vec<(String, String)>,
+    },
+    /// `fetch` resolves with the last response received.
+    Response,
+    /// Reject with this error.
+    Reject(Error),
+    /// `fetch` rejects with the caller's own `AbortError`, as thrown.
+    Rethrow,
+}
+
+/// What the host must do, in the order [`Driver::poll`] gives them.
+#[derive(Debug)]
+pub enum Effect {
+    /// Answer request `request`.
+    Reply {
+        /// The request.
+        request: RequestId,
+        /// The answer.
+        reply: Reply,
+    },
+    /// Call the context provider for `call`: `provider(callback,
+    /// call.needs_refresh, { reason, signal, deadline })` with a new
+    /// `AbortController` (aborting the previous call's); feed
+    /// [`Input::ProviderAnswered`] or [`Input::ProviderFailed`].
+    CallProvider(Call),
+    /// POST `body` (`application/x-www-form-urlencoded`, `Accept:
+    /// application/json`, `redirect: 'error'`) to the token endpoint
+    /// (`tokenEndpoint`, else the issuer's metadata); feed
+    /// [`Input::TokenEndpointAnswered`] or [`Input::TokenEndpointFailed`].
+    PostRefreshGrant {
+        /// The call.
+        call: CallId,
+        /// The refresh grant's body (holds the refresh token).
+        body: SecretString,
+    },
+    /// Check the answer's token: its signature under `signature` (keys
+    /// from `validation`, else the JWKS URL or the issuer's `jwks_uri`,
+    /// re-fetched once on an unknown `kid`), then, with `introspect`, ask
+    /// the introspection endpoint. Feed [`Input::TokenChecked`].
+    CheckToken {
+        /// The call.
+        call: CallId,
+        /// The token.
+        token: SecretString,
+        /// The verification options (algorithms, claims, clock), `None`
+        /// when no signature is checked.
+        signature: Option<Box<VerifyOptions>>,
+        /// Introspect the token (RFC 7662).
+        introspect: bool,
+    },
+    /// Abort call `call`'s `AbortSignal` if it is the provider call under
+    /// way (its answer will be ignored).
+    AbortCall(CallId),
+    /// (Re-)arm the one timer to fire in `delay_ms`, replacing any other;
+    /// feed [`Input::TimerFired`].
+    ArmTimer {
+        /// Milliseconds, at most [`WAKE_CHECK_MS`].
+        delay_ms: u32,
+    },
+    /// Cancel the timer.
+    ClearTimer,
+    /// Dispatch an `auth.on` event: [`event_name`] and [`event_detail`].
+    Emit(Event),
+    /// Call `userLoginHandler({ code, reason })`.
+    LoginNeeded {
+        /// The code.
+        code: ErrorCode,
+        /// `unauthorized` or `auth_lost`.
+        reason: &'static str,
+    },
+    /// Write (`Some`) or remove (`None`) a `sessionStorage` entry; feed
+    /// [`Input::StorageFailed`] if it throws.
+    Store {
+        /// The entry.
+        key: StorageKey,
+        /// The text to write.
+        value: Option<String>,
+    },
+    /// Post this text on the BroadcastChannel.
+    Post(String),
+    /// Request the exclusive Web Lock `name`, bounded by [`LOCK_WAIT_MS`]
+    /// as `js/locks.js` `acquireLock` does; feed [`Input::LockGranted`] or
+    /// [`Input::LockFailed`].
+    AcquireLock {
+        /// The request.
+        lock: LockId,
+        /// The lock's name.
+        name: String,
+    },
+    /// Release the lock (or, if not granted yet, release it as soon as it is).
+    ReleaseLock(LockId),
+    /// Hold the shared presence lock `name` for the instance's lifetime;
+    /// feed [`Input::PresenceFailed`] if Web Locks refuse it.
+    HoldPresence {
+        /// The lock's name.
+        name: String,
+    },
+    /// Count the held locks whose name starts with `prefix`, except `own`,
+    /// within [`LOCK_WAIT_MS`]; feed [`Input::PeersCounted`].
+    CountPeers {
+        /// The presence locks' prefix.
+        prefix: String,
+        /// This instance's presence lock.
+        own: String,
+    },
+    /// `destroy()`: close the channel, release the presence lock, remove
+    /// the wake listeners, drop the event handlers.
+    Close,
+}
+
+/// The `auth.on` name of `event`.
+pub fn event_name(event: &Event) -> &'static str {
+    match event {
+        Event::State { .. } => EVENTS[0],
+        Event::Authenticated { .. } => EVENTS[1],
+        Event::Refreshed { .. } => EVENTS[2],
+        Event::RefreshFailed { .. } => EVENTS[3],
+        Event::AuthLost { .. } => EVENTS[4],
+        Event::LoggedOut { .. } => EVENTS[5],
+    }
+}
+
+/// The detail object of `event` for `auth.on` handlers, as JSON text:
+/// `state` `{ state, previous }`, `authenticated` `{ customerId,
+/// anonymousId, expiresAt }`, `refreshed` `{ expiresAt, source }`,
+/// `refresh-failed` `{ code, attempt, retryInMs }`, `auth-lost` `{ code }`,
+/// `logged-out` `{ customerId }` (absent values are `null`).
+pub fn event_detail(event: &Event) -> String {
+    let mut out = String::from("{");
+    let mut put = |name: &str, value: Option<&str>, number: Option<i64>| {
+        if out.len() > 1 {
+            out.push(',');
+        }
+        crate::json::write_string(&mut out, name);
+        out.push(':');
+        match (value, number) {
+            (Some(v), _) => crate::json::write_string(&mut out, v),
+            (None, Some(n)) => crate::json::write_int(&mut out, n),
+            (None, None) => out.push_str("null"),
+        }
+    };
+    match event {
+        Event::State { state, previous } => {
+            put("state", Some(state.as_str()), None);
+            put("previous", Some(previous.as_str()), None);
+        }
+        Event::Authenticated {
+            customer_id,
+            anonymous_id,
+            expires_at,
+        } => {
+            put("customerId", Some(customer_id), None);
+            put("anonymousId", Some(anonymous_id), None);
+            put("expiresAt", None, *expires_at);
+        }
+        Event::Refreshed { expires_at, source } => {
+            put("expiresAt", None, *expires_at);
+            put("source", Some(source.as_str()), None);
+        }
+        Event::RefreshFailed {
+            code,
+            attempt,
+            retry_in_ms,
+        } => {
+            put("code", Some(code.as_str()), None);
+            put("attempt", None, Some(i64::from(*attempt)));
+            put("retryInMs", None, *retry_in_ms);
+        }
+        Event::AuthLost { code } => put("code", Some(code.as_str()), None),
+        Event::LoggedOut { customer_id } => put("customerId", customer_id.as_deref(), None),
+    }
+    out.push('}');
+    out
+}
+
+/// What a waiting request wants once a token is settled.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Want {
+    /// `setCustomer`.
+    Customer,
+    /// `getToken`.
+    Token,
+    /// `authHeaders`.
+    Headers,
+    /// `fetch`, before its first send.
+    Send,
+    /// `fetch` after a 401: the token to replay with.
+    Replay,
+}
+
+#[derive(Debug)]
+struct Pending {
+    request: RequestId,
+    want: Want,
+    force: bool,
+    waits: u32,
+}
+
+/// A `fetch` sent with the SDK's headers.
+#[derive(Debug)]
+struct Sent {
+    request: RequestId,
+    follows_redirects: bool,
+    replayable: bool,
+    /// The token it went out with (`None`: anonymously).
+    token_used: Option<SecretString>,
+    /// Sent a second time already.
+    replayed: bool,
+}
+
+/// The judging rules of a call, kept from when its answer arrived.
+#[derive(Debug)]
+struct Judging {
+    call: Call,
+    candidate: Candidate,
+    received_at: Millis,
+    customer_id: String,
+    refused: Option<SecretString>,
+    clock: ClockEvidence,
+}
+
+/// The session driver (see the module docs).
+pub struct Driver {
+    config: Config,
+    session: Session,
+    entropy: Box<dyn Entropy>,
+    /// Effects not polled yet, oldest first (a handful at most).
+    outbox: Vec<Effect>,
+    /// Something changed since the timer and the lock were last settled.
+    dirty: bool,
+    waiting: Vec<Pending>,
+    sent: Vec<Sent>,
+    judging: Option<Judging>,
+    /// The refresh grant under way and the refresh token it presents.
+    grant: Option<(Call, SecretString)>,
+    /// The armed timer's wake and when it fires (page clock).
+    armed: Option<(Millis, Millis)>,
+    tabs: Option<Tabs>,
+    /// `sessionStorage` writes work (none threw yet).
+    storage_ok: bool,
+    /// Bumped whenever the session's token or state may have changed (a
+    /// host caching `claims` drops its copy then).
+    generation: u64,
+}
+
+impl std::fmt::Debug for Driver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Driver")
+            .field("session", &self.session)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A version 4 UUID from 16 random bytes.
+pub fn uuid_v4(mut b: [u8; 16]) -> String {
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(36);
+    for (i, byte) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            s.push('-');
+        }
+        s.push(HEX[(byte >> 4) as usize] as char);
+        s.push(HEX[(byte & 15) as usize] as char);
+    }
+    s
+}
+
+/// Whether `s` has the shape of a version 4 UUID (lower-case hex).
+pub fn is_uuid_v4(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            14 => *c == b'4',
+            _ => c.is_ascii_hexdigit() && !c.is_ascii_uppercase(),
+        })
+}
+
+/// `parts` joined (`[..].concat()` without its generic machinery: size).
+pub(crate) fn cat(parts: &[&str]) -> String {
+    let mut out = String::new();
+    for part in parts {
+        out.push_str(part);
+    }
+    out
+}
+
+/// The headers for a request with `credential` (or anonymously).
+pub fn headers_for(credential: Option<&Credential>, anonymous_id: &str) -> Vec<(String, String)> {
+    let mut out = Vec::with_capacity(4);
+    if let Some(c) = credential {
+        out.push((
+            "Authorization".to_owned(),
+            cat(&[&c.scheme, " ", c.token.secret()]),
+        ));
+        out.extend(c.headers.iter().cloned());
+    }
+    out.push(("Chat-Anonymous-Id".to_owned(), anonymous_id.to_owned()));
+    out
+}
+
+impl Driver {
+    /// A driver for `config`, anonymous, opened at `now`. The effects of
+    /// opening (the anonymous id written, the presence lock) are ready to
+    /// [`poll`]. `invalid_config` for an unknown algorithm, and for a
+    /// `customerId` option without a provider (the host then feeds
+    /// [`Input::SetCustomer`] for it).
+    ///
+    /// [`poll`]: Driver::poll
+    pub fn new(
+        config: Config,
+        env: Environment,
+        entropy: Box<dyn Entropy>,
+        now: Millis,
+    ) -> Result<Driver> {
+        if config.checks_signatures() {
+            config.validation.parsed_algorithms()?;
+        }
+        if let Some(id) = &config.customer_id {
+            crate::identifier::check_customer_id(id)?;
+            if !env.has_provider {
+                return Err(Error::new(
+                    ErrorCode::InvalidConfig,
+                    "option 'customerId' needs a contextProvider",
+                ));
+            }
+        }
+        let session_config = SessionConfig {
+            policy: config.policy,
+            has_provider: env.has_provider,
+            has_token_endpoint: config.has_token_endpoint(),
+        };
+        let mut driver = Driver {
+            session: Session::new(String::new(), session_config.clone()),
+            config,
+            entropy,
+            outbox: Vec::new(),
+            dirty: true,
+            waiting: Vec::new(),
+            sent: Vec::new(),
+            judging: None,
+            grant: None,
+            armed: None,
+            tabs: None,
+            storage_ok: true,
+            generation: 0,
+        };
+        let anonymous_id = match env.stored_anonymous_id {
+            Some(id) if is_uuid_v4(&id) => id,
+            _ => driver.new_anonymous_id(),
+        };
+        driver.session = Session::new(anonymous_id, session_config);
+        if driver.config.cross_tab && env.channel {
+            let id = uuid_v4(driver.random_bytes());
+            let tabs = Tabs::new(&driver.config, id, env.locks);
+            if let Some(name) = tabs.presence_name() {
+                driver.outbox.push(Effect::HoldPresence { name });
+            }
+            driver.tabs = Some(tabs);
+        }
+        if !env.online {
+            let fx = driver.session.set_online(false, now);
+            driver.apply(fx, now);
+        }
+        Ok(driver)
+    }
+
+    // ---- what the host reads ----------------------------------------
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// `auth.state`.
+    pub fn state(&self) -> State {
+        self.session.state()
+    }
+
+    /// `auth.customerId`.
+    pub fn customer_id(&self) -> Option<&str> {
+        self.session.customer_id()
+    }
+
+    /// `auth.anonymousId`.
+    pub fn anonymous_id(&self) -> &str {
+        self.session.anonymous_id()
+    }
+
+    /// `auth.expiresAt` (page clock).
+    pub fn expires_at(&self) -> Option<Millis> {
+        self.session.credential().and_then(|c| c.expires_at)
+    }
+
+    /// `auth.claims` as JSON text (`None`: opaque token or anonymous).
+    pub fn claims_json(&self) -> Option<&str> {
+        self.session
+            .credential()
+            .and_then(|c| c.claims_json.as_deref())
+    }
+
+    /// Changes whenever [`Driver::claims_json`] may have.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The session (read-only), for hosts and tests that inspect it.
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    // ---- the loop ----------------------------------------------------
+
+    /// Feeds one input at `now` (page clock); then [`Driver::poll`].
+    pub fn handle(&mut self, now: Millis, input: Input) {
+        self.dirty = true;
+        match input {
+            Input::SetCustomer {
+                request,
+                customer_id,
+                provider,
+                stored,
+            } => self.set_customer(now, request, &customer_id, provider, stored),
+            Input::ClearCustomer { request } => self.clear_customer(now, request),
+            Input::GetToken { request, force } => self.ask(
+                now,
+                Pending {
+                    request,
+                    want: Want::Token,
+                    force,
+                    waits: 0,
+                },
+            ),
+            Input::AuthHeaders { request, origin } => {
+                if self.allows(origin.as_deref()) {
+                    self.ask(now, Pending::new(request, Want::Headers));
+                } else {
+                    self.reply(request, Reply::Headers(Vec::new()));
+                }
+            }
+            Input::Fetch {
+                request,
+                origin,
+                follows_redirects,
+                replayable,
+            } => {
+                if self.allows(origin.as_deref()) {
+                    self.sent.retain(|s| s.request != request);
+                    self.sent.push(Sent {
+                        request,
+                        follows_redirects,
+                        replayable,
+                        token_used: None,
+                        replayed: false,
+                    });
+                    self.ask(now, Pending::new(request, Want::Send));
+                } else {
+                    self.reply(request, Reply::Plain);
+                }
+            }
+            Input::FetchAnswered {
+                request,
+                status,
+                opaque_redirect,
+            } => self.fetch_answered(now, request, status, opaque_redirect),
+            Input::FetchFailed { request, aborted } => {
+                self.sent.retain(|s| s.request != request);
+                let reply = if aborted {
+                    Reply::Rethrow
+                } else {
+                    Reply::Reject(Error::new(ErrorCode::Network, "the network request failed"))
+                };
+                self.reply(request, reply);
+            }
+            Input::Destroy => self.destroy(now),
+            Input::TimerFired => {
+                self.armed = None;
+                self.tick(now);
+            }
+            Input::Wake => self.tick(now),
+            Input::Online(online) => {
+                let fx = self.session.set_online(online, now);
+                self.apply(fx, now);
+            }
+            Input::ProviderAnswered { call, context } => {
+                let Some(current) = self.session.current_call().filter(|c| c.id == call) else {
+                    return;
+                };
+                match context {
+                    Some(text) => self.received(now, current, &text, None),
+                    None => self.finish(
+                        now,
+                        current,
+                        Err(Error::malformed("the context is not a JSON object")),
+                    ),
+                }
+            }
+            Input::ProviderFailed { call, failure } => {
+                let message = match failure {
+                    ProviderFailure::Threw => "the context provider threw",
+                    ProviderFailure::Rejected => "the context provider failed",
+                    ProviderFailure::Missing => "no contextProvider",
+                };
+                self.fail_call(now, call, Error::new(ErrorCode::ProviderFailed, message));
+            }
+            Input::TokenEndpointAnswered { call, answer } => {
+                self.token_endpoint_answered(now, call, answer)
+            }
+            Input::TokenEndpointFailed { call, error } => {
+                let Some((grant, presented)) = self.take_grant(call) else {
+                    return;
+                };
+                if error.code() == ErrorCode::RefreshFailed {
+                    // Forgotten, so the next attempt asks the provider.
+                    self.session.forget_refresh_token(&presented);
+                }
+                self.fail_call(now, grant.id, error);
+            }
+            Input::TokenChecked { call, result } => {
+                if let Some(j) = self.judging.take_if(|j| j.call.id == call) {
+                    self.admit(now, j, result);
+                }
+            }
+            Input::LockGranted { lock } => self.lock_granted(now, lock),
+            Input::LockFailed { lock } => self.locks_broken(now, Some(lock)),
+            Input::PresenceFailed => self.locks_broken(now, None),
+            Input::PeersCounted { count } => self.peers_counted(now, count),
+            Input::Message(text) => self.receive(now, &text),
+            Input::StorageFailed { key } => {
+                if self.storage_ok && key == StorageKey::Token {
+                    // A stale token (whose refresh token may be spent by
+                    // now) must not outlive a failed write.
+                    self.outbox.push(Effect::Store { key, value: None });
+                }
+                self.storage_ok = false;
+            }
+        }
+    }
+
+    /// The next effect to carry out at `now`, `None` when there is none.
+    pub fn poll(&mut self, now: Millis) -> Option<Effect> {
+        if self.outbox.is_empty() && self.dirty {
+            self.dirty = false;
+            self.settle_timer(now);
+            self.release_lock_when_done();
+        }
+        (!self.outbox.is_empty()).then(|| self.outbox.remove(0))
+    }
+
+    // ---- requests ------------------------------------------------------
+
+    fn allows(&self, origin: Option<&str>) -> bool {
+        origin.is_some_and(|o| self.config.allows_origin(o))
+    }
+
+    fn reply(&mut self, request: RequestId, reply: Reply) {
+        self.outbox.push(Effect::Reply { request, reply });
+    }
+
+    fn set_customer(
+        &mut self,
+        now: Millis,
+        request: RequestId,
+        customer_id: &str,
+        provider: bool,
+        stored: Option<String>,
+    ) {
+        if self.session.state() == State::Destroyed {
+            self.reply(request, Reply::Reject(destroyed()));
+            return;
+        }
+        if provider {
+            self.session.set_has_provider(true);
+        }
+        let stored = stored
+            .filter(|_| self.config.storage == Storage::Session && self.storage_ok)
+            .and_then(|text| admit::restore(&text, customer_id));
+        let jitter = self.jitter();
+        let fx = match stored {
+            Some(c) => self.session.resume(customer_id, c, now, jitter),
+            None => self.session.set_customer(customer_id, now),
+        };
+        match fx {
+            Ok(fx) => {
+                self.apply(fx, now);
+                self.ask(now, Pending::new(request, Want::Customer));
+            }
+            Err(e) => self.reply(request, Reply::Reject(e)),
+        }
+    }
+
+    fn clear_customer(&mut self, now: Millis, request: RequestId) {
+        let customer = self.session.customer_id().map(str::to_owned);
+        let anonymous_id = self.new_anonymous_id();
+        match self.session.clear_customer(anonymous_id) {
+            Ok(fx) => {
+                self.apply(fx, now);
+                if let (Some(customer), true) = (customer, self.tabs.is_some()) {
+                    self.outbox.push(Effect::Post(tabs::logout(&customer)));
+                }
+                self.reply(request, Reply::Done);
+            }
+            Err(e) => self.reply(request, Reply::Reject(e)),
+        }
+    }
+
+    /// Asks the session for `p`'s token: answers, or waits for the next
+    /// release.
+    fn ask(&mut self, now: Millis, mut p: Pending) {
+        let (access, fx) = self.session.access(now, p.force);
+        p.force = false;
+        self.settle(now, p, access, fx);
+    }
+
+    /// Carries out `fx`, then answers `p` as `access` says (or parks it
+    /// until the next release).
+    fn settle(&mut self, now: Millis, mut p: Pending, access: Access, fx: Effects) {
+        match access {
+            Access::Wait => {
+                p.waits += 1;
+                if p.waits > MAX_WAITS {
+                    self.apply(fx, now);
+                    let e = Error::new(
+                        ErrorCode::RefreshFailed,
+                        "no token after repeated refreshes",
+                    );
+                    return self.reject(p, e);
+                }
+                self.waiting.push(p);
+                self.apply(fx, now);
+            }
+            Access::Anonymous => {
+                self.apply(fx, now);
+                self.ready(p, false);
+            }
+            Access::Ready => {
+                self.apply(fx, now);
+                self.ready(p, true);
+            }
+            Access::Fail(e) => {
+                self.apply(fx, now);
+                self.reject(p, e);
+            }
+        }
+    }
+
+    fn reject(&mut self, p: Pending, e: Error) {
+        if matches!(p.want, Want::Send | Want::Replay) {
+            self.sent.retain(|s| s.request != p.request);
+        }
+        self.reply(p.request, Reply::Reject(e));
+    }
+
+    /// `p` gets its answer: with the session's token when `with_token`,
+    /// else anonymously.
+    fn ready(&mut self, p: Pending, with_token: bool) {
+        let credential = self.session.credential().filter(|_| with_token);
+        let anonymous_id = self.session.anonymous_id();
+        let sent = self.sent.iter().position(|s| s.request == p.request);
+        let reply = match (p.want, sent) {
+            (Want::Customer, _) => Reply::Done,
+            (Want::Token, _) => Reply::Token(credential.map(|c| c.token.clone())),
+            (Want::Headers, _) => Reply::Headers(headers_for(credential, anonymous_id)),
+            (Want::Send, Some(i)) => {
+                let sent = &mut self.sent[i];
+                sent.token_used = credential.map(|c| c.token.clone());
+                Reply::Send {
+                    headers: headers_for(credential, anonymous_id),
+                    manual_redirect: sent.follows_redirects,
+                }
+            }
+            (Want::Replay, Some(i)) => {
+                let sent = &mut self.sent[i];
+                match credential {
+                    // Anonymous (the login handler was told), not
+                    // replayable, or the same token again: the 401 stands.
+                    Some(c) if sent.replayable && sent.token_used.as_ref() != Some(&c.token) => {
+                        sent.replayed = true;
+                        sent.token_used = Some(c.token.clone());
+                        Reply::Replay {
+                            headers: headers_for(Some(c), anonymous_id),
+                        }
+                    }
+                    _ => {
+                        self.sent.remove(i);
+                        Reply::Response
+                    }
+                }
+            }
+            (Want::Send | Want::Replay, None) => return,
+        };
+        self.reply(p.request, reply);
+    }
+
+    fn fetch_answered(&mut self, now: Millis, request: RequestId, status: u16, opaque: bool) {
+        let Some(i) = self.sent.iter().position(|s| s.request == request) else {
+            // A plain request (another origin): its response as it is.
+            return self.reply(request, Reply::Response);
+        };
+        let sent = &self.sent[i];
+        if status == 401 && !sent.replayed {
+            let token_used = sent.token_used.clone();
+            let (access, fx) = self
+                .session
+                .unauthorized(token_used.as_ref().map(SecretString::secret), now);
+            return self.settle(now, Pending::new(request, Want::Replay), access, fx);
+        }
+        let sent = self.sent.remove(i);
+        let reply = if sent.follows_redirects && opaque {
+            Reply::Reject(Error::new(
+                ErrorCode::Network,
+                "the API answered with a redirect: requests that carry credentials do not follow redirects",
+            ))
+        } else {
+            Reply::Response
+        };
+        self.reply(request, reply);
+    }
+
+    /// Wakes every waiting request: `Ok` asks again, `Err` rejects.
+    fn release(&mut self, now: Millis, result: Result<()>) {
+        let waiting = std::mem::take(&mut self.waiting);
+        for p in waiting {
+            match &result {
+                Ok(()) => self.ask(now, p),
+                Err(e) => self.reject(p, e.clone()),
+            }
+        }
+    }
+
+    // ---- the session's effects ---------------------------------------
+
+    /// Carries out the session's `fx`: events, the call, waking waiters,
+    /// the login handler (in that order).
+    fn apply(&mut self, fx: Effects, now: Millis) {
+        self.dirty = true;
+        let events = self.session.drain_events();
+        if !events.is_empty() {
+            self.generation += 1;
+            self.persist();
+        }
+        if let Some(id) = fx.abort {
+            self.outbox.push(Effect::AbortCall(id));
+            if self.grant.as_ref().is_some_and(|(c, _)| c.id == id) {
+                self.grant = None;
+            }
+        }
+        self.outbox.extend(events.into_iter().map(Effect::Emit));
+        if let Some(call) = fx.call {
+            self.start_call(now, call);
+        }
+        if let Some(result) = fx.release {
+            self.release(now, result);
+        }
+        if let Some(code) = fx.login_needed {
+            let reason = if code == ErrorCode::NotAuthenticated {
+                "unauthorized"
+            } else {
+                "auth_lost"
+            };
+            self.outbox.push(Effect::LoginNeeded { code, reason });
+        }
+    }
+
+    fn tick(&mut self, now: Millis) {
+        if self.tabs.as_ref().is_some_and(|t| t.round_over(now)) {
+            self.finish_round(now);
+        }
+        let fx = self.session.tick(now);
+        self.apply(fx, now);
+    }
+
+    fn destroy(&mut self, now: Millis) {
+        if self.session.state() == State::Destroyed {
+            return;
+        }
+        let fx = self.session.destroy();
+        self.apply(fx, now);
+        self.judging = None;
+        self.grant = None;
+        if let Some(mut tabs) = self.tabs.take() {
+            if let Some(lock) = tabs.let_go() {
+                self.outbox.push(Effect::ReleaseLock(lock));
+            }
+        }
+        self.armed = None;
+        self.outbox.push(Effect::ClearTimer);
+        self.outbox.push(Effect::Close);
+    }
+
+    /// Arms the timer for the session's next wake (and a round's end),
+    /// capped at [`WAKE_CHECK_MS`]; keeps a pending timer that fires no
+    /// later for the same wake.
+    fn settle_timer(&mut self, now: Millis) {
+        if self.session.state() == State::Destroyed {
+            return;
+        }
+        let round = self.tabs.as_ref().and_then(Tabs::round_deadline);
+        let wake = match (self.session.next_wake(), round) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let Some(wake) = wake else {
+            if self.armed.take().is_some() {
+                self.outbox.push(Effect::ClearTimer);
+            }
+            return;
+        };
+        let delay = (wake - now).clamp(0, MAX_TIMER_MS.min(WAKE_CHECK_MS));
+        let fires = now + delay;
+        if let Some((armed_wake, armed_fires)) = self.armed {
+            if armed_wake == wake && armed_fires <= fires {
+                return;
+            }
+        }
+        self.armed = Some((wake, fires));
+        self.outbox.push(Effect::ArmTimer {
+            delay_ms: delay as u32,
+        });
+    }
+
+    /// Keeps the token in `sessionStorage` when `storage: 'session'`.
+    fn persist(&mut self) {
+        if self.config.storage != Storage::Session || !self.storage_ok {
+            return;
+        }
+        let s = &self.session;
+        let value = match (s.customer_id(), s.credential()) {
+            // With the newest refresh token, which may have come after the
+            // access token (an answer whose access token was refused).
+            (Some(customer), Some(c)) => Some(admit::store_with_refresh_token(
+                customer,
+                c,
+                s.refresh_token().or(c.refresh_token.as_ref()),
+            )),
+            _ => None,
+        };
+        self.outbox.push(Effect::Store {
+            key: StorageKey::Token,
+            value,
+        });
+    }
+
+    // ---- calls ---------------------------------------------------------
+
+    /// Starts `call`, first taking the cross-tab refresh lock unless this
+    /// tab holds it already.
+    fn start_call(&mut self, now: Millis, call: Call) {
+        let customer = self.session.customer_id().map(str::to_owned);
+        if let (Some(tabs), Some(customer)) = (&mut self.tabs, customer) {
+            if tabs.elects() && !tabs.holds(&customer) {
+                self.session.await_grant(call.id);
+                let (lock, name) = tabs.acquire(&customer);
+                self.outbox.push(Effect::AcquireLock { lock, name });
+                return;
+            }
+        }
+        self.grant(now, call.id);
+    }
+
+    /// Starts call `id` now, unless the session no longer wants it.
+    fn grant(&mut self, now: Millis, id: CallId) {
+        let Some(call) = self.session.call_granted(id, now) else {
+            return;
+        };
+        match call.via {
+            Via::Provider => self.outbox.push(Effect::CallProvider(call)),
+            Via::TokenEndpoint => match self.session.refresh_token().cloned() {
+                Some(refresh_token) => {
+                    let body = self.config.grant.refresh_body(&refresh_token);
+                    self.grant = Some((call, refresh_token));
+                    self.outbox.push(Effect::PostRefreshGrant {
+                        call: call.id,
+                        body,
+                    });
+                }
+                None => self.fail_call(
+                    now,
+                    call.id,
+                    Error::new(ErrorCode::RefreshFailed, "no refresh token"),
+                ),
+            },
+        }
+    }
+
+    fn take_grant(&mut self, call: CallId) -> Option<(Call, SecretString)> {
+        self.grant.take_if(|(c, _)| c.id == call)
+    }
+
+    /// The token endpoint's answer: refused (`refresh_failed`), failed
+    /// (`network`, with `Retry-After` on 429 / 503), or a token response.
+    fn token_endpoint_answered(&mut self, now: Millis, call: CallId, answer: HttpAnswer) {
+        let Some((call, presented)) = self.take_grant(call) else {
+            return;
+        };
+        let status = answer.status;
+        if status == 400 || status == 401 {
+            // invalid_grant: the refresh token is spent or revoked;
+            // forgotten, so the next attempt asks the provider.
+            self.session.forget_refresh_token(&presented);
+            let e = Error::new(
+                ErrorCode::RefreshFailed,
+                "the token endpoint refused the refresh token",
+            );
+            self.fail_call(now, call.id, e);
+            return;
+        }
+        if !(200..300).contains(&status) {
+            let mut e = Error::new(ErrorCode::Network, "the token endpoint failed");
+            if status == 429 || status == 503 {
+                let wait = answer
+                    .retry_after
+                    .as_deref()
+                    .and_then(|v| schedule::parse_retry_after(v, now));
+                if let Some(ms) = wait {
+                    e = e.with_retry_after(ms);
+                }
+            }
+            self.fail_call(now, call.id, e);
+            return;
+        }
+        let server_date = answer
+            .date
+            .as_deref()
+            .and_then(|v| schedule::parse_http_date(v, now));
+        self.keep_issued_refresh_token(now, call.id, &answer.body);
+        self.received(now, call, &answer.body, server_date);
+    }
+
+    /// The token endpoint rotated the refresh token: keep the new one (and
+    /// hand it to the other tabs and `sessionStorage`) before the access
+    /// token is judged, since whatever that judgement says the old one is
+    /// spent ([`Session::refresh_token_issued`]).
+    fn keep_issued_refresh_token(&mut self, now: Millis, call: CallId, answer: &str) {
+        let Some(refresh_token) = crate::grant::issued_refresh_token(answer) else {
+            return;
+        };
+        if self.session.refresh_token_issued(call, refresh_token, now) {
+            self.persist();
+            if let Some(msg) = self
+                .tabs
+                .as_ref()
+                .and_then(|_| tabs::refresh(&self.session))
+            {
+                self.outbox.push(Effect::Post(msg));
+            }
+        }
+    }
+
+    /// An answer to `call` arrived at `now`: judge it, asking the host for
+    /// the signature check and introspection when they are needed.
+    fn received(&mut self, now: Millis, call: Call, text: &str, server_date: Option<Millis>) {
+        let candidate = match Candidate::read(text) {
+            Ok(c) => c.with_server_date(server_date),
+            Err(e) => return self.finish(now, call, Err(e)),
+        };
+        let checks = self.config.checks_signatures();
+        if checks && !candidate.is_jwt() {
+            let e = Error::malformed("a signed JWT is required (validation has a key)");
+            return self.finish(now, call, Err(e));
+        }
+        let introspect =
+            candidate.needs_introspection() && self.config.introspection_endpoint.is_some();
+        let judging = Judging {
+            call,
+            candidate,
+            received_at: now,
+            customer_id: self
+                .session
+                .customer_id()
+                .map(str::to_owned)
+                .unwrap_or_default(),
+            refused: self.session.refused_token().cloned(),
+            clock: self.session.clock_evidence(),
+        };
+        if !checks && !introspect {
+            return self.admit(now, judging, Ok(None));
+        }
+        let signature = if checks {
+            match self.verify_options(&judging) {
+                Ok(o) => Some(Box::new(o)),
+                Err(e) => return self.finish(now, call, Err(e)),
+            }
+        } else {
+            None
+        };
+        let token = SecretString::new(judging.candidate.token());
+        self.judging = Some(judging);
+        self.outbox.push(Effect::CheckToken {
+            call: call.id,
+            token,
+            signature,
+            introspect,
+        });
+    }
+
+    fn verify_options(&self, j: &Judging) -> Result<VerifyOptions> {
+        let rules = Rules {
+            validation: &self.config.validation,
+            customer_id: &j.customer_id,
+            refused: j.refused.as_ref(),
+            needs_refresh: j.call.needs_refresh,
+            asked_at: Some(j.call.started_at),
+            clock: j.clock,
+        };
+        let mut opts = admit::session_verify_options(&rules);
+        opts.algorithms = self.config.validation.parsed_algorithms()?;
+        Ok(opts)
+    }
+
+    /// The host's checks of `j`'s token ended with `checked`: admit it.
+    fn admit(&mut self, now: Millis, j: Judging, checked: Result<Option<Introspection>>) {
+        let Judging {
+            call,
+            candidate,
+            received_at,
+            customer_id,
+            refused,
+            clock,
+        } = j;
+        let judged = checked.and_then(|introspection| {
+            let rules = Rules {
+                validation: &self.config.validation,
+                customer_id: &customer_id,
+                refused: refused.as_ref(),
+                needs_refresh: call.needs_refresh,
+                asked_at: Some(call.started_at),
+                clock,
+            };
+            candidate.admit(&rules, received_at, introspection)
+        });
+        self.finish(now, call, judged);
+    }
+
+    /// Call `call` was judged.
+    fn finish(&mut self, now: Millis, call: Call, judged: Result<Credential>) {
+        let source = match call.via {
+            Via::Provider => Source::Provider,
+            Via::TokenEndpoint => Source::TokenEndpoint,
+        };
+        match judged {
+            Ok(credential) => {
+                let announced = self
+                    .tabs
+                    .as_ref()
+                    .and_then(|_| tabs::token(&self.session, &credential));
+                let jitter = self.jitter();
+                let fx = self
+                    .session
+                    .call_succeeded(call.id, credential, source, jitter);
+                // Announced before the refresh lock is let go.
+                if let (true, Some(msg)) = (fx.release.is_some(), announced) {
+                    self.outbox.push(Effect::Post(msg));
+                }
+                self.apply(fx, now);
+            }
+            Err(e) => self.fail_call(now, call.id, e),
+        }
+    }
+
+    fn fail_call(&mut self, now: Millis, id: CallId, error: Error) {
+        let fx = self.session.call_failed(id, error, now);
+        self.apply(fx, now);
+    }
+
+    // ---- tabs ----------------------------------------------------------
+
+    /// The refresh lock is held: ask the other tabs for their token before
+    /// the call waiting for it goes out.
+    fn lock_granted(&mut self, now: Millis, lock: LockId) {
+        let customer = self
+            .session
+            .call_awaiting_grant()
+            .and(self.session.customer_id().map(str::to_owned));
+        let Some(tabs) = &mut self.tabs else {
+            self.outbox.push(Effect::ReleaseLock(lock));
+            return;
+        };
+        if !tabs.granted(lock) {
+            // Held already (an earlier request of this tab's), or stale.
+            self.outbox.push(Effect::ReleaseLock(lock));
+            return;
+        }
+        match customer.filter(|_| tabs.elects()) {
+            Some(customer) => {
+                let (prefix, own) = tabs.start_round(customer);
+                self.outbox.push(Effect::CountPeers { prefix, own });
+            }
+            None => self.finish_round(now),
+        }
+    }
+
+    /// Web Locks failed (lock request `lock`, or the presence lock): they
+    /// count as broken, and the call waiting for the lock goes ahead in
+    /// this tab alone, its deadline counted from now.
+    fn locks_broken(&mut self, now: Millis, lock: Option<LockId>) {
+        if let Some(tabs) = &mut self.tabs {
+            tabs.locks_failed(lock);
+        }
+        if let Some(id) = self.session.call_awaiting_grant() {
+            self.grant(now, id);
+        }
+    }
+
+    fn peers_counted(&mut self, now: Millis, count: usize) {
+        let Some(tabs) = &mut self.tabs else {
+            return;
+        };
+        match tabs.peers_counted(count, now) {
+            Some(Some(want)) => self.outbox.push(Effect::Post(want)),
+            Some(None) => self.finish_round(now),
+            None => {}
+        }
+    }
+
+    /// The `want` round ended: take the offers that satisfy the session,
+    /// then make the call still waiting for the lock.
+    fn finish_round(&mut self, now: Millis) {
+        let Some(tabs) = &mut self.tabs else {
+            return;
+        };
+        let (customer, offers) = tabs.end_round();
+        for credential in offers {
+            if customer.is_some() && self.session.customer_id() == customer.as_deref() {
+                self.adopt(now, credential);
+            }
+        }
+        let holds = match (&self.tabs, self.session.customer_id()) {
+            (Some(tabs), Some(c)) => tabs.holds(c),
+            _ => false,
+        };
+        if let (Some(id), true) = (self.session.call_awaiting_grant(), holds) {
+            self.grant(now, id);
+        }
+        self.dirty = true;
+    }
+
+    /// Lets the other tabs have the refresh lock once this tab's cycle ended.
+    fn release_lock_when_done(&mut self) {
+        let s = &self.session;
+        let refreshing = s.refreshing().then(|| s.customer_id()).flatten();
+        if let Some(lock) = self
+            .tabs
+            .as_mut()
+            .and_then(|t| t.release_unless(refreshing))
+        {
+            self.outbox.push(Effect::ReleaseLock(lock));
+        }
+    }
+
+    fn adopt(&mut self, now: Millis, credential: Credential) {
+        let jitter = self.jitter();
+        let fx = self.session.adopt(credential, now, jitter);
+        self.apply(fx, now);
+    }
+
+    fn receive(&mut self, now: Millis, text: &str) {
+        let Some(tabs) = &mut self.tabs else {
+            return;
+        };
+        let Some(msg) = tabs::Message::read(text) else {
+            return;
+        };
+        let customer = self.session.customer_id().map(str::to_owned);
+        if let Some((refresh_token, at)) = msg.refresh_token(customer.as_deref()) {
+            self.session.share_refresh_token(refresh_token, at);
+        }
+        match msg.kind.as_str() {
+            "want" => {
+                let offer = self.session.credential().filter(|c| {
+                    customer.is_some() && msg.customer_id == customer && c.is_valid_at(now)
+                });
+                let fields = offer.and_then(|c| tabs::token_fields(&self.session, c));
+                let answer = tabs::have(&msg, fields);
+                self.outbox.push(Effect::Post(answer));
+            }
+            "have" => {
+                let offer = customer.as_deref().and_then(|c| msg.offer(c));
+                if tabs.take_offer(&msg, offer) {
+                    self.finish_round(now);
+                }
+            }
+            "token" => {
+                if let Some(c) = customer.as_deref().and_then(|c| msg.offer(c)) {
+                    self.adopt(now, c);
+                }
+            }
+            "logout" if customer.is_some() && msg.customer_id == customer => {
+                let anonymous_id = self.new_anonymous_id();
+                if let Ok(fx) = self.session.clear_customer(anonymous_id) {
+                    self.apply(fx, now);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    // ---- randomness ----------------------------------------------------
+
+    fn random_bytes(&mut self) -> [u8; 16] {
+        let mut b = [0u8; 16];
+        self.entropy.fill(&mut b);
+        b
+    }
+
+    /// A fresh anonymous id, written to `sessionStorage`.
+    fn new_anonymous_id(&mut self) -> String {
+        let id = uuid_v4(self.random_bytes());
+        if self.storage_ok {
+            self.outbox.push(Effect::Store {
+                key: StorageKey::AnonymousId,
+                value: Some(id.clone()),
+            });
+        }
+        id
+    }
+
+    /// A jitter ∈ [0, 1).
+    fn jitter(&mut self) -> f64 {
+        let mut b = [0u8; 8];
+        self.entropy.fill(&mut b);
+        (u64::from_le_bytes(b) >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+impl Pending {
+    fn new(request: RequestId, want: Want) -> Pending {
+        Pending {
+            request,
+            want,
+            force: false,
+            waits: 0,
+        }
+    }
+}
+
+fn destroyed() -> Error {
+    Error::new(ErrorCode::Destroyed, "this ChatAuth was destroyed")
+}
