@@ -636,6 +636,70 @@ fn a_refused_refresh_token_is_forgotten_and_retry_after_is_honoured() {
     assert!(d.session().refresh_token().is_none());
 }
 
+fn endpoint_answer(call: CallId, status: u16, body: String) -> Input {
+    Input::TokenEndpointAnswered {
+        call,
+        answer: HttpAnswer {
+            status,
+            date: None,
+            retry_after: None,
+            body,
+        },
+    }
+}
+
+#[test]
+fn a_grant_answer_after_its_call_timed_out_still_hands_in_its_refresh_token() {
+    let extra = r#","tokenEndpoint":"https://id.example/token""#;
+    let (mut d, _) = open(extra, env(), 1);
+    let fx = run(&mut d, T0, set_customer(1));
+    let call = calls(&fx)[0];
+    let token = jwt(CUSTOMER, T0, 120, "first");
+    let answer = format!(r#"{{"Auth":{{"Token":"{token}","refresh_token":"r1"}}}}"#);
+    let context = Some(answer);
+    run(
+        &mut d,
+        T0,
+        Input::ProviderAnswered {
+            call: call.id,
+            context,
+        },
+    );
+    let due = d.session().refresh_due().unwrap();
+    let (late, body) = grant_posted(&run(&mut d, due, Input::TimerFired));
+    assert!(body.contains("refresh_token=r1"));
+    // The endpoint takes longer than the provider timeout: the call is
+    // aborted, then its answer (which rotated r1 to r2) arrives.
+    let after = due + 16_000;
+    let fx = run(&mut d, after, Input::TimerFired);
+    assert!(fx
+        .iter()
+        .any(|e| matches!(e, Effect::AbortCall(c) if *c == late)));
+    let fresh = jwt(CUSTOMER, after, 120, "late");
+    let body = format!(
+        r#"{{"access_token":"{fresh}","token_type":"Bearer","expires_in":120,"refresh_token":"r2"}}"#
+    );
+    run(&mut d, after + 10, endpoint_answer(late, 200, body));
+    assert_eq!(d.session().refresh_token().map(|t| t.secret()), Some("r2"));
+    // A late refusal of a superseded grant still forgets what it presented.
+    let retry_at = d
+        .session()
+        .refresh_due()
+        .unwrap_or(after)
+        .max(after + 60_000);
+    let fx = run(&mut d, retry_at, Input::TimerFired);
+    let (spent, body) = grant_posted(&fx);
+    assert!(body.contains("refresh_token=r2"));
+    run(&mut d, retry_at + 16_000, Input::TimerFired);
+    let refused = r#"{"error":"invalid_grant"}"#.to_owned();
+    run(
+        &mut d,
+        retry_at + 16_010,
+        endpoint_answer(spent, 400, refused),
+    );
+    assert!(d.session().refresh_token().is_none());
+}
+
 #[test]
 fn a_lock_request_that_fails_lets_the_call_go_ahead_and_later_calls_skip_the_lock() {
     let (mut d, fx) = open("", tab_env(), 1);
