@@ -805,6 +805,11 @@ impl Driver {
                 let Some(current) = self.session.current_call().filter(|c| c.id == call) else {
                     return;
                 };
+                if self.judging.as_ref().is_some_and(|j| j.call.id == call) {
+                    // The first answer is being checked: it decides, and a
+                    // second one must not ride on its check.
+                    return;
+                }
                 match context {
                     Some(text) => self.received(now, current, &text, None),
                     None => self.finish(

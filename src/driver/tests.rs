@@ -863,6 +863,29 @@ fn signatures_are_checked_by_the_host_when_validation_has_keys() {
 }
 
 #[test]
+fn a_second_answer_while_the_first_is_checked_is_not_admitted_by_its_check() {
+    let extra = r#","validation":{"algorithms":["ES256"],"jwksUrl":"https://id.example/jwks"}"#;
+    let (mut d, _) = open(extra, env(), 1);
+    let call = calls(&run(&mut d, T0, set_customer(1)))[0];
+    provide(&mut d, T0, call.id, "first");
+    // The provider answers again (callback and return value) while the
+    // first answer's signature is being checked.
+    let fx = provide(&mut d, T0, call.id, "second");
+    assert!(!fx.iter().any(|e| matches!(e, Effect::CheckToken { .. })));
+    let result = Ok(None);
+    run(
+        &mut d,
+        T0 + 1,
+        Input::TokenChecked {
+            call: call.id,
+            result,
+        },
+    );
+    let held = d.session().credential().unwrap().token.secret();
+    assert_eq!(held, jwt(CUSTOMER, T0, 3600, "first"), "the checked token");
+}
+
+#[test]
 fn destroy_rejects_waiters_and_closes_everything() {
     let (mut d, _) = open("", tab_env(), 1);
     let fx = run(&mut d, T0, set_customer(1));
