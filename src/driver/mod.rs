@@ -1016,7 +1016,12 @@ impl Driver {
                     }
                 }
             }
-            (Want::Send | Want::Replay, None) => return,
+            // Its entry is gone (the host reused the id): it still gets
+            // an answer, never a promise that does not settle.
+            (Want::Send | Want::Replay, None) => Reply::Reject(Error::new(
+                ErrorCode::Network,
+                "the request was superseded by another with its id",
+            )),
         };
         self.reply(p.request, reply);
     }

@@ -406,6 +406,19 @@ fn fetch(d: &mut Driver, now: Millis, request: RequestId, replayable: bool) -> V
 }
 
 #[test]
+fn a_fetch_whose_id_the_host_reused_still_gets_a_reply() {
+    let (mut d, _) = open("", env(), 1);
+    let call = calls(&run(&mut d, T0, set_customer(1)))[0];
+    // It waits for the login; meanwhile the answer to an earlier request
+    // the host gave the same id arrives and takes its entry.
+    assert!(replies(&fetch(&mut d, T0, 7, true)).is_empty());
+    answered(&mut d, T0, 7, 200);
+    let fx = provide(&mut d, T0, call.id, "first");
+    let to_7 = replies(&fx).into_iter().filter(|(r, _)| *r == 7).count();
+    assert_eq!(to_7, 1, "the waiting request gets its reply: {fx:?}");
+}
+
+#[test]
 fn a_401_refreshes_once_and_replays_once_with_the_new_token() {
     let (mut d, _) = open("", env(), 1);
     login(&mut d, T0, 3600);
