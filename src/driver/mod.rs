@@ -1141,8 +1141,10 @@ impl Driver {
             }
             return;
         };
-        let delay = (wake - now).clamp(0, MAX_TIMER_MS.min(WAKE_CHECK_MS));
-        let fires = now + delay;
+        let delay = wake
+            .saturating_sub(now)
+            .clamp(0, MAX_TIMER_MS.min(WAKE_CHECK_MS));
+        let fires = now.saturating_add(delay);
         if let Some((armed_wake, armed_fires)) = self.armed {
             if armed_wake == wake && armed_fires <= fires {
                 return;

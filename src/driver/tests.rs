@@ -762,6 +762,32 @@ fn a_token_offered_by_another_tab_saves_the_call_and_a_silent_round_times_out() 
     assert_eq!(calls(&fx).len(), 1, "the round timed out: call");
 }
 
+#[test]
+fn an_extreme_page_clock_does_not_overflow_the_timers() {
+    for now in [Millis::MAX - 100, Millis::MIN + 100] {
+        let mut d = Driver::new(config(""), tab_env(), Box::new(Seq(1)), now).unwrap();
+        drain(&mut d, now);
+        let lock = lock_asked(&run(&mut d, now, set_customer(1)));
+        run(&mut d, now, Input::LockGranted { lock });
+        let fx = run(&mut d, now, Input::PeersCounted { count: 1 });
+        assert!(timer(&fx).is_some(), "the round is timed");
+        let fx = run(&mut d, now.saturating_add(600), Input::TimerFired);
+        let call = calls(&fx)[0];
+        // A token whose expiry is on the issuer's clock, far from the page's.
+        let token = jwt(CUSTOMER, T0, 3600, "first");
+        let context = Some(context(&token));
+        run(
+            &mut d,
+            now,
+            Input::ProviderAnswered {
+                call: call.id,
+                context,
+            },
+        );
+        run(&mut d, now, Input::TimerFired);
+    }
+}
+
 /// Logs a tab in through the refresh lock with no peers.
 fn login_through_lock(d: &mut Driver, now: Millis) {
     let fx = run(d, now, set_customer(1));
