@@ -793,7 +793,15 @@ impl Driver {
             }
             Input::Destroy => self.destroy(now),
             Input::TimerFired => {
-                self.armed = None;
+                // A timer armed for the whole of the round's remaining wait
+                // ends the round even if `now` (the `now` option) stood
+                // still: the host's timer measured the wait.
+                let round = self.tabs.as_ref().and_then(Tabs::round_deadline);
+                if let Some((wake, fires)) = self.armed.take() {
+                    if wake == fires && round == Some(wake) {
+                        self.finish_round(now);
+                    }
+                }
                 self.tick(now);
             }
             Input::Wake => self.tick(now),

@@ -788,6 +788,20 @@ fn an_extreme_page_clock_does_not_overflow_the_timers() {
     }
 }
 
+#[test]
+fn a_silent_round_ends_on_the_host_timer_even_with_a_frozen_clock() {
+    let (mut a, _) = open("", tab_env(), 1);
+    login_through_lock(&mut a, T0);
+    let (mut c, _) = open("", tab_env(), 3);
+    let lock = lock_asked(&run(&mut c, T0, set_customer(1)));
+    run(&mut c, T0, Input::LockGranted { lock });
+    let fx = run(&mut c, T0, Input::PeersCounted { count: 1 });
+    assert_eq!(timer(&fx), Some(ROUND_TIMEOUT_MS as u32));
+    // The `now` option stands still; the round's timer fired all the same.
+    let fx = run(&mut c, T0, Input::TimerFired);
+    assert_eq!(calls(&fx).len(), 1, "the round is over: call");
+}
+
 /// Logs a tab in through the refresh lock with no peers.
 fn login_through_lock(d: &mut Driver, now: Millis) {
     let fx = run(d, now, set_customer(1));
