@@ -594,22 +594,29 @@ fn the_token_endpoint_rotation_is_kept_and_shared_before_judging() {
     assert_eq!(d.session().refresh_token().map(|t| t.secret()), Some("r2"));
 }
 
-#[test]
-fn a_refused_refresh_token_is_forgotten_and_retry_after_is_honoured() {
+/// A tab-less driver with a token endpoint, logged in by the provider with
+/// a token living 120 s and the refresh token `r1`.
+fn logged_in_with_refresh_token() -> Driver {
     let extra = r#","tokenEndpoint":"https://id.example/token""#;
     let (mut d, _) = open(extra, env(), 1);
-    let fx = run(&mut d, T0, set_customer(1));
-    let call = calls(&fx)[0];
+    let call = calls(&run(&mut d, T0, set_customer(1)))[0];
     let token = jwt(CUSTOMER, T0, 120, "first");
     let answer = format!(r#"{{"Auth":{{"Token":"{token}","refresh_token":"r1"}}}}"#);
+    let context = Some(answer);
     run(
         &mut d,
         T0,
         Input::ProviderAnswered {
             call: call.id,
-            context: Some(answer),
+            context,
         },
     );
+    d
+}
+
+#[test]
+fn a_refused_refresh_token_is_forgotten_and_retry_after_is_honoured() {
+    let mut d = logged_in_with_refresh_token();
     let due = d.session().refresh_due().unwrap();
     let fx = run(&mut d, due, Input::TimerFired);
     let (call, _) = grant_posted(&fx);
@@ -663,21 +670,7 @@ fn endpoint_answer(call: CallId, status: u16, body: String) -> Input {
 
 #[test]
 fn a_grant_answer_after_its_call_timed_out_still_hands_in_its_refresh_token() {
-    let extra = r#","tokenEndpoint":"https://id.example/token""#;
-    let (mut d, _) = open(extra, env(), 1);
-    let fx = run(&mut d, T0, set_customer(1));
-    let call = calls(&fx)[0];
-    let token = jwt(CUSTOMER, T0, 120, "first");
-    let answer = format!(r#"{{"Auth":{{"Token":"{token}","refresh_token":"r1"}}}}"#);
-    let context = Some(answer);
-    run(
-        &mut d,
-        T0,
-        Input::ProviderAnswered {
-            call: call.id,
-            context,
-        },
-    );
+    let mut d = logged_in_with_refresh_token();
     let due = d.session().refresh_due().unwrap();
     let (late, body) = grant_posted(&run(&mut d, due, Input::TimerFired));
     assert!(body.contains("refresh_token=r1"));
