@@ -283,6 +283,10 @@ struct Cycle {
 /// long instead of starting a new cycle each (bounded provider load).
 pub const FAILED_COOL_DOWN_MS: Millis = schedule::MAX_BACKOFF_MS;
 
+/// How many refused refresh tokens a session remembers (one per rotation a
+/// lost answer left behind in the other tabs is plenty).
+const SPENT_REFRESH_TOKENS: usize = 4;
+
 /// The session: state, customer, anonymous id, the held token, the refresh
 /// cycle and its waiters.
 #[derive(Debug)]
@@ -295,6 +299,10 @@ pub struct Session {
     refresh_token: Option<SecretString>,
     /// When the answer that brought `refresh_token` was received.
     refresh_token_at: Option<Millis>,
+    /// The last few refresh tokens the token endpoint refused: a peer tab
+    /// still holding one shares it again, and presenting it twice reads as
+    /// theft. Bounded; cleared with the customer.
+    spent_refresh_tokens: Vec<SecretString>,
     /// The first call id made for the current customer: answers to older
     /// calls belong to someone else and never hand in a refresh token.
     customer_first_call: CallId,
@@ -322,6 +330,7 @@ impl Session {
             credential: None,
             refresh_token: None,
             refresh_token_at: None,
+            spent_refresh_tokens: Vec::new(),
             customer_first_call: 1,
             refused: None,
             refresh_due: None,
@@ -390,6 +399,12 @@ impl Session {
     /// so the next attempt asks the provider. A newer one that arrived
     /// meanwhile (another tab's rotation) is kept: it was never refused.
     pub fn forget_refresh_token(&mut self, presented: &SecretString) {
+        if !self.spent_refresh_tokens.contains(presented) {
+            if self.spent_refresh_tokens.len() == SPENT_REFRESH_TOKENS {
+                self.spent_refresh_tokens.remove(0);
+            }
+            self.spent_refresh_tokens.push(presented.clone());
+        }
         if self.refresh_token.as_ref() == Some(presented) {
             self.refresh_token = None;
             self.refresh_token_at = None;
@@ -425,6 +440,9 @@ impl Session {
     }
 
     fn keep_refresh_token(&mut self, refresh_token: SecretString, received_at: Millis) -> bool {
+        if self.spent_refresh_tokens.contains(&refresh_token) {
+            return false;
+        }
         if self.refresh_token.as_ref() == Some(&refresh_token) {
             return true;
         }
@@ -551,6 +569,7 @@ impl Session {
         self.credential = None;
         self.refresh_token = None;
         self.refresh_token_at = None;
+        self.spent_refresh_tokens.clear();
         self.customer_first_call = self.next_call;
         self.refused = None;
         self.refresh_due = None;

@@ -65,6 +65,9 @@ pub const WAKE_CHECK_MS: Millis = 60_000;
 /// `refresh_failed` (each wait is itself bounded by the cycle's deadlines).
 pub const MAX_WAITS: u32 = 16;
 
+/// How many aborted or superseded refresh grants are still listened to.
+const STALE_GRANTS: usize = 4;
+
 /// Randomness for the driver: anonymous ids and the tab id (version 4
 /// UUIDs, so unguessable: fill from `crypto.getRandomValues` in a browser)
 /// and the refresh jitter.
@@ -541,6 +544,11 @@ pub struct Driver {
     judging: Option<Judging>,
     /// The refresh grant under way and the refresh token it presents.
     grant: Option<(Call, SecretString)>,
+    /// Grants still on the wire whose call was aborted or superseded, with
+    /// the refresh token each presented: their answers are not judged, but
+    /// a rotated refresh token they bring is the only one that still works
+    /// and a refusal still spends the presented one. Bounded, oldest out.
+    stale_grants: Vec<(CallId, SecretString)>,
     /// The armed timer's wake and when it fires (page clock).
     armed: Option<(Millis, Millis)>,
     tabs: Option<Tabs>,
@@ -650,6 +658,7 @@ impl Driver {
             sent: Vec::new(),
             judging: None,
             grant: None,
+            stale_grants: Vec::new(),
             armed: None,
             tabs: None,
             storage_ok: true,
@@ -784,7 +793,15 @@ impl Driver {
             }
             Input::Destroy => self.destroy(now),
             Input::TimerFired => {
-                self.armed = None;
+                // A timer armed for the whole of the round's remaining wait
+                // ends the round even if `now` (the `now` option) stood
+                // still: the host's timer measured the wait.
+                let round = self.tabs.as_ref().and_then(Tabs::round_deadline);
+                if let Some((wake, fires)) = self.armed.take() {
+                    if wake == fires && round == Some(wake) {
+                        self.finish_round(now);
+                    }
+                }
                 self.tick(now);
             }
             Input::Wake => self.tick(now),
@@ -796,6 +813,11 @@ impl Driver {
                 let Some(current) = self.session.current_call().filter(|c| c.id == call) else {
                     return;
                 };
+                if self.judging.as_ref().is_some_and(|j| j.call.id == call) {
+                    // The first answer is being checked: it decides, and a
+                    // second one must not ride on its check.
+                    return;
+                }
                 match context {
                     Some(text) => self.received(now, current, &text, None),
                     None => self.finish(
@@ -818,6 +840,11 @@ impl Driver {
             }
             Input::TokenEndpointFailed { call, error } => {
                 let Some((grant, presented)) = self.take_grant(call) else {
+                    if let Some(presented) = self.take_stale_grant(call) {
+                        if error.code() == ErrorCode::RefreshFailed {
+                            self.session.forget_refresh_token(&presented);
+                        }
+                    }
                     return;
                 };
                 if error.code() == ErrorCode::RefreshFailed {
@@ -997,7 +1024,12 @@ impl Driver {
                     }
                 }
             }
-            (Want::Send | Want::Replay, None) => return,
+            // Its entry is gone (the host reused the id): it still gets
+            // an answer, never a promise that does not settle.
+            (Want::Send | Want::Replay, None) => Reply::Reject(Error::new(
+                ErrorCode::Network,
+                "the request was superseded by another with its id",
+            )),
         };
         self.reply(p.request, reply);
     }
@@ -1051,8 +1083,8 @@ impl Driver {
         }
         if let Some(id) = fx.abort {
             self.outbox.push(Effect::AbortCall(id));
-            if self.grant.as_ref().is_some_and(|(c, _)| c.id == id) {
-                self.grant = None;
+            if let Some((call, presented)) = self.grant.take_if(|(c, _)| c.id == id) {
+                self.keep_stale_grant(call.id, presented);
             }
         }
         self.outbox.extend(events.into_iter().map(Effect::Emit));
@@ -1088,6 +1120,7 @@ impl Driver {
         self.apply(fx, now);
         self.judging = None;
         self.grant = None;
+        self.stale_grants.clear();
         if let Some(mut tabs) = self.tabs.take() {
             if let Some(lock) = tabs.let_go() {
                 self.outbox.push(Effect::ReleaseLock(lock));
@@ -1116,8 +1149,10 @@ impl Driver {
             }
             return;
         };
-        let delay = (wake - now).clamp(0, MAX_TIMER_MS.min(WAKE_CHECK_MS));
-        let fires = now + delay;
+        let delay = wake
+            .saturating_sub(now)
+            .clamp(0, MAX_TIMER_MS.min(WAKE_CHECK_MS));
+        let fires = now.saturating_add(delay);
         if let Some((armed_wake, armed_fires)) = self.armed {
             if armed_wake == wake && armed_fires <= fires {
                 return;
@@ -1178,7 +1213,9 @@ impl Driver {
             Via::TokenEndpoint => match self.session.refresh_token().cloned() {
                 Some(refresh_token) => {
                     let body = self.config.grant.refresh_body(&refresh_token);
-                    self.grant = Some((call, refresh_token));
+                    if let Some((earlier, presented)) = self.grant.replace((call, refresh_token)) {
+                        self.keep_stale_grant(earlier.id, presented);
+                    }
                     self.outbox.push(Effect::PostRefreshGrant {
                         call: call.id,
                         body,
@@ -1197,11 +1234,36 @@ impl Driver {
         self.grant.take_if(|(c, _)| c.id == call)
     }
 
+    fn keep_stale_grant(&mut self, call: CallId, presented: SecretString) {
+        if self.stale_grants.len() == STALE_GRANTS {
+            self.stale_grants.remove(0);
+        }
+        self.stale_grants.push((call, presented));
+    }
+
+    fn take_stale_grant(&mut self, call: CallId) -> Option<SecretString> {
+        let at = self.stale_grants.iter().position(|(c, _)| *c == call)?;
+        Some(self.stale_grants.remove(at).1)
+    }
+
+    /// The answer to a grant whose call is over: only its refresh token
+    /// counts (kept when rotated, forgotten when refused).
+    fn stale_grant_answered(&mut self, now: Millis, call: CallId, answer: &HttpAnswer) {
+        let Some(presented) = self.take_stale_grant(call) else {
+            return;
+        };
+        if answer.status == 400 || answer.status == 401 {
+            self.session.forget_refresh_token(&presented);
+        } else if (200..300).contains(&answer.status) {
+            self.keep_issued_refresh_token(now, call, &answer.body);
+        }
+    }
+
     /// The token endpoint's answer: refused (`refresh_failed`), failed
     /// (`network`, with `Retry-After` on 429 / 503), or a token response.
     fn token_endpoint_answered(&mut self, now: Millis, call: CallId, answer: HttpAnswer) {
         let Some((call, presented)) = self.take_grant(call) else {
-            return;
+            return self.stale_grant_answered(now, call, &answer);
         };
         let status = answer.status;
         if status == 400 || status == 401 {

@@ -221,7 +221,7 @@ impl Tabs {
             nonce,
             missing: count,
             offers: Vec::new(),
-            deadline: now + ROUND_TIMEOUT_MS,
+            deadline: now.saturating_add(ROUND_TIMEOUT_MS),
         });
         let mut msg = start("want");
         field(&mut msg, "from", &self.id);

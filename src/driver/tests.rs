@@ -406,6 +406,19 @@ fn fetch(d: &mut Driver, now: Millis, request: RequestId, replayable: bool) -> V
 }
 
 #[test]
+fn a_fetch_whose_id_the_host_reused_still_gets_a_reply() {
+    let (mut d, _) = open("", env(), 1);
+    let call = calls(&run(&mut d, T0, set_customer(1)))[0];
+    // It waits for the login; meanwhile the answer to an earlier request
+    // the host gave the same id arrives and takes its entry.
+    assert!(replies(&fetch(&mut d, T0, 7, true)).is_empty());
+    answered(&mut d, T0, 7, 200);
+    let fx = provide(&mut d, T0, call.id, "first");
+    let to_7 = replies(&fx).into_iter().filter(|(r, _)| *r == 7).count();
+    assert_eq!(to_7, 1, "the waiting request gets its reply: {fx:?}");
+}
+
+#[test]
 fn a_401_refreshes_once_and_replays_once_with_the_new_token() {
     let (mut d, _) = open("", env(), 1);
     login(&mut d, T0, 3600);
@@ -581,22 +594,29 @@ fn the_token_endpoint_rotation_is_kept_and_shared_before_judging() {
     assert_eq!(d.session().refresh_token().map(|t| t.secret()), Some("r2"));
 }
 
-#[test]
-fn a_refused_refresh_token_is_forgotten_and_retry_after_is_honoured() {
+/// A tab-less driver with a token endpoint, logged in by the provider with
+/// a token living 120 s and the refresh token `r1`.
+fn logged_in_with_refresh_token() -> Driver {
     let extra = r#","tokenEndpoint":"https://id.example/token""#;
     let (mut d, _) = open(extra, env(), 1);
-    let fx = run(&mut d, T0, set_customer(1));
-    let call = calls(&fx)[0];
+    let call = calls(&run(&mut d, T0, set_customer(1)))[0];
     let token = jwt(CUSTOMER, T0, 120, "first");
     let answer = format!(r#"{{"Auth":{{"Token":"{token}","refresh_token":"r1"}}}}"#);
+    let context = Some(answer);
     run(
         &mut d,
         T0,
         Input::ProviderAnswered {
             call: call.id,
-            context: Some(answer),
+            context,
         },
     );
+    d
+}
+
+#[test]
+fn a_refused_refresh_token_is_forgotten_and_retry_after_is_honoured() {
+    let mut d = logged_in_with_refresh_token();
     let due = d.session().refresh_due().unwrap();
     let fx = run(&mut d, due, Input::TimerFired);
     let (call, _) = grant_posted(&fx);
@@ -632,6 +652,56 @@ fn a_refused_refresh_token_is_forgotten_and_retry_after_is_honoured() {
                 body: r#"{"error":"invalid_grant"}"#.into(),
             },
         },
+    );
+    assert!(d.session().refresh_token().is_none());
+}
+
+fn endpoint_answer(call: CallId, status: u16, body: String) -> Input {
+    Input::TokenEndpointAnswered {
+        call,
+        answer: HttpAnswer {
+            status,
+            date: None,
+            retry_after: None,
+            body,
+        },
+    }
+}
+
+#[test]
+fn a_grant_answer_after_its_call_timed_out_still_hands_in_its_refresh_token() {
+    let mut d = logged_in_with_refresh_token();
+    let due = d.session().refresh_due().unwrap();
+    let (late, body) = grant_posted(&run(&mut d, due, Input::TimerFired));
+    assert!(body.contains("refresh_token=r1"));
+    // The endpoint takes longer than the provider timeout: the call is
+    // aborted, then its answer (which rotated r1 to r2) arrives.
+    let after = due + 16_000;
+    let fx = run(&mut d, after, Input::TimerFired);
+    assert!(fx
+        .iter()
+        .any(|e| matches!(e, Effect::AbortCall(c) if *c == late)));
+    let fresh = jwt(CUSTOMER, after, 120, "late");
+    let body = format!(
+        r#"{{"access_token":"{fresh}","token_type":"Bearer","expires_in":120,"refresh_token":"r2"}}"#
+    );
+    run(&mut d, after + 10, endpoint_answer(late, 200, body));
+    assert_eq!(d.session().refresh_token().map(|t| t.secret()), Some("r2"));
+    // A late refusal of a superseded grant still forgets what it presented.
+    let retry_at = d
+        .session()
+        .refresh_due()
+        .unwrap_or(after)
+        .max(after + 60_000);
+    let fx = run(&mut d, retry_at, Input::TimerFired);
+    let (spent, body) = grant_posted(&fx);
+    assert!(body.contains("refresh_token=r2"));
+    run(&mut d, retry_at + 16_000, Input::TimerFired);
+    let refused = r#"{"error":"invalid_grant"}"#.to_owned();
+    run(
+        &mut d,
+        retry_at + 16_010,
+        endpoint_answer(spent, 400, refused),
     );
     assert!(d.session().refresh_token().is_none());
 }
@@ -683,6 +753,46 @@ fn a_token_offered_by_another_tab_saves_the_call_and_a_silent_round_times_out() 
     assert_eq!(timer(&fx), Some(ROUND_TIMEOUT_MS as u32));
     let fx = run(&mut c, T0 + 520, Input::TimerFired);
     assert_eq!(calls(&fx).len(), 1, "the round timed out: call");
+}
+
+#[test]
+fn an_extreme_page_clock_does_not_overflow_the_timers() {
+    for now in [Millis::MAX - 100, Millis::MIN + 100] {
+        let mut d = Driver::new(config(""), tab_env(), Box::new(Seq(1)), now).unwrap();
+        drain(&mut d, now);
+        let lock = lock_asked(&run(&mut d, now, set_customer(1)));
+        run(&mut d, now, Input::LockGranted { lock });
+        let fx = run(&mut d, now, Input::PeersCounted { count: 1 });
+        assert!(timer(&fx).is_some(), "the round is timed");
+        let fx = run(&mut d, now.saturating_add(600), Input::TimerFired);
+        let call = calls(&fx)[0];
+        // A token whose expiry is on the issuer's clock, far from the page's.
+        let token = jwt(CUSTOMER, T0, 3600, "first");
+        let context = Some(context(&token));
+        run(
+            &mut d,
+            now,
+            Input::ProviderAnswered {
+                call: call.id,
+                context,
+            },
+        );
+        run(&mut d, now, Input::TimerFired);
+    }
+}
+
+#[test]
+fn a_silent_round_ends_on_the_host_timer_even_with_a_frozen_clock() {
+    let (mut a, _) = open("", tab_env(), 1);
+    login_through_lock(&mut a, T0);
+    let (mut c, _) = open("", tab_env(), 3);
+    let lock = lock_asked(&run(&mut c, T0, set_customer(1)));
+    run(&mut c, T0, Input::LockGranted { lock });
+    let fx = run(&mut c, T0, Input::PeersCounted { count: 1 });
+    assert_eq!(timer(&fx), Some(ROUND_TIMEOUT_MS as u32));
+    // The `now` option stands still; the round's timer fired all the same.
+    let fx = run(&mut c, T0, Input::TimerFired);
+    assert_eq!(calls(&fx).len(), 1, "the round is over: call");
 }
 
 /// Logs a tab in through the refresh lock with no peers.
@@ -796,6 +906,29 @@ fn signatures_are_checked_by_the_host_when_validation_has_keys() {
         );
         assert!(!fx.iter().any(|e| matches!(e, Effect::CheckToken { .. })));
     }
+}
+
+#[test]
+fn a_second_answer_while_the_first_is_checked_is_not_admitted_by_its_check() {
+    let extra = r#","validation":{"algorithms":["ES256"],"jwksUrl":"https://id.example/jwks"}"#;
+    let (mut d, _) = open(extra, env(), 1);
+    let call = calls(&run(&mut d, T0, set_customer(1)))[0];
+    provide(&mut d, T0, call.id, "first");
+    // The provider answers again (callback and return value) while the
+    // first answer's signature is being checked.
+    let fx = provide(&mut d, T0, call.id, "second");
+    assert!(!fx.iter().any(|e| matches!(e, Effect::CheckToken { .. })));
+    let result = Ok(None);
+    run(
+        &mut d,
+        T0 + 1,
+        Input::TokenChecked {
+            call: call.id,
+            result,
+        },
+    );
+    let held = d.session().credential().unwrap().token.secret();
+    assert_eq!(held, jwt(CUSTOMER, T0, 3600, "first"), "the checked token");
 }
 
 #[test]

@@ -801,3 +801,55 @@ fn a_shared_refresh_token_is_kept_when_newer_and_refusal_forgets_only_the_presen
     s.forget_refresh_token(&SecretString::new("r2"));
     assert!(s.refresh_token().is_none());
 }
+
+#[test]
+fn a_refused_refresh_token_is_never_taken_back_from_a_peer() {
+    let mut s = endpoint_session();
+    let _call = refreshing_by_grant(&mut s);
+    // r1 was spent by a tab whose answer was lost: the endpoint refuses it.
+    s.forget_refresh_token(&SecretString::new("r1"));
+    assert!(s.refresh_token().is_none());
+    // The other tabs still hold r1 and share it, with a newer reading.
+    s.share_refresh_token(SecretString::new("r1"), T0 + 5_000);
+    assert!(
+        s.refresh_token().is_none(),
+        "refused once: never presented again"
+    );
+    let issued = s.refresh_token_issued(
+        s.current_call().map_or(1, |c| c.id),
+        SecretString::new("r1"),
+        T0 + 6_000,
+    );
+    assert!(!issued);
+    s.share_refresh_token(SecretString::new("r2"), T0 + 5_000);
+    assert_eq!(
+        s.refresh_token().unwrap().secret(),
+        "r2",
+        "a new one is kept"
+    );
+}
+
+#[test]
+fn the_refused_refresh_tokens_are_bounded_and_cleared_with_the_customer() {
+    let mut s = endpoint_session();
+    let _ = s.set_customer("cust-1", T0).unwrap();
+    for i in 0..10 {
+        s.forget_refresh_token(&SecretString::new(format!("spent{i}")));
+    }
+    // The oldest fell out of the bounded list: acceptable again.
+    s.share_refresh_token(SecretString::new("spent0"), T0);
+    assert_eq!(s.refresh_token().unwrap().secret(), "spent0");
+    s.share_refresh_token(SecretString::new("spent9"), T0 + 1);
+    assert_eq!(
+        s.refresh_token().unwrap().secret(),
+        "spent0",
+        "recent: refused"
+    );
+    let _ = s.set_customer("other", T0 + 2).unwrap();
+    s.share_refresh_token(SecretString::new("spent9"), T0 + 3);
+    assert_eq!(
+        s.refresh_token().unwrap().secret(),
+        "spent9",
+        "another customer's list"
+    );
+}
