@@ -27,20 +27,19 @@ export function withHeaders(init, headers, manual) {
 
 /**
  * Calls the context provider for call `id`: `provider(callback, needsRefresh, { reason, signal,
- * deadline })`; `ok(id, context)` / `err(id, error)` get its answer (callback or promise). Returns
- * the call's AbortController (undefined without AbortController), or null when the provider threw.
+ * deadline })` with `controller`'s signal (the host stored it first); `ok(id, context)` /
+ * `err(id, error)` get its answer (callback or promise). Returns true when the provider threw.
  */
-export function callProvider(provider, ok, err, id, needsRefresh, reason, deadline) {
-  const controller = typeof AbortController === 'function' ? new AbortController() : undefined;
+export function callProvider(provider, ok, err, id, needsRefresh, reason, deadline, controller) {
   const callback = (context) => ok(id, context);
   let value;
   try {
     value = provider(callback, needsRefresh, { reason, signal: controller && controller.signal, deadline });
   } catch {
-    return null;
+    return true;
   }
   if (value && typeof value.then === 'function') Promise.resolve(value).then(callback, (e) => err(id, e));
-  return controller;
+  return false;
 }
 
 /** sessionStorage.setItem (or removeItem for null); false when it throws or is missing. */
