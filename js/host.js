@@ -15,9 +15,14 @@ export function replayableBody(init) {
   );
 }
 
-/** A shallow copy of `init` with `headers` set over its own (and `redirect: 'manual'`). */
+// Every RequestInit member, read by name: an init whose members are getters (a class instance, a
+// Request) has no own enumerable properties for Object.assign to copy.
+const INIT_MEMBERS = ['method', 'headers', 'body', 'mode', 'credentials', 'cache', 'redirect', 'referrer', 'referrerPolicy', 'integrity', 'keepalive', 'signal', 'priority', 'duplex', 'window'];
+
+/** A copy of `init`'s RequestInit members with `headers` set over its own (and `redirect: 'manual'`). */
 export function withHeaders(init, headers, manual) {
-  const out = Object.assign({}, init);
+  const out = {};
+  if (init != null) for (const name of INIT_MEMBERS) if (init[name] !== undefined) out[name] = init[name];
   const merged = new Headers(out.headers);
   for (const name of Object.keys(headers)) merged.set(name, headers[name]);
   out.headers = merged;

@@ -5,7 +5,7 @@
 //!
 //! A string (or `URL`) input with a replayable body (none, a string,
 //! `URLSearchParams`, `Blob`, `ArrayBuffer` or a view, `FormData`) is sent
-//! as `fetch(input, init')` where `init'` is a shallow copy of `init` with
+//! as `fetch(input, init')` where `init'` is a copy of `init`'s members with
 //! the headers (and `redirect`) set: no `Request` is built or cloned. Any
 //! other input becomes a `Request`, kept as a clone for the replay.
 //!
@@ -28,8 +28,8 @@ extern "C" {
     /// Whether `init.body` can be sent twice as it is.
     #[wasm_bindgen(js_name = replayableBody)]
     fn replayable_body(init: &JsValue) -> bool;
-    /// `Object.assign({}, init, { headers, redirect? })` with `headers`
-    /// merged over `init.headers`.
+    /// `init`'s RequestInit members (read by name, getters too) with
+    /// `headers` merged over `init.headers` (and `redirect: 'manual'`).
     #[wasm_bindgen(js_name = withHeaders)]
     fn with_headers(init: &JsValue, headers: &Object, manual: bool) -> JsValue;
 }

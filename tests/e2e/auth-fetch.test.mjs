@@ -337,3 +337,36 @@ e2e.test('9. anonymous id: UUID v4 before login, same after login, new after cle
   c.check('', () => assert.equal(r.providerCalls, 1, 'provider calls'));
   c.done();
 });
+
+e2e.test('R9. an init whose members are getters (a class instance) keeps its method, body and headers', async (s) => {
+  const cid = customerId();
+  const r = await s.eval(
+    async ({ origin, cid }) => {
+      const { ChatAuth } = window.sdk;
+      const provider = async () => ({ Auth: { Token: (await (await fetch(`/control/mint?sub=${encodeURIComponent(cid)}&ttl=300`)).json()).token } });
+      const auth = new ChatAuth({ apiOrigins: [origin], customerId: cid, contextProvider: provider });
+      T.record(auth);
+      await T.waitState(auth, 'authenticated');
+      class Init {
+        get method() {
+          return 'POST';
+        }
+        get body() {
+          return 'message=from-getters';
+        }
+        get headers() {
+          return { 'X-Site-Header': 'kept' };
+        }
+      }
+      return await T.attempt(async () => T.read(await T.within(auth.fetch('/api/echo?r9=1', new Init()), 5000, 'auth.fetch(url, new Init())')));
+    },
+    { origin: s.originA, cid },
+  );
+  assert.equal(r.threw, false, JSON.stringify(r));
+  const seen = s.server.entries({ path: '/api/echo' }).filter((e) => e.url.includes('r9=1'));
+  assert.deepEqual(
+    seen.map((e) => [e.method, e.body, e.headers['x-site-header'], Boolean(e.authorization)]),
+    [['POST', 'message=from-getters', 'kept', true]],
+    `the init's getters were read: ${JSON.stringify(seen)}`,
+  );
+});
