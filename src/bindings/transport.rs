@@ -40,6 +40,8 @@ pub struct FetchCall {
     init: JsValue,
     /// The `Request` when the input is one (or its body is not replayable).
     request: Option<Request>,
+    /// Whether `request` was built (so `input, init` cannot be sent as they are).
+    built: bool,
     /// The last response.
     pub response: Option<JsValue>,
     /// What `fetch` rejected with.
@@ -93,6 +95,7 @@ pub fn read(
     let call = Box::new(FetchCall {
         input,
         init,
+        built: request_obj.is_some(),
         request: request_obj,
         response: None,
         error: None,
@@ -150,16 +153,25 @@ pub fn send(
                 let request = if manual_redirect {
                     let opts = Object::new();
                     js::set(&opts, "redirect", &"manual".into());
-                    new_request(&request, &opts).unwrap_or(request)
+                    new_request(&request, &opts)
                 } else {
-                    request
+                    Ok(request)
                 };
-                // A copy before the body is consumed, for one replay after a 401.
-                call.request = request.clone().ok();
-                send_request(&request, &headers)
+                match request {
+                    Ok(request) => {
+                        // A copy before the body is consumed, for one replay after a 401.
+                        call.request = request.clone().ok();
+                        send_request(&request, &headers)
+                    }
+                    // Fail closed: the headers never go on a request that follows redirects.
+                    Err(e) => js_sys::Promise::reject(&e),
+                }
             }
         },
         Reply::Replay { headers } => match call.request.take() {
+            // The copy could not be made: the caller's input is spent, and
+            // `input, init` would follow redirects with the headers.
+            None if call.built => js_sys::Promise::reject(&invalid_request()),
             None => {
                 let pairs = Object::new();
                 for (name, value) in &headers {
