@@ -343,8 +343,7 @@ e2e.test('R9. an init whose members are getters (a class instance) keeps its met
   const r = await s.eval(
     async ({ origin, cid }) => {
       const { ChatAuth } = window.sdk;
-      const provider = async () => ({ Auth: { Token: (await (await fetch(`/control/mint?sub=${encodeURIComponent(cid)}&ttl=300`)).json()).token } });
-      const auth = new ChatAuth({ apiOrigins: [origin], customerId: cid, contextProvider: provider });
+      const auth = new ChatAuth({ apiOrigins: [origin], customerId: cid, contextProvider: T.mintingProvider(cid) });
       T.record(auth);
       await T.waitState(auth, 'authenticated');
       class Init {
@@ -376,8 +375,7 @@ e2e.test('R7. when the request cannot be rebuilt with redirect: manual it is not
   const r = await s.eval(
     async ({ origin, cid }) => {
       const { ChatAuth } = window.sdk;
-      const provider = async () => ({ Auth: { Token: (await (await fetch(`/control/mint?sub=${encodeURIComponent(cid)}&ttl=300`)).json()).token } });
-      const auth = new ChatAuth({ apiOrigins: [origin], customerId: cid, contextProvider: provider });
+      const auth = new ChatAuth({ apiOrigins: [origin], customerId: cid, contextProvider: T.mintingProvider(cid) });
       T.record(auth);
       await T.waitState(auth, 'authenticated');
       const Original = window.Request;
