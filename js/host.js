@@ -15,9 +15,14 @@ export function replayableBody(init) {
   );
 }
 
-/** A shallow copy of `init` with `headers` set over its own (and `redirect: 'manual'`). */
+// Every RequestInit member, read by name: an init whose members are getters (a class instance, a
+// Request) has no own enumerable properties for Object.assign to copy.
+const INIT_MEMBERS = ['method', 'headers', 'body', 'mode', 'credentials', 'cache', 'redirect', 'referrer', 'referrerPolicy', 'integrity', 'keepalive', 'signal', 'priority', 'duplex', 'window'];
+
+/** A copy of `init`'s RequestInit members with `headers` set over its own (and `redirect: 'manual'`). */
 export function withHeaders(init, headers, manual) {
-  const out = Object.assign({}, init);
+  const out = {};
+  if (init != null) for (const name of INIT_MEMBERS) if (init[name] !== undefined) out[name] = init[name];
   const merged = new Headers(out.headers);
   for (const name of Object.keys(headers)) merged.set(name, headers[name]);
   out.headers = merged;
@@ -27,20 +32,19 @@ export function withHeaders(init, headers, manual) {
 
 /**
  * Calls the context provider for call `id`: `provider(callback, needsRefresh, { reason, signal,
- * deadline })`; `ok(id, context)` / `err(id, error)` get its answer (callback or promise). Returns
- * the call's AbortController (undefined without AbortController), or null when the provider threw.
+ * deadline })` with `controller`'s signal (the host stored it first); `ok(id, context)` /
+ * `err(id, error)` get its answer (callback or promise). Returns true when the provider threw.
  */
-export function callProvider(provider, ok, err, id, needsRefresh, reason, deadline) {
-  const controller = typeof AbortController === 'function' ? new AbortController() : undefined;
+export function callProvider(provider, ok, err, id, needsRefresh, reason, deadline, controller) {
   const callback = (context) => ok(id, context);
   let value;
   try {
     value = provider(callback, needsRefresh, { reason, signal: controller && controller.signal, deadline });
   } catch {
-    return null;
+    return true;
   }
   if (value && typeof value.then === 'function') Promise.resolve(value).then(callback, (e) => err(id, e));
-  return controller;
+  return false;
 }
 
 /** sessionStorage.setItem (or removeItem for null); false when it throws or is missing. */

@@ -49,7 +49,8 @@ extern "C" {
         needs_refresh: bool,
         reason: &str,
         deadline: f64,
-    ) -> JsValue;
+        controller: Option<web_sys::AbortController>,
+    ) -> bool;
     fn store(key: &str, value: Option<String>) -> bool;
     fn load(key: &str) -> Option<String>;
     #[wasm_bindgen(js_name = listenForWake)]
@@ -98,7 +99,9 @@ pub struct Host {
     next_id: Cell<u64>,
     pending: RefCell<Vec<(RequestId, Pending)>>,
     timer: RefCell<Option<Timeout>>,
-    abort: RefCell<Option<(CallId, web_sys::AbortController)>>,
+    /// The provider calls' controllers, each stored before its provider
+    /// runs (a call started during that run adds its own).
+    abort: RefCell<Vec<(CallId, web_sys::AbortController)>>,
     answer_ok: RefCell<Option<AnswerFn>>,
     answer_err: RefCell<Option<AnswerFn>>,
     /// The wake listener and the function that removes it.
@@ -160,7 +163,7 @@ impl Host {
             next_id: Cell::new(1),
             pending: RefCell::new(Vec::new()),
             timer: RefCell::new(None),
-            abort: RefCell::new(None),
+            abort: RefCell::new(Vec::new()),
             answer_ok: RefCell::new(None),
             answer_err: RefCell::new(None),
             wake: RefCell::new(None),
@@ -299,12 +302,11 @@ impl Host {
             }
             Effect::AbortCall(id) => {
                 let controller = {
-                    let mut slot = self.abort.borrow_mut();
-                    match slot.as_ref() {
-                        Some((call, _)) if *call == id => slot.take().map(|(_, c)| c),
-                        _ => None,
-                    }
+                    let mut all = self.abort.borrow_mut();
+                    let i = all.iter().position(|(call, _)| *call == id);
+                    i.map(|i| all.remove(i).1)
                 };
+                // Out of the cell: `abort()` runs the provider's listeners.
                 if let Some(c) = controller {
                     c.abort();
                 }
@@ -483,35 +485,39 @@ impl Host {
     // ---- the provider ------------------------------------------------
 
     fn call_provider(self: &Rc<Self>, call: Call) {
-        if let Some((_, old)) = self.abort.borrow_mut().take() {
-            old.abort();
+        // A new call supersedes the earlier ones; aborted out of the cell.
+        abort_all(self.abort.take());
+        // Stored before the provider runs, so a call started during that
+        // run (a handler's `getToken`) neither loses nor overwrites it.
+        let controller = web_sys::AbortController::new().ok();
+        if let Some(c) = &controller {
+            self.abort.borrow_mut().push((call.id, c.clone()));
         }
         let provider = self.provider.borrow().clone();
-        let answered = {
-            let ok = self.answer_ok.borrow();
-            let err = self.answer_err.borrow();
-            match (provider, ok.as_ref(), err.as_ref()) {
-                (Some(p), Some(ok), Some(err)) => Some(call_provider_js(
+        let ok = self.answer_ok.borrow().as_ref().map(|c| c.as_ref().clone());
+        let err = self
+            .answer_err
+            .borrow()
+            .as_ref()
+            .map(|c| c.as_ref().clone());
+        let failure = match (provider, ok, err) {
+            (Some(p), Some(ok), Some(err)) => {
+                let threw = call_provider_js(
                     &p,
-                    ok.as_ref(),
-                    err.as_ref(),
+                    &ok,
+                    &err,
                     call.id as f64,
                     call.needs_refresh,
                     call.reason.as_str(),
                     call.deadline as f64,
-                )),
-                _ => None,
-            }
-        };
-        let failure = match answered {
-            None => ProviderFailure::Missing,
-            Some(v) if v.is_null() => ProviderFailure::Threw,
-            Some(controller) => {
-                if let Ok(c) = controller.dyn_into::<web_sys::AbortController>() {
-                    *self.abort.borrow_mut() = Some((call.id, c));
+                    controller,
+                );
+                if !threw {
+                    return;
                 }
-                return;
+                ProviderFailure::Threw
             }
+            _ => ProviderFailure::Missing,
         };
         self.feed(Input::ProviderFailed {
             call: call.id,
@@ -559,21 +565,27 @@ impl Host {
 
     /// Tears down the timer, the listeners, the channel and the locks.
     fn close(&self) {
-        self.timer.borrow_mut().take();
-        if let Some((_, c)) = self.abort.borrow_mut().take() {
-            c.abort();
-        }
-        if let Some((_, unlisten)) = self.wake.borrow_mut().take() {
+        // Each value is taken out of its cell before JavaScript runs.
+        self.timer.take();
+        abort_all(self.abort.take());
+        if let Some((_, unlisten)) = self.wake.take() {
             report(unlisten.call0(&JsValue::NULL));
         }
-        if let Some((channel, _)) = self.channel.borrow_mut().take() {
+        if let Some((channel, _)) = self.channel.take() {
             channel.set_onmessage(None);
             channel.close();
         }
-        if let Some(release) = self.presence.borrow_mut().take() {
+        if let Some(release) = self.presence.take() {
             report(release.call0(&JsValue::NULL));
         }
-        self.handlers.borrow_mut().clear();
+        self.handlers.take();
+    }
+}
+
+/// Aborts `controllers` (their listeners may call back into the SDK).
+fn abort_all(controllers: Vec<(CallId, web_sys::AbortController)>) {
+    for (_, c) in controllers {
+        c.abort();
     }
 }
 

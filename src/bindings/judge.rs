@@ -193,11 +193,18 @@ fn header(response: &Response, name: &str) -> Option<String> {
 pub async fn refresh_grant(judge: &Judge, body: SecretString) -> Result<HttpAnswer> {
     let endpoint = token_endpoint(judge).await?;
     let response = post_form(&endpoint, body.secret()).await?;
+    // Only a success needs its body; a refusal or a busy answer still counts
+    // by its status (and `Retry-After`) when its body cannot be read.
+    let body = match text(&response).await {
+        Ok(body) => body,
+        Err(_) if !response.ok() => String::new(),
+        Err(e) => return Err(e),
+    };
     Ok(HttpAnswer {
         status: response.status(),
         date: header(&response, "Date"),
         retry_after: header(&response, "Retry-After"),
-        body: text(&response).await?,
+        body,
     })
 }
 

@@ -5,7 +5,7 @@
 //!
 //! A string (or `URL`) input with a replayable body (none, a string,
 //! `URLSearchParams`, `Blob`, `ArrayBuffer` or a view, `FormData`) is sent
-//! as `fetch(input, init')` where `init'` is a shallow copy of `init` with
+//! as `fetch(input, init')` where `init'` is a copy of `init`'s members with
 //! the headers (and `redirect`) set: no `Request` is built or cloned. Any
 //! other input becomes a `Request`, kept as a clone for the replay.
 //!
@@ -28,8 +28,8 @@ extern "C" {
     /// Whether `init.body` can be sent twice as it is.
     #[wasm_bindgen(js_name = replayableBody)]
     fn replayable_body(init: &JsValue) -> bool;
-    /// `Object.assign({}, init, { headers, redirect? })` with `headers`
-    /// merged over `init.headers`.
+    /// `init`'s RequestInit members (read by name, getters too) with
+    /// `headers` merged over `init.headers` (and `redirect: 'manual'`).
     #[wasm_bindgen(js_name = withHeaders)]
     fn with_headers(init: &JsValue, headers: &Object, manual: bool) -> JsValue;
 }
@@ -40,6 +40,8 @@ pub struct FetchCall {
     init: JsValue,
     /// The `Request` when the input is one (or its body is not replayable).
     request: Option<Request>,
+    /// Whether `request` was built (so `input, init` cannot be sent as they are).
+    built: bool,
     /// The last response.
     pub response: Option<JsValue>,
     /// What `fetch` rejected with.
@@ -93,6 +95,7 @@ pub fn read(
     let call = Box::new(FetchCall {
         input,
         init,
+        built: request_obj.is_some(),
         request: request_obj,
         response: None,
         error: None,
@@ -150,16 +153,25 @@ pub fn send(
                 let request = if manual_redirect {
                     let opts = Object::new();
                     js::set(&opts, "redirect", &"manual".into());
-                    new_request(&request, &opts).unwrap_or(request)
+                    new_request(&request, &opts)
                 } else {
-                    request
+                    Ok(request)
                 };
-                // A copy before the body is consumed, for one replay after a 401.
-                call.request = request.clone().ok();
-                send_request(&request, &headers)
+                match request {
+                    Ok(request) => {
+                        // A copy before the body is consumed, for one replay after a 401.
+                        call.request = request.clone().ok();
+                        send_request(&request, &headers)
+                    }
+                    // Fail closed: the headers never go on a request that follows redirects.
+                    Err(e) => js_sys::Promise::reject(&e),
+                }
             }
         },
         Reply::Replay { headers } => match call.request.take() {
+            // The copy could not be made: the caller's input is spent, and
+            // `input, init` would follow redirects with the headers.
+            None if call.built => js_sys::Promise::reject(&invalid_request()),
             None => {
                 let pairs = Object::new();
                 for (name, value) in &headers {

@@ -337,3 +337,66 @@ e2e.test('9. anonymous id: UUID v4 before login, same after login, new after cle
   c.check('', () => assert.equal(r.providerCalls, 1, 'provider calls'));
   c.done();
 });
+
+e2e.test('R9. an init whose members are getters (a class instance) keeps its method, body and headers', async (s) => {
+  const cid = customerId();
+  const r = await s.eval(
+    async ({ origin, cid }) => {
+      const { ChatAuth } = window.sdk;
+      const auth = new ChatAuth({ apiOrigins: [origin], customerId: cid, contextProvider: T.mintingProvider(cid) });
+      T.record(auth);
+      await T.waitState(auth, 'authenticated');
+      class Init {
+        get method() {
+          return 'POST';
+        }
+        get body() {
+          return 'message=from-getters';
+        }
+        get headers() {
+          return { 'X-Site-Header': 'kept' };
+        }
+      }
+      return await T.attempt(async () => T.read(await T.within(auth.fetch('/api/echo?r9=1', new Init()), 5000, 'auth.fetch(url, new Init())')));
+    },
+    { origin: s.originA, cid },
+  );
+  assert.equal(r.threw, false, JSON.stringify(r));
+  const seen = s.server.entries({ path: '/api/echo' }).filter((e) => e.url.includes('r9=1'));
+  assert.deepEqual(
+    seen.map((e) => [e.method, e.body, e.headers['x-site-header'], Boolean(e.authorization)]),
+    [['POST', 'message=from-getters', 'kept', true]],
+    `the init's getters were read: ${JSON.stringify(seen)}`,
+  );
+});
+
+e2e.test('R7. when the request cannot be rebuilt with redirect: manual it is not sent (network), never sent following redirects', async (s) => {
+  const cid = customerId();
+  const r = await s.eval(
+    async ({ origin, cid }) => {
+      const { ChatAuth } = window.sdk;
+      const auth = new ChatAuth({ apiOrigins: [origin], customerId: cid, contextProvider: T.mintingProvider(cid) });
+      T.record(auth);
+      await T.waitState(auth, 'authenticated');
+      const Original = window.Request;
+      const input = new Original('/api/echo?r7=1', { method: 'POST', body: 'x' });
+      // A Request constructor that refuses redirect: 'manual' (as an old or patched runtime may).
+      window.Request = new Proxy(Original, {
+        construct(target, args) {
+          if (args[1] && args[1].redirect === 'manual') throw new TypeError('redirect: manual refused');
+          return Reflect.construct(target, args);
+        },
+      });
+      try {
+        return await T.attempt(async () => T.read(await T.within(auth.fetch(input), 5000, 'auth.fetch(Request)')));
+      } finally {
+        window.Request = Original;
+      }
+    },
+    { origin: s.originA, cid },
+  );
+  assert.equal(r.threw, true, `the request went out: ${JSON.stringify(r)}`);
+  assert.equal(r.code, 'network');
+  const seen = s.server.entries({ path: '/api/echo' }).filter((e) => e.url.includes('r7=1'));
+  assert.equal(seen.length, 0, `a request following redirects carried the SDK's headers: ${JSON.stringify(seen)}`);
+});

@@ -446,3 +446,40 @@ e2e.test('21. clock offset: a page clock 2 min slow (now option) accepts fresh t
   assert.ok(r.events.filter((e) => e.name === 'refreshed').length >= 1, `refreshed on the corrected schedule within 8 s of 6 s tokens: ${JSON.stringify(r.events)}`);
   assert.equal(r.state, 'authenticated');
 });
+
+e2e.test('R17. a token-endpoint 400 whose body cannot be read still forgets the refused refresh token', async (s) => {
+  const cid = customerId();
+  const r = await s.eval(
+    async ({ origin, cid }) => {
+      const { ChatAuth } = window.sdk;
+      window.providerCalls = 0;
+      const provider = async () => {
+        window.providerCalls++;
+        return { Auth: await (await fetch(`/control/mint-oauth?sub=${encodeURIComponent(cid)}&ttl=300`)).json() };
+      };
+      const auth = new ChatAuth({ apiOrigins: [origin], customerId: cid, contextProvider: provider, tokenEndpoint: `${origin}/oauth/token`, clientId: 'chat-web' });
+      T.record(auth);
+      await T.waitState(auth, 'authenticated');
+      // The token endpoint refuses the grant; the answer's body breaks off while it is read.
+      const pageFetch = window.fetch;
+      let grants = 0;
+      window.fetch = (input, init) => {
+        if (!String(input.url ?? input).includes('/oauth/token')) return pageFetch(input, init);
+        grants++;
+        const body = new ReadableStream({ start: (c) => c.error(new TypeError('connection reset')) });
+        return Promise.resolve(new Response(body, { status: 400, headers: { 'Content-Type': 'application/json' } }));
+      };
+      try {
+        const first = await T.attempt(() => T.within(auth.getToken({ forceRefresh: true }), 10_000, 'getToken({ forceRefresh }) #1'));
+        const second = await T.attempt(() => T.within(auth.getToken({ forceRefresh: true }), 10_000, 'getToken({ forceRefresh }) #2'));
+        return { grants, first, second, providerCalls: window.providerCalls };
+      } finally {
+        window.fetch = pageFetch;
+      }
+    },
+    { origin: s.originA, cid },
+    { timeout: 25_000 },
+  );
+  assert.equal(r.grants, 1, `the refused refresh token was presented again: ${JSON.stringify(r)}`);
+  assert.equal(r.second.threw, false, JSON.stringify(r.second));
+});
