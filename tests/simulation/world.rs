@@ -1,0 +1,1855 @@
+//! The outside world around the drivers, one per page: the clock and event
+//! queue, a machine that sleeps, the network, the site's context provider,
+//! the token endpoint, the chat server, and the browser's Web Locks,
+//! BroadcastChannel, sessionStorage and timers. Each page runs the very
+//! [`Driver`] the browser host runs; the world only carries out its effects
+//! as a browser and servers would, and checks invariants after every step.
+
+use crate::locks::{Grant, LockManager, Mode, Owner};
+use crate::scenario::{human, Op, Rng, Scenario, CHAT_ORIGIN, FOREIGN_ORIGIN};
+use chat_auth::base64url;
+use chat_auth::clock::Millis;
+use chat_auth::config::Config;
+use chat_auth::driver::{
+    self, Driver, Effect, Entropy, Environment, HttpAnswer, Input, LockId, ProviderFailure, Reply,
+    RequestId, StorageKey, WAKE_CHECK_MS,
+};
+use chat_auth::error::{Error, ErrorCode};
+use chat_auth::schedule;
+use chat_auth::session::{Call, CallId, Event, State, Via};
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
+
+/// The page clock (true time) at the start of every session.
+pub const T0: Millis = 1_700_000_000_000;
+pub const CUSTOMER: &str = "cust-1";
+/// Whose tokens a confused backend sometimes hands out.
+const OTHER_CUSTOMER: &str = "cust-2";
+/// The longest `Retry-After` the token endpoint sends when busy.
+pub const MAX_RETRY_AFTER_S: i64 = 60;
+
+// ---------------------------------------------------------------------------
+// The world's events.
+
+#[derive(Clone, Copy, Debug)]
+enum Outcome {
+    Timeout,
+    Offline,
+    Fail,
+    Busy { retry_after_s: i64 },
+    Malformed,
+    ExpiredAnswer,
+    WrongCustomer,
+    Unchanged,
+    /// Rotates the refresh token; the access token is refused.
+    RefusedRotation,
+    Success,
+}
+
+/// What the provider's promise settles with.
+type ProviderAnswer = Result<Option<String>, ProviderFailure>;
+/// What the token endpoint's `fetch` settles with.
+type GrantAnswer = Result<HttpAnswer, Error>;
+
+#[derive(Debug)]
+enum Ev {
+    // The pages' events (`page` is the tab's page load they belong to):
+    // they wait while the machine sleeps.
+    Open { tab: usize },
+    Timer { tab: usize, page: u32, id: u64 },
+    Provider { tab: usize, page: u32, call: CallId, answer: ProviderAnswer },
+    Grant { tab: usize, page: u32, call: CallId, answer: GrantAnswer },
+    Lock { tab: usize, page: u32, lock: LockId, granted: bool },
+    PresenceFailed { tab: usize, page: u32 },
+    Peers { tab: usize, page: u32, count: usize },
+    Msg { to: usize, page: u32, text: String },
+    Response { req: usize, status: u16 },
+    FetchFailed { req: usize },
+    NetChange { online: bool },
+    SetCustomer { tab: usize },
+    Wake { events: bool },
+    Op(Op),
+    Final,
+    // The outside world's: servers do not sleep with the page.
+    Mint { call: usize },
+    Arrive { req: usize },
+    Sleep { ms: Millis, wake_events: bool },
+    Network { online: bool },
+    Recover,
+}
+
+impl Ev {
+    fn waits_for_wake(&self) -> bool {
+        !matches!(
+            self,
+            Ev::Mint { .. }
+                | Ev::Arrive { .. }
+                | Ev::Sleep { .. }
+                | Ev::Network { .. }
+                | Ev::Recover
+                | Ev::Op(Op::Sleep { .. } | Op::Offline { .. })
+        )
+    }
+}
+
+struct Queued {
+    at: Millis,
+    /// Original time: events delayed by sleep keep their order.
+    order: Millis,
+    seq: u64,
+    ev: Ev,
+}
+
+impl PartialEq for Queued {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Queued {}
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Queued {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // BinaryHeap is a max-heap: reverse for earliest first.
+        (other.at, other.order, other.seq).cmp(&(self.at, self.order, self.seq))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Pages, requests, calls.
+
+/// `crypto.getRandomValues` for one page: seeded, so a seed replays.
+struct SeededEntropy(Rng);
+
+impl Entropy for SeededEntropy {
+    fn fill(&mut self, buf: &mut [u8]) {
+        for chunk in buf.chunks_mut(8) {
+            let bytes = self.0.next().to_le_bytes();
+            chunk.copy_from_slice(&bytes[..chunk.len()]);
+        }
+    }
+}
+
+struct Tab {
+    /// The open page's driver; `None` before it opens and once it is gone.
+    driver: Option<Driver>,
+    /// Which page load of this tab is open (a reload starts the next).
+    page: u32,
+    /// The tab was closed (or crashed) for good.
+    closed: bool,
+    sandboxed: bool,
+    /// This tab's sessionStorage: it outlives the page, not the tab.
+    storage: HashMap<&'static str, String>,
+    /// The one timer of the page: its id and when it fires.
+    timer: Option<(u64, Millis)>,
+    die_after_call: bool,
+    /// What the provider's backend last gave this tab (its cache).
+    last_token: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// `auth.fetch` to the chat API.
+    Fetch,
+    /// `getToken({ forceRefresh: true })`.
+    ForcedToken,
+    /// `authHeaders(chat URL)`.
+    Headers,
+    /// `auth.fetch` to another origin.
+    ForeignFetch,
+    /// `authHeaders(other URL)`.
+    ForeignHeaders,
+    SetCustomer,
+    ClearCustomer,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ReqEnd {
+    Sent {
+        with_token: bool,
+    },
+    Done,
+    Rejected(ErrorCode),
+    /// The server's 401 went to the app (after the one replay, or with no
+    /// better token to replay with).
+    Unauthorized,
+    Died,
+}
+
+struct Request {
+    tab: usize,
+    page: u32,
+    kind: Kind,
+    created_at: Millis,
+    token_used: Option<String>,
+    /// Sent and not answered yet (not waiting in the driver).
+    on_wire: bool,
+    last_status: Option<u16>,
+    end: Option<ReqEnd>,
+    /// Made after recovery by a tab with a customer: it must go out with a
+    /// token.
+    is_final: bool,
+}
+
+struct CallRec {
+    tab: usize,
+    page: u32,
+    id: CallId,
+    via: Via,
+    started_at: Millis,
+    latency: Millis,
+    outcome: Outcome,
+    /// The refresh token the grant presented.
+    refresh_token: Option<String>,
+    epoch: u64,
+    window: usize,
+    group: usize,
+    answered: bool,
+    /// Aborted, and the provider honours its signal: no answer comes.
+    dropped: bool,
+    /// The token it minted, if any.
+    token: Option<String>,
+}
+
+#[derive(Default)]
+struct Window {
+    calls: u32,
+    /// A caller died before its answer: another tab must call again.
+    orphaned: bool,
+    closed_by_mint: bool,
+}
+
+/// What one session measured.
+#[derive(Clone, Default)]
+pub struct Stats {
+    pub steps: u64,
+    pub requests: u64,
+    pub sent_with_token: u64,
+    pub expired_page: u64,
+    pub expired_server: u64,
+    /// Of those, in answerable sessions with a token that did not wait out
+    /// a sleep: must be 0.
+    pub expired_server_avoidable: u64,
+    pub calls: u64,
+    /// Calls in each refresh window that ended with a new token, and
+    /// whether a caller died in it (another tab then had to call again).
+    pub window_calls: Vec<(u32, bool)>,
+    pub max_attempt: u32,
+    pub max_timer_ms: Millis,
+    pub lost: u64,
+    pub rejected: BTreeMap<&'static str, u64>,
+    pub unauthorized: u64,
+    pub died: u64,
+    pub auth_lost: u64,
+    pub max_wait_ms: Millis,
+    /// Web Locks requests that failed (a sandboxed frame).
+    pub lock_failures: u64,
+    /// sessionStorage writes that threw.
+    pub storage_failures: u64,
+    /// Timers that fired after the machine slept through their time.
+    pub timers_after_sleep: u64,
+}
+
+pub struct Violation {
+    pub kind: &'static str,
+    pub message: String,
+}
+
+pub struct World<'a> {
+    scn: &'a Scenario,
+    config: Config,
+    rng: Rng,
+    now: Millis,
+    seq: u64,
+    queue: BinaryHeap<Queued>,
+    tabs: Vec<Tab>,
+    locks: LockManager,
+    /// Granted locks whose grant reached the page, and those the page let
+    /// go of before it did (released as soon as it does).
+    delivered: HashSet<(Owner, LockId)>,
+    release_early: HashSet<(Owner, LockId)>,
+    next_timer: u64,
+    last_msg: HashMap<(usize, usize), Millis>,
+    reqs: Vec<Request>,
+    calls: Vec<CallRec>,
+    call_index: HashMap<(usize, u32, CallId), usize>,
+    windows: Vec<Window>,
+    /// The open refresh window of each group of pages that share a
+    /// channel and locks: 0 for the site's own pages, 1 + tab for a
+    /// sandboxed frame (an opaque origin of its own).
+    window: Vec<usize>,
+    epoch: u64,
+    minted: u64,
+    /// Token → (customer, expiry on the issuer's clock, ms).
+    tokens: HashMap<String, (&'static str, Millis)>,
+    /// Refresh token → its chain (one per provider grant); each chain's
+    /// newest token and the call that minted it.
+    refresh_chain: HashMap<String, usize>,
+    chain_latest: Vec<(String, usize)>,
+    /// Token-endpoint answers that rotated the refresh token with a refused
+    /// access token.
+    refused_rotations: u64,
+    /// Tokens whose answer reached the page only after a sleep.
+    slept_tokens: HashSet<String>,
+    asleep_until: Millis,
+    network_online: bool,
+    recovered: bool,
+    logged_in: bool,
+    stats: Stats,
+    violation: Option<Violation>,
+    trace: Option<Vec<String>>,
+}
+
+impl<'a> World<'a> {
+    pub fn new(scn: &'a Scenario, trace: bool) -> World<'a> {
+        let tabs = (0..scn.tabs())
+            .map(|t| Tab {
+                driver: None,
+                page: 0,
+                closed: false,
+                sandboxed: scn.sandboxed[t],
+                storage: HashMap::new(),
+                timer: None,
+                die_after_call: false,
+                last_token: None,
+            })
+            .collect();
+        let mut w = World {
+            scn,
+            config: scn.config(),
+            rng: Rng::new(scn.seed, 2),
+            now: T0,
+            seq: 0,
+            queue: BinaryHeap::new(),
+            tabs,
+            locks: LockManager::default(),
+            delivered: HashSet::new(),
+            release_early: HashSet::new(),
+            next_timer: 0,
+            last_msg: HashMap::new(),
+            reqs: Vec::new(),
+            calls: Vec::new(),
+            call_index: HashMap::new(),
+            windows: (0..=scn.tabs()).map(|_| Window::default()).collect(),
+            window: (0..=scn.tabs()).collect(),
+            epoch: 0,
+            minted: 0,
+            tokens: HashMap::new(),
+            refresh_chain: HashMap::new(),
+            chain_latest: Vec::new(),
+            refused_rotations: 0,
+            slept_tokens: HashSet::new(),
+            asleep_until: T0,
+            network_online: true,
+            recovered: false,
+            logged_in: true,
+            stats: Stats::default(),
+            violation: None,
+            trace: trace.then(Vec::new),
+        };
+        for (tab, &at) in scn.open_at.iter().enumerate() {
+            w.push(T0 + at, Ev::Open { tab });
+        }
+        for &(at, op) in &scn.ops {
+            let ev = match op {
+                Op::Sleep { ms, wake_events } => Ev::Sleep { ms, wake_events },
+                op => Ev::Op(op),
+            };
+            w.push(T0 + at, ev);
+        }
+        w.push(T0 + scn.duration_ms, Ev::Recover);
+        w.push(T0 + scn.duration_ms + scn.recovery_ms(), Ev::Final);
+        w
+    }
+
+    /// The final requests go out at `duration + recovery`; they may queue
+    /// behind one failing cycle per tab when tokens can never be admitted.
+    fn end(&self) -> Millis {
+        let scn = self.scn;
+        let policy = scn.policy();
+        let cycle = (Millis::from(policy.max_retries) + 1)
+            * (policy.provider_timeout_ms + schedule::MAX_BACKOFF_MS + scn.latency_ms.1)
+            + driver::ROUND_TIMEOUT_MS;
+        let queued = if scn.admissible() {
+            0
+        } else {
+            scn.tabs() as Millis * cycle
+        };
+        // Time for the final requests: a refresh through the lock queue.
+        // (A throttled timer of the tab holding the lock delays them all.)
+        let settle = if scn.no_failure() { 20_000 } else { 60_000 } + 2 * scn.throttle_max_ms;
+        T0 + scn.duration_ms + scn.recovery_ms() + settle + 2 * scn.latency_ms.1 + queued
+    }
+
+    fn push(&mut self, at: Millis, ev: Ev) {
+        self.seq += 1;
+        self.queue.push(Queued {
+            at,
+            order: at,
+            seq: self.seq,
+            ev,
+        });
+    }
+
+    fn log(&mut self, line: impl FnOnce() -> String) {
+        if let Some(t) = self.trace.as_mut() {
+            let at = self.now - T0;
+            t.push(format!("{:>12.3}s  {}", at as f64 / 1000.0, line()));
+        }
+    }
+
+    fn fail(&mut self, kind: &'static str, message: String) {
+        if self.violation.is_none() {
+            self.log(|| format!("VIOLATION {kind}: {message}"));
+            self.violation = Some(Violation { kind, message });
+        }
+    }
+
+    /// The tab's page `page` is open.
+    fn live(&self, tab: usize, page: u32) -> bool {
+        self.tabs[tab].driver.is_some() && self.tabs[tab].page == page
+    }
+
+    fn open_page(&self, tab: usize) -> Option<u32> {
+        self.tabs[tab].driver.as_ref().map(|_| self.tabs[tab].page)
+    }
+
+    fn owner(&self, tab: usize) -> Owner {
+        (tab, self.tabs[tab].page)
+    }
+
+    /// The pages that share a channel, locks and refresh windows.
+    fn group(&self, tab: usize) -> usize {
+        if self.tabs[tab].sandboxed {
+            1 + tab
+        } else {
+            0
+        }
+    }
+
+    fn tab_delay(&mut self) -> Millis {
+        self.rng.range(0, self.scn.tab_latency_ms)
+    }
+
+    // ---- the run ------------------------------------------------------
+
+    pub fn run(mut self) -> (Result<Stats, Violation>, Option<Vec<String>>) {
+        let end = self.end();
+        while let Some(q) = self.queue.pop() {
+            if q.at > end {
+                break;
+            }
+            if q.ev.waits_for_wake() && q.at < self.asleep_until {
+                // The machine sleeps: the page runs this when it wakes, in
+                // the order it was due. A token that waits out the sleep
+                // may arrive with less life left than a request's trip.
+                if let Ev::Provider { tab, page, call, .. } | Ev::Grant { tab, page, call, .. } =
+                    &q.ev
+                {
+                    let token = self
+                        .call_index
+                        .get(&(*tab, *page, *call))
+                        .and_then(|&k| self.calls[k].token.clone());
+                    if let Some(token) = token {
+                        self.slept_tokens.insert(token);
+                    }
+                }
+                self.queue.push(Queued {
+                    at: self.asleep_until,
+                    ..q
+                });
+                continue;
+            }
+            self.now = q.at;
+            self.stats.steps += 1;
+            self.handle(q.ev);
+            self.check_step();
+            if self.violation.is_some() {
+                break;
+            }
+        }
+        if self.violation.is_none() {
+            self.check_end();
+        }
+        let trace = self.trace.take();
+        match self.violation.take() {
+            Some(v) => (Err(v), trace),
+            None => (Ok(self.finish_stats()), trace),
+        }
+    }
+
+    fn handle(&mut self, ev: Ev) {
+        match ev {
+            Ev::Open { tab } => self.open(tab),
+            Ev::Timer { tab, page, id } => {
+                let t = &self.tabs[tab];
+                let due = match t.timer {
+                    Some((armed, due)) if armed == id && t.page == page => due,
+                    _ => return,
+                };
+                if self.now < due {
+                    // Moved on by a sleep its clock did not count.
+                    return;
+                }
+                self.tabs[tab].timer = None;
+                if due < self.now {
+                    self.stats.timers_after_sleep += 1;
+                }
+                self.log(|| format!("tab{tab} timer"));
+                self.feed(tab, Input::TimerFired);
+            }
+            Ev::Provider {
+                tab,
+                page,
+                call,
+                answer,
+            } => {
+                if !self.answered(tab, page, call) {
+                    return;
+                }
+                let input = match answer {
+                    Ok(context) => Input::ProviderAnswered { call, context },
+                    Err(failure) => Input::ProviderFailed { call, failure },
+                };
+                self.feed(tab, input);
+            }
+            Ev::Grant {
+                tab,
+                page,
+                call,
+                answer,
+            } => {
+                if !self.answered(tab, page, call) {
+                    return;
+                }
+                let input = match answer {
+                    Ok(answer) => Input::TokenEndpointAnswered { call, answer },
+                    Err(error) => Input::TokenEndpointFailed { call, error },
+                };
+                self.feed(tab, input);
+            }
+            Ev::Lock {
+                tab,
+                page,
+                lock,
+                granted,
+            } => {
+                if !self.live(tab, page) {
+                    return;
+                }
+                if !granted {
+                    self.stats.lock_failures += 1;
+                    self.log(|| format!("tab{tab} lock request {lock} rejected"));
+                    self.feed(tab, Input::LockFailed { lock });
+                    return;
+                }
+                let owner = (tab, page);
+                if self.release_early.remove(&(owner, lock)) {
+                    // Let go of before it came: released at once.
+                    let grants = self.locks.release(owner, Some(lock));
+                    self.deliver_grants(grants);
+                    return;
+                }
+                self.delivered.insert((owner, lock));
+                self.log(|| format!("tab{tab} granted lock {lock}"));
+                self.feed(tab, Input::LockGranted { lock });
+            }
+            Ev::PresenceFailed { tab, page } => {
+                if self.live(tab, page) {
+                    self.stats.lock_failures += 1;
+                    self.feed(tab, Input::PresenceFailed);
+                }
+            }
+            Ev::Peers { tab, page, count } => {
+                if self.live(tab, page) {
+                    self.feed(tab, Input::PeersCounted { count });
+                }
+            }
+            Ev::Msg { to, page, text } => {
+                if self.live(to, page) {
+                    self.feed(to, Input::Message(text));
+                }
+            }
+            Ev::Response { req, status } => {
+                let r = &self.reqs[req];
+                if r.end.is_some() || !r.on_wire || !self.live(r.tab, r.page) {
+                    return;
+                }
+                let tab = r.tab;
+                self.reqs[req].on_wire = false;
+                self.reqs[req].last_status = Some(status);
+                self.feed(
+                    tab,
+                    Input::FetchAnswered {
+                        request: req as RequestId,
+                        status,
+                        opaque_redirect: false,
+                    },
+                );
+            }
+            Ev::FetchFailed { req } => {
+                let r = &self.reqs[req];
+                if r.end.is_some() || !r.on_wire || !self.live(r.tab, r.page) {
+                    return;
+                }
+                let tab = r.tab;
+                self.reqs[req].on_wire = false;
+                self.feed(
+                    tab,
+                    Input::FetchFailed {
+                        request: req as RequestId,
+                        aborted: false,
+                    },
+                );
+            }
+            Ev::NetChange { online } => {
+                self.log(|| format!("pages go {}", if online { "online" } else { "offline" }));
+                for tab in 0..self.tabs.len() {
+                    if self.tabs[tab].driver.is_some() {
+                        self.feed(tab, Input::Online(online));
+                    }
+                }
+            }
+            Ev::SetCustomer { tab } => {
+                if self.tabs[tab].driver.is_some() && self.logged_in {
+                    self.set_customer(tab);
+                }
+            }
+            Ev::Wake { events } => {
+                self.log(|| format!("machine wakes (wake events: {events})"));
+                if events {
+                    for tab in 0..self.tabs.len() {
+                        if self.tabs[tab].driver.is_some() {
+                            // visibilitychange / focus.
+                            self.feed(tab, Input::Wake);
+                        }
+                    }
+                }
+            }
+            Ev::Op(op) => self.on_op(op),
+            Ev::Final => {
+                self.log(|| "final requests".into());
+                for tab in 0..self.tabs.len() {
+                    if self.tabs[tab].driver.is_some() {
+                        self.request(tab, Kind::Fetch, true);
+                    }
+                }
+            }
+            Ev::Mint { call } => self.mint(call),
+            Ev::Arrive { req } => self.arrive(req),
+            Ev::Sleep { ms, wake_events } => self.sleep(ms, wake_events),
+            Ev::Network { online } => {
+                self.network_online = online;
+                self.push(self.now, Ev::NetChange { online });
+            }
+            Ev::Recover => {
+                self.log(|| "provider recovers, network back".into());
+                self.recovered = true;
+                // Nothing fails from here on, tab deaths included.
+                for t in &mut self.tabs {
+                    t.die_after_call = false;
+                }
+                if !self.network_online {
+                    self.network_online = true;
+                    self.push(self.now, Ev::NetChange { online: true });
+                }
+            }
+        }
+    }
+
+    /// Marks an answer to `call` as arrived; whether its page still runs.
+    fn answered(&mut self, tab: usize, page: u32, call: CallId) -> bool {
+        if let Some(&key) = self.call_index.get(&(tab, page, call)) {
+            self.calls[key].answered = true;
+            if self.calls[key].dropped {
+                return false;
+            }
+        }
+        self.live(tab, page)
+    }
+
+    fn sleep(&mut self, ms: Millis, wake_events: bool) {
+        self.log(|| format!("machine sleeps {}", human(ms)));
+        self.asleep_until = self.now + ms;
+        if !self.scn.timers_count_sleep {
+            // A monotonic clock that stops in sleep: every pending timer
+            // fires that much later.
+            for tab in 0..self.tabs.len() {
+                if let Some((id, due)) = self.tabs[tab].timer {
+                    if due > self.now {
+                        self.tabs[tab].timer = Some((id, due + ms));
+                        let page = self.tabs[tab].page;
+                        self.push(due + ms, Ev::Timer { tab, page, id });
+                    }
+                }
+            }
+        }
+        let at = self.asleep_until;
+        self.seq += 1;
+        // Ordered after everything that came due during the sleep.
+        self.queue.push(Queued {
+            at,
+            order: at,
+            seq: u64::MAX - self.seq,
+            ev: Ev::Wake {
+                events: wake_events,
+            },
+        });
+    }
+
+    fn open(&mut self, tab: usize) {
+        if self.tabs[tab].closed || self.tabs[tab].driver.is_some() {
+            return;
+        }
+        let stored_anonymous_id = self.read_storage(tab, StorageKey::AnonymousId);
+        let env = Environment {
+            has_provider: true,
+            stored_anonymous_id: stored_anonymous_id.clone(),
+            online: self.network_online,
+            channel: true,
+            locks: true,
+        };
+        let page = self.tabs[tab].page;
+        let entropy = SeededEntropy(Rng::new(self.scn.seed, 100 + 64 * tab as u64 + page as u64));
+        match Driver::new(self.config.clone(), env, Box::new(entropy), self.now) {
+            Ok(d) => {
+                if let Some(id) = stored_anonymous_id.filter(|id| id != d.anonymous_id()) {
+                    self.fail(
+                        "anonymous-id-lost",
+                        format!(
+                            "tab{tab} page {page} took anonymous id {} though sessionStorage holds {id}",
+                            d.anonymous_id()
+                        ),
+                    );
+                }
+                self.tabs[tab].driver = Some(d);
+            }
+            Err(e) => {
+                self.fail("open", format!("new ChatAuth failed: {e:?}"));
+                return;
+            }
+        }
+        self.log(|| format!("tab{tab} opens page {page}"));
+        self.pump(tab);
+        if self.logged_in {
+            self.set_customer(tab);
+        }
+    }
+
+    fn set_customer(&mut self, tab: usize) {
+        self.request(tab, Kind::SetCustomer, false);
+    }
+
+    fn on_op(&mut self, op: Op) {
+        match op {
+            Op::Burst { tab, count } => {
+                if self.tabs[tab].driver.is_none() {
+                    return;
+                }
+                self.log(|| format!("tab{tab} burst of {count} requests"));
+                for _ in 0..count {
+                    let kind = if self.rng.chance(self.scn.forced_rate) {
+                        Kind::ForcedToken
+                    } else {
+                        match self.rng.range(0, 99) {
+                            0..=1 => Kind::ForeignFetch,
+                            2 => Kind::ForeignHeaders,
+                            3..=5 => Kind::Headers,
+                            _ => Kind::Fetch,
+                        }
+                    };
+                    self.request(tab, kind, false);
+                }
+            }
+            Op::Sleep { .. } => {}
+            Op::Offline { ms } => {
+                self.log(|| format!("network down for {}", human(ms)));
+                self.network_online = false;
+                self.push(self.now, Ev::NetChange { online: false });
+                let back = self.now + ms;
+                self.push(back, Ev::Network { online: true });
+            }
+            Op::Die { tab } => {
+                self.kill(tab);
+                self.tabs[tab].closed = true;
+            }
+            Op::DieHolding { tab } => self.tabs[tab].die_after_call = true,
+            Op::Reload { tab } => {
+                if self.tabs[tab].driver.is_none() {
+                    return;
+                }
+                self.log(|| format!("tab{tab} reloads"));
+                self.kill(tab);
+                self.tabs[tab].page += 1;
+                let at = self.now + self.rng.range(50, 1_000);
+                self.push(at, Ev::Open { tab });
+            }
+            Op::Logout { tab } => {
+                let has_customer = self.tabs[tab]
+                    .driver
+                    .as_ref()
+                    .is_some_and(|d| d.customer_id().is_some());
+                if !has_customer {
+                    return;
+                }
+                self.log(|| format!("tab{tab} clearCustomer"));
+                self.logged_in = false;
+                self.new_epoch();
+                self.request(tab, Kind::ClearCustomer, false);
+            }
+            Op::Login => {
+                self.log(|| "the site logs the customer in again".into());
+                self.logged_in = true;
+                // Each tab's page hears of the login after the logout's
+                // broadcast reached it.
+                for tab in 0..self.tabs.len() {
+                    let lat = self.scn.tab_latency_ms;
+                    let at = self.now + self.rng.range(lat + 1, lat + 2_000);
+                    self.push(at, Ev::SetCustomer { tab });
+                }
+            }
+        }
+    }
+
+    fn new_epoch(&mut self) {
+        self.epoch += 1;
+        for g in 0..self.window.len() {
+            self.windows.push(Window::default());
+            self.window[g] = self.windows.len() - 1;
+        }
+    }
+
+    /// The tab's page goes (closed, crashed, navigated away): the browser
+    /// lets go of its locks; its requests die with it.
+    fn kill(&mut self, tab: usize) {
+        if self.tabs[tab].driver.is_none() {
+            return;
+        }
+        let owner = self.owner(tab);
+        let holding = self.locks.holds_exclusive(owner);
+        self.log(|| format!("tab{tab} page goes (holding the lock: {holding})"));
+        self.tabs[tab].driver = None;
+        self.tabs[tab].timer = None;
+        for r in 0..self.reqs.len() {
+            if (self.reqs[r].tab, self.reqs[r].page) == owner && self.reqs[r].end.is_none() {
+                self.reqs[r].end = Some(ReqEnd::Died);
+            }
+        }
+        for c in &self.calls {
+            if (c.tab, c.page) == owner && !c.answered {
+                self.windows[c.window].orphaned = true;
+            }
+        }
+        let grants = self.locks.drop_owner(owner);
+        self.deliver_grants(grants);
+    }
+
+    // ---- carrying out a driver's effects ------------------------------
+
+    /// Feeds `input` to the tab's page and carries out what it asks.
+    fn feed(&mut self, tab: usize, input: Input) {
+        let now = self.now;
+        if let Some(d) = self.tabs[tab].driver.as_mut() {
+            d.handle(now, input);
+            self.pump(tab);
+        }
+    }
+
+    /// An input that arrives while an effect is carried out (a provider
+    /// answering synchronously, a storage write that throws): its effects
+    /// queue behind the rest.
+    fn feed_now(&mut self, tab: usize, input: Input) {
+        let now = self.now;
+        if let Some(d) = self.tabs[tab].driver.as_mut() {
+            d.handle(now, input);
+        }
+    }
+
+    fn pump(&mut self, tab: usize) {
+        loop {
+            let now = self.now;
+            let Some(fx) = self.tabs[tab].driver.as_mut().and_then(|d| d.poll(now)) else {
+                return;
+            };
+            self.execute(tab, fx);
+        }
+    }
+
+    fn execute(&mut self, tab: usize, fx: Effect) {
+        let page = self.tabs[tab].page;
+        match fx {
+            Effect::Reply { request, reply } => self.on_reply(tab, request as usize, reply),
+            Effect::CallProvider(call) => self.make_call(tab, call, None),
+            Effect::PostRefreshGrant { call, body } => {
+                let presented = form_value(body.secret(), "refresh_token");
+                let current = self.tabs[tab]
+                    .driver
+                    .as_ref()
+                    .and_then(|d| d.session().current_call())
+                    .filter(|c| c.id == call);
+                match (current, presented) {
+                    (Some(c), Some(p)) => self.make_call(tab, c, Some(p)),
+                    _ => self.fail(
+                        "refresh-grant",
+                        format!("tab{tab} posts a refresh grant for call {call} that is not under way, or without a refresh token"),
+                    ),
+                }
+            }
+            Effect::CheckToken { call, .. } => self.fail(
+                "check-token",
+                format!("tab{tab} asks to check call {call}'s token, with no key configured"),
+            ),
+            Effect::AbortCall(id) => {
+                self.log(|| format!("tab{tab} aborts call {id}"));
+                if let Some(&k) = self.call_index.get(&(tab, page, id)) {
+                    // Half of the providers honour the signal.
+                    self.calls[k].dropped = !self.calls[k].answered && self.rng.chance(0.5);
+                }
+            }
+            Effect::ArmTimer { delay_ms } => self.arm_timer(tab, Millis::from(delay_ms)),
+            Effect::ClearTimer => self.tabs[tab].timer = None,
+            Effect::Emit(event) => self.on_event(tab, event),
+            Effect::LoginNeeded { code, reason } => {
+                self.log(|| format!("tab{tab} userLoginHandler({}, {reason})", code.as_str()))
+            }
+            Effect::Store { key, value } => self.write_storage(tab, key, value),
+            Effect::Post(text) => self.broadcast(tab, text),
+            Effect::AcquireLock { lock, name } => {
+                if self.tabs[tab].sandboxed {
+                    // An opaque origin: the request rejects (SecurityError).
+                    let at = self.now + self.rng.range(0, 2);
+                    self.push(
+                        at,
+                        Ev::Lock {
+                            tab,
+                            page,
+                            lock,
+                            granted: false,
+                        },
+                    );
+                    return;
+                }
+                let grants = self
+                    .locks
+                    .request((tab, page), Some(lock), name, Mode::Exclusive);
+                self.deliver_grants(grants);
+            }
+            Effect::ReleaseLock(lock) => {
+                let owner = (tab, page);
+                if self.delivered.remove(&(owner, lock)) {
+                    self.log(|| format!("tab{tab} releases lock {lock}"));
+                    let grants = self.locks.release(owner, Some(lock));
+                    self.deliver_grants(grants);
+                } else {
+                    self.release_early.insert((owner, lock));
+                }
+            }
+            Effect::HoldPresence { name } => {
+                if self.tabs[tab].sandboxed {
+                    let at = self.now + self.tab_delay();
+                    self.push(at, Ev::PresenceFailed { tab, page });
+                    return;
+                }
+                let grants = self.locks.request((tab, page), None, name, Mode::Shared);
+                self.deliver_grants(grants);
+            }
+            Effect::CountPeers { prefix, own } => {
+                let count = if self.tabs[tab].sandboxed {
+                    // query() rejects: no peer can be counted.
+                    0
+                } else {
+                    self.locks
+                        .held_names(&prefix)
+                        .filter(|n| *n != own)
+                        .count()
+                };
+                let at = self.now + self.tab_delay();
+                self.push(at, Ev::Peers { tab, page, count });
+            }
+            Effect::Close => {
+                let grants = self.locks.drop_owner((tab, page));
+                self.deliver_grants(grants);
+            }
+        }
+    }
+
+    /// A lock grant runs its callback in the page a little later.
+    fn deliver_grants(&mut self, grants: Vec<Grant>) {
+        for Grant { owner, lock } in grants {
+            if let Some(lock) = lock {
+                let at = self.now + self.tab_delay();
+                let (tab, page) = owner;
+                self.push(
+                    at,
+                    Ev::Lock {
+                        tab,
+                        page,
+                        lock,
+                        granted: true,
+                    },
+                );
+            }
+        }
+    }
+
+    fn arm_timer(&mut self, tab: usize, delay: Millis) {
+        if delay > WAKE_CHECK_MS {
+            self.fail(
+                "timer",
+                format!("tab{tab} arms a timer of {delay} ms, over WAKE_CHECK_MS"),
+            );
+        }
+        self.stats.max_timer_ms = self.stats.max_timer_ms.max(delay);
+        // A background tab's timers run late (throttling).
+        let late = if self.rng.chance(self.scn.throttle_rate) {
+            self.rng.range(0, self.scn.throttle_max_ms)
+        } else {
+            0
+        };
+        self.next_timer += 1;
+        let (id, due, page) = (self.next_timer, self.now + delay + late, self.tabs[tab].page);
+        self.tabs[tab].timer = Some((id, due));
+        self.push(due, Ev::Timer { tab, page, id });
+    }
+
+    fn on_event(&mut self, tab: usize, event: Event) {
+        match event {
+            Event::RefreshFailed {
+                code,
+                attempt,
+                retry_in_ms,
+            } => {
+                self.stats.max_attempt = self.stats.max_attempt.max(attempt);
+                if attempt > self.scn.max_retries + 1 {
+                    self.fail(
+                        "retries",
+                        format!(
+                            "tab{tab}: failure of attempt {attempt} in a cycle allowing {}",
+                            self.scn.max_retries + 1
+                        ),
+                    );
+                }
+                self.log(|| {
+                    format!(
+                        "tab{tab} refresh failed: {} attempt {attempt}, retry in {retry_in_ms:?}",
+                        code.as_str()
+                    )
+                });
+            }
+            Event::AuthLost { code } => {
+                self.stats.auth_lost += 1;
+                self.log(|| format!("tab{tab} auth lost: {}", code.as_str()));
+            }
+            Event::State { state, .. } => self.log(|| format!("tab{tab} state {}", state.as_str())),
+            other => self.log(|| format!("tab{tab} {}", driver::event_name(&other))),
+        }
+    }
+
+    fn read_storage(&self, tab: usize, key: StorageKey) -> Option<String> {
+        let t = &self.tabs[tab];
+        // A sandboxed frame's sessionStorage getter throws.
+        (!t.sandboxed)
+            .then(|| t.storage.get(key.as_str()).cloned())
+            .flatten()
+    }
+
+    fn write_storage(&mut self, tab: usize, key: StorageKey, value: Option<String>) {
+        let throws = self.tabs[tab].sandboxed
+            || (value.is_some() && self.rng.chance(self.scn.storage_failure_rate));
+        if throws {
+            self.stats.storage_failures += 1;
+            self.log(|| format!("tab{tab} sessionStorage write of {} throws", key.as_str()));
+            self.feed_now(tab, Input::StorageFailed { key });
+            return;
+        }
+        let storage = &mut self.tabs[tab].storage;
+        match value {
+            Some(v) => storage.insert(key.as_str(), v),
+            None => storage.remove(key.as_str()),
+        };
+    }
+
+    /// `postMessage` on the channel: every other page of the same origin
+    /// gets it, in the order each sender posted.
+    fn broadcast(&mut self, from: usize, text: String) {
+        let group = self.group(from);
+        for to in 0..self.tabs.len() {
+            if to == from || self.group(to) != group {
+                continue;
+            }
+            let Some(page) = self.open_page(to) else {
+                continue;
+            };
+            let at = (self.now + self.tab_delay())
+                .max(*self.last_msg.get(&(from, to)).unwrap_or(&0));
+            self.last_msg.insert((from, to), at);
+            self.push(
+                at,
+                Ev::Msg {
+                    to,
+                    page,
+                    text: text.clone(),
+                },
+            );
+        }
+    }
+
+    // ---- calls: provider and token endpoint ---------------------------
+
+    fn make_call(&mut self, tab: usize, call: Call, refresh_token: Option<String>) {
+        let scn = self.scn;
+        let page = self.tabs[tab].page;
+        if call.attempt > scn.max_retries + 1 {
+            self.fail(
+                "retries",
+                format!(
+                    "call {} is attempt {} of a cycle allowing {}",
+                    call.id,
+                    call.attempt,
+                    scn.max_retries + 1
+                ),
+            );
+        }
+        let group = self.group(tab);
+        let window = self.window[group];
+        let w = &self.windows[window];
+        if scn.no_failure() && w.calls >= 1 && !w.orphaned {
+            self.fail(
+                "calls-per-window",
+                format!(
+                    "tab{tab} makes a second provider call (#{}, {}) in one refresh window",
+                    call.id,
+                    call.reason.as_str()
+                ),
+            );
+        }
+        self.windows[window].calls += 1;
+        self.stats.calls += 1;
+        let latency = self.rng.range(scn.latency_ms.0, scn.latency_ms.1);
+        let outcome = if !self.network_online {
+            Outcome::Offline
+        } else if self.recovered {
+            Outcome::Success
+        } else if self.rng.chance(scn.timeout_rate) {
+            Outcome::Timeout
+        } else if call.via == Via::TokenEndpoint && self.rng.chance(scn.busy_rate) {
+            Outcome::Busy {
+                retry_after_s: self.rng.range(0, MAX_RETRY_AFTER_S),
+            }
+        } else if call.via == Via::TokenEndpoint
+            && scn.refuses_rotations()
+            && (self.refused_rotations == 0 || self.rng.chance(scn.refused_rotation_rate))
+        {
+            self.refused_rotations += 1;
+            Outcome::RefusedRotation
+        } else if self.rng.chance(scn.failure_rate) {
+            Outcome::Fail
+        } else if self.rng.chance(scn.bad_answer_rate) {
+            match self.rng.range(0, 3) {
+                0 => Outcome::Malformed,
+                1 => Outcome::ExpiredAnswer,
+                2 => Outcome::WrongCustomer,
+                _ => Outcome::Unchanged,
+            }
+        } else {
+            Outcome::Success
+        };
+        // A provider that answers from its cache does so before returning.
+        let sync = call.via == Via::Provider
+            && !matches!(outcome, Outcome::Timeout | Outcome::Offline)
+            && self.rng.chance(scn.sync_answer_rate);
+        let latency = if sync { 0 } else { latency };
+        self.log(|| {
+            format!(
+                "tab{tab} calls {:?} #{} ({}, attempt {}) → {outcome:?} in {latency} ms",
+                call.via,
+                call.id,
+                call.reason.as_str(),
+                call.attempt
+            )
+        });
+        let key = self.calls.len();
+        self.calls.push(CallRec {
+            tab,
+            page,
+            id: call.id,
+            via: call.via,
+            started_at: self.now,
+            latency,
+            outcome,
+            refresh_token,
+            epoch: self.epoch,
+            window,
+            group,
+            answered: false,
+            dropped: false,
+            token: None,
+        });
+        self.call_index.insert((tab, page, call.id), key);
+        match outcome {
+            Outcome::Timeout => {}
+            Outcome::Offline => {
+                let answer = match call.via {
+                    Via::Provider => Ev::Provider {
+                        tab,
+                        page,
+                        call: call.id,
+                        answer: Err(ProviderFailure::Rejected),
+                    },
+                    Via::TokenEndpoint => Ev::Grant {
+                        tab,
+                        page,
+                        call: call.id,
+                        answer: Err(Error::new(ErrorCode::Network, "the network request failed")),
+                    },
+                };
+                let at = self.now + self.rng.range(1, 30);
+                self.push(at, answer);
+            }
+            _ if sync => {
+                if let Some(Ev::Provider { answer, .. }) = self.answer(key) {
+                    self.calls[key].answered = true;
+                    let input = match answer {
+                        Ok(context) => Input::ProviderAnswered {
+                            call: call.id,
+                            context,
+                        },
+                        Err(failure) => Input::ProviderFailed {
+                            call: call.id,
+                            failure: match failure {
+                                ProviderFailure::Rejected => ProviderFailure::Threw,
+                                f => f,
+                            },
+                        },
+                    };
+                    self.feed_now(tab, input);
+                }
+            }
+            _ => self.push(self.now + latency / 2, Ev::Mint { call: key }),
+        }
+        let owner = (tab, page);
+        if self.tabs[tab].die_after_call && self.locks.holds_exclusive(owner) {
+            self.tabs[tab].die_after_call = false;
+            self.kill(tab);
+            self.tabs[tab].closed = true;
+        }
+    }
+
+    /// The provider's backend (or token endpoint) answers a call.
+    fn mint(&mut self, key: usize) {
+        let (started_at, latency) = (self.calls[key].started_at, self.calls[key].latency);
+        if let Some(answer) = self.answer(key) {
+            self.push(started_at + latency, answer);
+        }
+    }
+
+    /// The answer the provider's backend or the token endpoint gives call
+    /// `key` now, as the event that brings it to the page.
+    fn answer(&mut self, key: usize) -> Option<Ev> {
+        let (tab, page, id, via, outcome) = {
+            let c = &self.calls[key];
+            (c.tab, c.page, c.id, c.via, c.outcome)
+        };
+        let issuer_now = self.now + self.scn.issuer_offset_ms;
+        let ttl_s = self.scn.ttl_ms / 1000;
+        let provider = |answer: ProviderAnswer| Ev::Provider {
+            tab,
+            page,
+            call: id,
+            answer,
+        };
+        let grant = |answer: GrantAnswer| Ev::Grant {
+            tab,
+            page,
+            call: id,
+            answer,
+        };
+        let failed = |status: u16, retry_after: Option<String>| {
+            grant(Ok(HttpAnswer {
+                status,
+                date: Some(http_date(issuer_now)),
+                retry_after,
+                body: String::new(),
+            }))
+        };
+        let answer = match outcome {
+            Outcome::Timeout | Outcome::Offline => return None,
+            Outcome::Fail => match via {
+                Via::Provider => provider(Err(ProviderFailure::Rejected)),
+                Via::TokenEndpoint => failed(500, None),
+            },
+            Outcome::Busy { retry_after_s } => {
+                let status = if retry_after_s % 2 == 0 { 429 } else { 503 };
+                failed(status, Some(retry_after_s.to_string()))
+            }
+            Outcome::Malformed => match via {
+                Via::Provider => provider(Ok(Some(r#"{"Auth":{"Token":""}}"#.into()))),
+                Via::TokenEndpoint => failed(200, None),
+            },
+            Outcome::ExpiredAnswer => {
+                // A stale cached token: expired a minute ago.
+                let exp = issuer_now / 1000 - 60;
+                let token = jwt(CUSTOMER, exp - ttl_s, exp, &format!("stale{key}"));
+                self.tokens.insert(token.clone(), (CUSTOMER, exp * 1000));
+                self.context(via, tab, page, id, &token, None, issuer_now)
+            }
+            Outcome::WrongCustomer => {
+                let iat = issuer_now / 1000;
+                let token = jwt(OTHER_CUSTOMER, iat, iat + ttl_s, &format!("other{key}"));
+                self.tokens
+                    .insert(token.clone(), (OTHER_CUSTOMER, (iat + ttl_s) * 1000));
+                self.context(via, tab, page, id, &token, None, issuer_now)
+            }
+            Outcome::Unchanged => match self.tabs[tab].last_token.clone() {
+                Some(t) => self.context(via, tab, page, id, &t, None, issuer_now),
+                // `JSON.stringify` of something that is no JSON object.
+                None => provider(Ok(None)),
+            },
+            Outcome::Success | Outcome::RefusedRotation => {
+                return Some(self.grant_token(key, outcome, issuer_now));
+            }
+        };
+        Some(answer)
+    }
+
+    /// A successful answer, or a refused rotation, or the token endpoint
+    /// refusing a spent refresh token.
+    fn grant_token(&mut self, key: usize, outcome: Outcome, issuer_now: Millis) -> Ev {
+        let (tab, page, id, via, group) = {
+            let c = &self.calls[key];
+            (c.tab, c.page, c.id, c.via, c.group)
+        };
+        let ttl_s = self.scn.ttl_ms / 1000;
+        let presented = self.calls[key].refresh_token.clone();
+        let chain = presented
+            .as_ref()
+            .and_then(|p| self.refresh_chain.get(p).copied());
+        if via == Via::TokenEndpoint {
+            let Some(chain) = chain else {
+                self.fail(
+                    "unknown-refresh-token",
+                    format!("tab{tab} presented a refresh token never issued on call #{id}"),
+                );
+                return self.refused(tab, page, id, issuer_now);
+            };
+            if presented.as_deref() != Some(self.chain_latest[chain].0.as_str()) {
+                // Rotation: a spent refresh token is refused (400). Fine
+                // when the page that got the newer one went with it.
+                let minted_by = self.chain_latest[chain].1;
+                let c = &self.calls[minted_by];
+                let spent_by_gone = !self.live(c.tab, c.page)
+                    || !self.live(tab, page)
+                    || self.windows[self.calls[key].window].orphaned;
+                if spent_by_gone {
+                    let w = self.calls[key].window;
+                    self.windows[w].orphaned = true;
+                } else if self.scn.rotations_answered() && self.calls[key].epoch == self.epoch {
+                    self.fail(
+                        "refresh-token-race",
+                        format!("tab{tab} presented a spent refresh token on call #{id}"),
+                    );
+                }
+                return self.refused(tab, page, id, issuer_now);
+            }
+        }
+        self.minted += 1;
+        let iat = issuer_now / 1000;
+        let exp = iat + ttl_s;
+        let customer = if matches!(outcome, Outcome::RefusedRotation) {
+            // The refresh token rotates; the access token is another
+            // customer's, so the page refuses it.
+            OTHER_CUSTOMER
+        } else {
+            CUSTOMER
+        };
+        let token = jwt(customer, iat, exp, &format!("g{}", self.minted));
+        self.tokens.insert(token.clone(), (customer, exp * 1000));
+        let refresh = self.scn.token_endpoint.then(|| format!("r{}", self.minted));
+        if let Some(r) = &refresh {
+            let chain = chain.unwrap_or_else(|| {
+                self.chain_latest.push((String::new(), key));
+                self.chain_latest.len() - 1
+            });
+            self.chain_latest[chain] = (r.clone(), key);
+            self.refresh_chain.insert(r.clone(), chain);
+        }
+        if customer == CUSTOMER {
+            self.calls[key].token = Some(token.clone());
+            self.tabs[tab].last_token = Some(token.clone());
+            if self.calls[key].epoch == self.epoch {
+                let w = self.window[group];
+                self.windows[w].closed_by_mint = true;
+                self.windows.push(Window::default());
+                self.window[group] = self.windows.len() - 1;
+            }
+        }
+        self.context(via, tab, page, id, &token, refresh.as_deref(), issuer_now)
+    }
+
+    fn refused(&self, tab: usize, page: u32, call: CallId, issuer_now: Millis) -> Ev {
+        Ev::Grant {
+            tab,
+            page,
+            call,
+            answer: Ok(HttpAnswer {
+                status: 400,
+                date: Some(http_date(issuer_now)),
+                retry_after: None,
+                body: r#"{"error":"invalid_grant"}"#.into(),
+            }),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn context(
+        &self,
+        via: Via,
+        tab: usize,
+        page: u32,
+        call: CallId,
+        token: &str,
+        refresh: Option<&str>,
+        issuer_now: Millis,
+    ) -> Ev {
+        let refresh = refresh
+            .map(|r| format!(r#","refresh_token":"{r}""#))
+            .unwrap_or_default();
+        match via {
+            Via::Provider => Ev::Provider {
+                tab,
+                page,
+                call,
+                answer: Ok(Some(format!(
+                    r#"{{"Auth":{{"Token":"{token}"{refresh}}}}}"#
+                ))),
+            },
+            Via::TokenEndpoint => Ev::Grant {
+                tab,
+                page,
+                call,
+                answer: Ok(HttpAnswer {
+                    status: 200,
+                    // The issuer's clock, whole seconds.
+                    date: Some(http_date(issuer_now)),
+                    retry_after: None,
+                    body: format!(
+                        r#"{{"access_token":"{token}","token_type":"Bearer","expires_in":{}{refresh}}}"#,
+                        self.scn.ttl_ms / 1000
+                    ),
+                }),
+            },
+        }
+    }
+
+    // ---- requests -------------------------------------------------------
+
+    /// The app in `tab` asks for something: `auth.fetch`, `getToken`, …
+    fn request(&mut self, tab: usize, kind: Kind, is_final: bool) {
+        let page = self.tabs[tab].page;
+        let Some(d) = self.tabs[tab].driver.as_ref() else {
+            return;
+        };
+        let has_customer = d.customer_id().is_some();
+        if !matches!(kind, Kind::SetCustomer | Kind::ClearCustomer) {
+            self.stats.requests += 1;
+        }
+        let r = self.reqs.len();
+        self.reqs.push(Request {
+            tab,
+            page,
+            kind,
+            created_at: self.now,
+            token_used: None,
+            on_wire: false,
+            last_status: None,
+            end: None,
+            is_final: is_final && has_customer,
+        });
+        let request = r as RequestId;
+        let origin = |o: &str| Some(o.to_owned());
+        let input = match kind {
+            Kind::Fetch | Kind::ForeignFetch => Input::Fetch {
+                request,
+                origin: origin(if kind == Kind::Fetch {
+                    CHAT_ORIGIN
+                } else {
+                    FOREIGN_ORIGIN
+                }),
+                follows_redirects: true,
+                replayable: true,
+            },
+            Kind::ForcedToken => Input::GetToken {
+                request,
+                force: true,
+            },
+            Kind::Headers => Input::AuthHeaders {
+                request,
+                origin: origin(CHAT_ORIGIN),
+            },
+            Kind::ForeignHeaders => Input::AuthHeaders {
+                request,
+                origin: origin(FOREIGN_ORIGIN),
+            },
+            Kind::SetCustomer => Input::SetCustomer {
+                request,
+                customer_id: CUSTOMER.into(),
+                provider: false,
+                stored: self.read_storage(tab, StorageKey::Token),
+            },
+            Kind::ClearCustomer => Input::ClearCustomer { request },
+        };
+        self.feed(tab, input);
+    }
+
+    fn end_request(&mut self, r: usize, end: ReqEnd) {
+        if self.reqs[r].end.is_none() {
+            self.reqs[r].end = Some(end);
+            let waited = self.now - self.reqs[r].created_at;
+            self.stats.max_wait_ms = self.stats.max_wait_ms.max(waited);
+            self.log(|| format!("request {r} ends: {end:?}"));
+        }
+    }
+
+    fn on_reply(&mut self, tab: usize, r: usize, reply: Reply) {
+        let Some(req) = self.reqs.get(r) else {
+            self.fail("reply", format!("tab{tab} answers request {r}, never made"));
+            return;
+        };
+        if req.tab != tab || req.end.is_some() || req.on_wire {
+            self.fail(
+                "reply",
+                format!("tab{tab} answers request {r} ({:?}) that does not wait for it: {reply:?}", req.end),
+            );
+            return;
+        }
+        let kind = req.kind;
+        match (kind, reply) {
+            (_, Reply::Reject(e)) => self.end_request(r, ReqEnd::Rejected(e.code())),
+            (Kind::SetCustomer | Kind::ClearCustomer, Reply::Done) => {
+                self.end_request(r, ReqEnd::Done)
+            }
+            (Kind::ForcedToken, Reply::Token(token)) => {
+                if let Some(t) = &token {
+                    self.token_sent(tab, r, t.secret());
+                }
+                self.end_request(
+                    r,
+                    ReqEnd::Sent {
+                        with_token: token.is_some(),
+                    },
+                );
+            }
+            (Kind::Headers, Reply::Headers(headers)) => {
+                let token = bearer(&headers);
+                if let Some(t) = &token {
+                    self.token_sent(tab, r, t);
+                }
+                self.end_request(
+                    r,
+                    ReqEnd::Sent {
+                        with_token: token.is_some(),
+                    },
+                );
+            }
+            (Kind::ForeignHeaders, Reply::Headers(headers)) if headers.is_empty() => {
+                self.end_request(r, ReqEnd::Sent { with_token: false })
+            }
+            (Kind::ForeignFetch, Reply::Plain) => {
+                self.end_request(r, ReqEnd::Sent { with_token: false })
+            }
+            (Kind::ForeignHeaders | Kind::ForeignFetch, reply) => self.fail(
+                "token-leak",
+                format!("tab{tab} answers request {r} to {FOREIGN_ORIGIN} with {reply:?}"),
+            ),
+            (Kind::Fetch, Reply::Send { headers, .. }) => self.transmit(tab, r, &headers, false),
+            (Kind::Fetch, Reply::Replay { headers }) => {
+                if self.reqs[r].last_status != Some(401) {
+                    self.fail(
+                        "replay",
+                        format!("tab{tab} replays request {r}, which got no 401"),
+                    );
+                }
+                self.transmit(tab, r, &headers, true)
+            }
+            (Kind::Fetch, Reply::Response) => {
+                let end = if self.reqs[r].last_status == Some(401) {
+                    self.stats.unauthorized += 1;
+                    ReqEnd::Unauthorized
+                } else {
+                    ReqEnd::Sent {
+                        with_token: self.reqs[r].token_used.is_some(),
+                    }
+                };
+                self.end_request(r, end);
+            }
+            (kind, reply) => self.fail(
+                "reply",
+                format!("tab{tab} answers {kind:?} request {r} with {reply:?}"),
+            ),
+        }
+    }
+
+    /// A token the page hands out now (a header, `getToken`): it must be
+    /// this customer's, minted, and not expired on the page clock.
+    fn token_sent(&mut self, tab: usize, r: usize, token: &str) {
+        self.stats.sent_with_token += 1;
+        match self.tokens.get(token) {
+            None => {
+                self.fail(
+                    "unknown-token",
+                    format!("request {r} carries a token never minted"),
+                );
+                return;
+            }
+            Some(&(customer, _)) if customer != CUSTOMER => {
+                self.fail(
+                    "foreign-token",
+                    format!("tab{tab} sends request {r} with {customer}'s token"),
+                );
+                return;
+            }
+            Some(_) => {}
+        }
+        let now = self.now;
+        let expired = self.tabs[tab]
+            .driver
+            .as_ref()
+            .and_then(|d| d.session().credential())
+            .filter(|c| c.token.secret() == token)
+            .and_then(|c| (!c.is_valid_at(now)).then_some(c.expires_at));
+        if let Some(exp) = expired {
+            self.stats.expired_page += 1;
+            self.fail(
+                "expired-on-page",
+                format!(
+                    "tab{tab} sends request {r} with a token that expired at {} (now {})",
+                    exp.unwrap_or(0) - T0,
+                    now - T0
+                ),
+            );
+        }
+    }
+
+    /// `fetch` with the driver's headers.
+    fn transmit(&mut self, tab: usize, r: usize, headers: &[(String, String)], replay: bool) {
+        if !headers.iter().any(|(n, _)| n == "Chat-Anonymous-Id") {
+            self.fail(
+                "headers",
+                format!("tab{tab} sends request {r} without Chat-Anonymous-Id"),
+            );
+        }
+        let token = bearer(headers);
+        if let Some(t) = &token {
+            self.token_sent(tab, r, t);
+        }
+        self.log(|| format!("tab{tab} sends request {r} (replay: {replay})"));
+        self.reqs[r].token_used = token;
+        self.reqs[r].on_wire = true;
+        if !self.network_online {
+            let at = self.now + self.rng.range(1, 30);
+            self.push(at, Ev::FetchFailed { req: r });
+            return;
+        }
+        let (lo, hi) = self.scn.request_latency_ms;
+        let at = self.now + self.rng.range(lo, hi);
+        self.push(at, Ev::Arrive { req: r });
+    }
+
+    /// The chat server judges the token on the issuer's clock.
+    fn arrive(&mut self, r: usize) {
+        let server_now = self.now + self.scn.issuer_offset_ms;
+        let status = match self.reqs[r].token_used.as_deref() {
+            None => 200,
+            Some(token) => match self.tokens.get(token) {
+                Some(&(_, exp)) if server_now < exp => 200,
+                Some(_) => {
+                    self.stats.expired_server += 1;
+                    if self.scn.answerable() && !self.slept_tokens.contains(token) {
+                        self.stats.expired_server_avoidable += 1;
+                        let tab = self.reqs[r].tab;
+                        self.fail(
+                            "expired-at-server",
+                            format!("request {r} from tab{tab} reached the server with an expired token although the provider answers in time"),
+                        );
+                    }
+                    401
+                }
+                None => 401,
+            },
+        };
+        let (lo, hi) = self.scn.request_latency_ms;
+        let at = self.now + self.rng.range(lo, hi);
+        self.push(at, Ev::Response { req: r, status });
+    }
+
+    // ---- invariants ------------------------------------------------------
+
+    fn check_step(&mut self) {
+        for tab in 0..self.tabs.len() {
+            let Some(d) = self.tabs[tab].driver.as_ref() else {
+                continue;
+            };
+            let owner = (tab, self.tabs[tab].page);
+            let waiting = self
+                .reqs
+                .iter()
+                .filter(|r| (r.tab, r.page) == owner && r.end.is_none() && !r.on_wire)
+                .count();
+            if d.session().waiters() != waiting {
+                let msg = format!(
+                    "tab{tab}: the session counts {} waiters, the app waits on {waiting} requests",
+                    d.session().waiters(),
+                );
+                self.fail("waiters", msg);
+                return;
+            }
+            let stored = self.tabs[tab].storage.get(StorageKey::Token.as_str());
+            if stored.is_some() && (d.customer_id().is_none() || !self.scn.storage_session) {
+                let msg = format!(
+                    "tab{tab} keeps a token in sessionStorage with customer {:?} (storage 'session': {})",
+                    d.customer_id(),
+                    self.scn.storage_session
+                );
+                self.fail("token-left-in-storage", msg);
+                return;
+            }
+        }
+    }
+
+    fn check_end(&mut self) {
+        let scn = self.scn;
+        for r in 0..self.reqs.len() {
+            let tab = self.reqs[r].tab;
+            match self.reqs[r].end {
+                None => {
+                    let created = self.reqs[r].created_at - T0;
+                    let state = self.tabs[tab]
+                        .driver
+                        .as_ref()
+                        .map_or("gone", |d| d.state().as_str());
+                    self.fail(
+                        "request-lost",
+                        format!(
+                            "request {r} ({:?}) of tab{tab} (made at {:.3}s) never ended; tab state {state}",
+                            self.reqs[r].kind,
+                            created as f64 / 1000.0,
+                        ),
+                    );
+                    return;
+                }
+                Some(end) if self.reqs[r].is_final && scn.admissible() => {
+                    let ok = matches!(end, ReqEnd::Sent { with_token: true })
+                        || (!self.logged_in && matches!(end, ReqEnd::Sent { .. }));
+                    if !ok && self.logged_in {
+                        self.fail(
+                            "stuck",
+                            format!("tab{tab}'s request after recovery ended {end:?}, not sent with a token"),
+                        );
+                        return;
+                    }
+                }
+                _ => {}
+            }
+        }
+        for tab in 0..self.tabs.len() {
+            let Some(d) = self.tabs[tab].driver.as_ref() else {
+                continue;
+            };
+            let s = d.session();
+            if s.waiters() != 0 {
+                let msg = format!("tab{tab} ends with {} waiters", s.waiters());
+                self.fail("waiters-left", msg);
+                return;
+            }
+            if self.logged_in
+                && scn.admissible()
+                && !matches!(s.state(), State::Authenticated | State::Refreshing)
+            {
+                let msg = format!("tab{tab} ends {}", s.state().as_str());
+                self.fail("stuck", msg);
+                return;
+            }
+        }
+    }
+
+    fn finish_stats(mut self) -> Stats {
+        for r in &self.reqs {
+            if matches!(r.kind, Kind::SetCustomer | Kind::ClearCustomer) {
+                continue;
+            }
+            match r.end {
+                None => self.stats.lost += 1,
+                Some(ReqEnd::Rejected(code)) => {
+                    *self.stats.rejected.entry(code.as_str()).or_default() += 1
+                }
+                Some(ReqEnd::Died) => self.stats.died += 1,
+                Some(_) => {}
+            }
+        }
+        self.stats.window_calls = self
+            .windows
+            .iter()
+            .filter(|w| w.closed_by_mint)
+            .map(|w| (w.calls, w.orphaned))
+            .collect();
+        self.stats
+    }
+}
+
+/// The token of an `Authorization: Bearer …` header.
+fn bearer(headers: &[(String, String)]) -> Option<String> {
+    headers
+        .iter()
+        .find(|(n, _)| n == "Authorization")
+        .and_then(|(_, v)| v.strip_prefix("Bearer "))
+        .map(str::to_owned)
+}
+
+/// One parameter of a form body (the sim's values need no decoding).
+fn form_value(body: &str, name: &str) -> Option<String> {
+    body.split('&')
+        .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+        .map(str::to_owned)
+}
+
+/// An unsigned JWT (the sim's sessions check no signatures).
+fn jwt(sub: &str, iat: i64, exp: i64, id: &str) -> String {
+    let header = base64url::encode(br#"{"alg":"RS256","typ":"JWT"}"#);
+    let payload = base64url::encode(
+        format!(r#"{{"sub":"{sub}","iat":{iat},"exp":{exp},"jti":"{id}"}}"#).as_bytes(),
+    );
+    format!("{header}.{payload}.c2ln")
+}
+
+/// The HTTP `Date` header (IMF-fixdate) for `ms` since the epoch.
+fn http_date(ms: Millis) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let date = format!(
+        "{}, {day:02} {} {year} {:02}:{:02}:{:02} GMT",
+        DAYS[days.rem_euclid(7) as usize],
+        MONTHS[(month - 1) as usize],
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    );
+    debug_assert_eq!(schedule::parse_http_date(&date, ms), Some(secs * 1000));
+    date
+}
