@@ -1,5 +1,5 @@
-// Web Locks for cross-tab refresh (src/bindings/tabs.rs). Kept in JS because
-// web-sys only exposes LockManager behind --cfg=web_sys_unstable_apis.
+// Web Locks for cross-tab refresh: src/driver/tabs.rs decides, src/bindings/host.rs calls these.
+// Kept in JS because web-sys only exposes LockManager behind --cfg=web_sys_unstable_apis.
 //
 // Each ChatAuth instance with crossTab holds a shared "presence" lock for its
 // lifetime, so a tab can count its live peers with navigator.locks.query();
@@ -88,10 +88,10 @@ export function holdLock(name, failed) {
   return () => release();
 }
 
-/** How many held locks start with `prefix`, not counting `own` (0 when query() fails or takes over `ms`). */
-export function countHeld(prefix, own, ms) {
-  return heldLocks(ms).then(
-    (held) => held.filter((lock) => lock.name.startsWith(prefix) && lock.name !== own).length,
-    () => 0,
+/** Calls `done(n)`: how many held locks start with `prefix`, not counting `own` (0 when query() fails or takes over `ms`). */
+export function countHeld(prefix, own, ms, done) {
+  heldLocks(ms).then(
+    (held) => done(held.filter((lock) => lock.name.startsWith(prefix) && lock.name !== own).length),
+    () => done(0),
   );
 }

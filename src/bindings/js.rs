@@ -61,50 +61,20 @@ pub fn global() -> Object {
 }
 
 /// The page's own `fetch(input, init)`, looked up when called (so a page's
-/// wrapper or a test double is honoured). `Err` is whatever fetch threw or
-/// rejected with; callers decide what a caller may see of it.
+/// wrapper or a test double is honoured); a rejected promise when it is
+/// missing or throws.
+pub fn fetch_promise(input: &JsValue, init: &JsValue) -> Promise {
+    match function(&get(&global(), "fetch")).map(|f| f.call2(&JsValue::NULL, input, init)) {
+        Some(Ok(p)) => Promise::resolve(&p),
+        Some(Err(e)) => Promise::reject(&e),
+        None => Promise::reject(&JsValue::UNDEFINED),
+    }
+}
+
+/// [`fetch_promise`] awaited. `Err` is whatever fetch threw or rejected
+/// with; callers decide what a caller may see of it.
 pub async fn fetch(input: &JsValue, init: &JsValue) -> Result<web_sys::Response, JsValue> {
-    let fetch = function(&get(&global(), "fetch")).ok_or(JsValue::UNDEFINED)?;
-    let promise: Promise = fetch.call2(&JsValue::NULL, input, init)?.unchecked_into();
-    JsFuture::from(promise)
+    JsFuture::from(fetch_promise(input, init))
         .await?
         .dyn_into::<web_sys::Response>()
-}
-
-/// A version 4 UUID from `crypto.getRandomValues`.
-pub fn uuid_v4() -> String {
-    let mut b = [0u8; 16];
-    let crypto = get(&global(), "crypto");
-    if let Ok(crypto) = crypto.dyn_into::<web_sys::Crypto>() {
-        let _ = crypto.get_random_values_with_u8_array(&mut b);
-    }
-    if b == [0u8; 16] {
-        // No WebCrypto (very old runtime): Math.random still gives a unique id.
-        for x in b.iter_mut() {
-            *x = (js_sys::Math::random() * 256.0) as u8;
-        }
-    }
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(36);
-    for (i, byte) in b.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            s.push('-');
-        }
-        s.push(HEX[(byte >> 4) as usize] as char);
-        s.push(HEX[(byte & 15) as usize] as char);
-    }
-    s
-}
-
-/// Whether `s` has the shape of a version 4 UUID.
-pub fn is_uuid_v4(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 36
-        && b.iter().enumerate().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => *c == b'-',
-            14 => *c == b'4',
-            _ => c.is_ascii_hexdigit() && !c.is_ascii_uppercase(),
-        })
 }

@@ -1,14 +1,15 @@
-//! Judging answers in the browser: the core admits a context
-//! ([`crate::admit`]); this module adds the I/O around it — WebCrypto for
-//! signatures, the JWKS URL (cached; an unknown `kid` re-fetches once), the
-//! introspection endpoint, the issuer's metadata (cached per page), the
-//! OAuth refresh grant — and `verifyToken`. The fetches a judgement needs
-//! are retried with [`crate::fetch_retry`]'s bounded backoff.
+//! The network and crypto steps the driver asks for: the OAuth refresh
+//! grant's POST ([`crate::driver::Effect::PostRefreshGrant`]), the token
+//! checks ([`crate::driver::Effect::CheckToken`]: WebCrypto signatures, the
+//! JWKS URL — cached; an unknown `kid` re-fetches once — and the
+//! introspection endpoint), the issuer's metadata (cached per page) — and
+//! `verifyToken`. The fetches are retried with [`crate::fetch_retry`]'s
+//! bounded backoff. The driver judges every answer.
 
 use super::crypto;
 use super::js;
-use super::runtime::Runtime;
-use crate::admit::{self, Candidate, Introspection, Rules};
+use super::host::Host;
+use crate::admit::Introspection;
 use crate::clock::Millis;
 use crate::config::Config;
 use crate::discovery::{self, Metadata};
@@ -17,8 +18,8 @@ use crate::fetch_retry;
 use crate::grant::form_encode;
 use crate::json::{self, Value};
 use crate::keys::{self, KeySource};
-use crate::schedule;
-use crate::session::{Call, Credential};
+use crate::driver::HttpAnswer;
+use crate::secret::SecretString;
 use crate::verify::{self, VerifyOptions};
 use js_sys::Promise;
 use std::cell::RefCell;
@@ -34,12 +35,9 @@ pub struct KeyCache {
 }
 
 impl KeyCache {
-    /// Reads `validation.*` keys once, at construction: an unknown
-    /// algorithm or an unusable key is `invalid_config` there and then.
+    /// Reads `validation.*` keys once, at construction: an unusable key is
+    /// `invalid_config` there and then.
     pub fn new(config: &Config) -> Result<KeyCache> {
-        if config.checks_signatures() {
-            config.validation.parsed_algorithms()?;
-        }
         Ok(KeyCache {
             keys: RefCell::new(config.validation.static_keys()?),
         })
@@ -143,13 +141,14 @@ async fn metadata(issuer: &str) -> Result<Rc<Metadata>> {
 }
 
 /// The token endpoint: `tokenEndpoint`, else the `issuer`'s.
-async fn token_endpoint(rt: &Rc<Runtime>) -> Result<String> {
-    if let Some(url) = &rt.config.token_endpoint {
-        return Ok(url.clone());
+async fn token_endpoint(host: &Host) -> Result<String> {
+    let (endpoint, issuer) = host.with(|d| (d.config().token_endpoint.clone(), d.config().issuer.clone()));
+    if let Some(url) = endpoint {
+        return Ok(url);
     }
     let none = || Error::new(ErrorCode::RefreshFailed, "no token endpoint is known");
-    let issuer = rt.config.issuer.as_deref().ok_or_else(none)?;
-    metadata(issuer)
+    let issuer = issuer.ok_or_else(none)?;
+    metadata(&issuer)
         .await?
         .token_endpoint
         .clone()
@@ -158,28 +157,23 @@ async fn token_endpoint(rt: &Rc<Runtime>) -> Result<String> {
 
 /// Where the JWK Set comes from: `validation.jwksUrl`, else — unless a
 /// `publicKey` or `jwks` is given — the `issuer`'s `jwks_uri`.
-async fn jwks_url(rt: &Rc<Runtime>) -> Result<Option<String>> {
-    let v = &rt.config.validation;
-    if v.jwks_url.is_some() || v.public_key.is_some() || v.jwks.is_some() {
-        return Ok(v.jwks_url.clone());
+async fn jwks_url(host: &Host) -> Result<Option<String>> {
+    let (v, issuer) = host.with(|d| {
+        let v = &d.config().validation;
+        let own = v.jwks_url.is_some() || v.public_key.is_some() || v.jwks.is_some();
+        (own.then(|| v.jwks_url.clone()), d.config().issuer.clone())
+    });
+    if let Some(own) = v {
+        return Ok(own);
     }
-    let Some(issuer) = rt.config.issuer.as_deref() else {
+    let Some(issuer) = issuer else {
         return Ok(None);
     };
-    match metadata(issuer).await?.jwks_uri.clone() {
+    match metadata(&issuer).await?.jwks_uri.clone() {
         Some(url) => Ok(Some(url)),
         // Signatures are checked with an issuer: fail closed.
         None => Err(Error::malformed("the issuer's metadata names no jwks_uri")),
     }
-}
-
-/// An answer to a call: a context's JSON text and, for the token endpoint,
-/// the response's `Date` (the issuer's clock).
-pub struct Answer {
-    /// JSON text of a context or an OAuth token response.
-    pub text: String,
-    /// The HTTP `Date` header, ms since the epoch.
-    pub server_date: Option<Millis>,
 }
 
 /// A response header read through CORS (`Date` and `Retry-After` are not
@@ -188,55 +182,22 @@ fn header(response: &Response, name: &str) -> Option<String> {
     response.headers().get(name).ok().flatten()
 }
 
-/// The OAuth 2.0 refresh grant (RFC 6749 §6): the answer, or the failure —
-/// `refresh_failed` when the refresh token is refused, `network` otherwise
-/// (with the server's `Retry-After` on 429 and 503).
-pub async fn refresh_grant(rt: &Rc<Runtime>) -> Result<Answer> {
-    let refresh_token = rt
-        .session
-        .borrow()
-        .refresh_token()
-        .cloned()
-        .ok_or_else(|| Error::new(ErrorCode::RefreshFailed, "no refresh token"))?;
-    let refused = |message| {
-        // Forgotten, so the next attempt asks the provider.
-        rt.session.borrow_mut().forget_refresh_token(&refresh_token);
-        Error::new(ErrorCode::RefreshFailed, message)
-    };
-    let endpoint = match token_endpoint(rt).await {
-        Err(e) if e.code() == ErrorCode::RefreshFailed => {
-            return Err(refused("no token endpoint is known"))
-        }
-        other => other?,
-    };
-    let body = rt.config.grant.refresh_body(&refresh_token);
+/// Posts the refresh grant's `body` to the token endpoint: its answer as
+/// received, `network` when it cannot be had, `refresh_failed` when no
+/// token endpoint is known. The driver judges the answer.
+pub async fn refresh_grant(host: &Host, body: SecretString) -> Result<HttpAnswer> {
+    let endpoint = token_endpoint(host).await?;
     let response = post_form(&endpoint, body.secret()).await?;
-    let status = response.status();
-    if status == 400 || status == 401 {
-        // invalid_grant: the refresh token is spent or revoked.
-        return Err(refused("the token endpoint refused the refresh token"));
-    }
-    if !response.ok() {
-        let mut error = Error::new(ErrorCode::Network, "the token endpoint failed");
-        if status == 429 || status == 503 {
-            let wait = header(&response, "Retry-After")
-                .and_then(|v| schedule::parse_retry_after(&v, rt.now()));
-            if let Some(ms) = wait {
-                error = error.with_retry_after(ms);
-            }
-        }
-        return Err(error);
-    }
-    let server_date =
-        header(&response, "Date").and_then(|v| schedule::parse_http_date(&v, rt.now()));
-    Ok(Answer {
-        text: text(&response).await?,
-        server_date,
+    Ok(HttpAnswer {
+        status: response.status(),
+        date: header(&response, "Date"),
+        retry_after: header(&response, "Retry-After"),
+        body: text(&response).await?,
     })
 }
 
-async fn introspect(rt: &Rc<Runtime>, token: &str) -> Result<Option<Introspection>> {
-    let Some(endpoint) = rt.config.introspection_endpoint.clone() else {
+async fn introspect(host: &Host, token: &str) -> Result<Option<Introspection>> {
+    let Some(endpoint) = host.with(|d| d.config().introspection_endpoint.clone()) else {
         return Ok(None);
     };
     let mut body = String::from("token=");
@@ -270,17 +231,16 @@ async fn fetch_jwks(url: &str) -> Result<KeySource> {
 }
 
 /// Checks a token's signature under the session's keys (rules 2–7).
-async fn check_signature(rt: &Rc<Runtime>, token: &str, opts: &mut VerifyOptions) -> Result<()> {
-    opts.algorithms = rt.config.validation.parsed_algorithms()?;
-    let jwks_url = jwks_url(rt).await?;
+async fn check_signature(host: &Host, token: &str, opts: &mut VerifyOptions) -> Result<()> {
+    let jwks_url = jwks_url(host).await?;
     for fetched in [false, true] {
-        if rt.keys.keys.borrow().is_none() || fetched {
+        if host.keys.keys.borrow().is_none() || fetched {
             let Some(url) = &jwks_url else {
                 break;
             };
-            *rt.keys.keys.borrow_mut() = Some(fetch_jwks(url).await?);
+            *host.keys.keys.borrow_mut() = Some(fetch_jwks(url).await?);
         }
-        opts.key = rt.keys.keys.borrow().clone();
+        opts.key = host.keys.keys.borrow().clone();
         match verify::prepare(token, opts) {
             Err(e) if e.code() == ErrorCode::UnknownKey && !fetched && jwks_url.is_some() => {
                 continue
@@ -310,44 +270,22 @@ async fn check_signature(rt: &Rc<Runtime>, token: &str, opts: &mut VerifyOptions
     ))
 }
 
-/// Judges the answer to `call` (JSON text) for the session.
-pub async fn judge(
-    rt: &Rc<Runtime>,
-    call: &Call,
-    answer: &Answer,
-    received_at: Millis,
-) -> Result<Credential> {
-    let candidate = Candidate::read(&answer.text)?.with_server_date(answer.server_date);
-    let (customer_id, refused, clock) = {
-        let s = rt.session.borrow();
-        (
-            s.customer_id().map(str::to_owned).unwrap_or_default(),
-            s.refused_token().cloned(),
-            s.clock_evidence(),
-        )
-    };
-    let rules = Rules {
-        validation: &rt.config.validation,
-        customer_id: &customer_id,
-        refused: refused.as_ref(),
-        needs_refresh: call.needs_refresh,
-        asked_at: Some(call.started_at),
-        clock,
-    };
-    if candidate.is_jwt() && rt.config.checks_signatures() {
-        let mut opts = admit::session_verify_options(&rules);
-        check_signature(rt, candidate.token(), &mut opts).await?;
-    } else if !candidate.is_jwt() && rt.config.checks_signatures() {
-        return Err(Error::malformed(
-            "a signed JWT is required (validation has a key)",
-        ));
+/// The checks the driver asked for: the signature under `signature`, then
+/// introspection; the introspection answer, if asked.
+pub async fn check_token(
+    host: &Host,
+    token: &SecretString,
+    signature: Option<Box<VerifyOptions>>,
+    introspect_it: bool,
+) -> Result<Option<Introspection>> {
+    if let Some(mut opts) = signature {
+        check_signature(host, token.secret(), &mut opts).await?;
     }
-    let introspection = if candidate.needs_introspection() {
-        introspect(rt, candidate.token()).await?
+    if introspect_it {
+        introspect(host, token.secret()).await
     } else {
-        None
-    };
-    candidate.admit(&rules, received_at, introspection)
+        Ok(None)
+    }
 }
 
 thread_local! {

@@ -1,20 +1,20 @@
-//! The wasm-bindgen shell: converts JavaScript values, delegates to the core
-//! and to [`runtime::Runtime`], and turns every failure into a
-//! `ChatAuthError`. Nothing here decides policy.
+//! The wasm-bindgen shell: converts JavaScript values into the driver's
+//! inputs ([`host::Host`] carries out its effects), and turns every failure
+//! into a `ChatAuthError`. Nothing here decides policy.
 
 mod crypto;
+mod host;
 mod js;
 mod judge;
-mod runtime;
-mod tabs;
 mod transport;
 
 use crate::config::{Config, FUNCTION_OPTIONS};
+use crate::driver::{Input, EVENTS};
 use crate::error::{Error, ErrorCode};
-use crate::session::{Session, SessionConfig, State};
+use crate::session::State;
 use crate::token;
+use host::{destroyed, session_storage, Host};
 use js_sys::{Function, Object, Promise};
-use runtime::{Runtime, EVENTS};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -91,7 +91,7 @@ pub fn install_asapp(target: JsValue) {
 /// Customer authentication for one chat widget (API.md `class ChatAuth`).
 #[wasm_bindgen]
 pub struct ChatAuth {
-    rt: Rc<Runtime>,
+    host: Rc<Host>,
 }
 
 fn function_option(options: &JsValue, key: &str) -> Result<Option<Function>, JsValue> {
@@ -104,8 +104,8 @@ fn function_option(options: &JsValue, key: &str) -> Result<Option<Function>, JsV
         .ok_or_else(|| core_err(Error::invalid_config(key, "must be a function")))
 }
 
-fn destroyed() -> JsValue {
-    js::error(ErrorCode::Destroyed, "this ChatAuth was destroyed")
+fn rejected(e: JsValue) -> Promise {
+    Promise::reject(&e)
 }
 
 #[wasm_bindgen]
@@ -138,113 +138,100 @@ impl ChatAuth {
             .map_err(|_| js::error(ErrorCode::InvalidConfig, "options must be JSON-like"))?;
         let config = Config::from_json(&parsed).map_err(core_err)?;
         let keys = judge::KeyCache::new(&config).map_err(core_err)?;
-        if let Some(id) = &config.customer_id {
-            crate::identifier::check_customer_id(id).map_err(core_err)?;
-            if provider.is_none() {
-                return Err(js::error(
-                    ErrorCode::InvalidConfig,
-                    "option 'customerId' needs a contextProvider",
-                ));
-            }
-        }
-        let session = Session::new(
-            Runtime::initial_anonymous_id(),
-            SessionConfig {
-                policy: config.policy,
-                has_provider: provider.is_some(),
-                has_token_endpoint: config.has_token_endpoint(),
-            },
-        );
         let customer_id = config.customer_id.clone();
-        let rt = Runtime::new(config, session, provider, login_handler, now_fn, keys);
-        let auth = ChatAuth { rt };
-        if let Some(id) = customer_id {
+        let host = Host::open(config, provider, login_handler, now_fn, keys)?;
+        if let Some(customer_id) = customer_id {
             // Errors surface as events (`refresh-failed`, `auth-lost`).
-            let _ = auth.set_customer(JsValue::from(id), JsValue::UNDEFINED);
+            let request = host.next_id();
+            host.feed(Input::SetCustomer {
+                request,
+                customer_id,
+                provider: false,
+                stored: stored_token(),
+            });
         }
-        Ok(auth)
+        Ok(ChatAuth { host })
+    }
+
+    fn destroyed(&self) -> bool {
+        self.host.with(|d| d.state()) == State::Destroyed
     }
 
     /// Sets (or switches) the customer; resolves once authenticated.
     #[wasm_bindgen(js_name = setCustomer)]
     pub fn set_customer(&self, customer_id: JsValue, context_provider: JsValue) -> Promise {
-        let rt = self.rt.clone();
-        promise(async move {
-            if rt.session.borrow().state() == State::Destroyed {
-                return Err(destroyed());
-            }
-            if !(context_provider.is_undefined() || context_provider.is_null()) {
-                let p = js::function(&context_provider).ok_or_else(|| {
-                    core_err(Error::invalid_config(
+        if self.destroyed() {
+            return rejected(destroyed());
+        }
+        let provider = !(context_provider.is_undefined() || context_provider.is_null());
+        if provider {
+            match js::function(&context_provider) {
+                Some(p) => self.host.set_provider(p),
+                None => {
+                    return rejected(core_err(Error::invalid_config(
                         "contextProvider",
                         "must be a function",
-                    ))
-                })?;
-                rt.set_provider(p);
-            }
-            let id = customer_id.as_string().ok_or_else(|| {
-                js::error(ErrorCode::CustomerIdInvalid, "customer id must be a string")
-            })?;
-            let now = rt.now();
-            let stored = rt.stored_credential(&id);
-            let fx = {
-                let mut session = rt.session.borrow_mut();
-                match stored {
-                    Some(c) => session.resume(&id, c, now, js_sys::Math::random()),
-                    None => session.set_customer(&id, now),
+                    )))
                 }
             }
-            .map_err(core_err)?;
-            rt.after(fx);
-            rt.credential(false).await?;
-            Ok(JsValue::UNDEFINED)
-        })
+        }
+        let Some(customer_id) = customer_id.as_string() else {
+            return rejected(js::error(
+                ErrorCode::CustomerIdInvalid,
+                "customer id must be a string",
+            ));
+        };
+        let request = self.host.next_id();
+        self.host.request(
+            request,
+            None,
+            Input::SetCustomer {
+                request,
+                customer_id,
+                provider,
+                stored: stored_token(),
+            },
+        )
     }
 
     /// Logs out: forgets token and customer, takes a new anonymous id.
     #[wasm_bindgen(js_name = clearCustomer)]
     pub fn clear_customer(&self) -> Promise {
-        let rt = self.rt.clone();
-        promise(async move {
-            let customer = rt.session.borrow().customer_id().map(str::to_owned);
-            let fx = rt
-                .session
-                .borrow_mut()
-                .clear_customer(Runtime::new_anonymous_id())
-                .map_err(core_err)?;
-            rt.after(fx);
-            if let (Some(customer), Some(tabs)) = (customer, rt.tabs.borrow().as_ref()) {
-                tabs.announce_logout(&customer);
-            }
-            Ok(JsValue::UNDEFINED)
-        })
+        let request = self.host.next_id();
+        self.host
+            .request(request, None, Input::ClearCustomer { request })
     }
 
     /// The access token (refreshed first when due or forced); `null` when anonymous.
     #[wasm_bindgen(js_name = getToken)]
     pub fn get_token(&self, opts: JsValue) -> Promise {
-        let rt = self.rt.clone();
         let force = js::get(&opts, "forceRefresh").as_bool() == Some(true);
-        promise(async move {
-            let credential = rt.credential(force).await?;
-            Ok(credential.map_or(JsValue::NULL, |c| JsValue::from(c.token.secret())))
-        })
+        let request = self.host.next_id();
+        self.host
+            .request(request, None, Input::GetToken { request, force })
     }
 
     /// The headers to add to a request for `url` (`{}` for other origins).
     #[wasm_bindgen(js_name = authHeaders)]
     pub fn auth_headers(&self, url: JsValue) -> Promise {
-        promise(transport::auth_headers(self.rt.clone(), url))
+        let origin = url.as_string().as_deref().and_then(transport::origin_of);
+        let request = self.host.next_id();
+        self.host
+            .request(request, None, Input::AuthHeaders { request, origin })
     }
 
     /// `fetch` with the token attached for allowed origins.
     pub fn fetch(&self, input: JsValue, init: JsValue) -> Promise {
-        promise(transport::fetch(self.rt.clone(), input, init))
+        let request = self.host.next_id();
+        match transport::read(request, input, init) {
+            Ok((call, driver_input)) => self.host.request(request, Some(call), driver_input),
+            Err(e) => rejected(e),
+        }
     }
 
     /// Subscribes to an event; returns the unsubscribe function.
     pub fn on(&self, event: JsValue, handler: JsValue) -> Result<Function, JsValue> {
-        if self.rt.session.borrow().state() == State::Destroyed {
+        if self.destroyed() {
             return Err(destroyed());
         }
         let name = event.as_string().unwrap_or_default();
@@ -254,11 +241,11 @@ impl ChatAuth {
         let handler = js::function(&handler).ok_or_else(|| {
             js::error(ErrorCode::InvalidConfig, "event handler must be a function")
         })?;
-        let id = self.rt.subscribe(name, handler);
-        let weak = Rc::downgrade(&self.rt);
+        let id = self.host.subscribe(name, handler);
+        let weak = Rc::downgrade(&self.host);
         let off = Closure::once_into_js(move || {
-            if let Some(rt) = weak.upgrade() {
-                rt.unsubscribe(id);
+            if let Some(host) = weak.upgrade() {
+                host.unsubscribe(id);
             }
         });
         Ok(off.unchecked_into())
@@ -266,48 +253,45 @@ impl ChatAuth {
 
     /// Cancels timers, listeners and channels; pending calls reject with `destroyed`.
     pub fn destroy(&self) {
-        let fx = self.rt.session.borrow_mut().destroy();
-        self.rt.after(fx);
-        self.rt.shut_down();
+        self.host.feed(Input::Destroy);
     }
 
     /// `'anonymous' | 'authenticating' | 'authenticated' | 'refreshing' | 'expired' | 'logged_out' | 'destroyed'`.
     #[wasm_bindgen(getter)]
     pub fn state(&self) -> String {
-        self.rt.session.borrow().state().as_str().to_owned()
+        self.host.with(|d| d.state().as_str().to_owned())
     }
 
     /// The customer id, or `null`.
     #[wasm_bindgen(getter, js_name = customerId)]
     pub fn customer_id(&self) -> JsValue {
-        self.rt
-            .session
-            .borrow()
-            .customer_id()
-            .map_or(JsValue::NULL, JsValue::from)
+        self.host
+            .with(|d| d.customer_id().map_or(JsValue::NULL, JsValue::from))
     }
 
     /// The anonymous id sent as `Chat-Anonymous-Id`.
     #[wasm_bindgen(getter, js_name = anonymousId)]
     pub fn anonymous_id(&self) -> String {
-        self.rt.session.borrow().anonymous_id().to_owned()
+        self.host.with(|d| d.anonymous_id().to_owned())
     }
 
     /// Expiry in ms on the page clock, or `null`.
     #[wasm_bindgen(getter, js_name = expiresAt)]
     pub fn expires_at(&self) -> JsValue {
-        js::opt_number(
-            self.rt
-                .session
-                .borrow()
-                .credential()
-                .and_then(|c| c.expires_at),
-        )
+        js::opt_number(self.host.with(|d| d.expires_at()))
     }
 
     /// The decoded JWT payload, or `null` for opaque tokens and when anonymous.
     #[wasm_bindgen(getter)]
     pub fn claims(&self) -> JsValue {
-        self.rt.claims()
+        self.host.claims()
     }
+}
+
+/// `sessionStorage['chat-auth:token']` as it reads now.
+fn stored_token() -> Option<String> {
+    session_storage()?
+        .get_item(crate::driver::StorageKey::Token.as_str())
+        .ok()
+        .flatten()
 }

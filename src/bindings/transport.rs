@@ -1,26 +1,52 @@
-//! `auth.fetch` and `auth.authHeaders`: the token goes only to allowed
-//! origins, never into a URL; a 401 refreshes once and replays once.
+//! `auth.fetch`'s plumbing: reads what the driver needs to decide (the
+//! URL's origin, the redirect mode, whether the body can be sent twice) and
+//! sends what it decided ([`Reply::Send`], [`Reply::Replay`],
+//! [`Reply::Plain`]).
+//!
+//! A string (or `URL`) input with a replayable body (none, a string,
+//! `URLSearchParams`, `Blob`, `ArrayBuffer` or a view, `FormData`) is sent
+//! as `fetch(input, init')` where `init'` is a shallow copy of `init` with
+//! the headers (and `redirect`) set: no `Request` is built or cloned. Any
+//! other input becomes a `Request`, kept as a clone for the replay.
 //!
 //! Redirects: a followed redirect keeps the request's headers, and the
-//! browser drops only `Authorization` when it crosses origins, so
-//! `Chat-Anonymous-Id` and the context's `Auth.Headers` would reach whatever
-//! origin the API redirects to. A page cannot see a redirect's target before
-//! following it (`redirect: 'manual'` answers with an opaque response), so
-//! requests that carry these headers are sent with `redirect: 'manual'` and
-//! a redirect answer rejects with `network`. A caller's own `'manual'` or
-//! `'error'` is kept as it is.
+//! browser drops only `Authorization` when it crosses origins, so the driver
+//! asks for `redirect: 'manual'` on requests that carry its headers and
+//! rejects a redirect answer with `network`.
 
+use super::host::Host;
 use super::js;
-use super::runtime::Runtime;
+use crate::driver::{Input, Reply, RequestId};
 use crate::error::ErrorCode;
-use crate::session::Credential;
 use js_sys::{Object, Reflect};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{Request, Response};
+use wasm_bindgen_futures::spawn_local;
+use web_sys::Request;
 
-const ANONYMOUS_ID_HEADER: &str = "Chat-Anonymous-Id";
+#[wasm_bindgen(module = "/js/host.js")]
+extern "C" {
+    /// Whether `init.body` can be sent twice as it is.
+    #[wasm_bindgen(js_name = replayableBody)]
+    fn replayable_body(init: &JsValue) -> bool;
+    /// `Object.assign({}, init, { headers, redirect? })` with `headers`
+    /// merged over `init.headers`.
+    #[wasm_bindgen(js_name = withHeaders)]
+    fn with_headers(init: &JsValue, headers: &Object, manual: bool) -> JsValue;
+}
+
+/// One `auth.fetch` call's JavaScript values.
+pub struct FetchCall {
+    input: JsValue,
+    init: JsValue,
+    /// The `Request` when the input is one (or its body is not replayable).
+    request: Option<Request>,
+    /// The last response.
+    pub response: Option<JsValue>,
+    /// What `fetch` rejected with.
+    pub error: Option<JsValue>,
+}
 
 /// The origin of `url` resolved against the page, `None` if it is no URL.
 pub fn origin_of(url: &str) -> Option<String> {
@@ -32,140 +58,141 @@ pub fn origin_of(url: &str) -> Option<String> {
     parsed.ok().map(|u| u.origin())
 }
 
-/// The headers for a request with `credential` (or anonymously).
-pub fn headers_for(credential: Option<&Credential>, anonymous_id: &str) -> Vec<(String, String)> {
-    let mut out = Vec::with_capacity(4);
-    if let Some(c) = credential {
-        let mut value = String::with_capacity(c.scheme.len() + 1 + c.token.secret().len());
-        value.push_str(&c.scheme);
-        value.push(' ');
-        value.push_str(c.token.secret());
-        out.push(("Authorization".to_owned(), value));
-        out.extend(c.headers.iter().cloned());
-    }
-    out.push((ANONYMOUS_ID_HEADER.to_owned(), anonymous_id.to_owned()));
-    out
+fn invalid_request() -> JsValue {
+    js::error(
+        ErrorCode::Network,
+        "invalid request: check the URL and options",
+    )
 }
 
-/// `authHeaders(url)`: `{}` for origins that are not allowed.
-pub async fn auth_headers(rt: Rc<Runtime>, url: JsValue) -> Result<JsValue, JsValue> {
-    let out = Object::new();
-    let Some(origin) = url.as_string().as_deref().and_then(origin_of) else {
-        return Ok(out.into());
-    };
-    if !rt.config.allows_origin(&origin) {
-        return Ok(out.into());
-    }
-    let credential = rt.credential(false).await?;
-    let anonymous_id = rt.session.borrow().anonymous_id().to_owned();
-    for (name, value) in headers_for(credential.as_ref(), &anonymous_id) {
-        js::set(&out, &name, &value.into());
-    }
-    Ok(out.into())
-}
-
-fn network_error() -> JsValue {
-    js::error(ErrorCode::Network, "the network request failed")
-}
-
-/// A failed fetch as a `ChatAuthError`, except the caller's own abort, which
-/// keeps its `AbortError`.
-fn fetch_error(e: JsValue) -> JsValue {
-    if js::get(&e, "name").as_string().as_deref() == Some("AbortError") {
-        e
+/// Reads `auth.fetch(input, init)`: its state and the driver's input.
+pub fn read(
+    request: RequestId,
+    input: JsValue,
+    init: JsValue,
+) -> Result<(Box<FetchCall>, Input), JsValue> {
+    let url = if input.is_string() {
+        input.as_string()
+    } else if input.is_instance_of::<web_sys::Url>() {
+        Some(String::from(input.unchecked_ref::<web_sys::Url>().href()))
     } else {
-        network_error()
-    }
+        None
+    };
+    let cheap = url.filter(|_| replayable_body(&init));
+    let (url, follows, request_obj, replayable) = match cheap {
+        Some(url) => {
+            let redirect = js::get(&init, "redirect").as_string();
+            let follows = redirect.is_none_or(|r| r == "follow");
+            (url, follows, None, true)
+        }
+        None => {
+            let r = new_request(&input, &init)?;
+            let follows = js::get(&r, "redirect").as_string().as_deref() == Some("follow");
+            let replayable = !r.body_used();
+            (r.url(), follows, Some(r), replayable)
+        }
+    };
+    let call = Box::new(FetchCall {
+        input,
+        init,
+        request: request_obj,
+        response: None,
+        error: None,
+    });
+    let driver_input = Input::Fetch {
+        request,
+        origin: origin_of(&url),
+        follows_redirects: follows,
+        replayable,
+    };
+    Ok((call, driver_input))
 }
 
-async fn send(request: &Request) -> Result<Response, JsValue> {
-    js::fetch(request, &JsValue::UNDEFINED)
-        .await
-        .map_err(fetch_error)
+fn is_abort(e: &JsValue) -> bool {
+    js::get(e, "name").as_string().as_deref() == Some("AbortError")
 }
 
-fn with_headers(
-    request: &Request,
-    credential: Option<&Credential>,
-    anonymous_id: &str,
-) -> Result<(), JsValue> {
-    let headers = request.headers();
-    for (name, value) in headers_for(credential, anonymous_id) {
-        headers.set(&name, &value)?;
-    }
-    Ok(())
-}
-
-/// `new Request(input, init)`.
 fn new_request(input: &JsValue, init: &JsValue) -> Result<Request, JsValue> {
-    let ctor = js::get(&js::global(), "Request");
-    let ctor = js::function(&ctor).ok_or_else(network_error)?;
-    let args = js_sys::Array::of2(input, init);
-    Reflect::construct(&ctor, &args)
+    let ctor = js::function(&js::get(&js::global(), "Request")).ok_or_else(invalid_request)?;
+    Reflect::construct(&ctor, &js_sys::Array::of2(input, init))
         .map(JsCast::unchecked_into)
-        .map_err(|_| {
-            js::error(
-                ErrorCode::Network,
-                "invalid request: check the URL and options",
-            )
-        })
+        .map_err(|_| invalid_request())
 }
 
-/// Whether the request follows redirects (the default), which would carry
-/// the SDK's headers on to the redirect's target.
-fn follows_redirects(request: &Request) -> bool {
-    js::get(request, "redirect").as_string().as_deref() == Some("follow")
-}
-
-/// `response` unless it is a redirect the SDK declined to follow.
-fn unless_redirect(response: Response, follows: bool) -> Result<JsValue, JsValue> {
-    if follows && js::get(&response, "type").as_string().as_deref() == Some("opaqueredirect") {
-        return Err(js::error(
-            ErrorCode::Network,
-            "the API answered with a redirect: requests that carry credentials do not follow redirects",
-        ));
-    }
-    Ok(response.into())
-}
-
-/// `auth.fetch(input, init)`.
-pub async fn fetch(rt: Rc<Runtime>, input: JsValue, init: JsValue) -> Result<JsValue, JsValue> {
-    let request = new_request(&input, &init)?;
-    let allowed = origin_of(&request.url()).is_some_and(|o| rt.config.allows_origin(&o));
-    if !allowed {
-        // Plain fetch: nothing added, nothing removed.
-        return js::fetch(&input, &init)
-            .await
-            .map(JsValue::from)
-            .map_err(fetch_error);
-    }
-    let follows = follows_redirects(&request);
-    let request = if follows {
-        let manual = Object::new();
-        js::set(&manual, "redirect", &"manual".into());
-        new_request(&request.into(), &manual.into())?
-    } else {
-        request
+/// Sends request `id` as the driver said ([`Reply::Plain`],
+/// [`Reply::Send`] or [`Reply::Replay`]), then feeds the answer.
+pub fn send(host: Rc<Host>, id: RequestId, mut call: Box<FetchCall>, reply: Reply) {
+    let sent = match reply {
+        Reply::Plain => js::fetch_promise(&call.input, &call.init),
+        Reply::Send {
+            headers,
+            manual_redirect,
+        } => match call.request.take() {
+            None => {
+                let pairs = Object::new();
+                for (name, value) in &headers {
+                    js::set(&pairs, name, &value.into());
+                }
+                // Kept with the headers and redirect mode for a replay.
+                call.init = with_headers(&call.init, &pairs, manual_redirect);
+                js::fetch_promise(&call.input, &call.init)
+            }
+            Some(request) => {
+                let request = if manual_redirect {
+                    let opts = Object::new();
+                    js::set(&opts, "redirect", &"manual".into());
+                    new_request(&request, &opts).unwrap_or(request)
+                } else {
+                    request
+                };
+                // A copy before the body is consumed, for one replay after a 401.
+                call.request = request.clone().ok();
+                send_request(&request, &headers)
+            }
+        },
+        Reply::Replay { headers } => match call.request.take() {
+            None => {
+                let pairs = Object::new();
+                for (name, value) in &headers {
+                    js::set(&pairs, name, &value.into());
+                }
+                js::fetch_promise(&call.input, &with_headers(&call.init, &pairs, false))
+            }
+            Some(request) => send_request(&request, &headers),
+        },
+        _ => return,
     };
-    // Keep a copy before the body is consumed, for one replay after a 401.
-    let replay = request.clone().ok();
-    let credential = rt.credential(false).await?;
-    let anonymous_id = rt.session.borrow().anonymous_id().to_owned();
-    with_headers(&request, credential.as_ref(), &anonymous_id)?;
-    let response = send(&request).await?;
-    if response.status() != 401 {
-        return unless_redirect(response, follows);
+    spawn_local(async move {
+        let input = match wasm_bindgen_futures::JsFuture::from(sent).await {
+            Ok(response) => {
+                let status = js::get(&response, "status").as_f64().unwrap_or(0.0) as u16;
+                let opaque_redirect =
+                    js::get(&response, "type").as_string().as_deref() == Some("opaqueredirect");
+                call.response = Some(response);
+                Input::FetchAnswered {
+                    request: id,
+                    status,
+                    opaque_redirect,
+                }
+            }
+            Err(e) => {
+                let aborted = is_abort(&e);
+                call.error = Some(e);
+                Input::FetchFailed {
+                    request: id,
+                    aborted,
+                }
+            }
+        };
+        host.park(id, call);
+        host.feed(input);
+    });
+}
+
+fn send_request(request: &Request, headers: &[(String, String)]) -> js_sys::Promise {
+    let h = request.headers();
+    for (name, value) in headers {
+        let _ = h.set(name, value);
     }
-    let token_used = credential.as_ref().map(|c| c.token.secret().to_owned());
-    let next = rt.after_unauthorized(token_used.as_deref()).await?;
-    let (Some(replay), Some(next)) = (replay, next) else {
-        // Anonymous (the login handler was told) or not replayable.
-        return Ok(response.into());
-    };
-    if token_used.as_deref() == Some(next.token.secret()) {
-        return Ok(response.into());
-    }
-    let anonymous_id = rt.session.borrow().anonymous_id().to_owned();
-    with_headers(&replay, Some(&next), &anonymous_id)?;
-    unless_redirect(send(&replay).await?, follows)
+    js::fetch_promise(request, &JsValue::UNDEFINED)
 }

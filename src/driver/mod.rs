@@ -289,8 +289,9 @@ pub enum Reply {
     Token(Option<SecretString>),
     /// `authHeaders` resolves with these headers (none for other origins).
     Headers(Vec<(String, String)>),
-    /// `fetch`: not an allowed origin; send the caller's request untouched
-    /// and hand its outcome back (feed only [`Input::FetchFailed`]).
+    /// `fetch`: not an allowed origin; send the caller's request untouched,
+    /// then feed [`Input::FetchAnswered`] (answered with
+    /// [`Reply::Response`]) or [`Input::FetchFailed`].
     Plain,
     /// `fetch`: send the request with these headers set; with
     /// `manual_redirect`, as `redirect: 'manual'` (a followed redirect
@@ -961,7 +962,8 @@ impl Driver {
 
     fn fetch_answered(&mut self, now: Millis, request: RequestId, status: u16, opaque: bool) {
         let Some(i) = self.sent.iter().position(|s| s.request == request) else {
-            return;
+            // A plain request (another origin): its response as it is.
+            return self.reply(request, Reply::Response);
         };
         let sent = &self.sent[i];
         if status == 401 && !sent.replayed {

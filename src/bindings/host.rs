@@ -1,0 +1,664 @@
+//! The browser host of one `ChatAuth`: feeds the [`Driver`] what happened
+//! and carries out its [`Effect`]s — timers, provider calls with an
+//! `AbortSignal`, the refresh grant and token checks ([`super::judge`]),
+//! `fetch` ([`super::transport`]), BroadcastChannel, Web Locks
+//! (`js/locks.js`), `sessionStorage`, wake listeners, event handlers and
+//! the promises of pending requests. It decides nothing. No `RefCell`
+//! borrow is held while JavaScript runs, so handlers and providers may call
+//! back into the SDK.
+
+use super::judge::{self, KeyCache};
+use super::js;
+use super::transport::{self, FetchCall};
+use crate::clock::Millis;
+use crate::driver::{
+    self, Driver, Effect, Entropy, Input, ProviderFailure, Reply, RequestId, StorageKey,
+    LOCK_WAIT_MS,
+};
+use crate::error::ErrorCode;
+use crate::session::{Call, CallId, Event};
+use gloo_timers::callback::Timeout;
+use js_sys::{Function, Object, Promise};
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::spawn_local;
+use web_sys::{BroadcastChannel, MessageEvent};
+
+#[wasm_bindgen(module = "/js/locks.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = locksAvailable)]
+    fn locks_available() -> bool;
+    #[wasm_bindgen(js_name = acquireLock)]
+    fn acquire_lock(name: &str, wait_ms: u32, done: &JsValue);
+    #[wasm_bindgen(js_name = holdLock)]
+    fn hold_lock(name: &str, failed: &JsValue) -> Function;
+    #[wasm_bindgen(js_name = countHeld)]
+    fn count_held(prefix: &str, own: &str, ms: u32, done: &JsValue);
+}
+
+/// Window events that re-check the deadlines (`online` / `offline` also
+/// tell the driver about the network).
+const WINDOW_WAKE_EVENTS: [&str; 4] = ["focus", "online", "offline", "pageshow"];
+
+type AnswerFn = Closure<dyn Fn(f64, JsValue)>;
+type WakeFn = Closure<dyn Fn(web_sys::Event)>;
+
+/// `crypto.getRandomValues`, else `Math.random` (a very old runtime).
+struct BrowserEntropy;
+
+impl Entropy for BrowserEntropy {
+    fn fill(&mut self, buf: &mut [u8]) {
+        let crypto = js::get(&js::global(), "crypto");
+        let filled = crypto
+            .dyn_into::<web_sys::Crypto>()
+            .ok()
+            .and_then(|c| c.get_random_values_with_u8_array(buf).ok())
+            .is_some();
+        if !filled {
+            for b in buf.iter_mut() {
+                *b = (js_sys::Math::random() * 256.0) as u8;
+            }
+        }
+    }
+}
+
+/// A JavaScript caller waiting for a reply.
+pub struct Pending {
+    resolve: Function,
+    reject: Function,
+    /// `auth.fetch`'s request, `None` for the other methods.
+    fetch: Option<Box<FetchCall>>,
+}
+
+/// A Web Lock request: its release once granted, or that it was let go
+/// before the grant came.
+enum Lock {
+    Requested,
+    Held(Function),
+    LetGo,
+}
+
+/// The SDK instance behind one `ChatAuth`.
+pub struct Host {
+    driver: RefCell<Driver>,
+    now_fn: Option<Function>,
+    provider: RefCell<Option<Function>>,
+    login_handler: Option<Function>,
+    handlers: RefCell<Vec<(u32, &'static str, Function)>>,
+    next_id: Cell<u64>,
+    pending: RefCell<Vec<(RequestId, Pending)>>,
+    timer: RefCell<Option<Timeout>>,
+    abort: RefCell<Option<(CallId, web_sys::AbortController)>>,
+    answer_ok: RefCell<Option<AnswerFn>>,
+    answer_err: RefCell<Option<AnswerFn>>,
+    wake_listener: RefCell<Option<WakeFn>>,
+    channel: RefCell<Option<(BroadcastChannel, Closure<dyn Fn(MessageEvent)>)>>,
+    locks: RefCell<Vec<(driver::LockId, Lock)>>,
+    presence: RefCell<Option<Function>>,
+    claims: RefCell<Option<(u64, JsValue)>>,
+    /// The verification keys (static, or the JWKS fetched and cached).
+    pub keys: KeyCache,
+}
+
+impl Host {
+    /// Opens the host: the channel, the listeners, then the driver.
+    pub fn open(
+        config: crate::config::Config,
+        provider: Option<Function>,
+        login_handler: Option<Function>,
+        now_fn: Option<Function>,
+        keys: KeyCache,
+    ) -> Result<Rc<Host>, JsValue> {
+        let global = js::global();
+        let channel = config
+            .cross_tab
+            .then(|| BroadcastChannel::new(&driver::channel_name(&config)).ok())
+            .flatten();
+        let env = driver::Environment {
+            has_provider: provider.is_some(),
+            stored_anonymous_id: session_storage()
+                .and_then(|s| s.get_item(StorageKey::AnonymousId.as_str()).ok().flatten()),
+            online: js::get(&js::get(&global, "navigator"), "onLine") != JsValue::FALSE,
+            channel: channel.is_some(),
+            locks: locks_available(),
+        };
+        let now = read_clock(now_fn.as_ref());
+        let driver = Driver::new(config, env, Box::new(BrowserEntropy), now)
+            .map_err(|e| js::to_js(&e))?;
+        let host = Rc::new(Host {
+            driver: RefCell::new(driver),
+            now_fn,
+            provider: RefCell::new(provider),
+            login_handler,
+            handlers: RefCell::new(Vec::new()),
+            next_id: Cell::new(1),
+            pending: RefCell::new(Vec::new()),
+            timer: RefCell::new(None),
+            abort: RefCell::new(None),
+            answer_ok: RefCell::new(None),
+            answer_err: RefCell::new(None),
+            wake_listener: RefCell::new(None),
+            channel: RefCell::new(None),
+            locks: RefCell::new(Vec::new()),
+            presence: RefCell::new(None),
+            claims: RefCell::new(None),
+            keys,
+        });
+        let weak = Rc::downgrade(&host);
+        *host.answer_ok.borrow_mut() = Some(Closure::new(move |id: f64, ctx: JsValue| {
+            // `undefined`: an async provider that answered through the callback.
+            if let (Some(host), false) = (weak.upgrade(), ctx.is_undefined()) {
+                let context = js::stringify(&ctx);
+                host.feed(Input::ProviderAnswered {
+                    call: id as CallId,
+                    context,
+                });
+            }
+        }));
+        let weak = Rc::downgrade(&host);
+        *host.answer_err.borrow_mut() = Some(Closure::new(move |id: f64, _err: JsValue| {
+            if let Some(host) = weak.upgrade() {
+                host.feed(Input::ProviderFailed {
+                    call: id as CallId,
+                    failure: ProviderFailure::Rejected,
+                });
+            }
+        }));
+        if let Some(channel) = channel {
+            let weak = Rc::downgrade(&host);
+            let on_message = Closure::<dyn Fn(MessageEvent)>::new(move |ev: MessageEvent| {
+                if let (Some(host), Some(text)) = (weak.upgrade(), ev.data().as_string()) {
+                    host.feed(Input::Message(text));
+                }
+            });
+            channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+            *host.channel.borrow_mut() = Some((channel, on_message));
+        }
+        host.listen_for_wake();
+        host.drain();
+        Ok(host)
+    }
+
+    /// The page clock (`options.now` or `Date.now`).
+    pub fn now(&self) -> Millis {
+        read_clock(self.now_fn.as_ref())
+    }
+
+    /// Reads the driver.
+    pub fn with<T>(&self, f: impl FnOnce(&Driver) -> T) -> T {
+        f(&self.driver.borrow())
+    }
+
+    /// Keeps the provider a `setCustomer` call brought.
+    pub fn set_provider(&self, provider: Function) {
+        *self.provider.borrow_mut() = Some(provider);
+    }
+
+    /// A fresh request id.
+    pub fn next_id(&self) -> u64 {
+        let id = self.next_id.get();
+        self.next_id.set(id + 1);
+        id
+    }
+
+    /// Feeds `input` and carries out what follows.
+    pub fn feed(self: &Rc<Self>, input: Input) {
+        let now = self.now();
+        self.driver.borrow_mut().handle(now, input);
+        self.drain();
+    }
+
+    /// A promise for request `id`, registered before `input` is fed (whose
+    /// reply may come at once).
+    pub fn request(
+        self: &Rc<Self>,
+        id: RequestId,
+        fetch: Option<Box<FetchCall>>,
+        input: Input,
+    ) -> Promise {
+        let mut fetch = fetch;
+        let promise = Promise::new(&mut |resolve, reject| {
+            self.pending.borrow_mut().push((
+                id,
+                Pending {
+                    resolve,
+                    reject,
+                    fetch: fetch.take(),
+                },
+            ));
+        });
+        self.feed(input);
+        promise
+    }
+
+    fn drain(self: &Rc<Self>) {
+        let now = self.now();
+        loop {
+            let effect = self.driver.borrow_mut().poll(now);
+            match effect {
+                Some(effect) => self.execute(effect),
+                None => break,
+            }
+        }
+    }
+
+    fn execute(self: &Rc<Self>, effect: Effect) {
+        match effect {
+            Effect::Reply { request, reply } => self.reply(request, reply),
+            Effect::CallProvider(call) => self.call_provider(call),
+            Effect::PostRefreshGrant { call, body } => {
+                let host = self.clone();
+                spawn_local(async move {
+                    let input = match judge::refresh_grant(&host, body).await {
+                        Ok(answer) => Input::TokenEndpointAnswered { call, answer },
+                        Err(error) => Input::TokenEndpointFailed { call, error },
+                    };
+                    host.feed(input);
+                });
+            }
+            Effect::CheckToken {
+                call,
+                token,
+                signature,
+                introspect,
+            } => {
+                let host = self.clone();
+                spawn_local(async move {
+                    let result = judge::check_token(&host, &token, signature, introspect).await;
+                    host.feed(Input::TokenChecked { call, result });
+                });
+            }
+            Effect::AbortCall(id) => {
+                let controller = {
+                    let mut slot = self.abort.borrow_mut();
+                    match slot.as_ref() {
+                        Some((call, _)) if *call == id => slot.take().map(|(_, c)| c),
+                        _ => None,
+                    }
+                };
+                if let Some(c) = controller {
+                    c.abort();
+                }
+            }
+            Effect::ArmTimer { delay_ms } => {
+                let weak = Rc::downgrade(self);
+                // Replacing the handle drops (cancels) the previous timer.
+                *self.timer.borrow_mut() = Some(Timeout::new(delay_ms, move || {
+                    if let Some(host) = weak.upgrade() {
+                        host.feed(Input::TimerFired);
+                    }
+                }));
+            }
+            Effect::ClearTimer => {
+                self.timer.borrow_mut().take();
+            }
+            Effect::Emit(event) => self.emit(&event),
+            Effect::LoginNeeded { code, reason } => {
+                if let Some(h) = &self.login_handler {
+                    let d = Object::new();
+                    js::set(&d, "code", &code.as_str().into());
+                    js::set(&d, "reason", &reason.into());
+                    report(h.call1(&JsValue::NULL, &d));
+                }
+            }
+            Effect::Store { key, value } => {
+                let written = session_storage().and_then(|s| {
+                    match &value {
+                        Some(v) => s.set_item(key.as_str(), v),
+                        None => s.remove_item(key.as_str()),
+                    }
+                    .ok()
+                });
+                if written.is_none() {
+                    self.feed(Input::StorageFailed { key });
+                }
+            }
+            Effect::Post(text) => {
+                if let Some((channel, _)) = self.channel.borrow().as_ref() {
+                    let _ = channel.post_message(&JsValue::from_str(&text));
+                }
+            }
+            Effect::AcquireLock { lock, name } => self.acquire(lock, &name),
+            Effect::ReleaseLock(lock) => {
+                let mut locks = self.locks.borrow_mut();
+                if let Some(i) = locks.iter().position(|(l, _)| *l == lock) {
+                    match std::mem::replace(&mut locks[i].1, Lock::LetGo) {
+                        Lock::Held(release) => {
+                            locks.remove(i);
+                            drop(locks);
+                            report(release.call0(&JsValue::NULL));
+                        }
+                        Lock::Requested | Lock::LetGo => {}
+                    }
+                }
+            }
+            Effect::HoldPresence { name } => {
+                let weak = Rc::downgrade(self);
+                let failed = Closure::once_into_js(move || {
+                    if let Some(host) = weak.upgrade() {
+                        host.feed(Input::PresenceFailed);
+                    }
+                });
+                *self.presence.borrow_mut() = Some(hold_lock(&name, &failed));
+            }
+            Effect::CountPeers { prefix, own } => {
+                let weak = Rc::downgrade(self);
+                let counted = Closure::once_into_js(move |n: JsValue| {
+                    if let Some(host) = weak.upgrade() {
+                        let count = n.as_f64().unwrap_or(0.0) as usize;
+                        host.feed(Input::PeersCounted { count });
+                    }
+                });
+                count_held(&prefix, &own, LOCK_WAIT_MS, &counted);
+            }
+            Effect::Close => self.close(),
+        }
+    }
+
+    fn reply(self: &Rc<Self>, request: RequestId, reply: Reply) {
+        let pending = {
+            let mut all = self.pending.borrow_mut();
+            let Some(i) = all.iter().position(|(id, _)| *id == request) else {
+                return;
+            };
+            let keep = matches!(
+                reply,
+                Reply::Plain | Reply::Send { .. } | Reply::Replay { .. }
+            );
+            if keep {
+                // Still pending: send it, the answer comes later.
+                let fetch = all[i].1.fetch.take();
+                drop(all);
+                if let Some(fetch) = fetch {
+                    transport::send(self.clone(), request, fetch, reply);
+                }
+                return;
+            }
+            all.remove(i).1
+        };
+        let Pending {
+            resolve,
+            reject,
+            fetch,
+        } = pending;
+        let outcome = match reply {
+            Reply::Done => Ok(JsValue::UNDEFINED),
+            Reply::Token(token) => Ok(token.map_or(JsValue::NULL, |t| t.secret().into())),
+            Reply::Headers(headers) => {
+                let out = Object::new();
+                for (name, value) in headers {
+                    js::set(&out, &name, &value.into());
+                }
+                Ok(out.into())
+            }
+            Reply::Response => Ok(fetch.and_then(|f| f.response).unwrap_or(JsValue::UNDEFINED)),
+            Reply::Rethrow => Err(fetch.and_then(|f| f.error).unwrap_or(JsValue::UNDEFINED)),
+            Reply::Reject(e) => Err(js::to_js(&e)),
+            Reply::Plain | Reply::Send { .. } | Reply::Replay { .. } => return,
+        };
+        report(match outcome {
+            Ok(v) => resolve.call1(&JsValue::NULL, &v),
+            Err(e) => reject.call1(&JsValue::NULL, &e),
+        });
+    }
+
+    /// Puts `fetch` back as request `id`'s state while it is on the wire.
+    pub fn park(&self, id: RequestId, fetch: Box<FetchCall>) {
+        if let Some((_, p)) = self.pending.borrow_mut().iter_mut().find(|(r, _)| *r == id) {
+            p.fetch = Some(fetch);
+        }
+    }
+
+    // ---- events ------------------------------------------------------
+
+    /// Adds an event handler; its id for [`Host::unsubscribe`].
+    pub fn subscribe(&self, event: &'static str, handler: Function) -> u32 {
+        let id = self.next_id() as u32;
+        self.handlers.borrow_mut().push((id, event, handler));
+        id
+    }
+
+    /// Removes a handler.
+    pub fn unsubscribe(&self, id: u32) {
+        self.handlers.borrow_mut().retain(|(h, _, _)| *h != id);
+    }
+
+    fn emit(&self, event: &Event) {
+        let name = driver::event_name(event);
+        let handlers: Vec<Function> = self
+            .handlers
+            .borrow()
+            .iter()
+            .filter(|(_, n, _)| *n == name)
+            .map(|(_, _, f)| f.clone())
+            .collect();
+        if handlers.is_empty() {
+            return;
+        }
+        let d = Object::new();
+        let put = |k: &str, v: JsValue| js::set(&d, k, &v);
+        match event {
+            Event::State { state, previous } => {
+                put("state", state.as_str().into());
+                put("previous", previous.as_str().into());
+            }
+            Event::Authenticated {
+                customer_id,
+                anonymous_id,
+                expires_at,
+            } => {
+                put("customerId", customer_id.into());
+                put("anonymousId", anonymous_id.into());
+                put("expiresAt", js::opt_number(*expires_at));
+            }
+            Event::Refreshed { expires_at, source } => {
+                put("expiresAt", js::opt_number(*expires_at));
+                put("source", source.as_str().into());
+            }
+            Event::RefreshFailed {
+                code,
+                attempt,
+                retry_in_ms,
+            } => {
+                put("code", code.as_str().into());
+                put("attempt", (*attempt).into());
+                put("retryInMs", js::opt_number(*retry_in_ms));
+            }
+            Event::AuthLost { code } => put("code", code.as_str().into()),
+            Event::LoggedOut { customer_id } => put(
+                "customerId",
+                customer_id.as_deref().map_or(JsValue::NULL, JsValue::from),
+            ),
+        }
+        for h in handlers {
+            report(h.call1(&JsValue::NULL, &d));
+        }
+    }
+
+    /// `auth.claims`, parsed once per token.
+    pub fn claims(&self) -> JsValue {
+        let generation = self.with(Driver::generation);
+        if let Some((g, c)) = self.claims.borrow().as_ref() {
+            if *g == generation {
+                return c.clone();
+            }
+        }
+        let value = self.with(|d| d.claims_json().map_or(JsValue::NULL, js::parse));
+        *self.claims.borrow_mut() = Some((generation, value.clone()));
+        value
+    }
+
+    // ---- the provider ------------------------------------------------
+
+    fn call_provider(self: &Rc<Self>, call: Call) {
+        let controller = web_sys::AbortController::new().ok();
+        let signal = controller.as_ref().map(|c| c.signal());
+        if let Some(c) = controller {
+            if let Some((_, old)) = self.abort.borrow_mut().replace((call.id, c)) {
+                old.abort();
+            }
+        }
+        let provider = self.provider.borrow().clone();
+        let Some(provider) = provider else {
+            return self.feed(Input::ProviderFailed {
+                call: call.id,
+                failure: ProviderFailure::Missing,
+            });
+        };
+        let id = JsValue::from_f64(call.id as f64);
+        let bound = |slot: &RefCell<Option<AnswerFn>>| -> Option<Function> {
+            slot.borrow().as_ref().map(|c| {
+                let f: &Function = c.as_ref().unchecked_ref();
+                let bound: JsValue = f.bind1(&JsValue::NULL, &id).into();
+                bound.unchecked_into::<Function>()
+            })
+        };
+        let (Some(callback), Some(on_err)) = (bound(&self.answer_ok), bound(&self.answer_err))
+        else {
+            return;
+        };
+        let info = Object::new();
+        js::set(&info, "reason", &call.reason.as_str().into());
+        js::set(
+            &info,
+            "signal",
+            &signal.map_or(JsValue::UNDEFINED, JsValue::from),
+        );
+        js::set(&info, "deadline", &JsValue::from_f64(call.deadline as f64));
+        match provider.call3(
+            &JsValue::NULL,
+            &callback,
+            &JsValue::from_bool(call.needs_refresh),
+            &info,
+        ) {
+            Err(_) => self.feed(Input::ProviderFailed {
+                call: call.id,
+                failure: ProviderFailure::Threw,
+            }),
+            Ok(value) => {
+                if js::function(&js::get(&value, "then")).is_some() {
+                    // A Promise (or thenable): its value answers.
+                    let promise: JsValue = Promise::resolve(&value).into();
+                    if let Some(then) = js::function(&js::get(&promise, "then")) {
+                        let _ = then.call2(&promise, &callback, &on_err);
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- Web Locks -----------------------------------------------------
+
+    fn acquire(self: &Rc<Self>, lock: driver::LockId, name: &str) {
+        self.locks.borrow_mut().push((lock, Lock::Requested));
+        let weak = Rc::downgrade(self);
+        let done = Closure::once_into_js(move |release: JsValue| {
+            let host = weak.upgrade();
+            let Ok(release) = release.dyn_into::<Function>() else {
+                if let Some(host) = host {
+                    host.locks.borrow_mut().retain(|(l, _)| *l != lock);
+                    host.feed(Input::LockFailed { lock });
+                }
+                return;
+            };
+            let wanted = host.as_ref().is_some_and(|h| {
+                let mut locks = h.locks.borrow_mut();
+                match locks.iter_mut().find(|(l, _)| *l == lock) {
+                    Some((_, state @ Lock::Requested)) => {
+                        *state = Lock::Held(release.clone());
+                        true
+                    }
+                    _ => {
+                        locks.retain(|(l, _)| *l != lock);
+                        false
+                    }
+                }
+            });
+            match (host, wanted) {
+                (Some(host), true) => host.feed(Input::LockGranted { lock }),
+                // Let go before the grant came, or the instance is gone.
+                _ => report(release.call0(&JsValue::NULL)),
+            }
+        });
+        acquire_lock(name, LOCK_WAIT_MS, &done);
+    }
+
+    // ---- wake-ups and teardown -----------------------------------------
+
+    fn listen_for_wake(self: &Rc<Self>) {
+        let weak: Weak<Host> = Rc::downgrade(self);
+        let cb = WakeFn::new(move |ev: web_sys::Event| {
+            if let Some(host) = weak.upgrade() {
+                host.feed(match ev.type_().as_str() {
+                    "online" => Input::Online(true),
+                    "offline" => Input::Online(false),
+                    _ => Input::Wake,
+                });
+            }
+        });
+        for_wake_targets(|target, ev| {
+            let _ = target.add_event_listener_with_callback(ev, cb.as_ref().unchecked_ref());
+        });
+        *self.wake_listener.borrow_mut() = Some(cb);
+    }
+
+    /// Tears down the timer, the listeners, the channel and the locks.
+    fn close(&self) {
+        self.timer.borrow_mut().take();
+        if let Some((_, c)) = self.abort.borrow_mut().take() {
+            c.abort();
+        }
+        if let Some(cb) = self.wake_listener.borrow_mut().take() {
+            for_wake_targets(|target, ev| {
+                let _ =
+                    target.remove_event_listener_with_callback(ev, cb.as_ref().unchecked_ref());
+            });
+        }
+        if let Some((channel, _)) = self.channel.borrow_mut().take() {
+            channel.set_onmessage(None);
+            channel.close();
+        }
+        if let Some(release) = self.presence.borrow_mut().take() {
+            report(release.call0(&JsValue::NULL));
+        }
+        self.handlers.borrow_mut().clear();
+    }
+}
+
+/// Runs `f` for each (target, event) the wake listener goes on.
+fn for_wake_targets(mut f: impl FnMut(&web_sys::EventTarget, &str)) {
+    let global = js::global();
+    if let Some(target) = global.dyn_ref::<web_sys::EventTarget>() {
+        for ev in WINDOW_WAKE_EVENTS {
+            f(target, ev);
+        }
+    }
+    if let Some(doc) = js::get(&global, "document").dyn_ref::<web_sys::EventTarget>() {
+        f(doc, "visibilitychange");
+    }
+}
+
+fn read_clock(now_fn: Option<&Function>) -> Millis {
+    let ms = now_fn.and_then(|f| f.call0(&JsValue::NULL).ok().and_then(|v| v.as_f64()));
+    ms.filter(|m| m.is_finite())
+        .unwrap_or_else(js_sys::Date::now) as Millis
+}
+
+/// Surfaces a handler's exception without letting it break the SDK.
+fn report(result: Result<JsValue, JsValue>) {
+    if let Err(e) = result {
+        let _ = Promise::reject(&e);
+    }
+}
+
+/// `sessionStorage`, `None` where it is missing or its getter throws.
+pub fn session_storage() -> Option<web_sys::Storage> {
+    js::get(&js::global(), "sessionStorage").dyn_into().ok()
+}
+
+/// The error for a method called after `destroy()`.
+pub fn destroyed() -> JsValue {
+    js::error(ErrorCode::Destroyed, "this ChatAuth was destroyed")
+}

@@ -1,0 +1,943 @@
+use super::*;
+use crate::base64url;
+use crate::json::parse_object;
+use crate::session::Reason;
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+const T0: Millis = 1_700_000_000_000;
+const CUSTOMER: &str = "c_8f3a9b2e";
+const API: &str = "https://api.example";
+
+/// A seeded linear congruential generator: the same bytes every run.
+struct Seq(u64);
+
+impl Entropy for Seq {
+    fn fill(&mut self, buf: &mut [u8]) {
+        for b in buf {
+            self.0 = self
+                .0
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            *b = (self.0 >> 33) as u8;
+        }
+    }
+}
+
+fn config(extra: &str) -> Config {
+    let text = format!(r#"{{"apiOrigins":["{API}"]{extra}}}"#);
+    Config::from_json(&parse_object(text.as_bytes()).unwrap()).unwrap()
+}
+
+fn env() -> Environment {
+    Environment {
+        has_provider: true,
+        stored_anonymous_id: None,
+        online: true,
+        channel: false,
+        locks: false,
+    }
+}
+
+/// A tab: cross-tab channel open, Web Locks present.
+fn tab_env() -> Environment {
+    Environment {
+        channel: true,
+        locks: true,
+        ..env()
+    }
+}
+
+fn open(extra: &str, env: Environment, seed: u64) -> (Driver, Vec<Effect>) {
+    let mut d = Driver::new(config(extra), env, Box::new(Seq(seed)), T0).unwrap();
+    let fx = drain(&mut d, T0);
+    (d, fx)
+}
+
+fn drain(d: &mut Driver, now: Millis) -> Vec<Effect> {
+    let mut out = Vec::new();
+    while let Some(fx) = d.poll(now) {
+        out.push(fx);
+    }
+    out
+}
+
+fn run(d: &mut Driver, now: Millis, input: Input) -> Vec<Effect> {
+    d.handle(now, input);
+    drain(d, now)
+}
+
+/// An unsigned JWT for `sub` issued at `now`, living `ttl_s`.
+fn jwt(sub: &str, now: Millis, ttl_s: i64, id: &str) -> String {
+    let iat = now / 1000;
+    let header = base64url::encode(br#"{"alg":"RS256","typ":"JWT"}"#);
+    let payload = base64url::encode(
+        format!(r#"{{"sub":"{sub}","iat":{iat},"exp":{},"jti":"{id}"}}"#, iat + ttl_s).as_bytes(),
+    );
+    format!("{header}.{payload}.c2ln")
+}
+
+fn context(token: &str) -> String {
+    format!(r#"{{"Auth":{{"Token":"{token}"}}}}"#)
+}
+
+fn calls(fx: &[Effect]) -> Vec<Call> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::CallProvider(c) => Some(*c),
+            _ => None,
+        })
+        .collect()
+}
+
+fn replies(fx: &[Effect]) -> Vec<(RequestId, Reply)> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::Reply { request, reply } => Some((*request, reply.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn timer(fx: &[Effect]) -> Option<u32> {
+    fx.iter().rev().find_map(|e| match e {
+        Effect::ArmTimer { delay_ms } => Some(*delay_ms),
+        _ => None,
+    })
+}
+
+fn posts(fx: &[Effect]) -> Vec<String> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::Post(m) => Some(m.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn events(fx: &[Effect]) -> Vec<&'static str> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::Emit(ev) => Some(event_name(ev)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn set_customer(request: RequestId) -> Input {
+    Input::SetCustomer {
+        request,
+        customer_id: CUSTOMER.into(),
+        provider: false,
+        stored: None,
+    }
+}
+
+/// Logs `d` in at `now` with a token living `ttl_s`; the effects of the
+/// answer.
+fn login(d: &mut Driver, now: Millis, ttl_s: i64) -> Vec<Effect> {
+    let fx = run(d, now, set_customer(1));
+    let call = calls(&fx)[0];
+    let token = jwt(CUSTOMER, now, ttl_s, "first");
+    run(
+        d,
+        now,
+        Input::ProviderAnswered {
+            call: call.id,
+            context: Some(context(&token)),
+        },
+    )
+}
+
+fn bearer(headers: &[(String, String)]) -> Option<&str> {
+    headers
+        .iter()
+        .find(|(n, _)| n == "Authorization")
+        .map(|(_, v)| v.as_str())
+}
+
+#[test]
+fn opening_keeps_a_stored_anonymous_id_and_writes_a_new_one_otherwise() {
+    let (d, fx) = open("", env(), 1);
+    assert!(is_uuid_v4(d.anonymous_id()));
+    assert!(fx.iter().any(|e| matches!(e,
+        Effect::Store { key: StorageKey::AnonymousId, value: Some(v) } if v == d.anonymous_id())));
+    let kept = "0f5b6a3e-2c1d-4e8f-9a7b-6c5d4e3f2a1b".to_owned();
+    let (d, fx) = open(
+        "",
+        Environment {
+            stored_anonymous_id: Some(kept.clone()),
+            ..env()
+        },
+        1,
+    );
+    assert_eq!(d.anonymous_id(), kept);
+    assert!(fx.is_empty());
+}
+
+#[test]
+fn set_customer_calls_the_provider_then_resolves_with_events_and_a_capped_timer() {
+    let (mut d, _) = open("", env(), 1);
+    let fx = run(&mut d, T0, set_customer(1));
+    let call = calls(&fx)[0];
+    assert_eq!(call.reason, Reason::Initial);
+    assert!(!call.needs_refresh);
+    assert!(replies(&fx).is_empty(), "waits for the token");
+    let token = jwt(CUSTOMER, T0, 3600, "first");
+    let fx = run(
+        &mut d,
+        T0 + 5,
+        Input::ProviderAnswered {
+            call: call.id,
+            context: Some(context(&token)),
+        },
+    );
+    assert_eq!(replies(&fx), vec![(1, Reply::Done)]);
+    assert_eq!(events(&fx), vec!["state", "authenticated"]);
+    let anonymous_id = d.anonymous_id().to_owned();
+    assert!(fx.iter().any(|e| matches!(e,
+        Effect::Emit(Event::Authenticated { anonymous_id: a, .. }) if *a == anonymous_id)));
+    assert_eq!(d.state(), State::Authenticated);
+    // The refresh is due in about an hour: the timer sleeps at most 60 s.
+    assert_eq!(timer(&fx), Some(WAKE_CHECK_MS as u32));
+}
+
+#[test]
+fn a_timer_capped_at_60_s_rechecks_and_one_firing_after_a_sleep_refreshes() {
+    let (mut d, _) = open("", env(), 1);
+    let fx = login(&mut d, T0, 3600);
+    assert_eq!(timer(&fx), Some(60_000));
+    // The capped timer fires with nothing due: armed again, no call.
+    let fx = run(&mut d, T0 + 60_000, Input::TimerFired);
+    assert!(calls(&fx).is_empty());
+    assert_eq!(timer(&fx), Some(60_000));
+    // The machine slept for two hours; the timer fires late.
+    let late = T0 + 2 * 3_600_000;
+    let fx = run(&mut d, late, Input::TimerFired);
+    let call = calls(&fx)[0];
+    assert_eq!(call.reason, Reason::Scheduled);
+    assert!(call.needs_refresh);
+    // The provider call's deadline (15 s) is under the cap.
+    assert_eq!(timer(&fx), Some(15_000));
+}
+
+#[test]
+fn an_unchanged_wake_keeps_the_pending_timer() {
+    let (mut d, _) = open("", env(), 1);
+    login(&mut d, T0, 3600);
+    let fx = run(
+        &mut d,
+        T0 + 10,
+        Input::GetToken {
+            request: 2,
+            force: false,
+        },
+    );
+    assert!(matches!(&replies(&fx)[..], [(2, Reply::Token(Some(_)))]));
+    assert_eq!(timer(&fx), None, "no new timer for the same wake");
+}
+
+#[test]
+fn requests_during_a_call_wait_for_it_and_share_one_call() {
+    let (mut d, _) = open("", env(), 1);
+    let fx = run(&mut d, T0, set_customer(1));
+    let call = calls(&fx)[0];
+    for r in 2..6 {
+        let fx = run(
+            &mut d,
+            T0,
+            Input::GetToken {
+                request: r,
+                force: false,
+            },
+        );
+        assert!(calls(&fx).is_empty() && replies(&fx).is_empty());
+    }
+    let token = jwt(CUSTOMER, T0, 3600, "first");
+    let fx = run(
+        &mut d,
+        T0 + 1,
+        Input::ProviderAnswered {
+            call: call.id,
+            context: Some(context(&token)),
+        },
+    );
+    let r = replies(&fx);
+    assert_eq!(r.len(), 5);
+    assert!(r[1..]
+        .iter()
+        .all(|(_, reply)| *reply == Reply::Token(Some(SecretString::new(token.clone())))));
+}
+
+#[test]
+fn a_provider_that_fails_retries_then_loses_the_session_and_rejects_waiters() {
+    let (mut d, _) = open(r#","refresh":{"maxRetries":1}"#, env(), 1);
+    let fx = run(&mut d, T0, set_customer(1));
+    let call = calls(&fx)[0];
+    let fx = run(
+        &mut d,
+        T0,
+        Input::ProviderFailed {
+            call: call.id,
+            failure: ProviderFailure::Rejected,
+        },
+    );
+    assert_eq!(events(&fx), vec!["refresh-failed"]);
+    let retry_in = timer(&fx).unwrap();
+    let fx = run(&mut d, T0 + Millis::from(retry_in), Input::TimerFired);
+    let retry = calls(&fx)[0];
+    assert_eq!(retry.reason, Reason::Retry);
+    let fx = run(
+        &mut d,
+        T0 + Millis::from(retry_in),
+        Input::ProviderFailed {
+            call: retry.id,
+            failure: ProviderFailure::Threw,
+        },
+    );
+    assert!(events(&fx).contains(&"auth-lost"));
+    assert!(matches!(&replies(&fx)[..], [(1, Reply::Reject(e))] if e.code() == ErrorCode::ProviderFailed));
+    assert!(fx.iter().any(|e| matches!(e, Effect::LoginNeeded { reason: "auth_lost", .. })));
+}
+
+#[test]
+fn headers_go_only_to_allowed_origins() {
+    let (mut d, _) = open("", env(), 1);
+    let fx = run(
+        &mut d,
+        T0,
+        Input::AuthHeaders {
+            request: 1,
+            origin: Some("https://evil.example".into()),
+        },
+    );
+    assert_eq!(replies(&fx), vec![(1, Reply::Headers(vec![]))]);
+    let fx = run(
+        &mut d,
+        T0,
+        Input::AuthHeaders {
+            request: 2,
+            origin: None,
+        },
+    );
+    assert_eq!(replies(&fx), vec![(2, Reply::Headers(vec![]))]);
+    // Anonymous to an allowed origin: only the anonymous id.
+    let fx = run(
+        &mut d,
+        T0,
+        Input::AuthHeaders {
+            request: 3,
+            origin: Some(API.into()),
+        },
+    );
+    let anonymous = vec![(
+        "Chat-Anonymous-Id".to_owned(),
+        d.anonymous_id().to_owned(),
+    )];
+    assert_eq!(replies(&fx), vec![(3, Reply::Headers(anonymous))]);
+    login(&mut d, T0, 3600);
+    let fx = run(
+        &mut d,
+        T0 + 1,
+        Input::AuthHeaders {
+            request: 4,
+            origin: Some(API.into()),
+        },
+    );
+    let [(4, Reply::Headers(h))] = &replies(&fx)[..] else {
+        panic!("headers expected: {fx:?}");
+    };
+    assert!(bearer(h).is_some_and(|v| v.starts_with("Bearer ey")));
+    // A plain fetch elsewhere: sent untouched.
+    let fx = run(
+        &mut d,
+        T0 + 1,
+        Input::Fetch {
+            request: 5,
+            origin: Some("https://cdn.example".into()),
+            follows_redirects: true,
+            replayable: true,
+        },
+    );
+    assert_eq!(replies(&fx), vec![(5, Reply::Plain)]);
+}
+
+fn fetch(d: &mut Driver, now: Millis, request: RequestId, replayable: bool) -> Vec<Effect> {
+    run(
+        d,
+        now,
+        Input::Fetch {
+            request,
+            origin: Some(API.into()),
+            follows_redirects: true,
+            replayable,
+        },
+    )
+}
+
+#[test]
+fn a_401_refreshes_once_and_replays_once_with_the_new_token() {
+    let (mut d, _) = open("", env(), 1);
+    login(&mut d, T0, 3600);
+    let fx = fetch(&mut d, T0 + 1, 7, true);
+    let [(7, Reply::Send { headers, manual_redirect: true })] = &replies(&fx)[..] else {
+        panic!("send expected: {fx:?}");
+    };
+    let first = bearer(headers).unwrap().to_owned();
+    let fx = run(
+        &mut d,
+        T0 + 2,
+        Input::FetchAnswered {
+            request: 7,
+            status: 401,
+            opaque_redirect: false,
+        },
+    );
+    let call = calls(&fx)[0];
+    assert_eq!(call.reason, Reason::After401);
+    let token = jwt(CUSTOMER, T0 + 3, 3600, "second");
+    let fx = run(
+        &mut d,
+        T0 + 3,
+        Input::ProviderAnswered {
+            call: call.id,
+            context: Some(context(&token)),
+        },
+    );
+    let [(7, Reply::Replay { headers })] = &replies(&fx)[..] else {
+        panic!("replay expected: {fx:?}");
+    };
+    assert_ne!(bearer(headers).unwrap(), first);
+    // The replay's 401 stands: no second refresh.
+    let fx = run(
+        &mut d,
+        T0 + 4,
+        Input::FetchAnswered {
+            request: 7,
+            status: 401,
+            opaque_redirect: false,
+        },
+    );
+    assert_eq!(replies(&fx), vec![(7, Reply::Response)]);
+    assert!(calls(&fx).is_empty());
+}
+
+#[test]
+fn a_401_without_a_replayable_body_refreshes_and_hands_back_the_401() {
+    let (mut d, _) = open("", env(), 1);
+    login(&mut d, T0, 3600);
+    fetch(&mut d, T0 + 1, 7, false);
+    let fx = run(
+        &mut d,
+        T0 + 2,
+        Input::FetchAnswered {
+            request: 7,
+            status: 401,
+            opaque_redirect: false,
+        },
+    );
+    let call = calls(&fx)[0];
+    let token = jwt(CUSTOMER, T0 + 3, 3600, "second");
+    let fx = run(
+        &mut d,
+        T0 + 3,
+        Input::ProviderAnswered {
+            call: call.id,
+            context: Some(context(&token)),
+        },
+    );
+    assert_eq!(replies(&fx), vec![(7, Reply::Response)]);
+}
+
+#[test]
+fn a_redirect_answer_to_a_request_with_credentials_rejects() {
+    let (mut d, _) = open("", env(), 1);
+    login(&mut d, T0, 3600);
+    fetch(&mut d, T0 + 1, 7, true);
+    let fx = run(
+        &mut d,
+        T0 + 2,
+        Input::FetchAnswered {
+            request: 7,
+            status: 0,
+            opaque_redirect: true,
+        },
+    );
+    assert!(matches!(&replies(&fx)[..], [(7, Reply::Reject(e))] if e.code() == ErrorCode::Network));
+    let fx = run(
+        &mut d,
+        T0 + 2,
+        Input::FetchFailed {
+            request: 8,
+            aborted: true,
+        },
+    );
+    assert_eq!(replies(&fx), vec![(8, Reply::Rethrow)]);
+}
+
+#[test]
+fn storage_session_keeps_the_token_and_a_write_that_throws_stops_writes() {
+    let (mut d, _) = open(r#","storage":"session""#, env(), 1);
+    let fx = login(&mut d, T0, 3600);
+    let stored = fx.iter().find_map(|e| match e {
+        Effect::Store {
+            key: StorageKey::Token,
+            value: Some(v),
+        } => Some(v.clone()),
+        _ => None,
+    });
+    let stored = stored.expect("the token is written");
+    // Another instance of the same tab resumes from it without a call.
+    let (mut other, _) = open(r#","storage":"session""#, env(), 2);
+    let fx = run(
+        &mut other,
+        T0 + 10,
+        Input::SetCustomer {
+            request: 1,
+            customer_id: CUSTOMER.into(),
+            provider: false,
+            stored: Some(stored.clone()),
+        },
+    );
+    assert!(calls(&fx).is_empty());
+    assert_eq!(replies(&fx), vec![(1, Reply::Done)]);
+    // Memory storage never reads it.
+    let (mut memory, _) = open("", env(), 3);
+    let fx = run(
+        &mut memory,
+        T0 + 10,
+        Input::SetCustomer {
+            request: 1,
+            customer_id: CUSTOMER.into(),
+            provider: false,
+            stored: Some(stored),
+        },
+    );
+    assert_eq!(calls(&fx).len(), 1);
+    // The write throws: the stale entry is removed once, nothing else is
+    // written, and the session goes on in memory.
+    let fx = run(
+        &mut d,
+        T0 + 20,
+        Input::StorageFailed {
+            key: StorageKey::Token,
+        },
+    );
+    assert!(matches!(
+        &fx[..],
+        [Effect::Store {
+            key: StorageKey::Token,
+            value: None
+        }]
+    ));
+    let fx = run(&mut d, T0 + 2 * 3_600_000, Input::TimerFired);
+    let call = calls(&fx)[0];
+    let token = jwt(CUSTOMER, T0 + 2 * 3_600_000, 3600, "second");
+    let fx = run(
+        &mut d,
+        T0 + 2 * 3_600_000,
+        Input::ProviderAnswered {
+            call: call.id,
+            context: Some(context(&token)),
+        },
+    );
+    assert!(!fx.iter().any(|e| matches!(e, Effect::Store { .. })));
+    assert_eq!(events(&fx), vec!["state", "refreshed"]);
+    assert_eq!(d.state(), State::Authenticated);
+}
+
+#[test]
+fn the_token_endpoint_rotation_is_kept_and_shared_before_judging() {
+    let extra = r#","tokenEndpoint":"https://id.example/token","clientId":"web""#;
+    let (mut d, _) = open(extra, tab_env(), 1);
+    let fx = run(&mut d, T0, set_customer(1));
+    let Some(Effect::AcquireLock { lock, .. }) =
+        fx.iter().find(|e| matches!(e, Effect::AcquireLock { .. }))
+    else {
+        panic!("lock expected: {fx:?}");
+    };
+    let fx = run(&mut d, T0, Input::LockGranted { lock: *lock });
+    assert!(fx.iter().any(|e| matches!(e, Effect::CountPeers { .. })));
+    let fx = run(&mut d, T0, Input::PeersCounted { count: 0 });
+    let call = calls(&fx)[0];
+    let token = jwt(CUSTOMER, T0, 120, "first");
+    let answer = format!(r#"{{"Auth":{{"Token":"{token}","refresh_token":"r1"}}}}"#);
+    let fx = run(
+        &mut d,
+        T0,
+        Input::ProviderAnswered {
+            call: call.id,
+            context: Some(answer),
+        },
+    );
+    assert!(posts(&fx)[0].starts_with(r#"{"type":"token""#));
+    assert!(fx.iter().any(|e| matches!(e, Effect::ReleaseLock(l) if l == lock)));
+    // Due: the refresh grant goes out through the lock again.
+    let due = d.session().refresh_due().unwrap();
+    let fx = run(&mut d, due, Input::TimerFired);
+    let Some(Effect::AcquireLock { lock, .. }) =
+        fx.iter().find(|e| matches!(e, Effect::AcquireLock { .. }))
+    else {
+        panic!("lock expected: {fx:?}");
+    };
+    run(&mut d, due, Input::LockGranted { lock: *lock });
+    let fx = run(&mut d, due, Input::PeersCounted { count: 0 });
+    let Some(Effect::PostRefreshGrant { call, body }) =
+        fx.iter().find(|e| matches!(e, Effect::PostRefreshGrant { .. }))
+    else {
+        panic!("refresh grant expected: {fx:?}");
+    };
+    assert!(body.secret().contains("refresh_token=r1"));
+    assert!(body.secret().contains("client_id=web"));
+    // A rotated refresh token in an answer whose access token is refused
+    // (another customer's) is still kept and shared.
+    let bad = jwt("c_someone_else", due, 120, "x");
+    let fx = run(
+        &mut d,
+        due,
+        Input::TokenEndpointAnswered {
+            call: *call,
+            answer: HttpAnswer {
+                status: 200,
+                date: None,
+                retry_after: None,
+                body: format!(
+                    r#"{{"access_token":"{bad}","token_type":"Bearer","expires_in":120,"refresh_token":"r2"}}"#
+                ),
+            },
+        },
+    );
+    let shared = posts(&fx);
+    assert!(shared[0].starts_with(r#"{"type":"refresh""#) && shared[0].contains("r2"));
+    assert!(events(&fx).contains(&"refresh-failed"));
+    assert_eq!(d.session().refresh_token().map(|t| t.secret()), Some("r2"));
+}
+
+#[test]
+fn a_refused_refresh_token_is_forgotten_and_retry_after_is_honoured() {
+    let extra = r#","tokenEndpoint":"https://id.example/token""#;
+    let (mut d, _) = open(extra, env(), 1);
+    let fx = run(&mut d, T0, set_customer(1));
+    let call = calls(&fx)[0];
+    let token = jwt(CUSTOMER, T0, 120, "first");
+    let answer = format!(r#"{{"Auth":{{"Token":"{token}","refresh_token":"r1"}}}}"#);
+    run(
+        &mut d,
+        T0,
+        Input::ProviderAnswered {
+            call: call.id,
+            context: Some(answer),
+        },
+    );
+    let due = d.session().refresh_due().unwrap();
+    let fx = run(&mut d, due, Input::TimerFired);
+    let Some(Effect::PostRefreshGrant { call, .. }) =
+        fx.iter().find(|e| matches!(e, Effect::PostRefreshGrant { .. }))
+    else {
+        panic!("refresh grant expected: {fx:?}");
+    };
+    let fx = run(
+        &mut d,
+        due,
+        Input::TokenEndpointAnswered {
+            call: *call,
+            answer: HttpAnswer {
+                status: 503,
+                date: None,
+                retry_after: Some("20".into()),
+                body: String::new(),
+            },
+        },
+    );
+    assert!(fx.iter().any(|e| matches!(e,
+        Effect::Emit(Event::RefreshFailed { code: ErrorCode::Network, retry_in_ms: Some(ms), .. }) if *ms >= 20_000)));
+    assert_eq!(d.session().refresh_token().map(|t| t.secret()), Some("r1"));
+    let fx = run(&mut d, due + 20_000, Input::TimerFired);
+    let Some(Effect::PostRefreshGrant { call, .. }) =
+        fx.iter().find(|e| matches!(e, Effect::PostRefreshGrant { .. }))
+    else {
+        panic!("the retry goes to the token endpoint: {fx:?}");
+    };
+    run(
+        &mut d,
+        due + 20_000,
+        Input::TokenEndpointAnswered {
+            call: *call,
+            answer: HttpAnswer {
+                status: 400,
+                date: None,
+                retry_after: None,
+                body: r#"{"error":"invalid_grant"}"#.into(),
+            },
+        },
+    );
+    assert!(d.session().refresh_token().is_none());
+}
+
+#[test]
+fn a_lock_request_that_fails_lets_the_call_go_ahead_and_later_calls_skip_the_lock() {
+    let (mut d, fx) = open("", tab_env(), 1);
+    assert!(fx.iter().any(|e| matches!(e, Effect::HoldPresence { .. })));
+    let fx = run(&mut d, T0, set_customer(1));
+    assert!(calls(&fx).is_empty());
+    let Some(Effect::AcquireLock { lock, .. }) =
+        fx.iter().find(|e| matches!(e, Effect::AcquireLock { .. }))
+    else {
+        panic!("lock expected: {fx:?}");
+    };
+    let fx = run(&mut d, T0 + 500, Input::LockFailed { lock: *lock });
+    let call = calls(&fx)[0];
+    // The deadline counts from the failure, not from the request.
+    assert_eq!(call.deadline, T0 + 500 + 15_000);
+    let token = jwt(CUSTOMER, T0, 3600, "first");
+    run(
+        &mut d,
+        T0 + 501,
+        Input::ProviderAnswered {
+            call: call.id,
+            context: Some(context(&token)),
+        },
+    );
+    let fx = run(
+        &mut d,
+        T0 + 600,
+        Input::GetToken {
+            request: 2,
+            force: true,
+        },
+    );
+    assert_eq!(calls(&fx).len(), 1, "no lock asked any more");
+    assert!(!fx.iter().any(|e| matches!(e, Effect::AcquireLock { .. })));
+}
+
+#[test]
+fn a_token_offered_by_another_tab_saves_the_call_and_a_silent_round_times_out() {
+    let (mut a, _) = open("", tab_env(), 1);
+    login_through_lock(&mut a, T0);
+    let (mut b, _) = open("", tab_env(), 2);
+    let fx = run(&mut b, T0 + 10, set_customer(1));
+    let Some(Effect::AcquireLock { lock, .. }) =
+        fx.iter().find(|e| matches!(e, Effect::AcquireLock { .. }))
+    else {
+        panic!("lock expected: {fx:?}");
+    };
+    run(&mut b, T0 + 10, Input::LockGranted { lock: *lock });
+    let fx = run(&mut b, T0 + 10, Input::PeersCounted { count: 1 });
+    let want = posts(&fx).remove(0);
+    assert!(want.starts_with(r#"{"type":"want""#));
+    // A answers with its token.
+    let fx = run(&mut a, T0 + 11, Input::Message(want.clone()));
+    let have = posts(&fx).remove(0);
+    let fx = run(&mut b, T0 + 12, Input::Message(have));
+    assert!(calls(&fx).is_empty(), "adopted, no provider call");
+    assert_eq!(replies(&fx), vec![(1, Reply::Done)]);
+    assert!(fx.iter().any(|e| matches!(e,
+        Effect::Emit(Event::Authenticated { .. }))));
+    assert!(fx.iter().any(|e| matches!(e, Effect::ReleaseLock(_))));
+    // A third tab asks; nobody answers within the round's 500 ms.
+    let (mut c, _) = open("", tab_env(), 3);
+    let fx = run(&mut c, T0 + 20, set_customer(1));
+    let Some(Effect::AcquireLock { lock, .. }) =
+        fx.iter().find(|e| matches!(e, Effect::AcquireLock { .. }))
+    else {
+        panic!("lock expected: {fx:?}");
+    };
+    run(&mut c, T0 + 20, Input::LockGranted { lock: *lock });
+    let fx = run(&mut c, T0 + 20, Input::PeersCounted { count: 2 });
+    assert_eq!(timer(&fx), Some(ROUND_TIMEOUT_MS as u32));
+    let fx = run(&mut c, T0 + 520, Input::TimerFired);
+    assert_eq!(calls(&fx).len(), 1, "the round timed out: call");
+}
+
+/// Logs a tab in through the refresh lock with no peers.
+fn login_through_lock(d: &mut Driver, now: Millis) {
+    let fx = run(d, now, set_customer(1));
+    let Some(Effect::AcquireLock { lock, .. }) =
+        fx.iter().find(|e| matches!(e, Effect::AcquireLock { .. }))
+    else {
+        panic!("lock expected: {fx:?}");
+    };
+    run(d, now, Input::LockGranted { lock: *lock });
+    let fx = run(d, now, Input::PeersCounted { count: 0 });
+    let call = calls(&fx)[0];
+    let token = jwt(CUSTOMER, now, 3600, "first");
+    run(
+        d,
+        now,
+        Input::ProviderAnswered {
+            call: call.id,
+            context: Some(context(&token)),
+        },
+    );
+    assert_eq!(d.state(), State::Authenticated);
+}
+
+#[test]
+fn the_tab_protocol_is_keyed_by_the_credential_source() {
+    let widget = config(r#","tokenEndpoint":"https://id.example/token","clientId":"chat-demo""#);
+    let messenger =
+        config(r#","tokenEndpoint":"https://id.example/token","clientId":"chat-messenger""#);
+    let same = config(r#","tokenEndpoint":"https://id.example/token","clientId":"chat-demo""#);
+    assert_ne!(channel_name(&widget), channel_name(&messenger));
+    assert_eq!(channel_name(&widget), channel_name(&same));
+    let other_endpoint =
+        config(r#","tokenEndpoint":"https://other.example/token","clientId":"chat-demo""#);
+    assert_ne!(channel_name(&widget), channel_name(&other_endpoint));
+    let issuer = config(r#","issuer":"https://id.example""#);
+    assert_ne!(channel_name(&issuer), channel_name(&config("")));
+    // The locks differ too: the messenger never waits on the widget's.
+    let lock_name = |c: &Config| {
+        let mut d = Driver::new(c.clone(), tab_env(), Box::new(Seq(1)), T0).unwrap();
+        drain(&mut d, T0);
+        let fx = run(&mut d, T0, set_customer(1));
+        fx.into_iter()
+            .find_map(|e| match e {
+                Effect::AcquireLock { name, .. } => Some(name),
+                _ => None,
+            })
+            .unwrap()
+    };
+    assert_ne!(lock_name(&widget), lock_name(&messenger));
+    assert_eq!(lock_name(&widget), lock_name(&same));
+    assert!(lock_name(&widget).ends_with(CUSTOMER));
+}
+
+#[test]
+fn a_logout_in_another_tab_logs_this_one_out_with_a_new_anonymous_id() {
+    let (mut a, _) = open("", tab_env(), 1);
+    login_through_lock(&mut a, T0);
+    let (mut b, _) = open("", tab_env(), 2);
+    login_through_lock(&mut b, T0);
+    let before = b.anonymous_id().to_owned();
+    let fx = run(&mut a, T0 + 5, Input::ClearCustomer { request: 9 });
+    assert_eq!(replies(&fx), vec![(9, Reply::Done)]);
+    let logout = posts(&fx).remove(0);
+    let fx = run(&mut b, T0 + 6, Input::Message(logout));
+    assert_eq!(b.state(), State::LoggedOut);
+    assert_ne!(b.anonymous_id(), before);
+    assert!(events(&fx).contains(&"logged-out"));
+    assert!(fx.iter().any(|e| matches!(e,
+        Effect::Store { key: StorageKey::AnonymousId, value: Some(v) } if v == b.anonymous_id())));
+    // Garbage on the channel is ignored.
+    assert!(run(&mut b, T0 + 7, Input::Message("{nope".into())).is_empty());
+}
+
+#[test]
+fn signatures_are_checked_by_the_host_when_validation_has_keys() {
+    let extra = r#","validation":{"algorithms":["ES256"],"jwksUrl":"https://id.example/jwks"}"#;
+    let (mut d, _) = open(extra, env(), 1);
+    let fx = run(&mut d, T0, set_customer(1));
+    let call = calls(&fx)[0];
+    let token = jwt(CUSTOMER, T0, 3600, "first");
+    let fx = run(
+        &mut d,
+        T0,
+        Input::ProviderAnswered {
+            call: call.id,
+            context: Some(context(&token)),
+        },
+    );
+    let Some(Effect::CheckToken {
+        call: checked,
+        signature: Some(_),
+        introspect: false,
+        ..
+    }) = fx.iter().find(|e| matches!(e, Effect::CheckToken { .. }))
+    else {
+        panic!("check expected: {fx:?}");
+    };
+    let fx = run(
+        &mut d,
+        T0 + 1,
+        Input::TokenChecked {
+            call: *checked,
+            result: Err(Error::new(ErrorCode::BadSignature, "no")),
+        },
+    );
+    assert!(fx.iter().any(|e| matches!(e,
+        Effect::Emit(Event::RefreshFailed { code: ErrorCode::BadSignature, .. }))));
+    // An opaque token is refused outright when signatures are checked.
+    let fx = run(&mut d, T0 + 60_000, Input::TimerFired);
+    if let Some(retry) = calls(&fx).first() {
+        let fx = run(
+            &mut d,
+            T0 + 60_000,
+            Input::ProviderAnswered {
+                call: retry.id,
+                context: Some(context("opaque")),
+            },
+        );
+        assert!(!fx.iter().any(|e| matches!(e, Effect::CheckToken { .. })));
+    }
+}
+
+#[test]
+fn destroy_rejects_waiters_and_closes_everything() {
+    let (mut d, _) = open("", tab_env(), 1);
+    let fx = run(&mut d, T0, set_customer(1));
+    let Some(Effect::AcquireLock { lock, .. }) =
+        fx.iter().find(|e| matches!(e, Effect::AcquireLock { .. }))
+    else {
+        panic!("lock expected: {fx:?}");
+    };
+    run(&mut d, T0, Input::LockGranted { lock: *lock });
+    run(&mut d, T0, Input::PeersCounted { count: 0 });
+    run(
+        &mut d,
+        T0,
+        Input::GetToken {
+            request: 2,
+            force: false,
+        },
+    );
+    let fx = run(&mut d, T0 + 1, Input::Destroy);
+    let r = replies(&fx);
+    assert_eq!(r.len(), 2);
+    assert!(r
+        .iter()
+        .all(|(_, reply)| matches!(reply, Reply::Reject(e) if e.code() == ErrorCode::Destroyed)));
+    assert!(fx.iter().any(|e| matches!(e, Effect::AbortCall(_))));
+    assert!(fx.iter().any(|e| matches!(e, Effect::ReleaseLock(l) if l == lock)));
+    assert!(matches!(fx.last(), Some(Effect::Close)));
+    let fx = run(&mut d, T0 + 2, set_customer(3));
+    assert!(matches!(&replies(&fx)[..], [(3, Reply::Reject(e))] if e.code() == ErrorCode::Destroyed));
+    assert!(!fx.iter().any(|e| matches!(e, Effect::ArmTimer { .. })));
+}
+
+#[test]
+fn offline_retries_wait_for_the_network() {
+    let (mut d, _) = open(
+        "",
+        Environment {
+            online: false,
+            ..env()
+        },
+        1,
+    );
+    let fx = run(&mut d, T0, set_customer(1));
+    let call = calls(&fx)[0];
+    let fx = run(
+        &mut d,
+        T0,
+        Input::ProviderFailed {
+            call: call.id,
+            failure: ProviderFailure::Rejected,
+        },
+    );
+    assert_eq!(timer(&fx), None, "no retry timer while offline");
+    let fx = run(&mut d, T0 + 5_000, Input::Online(true));
+    assert_eq!(calls(&fx).len(), 1);
+}
+
+#[test]
+fn constructing_checks_algorithms_and_the_customer_id_option() {
+    let bad = config(r#","validation":{"algorithms":["XS256"],"jwksUrl":"https://x/j"}"#);
+    assert!(Driver::new(bad, env(), Box::new(Seq(1)), T0).is_err());
+    let id = config(&format!(r#","customerId":"{CUSTOMER}""#));
+    let no_provider = Environment {
+        has_provider: false,
+        ..env()
+    };
+    let e = Driver::new(id, no_provider, Box::new(Seq(1)), T0).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidConfig);
+}
