@@ -67,12 +67,6 @@ impl LockManager {
         self.grant()
     }
 
-    pub fn holds(&self, owner: Owner, lock: LockId) -> bool {
-        self.held
-            .iter()
-            .any(|e| e.owner == owner && e.lock == Some(lock))
-    }
-
     pub fn holds_exclusive(&self, owner: Owner) -> bool {
         self.held
             .iter()

@@ -222,18 +222,23 @@ impl Scenario {
         let day = 24 * hour;
         let ttl_s = match family {
             Family::Short => r.log_range(5, 60),
-            Family::Long => r.log_range(day / sec, 40 * day / sec),
+            // Every page re-checks at least once a minute (the driver's
+            // timer cap), so a day of page time costs 1,440 steps a tab:
+            // long-lived stays within days (the cap makes weeks no harder).
+            Family::Long => r.log_range(12 * hour / sec, 3 * day / sec),
             Family::Skew => r.log_range(5, 2 * hour / sec),
             Family::Sleep => r.log_range(5, day / sec),
             Family::Flaky | Family::Offline | Family::Busy | Family::RefusedRotation => {
                 r.log_range(5, hour / sec)
             }
-            _ => r.log_range(60, day / sec),
+            // Up to 6 h: longer ones are long-lived's (see there).
+            _ => r.log_range(60, 6 * hour / sec),
         };
         let ttl_ms = ttl_s * sec;
         let tabs = match family {
             Family::ManyTabs => r.range(5, 8),
             Family::TabDeath => r.range(2, 8),
+            Family::Long => r.range(1, 2),
             _ => r.range(1, 4),
         } as usize;
         let issuer_offset_ms = match family {
@@ -244,7 +249,11 @@ impl Scenario {
         let latency_ms = (lat_lo, lat_lo + r.log_range(1, 4_000));
         let req_lo = r.range(1, 40);
         let request_latency_ms = (req_lo, req_lo + r.log_range(1, 250));
-        let duration_ms = (ttl_ms * r.range(2, 5)).max(min);
+        let duration_ms = match family {
+            // One or two refreshes.
+            Family::Long => ttl_ms + ttl_ms * r.range(3, 15) / 10,
+            _ => (ttl_ms * r.range(2, 5)).max(min),
+        };
         let mut s = Scenario {
             seed,
             family,

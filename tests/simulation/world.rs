@@ -146,6 +146,9 @@ struct Tab {
     /// The one timer of the page: its id and when it fires.
     timer: Option<(u64, Millis)>,
     die_after_call: bool,
+    /// The page's requests that wait for the driver's answer (not sent,
+    /// not ended).
+    waiting: usize,
     /// What the provider's backend last gave this tab (its cache).
     last_token: Option<String>,
 }
@@ -314,6 +317,7 @@ impl<'a> World<'a> {
                 storage: HashMap::new(),
                 timer: None,
                 die_after_call: false,
+                waiting: 0,
                 last_token: None,
             })
             .collect();
@@ -580,6 +584,7 @@ impl<'a> World<'a> {
                 }
                 let tab = r.tab;
                 self.reqs[req].on_wire = false;
+                self.tabs[tab].waiting += 1;
                 self.reqs[req].last_status = Some(status);
                 self.feed(
                     tab,
@@ -597,6 +602,7 @@ impl<'a> World<'a> {
                 }
                 let tab = r.tab;
                 self.reqs[req].on_wire = false;
+                self.tabs[tab].waiting += 1;
                 self.feed(
                     tab,
                     Input::FetchFailed {
@@ -833,6 +839,7 @@ impl<'a> World<'a> {
         self.log(|| format!("tab{tab} page goes (holding the lock: {holding})"));
         self.tabs[tab].driver = None;
         self.tabs[tab].timer = None;
+        self.tabs[tab].waiting = 0;
         for r in 0..self.reqs.len() {
             if (self.reqs[r].tab, self.reqs[r].page) == owner && self.reqs[r].end.is_none() {
                 self.reqs[r].end = Some(ReqEnd::Died);
@@ -1468,6 +1475,7 @@ impl<'a> World<'a> {
             end: None,
             is_final: is_final && has_customer,
         });
+        self.tabs[tab].waiting += 1;
         let request = r as RequestId;
         let origin = |o: &str| Some(o.to_owned());
         let input = match kind {
@@ -1526,6 +1534,8 @@ impl<'a> World<'a> {
             return;
         }
         let kind = req.kind;
+        // Answered: sent on, or ended.
+        self.tabs[tab].waiting -= 1;
         match (kind, reply) {
             (_, Reply::Reject(e)) => self.end_request(r, ReqEnd::Rejected(e.code())),
             (Kind::SetCustomer | Kind::ClearCustomer, Reply::Done) => {
@@ -1692,12 +1702,7 @@ impl<'a> World<'a> {
             let Some(d) = self.tabs[tab].driver.as_ref() else {
                 continue;
             };
-            let owner = (tab, self.tabs[tab].page);
-            let waiting = self
-                .reqs
-                .iter()
-                .filter(|r| (r.tab, r.page) == owner && r.end.is_none() && !r.on_wire)
-                .count();
+            let waiting = self.tabs[tab].waiting;
             if d.session().waiters() != waiting {
                 let msg = format!(
                     "tab{tab}: the session counts {} waiters, the app waits on {waiting} requests",
