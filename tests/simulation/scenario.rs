@@ -177,6 +177,9 @@ pub struct Scenario {
     /// Web Locks reject, sessionStorage throws, the BroadcastChannel reaches
     /// no other page).
     pub sandboxed: Vec<bool>,
+    /// Which tabs have a Web Locks stub that never answers (an extension,
+    /// a test harness): the host gives up on it after `LOCK_WAIT_MS`.
+    pub silent_locks: Vec<bool>,
     /// `storage: 'session'`.
     pub storage_session: bool,
     /// A sessionStorage write throws (quota) at this rate.
@@ -259,6 +262,7 @@ impl Scenario {
             family,
             open_at: vec![0; tabs],
             sandboxed: vec![false; tabs],
+            silent_locks: vec![false; tabs],
             storage_session: r.chance(0.25),
             storage_failure_rate: 0.0,
             timers_count_sleep: r.chance(0.5),
@@ -344,12 +348,16 @@ impl Scenario {
                 if tabs == 1 {
                     s.open_at.push(r.range(0, duration_ms / 2));
                     s.sandboxed.push(false);
+                    s.silent_locks.push(false);
                 }
                 for t in 0..s.tabs() {
                     s.sandboxed[t] = r.chance(0.4);
                 }
                 let framed = r.range(0, s.tabs() as i64 - 1) as usize;
                 s.sandboxed[framed] = true;
+                for t in 0..s.tabs() {
+                    s.silent_locks[t] = !s.sandboxed[t] && r.chance(0.3);
+                }
                 s.storage_session = r.chance(0.5);
             }
             Family::Reload => {
@@ -527,7 +535,7 @@ impl Scenario {
         format!(
             "tabs {} (open at {:?}), ttl {}, issuer offset {} ms, provider latency {:?} ms, request latency {:?} ms, tab latency {} ms, \
              failure {:.2}, timeout {:.2}, bad answers {:.2}, token endpoint {}, 429/503 {:.2}, throttle {:.2} up to {} ms, \
-             forced {:.2}, max retries {}, duration {}, sandboxed {:?}, storage session {} (failures {:.2}), \
+             forced {:.2}, max retries {}, duration {}, sandboxed {:?}, silent locks {:?}, storage session {} (failures {:.2}), \
              timers count sleep {}, sync answers {:.2}, ops {:?}",
             self.tabs(),
             self.open_at,
@@ -547,6 +555,7 @@ impl Scenario {
             self.max_retries,
             human(self.duration_ms),
             self.sandboxed,
+            self.silent_locks,
             self.storage_session,
             self.storage_failure_rate,
             self.timers_count_sleep,

@@ -21,6 +21,7 @@ pub fn shrink_candidates(s: &Scenario) -> Vec<Scenario> {
             let mut c = s.clone();
             c.open_at.remove(drop);
             c.sandboxed.remove(drop);
+            c.silent_locks.remove(drop);
             c.ops = s
                 .ops
                 .iter()

@@ -141,6 +141,8 @@ struct Tab {
     /// The tab was closed (or crashed) for good.
     closed: bool,
     sandboxed: bool,
+    /// Its Web Locks are a stub that never answers.
+    silent_locks: bool,
     /// This tab's sessionStorage: it outlives the page, not the tab.
     storage: HashMap<&'static str, String>,
     /// The one timer of the page: its id and when it fires.
@@ -314,6 +316,7 @@ impl<'a> World<'a> {
                 page: 0,
                 closed: false,
                 sandboxed: scn.sandboxed[t],
+                silent_locks: scn.silent_locks[t],
                 storage: HashMap::new(),
                 timer: None,
                 die_after_call: false,
@@ -425,9 +428,20 @@ impl<'a> World<'a> {
         (tab, self.tabs[tab].page)
     }
 
-    /// The pages that share a channel, locks and refresh windows.
+    /// The pages that share a channel: a sandboxed frame is an origin of
+    /// its own.
     fn group(&self, tab: usize) -> usize {
         if self.tabs[tab].sandboxed {
+            1 + tab
+        } else {
+            0
+        }
+    }
+
+    /// The pages that elect one refresher: those whose Web Locks work.
+    fn window_group(&self, tab: usize) -> usize {
+        let t = &self.tabs[tab];
+        if t.sandboxed || t.silent_locks {
             1 + tab
         } else {
             0
@@ -925,9 +939,15 @@ impl<'a> World<'a> {
             Effect::Store { key, value } => self.write_storage(tab, key, value),
             Effect::Post(text) => self.broadcast(tab, text),
             Effect::AcquireLock { lock, name } => {
-                if self.tabs[tab].sandboxed {
+                if self.tabs[tab].sandboxed || self.tabs[tab].silent_locks {
                     // An opaque origin: the request rejects (SecurityError).
-                    let at = self.now + self.rng.range(0, 2);
+                    // A stub never answers, nor does its query(): the host
+                    // gives up after LOCK_WAIT_MS, then its query's bound.
+                    let at = if self.tabs[tab].sandboxed {
+                        self.now + 1
+                    } else {
+                        self.now + 2 * Millis::from(driver::LOCK_WAIT_MS)
+                    };
                     self.push(
                         at,
                         Ev::Lock {
@@ -956,24 +976,25 @@ impl<'a> World<'a> {
             }
             Effect::HoldPresence { name } => {
                 if self.tabs[tab].sandboxed {
-                    let at = self.now + self.tab_delay();
-                    self.push(at, Ev::PresenceFailed { tab, page });
+                    self.push(self.now + 1, Ev::PresenceFailed { tab, page });
+                    return;
+                }
+                if self.tabs[tab].silent_locks {
                     return;
                 }
                 let grants = self.locks.request((tab, page), None, name, Mode::Shared);
                 self.deliver_grants(grants);
             }
             Effect::CountPeers { prefix, own } => {
-                let count = if self.tabs[tab].sandboxed {
+                let (count, at) = if self.tabs[tab].sandboxed {
                     // query() rejects: no peer can be counted.
-                    0
+                    (0, self.now + 1)
+                } else if self.tabs[tab].silent_locks {
+                    (0, self.now + Millis::from(driver::LOCK_WAIT_MS))
                 } else {
-                    self.locks
-                        .held_names(&prefix)
-                        .filter(|n| *n != own)
-                        .count()
+                    let n = self.locks.held_names(&prefix).filter(|n| *n != own);
+                    (n.count(), self.now + self.tab_delay())
                 };
-                let at = self.now + self.tab_delay();
                 self.push(at, Ev::Peers { tab, page, count });
             }
             Effect::Close => {
@@ -1120,7 +1141,7 @@ impl<'a> World<'a> {
                 ),
             );
         }
-        let group = self.group(tab);
+        let group = self.window_group(tab);
         let window = self.window[group];
         let w = &self.windows[window];
         if scn.no_failure() && w.calls >= 1 && !w.orphaned {
@@ -1350,10 +1371,16 @@ impl<'a> World<'a> {
                 let spent_by_gone = !self.live(c.tab, c.page)
                     || !self.live(tab, page)
                     || self.windows[self.calls[key].window].orphaned;
+                // Pages that do not elect one refresher (Web Locks broken
+                // in one of them) may race on one refresh token.
+                let unelected = c.group != group;
                 if spent_by_gone {
                     let w = self.calls[key].window;
                     self.windows[w].orphaned = true;
-                } else if self.scn.rotations_answered() && self.calls[key].epoch == self.epoch {
+                } else if self.scn.rotations_answered()
+                    && self.calls[key].epoch == self.epoch
+                    && !unelected
+                {
                     self.fail(
                         "refresh-token-race",
                         format!("tab{tab} presented a spent refresh token on call #{id}"),
