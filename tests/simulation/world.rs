@@ -1144,7 +1144,10 @@ impl<'a> World<'a> {
         let group = self.window_group(tab);
         let window = self.window[group];
         let w = &self.windows[window];
-        if scn.no_failure() && w.calls >= 1 && !w.orphaned {
+        // Pages whose Web Locks never answer elect no refresher: each
+        // refreshes when its own timer says so, adopting the others' tokens.
+        let elected = !self.tabs[tab].silent_locks;
+        if scn.no_failure() && elected && w.calls >= 1 && !w.orphaned {
             self.fail(
                 "calls-per-window",
                 format!(
