@@ -218,4 +218,3 @@ pub fn print_table(totals: &BTreeMap<Family, FamilyTotals>) {
         human(WAKE_CHECK_MS)
     );
 }
-

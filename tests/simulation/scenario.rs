@@ -374,7 +374,11 @@ impl Scenario {
         }
         if matches!(
             family,
-            Family::Steady | Family::Short | Family::ManyTabs | Family::TabDeath | Family::Sandboxed
+            Family::Steady
+                | Family::Short
+                | Family::ManyTabs
+                | Family::TabDeath
+                | Family::Sandboxed
         ) {
             // The refresh grant with a rotating refresh token, where tabs
             // racing on one refresh token would be refused.
@@ -491,10 +495,12 @@ impl Scenario {
     pub fn recovery_ms(&self) -> Millis {
         // A tab that dies after spending the rotating refresh token makes
         // the others' next refresh-grant fail once.
-        let deaths = self
-            .ops
-            .iter()
-            .any(|(_, op)| matches!(op, Op::Die { .. } | Op::DieHolding { .. } | Op::Reload { .. }));
+        let deaths = self.ops.iter().any(|(_, op)| {
+            matches!(
+                op,
+                Op::Die { .. } | Op::DieHolding { .. } | Op::Reload { .. }
+            )
+        });
         if self.no_failure() && self.admissible() && !(deaths && self.token_endpoint) {
             15_000
         } else {
@@ -519,7 +525,11 @@ impl Scenario {
         let mut options = format!(
             r#"{{"apiOrigins":["{CHAT_ORIGIN}"],"refresh":{{"maxRetries":{}}},"storage":"{}""#,
             self.max_retries,
-            if self.storage_session { "session" } else { "memory" }
+            if self.storage_session {
+                "session"
+            } else {
+                "memory"
+            }
         );
         if self.token_endpoint {
             options.push_str(&format!(r#","tokenEndpoint":"{TOKEN_ENDPOINT}""#));
