@@ -7,8 +7,8 @@
 //! borrow is held while JavaScript runs, so handlers and providers may call
 //! back into the SDK.
 
-use super::judge::{self, KeyCache};
 use super::js;
+use super::judge::{self, KeyCache};
 use super::transport::{self, FetchCall};
 use crate::clock::Millis;
 use crate::driver::{
@@ -44,6 +44,8 @@ const WINDOW_WAKE_EVENTS: [&str; 4] = ["focus", "online", "offline", "pageshow"]
 
 type AnswerFn = Closure<dyn Fn(f64, JsValue)>;
 type WakeFn = Closure<dyn Fn(web_sys::Event)>;
+/// The open channel and its `onmessage` listener.
+type Channel = (BroadcastChannel, Closure<dyn Fn(MessageEvent)>);
 
 /// `crypto.getRandomValues`, else `Math.random` (a very old runtime).
 struct BrowserEntropy;
@@ -94,7 +96,7 @@ pub struct Host {
     answer_ok: RefCell<Option<AnswerFn>>,
     answer_err: RefCell<Option<AnswerFn>>,
     wake_listener: RefCell<Option<WakeFn>>,
-    channel: RefCell<Option<(BroadcastChannel, Closure<dyn Fn(MessageEvent)>)>>,
+    channel: RefCell<Option<Channel>>,
     locks: RefCell<Vec<(driver::LockId, Lock)>>,
     presence: RefCell<Option<Function>>,
     claims: RefCell<Option<(u64, JsValue)>>,
@@ -125,8 +127,8 @@ impl Host {
             locks: locks_available(),
         };
         let now = read_clock(now_fn.as_ref());
-        let driver = Driver::new(config, env, Box::new(BrowserEntropy), now)
-            .map_err(|e| js::to_js(&e))?;
+        let driver =
+            Driver::new(config, env, Box::new(BrowserEntropy), now).map_err(|e| js::to_js(&e))?;
         let host = Rc::new(Host {
             driver: RefCell::new(driver),
             now_fn,
@@ -437,41 +439,7 @@ impl Host {
         if handlers.is_empty() {
             return;
         }
-        let d = Object::new();
-        let put = |k: &str, v: JsValue| js::set(&d, k, &v);
-        match event {
-            Event::State { state, previous } => {
-                put("state", state.as_str().into());
-                put("previous", previous.as_str().into());
-            }
-            Event::Authenticated {
-                customer_id,
-                anonymous_id,
-                expires_at,
-            } => {
-                put("customerId", customer_id.into());
-                put("anonymousId", anonymous_id.into());
-                put("expiresAt", js::opt_number(*expires_at));
-            }
-            Event::Refreshed { expires_at, source } => {
-                put("expiresAt", js::opt_number(*expires_at));
-                put("source", source.as_str().into());
-            }
-            Event::RefreshFailed {
-                code,
-                attempt,
-                retry_in_ms,
-            } => {
-                put("code", code.as_str().into());
-                put("attempt", (*attempt).into());
-                put("retryInMs", js::opt_number(*retry_in_ms));
-            }
-            Event::AuthLost { code } => put("code", code.as_str().into()),
-            Event::LoggedOut { customer_id } => put(
-                "customerId",
-                customer_id.as_deref().map_or(JsValue::NULL, JsValue::from),
-            ),
-        }
+        let d = js::parse(&driver::event_detail(event));
         for h in handlers {
             report(h.call1(&JsValue::NULL, &d));
         }
@@ -612,8 +580,7 @@ impl Host {
         }
         if let Some(cb) = self.wake_listener.borrow_mut().take() {
             for_wake_targets(|target, ev| {
-                let _ =
-                    target.remove_event_listener_with_callback(ev, cb.as_ref().unchecked_ref());
+                let _ = target.remove_event_listener_with_callback(ev, cb.as_ref().unchecked_ref());
             });
         }
         if let Some((channel, _)) = self.channel.borrow_mut().take() {

@@ -7,18 +7,18 @@
 //! bounded backoff. The driver judges every answer.
 
 use super::crypto;
-use super::js;
 use super::host::Host;
+use super::js;
 use crate::admit::Introspection;
 use crate::clock::Millis;
 use crate::config::Config;
 use crate::discovery::{self, Metadata};
+use crate::driver::HttpAnswer;
 use crate::error::{Error, ErrorCode, Result};
 use crate::fetch_retry;
 use crate::grant::form_encode;
 use crate::json::{self, Value};
 use crate::keys::{self, KeySource};
-use crate::driver::HttpAnswer;
 use crate::secret::SecretString;
 use crate::verify::{self, VerifyOptions};
 use js_sys::Promise;
@@ -142,7 +142,8 @@ async fn metadata(issuer: &str) -> Result<Rc<Metadata>> {
 
 /// The token endpoint: `tokenEndpoint`, else the `issuer`'s.
 async fn token_endpoint(host: &Host) -> Result<String> {
-    let (endpoint, issuer) = host.with(|d| (d.config().token_endpoint.clone(), d.config().issuer.clone()));
+    let (endpoint, issuer) =
+        host.with(|d| (d.config().token_endpoint.clone(), d.config().issuer.clone()));
     if let Some(url) = endpoint {
         return Ok(url);
     }

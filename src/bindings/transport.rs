@@ -74,7 +74,7 @@ pub fn read(
     let url = if input.is_string() {
         input.as_string()
     } else if input.is_instance_of::<web_sys::Url>() {
-        Some(String::from(input.unchecked_ref::<web_sys::Url>().href()))
+        Some(input.unchecked_ref::<web_sys::Url>().href())
     } else {
         None
     };

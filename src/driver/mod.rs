@@ -35,7 +35,6 @@ use crate::session::{
     Access, Call, CallId, Credential, Effects, Event, Session, SessionConfig, Source, State, Via,
 };
 use crate::verify::VerifyOptions;
-use std::collections::VecDeque;
 use tabs::Tabs;
 
 pub use tabs::{channel_name, LOCK_WAIT_MS, ROUND_TIMEOUT_MS};
@@ -368,7 +367,7 @@ pub enum Effect {
     },
     /// Cancel the timer.
     ClearTimer,
-    /// Dispatch an `auth.on` event ([`event_name`] and its detail's fields).
+    /// Dispatch an `auth.on` event: [`event_name`] and [`event_detail`].
     Emit(Event),
     /// Call `userLoginHandler({ code, reason })`.
     LoginNeeded {
@@ -429,6 +428,59 @@ pub fn event_name(event: &Event) -> &'static str {
     }
 }
 
+/// The detail object of `event` for `auth.on` handlers, as JSON text:
+/// `state` `{ state, previous }`, `authenticated` `{ customerId,
+/// anonymousId, expiresAt }`, `refreshed` `{ expiresAt, source }`,
+/// `refresh-failed` `{ code, attempt, retryInMs }`, `auth-lost` `{ code }`,
+/// `logged-out` `{ customerId }` (absent values are `null`).
+pub fn event_detail(event: &Event) -> String {
+    let mut out = String::from("{");
+    let mut put = |name: &str, value: Option<&str>, number: Option<i64>| {
+        if out.len() > 1 {
+            out.push(',');
+        }
+        crate::json::write_string(&mut out, name);
+        out.push(':');
+        match (value, number) {
+            (Some(v), _) => crate::json::write_string(&mut out, v),
+            (None, Some(n)) => crate::json::write_int(&mut out, n),
+            (None, None) => out.push_str("null"),
+        }
+    };
+    match event {
+        Event::State { state, previous } => {
+            put("state", Some(state.as_str()), None);
+            put("previous", Some(previous.as_str()), None);
+        }
+        Event::Authenticated {
+            customer_id,
+            anonymous_id,
+            expires_at,
+        } => {
+            put("customerId", Some(customer_id), None);
+            put("anonymousId", Some(anonymous_id), None);
+            put("expiresAt", None, *expires_at);
+        }
+        Event::Refreshed { expires_at, source } => {
+            put("expiresAt", None, *expires_at);
+            put("source", Some(source.as_str()), None);
+        }
+        Event::RefreshFailed {
+            code,
+            attempt,
+            retry_in_ms,
+        } => {
+            put("code", Some(code.as_str()), None);
+            put("attempt", None, Some(i64::from(*attempt)));
+            put("retryInMs", None, *retry_in_ms);
+        }
+        Event::AuthLost { code } => put("code", Some(code.as_str()), None),
+        Event::LoggedOut { customer_id } => put("customerId", customer_id.as_deref(), None),
+    }
+    out.push('}');
+    out
+}
+
 /// What a waiting request wants once a token is settled.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Want {
@@ -480,7 +532,8 @@ pub struct Driver {
     config: Config,
     session: Session,
     entropy: Box<dyn Entropy>,
-    outbox: VecDeque<Effect>,
+    /// Effects not polled yet, oldest first (a handful at most).
+    outbox: Vec<Effect>,
     /// Something changed since the timer and the lock were last settled.
     dirty: bool,
     waiting: Vec<Pending>,
@@ -582,7 +635,7 @@ impl Driver {
             session: Session::new(String::new(), session_config.clone()),
             config,
             entropy,
-            outbox: VecDeque::new(),
+            outbox: Vec::new(),
             dirty: true,
             waiting: Vec::new(),
             sent: Vec::new(),
@@ -602,7 +655,7 @@ impl Driver {
             let id = uuid_v4(driver.random_bytes());
             let tabs = Tabs::new(&driver.config, id, env.locks);
             if let Some(name) = tabs.presence_name() {
-                driver.outbox.push_back(Effect::HoldPresence { name });
+                driver.outbox.push(Effect::HoldPresence { name });
             }
             driver.tabs = Some(tabs);
         }
@@ -716,10 +769,7 @@ impl Driver {
                 let reply = if aborted {
                     Reply::Rethrow
                 } else {
-                    Reply::Reject(Error::new(
-                        ErrorCode::Network,
-                        "the network request failed",
-                    ))
+                    Reply::Reject(Error::new(ErrorCode::Network, "the network request failed"))
                 };
                 self.reply(request, reply);
             }
@@ -797,7 +847,7 @@ impl Driver {
                 if self.storage_ok && key == StorageKey::Token {
                     // A stale token (whose refresh token may be spent by
                     // now) must not outlive a failed write.
-                    self.outbox.push_back(Effect::Store { key, value: None });
+                    self.outbox.push(Effect::Store { key, value: None });
                 }
                 self.storage_ok = false;
             }
@@ -811,7 +861,7 @@ impl Driver {
             self.settle_timer(now);
             self.release_lock_when_done();
         }
-        self.outbox.pop_front()
+        (!self.outbox.is_empty()).then(|| self.outbox.remove(0))
     }
 
     // ---- requests ------------------------------------------------------
@@ -821,7 +871,7 @@ impl Driver {
     }
 
     fn reply(&mut self, request: RequestId, reply: Reply) {
-        self.outbox.push_back(Effect::Reply { request, reply });
+        self.outbox.push(Effect::Reply { request, reply });
     }
 
     fn set_customer(
@@ -863,7 +913,7 @@ impl Driver {
             Ok(fx) => {
                 self.apply(fx, now);
                 if let (Some(customer), true) = (customer, self.tabs.is_some()) {
-                    self.outbox.push_back(Effect::Post(tabs::logout(&customer)));
+                    self.outbox.push(Effect::Post(tabs::logout(&customer)));
                 }
                 self.reply(request, Reply::Done);
             }
@@ -1028,7 +1078,7 @@ impl Driver {
             self.persist();
         }
         if let Some(id) = fx.abort {
-            self.outbox.push_back(Effect::AbortCall(id));
+            self.outbox.push(Effect::AbortCall(id));
             if self.grant.as_ref().is_some_and(|(c, _)| c.id == id) {
                 self.grant = None;
             }
@@ -1046,7 +1096,7 @@ impl Driver {
             } else {
                 "auth_lost"
             };
-            self.outbox.push_back(Effect::LoginNeeded { code, reason });
+            self.outbox.push(Effect::LoginNeeded { code, reason });
         }
     }
 
@@ -1068,12 +1118,12 @@ impl Driver {
         self.grant = None;
         if let Some(mut tabs) = self.tabs.take() {
             if let Some(lock) = tabs.let_go() {
-                self.outbox.push_back(Effect::ReleaseLock(lock));
+                self.outbox.push(Effect::ReleaseLock(lock));
             }
         }
         self.armed = None;
-        self.outbox.push_back(Effect::ClearTimer);
-        self.outbox.push_back(Effect::Close);
+        self.outbox.push(Effect::ClearTimer);
+        self.outbox.push(Effect::Close);
     }
 
     /// Arms the timer for the session's next wake (and a round's end),
@@ -1090,7 +1140,7 @@ impl Driver {
         };
         let Some(wake) = wake else {
             if self.armed.take().is_some() {
-                self.outbox.push_back(Effect::ClearTimer);
+                self.outbox.push(Effect::ClearTimer);
             }
             return;
         };
@@ -1102,7 +1152,7 @@ impl Driver {
             }
         }
         self.armed = Some((wake, fires));
-        self.outbox.push_back(Effect::ArmTimer {
+        self.outbox.push(Effect::ArmTimer {
             delay_ms: delay as u32,
         });
     }
@@ -1123,7 +1173,7 @@ impl Driver {
             )),
             _ => None,
         };
-        self.outbox.push_back(Effect::Store {
+        self.outbox.push(Effect::Store {
             key: StorageKey::Token,
             value,
         });
@@ -1139,7 +1189,7 @@ impl Driver {
             if tabs.elects() && !tabs.holds(&customer) {
                 self.session.await_grant(call.id);
                 let (lock, name) = tabs.acquire(&customer);
-                self.outbox.push_back(Effect::AcquireLock { lock, name });
+                self.outbox.push(Effect::AcquireLock { lock, name });
                 return;
             }
         }
@@ -1152,13 +1202,15 @@ impl Driver {
             return;
         };
         match call.via {
-            Via::Provider => self.outbox.push_back(Effect::CallProvider(call)),
+            Via::Provider => self.outbox.push(Effect::CallProvider(call)),
             Via::TokenEndpoint => match self.session.refresh_token().cloned() {
                 Some(refresh_token) => {
                     let body = self.config.grant.refresh_body(&refresh_token);
                     self.grant = Some((call, refresh_token));
-                    self.outbox
-                        .push_back(Effect::PostRefreshGrant { call: call.id, body });
+                    self.outbox.push(Effect::PostRefreshGrant {
+                        call: call.id,
+                        body,
+                    });
                 }
                 None => self.fail_call(
                     now,
@@ -1221,13 +1273,14 @@ impl Driver {
         let Some(refresh_token) = crate::grant::issued_refresh_token(answer) else {
             return;
         };
-        if self
-            .session
-            .refresh_token_issued(call, refresh_token, now)
-        {
+        if self.session.refresh_token_issued(call, refresh_token, now) {
             self.persist();
-            if let Some(msg) = self.tabs.as_ref().and_then(|_| tabs::refresh(&self.session)) {
-                self.outbox.push_back(Effect::Post(msg));
+            if let Some(msg) = self
+                .tabs
+                .as_ref()
+                .and_then(|_| tabs::refresh(&self.session))
+            {
+                self.outbox.push(Effect::Post(msg));
             }
         }
     }
@@ -1271,7 +1324,7 @@ impl Driver {
         };
         let token = SecretString::new(judging.candidate.token());
         self.judging = Some(judging);
-        self.outbox.push_back(Effect::CheckToken {
+        self.outbox.push(Effect::CheckToken {
             call: call.id,
             token,
             signature,
@@ -1335,7 +1388,7 @@ impl Driver {
                     .call_succeeded(call.id, credential, source, jitter);
                 // Announced before the refresh lock is let go.
                 if let (true, Some(msg)) = (fx.release.is_some(), announced) {
-                    self.outbox.push_back(Effect::Post(msg));
+                    self.outbox.push(Effect::Post(msg));
                 }
                 self.apply(fx, now);
             }
@@ -1358,18 +1411,18 @@ impl Driver {
             .call_awaiting_grant()
             .and(self.session.customer_id().map(str::to_owned));
         let Some(tabs) = &mut self.tabs else {
-            self.outbox.push_back(Effect::ReleaseLock(lock));
+            self.outbox.push(Effect::ReleaseLock(lock));
             return;
         };
         if !tabs.granted(lock) {
             // Held already (an earlier request of this tab's), or stale.
-            self.outbox.push_back(Effect::ReleaseLock(lock));
+            self.outbox.push(Effect::ReleaseLock(lock));
             return;
         }
         match customer.filter(|_| tabs.elects()) {
             Some(customer) => {
                 let (prefix, own) = tabs.start_round(customer);
-                self.outbox.push_back(Effect::CountPeers { prefix, own });
+                self.outbox.push(Effect::CountPeers { prefix, own });
             }
             None => self.finish_round(now),
         }
@@ -1380,7 +1433,7 @@ impl Driver {
             return;
         };
         match tabs.peers_counted(count, now) {
-            Some(Some(want)) => self.outbox.push_back(Effect::Post(want)),
+            Some(Some(want)) => self.outbox.push(Effect::Post(want)),
             Some(None) => self.finish_round(now),
             None => {}
         }
@@ -1412,8 +1465,12 @@ impl Driver {
     fn release_lock_when_done(&mut self) {
         let s = &self.session;
         let refreshing = s.refreshing().then(|| s.customer_id()).flatten();
-        if let Some(lock) = self.tabs.as_mut().and_then(|t| t.release_unless(refreshing)) {
-            self.outbox.push_back(Effect::ReleaseLock(lock));
+        if let Some(lock) = self
+            .tabs
+            .as_mut()
+            .and_then(|t| t.release_unless(refreshing))
+        {
+            self.outbox.push(Effect::ReleaseLock(lock));
         }
     }
 
@@ -1441,7 +1498,7 @@ impl Driver {
                 });
                 let fields = offer.and_then(|c| tabs::token_fields(&self.session, c));
                 let answer = tabs::have(&msg, fields);
-                self.outbox.push_back(Effect::Post(answer));
+                self.outbox.push(Effect::Post(answer));
             }
             "have" => {
                 let offer = customer.as_deref().and_then(|c| msg.offer(c));
@@ -1476,7 +1533,7 @@ impl Driver {
     fn new_anonymous_id(&mut self) -> String {
         let id = uuid_v4(self.random_bytes());
         if self.storage_ok {
-            self.outbox.push_back(Effect::Store {
+            self.outbox.push(Effect::Store {
                 key: StorageKey::AnonymousId,
                 value: Some(id.clone()),
             });
@@ -1506,4 +1563,3 @@ impl Pending {
 fn destroyed() -> Error {
     Error::new(ErrorCode::Destroyed, "this ChatAuth was destroyed")
 }
-

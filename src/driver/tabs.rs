@@ -321,7 +321,10 @@ impl Message {
         if customer.is_none() || self.customer_id.as_deref() != customer {
             return None;
         }
-        let token = self.body.get_str("refreshToken").filter(|t| !t.is_empty())?;
+        let token = self
+            .body
+            .get_str("refreshToken")
+            .filter(|t| !t.is_empty())?;
         let at = self
             .body
             .get("refreshTokenAt")

@@ -72,7 +72,11 @@ fn jwt(sub: &str, now: Millis, ttl_s: i64, id: &str) -> String {
     let iat = now / 1000;
     let header = base64url::encode(br#"{"alg":"RS256","typ":"JWT"}"#);
     let payload = base64url::encode(
-        format!(r#"{{"sub":"{sub}","iat":{iat},"exp":{},"jti":"{id}"}}"#, iat + ttl_s).as_bytes(),
+        format!(
+            r#"{{"sub":"{sub}","iat":{iat},"exp":{},"jti":"{id}"}}"#,
+            iat + ttl_s
+        )
+        .as_bytes(),
     );
     format!("{header}.{payload}.c2ln")
 }
@@ -296,8 +300,16 @@ fn a_provider_that_fails_retries_then_loses_the_session_and_rejects_waiters() {
         },
     );
     assert!(events(&fx).contains(&"auth-lost"));
-    assert!(matches!(&replies(&fx)[..], [(1, Reply::Reject(e))] if e.code() == ErrorCode::ProviderFailed));
-    assert!(fx.iter().any(|e| matches!(e, Effect::LoginNeeded { reason: "auth_lost", .. })));
+    assert!(
+        matches!(&replies(&fx)[..], [(1, Reply::Reject(e))] if e.code() == ErrorCode::ProviderFailed)
+    );
+    assert!(fx.iter().any(|e| matches!(
+        e,
+        Effect::LoginNeeded {
+            reason: "auth_lost",
+            ..
+        }
+    )));
 }
 
 #[test]
@@ -330,10 +342,7 @@ fn headers_go_only_to_allowed_origins() {
             origin: Some(API.into()),
         },
     );
-    let anonymous = vec![(
-        "Chat-Anonymous-Id".to_owned(),
-        d.anonymous_id().to_owned(),
-    )];
+    let anonymous = vec![("Chat-Anonymous-Id".to_owned(), d.anonymous_id().to_owned())];
     assert_eq!(replies(&fx), vec![(3, Reply::Headers(anonymous))]);
     login(&mut d, T0, 3600);
     let fx = run(
@@ -380,7 +389,14 @@ fn a_401_refreshes_once_and_replays_once_with_the_new_token() {
     let (mut d, _) = open("", env(), 1);
     login(&mut d, T0, 3600);
     let fx = fetch(&mut d, T0 + 1, 7, true);
-    let [(7, Reply::Send { headers, manual_redirect: true })] = &replies(&fx)[..] else {
+    let [(
+        7,
+        Reply::Send {
+            headers,
+            manual_redirect: true,
+        },
+    )] = &replies(&fx)[..]
+    else {
         panic!("send expected: {fx:?}");
     };
     let first = bearer(headers).unwrap().to_owned();
@@ -571,7 +587,9 @@ fn the_token_endpoint_rotation_is_kept_and_shared_before_judging() {
         },
     );
     assert!(posts(&fx)[0].starts_with(r#"{"type":"token""#));
-    assert!(fx.iter().any(|e| matches!(e, Effect::ReleaseLock(l) if l == lock)));
+    assert!(fx
+        .iter()
+        .any(|e| matches!(e, Effect::ReleaseLock(l) if l == lock)));
     // Due: the refresh grant goes out through the lock again.
     let due = d.session().refresh_due().unwrap();
     let fx = run(&mut d, due, Input::TimerFired);
@@ -582,8 +600,9 @@ fn the_token_endpoint_rotation_is_kept_and_shared_before_judging() {
     };
     run(&mut d, due, Input::LockGranted { lock: *lock });
     let fx = run(&mut d, due, Input::PeersCounted { count: 0 });
-    let Some(Effect::PostRefreshGrant { call, body }) =
-        fx.iter().find(|e| matches!(e, Effect::PostRefreshGrant { .. }))
+    let Some(Effect::PostRefreshGrant { call, body }) = fx
+        .iter()
+        .find(|e| matches!(e, Effect::PostRefreshGrant { .. }))
     else {
         panic!("refresh grant expected: {fx:?}");
     };
@@ -631,8 +650,9 @@ fn a_refused_refresh_token_is_forgotten_and_retry_after_is_honoured() {
     );
     let due = d.session().refresh_due().unwrap();
     let fx = run(&mut d, due, Input::TimerFired);
-    let Some(Effect::PostRefreshGrant { call, .. }) =
-        fx.iter().find(|e| matches!(e, Effect::PostRefreshGrant { .. }))
+    let Some(Effect::PostRefreshGrant { call, .. }) = fx
+        .iter()
+        .find(|e| matches!(e, Effect::PostRefreshGrant { .. }))
     else {
         panic!("refresh grant expected: {fx:?}");
     };
@@ -653,8 +673,9 @@ fn a_refused_refresh_token_is_forgotten_and_retry_after_is_honoured() {
         Effect::Emit(Event::RefreshFailed { code: ErrorCode::Network, retry_in_ms: Some(ms), .. }) if *ms >= 20_000)));
     assert_eq!(d.session().refresh_token().map(|t| t.secret()), Some("r1"));
     let fx = run(&mut d, due + 20_000, Input::TimerFired);
-    let Some(Effect::PostRefreshGrant { call, .. }) =
-        fx.iter().find(|e| matches!(e, Effect::PostRefreshGrant { .. }))
+    let Some(Effect::PostRefreshGrant { call, .. }) = fx
+        .iter()
+        .find(|e| matches!(e, Effect::PostRefreshGrant { .. }))
     else {
         panic!("the retry goes to the token endpoint: {fx:?}");
     };
@@ -731,8 +752,9 @@ fn a_token_offered_by_another_tab_saves_the_call_and_a_silent_round_times_out() 
     let fx = run(&mut b, T0 + 12, Input::Message(have));
     assert!(calls(&fx).is_empty(), "adopted, no provider call");
     assert_eq!(replies(&fx), vec![(1, Reply::Done)]);
-    assert!(fx.iter().any(|e| matches!(e,
-        Effect::Emit(Event::Authenticated { .. }))));
+    assert!(fx
+        .iter()
+        .any(|e| matches!(e, Effect::Emit(Event::Authenticated { .. }))));
     assert!(fx.iter().any(|e| matches!(e, Effect::ReleaseLock(_))));
     // A third tab asks; nobody answers within the round's 500 ms.
     let (mut c, _) = open("", tab_env(), 3);
@@ -854,8 +876,13 @@ fn signatures_are_checked_by_the_host_when_validation_has_keys() {
             result: Err(Error::new(ErrorCode::BadSignature, "no")),
         },
     );
-    assert!(fx.iter().any(|e| matches!(e,
-        Effect::Emit(Event::RefreshFailed { code: ErrorCode::BadSignature, .. }))));
+    assert!(fx.iter().any(|e| matches!(
+        e,
+        Effect::Emit(Event::RefreshFailed {
+            code: ErrorCode::BadSignature,
+            ..
+        })
+    )));
     // An opaque token is refused outright when signatures are checked.
     let fx = run(&mut d, T0 + 60_000, Input::TimerFired);
     if let Some(retry) = calls(&fx).first() {
@@ -897,10 +924,14 @@ fn destroy_rejects_waiters_and_closes_everything() {
         .iter()
         .all(|(_, reply)| matches!(reply, Reply::Reject(e) if e.code() == ErrorCode::Destroyed)));
     assert!(fx.iter().any(|e| matches!(e, Effect::AbortCall(_))));
-    assert!(fx.iter().any(|e| matches!(e, Effect::ReleaseLock(l) if l == lock)));
+    assert!(fx
+        .iter()
+        .any(|e| matches!(e, Effect::ReleaseLock(l) if l == lock)));
     assert!(matches!(fx.last(), Some(Effect::Close)));
     let fx = run(&mut d, T0 + 2, set_customer(3));
-    assert!(matches!(&replies(&fx)[..], [(3, Reply::Reject(e))] if e.code() == ErrorCode::Destroyed));
+    assert!(
+        matches!(&replies(&fx)[..], [(3, Reply::Reject(e))] if e.code() == ErrorCode::Destroyed)
+    );
     assert!(!fx.iter().any(|e| matches!(e, Effect::ArmTimer { .. })));
 }
 
