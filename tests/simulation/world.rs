@@ -1313,6 +1313,10 @@ impl<'a> World<'a> {
                 self.end_request(r, ReqEnd::Sent { with_token: false })
             }
             (Kind::ForeignFetch, Reply::Plain) => {
+                // Sent as the app built it: nothing added.
+                self.transmit(tab, r, &[], false)
+            }
+            (Kind::ForeignFetch, Reply::Response) => {
                 self.end_request(r, ReqEnd::Sent { with_token: false })
             }
             (Kind::ForeignHeaders | Kind::ForeignFetch, reply) => self.fail(
@@ -1390,7 +1394,8 @@ impl<'a> World<'a> {
 
     /// `fetch` with the driver's headers.
     fn transmit(&mut self, tab: usize, r: usize, headers: &[(String, String)], replay: bool) {
-        if !headers.iter().any(|(n, _)| n == "Chat-Anonymous-Id") {
+        let plain = self.reqs[r].kind == Kind::ForeignFetch;
+        if !plain && !headers.iter().any(|(n, _)| n == "Chat-Anonymous-Id") {
             self.fail(
                 "headers",
                 format!("tab{tab} sends request {r} without Chat-Anonymous-Id"),
