@@ -204,6 +204,10 @@ struct Tab {
     storage: HashMap<&'static str, String>,
     /// The one timer of the page: its id and when it fires.
     timer: Option<(u64, Millis)>,
+    /// After the machine woke: by when the page must have re-checked its
+    /// deadlines (its timer fired, or it re-armed it) without any wake
+    /// event to tell it.
+    recheck_by: Option<Millis>,
     die_after_call: bool,
     /// The page's requests that wait for the driver's answer (not sent,
     /// not ended).
@@ -379,6 +383,7 @@ impl<'a> World<'a> {
                 silent_locks: scn.silent_locks[t],
                 storage: HashMap::new(),
                 timer: None,
+                recheck_by: None,
                 die_after_call: false,
                 waiting: 0,
                 last_token: None,
@@ -581,6 +586,7 @@ impl<'a> World<'a> {
                     self.stats.timers_after_sleep += 1;
                 }
                 self.log(|| format!("tab{tab} timer"));
+                self.tabs[tab].recheck_by = None;
                 self.feed(tab, Input::TimerFired);
             }
             Ev::Provider {
@@ -704,12 +710,18 @@ impl<'a> World<'a> {
             }
             Ev::Wake { events } => {
                 self.log(|| format!("machine wakes (wake events: {events})"));
-                if events {
-                    for tab in 0..self.tabs.len() {
-                        if self.tabs[tab].driver.is_some() {
-                            // visibilitychange / focus.
-                            self.feed(tab, Input::Wake);
-                        }
+                for tab in 0..self.tabs.len() {
+                    if self.tabs[tab].driver.is_none() {
+                        continue;
+                    }
+                    if events {
+                        // visibilitychange / focus.
+                        self.feed(tab, Input::Wake);
+                    } else if self.tabs[tab].timer.is_some() {
+                        // Only the timer can tell the page: capped, it
+                        // fires within a minute of awake time.
+                        let by = self.now + WAKE_CHECK_MS + self.scn.throttle_max_ms;
+                        self.tabs[tab].recheck_by = Some(by);
                     }
                 }
             }
@@ -917,6 +929,7 @@ impl<'a> World<'a> {
         self.log(|| format!("tab{tab} page goes (holding the lock: {holding})"));
         self.tabs[tab].driver = None;
         self.tabs[tab].timer = None;
+        self.tabs[tab].recheck_by = None;
         self.tabs[tab].waiting = 0;
         for r in 0..self.reqs.len() {
             if (self.reqs[r].tab, self.reqs[r].page) == owner && self.reqs[r].end.is_none() {
@@ -995,7 +1008,10 @@ impl<'a> World<'a> {
                 }
             }
             Effect::ArmTimer { delay_ms } => self.arm_timer(tab, Millis::from(delay_ms)),
-            Effect::ClearTimer => self.tabs[tab].timer = None,
+            Effect::ClearTimer => {
+                self.tabs[tab].timer = None;
+                self.tabs[tab].recheck_by = None;
+            }
             Effect::Emit(event) => self.on_event(tab, event),
             Effect::LoginNeeded { code, reason } => {
                 self.log(|| format!("tab{tab} userLoginHandler({}, {reason})", code.as_str()))
@@ -1102,6 +1118,7 @@ impl<'a> World<'a> {
             0
         };
         self.next_timer += 1;
+        self.tabs[tab].recheck_by = None;
         let (id, due, page) = (
             self.next_timer,
             self.now + delay + late,
@@ -1425,6 +1442,15 @@ impl<'a> World<'a> {
             let Some(d) = self.tabs[tab].driver.as_ref() else {
                 continue;
             };
+            if let Some(by) = self.tabs[tab].recheck_by.filter(|&by| self.now > by) {
+                let msg = format!(
+                    "tab{tab} has not re-checked its deadlines {} after the machine woke (due by {:.3}s)",
+                    human(self.now - by + WAKE_CHECK_MS + self.scn.throttle_max_ms),
+                    (by - T0) as f64 / 1000.0
+                );
+                self.fail("no-recheck-after-sleep", msg);
+                return;
+            }
             let waiting = self.tabs[tab].waiting;
             if d.session().waiters() != waiting {
                 let msg = format!(
