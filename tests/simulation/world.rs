@@ -770,6 +770,12 @@ impl<'a> World<'a> {
     fn sleep(&mut self, ms: Millis, wake_events: bool) {
         self.log(|| format!("machine sleeps {}", human(ms)));
         self.asleep_until = self.now + ms;
+        for t in &mut self.tabs {
+            // The page cannot re-check while the machine sleeps again.
+            if let Some(by) = t.recheck_by.as_mut() {
+                *by += ms;
+            }
+        }
         if !self.scn.timers_count_sleep {
             // A monotonic clock that stops in sleep: every pending timer
             // fires that much later.
