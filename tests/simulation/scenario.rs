@@ -505,7 +505,7 @@ impl Scenario {
             15_000
         } else {
             self.policy().provider_timeout_ms
-                + 60_000
+                + crate::world::MAX_RETRY_AFTER_S * 1000
                 + chat_auth::session::FAILED_COOL_DOWN_MS
                 + 15_000
         }

@@ -1428,6 +1428,11 @@ impl<'a> World<'a> {
         if let Some(t) = &token {
             self.token_sent(tab, r, t);
         }
+        let customer = self.tabs[tab].driver.as_ref().and_then(|d| d.customer_id());
+        if let (false, None, Some(customer)) = (plain, &token, customer) {
+            let msg = format!("tab{tab} sends request {r} without a token while {customer} is set");
+            self.fail("sent-without-token", msg);
+        }
         self.log(|| format!("tab{tab} sends request {r} (replay: {replay})"));
         self.reqs[r].token_used = token;
         self.reqs[r].on_wire = true;
