@@ -107,38 +107,24 @@ impl World<'_> {
             Outcome::Timeout => {}
             Outcome::Offline => {
                 let answer = match call.via {
-                    Via::Provider => Ev::Provider {
-                        tab,
-                        page,
-                        call: call.id,
-                        answer: Err(ProviderFailure::Rejected),
-                    },
-                    Via::TokenEndpoint => Ev::Grant {
-                        tab,
-                        page,
-                        call: call.id,
-                        answer: Err(Error::new(ErrorCode::Network, "the network request failed")),
-                    },
+                    Via::Provider => {
+                        Ev::provider(tab, page, call.id, Err(ProviderFailure::Rejected))
+                    }
+                    Via::TokenEndpoint => {
+                        let e = Error::new(ErrorCode::Network, "the network request failed");
+                        Ev::grant(tab, page, call.id, Err(e))
+                    }
                 };
                 let at = self.now + self.rng.range(1, 30);
                 self.push(at, answer);
             }
             _ if sync => {
-                if let Some(Ev::Provider { answer, .. }) = self.answer(key) {
+                if let Some(Ev::Answer { mut input, .. }) = self.answer(key) {
                     self.calls[key].answered = true;
-                    let input = match answer {
-                        Ok(context) => Input::ProviderAnswered {
-                            call: call.id,
-                            context,
-                        },
-                        Err(failure) => Input::ProviderFailed {
-                            call: call.id,
-                            failure: match failure {
-                                ProviderFailure::Rejected => ProviderFailure::Threw,
-                                f => f,
-                            },
-                        },
-                    };
+                    if let Input::ProviderFailed { failure, .. } = &mut input {
+                        // Failing before it returns: it throws.
+                        *failure = ProviderFailure::Threw;
+                    }
                     self.feed_now(tab, input);
                 }
             }
@@ -169,18 +155,8 @@ impl World<'_> {
         };
         let issuer_now = self.now + self.scn.issuer_offset_ms;
         let ttl_s = self.scn.ttl_ms / 1000;
-        let provider = |answer: ProviderAnswer| Ev::Provider {
-            tab,
-            page,
-            call: id,
-            answer,
-        };
-        let grant = |answer: GrantAnswer| Ev::Grant {
-            tab,
-            page,
-            call: id,
-            answer,
-        };
+        let provider = |answer: ProviderAnswer| Ev::provider(tab, page, id, answer);
+        let grant = |answer: GrantAnswer| Ev::grant(tab, page, id, answer);
         let failed = |status: u16, retry_after: Option<String>| {
             grant(Ok(HttpAnswer {
                 status,
@@ -310,17 +286,13 @@ impl World<'_> {
     }
 
     pub(super) fn refused(&self, tab: usize, page: u32, call: CallId, issuer_now: Millis) -> Ev {
-        Ev::Grant {
-            tab,
-            page,
-            call,
-            answer: Ok(HttpAnswer {
-                status: 400,
-                date: Some(http_date(issuer_now)),
-                retry_after: None,
-                body: r#"{"error":"invalid_grant"}"#.into(),
-            }),
-        }
+        let answer = HttpAnswer {
+            status: 400,
+            date: Some(http_date(issuer_now)),
+            retry_after: None,
+            body: r#"{"error":"invalid_grant"}"#.into(),
+        };
+        Ev::grant(tab, page, call, Ok(answer))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -338,19 +310,12 @@ impl World<'_> {
             .map(|r| format!(r#","refresh_token":"{r}""#))
             .unwrap_or_default();
         match via {
-            Via::Provider => Ev::Provider {
-                tab,
-                page,
-                call,
-                answer: Ok(Some(format!(
-                    r#"{{"Auth":{{"Token":"{token}"{refresh}}}}}"#
-                ))),
-            },
-            Via::TokenEndpoint => Ev::Grant {
-                tab,
-                page,
-                call,
-                answer: Ok(HttpAnswer {
+            Via::Provider => {
+                let context = format!(r#"{{"Auth":{{"Token":"{token}"{refresh}}}}}"#);
+                Ev::provider(tab, page, call, Ok(Some(context)))
+            }
+            Via::TokenEndpoint => {
+                let answer = HttpAnswer {
                     status: 200,
                     // The issuer's clock, whole seconds.
                     date: Some(http_date(issuer_now)),
@@ -359,8 +324,9 @@ impl World<'_> {
                         r#"{{"access_token":"{token}","token_type":"Bearer","expires_in":{}{refresh}}}"#,
                         self.scn.ttl_ms / 1000
                     ),
-                }),
-            },
+                };
+                Ev::grant(tab, page, call, Ok(answer))
+            }
         }
     }
 

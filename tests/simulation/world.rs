@@ -68,17 +68,12 @@ enum Ev {
         page: u32,
         id: u64,
     },
-    Provider {
+    /// The provider's or the token endpoint's answer to `call`.
+    Answer {
         tab: usize,
         page: u32,
         call: CallId,
-        answer: ProviderAnswer,
-    },
-    Grant {
-        tab: usize,
-        page: u32,
-        call: CallId,
-        answer: GrantAnswer,
+        input: Input,
     },
     Lock {
         tab: usize,
@@ -136,6 +131,32 @@ enum Ev {
 }
 
 impl Ev {
+    fn provider(tab: usize, page: u32, call: CallId, answer: ProviderAnswer) -> Ev {
+        let input = match answer {
+            Ok(context) => Input::ProviderAnswered { call, context },
+            Err(failure) => Input::ProviderFailed { call, failure },
+        };
+        Ev::Answer {
+            tab,
+            page,
+            call,
+            input,
+        }
+    }
+
+    fn grant(tab: usize, page: u32, call: CallId, answer: GrantAnswer) -> Ev {
+        let input = match answer {
+            Ok(answer) => Input::TokenEndpointAnswered { call, answer },
+            Err(error) => Input::TokenEndpointFailed { call, error },
+        };
+        Ev::Answer {
+            tab,
+            page,
+            call,
+            input,
+        }
+    }
+
     fn waits_for_wake(&self) -> bool {
         !matches!(
             self,
@@ -529,10 +550,7 @@ impl<'a> World<'a> {
                 // The machine sleeps: the page runs this when it wakes, in
                 // the order it was due. A token that waits out the sleep
                 // may arrive with less life left than a request's trip.
-                if let Ev::Provider {
-                    tab, page, call, ..
-                }
-                | Ev::Grant {
+                if let Ev::Answer {
                     tab, page, call, ..
                 } = &q.ev
                 {
@@ -589,35 +607,15 @@ impl<'a> World<'a> {
                 self.tabs[tab].recheck_by = None;
                 self.feed(tab, Input::TimerFired);
             }
-            Ev::Provider {
+            Ev::Answer {
                 tab,
                 page,
                 call,
-                answer,
+                input,
             } => {
-                if !self.answered(tab, page, call) {
-                    return;
+                if self.answered(tab, page, call) {
+                    self.feed(tab, input);
                 }
-                let input = match answer {
-                    Ok(context) => Input::ProviderAnswered { call, context },
-                    Err(failure) => Input::ProviderFailed { call, failure },
-                };
-                self.feed(tab, input);
-            }
-            Ev::Grant {
-                tab,
-                page,
-                call,
-                answer,
-            } => {
-                if !self.answered(tab, page, call) {
-                    return;
-                }
-                let input = match answer {
-                    Ok(answer) => Input::TokenEndpointAnswered { call, answer },
-                    Err(error) => Input::TokenEndpointFailed { call, error },
-                };
-                self.feed(tab, input);
             }
             Ev::Lock {
                 tab,
