@@ -354,6 +354,7 @@ impl World<'_> {
         };
         let (lo, hi) = self.scn.request_latency_ms;
         let at = self.now + self.rng.range(lo, hi);
+        let status = Some(status);
         self.push(at, Ev::Response { req: r, status });
     }
 }

@@ -95,12 +95,11 @@ enum Ev {
         page: u32,
         text: String,
     },
+    /// A chat request's answer: its status, or `None` when `fetch`
+    /// rejected (offline).
     Response {
         req: usize,
-        status: u16,
-    },
-    FetchFailed {
-        req: usize,
+        status: Option<u16>,
     },
     NetChange {
         online: bool,
@@ -136,12 +135,7 @@ impl Ev {
             Ok(context) => Input::ProviderAnswered { call, context },
             Err(failure) => Input::ProviderFailed { call, failure },
         };
-        Ev::Answer {
-            tab,
-            page,
-            call,
-            input,
-        }
+        Ev::answer(tab, page, call, input)
     }
 
     fn grant(tab: usize, page: u32, call: CallId, answer: GrantAnswer) -> Ev {
@@ -149,6 +143,10 @@ impl Ev {
             Ok(answer) => Input::TokenEndpointAnswered { call, answer },
             Err(error) => Input::TokenEndpointFailed { call, error },
         };
+        Ev::answer(tab, page, call, input)
+    }
+
+    fn answer(tab: usize, page: u32, call: CallId, input: Input) -> Ev {
         Ev::Answer {
             tab,
             page,
@@ -667,31 +665,20 @@ impl<'a> World<'a> {
                 let tab = r.tab;
                 self.reqs[req].on_wire = false;
                 self.tabs[tab].waiting += 1;
-                self.reqs[req].last_status = Some(status);
-                self.feed(
-                    tab,
-                    Input::FetchAnswered {
-                        request: req as RequestId,
+                self.reqs[req].last_status = status;
+                let request = req as RequestId;
+                let input = match status {
+                    Some(status) => Input::FetchAnswered {
+                        request,
                         status,
                         opaque_redirect: false,
                     },
-                );
-            }
-            Ev::FetchFailed { req } => {
-                let r = &self.reqs[req];
-                if r.end.is_some() || !r.on_wire || !self.live(r.tab, r.page) {
-                    return;
-                }
-                let tab = r.tab;
-                self.reqs[req].on_wire = false;
-                self.tabs[tab].waiting += 1;
-                self.feed(
-                    tab,
-                    Input::FetchFailed {
-                        request: req as RequestId,
+                    None => Input::FetchFailed {
+                        request,
                         aborted: false,
                     },
-                );
+                };
+                self.feed(tab, input);
             }
             Ev::NetChange { online } => {
                 self.log(|| format!("pages go {}", if online { "online" } else { "offline" }));
@@ -1436,7 +1423,13 @@ impl<'a> World<'a> {
         self.reqs[r].on_wire = true;
         if !self.network_online {
             let at = self.now + self.rng.range(1, 30);
-            self.push(at, Ev::FetchFailed { req: r });
+            self.push(
+                at,
+                Ev::Response {
+                    req: r,
+                    status: None,
+                },
+            );
             return;
         }
         let (lo, hi) = self.scn.request_latency_ms;
