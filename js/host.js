@@ -1,5 +1,5 @@
-// Small host primitives for auth.fetch (src/bindings/transport.rs): plain JS where
-// web-sys would need one binding per type.
+// The browser host's small primitives (src/bindings/host.rs, transport.rs): plain JS where
+// web-sys would need a binding per type and a closure per callback (size). They decide nothing.
 
 /** Whether `init.body` can be sent twice as it is (no stream, nothing consumed). */
 export function replayableBody(init) {
@@ -23,4 +23,76 @@ export function withHeaders(init, headers, manual) {
   out.headers = merged;
   if (manual) out.redirect = 'manual';
   return out;
+}
+
+/**
+ * Calls the context provider for call `id`: `provider(callback, needsRefresh, { reason, signal,
+ * deadline })`; `ok(id, context)` / `err(id, error)` get its answer (callback or promise). Returns
+ * the call's AbortController (undefined without AbortController), or null when the provider threw.
+ */
+export function callProvider(provider, ok, err, id, needsRefresh, reason, deadline) {
+  const controller = typeof AbortController === 'function' ? new AbortController() : undefined;
+  const callback = (context) => ok(id, context);
+  let value;
+  try {
+    value = provider(callback, needsRefresh, { reason, signal: controller && controller.signal, deadline });
+  } catch {
+    return null;
+  }
+  if (value && typeof value.then === 'function') Promise.resolve(value).then(callback, (e) => err(id, e));
+  return controller;
+}
+
+/** sessionStorage.setItem (or removeItem for null); false when it throws or is missing. */
+export function store(key, value) {
+  try {
+    if (value == null) sessionStorage.removeItem(key);
+    else sessionStorage.setItem(key, value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** sessionStorage.getItem, null when it throws or is missing. */
+export function load(key) {
+  try {
+    return sessionStorage.getItem(key);
+  } catch {
+    return null;
+  }
+}
+
+const WAKE_EVENTS = ['focus', 'online', 'offline', 'pageshow'];
+
+/** Calls `wake(type)` on focus, online, offline, pageshow and visibilitychange; returns the function that stops it. */
+export function listenForWake(wake) {
+  const on = (event) => wake(event.type);
+  const doc = globalThis.document;
+  const each = (method) => {
+    if (typeof globalThis[method] === 'function') for (const type of WAKE_EVENTS) globalThis[method](type, on);
+    if (doc) doc[method]('visibilitychange', on);
+  };
+  each('addEventListener');
+  return () => each('removeEventListener');
+}
+
+/** Fills `bytes` from crypto.getRandomValues (Math.random where WebCrypto is missing). */
+export function randomBytes(bytes) {
+  try {
+    crypto.getRandomValues(bytes);
+  } catch {
+    for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(Math.random() * 256);
+  }
+}
+
+/** A BroadcastChannel named `name` whose string messages go to `receive`; null where it cannot be opened. */
+export function openChannel(name, receive) {
+  try {
+    const channel = new BroadcastChannel(name);
+    channel.onmessage = (event) => typeof event.data === 'string' && receive(event.data);
+    return channel;
+  } catch {
+    return null;
+  }
 }

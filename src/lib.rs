@@ -1,9 +1,10 @@
 //! # chat-auth
 //!
 //! Customer authentication for web chat. A pure Rust core (customer
-//! identifiers, tokens, claims, expiry, refresh policy and the session state
-//! machine, all driven by an injected [`clock::Clock`]) and one thin
-//! wasm-bindgen shell (`bindings`, wasm32 only) that converts and delegates.
+//! identifiers, tokens, claims, expiry, refresh policy, the session state
+//! machine and the [`driver`] that makes every decision of the browser
+//! shell, all with time as an input) and one thin wasm-bindgen shell
+//! (`bindings`, wasm32 only) that carries out the driver's effects.
 //!
 //! The public contract for JavaScript is `API.md`; natively, a server uses the
 //! same rules:

@@ -24,7 +24,7 @@ use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
-use web_sys::{BroadcastChannel, MessageEvent};
+use web_sys::BroadcastChannel;
 
 #[wasm_bindgen(module = "/js/locks.js")]
 extern "C" {
@@ -38,31 +38,37 @@ extern "C" {
     fn count_held(prefix: &str, own: &str, ms: u32, done: &JsValue);
 }
 
-/// Window events that re-check the deadlines (`online` / `offline` also
-/// tell the driver about the network).
-const WINDOW_WAKE_EVENTS: [&str; 4] = ["focus", "online", "offline", "pageshow"];
+#[wasm_bindgen(module = "/js/host.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = callProvider)]
+    fn call_provider_js(
+        provider: &Function,
+        ok: &JsValue,
+        err: &JsValue,
+        id: f64,
+        needs_refresh: bool,
+        reason: &str,
+        deadline: f64,
+    ) -> JsValue;
+    fn store(key: &str, value: Option<String>) -> bool;
+    fn load(key: &str) -> Option<String>;
+    #[wasm_bindgen(js_name = listenForWake)]
+    fn listen_for_wake(wake: &JsValue) -> Function;
+    #[wasm_bindgen(js_name = randomBytes)]
+    fn random_bytes(bytes: &mut [u8]);
+    #[wasm_bindgen(js_name = openChannel)]
+    fn open_channel(name: &str, receive: &JsValue) -> JsValue;
+}
 
 type AnswerFn = Closure<dyn Fn(f64, JsValue)>;
-type WakeFn = Closure<dyn Fn(web_sys::Event)>;
-/// The open channel and its `onmessage` listener.
-type Channel = (BroadcastChannel, Closure<dyn Fn(MessageEvent)>);
+type TextFn = Closure<dyn Fn(String)>;
 
 /// `crypto.getRandomValues`, else `Math.random` (a very old runtime).
 struct BrowserEntropy;
 
 impl Entropy for BrowserEntropy {
     fn fill(&mut self, buf: &mut [u8]) {
-        let crypto = js::get(&js::global(), "crypto");
-        let filled = crypto
-            .dyn_into::<web_sys::Crypto>()
-            .ok()
-            .and_then(|c| c.get_random_values_with_u8_array(buf).ok())
-            .is_some();
-        if !filled {
-            for b in buf.iter_mut() {
-                *b = (js_sys::Math::random() * 256.0) as u8;
-            }
-        }
+        random_bytes(buf);
     }
 }
 
@@ -95,8 +101,10 @@ pub struct Host {
     abort: RefCell<Option<(CallId, web_sys::AbortController)>>,
     answer_ok: RefCell<Option<AnswerFn>>,
     answer_err: RefCell<Option<AnswerFn>>,
-    wake_listener: RefCell<Option<WakeFn>>,
-    channel: RefCell<Option<Channel>>,
+    /// The wake listener and the function that removes it.
+    wake: RefCell<Option<(TextFn, Function)>>,
+    /// The open channel and its listener.
+    channel: RefCell<Option<(BroadcastChannel, TextFn)>>,
     locks: RefCell<Vec<(driver::LockId, Lock)>>,
     presence: RefCell<Option<Function>>,
     claims: RefCell<Option<(u64, JsValue)>>,
@@ -113,16 +121,22 @@ impl Host {
         now_fn: Option<Function>,
         keys: KeyCache,
     ) -> Result<Rc<Host>, JsValue> {
-        let global = js::global();
+        // The channel's listener feeds the host, which does not exist yet.
+        let slot: Rc<RefCell<Weak<Host>>> = Rc::new(RefCell::new(Weak::new()));
+        let target = slot.clone();
+        let receive = TextFn::new(move |text: String| {
+            if let Some(host) = target.borrow().upgrade() {
+                host.feed(Input::Message(text));
+            }
+        });
         let channel = config
             .cross_tab
-            .then(|| BroadcastChannel::new(&driver::channel_name(&config)).ok())
-            .flatten();
+            .then(|| open_channel(&driver::channel_name(&config), receive.as_ref()))
+            .and_then(|c| c.dyn_into::<BroadcastChannel>().ok());
         let env = driver::Environment {
             has_provider: provider.is_some(),
-            stored_anonymous_id: session_storage()
-                .and_then(|s| s.get_item(StorageKey::AnonymousId.as_str()).ok().flatten()),
-            online: js::get(&js::get(&global, "navigator"), "onLine") != JsValue::FALSE,
+            stored_anonymous_id: load(StorageKey::AnonymousId.as_str()),
+            online: js::get(&js::get(&js::global(), "navigator"), "onLine") != JsValue::FALSE,
             channel: channel.is_some(),
             locks: locks_available(),
         };
@@ -141,8 +155,8 @@ impl Host {
             abort: RefCell::new(None),
             answer_ok: RefCell::new(None),
             answer_err: RefCell::new(None),
-            wake_listener: RefCell::new(None),
-            channel: RefCell::new(None),
+            wake: RefCell::new(None),
+            channel: RefCell::new(channel.map(|c| (c, receive))),
             locks: RefCell::new(Vec::new()),
             presence: RefCell::new(None),
             claims: RefCell::new(None),
@@ -168,17 +182,19 @@ impl Host {
                 });
             }
         }));
-        if let Some(channel) = channel {
-            let weak = Rc::downgrade(&host);
-            let on_message = Closure::<dyn Fn(MessageEvent)>::new(move |ev: MessageEvent| {
-                if let (Some(host), Some(text)) = (weak.upgrade(), ev.data().as_string()) {
-                    host.feed(Input::Message(text));
-                }
-            });
-            channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-            *host.channel.borrow_mut() = Some((channel, on_message));
-        }
-        host.listen_for_wake();
+        *slot.borrow_mut() = Rc::downgrade(&host);
+        let weak = Rc::downgrade(&host);
+        let wake = TextFn::new(move |kind: String| {
+            if let Some(host) = weak.upgrade() {
+                host.feed(match kind.as_str() {
+                    "online" => Input::Online(true),
+                    "offline" => Input::Online(false),
+                    _ => Input::Wake,
+                });
+            }
+        });
+        let unlisten = listen_for_wake(wake.as_ref());
+        *host.wake.borrow_mut() = Some((wake, unlisten));
         host.drain();
         Ok(host)
     }
@@ -306,14 +322,7 @@ impl Host {
                 }
             }
             Effect::Store { key, value } => {
-                let written = session_storage().and_then(|s| {
-                    match &value {
-                        Some(v) => s.set_item(key.as_str(), v),
-                        None => s.remove_item(key.as_str()),
-                    }
-                    .ok()
-                });
-                if written.is_none() {
+                if !store(key.as_str(), value) {
                     self.feed(Input::StorageFailed { key });
                 }
             }
@@ -461,60 +470,40 @@ impl Host {
     // ---- the provider ------------------------------------------------
 
     fn call_provider(self: &Rc<Self>, call: Call) {
-        let controller = web_sys::AbortController::new().ok();
-        let signal = controller.as_ref().map(|c| c.signal());
-        if let Some(c) = controller {
-            if let Some((_, old)) = self.abort.borrow_mut().replace((call.id, c)) {
-                old.abort();
-            }
+        if let Some((_, old)) = self.abort.borrow_mut().take() {
+            old.abort();
         }
         let provider = self.provider.borrow().clone();
-        let Some(provider) = provider else {
-            return self.feed(Input::ProviderFailed {
-                call: call.id,
-                failure: ProviderFailure::Missing,
-            });
-        };
-        let id = JsValue::from_f64(call.id as f64);
-        let bound = |slot: &RefCell<Option<AnswerFn>>| -> Option<Function> {
-            slot.borrow().as_ref().map(|c| {
-                let f: &Function = c.as_ref().unchecked_ref();
-                let bound: JsValue = f.bind1(&JsValue::NULL, &id).into();
-                bound.unchecked_into::<Function>()
-            })
-        };
-        let (Some(callback), Some(on_err)) = (bound(&self.answer_ok), bound(&self.answer_err))
-        else {
-            return;
-        };
-        let info = Object::new();
-        js::set(&info, "reason", &call.reason.as_str().into());
-        js::set(
-            &info,
-            "signal",
-            &signal.map_or(JsValue::UNDEFINED, JsValue::from),
-        );
-        js::set(&info, "deadline", &JsValue::from_f64(call.deadline as f64));
-        match provider.call3(
-            &JsValue::NULL,
-            &callback,
-            &JsValue::from_bool(call.needs_refresh),
-            &info,
-        ) {
-            Err(_) => self.feed(Input::ProviderFailed {
-                call: call.id,
-                failure: ProviderFailure::Threw,
-            }),
-            Ok(value) => {
-                if js::function(&js::get(&value, "then")).is_some() {
-                    // A Promise (or thenable): its value answers.
-                    let promise: JsValue = Promise::resolve(&value).into();
-                    if let Some(then) = js::function(&js::get(&promise, "then")) {
-                        let _ = then.call2(&promise, &callback, &on_err);
-                    }
-                }
+        let answered = {
+            let ok = self.answer_ok.borrow();
+            let err = self.answer_err.borrow();
+            match (provider, ok.as_ref(), err.as_ref()) {
+                (Some(p), Some(ok), Some(err)) => Some(call_provider_js(
+                    &p,
+                    ok.as_ref(),
+                    err.as_ref(),
+                    call.id as f64,
+                    call.needs_refresh,
+                    call.reason.as_str(),
+                    call.deadline as f64,
+                )),
+                _ => None,
             }
-        }
+        };
+        let failure = match answered {
+            None => ProviderFailure::Missing,
+            Some(v) if v.is_null() => ProviderFailure::Threw,
+            Some(controller) => {
+                if let Ok(c) = controller.dyn_into::<web_sys::AbortController>() {
+                    *self.abort.borrow_mut() = Some((call.id, c));
+                }
+                return;
+            }
+        };
+        self.feed(Input::ProviderFailed {
+            call: call.id,
+            failure,
+        });
     }
 
     // ---- Web Locks -----------------------------------------------------
@@ -553,24 +542,7 @@ impl Host {
         acquire_lock(name, LOCK_WAIT_MS, &done);
     }
 
-    // ---- wake-ups and teardown -----------------------------------------
-
-    fn listen_for_wake(self: &Rc<Self>) {
-        let weak: Weak<Host> = Rc::downgrade(self);
-        let cb = WakeFn::new(move |ev: web_sys::Event| {
-            if let Some(host) = weak.upgrade() {
-                host.feed(match ev.type_().as_str() {
-                    "online" => Input::Online(true),
-                    "offline" => Input::Online(false),
-                    _ => Input::Wake,
-                });
-            }
-        });
-        for_wake_targets(|target, ev| {
-            let _ = target.add_event_listener_with_callback(ev, cb.as_ref().unchecked_ref());
-        });
-        *self.wake_listener.borrow_mut() = Some(cb);
-    }
+    // ---- teardown ------------------------------------------------------
 
     /// Tears down the timer, the listeners, the channel and the locks.
     fn close(&self) {
@@ -578,10 +550,8 @@ impl Host {
         if let Some((_, c)) = self.abort.borrow_mut().take() {
             c.abort();
         }
-        if let Some(cb) = self.wake_listener.borrow_mut().take() {
-            for_wake_targets(|target, ev| {
-                let _ = target.remove_event_listener_with_callback(ev, cb.as_ref().unchecked_ref());
-            });
+        if let Some((_, unlisten)) = self.wake.borrow_mut().take() {
+            report(unlisten.call0(&JsValue::NULL));
         }
         if let Some((channel, _)) = self.channel.borrow_mut().take() {
             channel.set_onmessage(None);
@@ -591,19 +561,6 @@ impl Host {
             report(release.call0(&JsValue::NULL));
         }
         self.handlers.borrow_mut().clear();
-    }
-}
-
-/// Runs `f` for each (target, event) the wake listener goes on.
-fn for_wake_targets(mut f: impl FnMut(&web_sys::EventTarget, &str)) {
-    let global = js::global();
-    if let Some(target) = global.dyn_ref::<web_sys::EventTarget>() {
-        for ev in WINDOW_WAKE_EVENTS {
-            f(target, ev);
-        }
-    }
-    if let Some(doc) = js::get(&global, "document").dyn_ref::<web_sys::EventTarget>() {
-        f(doc, "visibilitychange");
     }
 }
 
@@ -620,9 +577,9 @@ fn report(result: Result<JsValue, JsValue>) {
     }
 }
 
-/// `sessionStorage`, `None` where it is missing or its getter throws.
-pub fn session_storage() -> Option<web_sys::Storage> {
-    js::get(&js::global(), "sessionStorage").dyn_into().ok()
+/// `sessionStorage['chat-auth:token']` as it reads now.
+pub fn stored_token() -> Option<String> {
+    load(StorageKey::Token.as_str())
 }
 
 /// The error for a method called after `destroy()`.

@@ -13,7 +13,7 @@ use crate::driver::{Input, EVENTS};
 use crate::error::{Error, ErrorCode};
 use crate::session::State;
 use crate::token;
-use host::{destroyed, session_storage, Host};
+use host::{destroyed, stored_token, Host};
 use js_sys::{Function, Object, Promise};
 use std::future::Future;
 use std::pin::Pin;
@@ -286,12 +286,4 @@ impl ChatAuth {
     pub fn claims(&self) -> JsValue {
         self.host.claims()
     }
-}
-
-/// `sessionStorage['chat-auth:token']` as it reads now.
-fn stored_token() -> Option<String> {
-    session_storage()?
-        .get_item(crate::driver::StorageKey::Token.as_str())
-        .ok()
-        .flatten()
 }

@@ -586,13 +586,22 @@ pub fn is_uuid_v4(s: &str) -> bool {
         })
 }
 
+/// `parts` joined (`[..].concat()` without its generic machinery: size).
+pub(crate) fn cat(parts: &[&str]) -> String {
+    let mut out = String::new();
+    for part in parts {
+        out.push_str(part);
+    }
+    out
+}
+
 /// The headers for a request with `credential` (or anonymously).
 pub fn headers_for(credential: Option<&Credential>, anonymous_id: &str) -> Vec<(String, String)> {
     let mut out = Vec::with_capacity(4);
     if let Some(c) = credential {
         out.push((
             "Authorization".to_owned(),
-            [c.scheme.as_str(), " ", c.token.secret()].concat(),
+            cat(&[&c.scheme, " ", c.token.secret()]),
         ));
         out.extend(c.headers.iter().cloned());
     }
@@ -823,24 +832,8 @@ impl Driver {
                 }
             }
             Input::LockGranted { lock } => self.lock_granted(now, lock),
-            Input::LockFailed { lock } => {
-                if let Some(tabs) = &mut self.tabs {
-                    tabs.lock_failed(lock);
-                }
-                // The call waiting for the lock goes ahead in this tab
-                // alone, its deadline counted from now.
-                if let Some(id) = self.session.call_awaiting_grant() {
-                    self.grant(now, id);
-                }
-            }
-            Input::PresenceFailed => {
-                if let Some(tabs) = &mut self.tabs {
-                    tabs.presence_failed();
-                }
-                if let Some(id) = self.session.call_awaiting_grant() {
-                    self.grant(now, id);
-                }
-            }
+            Input::LockFailed { lock } => self.locks_broken(now, Some(lock)),
+            Input::PresenceFailed => self.locks_broken(now, None),
             Input::PeersCounted { count } => self.peers_counted(now, count),
             Input::Message(text) => self.receive(now, &text),
             Input::StorageFailed { key } => {
@@ -926,32 +919,33 @@ impl Driver {
     fn ask(&mut self, now: Millis, mut p: Pending) {
         let (access, fx) = self.session.access(now, p.force);
         p.force = false;
+        self.settle(now, p, access, fx);
+    }
+
+    /// Carries out `fx`, then answers `p` as `access` says (or parks it
+    /// until the next release).
+    fn settle(&mut self, now: Millis, mut p: Pending, access: Access, fx: Effects) {
         match access {
             Access::Wait => {
                 p.waits += 1;
                 if p.waits > MAX_WAITS {
-                    // Uncount the waiter: a release still wakes no one else.
                     self.apply(fx, now);
-                    self.reply(
-                        p.request,
-                        Reply::Reject(Error::new(
-                            ErrorCode::RefreshFailed,
-                            "no token after repeated refreshes",
-                        )),
+                    let e = Error::new(
+                        ErrorCode::RefreshFailed,
+                        "no token after repeated refreshes",
                     );
-                    return;
+                    return self.reject(p, e);
                 }
                 self.waiting.push(p);
                 self.apply(fx, now);
             }
             Access::Anonymous => {
                 self.apply(fx, now);
-                self.ready(now, p, None);
+                self.ready(p, false);
             }
             Access::Ready => {
                 self.apply(fx, now);
-                let c = self.session.credential().cloned();
-                self.ready(now, p, c);
+                self.ready(p, true);
             }
             Access::Fail(e) => {
                 self.apply(fx, now);
@@ -967,37 +961,34 @@ impl Driver {
         self.reply(p.request, Reply::Reject(e));
     }
 
-    /// `p` gets its answer with `credential` (`None`: anonymous).
-    fn ready(&mut self, _now: Millis, p: Pending, credential: Option<Credential>) {
-        let anonymous_id = self.session.anonymous_id().to_owned();
-        let reply = match p.want {
-            Want::Customer => Reply::Done,
-            Want::Token => Reply::Token(credential.map(|c| c.token)),
-            Want::Headers => Reply::Headers(headers_for(credential.as_ref(), &anonymous_id)),
-            Want::Send => {
-                let Some(sent) = self.sent.iter_mut().find(|s| s.request == p.request) else {
-                    return;
-                };
-                sent.token_used = credential.as_ref().map(|c| c.token.clone());
+    /// `p` gets its answer: with the session's token when `with_token`,
+    /// else anonymously.
+    fn ready(&mut self, p: Pending, with_token: bool) {
+        let credential = self.session.credential().filter(|_| with_token);
+        let anonymous_id = self.session.anonymous_id();
+        let sent = self.sent.iter().position(|s| s.request == p.request);
+        let reply = match (p.want, sent) {
+            (Want::Customer, _) => Reply::Done,
+            (Want::Token, _) => Reply::Token(credential.map(|c| c.token.clone())),
+            (Want::Headers, _) => Reply::Headers(headers_for(credential, anonymous_id)),
+            (Want::Send, Some(i)) => {
+                let sent = &mut self.sent[i];
+                sent.token_used = credential.map(|c| c.token.clone());
                 Reply::Send {
-                    headers: headers_for(credential.as_ref(), &anonymous_id),
+                    headers: headers_for(credential, anonymous_id),
                     manual_redirect: sent.follows_redirects,
                 }
             }
-            Want::Replay => {
-                let Some(i) = self.sent.iter().position(|s| s.request == p.request) else {
-                    return;
-                };
+            (Want::Replay, Some(i)) => {
                 let sent = &mut self.sent[i];
-                let same = sent.token_used.as_ref() == credential.as_ref().map(|c| &c.token);
                 match credential {
                     // Anonymous (the login handler was told), not
                     // replayable, or the same token again: the 401 stands.
-                    Some(c) if sent.replayable && !same => {
+                    Some(c) if sent.replayable && sent.token_used.as_ref() != Some(&c.token) => {
                         sent.replayed = true;
                         sent.token_used = Some(c.token.clone());
                         Reply::Replay {
-                            headers: headers_for(Some(&c), &anonymous_id),
+                            headers: headers_for(Some(c), anonymous_id),
                         }
                     }
                     _ => {
@@ -1006,6 +997,7 @@ impl Driver {
                     }
                 }
             }
+            (Want::Send | Want::Replay, None) => return,
         };
         self.reply(p.request, reply);
     }
@@ -1021,27 +1013,7 @@ impl Driver {
             let (access, fx) = self
                 .session
                 .unauthorized(token_used.as_ref().map(SecretString::secret), now);
-            let p = Pending::new(request, Want::Replay);
-            match access {
-                Access::Wait => {
-                    self.waiting.push(Pending { waits: 1, ..p });
-                    self.apply(fx, now);
-                }
-                Access::Ready => {
-                    self.apply(fx, now);
-                    let c = self.session.credential().cloned();
-                    self.ready(now, p, c);
-                }
-                Access::Anonymous => {
-                    self.apply(fx, now);
-                    self.ready(now, p, None);
-                }
-                Access::Fail(e) => {
-                    self.apply(fx, now);
-                    self.reject(p, e);
-                }
-            }
-            return;
+            return self.settle(now, Pending::new(request, Want::Replay), access, fx);
         }
         let sent = self.sent.remove(i);
         let reply = if sent.follows_redirects && opaque {
@@ -1425,6 +1397,18 @@ impl Driver {
                 self.outbox.push(Effect::CountPeers { prefix, own });
             }
             None => self.finish_round(now),
+        }
+    }
+
+    /// Web Locks failed (lock request `lock`, or the presence lock): they
+    /// count as broken, and the call waiting for the lock goes ahead in
+    /// this tab alone, its deadline counted from now.
+    fn locks_broken(&mut self, now: Millis, lock: Option<LockId>) {
+        if let Some(tabs) = &mut self.tabs {
+            tabs.locks_failed(lock);
+        }
+        if let Some(id) = self.session.call_awaiting_grant() {
+            self.grant(now, id);
         }
     }
 

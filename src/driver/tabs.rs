@@ -29,7 +29,7 @@
 //! Locks that fail count as missing from then on: a call waiting for the
 //! lock goes ahead in this tab alone.
 
-use super::LockId;
+use super::{cat, LockId};
 use crate::admit;
 use crate::clock::Millis;
 use crate::config::Config;
@@ -60,33 +60,24 @@ fn source_key(config: &Config) -> String {
         audience.as_deref(),
     ];
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |b: u8| {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    };
     for field in fields {
-        match field {
-            Some(s) => {
-                eat(1);
-                s.bytes().for_each(&mut eat);
-            }
-            None => eat(0),
+        // A missing field hashes apart from every string (0xff is no UTF-8).
+        let bytes = field.map_or(&[0xff][..], str::as_bytes);
+        for &b in bytes.iter().chain(&[0]) {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
         }
-        eat(0xff);
     }
-    format_hex(h)
-}
-
-fn format_hex(h: u64) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    (0..16)
-        .map(|i| HEX[((h >> (60 - 4 * i)) & 15) as usize] as char)
-        .collect()
+    let mut out = String::with_capacity(16);
+    for i in (0..16).rev() {
+        out.push(HEX[((h >> (4 * i)) & 15) as usize] as char);
+    }
+    out
 }
 
 /// The BroadcastChannel's name for `config`'s credential source.
 pub fn channel_name(config: &Config) -> String {
-    ["chat-auth:", &source_key(config)].concat()
+    cat(&["chat-auth:", &source_key(config)])
 }
 
 /// A `want` round: counting the peers, then waiting for their answers.
@@ -137,13 +128,13 @@ impl Tabs {
     }
 
     fn presence_prefix(&self) -> String {
-        [PRESENCE_LOCK, &self.source, ":"].concat()
+        cat(&[PRESENCE_LOCK, &self.source, ":"])
     }
 
     /// The presence lock to hold, `None` without Web Locks.
     pub fn presence_name(&self) -> Option<String> {
         self.locks
-            .then(|| [self.presence_prefix(), self.id.clone()].concat())
+            .then(|| cat(&[&self.presence_prefix(), &self.id]))
     }
 
     /// Whether calls go through the refresh lock.
@@ -161,7 +152,7 @@ impl Tabs {
         let lock = self.next_lock;
         self.next_lock += 1;
         self.requested.push((lock, customer.to_owned()));
-        let name = [REFRESH_LOCK, &self.source, ":", customer].concat();
+        let name = cat(&[REFRESH_LOCK, &self.source, ":", customer]);
         (lock, name)
     }
 
@@ -179,14 +170,10 @@ impl Tabs {
         true
     }
 
-    /// Lock request `lock` failed: Web Locks count as broken from now on.
-    pub fn lock_failed(&mut self, lock: LockId) {
-        self.requested.retain(|(l, _)| *l != lock);
-        self.locks = false;
-    }
-
-    /// The presence lock was refused: Web Locks count as broken.
-    pub fn presence_failed(&mut self) {
+    /// Lock request `lock` (or the presence lock, `None`) failed: Web
+    /// Locks count as broken from now on.
+    pub fn locks_failed(&mut self, lock: Option<LockId>) {
+        self.requested.retain(|(l, _)| Some(*l) != lock);
         self.locks = false;
     }
 
@@ -216,7 +203,7 @@ impl Tabs {
             waiting: None,
         });
         let prefix = self.presence_prefix();
-        let own = [prefix.as_str(), &self.id].concat();
+        let own = cat(&[&prefix, &self.id]);
         (prefix, own)
     }
 

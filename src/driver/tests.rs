@@ -128,6 +128,17 @@ fn events(fx: &[Effect]) -> Vec<&'static str> {
         .collect()
 }
 
+fn get_token(request: RequestId, force: bool) -> Input {
+    Input::GetToken { request, force }
+}
+
+fn provider_failed(call: &Call, failure: ProviderFailure) -> Input {
+    Input::ProviderFailed {
+        call: call.id,
+        failure,
+    }
+}
+
 fn set_customer(request: RequestId) -> Input {
     Input::SetCustomer {
         request,
@@ -151,6 +162,51 @@ fn login(d: &mut Driver, now: Millis, ttl_s: i64) -> Vec<Effect> {
             context: Some(context(&token)),
         },
     )
+}
+
+/// The provider answers `call` at `now` with a token for `CUSTOMER`.
+fn provide(d: &mut Driver, now: Millis, call: CallId, id: &str) -> Vec<Effect> {
+    let token = jwt(CUSTOMER, now, 3600, id);
+    let context = Some(context(&token));
+    run(d, now, Input::ProviderAnswered { call, context })
+}
+
+/// The response to fetch `request` arrives at `now` with `status`.
+fn answered(d: &mut Driver, now: Millis, request: RequestId, status: u16) -> Vec<Effect> {
+    let opaque_redirect = status == 0;
+    let input = Input::FetchAnswered {
+        request,
+        status,
+        opaque_redirect,
+    };
+    run(d, now, input)
+}
+
+/// The one exclusive lock requested in `fx`.
+fn lock_asked(fx: &[Effect]) -> LockId {
+    let lock = fx.iter().find_map(|e| match e {
+        Effect::AcquireLock { lock, .. } => Some(*lock),
+        _ => None,
+    });
+    lock.unwrap_or_else(|| panic!("a lock request expected: {fx:?}"))
+}
+
+/// The lock of `fx` is granted at `now` and no other tab answers: the
+/// effects of the count.
+fn granted_alone(d: &mut Driver, now: Millis, fx: &[Effect]) -> Vec<Effect> {
+    let lock = lock_asked(fx);
+    let fx = run(d, now, Input::LockGranted { lock });
+    assert!(fx.iter().any(|e| matches!(e, Effect::CountPeers { .. })));
+    run(d, now, Input::PeersCounted { count: 0 })
+}
+
+/// The refresh grant posted in `fx`.
+fn grant_posted(fx: &[Effect]) -> (CallId, String) {
+    let grant = fx.iter().find_map(|e| match e {
+        Effect::PostRefreshGrant { call, body } => Some((*call, body.secret().to_owned())),
+        _ => None,
+    });
+    grant.unwrap_or_else(|| panic!("a refresh grant expected: {fx:?}"))
 }
 
 fn bearer(headers: &[(String, String)]) -> Option<&str> {
@@ -187,15 +243,7 @@ fn set_customer_calls_the_provider_then_resolves_with_events_and_a_capped_timer(
     assert_eq!(call.reason, Reason::Initial);
     assert!(!call.needs_refresh);
     assert!(replies(&fx).is_empty(), "waits for the token");
-    let token = jwt(CUSTOMER, T0, 3600, "first");
-    let fx = run(
-        &mut d,
-        T0 + 5,
-        Input::ProviderAnswered {
-            call: call.id,
-            context: Some(context(&token)),
-        },
-    );
+    let fx = provide(&mut d, T0 + 5, call.id, "first");
     assert_eq!(replies(&fx), vec![(1, Reply::Done)]);
     assert_eq!(events(&fx), vec!["state", "authenticated"]);
     let anonymous_id = d.anonymous_id().to_owned();
@@ -229,14 +277,7 @@ fn a_timer_capped_at_60_s_rechecks_and_one_firing_after_a_sleep_refreshes() {
 fn an_unchanged_wake_keeps_the_pending_timer() {
     let (mut d, _) = open("", env(), 1);
     login(&mut d, T0, 3600);
-    let fx = run(
-        &mut d,
-        T0 + 10,
-        Input::GetToken {
-            request: 2,
-            force: false,
-        },
-    );
+    let fx = run(&mut d, T0 + 10, get_token(2, false));
     assert!(matches!(&replies(&fx)[..], [(2, Reply::Token(Some(_)))]));
     assert_eq!(timer(&fx), None, "no new timer for the same wake");
 }
@@ -247,30 +288,16 @@ fn requests_during_a_call_wait_for_it_and_share_one_call() {
     let fx = run(&mut d, T0, set_customer(1));
     let call = calls(&fx)[0];
     for r in 2..6 {
-        let fx = run(
-            &mut d,
-            T0,
-            Input::GetToken {
-                request: r,
-                force: false,
-            },
-        );
+        let fx = run(&mut d, T0, get_token(r, false));
         assert!(calls(&fx).is_empty() && replies(&fx).is_empty());
     }
-    let token = jwt(CUSTOMER, T0, 3600, "first");
-    let fx = run(
-        &mut d,
-        T0 + 1,
-        Input::ProviderAnswered {
-            call: call.id,
-            context: Some(context(&token)),
-        },
-    );
+    let fx = provide(&mut d, T0 + 1, call.id, "first");
     let r = replies(&fx);
     assert_eq!(r.len(), 5);
+    let token = d.session().credential().unwrap().token.clone();
     assert!(r[1..]
         .iter()
-        .all(|(_, reply)| *reply == Reply::Token(Some(SecretString::new(token.clone())))));
+        .all(|(_, reply)| *reply == Reply::Token(Some(token.clone()))));
 }
 
 #[test]
@@ -281,10 +308,7 @@ fn a_provider_that_fails_retries_then_loses_the_session_and_rejects_waiters() {
     let fx = run(
         &mut d,
         T0,
-        Input::ProviderFailed {
-            call: call.id,
-            failure: ProviderFailure::Rejected,
-        },
+        provider_failed(&call, ProviderFailure::Rejected),
     );
     assert_eq!(events(&fx), vec!["refresh-failed"]);
     let retry_in = timer(&fx).unwrap();
@@ -294,10 +318,7 @@ fn a_provider_that_fails_retries_then_loses_the_session_and_rejects_waiters() {
     let fx = run(
         &mut d,
         T0 + Millis::from(retry_in),
-        Input::ProviderFailed {
-            call: retry.id,
-            failure: ProviderFailure::Threw,
-        },
+        provider_failed(&retry, ProviderFailure::Threw),
     );
     assert!(events(&fx).contains(&"auth-lost"));
     assert!(
@@ -400,40 +421,16 @@ fn a_401_refreshes_once_and_replays_once_with_the_new_token() {
         panic!("send expected: {fx:?}");
     };
     let first = bearer(headers).unwrap().to_owned();
-    let fx = run(
-        &mut d,
-        T0 + 2,
-        Input::FetchAnswered {
-            request: 7,
-            status: 401,
-            opaque_redirect: false,
-        },
-    );
+    let fx = answered(&mut d, T0 + 2, 7, 401);
     let call = calls(&fx)[0];
     assert_eq!(call.reason, Reason::After401);
-    let token = jwt(CUSTOMER, T0 + 3, 3600, "second");
-    let fx = run(
-        &mut d,
-        T0 + 3,
-        Input::ProviderAnswered {
-            call: call.id,
-            context: Some(context(&token)),
-        },
-    );
+    let fx = provide(&mut d, T0 + 3, call.id, "second");
     let [(7, Reply::Replay { headers })] = &replies(&fx)[..] else {
         panic!("replay expected: {fx:?}");
     };
     assert_ne!(bearer(headers).unwrap(), first);
     // The replay's 401 stands: no second refresh.
-    let fx = run(
-        &mut d,
-        T0 + 4,
-        Input::FetchAnswered {
-            request: 7,
-            status: 401,
-            opaque_redirect: false,
-        },
-    );
+    let fx = answered(&mut d, T0 + 4, 7, 401);
     assert_eq!(replies(&fx), vec![(7, Reply::Response)]);
     assert!(calls(&fx).is_empty());
 }
@@ -443,25 +440,9 @@ fn a_401_without_a_replayable_body_refreshes_and_hands_back_the_401() {
     let (mut d, _) = open("", env(), 1);
     login(&mut d, T0, 3600);
     fetch(&mut d, T0 + 1, 7, false);
-    let fx = run(
-        &mut d,
-        T0 + 2,
-        Input::FetchAnswered {
-            request: 7,
-            status: 401,
-            opaque_redirect: false,
-        },
-    );
+    let fx = answered(&mut d, T0 + 2, 7, 401);
     let call = calls(&fx)[0];
-    let token = jwt(CUSTOMER, T0 + 3, 3600, "second");
-    let fx = run(
-        &mut d,
-        T0 + 3,
-        Input::ProviderAnswered {
-            call: call.id,
-            context: Some(context(&token)),
-        },
-    );
+    let fx = provide(&mut d, T0 + 3, call.id, "second");
     assert_eq!(replies(&fx), vec![(7, Reply::Response)]);
 }
 
@@ -470,15 +451,7 @@ fn a_redirect_answer_to_a_request_with_credentials_rejects() {
     let (mut d, _) = open("", env(), 1);
     login(&mut d, T0, 3600);
     fetch(&mut d, T0 + 1, 7, true);
-    let fx = run(
-        &mut d,
-        T0 + 2,
-        Input::FetchAnswered {
-            request: 7,
-            status: 0,
-            opaque_redirect: true,
-        },
-    );
+    let fx = answered(&mut d, T0 + 2, 7, 0);
     assert!(matches!(&replies(&fx)[..], [(7, Reply::Reject(e))] if e.code() == ErrorCode::Network));
     let fx = run(
         &mut d,
@@ -548,15 +521,7 @@ fn storage_session_keeps_the_token_and_a_write_that_throws_stops_writes() {
     ));
     let fx = run(&mut d, T0 + 2 * 3_600_000, Input::TimerFired);
     let call = calls(&fx)[0];
-    let token = jwt(CUSTOMER, T0 + 2 * 3_600_000, 3600, "second");
-    let fx = run(
-        &mut d,
-        T0 + 2 * 3_600_000,
-        Input::ProviderAnswered {
-            call: call.id,
-            context: Some(context(&token)),
-        },
-    );
+    let fx = provide(&mut d, T0 + 2 * 3_600_000, call.id, "second");
     assert!(!fx.iter().any(|e| matches!(e, Effect::Store { .. })));
     assert_eq!(events(&fx), vec!["state", "refreshed"]);
     assert_eq!(d.state(), State::Authenticated);
@@ -567,14 +532,8 @@ fn the_token_endpoint_rotation_is_kept_and_shared_before_judging() {
     let extra = r#","tokenEndpoint":"https://id.example/token","clientId":"web""#;
     let (mut d, _) = open(extra, tab_env(), 1);
     let fx = run(&mut d, T0, set_customer(1));
-    let Some(Effect::AcquireLock { lock, .. }) =
-        fx.iter().find(|e| matches!(e, Effect::AcquireLock { .. }))
-    else {
-        panic!("lock expected: {fx:?}");
-    };
-    let fx = run(&mut d, T0, Input::LockGranted { lock: *lock });
-    assert!(fx.iter().any(|e| matches!(e, Effect::CountPeers { .. })));
-    let fx = run(&mut d, T0, Input::PeersCounted { count: 0 });
+    let lock = &lock_asked(&fx);
+    let fx = granted_alone(&mut d, T0, &fx);
     let call = calls(&fx)[0];
     let token = jwt(CUSTOMER, T0, 120, "first");
     let answer = format!(r#"{{"Auth":{{"Token":"{token}","refresh_token":"r1"}}}}"#);
@@ -593,21 +552,11 @@ fn the_token_endpoint_rotation_is_kept_and_shared_before_judging() {
     // Due: the refresh grant goes out through the lock again.
     let due = d.session().refresh_due().unwrap();
     let fx = run(&mut d, due, Input::TimerFired);
-    let Some(Effect::AcquireLock { lock, .. }) =
-        fx.iter().find(|e| matches!(e, Effect::AcquireLock { .. }))
-    else {
-        panic!("lock expected: {fx:?}");
-    };
-    run(&mut d, due, Input::LockGranted { lock: *lock });
-    let fx = run(&mut d, due, Input::PeersCounted { count: 0 });
-    let Some(Effect::PostRefreshGrant { call, body }) = fx
-        .iter()
-        .find(|e| matches!(e, Effect::PostRefreshGrant { .. }))
-    else {
-        panic!("refresh grant expected: {fx:?}");
-    };
-    assert!(body.secret().contains("refresh_token=r1"));
-    assert!(body.secret().contains("client_id=web"));
+    let fx = granted_alone(&mut d, due, &fx);
+    let (call, body) = grant_posted(&fx);
+    let call = &call;
+    assert!(body.contains("refresh_token=r1"));
+    assert!(body.contains("client_id=web"));
     // A rotated refresh token in an answer whose access token is refused
     // (another customer's) is still kept and shared.
     let bad = jwt("c_someone_else", due, 120, "x");
@@ -650,12 +599,8 @@ fn a_refused_refresh_token_is_forgotten_and_retry_after_is_honoured() {
     );
     let due = d.session().refresh_due().unwrap();
     let fx = run(&mut d, due, Input::TimerFired);
-    let Some(Effect::PostRefreshGrant { call, .. }) = fx
-        .iter()
-        .find(|e| matches!(e, Effect::PostRefreshGrant { .. }))
-    else {
-        panic!("refresh grant expected: {fx:?}");
-    };
+    let (call, _) = grant_posted(&fx);
+    let call = &call;
     let fx = run(
         &mut d,
         due,
@@ -673,12 +618,8 @@ fn a_refused_refresh_token_is_forgotten_and_retry_after_is_honoured() {
         Effect::Emit(Event::RefreshFailed { code: ErrorCode::Network, retry_in_ms: Some(ms), .. }) if *ms >= 20_000)));
     assert_eq!(d.session().refresh_token().map(|t| t.secret()), Some("r1"));
     let fx = run(&mut d, due + 20_000, Input::TimerFired);
-    let Some(Effect::PostRefreshGrant { call, .. }) = fx
-        .iter()
-        .find(|e| matches!(e, Effect::PostRefreshGrant { .. }))
-    else {
-        panic!("the retry goes to the token endpoint: {fx:?}");
-    };
+    let (call, _) = grant_posted(&fx);
+    let call = &call;
     run(
         &mut d,
         due + 20_000,
@@ -701,32 +642,13 @@ fn a_lock_request_that_fails_lets_the_call_go_ahead_and_later_calls_skip_the_loc
     assert!(fx.iter().any(|e| matches!(e, Effect::HoldPresence { .. })));
     let fx = run(&mut d, T0, set_customer(1));
     assert!(calls(&fx).is_empty());
-    let Some(Effect::AcquireLock { lock, .. }) =
-        fx.iter().find(|e| matches!(e, Effect::AcquireLock { .. }))
-    else {
-        panic!("lock expected: {fx:?}");
-    };
+    let lock = &lock_asked(&fx);
     let fx = run(&mut d, T0 + 500, Input::LockFailed { lock: *lock });
     let call = calls(&fx)[0];
     // The deadline counts from the failure, not from the request.
     assert_eq!(call.deadline, T0 + 500 + 15_000);
-    let token = jwt(CUSTOMER, T0, 3600, "first");
-    run(
-        &mut d,
-        T0 + 501,
-        Input::ProviderAnswered {
-            call: call.id,
-            context: Some(context(&token)),
-        },
-    );
-    let fx = run(
-        &mut d,
-        T0 + 600,
-        Input::GetToken {
-            request: 2,
-            force: true,
-        },
-    );
+    provide(&mut d, T0 + 501, call.id, "first");
+    let fx = run(&mut d, T0 + 600, get_token(2, true));
     assert_eq!(calls(&fx).len(), 1, "no lock asked any more");
     assert!(!fx.iter().any(|e| matches!(e, Effect::AcquireLock { .. })));
 }
@@ -737,11 +659,7 @@ fn a_token_offered_by_another_tab_saves_the_call_and_a_silent_round_times_out() 
     login_through_lock(&mut a, T0);
     let (mut b, _) = open("", tab_env(), 2);
     let fx = run(&mut b, T0 + 10, set_customer(1));
-    let Some(Effect::AcquireLock { lock, .. }) =
-        fx.iter().find(|e| matches!(e, Effect::AcquireLock { .. }))
-    else {
-        panic!("lock expected: {fx:?}");
-    };
+    let lock = &lock_asked(&fx);
     run(&mut b, T0 + 10, Input::LockGranted { lock: *lock });
     let fx = run(&mut b, T0 + 10, Input::PeersCounted { count: 1 });
     let want = posts(&fx).remove(0);
@@ -759,11 +677,7 @@ fn a_token_offered_by_another_tab_saves_the_call_and_a_silent_round_times_out() 
     // A third tab asks; nobody answers within the round's 500 ms.
     let (mut c, _) = open("", tab_env(), 3);
     let fx = run(&mut c, T0 + 20, set_customer(1));
-    let Some(Effect::AcquireLock { lock, .. }) =
-        fx.iter().find(|e| matches!(e, Effect::AcquireLock { .. }))
-    else {
-        panic!("lock expected: {fx:?}");
-    };
+    let lock = &lock_asked(&fx);
     run(&mut c, T0 + 20, Input::LockGranted { lock: *lock });
     let fx = run(&mut c, T0 + 20, Input::PeersCounted { count: 2 });
     assert_eq!(timer(&fx), Some(ROUND_TIMEOUT_MS as u32));
@@ -774,13 +688,7 @@ fn a_token_offered_by_another_tab_saves_the_call_and_a_silent_round_times_out() 
 /// Logs a tab in through the refresh lock with no peers.
 fn login_through_lock(d: &mut Driver, now: Millis) {
     let fx = run(d, now, set_customer(1));
-    let Some(Effect::AcquireLock { lock, .. }) =
-        fx.iter().find(|e| matches!(e, Effect::AcquireLock { .. }))
-    else {
-        panic!("lock expected: {fx:?}");
-    };
-    run(d, now, Input::LockGranted { lock: *lock });
-    let fx = run(d, now, Input::PeersCounted { count: 0 });
+    let fx = granted_alone(d, now, &fx);
     let call = calls(&fx)[0];
     let token = jwt(CUSTOMER, now, 3600, "first");
     run(
@@ -850,15 +758,7 @@ fn signatures_are_checked_by_the_host_when_validation_has_keys() {
     let (mut d, _) = open(extra, env(), 1);
     let fx = run(&mut d, T0, set_customer(1));
     let call = calls(&fx)[0];
-    let token = jwt(CUSTOMER, T0, 3600, "first");
-    let fx = run(
-        &mut d,
-        T0,
-        Input::ProviderAnswered {
-            call: call.id,
-            context: Some(context(&token)),
-        },
-    );
+    let fx = provide(&mut d, T0, call.id, "first");
     let Some(Effect::CheckToken {
         call: checked,
         signature: Some(_),
@@ -902,21 +802,9 @@ fn signatures_are_checked_by_the_host_when_validation_has_keys() {
 fn destroy_rejects_waiters_and_closes_everything() {
     let (mut d, _) = open("", tab_env(), 1);
     let fx = run(&mut d, T0, set_customer(1));
-    let Some(Effect::AcquireLock { lock, .. }) =
-        fx.iter().find(|e| matches!(e, Effect::AcquireLock { .. }))
-    else {
-        panic!("lock expected: {fx:?}");
-    };
-    run(&mut d, T0, Input::LockGranted { lock: *lock });
-    run(&mut d, T0, Input::PeersCounted { count: 0 });
-    run(
-        &mut d,
-        T0,
-        Input::GetToken {
-            request: 2,
-            force: false,
-        },
-    );
+    let lock = &lock_asked(&fx);
+    granted_alone(&mut d, T0, &fx);
+    run(&mut d, T0, get_token(2, false));
     let fx = run(&mut d, T0 + 1, Input::Destroy);
     let r = replies(&fx);
     assert_eq!(r.len(), 2);
@@ -950,10 +838,7 @@ fn offline_retries_wait_for_the_network() {
     let fx = run(
         &mut d,
         T0,
-        Input::ProviderFailed {
-            call: call.id,
-            failure: ProviderFailure::Rejected,
-        },
+        provider_failed(&call, ProviderFailure::Rejected),
     );
     assert_eq!(timer(&fx), None, "no retry timer while offline");
     let fx = run(&mut d, T0 + 5_000, Input::Online(true));
