@@ -5,10 +5,11 @@
 //! ([`chat_auth::driver::Driver`]: commands in, effects out). The simulation
 //! plays only the outside world ([`world`]): the clock and event queue, a
 //! machine that sleeps (timers frozen or not, wake events or none), the
-//! network, the site's context provider, the token endpoint, the chat
-//! server, and Web Locks ([`locks`]), BroadcastChannel and sessionStorage
-//! as Chromium behaves, sandboxed frames included. It checks invariants
-//! after every step. Each session is drawn from one seed ([`scenario`]), so
+//! network, the app's requests, the site's context provider, the token
+//! endpoint and the chat server, and Web Locks ([`locks`]), BroadcastChannel
+//! and sessionStorage as Chromium behaves, sandboxed frames included. It
+//! checks invariants after every step. No decision of the SDK's is copied
+//! here: where the world needs one of its constants it takes the crate's. Each session is drawn from one seed ([`scenario`]), so
 //! any failure is reproduced by its seed alone; a failing seed is shrunk
 //! ([`shrink`]) and printed with its event trace ([`report`]).
 //!
