@@ -134,6 +134,8 @@ pub enum Op {
     Die { tab: usize },
     /// The tab dies right after it next makes a call holding the lock.
     DieHolding { tab: usize },
+    /// `destroy()` in the tab, then the page goes.
+    Destroy { tab: usize },
     /// `clearCustomer` in `tab`.
     Logout { tab: usize },
     /// The tab navigates (or reloads): its page and driver go, its
@@ -149,6 +151,7 @@ impl Op {
             Op::Burst { tab, .. }
             | Op::Die { tab }
             | Op::DieHolding { tab }
+            | Op::Destroy { tab }
             | Op::Logout { tab }
             | Op::Reload { tab } => Some(tab),
             _ => None,
@@ -160,6 +163,7 @@ impl Op {
             Op::Burst { count, .. } => Op::Burst { tab, count },
             Op::Die { .. } => Op::Die { tab },
             Op::DieHolding { .. } => Op::DieHolding { tab },
+            Op::Destroy { .. } => Op::Destroy { tab },
             Op::Logout { .. } => Op::Logout { tab },
             Op::Reload { .. } => Op::Reload { tab },
             other => other,
@@ -413,6 +417,14 @@ impl Scenario {
             s.ops.push((at, Op::Logout { tab }));
             s.ops.push((at + r.range(sec, 30 * sec), Op::Login));
         }
+        if family == Family::TabDeath {
+            // Its own stream: the other draws stay what they were.
+            let mut r = Rng::new(seed, 3);
+            if r.chance(0.3) {
+                let tab = r.range(0, tabs as i64 - 1) as usize;
+                s.ops.push((r.range(0, duration_ms), Op::Destroy { tab }));
+            }
+        }
         s.ops.sort_by_key(|(at, _)| *at);
         s
     }
@@ -498,7 +510,7 @@ impl Scenario {
         let deaths = self.ops.iter().any(|(_, op)| {
             matches!(
                 op,
-                Op::Die { .. } | Op::DieHolding { .. } | Op::Reload { .. }
+                Op::Die { .. } | Op::DieHolding { .. } | Op::Destroy { .. } | Op::Reload { .. }
             )
         });
         if self.no_failure() && self.admissible() && !(deaths && self.token_endpoint) {

@@ -869,6 +869,7 @@ impl<'a> World<'a> {
                 self.tabs[tab].closed = true;
             }
             Op::DieHolding { tab } => self.tabs[tab].die_after_call = true,
+            Op::Destroy { tab } => self.destroy(tab),
             Op::Reload { tab } => {
                 if self.tabs[tab].driver.is_none() {
                     return;
@@ -912,6 +913,27 @@ impl<'a> World<'a> {
             self.windows.push(Window::default());
             self.window[g] = self.windows.len() - 1;
         }
+    }
+
+    /// `destroy()`: every request waiting in the driver is answered at
+    /// once and the page lets go of its locks; then the tab closes.
+    fn destroy(&mut self, tab: usize) {
+        if self.tabs[tab].driver.is_none() {
+            return;
+        }
+        self.log(|| format!("tab{tab} destroy()"));
+        self.feed(tab, Input::Destroy);
+        let owner = self.owner(tab);
+        if self.tabs[tab].waiting != 0 || self.locks.holds_exclusive(owner) {
+            let msg = format!(
+                "tab{tab} destroyed with {} requests unanswered, holding the refresh lock: {}",
+                self.tabs[tab].waiting,
+                self.locks.holds_exclusive(owner)
+            );
+            self.fail("destroy", msg);
+        }
+        self.kill(tab);
+        self.tabs[tab].closed = true;
     }
 
     /// The tab's page goes (closed, crashed, navigated away): the browser
