@@ -77,8 +77,9 @@ impl World<'_> {
             && self.rng.chance(scn.sync_answer_rate);
         let latency = if sync { 0 } else { latency };
         self.log(|| {
+            let presents = refresh_token.as_deref().unwrap_or("-");
             format!(
-                "tab{tab} calls {:?} #{} ({}, attempt {}) → {outcome:?} in {latency} ms",
+                "tab{tab} calls {:?} #{} ({}, attempt {}, refresh token {presents}) → {outcome:?} in {latency} ms",
                 call.via,
                 call.id,
                 call.reason.as_str(),
@@ -271,6 +272,7 @@ impl World<'_> {
             });
             self.chain_latest[chain] = (r.clone(), key);
             self.refresh_chain.insert(r.clone(), chain);
+            self.log(|| format!("call #{id} of tab{tab} is issued refresh token {r}"));
         }
         if customer == CUSTOMER {
             self.calls[key].token = Some(token.clone());

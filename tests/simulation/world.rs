@@ -232,6 +232,8 @@ struct Tab {
     /// event to tell it.
     recheck_by: Option<Millis>,
     die_after_call: bool,
+    /// The open page has had a customer.
+    had_customer: bool,
     /// The page's requests that wait for the driver's answer (not sent,
     /// not ended).
     waiting: usize,
@@ -409,6 +411,7 @@ impl<'a> World<'a> {
                 timer: None,
                 recheck_by: None,
                 die_after_call: false,
+                had_customer: false,
                 waiting: 0,
                 last_token: None,
             })
@@ -948,6 +951,7 @@ impl<'a> World<'a> {
         self.tabs[tab].driver = None;
         self.tabs[tab].timer = None;
         self.tabs[tab].recheck_by = None;
+        self.tabs[tab].had_customer = false;
         self.tabs[tab].waiting = 0;
         for r in 0..self.reqs.len() {
             if (self.reqs[r].tab, self.reqs[r].page) == owner && self.reqs[r].end.is_none() {
