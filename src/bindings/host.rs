@@ -8,7 +8,7 @@
 //! back into the SDK.
 
 use super::js;
-use super::judge::{self, KeyCache};
+use super::judge::{self, Judge};
 use super::transport::{self, FetchCall};
 use crate::clock::Millis;
 use crate::driver::{
@@ -108,8 +108,8 @@ pub struct Host {
     locks: RefCell<Vec<(driver::LockId, Lock)>>,
     presence: RefCell<Option<Function>>,
     claims: RefCell<Option<(u64, JsValue)>>,
-    /// The verification keys (static, or the JWKS fetched and cached).
-    pub keys: KeyCache,
+    /// The signature and introspection checks, with their keys.
+    judge: Judge,
 }
 
 impl Host {
@@ -119,7 +119,7 @@ impl Host {
         provider: Option<Function>,
         login_handler: Option<Function>,
         now_fn: Option<Function>,
-        keys: KeyCache,
+        judge: Judge,
     ) -> Result<Rc<Host>, JsValue> {
         // The channel's listener feeds the host, which does not exist yet.
         let slot: Rc<RefCell<Weak<Host>>> = Rc::new(RefCell::new(Weak::new()));
@@ -160,7 +160,7 @@ impl Host {
             locks: RefCell::new(Vec::new()),
             presence: RefCell::new(None),
             claims: RefCell::new(None),
-            keys,
+            judge,
         });
         let weak = Rc::downgrade(&host);
         *host.answer_ok.borrow_mut() = Some(Closure::new(move |id: f64, ctx: JsValue| {
@@ -269,7 +269,7 @@ impl Host {
             Effect::PostRefreshGrant { call, body } => {
                 let host = self.clone();
                 spawn_local(async move {
-                    let input = match judge::refresh_grant(&host, body).await {
+                    let input = match judge::refresh_grant(&host.judge, body).await {
                         Ok(answer) => Input::TokenEndpointAnswered { call, answer },
                         Err(error) => Input::TokenEndpointFailed { call, error },
                     };
@@ -284,7 +284,8 @@ impl Host {
             } => {
                 let host = self.clone();
                 spawn_local(async move {
-                    let result = judge::check_token(&host, &token, signature, introspect).await;
+                    let result =
+                        judge::check_token(&host.judge, &token, signature, introspect).await;
                     host.feed(Input::TokenChecked { call, result });
                 });
             }
@@ -383,7 +384,11 @@ impl Host {
                 let fetch = all[i].1.fetch.take();
                 drop(all);
                 if let Some(fetch) = fetch {
-                    transport::send(self.clone(), request, fetch, reply);
+                    let host = self.clone();
+                    transport::send(request, fetch, reply, move |fetch, input| {
+                        host.park(request, fetch);
+                        host.feed(input);
+                    });
                 }
                 return;
             }
@@ -415,8 +420,8 @@ impl Host {
         });
     }
 
-    /// Puts `fetch` back as request `id`'s state while it is on the wire.
-    pub fn park(&self, id: RequestId, fetch: Box<FetchCall>) {
+    /// Puts `fetch` back as request `id`'s state once it is off the wire.
+    fn park(&self, id: RequestId, fetch: Box<FetchCall>) {
         if let Some((_, p)) = self.pending.borrow_mut().iter_mut().find(|(r, _)| *r == id) {
             p.fetch = Some(fetch);
         }

@@ -7,7 +7,6 @@
 //! bounded backoff. The driver judges every answer.
 
 use super::crypto;
-use super::host::Host;
 use super::js;
 use crate::admit::Introspection;
 use crate::clock::Millis;
@@ -28,18 +27,30 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::Response;
 
-/// The session's verification keys: static ones from the options, or a
-/// JWK Set fetched from `jwksUrl` and cached.
-pub struct KeyCache {
+/// What one `ChatAuth`'s checks need from its options, and its keys:
+/// static ones from the options, or a JWK Set fetched and cached.
+pub struct Judge {
     keys: RefCell<Option<KeySource>>,
+    token_endpoint: Option<String>,
+    issuer: Option<String>,
+    /// `Some(jwksUrl)` when `validation` names its own keys (a `publicKey`,
+    /// `jwks` or `jwksUrl`), `None` when the issuer's `jwks_uri` is used.
+    own_jwks_url: Option<Option<String>>,
+    introspection_endpoint: Option<String>,
 }
 
-impl KeyCache {
+impl Judge {
     /// Reads `validation.*` keys once, at construction: an unusable key is
     /// `invalid_config` there and then.
-    pub fn new(config: &Config) -> Result<KeyCache> {
-        Ok(KeyCache {
-            keys: RefCell::new(config.validation.static_keys()?),
+    pub fn new(config: &Config) -> Result<Judge> {
+        let v = &config.validation;
+        let own = v.jwks_url.is_some() || v.public_key.is_some() || v.jwks.is_some();
+        Ok(Judge {
+            keys: RefCell::new(v.static_keys()?),
+            token_endpoint: config.token_endpoint.clone(),
+            issuer: config.issuer.clone(),
+            own_jwks_url: own.then(|| v.jwks_url.clone()),
+            introspection_endpoint: config.introspection_endpoint.clone(),
         })
     }
 }
@@ -141,15 +152,13 @@ async fn metadata(issuer: &str) -> Result<Rc<Metadata>> {
 }
 
 /// The token endpoint: `tokenEndpoint`, else the `issuer`'s.
-async fn token_endpoint(host: &Host) -> Result<String> {
-    let (endpoint, issuer) =
-        host.with(|d| (d.config().token_endpoint.clone(), d.config().issuer.clone()));
-    if let Some(url) = endpoint {
-        return Ok(url);
+async fn token_endpoint(judge: &Judge) -> Result<String> {
+    if let Some(url) = &judge.token_endpoint {
+        return Ok(url.clone());
     }
     let none = || Error::new(ErrorCode::RefreshFailed, "no token endpoint is known");
-    let issuer = issuer.ok_or_else(none)?;
-    metadata(&issuer)
+    let issuer = judge.issuer.as_deref().ok_or_else(none)?;
+    metadata(issuer)
         .await?
         .token_endpoint
         .clone()
@@ -158,19 +167,14 @@ async fn token_endpoint(host: &Host) -> Result<String> {
 
 /// Where the JWK Set comes from: `validation.jwksUrl`, else — unless a
 /// `publicKey` or `jwks` is given — the `issuer`'s `jwks_uri`.
-async fn jwks_url(host: &Host) -> Result<Option<String>> {
-    let (v, issuer) = host.with(|d| {
-        let v = &d.config().validation;
-        let own = v.jwks_url.is_some() || v.public_key.is_some() || v.jwks.is_some();
-        (own.then(|| v.jwks_url.clone()), d.config().issuer.clone())
-    });
-    if let Some(own) = v {
-        return Ok(own);
+async fn jwks_url(judge: &Judge) -> Result<Option<String>> {
+    if let Some(own) = &judge.own_jwks_url {
+        return Ok(own.clone());
     }
-    let Some(issuer) = issuer else {
+    let Some(issuer) = judge.issuer.as_deref() else {
         return Ok(None);
     };
-    match metadata(&issuer).await?.jwks_uri.clone() {
+    match metadata(issuer).await?.jwks_uri.clone() {
         Some(url) => Ok(Some(url)),
         // Signatures are checked with an issuer: fail closed.
         None => Err(Error::malformed("the issuer's metadata names no jwks_uri")),
@@ -186,8 +190,8 @@ fn header(response: &Response, name: &str) -> Option<String> {
 /// Posts the refresh grant's `body` to the token endpoint: its answer as
 /// received, `network` when it cannot be had, `refresh_failed` when no
 /// token endpoint is known. The driver judges the answer.
-pub async fn refresh_grant(host: &Host, body: SecretString) -> Result<HttpAnswer> {
-    let endpoint = token_endpoint(host).await?;
+pub async fn refresh_grant(judge: &Judge, body: SecretString) -> Result<HttpAnswer> {
+    let endpoint = token_endpoint(judge).await?;
     let response = post_form(&endpoint, body.secret()).await?;
     Ok(HttpAnswer {
         status: response.status(),
@@ -197,8 +201,8 @@ pub async fn refresh_grant(host: &Host, body: SecretString) -> Result<HttpAnswer
     })
 }
 
-async fn introspect(host: &Host, token: &str) -> Result<Option<Introspection>> {
-    let Some(endpoint) = host.with(|d| d.config().introspection_endpoint.clone()) else {
+async fn introspect(judge: &Judge, token: &str) -> Result<Option<Introspection>> {
+    let Some(endpoint) = judge.introspection_endpoint.clone() else {
         return Ok(None);
     };
     let mut body = String::from("token=");
@@ -232,16 +236,16 @@ async fn fetch_jwks(url: &str) -> Result<KeySource> {
 }
 
 /// Checks a token's signature under the session's keys (rules 2–7).
-async fn check_signature(host: &Host, token: &str, opts: &mut VerifyOptions) -> Result<()> {
-    let jwks_url = jwks_url(host).await?;
+async fn check_signature(judge: &Judge, token: &str, opts: &mut VerifyOptions) -> Result<()> {
+    let jwks_url = jwks_url(judge).await?;
     for fetched in [false, true] {
-        if host.keys.keys.borrow().is_none() || fetched {
+        if judge.keys.borrow().is_none() || fetched {
             let Some(url) = &jwks_url else {
                 break;
             };
-            *host.keys.keys.borrow_mut() = Some(fetch_jwks(url).await?);
+            *judge.keys.borrow_mut() = Some(fetch_jwks(url).await?);
         }
-        opts.key = host.keys.keys.borrow().clone();
+        opts.key = judge.keys.borrow().clone();
         match verify::prepare(token, opts) {
             Err(e) if e.code() == ErrorCode::UnknownKey && !fetched && jwks_url.is_some() => {
                 continue
@@ -274,16 +278,16 @@ async fn check_signature(host: &Host, token: &str, opts: &mut VerifyOptions) -> 
 /// The checks the driver asked for: the signature under `signature`, then
 /// introspection; the introspection answer, if asked.
 pub async fn check_token(
-    host: &Host,
+    judge: &Judge,
     token: &SecretString,
     signature: Option<Box<VerifyOptions>>,
     introspect_it: bool,
 ) -> Result<Option<Introspection>> {
     if let Some(mut opts) = signature {
-        check_signature(host, token.secret(), &mut opts).await?;
+        check_signature(judge, token.secret(), &mut opts).await?;
     }
     if introspect_it {
-        introspect(host, token.secret()).await
+        introspect(judge, token.secret()).await
     } else {
         Ok(None)
     }

@@ -15,8 +15,6 @@ use crate::session::State;
 use crate::token;
 use host::{destroyed, stored_token, Host};
 use js_sys::{Function, Object, Promise};
-use std::future::Future;
-use std::pin::Pin;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -26,13 +24,6 @@ use wasm_bindgen_futures::future_to_promise;
 extern "C" {
     #[wasm_bindgen(js_name = installAsappWith)]
     fn install_asapp_with(target: &JsValue, create: &Function);
-}
-
-/// Every async method's future as a `Promise`, through one boxed
-/// `future_to_promise` instantiation instead of one per method (size).
-fn promise(f: impl Future<Output = Result<JsValue, JsValue>> + 'static) -> Promise {
-    let boxed: Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>> = Box::pin(f);
-    future_to_promise(boxed)
 }
 
 fn core_err(e: Error) -> JsValue {
@@ -69,7 +60,7 @@ pub fn decode_token(token: JsValue) -> Result<JsValue, JsValue> {
 /// `verifyToken(token, options)`: resolves to the claims.
 #[wasm_bindgen(js_name = verifyToken)]
 pub fn verify_token(token: JsValue, options: JsValue) -> Promise {
-    promise(judge::verify_token(token, options))
+    future_to_promise(judge::verify_token(token, options))
 }
 
 /// `installAsapp(target = globalThis)`: defines `target.ASAPP(command, …)`.
@@ -137,9 +128,9 @@ impl ChatAuth {
         let parsed = crate::json::parse_object(text.as_bytes())
             .map_err(|_| js::error(ErrorCode::InvalidConfig, "options must be JSON-like"))?;
         let config = Config::from_json(&parsed).map_err(core_err)?;
-        let keys = judge::KeyCache::new(&config).map_err(core_err)?;
+        let judge = judge::Judge::new(&config).map_err(core_err)?;
         let customer_id = config.customer_id.clone();
-        let host = Host::open(config, provider, login_handler, now_fn, keys)?;
+        let host = Host::open(config, provider, login_handler, now_fn, judge)?;
         if let Some(customer_id) = customer_id {
             // Errors surface as events (`refresh-failed`, `auth-lost`).
             let request = host.next_id();

@@ -14,12 +14,10 @@
 //! asks for `redirect: 'manual'` on requests that carry its headers and
 //! rejects a redirect answer with `network`.
 
-use super::host::Host;
 use super::js;
 use crate::driver::{Input, Reply, RequestId};
 use crate::error::ErrorCode;
 use js_sys::{Object, Reflect};
-use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
@@ -120,10 +118,21 @@ fn new_request(input: &JsValue, init: &JsValue) -> Result<Request, JsValue> {
 }
 
 /// Sends request `id` as the driver said ([`Reply::Plain`],
-/// [`Reply::Send`] or [`Reply::Replay`]), then feeds the answer.
-pub fn send(host: Rc<Host>, id: RequestId, mut call: Box<FetchCall>, reply: Reply) {
+/// [`Reply::Send`] or [`Reply::Replay`]); `answered` gets the call back
+/// with the driver's input for its outcome.
+pub fn send(
+    id: RequestId,
+    mut call: Box<FetchCall>,
+    reply: Reply,
+    answered: impl FnOnce(Box<FetchCall>, Input) + 'static,
+) {
     let sent = match reply {
-        Reply::Plain => js::fetch_promise(&call.input, &call.init),
+        // Untouched; the `Request` already built from it, if any (building
+        // one took over the caller's body).
+        Reply::Plain => match call.request.take() {
+            Some(request) => js::fetch_promise(&request, &JsValue::UNDEFINED),
+            None => js::fetch_promise(&call.input, &call.init),
+        },
         Reply::Send {
             headers,
             manual_redirect,
@@ -184,8 +193,7 @@ pub fn send(host: Rc<Host>, id: RequestId, mut call: Box<FetchCall>, reply: Repl
                 }
             }
         };
-        host.park(id, call);
-        host.feed(input);
+        answered(call, input);
     });
 }
 
