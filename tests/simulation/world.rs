@@ -16,7 +16,7 @@ use chat_auth::driver::{
 };
 use chat_auth::error::{Error, ErrorCode};
 use chat_auth::schedule;
-use chat_auth::session::{Call, CallId, Event, State, Via};
+use chat_auth::session::{Call, CallId, Event, State, Via, FAILED_COOL_DOWN_MS};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 
@@ -390,6 +390,10 @@ pub struct World<'a> {
     /// Tokens whose answer reached the page only after a sleep.
     slept_tokens: HashSet<String>,
     asleep_until: Millis,
+    /// When a page last lost its auth, and how much later than planned
+    /// the final requests go out because of it.
+    last_lost: Millis,
+    final_delay: Millis,
     network_online: bool,
     recovered: bool,
     logged_in: bool,
@@ -442,6 +446,8 @@ impl<'a> World<'a> {
             refused_rotations: 0,
             slept_tokens: HashSet::new(),
             asleep_until: T0,
+            last_lost: 0,
+            final_delay: 0,
             network_online: true,
             recovered: false,
             logged_in: true,
@@ -549,7 +555,7 @@ impl<'a> World<'a> {
     pub fn run(mut self) -> (Result<Stats, Violation>, Option<Vec<String>>) {
         let end = self.end();
         while let Some(q) = self.queue.pop() {
-            if q.at > end {
+            if q.at > end + self.final_delay {
                 break;
             }
             if q.ev.waits_for_wake() && q.at < self.asleep_until {
@@ -720,6 +726,15 @@ impl<'a> World<'a> {
             }
             Ev::Op(op) => self.on_op(op),
             Ev::Final => {
+                // A failure planted before recovery (a tab that died with
+                // the rotated refresh token) may surface only at the next
+                // refresh: requests then fail fast for the cool-down.
+                let settled = self.last_lost + FAILED_COOL_DOWN_MS + 1_000;
+                if self.now < settled {
+                    self.final_delay = settled - self.now;
+                    self.push(settled, Ev::Final);
+                    return;
+                }
                 self.log(|| "final requests".into());
                 for tab in 0..self.tabs.len() {
                     if self.tabs[tab].driver.is_some() {
@@ -1176,6 +1191,7 @@ impl<'a> World<'a> {
             }
             Event::AuthLost { code } => {
                 self.stats.auth_lost += 1;
+                self.last_lost = self.now;
                 self.log(|| format!("tab{tab} auth lost: {}", code.as_str()));
             }
             Event::State { state, .. } => self.log(|| format!("tab{tab} state {}", state.as_str())),
