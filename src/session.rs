@@ -1,8 +1,8 @@
 //! The session state machine (API.md "Behaviour"), sans I/O.
 //!
-//! The shell (browser bindings, the native simulation) feeds it what happened
-//! — a customer set, a request wanting a token, a provider answer, a timer, a
-//! 401 — with the current time, and carries out the [`Effects`] it returns:
+//! The [`crate::driver`] (which the browser host and the simulation run)
+//! feeds it what happened — a customer set, a request wanting a token, a
+//! provider answer, a timer, a 401 — with the current time, and carries out the [`Effects`] it returns:
 //! start a provider call, abort one, wake waiting requests, ask the user to
 //! log in. Events for `auth.on` are queued and drained with
 //! [`Session::drain_events`]. No timers or I/O live here, so every rule is

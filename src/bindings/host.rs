@@ -141,8 +141,16 @@ impl Host {
             locks: locks_available(),
         };
         let now = read_clock(now_fn.as_ref());
-        let driver =
-            Driver::new(config, env, Box::new(BrowserEntropy), now).map_err(|e| js::to_js(&e))?;
+        let driver = match Driver::new(config, env, Box::new(BrowserEntropy), now) {
+            Ok(driver) => driver,
+            Err(e) => {
+                // A refused option: nothing may stay open.
+                if let Some(c) = &channel {
+                    c.close();
+                }
+                return Err(js::to_js(&e));
+            }
+        };
         let host = Rc::new(Host {
             driver: RefCell::new(driver),
             now_fn,
