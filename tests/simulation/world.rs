@@ -150,6 +150,16 @@ impl Ev {
         Ev::answer(tab, page, call, input)
     }
 
+    /// A lock request's outcome reaching the page.
+    fn lock((tab, page): Owner, lock: LockId, granted: bool) -> Ev {
+        Ev::Lock {
+            tab,
+            page,
+            lock,
+            granted,
+        }
+    }
+
     fn answer(tab: usize, page: u32, call: CallId, input: Input) -> Ev {
         Ev::Answer {
             tab,
@@ -1065,15 +1075,7 @@ impl<'a> World<'a> {
                     } else {
                         self.now + 2 * Millis::from(driver::LOCK_WAIT_MS)
                     };
-                    self.push(
-                        at,
-                        Ev::Lock {
-                            tab,
-                            page,
-                            lock,
-                            granted: false,
-                        },
-                    );
+                    self.push(at, Ev::lock((tab, page), lock, false));
                     return;
                 }
                 let grants = self
@@ -1126,16 +1128,7 @@ impl<'a> World<'a> {
         for Grant { owner, lock } in grants {
             if let Some(lock) = lock {
                 let at = self.now + self.tab_delay();
-                let (tab, page) = owner;
-                self.push(
-                    at,
-                    Ev::Lock {
-                        tab,
-                        page,
-                        lock,
-                        granted: true,
-                    },
-                );
+                self.push(at, Ev::lock(owner, lock, true));
             }
         }
     }
