@@ -16,9 +16,11 @@ import { ROOT } from './lib.mjs';
  * dates, Web Locks fallbacks: +1.9 KB) to their merged 92,878 + 2 %. Issue 13's core and build cuts
  * (branch issue-13-size: no Unicode letter tables, wasm-opt --low-memory-unused -Oz -Oz, one base64
  * decoder, no panic paths in the core, optional options read without a closure each; BENCHMARKS.md
- * "Size") reached 89,379: + 2 %. The session driver
- * and thin host (branch issue-13) bring the rest down; the lead re-sets this after merging both. */
-export const SIZE_BUDGET_BYTES = 91_200;
+ * "Size") reached 89,379. The session driver with a Rust host (issue 13: +1.3 KB, the shell's decisions now
+ * natively tested core code) and the review fixes after it (refused / late-rotated refresh tokens, one
+ * AbortController per call, RequestInit read by member, fail-closed redirects: +0.8 KB) reached 91,476
+ * merged: + 2 %. The next cut is a JS host over an exported driver (issue 13's note). */
+export const SIZE_BUDGET_BYTES = 93_300;
 export const SHIPPED = ['pkg/chat_auth_bg.wasm', 'pkg/chat_auth.js'];
 
 /** gzip -9 size of each shipped file and their sum, in bytes. */
