@@ -338,7 +338,7 @@ e2e.test('9. anonymous id: UUID v4 before login, same after login, new after cle
   c.done();
 });
 
-e2e.test('R9. an init whose members are getters (a class instance) keeps its method, body and headers', async (s) => {
+e2e.test('an init whose members are getters (a class instance) keeps its method, body and headers', async (s) => {
   const cid = customerId();
   const r = await s.eval(
     async ({ origin, cid }) => {
@@ -370,7 +370,7 @@ e2e.test('R9. an init whose members are getters (a class instance) keeps its met
   );
 });
 
-e2e.test('R7. when the request cannot be rebuilt with redirect: manual it is not sent (network), never sent following redirects', async (s) => {
+e2e.test('when the request cannot be rebuilt with redirect: manual it is not sent (network), never sent following redirects', async (s) => {
   const cid = customerId();
   const r = await s.eval(
     async ({ origin, cid }) => {

@@ -447,7 +447,7 @@ e2e.test('21. clock offset: a page clock 2 min slow (now option) accepts fresh t
   assert.equal(r.state, 'authenticated');
 });
 
-e2e.test('R17. a token-endpoint 400 whose body cannot be read still forgets the refused refresh token', async (s) => {
+e2e.test('a token-endpoint 400 whose body cannot be read still forgets the refused refresh token', async (s) => {
   const cid = customerId();
   const r = await s.eval(
     async ({ origin, cid }) => {

@@ -29,14 +29,14 @@ const nestedCall = async ({ origin, cid, timeoutSeconds, destroy }) => {
   return { aborted: signals.map((s) => s.aborted), settled };
 };
 
-e2e.test('R3a. a provider call started during the previous provider run is aborted on its timeout', async (s) => {
+e2e.test('a provider call started during the previous provider run is aborted on its timeout', async (s) => {
   const r = await s.eval(nestedCall, { origin: s.originA, cid: customerId(), timeoutSeconds: 0.5, destroy: false });
   assert.equal(r.aborted[1], true, `the second call's signal did not abort on its timeout: ${JSON.stringify(r)}`);
   assert.equal(r.settled.threw, true, 'getToken({ forceRefresh }) rejects when the provider times out');
   assert.equal(r.settled.code, 'provider_timeout');
 });
 
-e2e.test('R3b. destroy() aborts a provider call started during the previous provider run', async (s) => {
+e2e.test('destroy() aborts a provider call started during the previous provider run', async (s) => {
   const r = await s.eval(nestedCall, { origin: s.originA, cid: customerId(), timeoutSeconds: 15, destroy: true });
   assert.equal(r.aborted[1], true, `destroy() did not abort the second call's signal: ${JSON.stringify(r)}`);
   assert.equal(r.settled.code, 'destroyed');
