@@ -1534,21 +1534,41 @@ impl Driver {
     }
 
     fn adopt(&mut self, now: Millis, credential: Credential) {
+        let before = self.refresh_token_mark();
         let jitter = self.jitter();
         let fx = self.session.adopt(credential, now, jitter);
         self.apply(fx, now);
+        self.persist_taken_refresh_token(before);
+    }
+
+    /// The refresh token held and the event generation, before another
+    /// tab's message may change the refresh token.
+    fn refresh_token_mark(&self) -> (Option<SecretString>, u64) {
+        (self.session.refresh_token().cloned(), self.generation)
+    }
+
+    /// Another tab's refresh token taken without an event (shared, or with
+    /// a token not adopted) goes to `sessionStorage` as a rotation of our
+    /// own does: the stored one is spent, and a reload presenting it would
+    /// read as reuse (RFC 9700 §4.14). With an event, `apply` persisted.
+    fn persist_taken_refresh_token(&mut self, (held, generation): (Option<SecretString>, u64)) {
+        if self.generation == generation && self.session.refresh_token() != held.as_ref() {
+            self.persist();
+        }
     }
 
     fn receive(&mut self, now: Millis, text: &str) {
-        let Some(tabs) = &mut self.tabs else {
+        if self.tabs.is_none() {
             return;
-        };
+        }
         let Some(msg) = tabs::Message::read(text) else {
             return;
         };
         let customer = self.session.customer_id().map(str::to_owned);
         if let Some((refresh_token, at)) = msg.refresh_token(customer.as_deref()) {
+            let before = self.refresh_token_mark();
             self.session.share_refresh_token(refresh_token, at);
+            self.persist_taken_refresh_token(before);
         }
         match msg.kind.as_str() {
             "want" => {
@@ -1561,7 +1581,11 @@ impl Driver {
             }
             "have" => {
                 let offer = customer.as_deref().and_then(|c| msg.offer(c));
-                if tabs.take_offer(&msg, offer) {
+                let taken = self
+                    .tabs
+                    .as_mut()
+                    .is_some_and(|t| t.take_offer(&msg, offer));
+                if taken {
                     self.finish_round(now);
                 }
             }

@@ -489,14 +489,7 @@ fn a_redirect_answer_to_a_request_with_credentials_rejects() {
 fn storage_session_keeps_the_token_and_a_write_that_throws_stops_writes() {
     let (mut d, _) = open(r#","storage":"session""#, env(), 1);
     let fx = login(&mut d, T0, 3600);
-    let stored = fx.iter().find_map(|e| match e {
-        Effect::Store {
-            key: StorageKey::Token,
-            value: Some(v),
-        } => Some(v.secret().to_owned()),
-        _ => None,
-    });
-    let stored = stored.expect("the token is written");
+    let stored = stored_token(&fx).expect("the token is written");
     // Another instance of the same tab resumes from it without a call.
     let (mut other, _) = open(r#","storage":"session""#, env(), 2);
     let fx = run(
@@ -1066,4 +1059,78 @@ fn debug_output_of_effects_and_inputs_never_shows_a_token_or_refresh_token() {
     for secret in [&token, &rotated, "rt_first_secret", "rt_second_secret"] {
         assert!(!printed.contains(secret), "{secret} printed in {printed}");
     }
+}
+
+/// The token written to `sessionStorage` among `fx`, if any.
+fn stored_token(fx: &[Effect]) -> Option<String> {
+    fx.iter().find_map(|e| match e {
+        Effect::Store {
+            key: StorageKey::Token,
+            value: Some(v),
+        } => Some(v.secret().to_owned()),
+        _ => None,
+    })
+}
+
+#[test]
+fn a_refresh_token_rotated_by_another_tab_is_stored_for_a_reload() {
+    let extra = r#","tokenEndpoint":"https://id.example/token","storage":"session""#;
+    let logged_in = |seed: u64| {
+        let (mut d, _) = open(extra, tab_env(), seed);
+        let fx = run(&mut d, T0, set_customer(1));
+        let fx = granted_alone(&mut d, T0, &fx);
+        let call = calls(&fx)[0];
+        let token = jwt(CUSTOMER, T0, 120, "first");
+        let context = format!(r#"{{"Auth":{{"Token":"{token}","refresh_token":"r1"}}}}"#);
+        let fx = run(
+            &mut d,
+            T0,
+            Input::ProviderAnswered {
+                call: call.id,
+                context: Some(context),
+            },
+        );
+        assert!(stored_token(&fx).is_some_and(|v| v.contains("r1")));
+        d
+    };
+    let (mut a, mut b) = (logged_in(1), logged_in(2));
+    // Tab A refreshes at the token endpoint, which rotates r1 into r2.
+    let due = a.session().refresh_due().unwrap();
+    let fx = run(&mut a, due, Input::TimerFired);
+    let fx = granted_alone(&mut a, due, &fx);
+    let (call, _) = grant_posted(&fx);
+    let rotated = jwt(CUSTOMER, due, 120, "second");
+    let fx = run(
+        &mut a,
+        due,
+        endpoint_answer(
+            call,
+            200,
+            format!(
+                r#"{{"access_token":"{rotated}","token_type":"Bearer","expires_in":120,"refresh_token":"r2"}}"#
+            ),
+        ),
+    );
+    let refresh = posts(&fx)
+        .into_iter()
+        .find(|m| m.starts_with(r#"{"type":"refresh""#))
+        .expect("A shares r2");
+    // Tab B takes r2 (r1 is spent) and stores it, so that a reload of B
+    // resumes with r2.
+    let fx = run(&mut b, due + 1, message(refresh));
+    assert_eq!(b.session().refresh_token().map(|t| t.secret()), Some("r2"));
+    let stored = stored_token(&fx).expect("B stores the shared refresh token");
+    let (mut reloaded, _) = open(extra, tab_env(), 3);
+    run(
+        &mut reloaded,
+        due + 2,
+        Input::SetCustomer {
+            request: 1,
+            customer_id: CUSTOMER.into(),
+            provider: false,
+            stored: Some(stored),
+        },
+    );
+    let held = reloaded.session().refresh_token().map(|t| t.secret());
+    assert_eq!(held, Some("r2"));
 }
