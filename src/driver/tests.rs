@@ -992,16 +992,18 @@ fn constructing_checks_algorithms_and_the_customer_id_option() {
     assert_eq!(e.code(), ErrorCode::InvalidConfig);
 }
 
-#[test]
-fn debug_output_of_effects_and_inputs_never_shows_a_token_or_refresh_token() {
-    let extra = r#","tokenEndpoint":"https://id.example/token","storage":"session""#;
-    let (mut d, _) = open(extra, tab_env(), 1);
-    let mut printed = Vec::new();
+/// A tab with `storage: 'session'` and a token endpoint.
+const SESSION_TAB: &str = r#","tokenEndpoint":"https://id.example/token","storage":"session""#;
+
+/// A [`SESSION_TAB`] logged in through the lock with a token living 120 s
+/// and `refresh_token`: the driver, the token, the login's effects.
+fn session_tab(seed: u64, refresh_token: &str) -> (Driver, String, Vec<Effect>) {
+    let (mut d, _) = open(SESSION_TAB, tab_env(), seed);
     let fx = run(&mut d, T0, set_customer(1));
     let fx = granted_alone(&mut d, T0, &fx);
     let call = calls(&fx)[0];
     let token = jwt(CUSTOMER, T0, 120, "first");
-    let context = format!(r#"{{"Auth":{{"Token":"{token}","refresh_token":"rt_first_secret"}}}}"#);
+    let context = format!(r#"{{"Auth":{{"Token":"{token}","refresh_token":"{refresh_token}"}}}}"#);
     let fx = run(
         &mut d,
         T0,
@@ -1010,6 +1012,28 @@ fn debug_output_of_effects_and_inputs_never_shows_a_token_or_refresh_token() {
             context: Some(context),
         },
     );
+    (d, token, fx)
+}
+
+/// `d`'s refresh comes due and its grant goes out: when, and the token
+/// endpoint's answer (not fed yet) with a new access token (also returned)
+/// and the rotated `refresh_token`.
+fn rotation_due(d: &mut Driver, refresh_token: &str) -> (Millis, Input, String) {
+    let due = d.session().refresh_due().unwrap();
+    let fx = run(d, due, Input::TimerFired);
+    let fx = granted_alone(d, due, &fx);
+    let (call, _) = grant_posted(&fx);
+    let rotated = jwt(CUSTOMER, due, 120, "second");
+    let body = format!(
+        r#"{{"access_token":"{rotated}","token_type":"Bearer","expires_in":120,"refresh_token":"{refresh_token}"}}"#
+    );
+    (due, endpoint_answer(call, 200, body), rotated)
+}
+
+#[test]
+fn debug_output_of_effects_and_inputs_never_shows_a_token_or_refresh_token() {
+    let (mut d, token, fx) = session_tab(1, "rt_first_secret");
+    let mut printed = Vec::new();
     // The shared token and the stored session, as another tab gets them.
     let shared = posts(&fx);
     assert!(shared.iter().any(|m| m.contains("rt_first_secret")));
@@ -1038,18 +1062,7 @@ fn debug_output_of_effects_and_inputs_never_shows_a_token_or_refresh_token() {
     printed.push(format!("{fx:?}"));
     printed.push(format!("{:?}", fetch(&mut d, T0 + 1, 3, true)));
     // The token endpoint's answer, with a rotated refresh token.
-    let due = d.session().refresh_due().unwrap();
-    let fx = run(&mut d, due, Input::TimerFired);
-    let fx = granted_alone(&mut d, due, &fx);
-    let (call, _) = grant_posted(&fx);
-    let rotated = jwt(CUSTOMER, due, 120, "second");
-    let answer = endpoint_answer(
-        call,
-        200,
-        format!(
-            r#"{{"access_token":"{rotated}","token_type":"Bearer","expires_in":120,"refresh_token":"rt_second_secret"}}"#
-        ),
-    );
+    let (due, answer, rotated) = rotation_due(&mut d, "rt_second_secret");
     printed.push(format!("{answer:?}"));
     let fx = run(&mut d, due, answer);
     assert!(posts(&fx).iter().any(|m| m.contains("rt_second_secret")));
@@ -1074,43 +1087,12 @@ fn stored_token(fx: &[Effect]) -> Option<String> {
 
 #[test]
 fn a_refresh_token_rotated_by_another_tab_is_stored_for_a_reload() {
-    let extra = r#","tokenEndpoint":"https://id.example/token","storage":"session""#;
-    let logged_in = |seed: u64| {
-        let (mut d, _) = open(extra, tab_env(), seed);
-        let fx = run(&mut d, T0, set_customer(1));
-        let fx = granted_alone(&mut d, T0, &fx);
-        let call = calls(&fx)[0];
-        let token = jwt(CUSTOMER, T0, 120, "first");
-        let context = format!(r#"{{"Auth":{{"Token":"{token}","refresh_token":"r1"}}}}"#);
-        let fx = run(
-            &mut d,
-            T0,
-            Input::ProviderAnswered {
-                call: call.id,
-                context: Some(context),
-            },
-        );
-        assert!(stored_token(&fx).is_some_and(|v| v.contains("r1")));
-        d
-    };
-    let (mut a, mut b) = (logged_in(1), logged_in(2));
+    let (mut a, _, _) = session_tab(1, "r1");
+    let (mut b, _, fx) = session_tab(2, "r1");
+    assert!(stored_token(&fx).is_some_and(|v| v.contains("r1")));
     // Tab A refreshes at the token endpoint, which rotates r1 into r2.
-    let due = a.session().refresh_due().unwrap();
-    let fx = run(&mut a, due, Input::TimerFired);
-    let fx = granted_alone(&mut a, due, &fx);
-    let (call, _) = grant_posted(&fx);
-    let rotated = jwt(CUSTOMER, due, 120, "second");
-    let fx = run(
-        &mut a,
-        due,
-        endpoint_answer(
-            call,
-            200,
-            format!(
-                r#"{{"access_token":"{rotated}","token_type":"Bearer","expires_in":120,"refresh_token":"r2"}}"#
-            ),
-        ),
-    );
+    let (due, answer, _) = rotation_due(&mut a, "r2");
+    let fx = run(&mut a, due, answer);
     let refresh = posts(&fx)
         .into_iter()
         .find(|m| m.starts_with(r#"{"type":"refresh""#))
@@ -1120,7 +1102,7 @@ fn a_refresh_token_rotated_by_another_tab_is_stored_for_a_reload() {
     let fx = run(&mut b, due + 1, message(refresh));
     assert_eq!(b.session().refresh_token().map(|t| t.secret()), Some("r2"));
     let stored = stored_token(&fx).expect("B stores the shared refresh token");
-    let (mut reloaded, _) = open(extra, tab_env(), 3);
+    let (mut reloaded, _) = open(SESSION_TAB, tab_env(), 3);
     run(
         &mut reloaded,
         due + 2,
