@@ -16,6 +16,7 @@ use crate::driver::{
     LOCK_WAIT_MS,
 };
 use crate::error::ErrorCode;
+use crate::secret::SecretString;
 use crate::session::{Call, CallId, Event};
 use gloo_timers::callback::Timeout;
 use js_sys::{Function, Object, Promise};
@@ -51,7 +52,7 @@ extern "C" {
         deadline: f64,
         controller: Option<web_sys::AbortController>,
     ) -> bool;
-    fn store(key: &str, value: Option<String>) -> bool;
+    fn store(key: &str, value: Option<&str>) -> bool;
     fn load(key: &str) -> Option<String>;
     #[wasm_bindgen(js_name = listenForWake)]
     fn listen_for_wake(wake: &JsValue) -> Function;
@@ -129,7 +130,7 @@ impl Host {
         let target = slot.clone();
         let receive = TextFn::new(move |text: String| {
             if let Some(host) = target.borrow().upgrade() {
-                host.feed(Input::Message(text));
+                host.feed(Input::Message(SecretString::new(text)));
             }
         });
         let channel = config
@@ -333,13 +334,13 @@ impl Host {
                 }
             }
             Effect::Store { key, value } => {
-                if !store(key.as_str(), value) {
+                if !store(key.as_str(), value.as_ref().map(SecretString::secret)) {
                     self.feed(Input::StorageFailed { key });
                 }
             }
             Effect::Post(text) => {
                 if let Some((channel, _)) = self.channel.borrow().as_ref() {
-                    let _ = channel.post_message(&JsValue::from_str(&text));
+                    let _ = channel.post_message(&JsValue::from_str(text.secret()));
                 }
             }
             Effect::AcquireLock { lock, name } => self.acquire(lock, &name),
@@ -415,7 +416,7 @@ impl Host {
             Reply::Headers(headers) => {
                 let out = Object::new();
                 for (name, value) in headers {
-                    js::set(&out, &name, &value.into());
+                    js::set(&out, &name, &value.secret().into());
                 }
                 Ok(out.into())
             }

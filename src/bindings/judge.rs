@@ -204,7 +204,7 @@ pub async fn refresh_grant(judge: &Judge, body: SecretString) -> Result<HttpAnsw
         status: response.status(),
         date: header(&response, "Date"),
         retry_after: header(&response, "Retry-After"),
-        body,
+        body: SecretString::new(body),
     })
 }
 

@@ -15,7 +15,7 @@
 //! rejects a redirect answer with `network`.
 
 use super::js;
-use crate::driver::{Input, Reply, RequestId};
+use crate::driver::{Header, Input, Reply, RequestId};
 use crate::error::ErrorCode;
 use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::*;
@@ -143,7 +143,7 @@ pub fn send(
             None => {
                 let pairs = Object::new();
                 for (name, value) in &headers {
-                    js::set(&pairs, name, &value.into());
+                    js::set(&pairs, name, &value.secret().into());
                 }
                 // Kept with the headers and redirect mode for a replay.
                 call.init = with_headers(&call.init, &pairs, manual_redirect);
@@ -175,7 +175,7 @@ pub fn send(
             None => {
                 let pairs = Object::new();
                 for (name, value) in &headers {
-                    js::set(&pairs, name, &value.into());
+                    js::set(&pairs, name, &value.secret().into());
                 }
                 js::fetch_promise(&call.input, &with_headers(&call.init, &pairs, false))
             }
@@ -209,10 +209,10 @@ pub fn send(
     });
 }
 
-fn send_request(request: &Request, headers: &[(String, String)]) -> js_sys::Promise {
+fn send_request(request: &Request, headers: &[Header]) -> js_sys::Promise {
     let h = request.headers();
     for (name, value) in headers {
-        let _ = h.set(name, value);
+        let _ = h.set(name, value.secret());
     }
     js::fetch_promise(request, &JsValue::UNDEFINED)
 }

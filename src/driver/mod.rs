@@ -133,8 +133,9 @@ pub struct HttpAnswer {
     pub date: Option<String>,
     /// The `Retry-After` header, if readable.
     pub retry_after: Option<String>,
-    /// The body text (read for every status; unused unless 2xx).
-    pub body: String,
+    /// The body text (read for every status; unused unless 2xx): a token
+    /// response holds the access and refresh tokens.
+    pub body: SecretString,
 }
 
 /// Something that happened, fed to [`Driver::handle`].
@@ -273,7 +274,7 @@ pub enum Input {
     },
     /// A BroadcastChannel message arrived (the text another driver's
     /// [`Effect::Post`] sent).
-    Message(String),
+    Message(SecretString),
     /// A `sessionStorage` write of [`Effect::Store`] threw (quota, a
     /// sandboxed frame's SecurityError).
     StorageFailed {
@@ -281,6 +282,10 @@ pub enum Input {
         key: StorageKey,
     },
 }
+
+/// A header to set: its name, and its value (`Authorization: Bearer …`,
+/// the context's extra headers), which never prints.
+pub type Header = (String, SecretString);
 
 /// The answer to one request.
 #[derive(Clone, Debug, PartialEq)]
@@ -290,7 +295,7 @@ pub enum Reply {
     /// `getToken` resolves with the token, `null` when anonymous.
     Token(Option<SecretString>),
     /// `authHeaders` resolves with these headers (none for other origins).
-    Headers(Vec<(String, String)>),
+    Headers(Vec<Header>),
     /// `fetch`: not an allowed origin; send the caller's request untouched,
     /// then feed [`Input::FetchAnswered`] (answered with
     /// [`Reply::Response`]) or [`Input::FetchFailed`].
@@ -301,7 +306,7 @@ pub enum Reply {
     /// [`Input::FetchAnswered`] or [`Input::FetchFailed`].
     Send {
         /// Headers to set.
-        headers: Vec<(String, String)>,
+        headers: Vec<Header>,
         /// Send with `redirect: 'manual'`.
         manual_redirect: bool,
     },
@@ -309,7 +314,7 @@ pub enum Reply {
     /// and a refresh); then feed the answer again.
     Replay {
         /// Headers to set.
-        headers: Vec<(String, String)>,
+        headers: Vec<Header>,
     },
     /// `fetch` resolves with the last response received.
     Response,
@@ -385,10 +390,10 @@ pub enum Effect {
         /// The entry.
         key: StorageKey,
         /// The text to write.
-        value: Option<String>,
+        value: Option<SecretString>,
     },
     /// Post this text on the BroadcastChannel.
-    Post(String),
+    Post(SecretString),
     /// Request the exclusive Web Lock `name`, bounded by [`LOCK_WAIT_MS`]
     /// as `js/locks.js` `acquireLock` does; feed [`Input::LockGranted`] or
     /// [`Input::LockFailed`].
@@ -604,16 +609,23 @@ pub(crate) fn cat(parts: &[&str]) -> String {
 }
 
 /// The headers for a request with `credential` (or anonymously).
-pub fn headers_for(credential: Option<&Credential>, anonymous_id: &str) -> Vec<(String, String)> {
+pub fn headers_for(credential: Option<&Credential>, anonymous_id: &str) -> Vec<Header> {
     let mut out = Vec::with_capacity(4);
     if let Some(c) = credential {
         out.push((
             "Authorization".to_owned(),
-            cat(&[&c.scheme, " ", c.token.secret()]),
+            SecretString::new(cat(&[&c.scheme, " ", c.token.secret()])),
         ));
-        out.extend(c.headers.iter().cloned());
+        out.extend(
+            c.headers
+                .iter()
+                .map(|(name, value)| (name.clone(), SecretString::new(value.clone()))),
+        );
     }
-    out.push(("Chat-Anonymous-Id".to_owned(), anonymous_id.to_owned()));
+    out.push((
+        "Chat-Anonymous-Id".to_owned(),
+        SecretString::new(anonymous_id),
+    ));
     out
 }
 
@@ -862,7 +874,7 @@ impl Driver {
             Input::LockFailed { lock } => self.locks_broken(now, Some(lock)),
             Input::PresenceFailed => self.locks_broken(now, None),
             Input::PeersCounted { count } => self.peers_counted(now, count),
-            Input::Message(text) => self.receive(now, &text),
+            Input::Message(text) => self.receive(now, text.secret()),
             Input::StorageFailed { key } => {
                 if self.storage_ok && key == StorageKey::Token {
                     // A stale token (whose refresh token may be spent by
@@ -933,7 +945,8 @@ impl Driver {
             Ok(fx) => {
                 self.apply(fx, now);
                 if let (Some(customer), true) = (customer, self.tabs.is_some()) {
-                    self.outbox.push(Effect::Post(tabs::logout(&customer)));
+                    self.outbox
+                        .push(Effect::Post(SecretString::new(tabs::logout(&customer))));
                 }
                 self.reply(request, Reply::Done);
             }
@@ -1173,11 +1186,11 @@ impl Driver {
         let value = match (s.customer_id(), s.credential()) {
             // With the newest refresh token, which may have come after the
             // access token (an answer whose access token was refused).
-            (Some(customer), Some(c)) => Some(admit::store_with_refresh_token(
+            (Some(customer), Some(c)) => Some(SecretString::new(admit::store_with_refresh_token(
                 customer,
                 c,
                 s.refresh_token().or(c.refresh_token.as_ref()),
-            )),
+            ))),
             _ => None,
         };
         self.outbox.push(Effect::Store {
@@ -1255,7 +1268,7 @@ impl Driver {
         if answer.status == 400 || answer.status == 401 {
             self.session.forget_refresh_token(&presented);
         } else if (200..300).contains(&answer.status) {
-            self.keep_issued_refresh_token(now, call, &answer.body);
+            self.keep_issued_refresh_token(now, call, answer.body.secret());
         }
     }
 
@@ -1295,8 +1308,8 @@ impl Driver {
             .date
             .as_deref()
             .and_then(|v| schedule::parse_http_date(v, now));
-        self.keep_issued_refresh_token(now, call.id, &answer.body);
-        self.received(now, call, &answer.body, server_date);
+        self.keep_issued_refresh_token(now, call.id, answer.body.secret());
+        self.received(now, call, answer.body.secret(), server_date);
     }
 
     /// The token endpoint rotated the refresh token: keep the new one (and
@@ -1314,7 +1327,7 @@ impl Driver {
                 .as_ref()
                 .and_then(|_| tabs::refresh(&self.session))
             {
-                self.outbox.push(Effect::Post(msg));
+                self.outbox.push(Effect::Post(SecretString::new(msg)));
             }
         }
     }
@@ -1422,7 +1435,7 @@ impl Driver {
                     .call_succeeded(call.id, credential, source, jitter);
                 // Announced before the refresh lock is let go.
                 if let (true, Some(msg)) = (fx.release.is_some(), announced) {
-                    self.outbox.push(Effect::Post(msg));
+                    self.outbox.push(Effect::Post(SecretString::new(msg)));
                 }
                 self.apply(fx, now);
             }
@@ -1479,7 +1492,7 @@ impl Driver {
             return;
         };
         match tabs.peers_counted(count, now) {
-            Some(Some(want)) => self.outbox.push(Effect::Post(want)),
+            Some(Some(want)) => self.outbox.push(Effect::Post(SecretString::new(want))),
             Some(None) => self.finish_round(now),
             None => {}
         }
@@ -1521,21 +1534,41 @@ impl Driver {
     }
 
     fn adopt(&mut self, now: Millis, credential: Credential) {
+        let before = self.refresh_token_mark();
         let jitter = self.jitter();
         let fx = self.session.adopt(credential, now, jitter);
         self.apply(fx, now);
+        self.persist_taken_refresh_token(before);
+    }
+
+    /// The refresh token held and the event generation, before another
+    /// tab's message may change the refresh token.
+    fn refresh_token_mark(&self) -> (Option<SecretString>, u64) {
+        (self.session.refresh_token().cloned(), self.generation)
+    }
+
+    /// Another tab's refresh token taken without an event (shared, or with
+    /// a token not adopted) goes to `sessionStorage` as a rotation of our
+    /// own does: the stored one is spent, and a reload presenting it would
+    /// read as reuse (RFC 9700 §4.14). With an event, `apply` persisted.
+    fn persist_taken_refresh_token(&mut self, (held, generation): (Option<SecretString>, u64)) {
+        if self.generation == generation && self.session.refresh_token() != held.as_ref() {
+            self.persist();
+        }
     }
 
     fn receive(&mut self, now: Millis, text: &str) {
-        let Some(tabs) = &mut self.tabs else {
+        if self.tabs.is_none() {
             return;
-        };
+        }
         let Some(msg) = tabs::Message::read(text) else {
             return;
         };
         let customer = self.session.customer_id().map(str::to_owned);
         if let Some((refresh_token, at)) = msg.refresh_token(customer.as_deref()) {
+            let before = self.refresh_token_mark();
             self.session.share_refresh_token(refresh_token, at);
+            self.persist_taken_refresh_token(before);
         }
         match msg.kind.as_str() {
             "want" => {
@@ -1544,11 +1577,15 @@ impl Driver {
                 });
                 let fields = offer.and_then(|c| tabs::token_fields(&self.session, c));
                 let answer = tabs::have(&msg, fields);
-                self.outbox.push(Effect::Post(answer));
+                self.outbox.push(Effect::Post(SecretString::new(answer)));
             }
             "have" => {
                 let offer = customer.as_deref().and_then(|c| msg.offer(c));
-                if tabs.take_offer(&msg, offer) {
+                let taken = self
+                    .tabs
+                    .as_mut()
+                    .is_some_and(|t| t.take_offer(&msg, offer));
+                if taken {
                     self.finish_round(now);
                 }
             }
@@ -1581,7 +1618,7 @@ impl Driver {
         if self.storage_ok {
             self.outbox.push(Effect::Store {
                 key: StorageKey::AnonymousId,
-                value: Some(id.clone()),
+                value: Some(SecretString::new(id.clone())),
             });
         }
         id

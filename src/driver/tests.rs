@@ -113,10 +113,15 @@ fn timer(fx: &[Effect]) -> Option<u32> {
 fn posts(fx: &[Effect]) -> Vec<String> {
     fx.iter()
         .filter_map(|e| match e {
-            Effect::Post(m) => Some(m.clone()),
+            Effect::Post(m) => Some(m.secret().to_owned()),
             _ => None,
         })
         .collect()
+}
+
+/// A BroadcastChannel text arriving.
+fn message(text: impl Into<String>) -> Input {
+    Input::Message(SecretString::new(text))
 }
 
 fn events(fx: &[Effect]) -> Vec<&'static str> {
@@ -209,11 +214,11 @@ fn grant_posted(fx: &[Effect]) -> (CallId, String) {
     grant.unwrap_or_else(|| panic!("a refresh grant expected: {fx:?}"))
 }
 
-fn bearer(headers: &[(String, String)]) -> Option<&str> {
+fn bearer(headers: &[Header]) -> Option<&str> {
     headers
         .iter()
         .find(|(n, _)| n == "Authorization")
-        .map(|(_, v)| v.as_str())
+        .map(|(_, v)| v.secret())
 }
 
 #[test]
@@ -221,7 +226,7 @@ fn opening_keeps_a_stored_anonymous_id_and_writes_a_new_one_otherwise() {
     let (d, fx) = open("", env(), 1);
     assert!(is_uuid_v4(d.anonymous_id()));
     assert!(fx.iter().any(|e| matches!(e,
-        Effect::Store { key: StorageKey::AnonymousId, value: Some(v) } if v == d.anonymous_id())));
+        Effect::Store { key: StorageKey::AnonymousId, value: Some(v) } if v.secret() == d.anonymous_id())));
     let kept = "0f5b6a3e-2c1d-4e8f-9a7b-6c5d4e3f2a1b".to_owned();
     let (d, fx) = open(
         "",
@@ -363,7 +368,10 @@ fn headers_go_only_to_allowed_origins() {
             origin: Some(API.into()),
         },
     );
-    let anonymous = vec![("Chat-Anonymous-Id".to_owned(), d.anonymous_id().to_owned())];
+    let anonymous = vec![(
+        "Chat-Anonymous-Id".to_owned(),
+        SecretString::new(d.anonymous_id()),
+    )];
     assert_eq!(replies(&fx), vec![(3, Reply::Headers(anonymous))]);
     login(&mut d, T0, 3600);
     let fx = run(
@@ -481,14 +489,7 @@ fn a_redirect_answer_to_a_request_with_credentials_rejects() {
 fn storage_session_keeps_the_token_and_a_write_that_throws_stops_writes() {
     let (mut d, _) = open(r#","storage":"session""#, env(), 1);
     let fx = login(&mut d, T0, 3600);
-    let stored = fx.iter().find_map(|e| match e {
-        Effect::Store {
-            key: StorageKey::Token,
-            value: Some(v),
-        } => Some(v.clone()),
-        _ => None,
-    });
-    let stored = stored.expect("the token is written");
+    let stored = stored_token(&fx).expect("the token is written");
     // Another instance of the same tab resumes from it without a call.
     let (mut other, _) = open(r#","storage":"session""#, env(), 2);
     let fx = run(
@@ -582,9 +583,9 @@ fn the_token_endpoint_rotation_is_kept_and_shared_before_judging() {
                 status: 200,
                 date: None,
                 retry_after: None,
-                body: format!(
+                body: SecretString::new(format!(
                     r#"{{"access_token":"{bad}","token_type":"Bearer","expires_in":120,"refresh_token":"r2"}}"#
-                ),
+                )),
             },
         },
     );
@@ -630,7 +631,7 @@ fn a_refused_refresh_token_is_forgotten_and_retry_after_is_honoured() {
                 status: 503,
                 date: None,
                 retry_after: Some("20".into()),
-                body: String::new(),
+                body: SecretString::new(""),
             },
         },
     );
@@ -649,7 +650,7 @@ fn a_refused_refresh_token_is_forgotten_and_retry_after_is_honoured() {
                 status: 400,
                 date: None,
                 retry_after: None,
-                body: r#"{"error":"invalid_grant"}"#.into(),
+                body: SecretString::new(r#"{"error":"invalid_grant"}"#),
             },
         },
     );
@@ -663,7 +664,7 @@ fn endpoint_answer(call: CallId, status: u16, body: String) -> Input {
             status,
             date: None,
             retry_after: None,
-            body,
+            body: SecretString::new(body),
         },
     }
 }
@@ -735,9 +736,9 @@ fn a_token_offered_by_another_tab_saves_the_call_and_a_silent_round_times_out() 
     let want = posts(&fx).remove(0);
     assert!(want.starts_with(r#"{"type":"want""#));
     // A answers with its token.
-    let fx = run(&mut a, T0 + 11, Input::Message(want.clone()));
+    let fx = run(&mut a, T0 + 11, message(want.as_str()));
     let have = posts(&fx).remove(0);
-    let fx = run(&mut b, T0 + 12, Input::Message(have));
+    let fx = run(&mut b, T0 + 12, message(have));
     assert!(calls(&fx).is_empty(), "adopted, no provider call");
     assert_eq!(replies(&fx), vec![(1, Reply::Done)]);
     assert!(fx
@@ -852,14 +853,14 @@ fn a_logout_in_another_tab_logs_this_one_out_with_a_new_anonymous_id() {
     let fx = run(&mut a, T0 + 5, Input::ClearCustomer { request: 9 });
     assert_eq!(replies(&fx), vec![(9, Reply::Done)]);
     let logout = posts(&fx).remove(0);
-    let fx = run(&mut b, T0 + 6, Input::Message(logout));
+    let fx = run(&mut b, T0 + 6, message(logout));
     assert_eq!(b.state(), State::LoggedOut);
     assert_ne!(b.anonymous_id(), before);
     assert!(events(&fx).contains(&"logged-out"));
     assert!(fx.iter().any(|e| matches!(e,
-        Effect::Store { key: StorageKey::AnonymousId, value: Some(v) } if v == b.anonymous_id())));
+        Effect::Store { key: StorageKey::AnonymousId, value: Some(v) } if v.secret() == b.anonymous_id())));
     // Garbage on the channel is ignored.
-    assert!(run(&mut b, T0 + 7, Input::Message("{nope".into())).is_empty());
+    assert!(run(&mut b, T0 + 7, message("{nope")).is_empty());
 }
 
 #[test]
@@ -989,4 +990,129 @@ fn constructing_checks_algorithms_and_the_customer_id_option() {
     };
     let e = Driver::new(id, no_provider, Box::new(Seq(1)), T0).unwrap_err();
     assert_eq!(e.code(), ErrorCode::InvalidConfig);
+}
+
+/// A tab with `storage: 'session'` and a token endpoint.
+const SESSION_TAB: &str = r#","tokenEndpoint":"https://id.example/token","storage":"session""#;
+
+/// A [`SESSION_TAB`] logged in through the lock with a token living 120 s
+/// and `refresh_token`: the driver, the token, the login's effects.
+fn session_tab(seed: u64, refresh_token: &str) -> (Driver, String, Vec<Effect>) {
+    let (mut d, _) = open(SESSION_TAB, tab_env(), seed);
+    let fx = run(&mut d, T0, set_customer(1));
+    let fx = granted_alone(&mut d, T0, &fx);
+    let call = calls(&fx)[0];
+    let token = jwt(CUSTOMER, T0, 120, "first");
+    let context = format!(r#"{{"Auth":{{"Token":"{token}","refresh_token":"{refresh_token}"}}}}"#);
+    let fx = run(
+        &mut d,
+        T0,
+        Input::ProviderAnswered {
+            call: call.id,
+            context: Some(context),
+        },
+    );
+    (d, token, fx)
+}
+
+/// `d`'s refresh comes due and its grant goes out: when, and the token
+/// endpoint's answer (not fed yet) with a new access token (also returned)
+/// and the rotated `refresh_token`.
+fn rotation_due(d: &mut Driver, refresh_token: &str) -> (Millis, Input, String) {
+    let due = d.session().refresh_due().unwrap();
+    let fx = run(d, due, Input::TimerFired);
+    let fx = granted_alone(d, due, &fx);
+    let (call, _) = grant_posted(&fx);
+    let rotated = jwt(CUSTOMER, due, 120, "second");
+    let body = format!(
+        r#"{{"access_token":"{rotated}","token_type":"Bearer","expires_in":120,"refresh_token":"{refresh_token}"}}"#
+    );
+    (due, endpoint_answer(call, 200, body), rotated)
+}
+
+#[test]
+fn debug_output_of_effects_and_inputs_never_shows_a_token_or_refresh_token() {
+    let (mut d, token, fx) = session_tab(1, "rt_first_secret");
+    let mut printed = Vec::new();
+    // The shared token and the stored session, as another tab gets them.
+    let shared = posts(&fx);
+    assert!(shared.iter().any(|m| m.contains("rt_first_secret")));
+    assert!(fx.iter().any(|e| matches!(
+        e,
+        Effect::Store {
+            key: StorageKey::Token,
+            value: Some(_)
+        }
+    )));
+    printed.push(format!("{fx:?}"));
+    printed.push(format!("{:?}", message(shared[0].as_str())));
+    // The headers of `authHeaders` and of a fetch.
+    let fx = run(
+        &mut d,
+        T0 + 1,
+        Input::AuthHeaders {
+            request: 2,
+            origin: Some(API.into()),
+        },
+    );
+    let [(2, Reply::Headers(h))] = &replies(&fx)[..] else {
+        panic!("headers expected: {fx:?}");
+    };
+    assert!(bearer(h).is_some_and(|v| v.contains(&token)));
+    printed.push(format!("{fx:?}"));
+    printed.push(format!("{:?}", fetch(&mut d, T0 + 1, 3, true)));
+    // The token endpoint's answer, with a rotated refresh token.
+    let (due, answer, rotated) = rotation_due(&mut d, "rt_second_secret");
+    printed.push(format!("{answer:?}"));
+    let fx = run(&mut d, due, answer);
+    assert!(posts(&fx).iter().any(|m| m.contains("rt_second_secret")));
+    printed.push(format!("{fx:?}"));
+    let printed = printed.concat();
+    assert!(printed.contains("Authorization") && printed.contains("Post("));
+    for secret in [&token, &rotated, "rt_first_secret", "rt_second_secret"] {
+        assert!(!printed.contains(secret), "{secret} printed in {printed}");
+    }
+}
+
+/// The token written to `sessionStorage` among `fx`, if any.
+fn stored_token(fx: &[Effect]) -> Option<String> {
+    fx.iter().find_map(|e| match e {
+        Effect::Store {
+            key: StorageKey::Token,
+            value: Some(v),
+        } => Some(v.secret().to_owned()),
+        _ => None,
+    })
+}
+
+#[test]
+fn a_refresh_token_rotated_by_another_tab_is_stored_for_a_reload() {
+    let (mut a, _, _) = session_tab(1, "r1");
+    let (mut b, _, fx) = session_tab(2, "r1");
+    assert!(stored_token(&fx).is_some_and(|v| v.contains("r1")));
+    // Tab A refreshes at the token endpoint, which rotates r1 into r2.
+    let (due, answer, _) = rotation_due(&mut a, "r2");
+    let fx = run(&mut a, due, answer);
+    let refresh = posts(&fx)
+        .into_iter()
+        .find(|m| m.starts_with(r#"{"type":"refresh""#))
+        .expect("A shares r2");
+    // Tab B takes r2 (r1 is spent) and stores it, so that a reload of B
+    // resumes with r2.
+    let fx = run(&mut b, due + 1, message(refresh));
+    assert_eq!(b.session().refresh_token().map(|t| t.secret()), Some("r2"));
+    let stored = stored_token(&fx).expect("B stores the shared refresh token");
+    let (mut reloaded, _) = open(SESSION_TAB, tab_env(), 3);
+    run(
+        &mut reloaded,
+        due + 2,
+        Input::SetCustomer {
+            request: 1,
+            customer_id: CUSTOMER.into(),
+            provider: false,
+            stored: Some(stored),
+        },
+    );
+    let held = reloaded.session().refresh_token().map(|t| t.secret());
+    assert_eq!(held, Some("r2"));
 }

@@ -207,7 +207,7 @@ impl World<'_> {
         &mut self,
         tab: usize,
         r: usize,
-        headers: &[(String, String)],
+        headers: &[driver::Header],
         replay: bool,
     ) {
         let plain = self.reqs[r].kind == Kind::ForeignFetch;
@@ -247,10 +247,10 @@ impl World<'_> {
 }
 
 /// The token of an `Authorization: Bearer …` header.
-pub(super) fn bearer(headers: &[(String, String)]) -> Option<String> {
+pub(super) fn bearer(headers: &[driver::Header]) -> Option<String> {
     headers
         .iter()
         .find(|(n, _)| n == "Authorization")
-        .and_then(|(_, v)| v.strip_prefix("Bearer "))
+        .and_then(|(_, v)| v.secret().strip_prefix("Bearer "))
         .map(str::to_owned)
 }

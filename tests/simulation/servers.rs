@@ -163,7 +163,7 @@ impl World<'_> {
                 status,
                 date: Some(http_date(issuer_now)),
                 retry_after,
-                body: String::new(),
+                body: SecretString::new(""),
             }))
         };
         let answer = match outcome {
@@ -292,7 +292,7 @@ impl World<'_> {
             status: 400,
             date: Some(http_date(issuer_now)),
             retry_after: None,
-            body: r#"{"error":"invalid_grant"}"#.into(),
+            body: SecretString::new(r#"{"error":"invalid_grant"}"#),
         };
         Ev::grant(tab, page, call, Ok(answer))
     }
@@ -322,10 +322,10 @@ impl World<'_> {
                     // The issuer's clock, whole seconds.
                     date: Some(http_date(issuer_now)),
                     retry_after: None,
-                    body: format!(
+                    body: SecretString::new(format!(
                         r#"{{"access_token":"{token}","token_type":"Bearer","expires_in":{}{refresh}}}"#,
                         self.scn.ttl_ms / 1000
-                    ),
+                    )),
                 };
                 Ev::grant(tab, page, call, Ok(answer))
             }

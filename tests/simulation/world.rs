@@ -16,6 +16,7 @@ use chat_auth::driver::{
 };
 use chat_auth::error::{Error, ErrorCode};
 use chat_auth::schedule;
+use chat_auth::secret::SecretString;
 use chat_auth::session::{Call, CallId, Event, State, Via, FAILED_COOL_DOWN_MS};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
@@ -678,7 +679,7 @@ impl<'a> World<'a> {
             }
             Ev::Msg { to, page, text } => {
                 if self.live(to, page) {
-                    self.feed(to, Input::Message(text));
+                    self.feed(to, Input::Message(SecretString::new(text)));
                 }
             }
             Ev::Response { req, status } => {
@@ -1063,8 +1064,11 @@ impl<'a> World<'a> {
             Effect::LoginNeeded { code, reason } => {
                 self.log(|| format!("tab{tab} userLoginHandler({}, {reason})", code.as_str()))
             }
-            Effect::Store { key, value } => self.write_storage(tab, key, value),
-            Effect::Post(text) => self.broadcast(tab, text),
+            Effect::Store { key, value } => {
+                let value = value.map(|v| v.secret().to_owned());
+                self.write_storage(tab, key, value)
+            }
+            Effect::Post(text) => self.broadcast(tab, text.secret().to_owned()),
             Effect::AcquireLock { lock, name } => {
                 if self.tabs[tab].sandboxed || self.tabs[tab].silent_locks {
                     // An opaque origin: the request rejects (SecurityError).
