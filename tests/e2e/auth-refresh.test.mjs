@@ -434,7 +434,10 @@ e2e.test('21. clock offset: a page clock 2 min slow (now option) accepts fresh t
         }
         await T.sleep(100);
       }
-      return { first, results, events, providerCalls: window.providerCalls, state: auth.state };
+      // The loop may end while a scheduled refresh is under way ('refreshing'): the session must settle
+      // back to 'authenticated', not be sampled mid-refresh.
+      const state = await T.waitState(auth, 'authenticated', { timeout: 5000 }).catch((e) => e.message);
+      return { first, results, events, providerCalls: window.providerCalls, state };
     },
     { origin: s.originA, cid, skew: SKEW },
   );
