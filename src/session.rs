@@ -682,6 +682,17 @@ impl Session {
             if usable {
                 return (Access::Ready, Effects::default());
             }
+            // Offline with the retry waiting for the network (see
+            // `fail_current`): nothing would answer this request until then.
+            if !self.online && cycle.in_flight.is_none() && cycle.retry_at.is_some() {
+                return (
+                    Access::Fail(Error::new(
+                        ErrorCode::Network,
+                        "offline: the refresh waits for the network",
+                    )),
+                    Effects::default(),
+                );
+            }
             self.waiters += 1;
             return (Access::Wait, Effects::default());
         }
@@ -874,14 +885,19 @@ impl Session {
                 attempt: attempts,
                 retry_in_ms: Some(retry_at.saturating_sub(now)),
             });
-            // Requests may go on with a token that is still valid.
+            // Requests may go on with a token that is still valid. Offline,
+            // the retry waits for the network, maybe for hours: requests
+            // without a valid token fail now rather than wait that long.
             let usable = self.credential.as_ref().is_some_and(|c| c.is_valid_at(now));
+            let release = if usable && self.waiters > 0 {
+                self.take_waiters(Ok(()))
+            } else if !usable && !self.online {
+                self.take_waiters(Err(error))
+            } else {
+                None
+            };
             return Effects {
-                release: if usable && self.waiters > 0 {
-                    self.take_waiters(Ok(()))
-                } else {
-                    None
-                },
+                release,
                 ..Effects::default()
             };
         }
@@ -1112,7 +1128,11 @@ impl Session {
             return cycle.in_flight.map(|call| call.deadline).or(retry_at);
         }
         let expires_at = self.credential.as_ref().and_then(|c| c.expires_at);
-        match (self.refresh_due, expires_at) {
+        // A refresh time that nothing can act on ([`Session::tick`] does
+        // nothing then) would wake the timer at once, again and again: only
+        // the expiry is left to wait for.
+        let refresh_due = self.refresh_due.filter(|_| self.can_refresh());
+        match (refresh_due, expires_at) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
