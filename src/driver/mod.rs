@@ -875,11 +875,16 @@ impl Driver {
             Input::PresenceFailed => self.locks_broken(now, None),
             Input::PeersCounted { count } => self.peers_counted(now, count),
             Input::Message(text) => self.receive(now, text.secret()),
-            Input::StorageFailed { key } => {
-                if self.storage_ok && key == StorageKey::Token {
-                    // A stale token (whose refresh token may be spent by
-                    // now) must not outlive a failed write.
-                    self.outbox.push(Effect::Store { key, value: None });
+            Input::StorageFailed { .. } => {
+                // Any failed write (the anonymous id's too) stops the token's
+                // writes, so the stored token (whose refresh token may be
+                // spent by now) must not outlive it: a reload would resume
+                // from it.
+                if self.storage_ok && self.config.storage == Storage::Session {
+                    self.outbox.push(Effect::Store {
+                        key: StorageKey::Token,
+                        value: None,
+                    });
                 }
                 self.storage_ok = false;
             }

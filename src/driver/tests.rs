@@ -1203,3 +1203,49 @@ fn offline_requests_without_a_valid_token_fail_instead_of_waiting_for_the_networ
         "{fx:?}"
     );
 }
+
+/// A failed write of the anonymous id stops the token's writes too, so the
+/// token stored before it is removed: a reload must not resume from a token
+/// whose refresh token may be spent by then (issue 13 review R4).
+#[test]
+fn a_failed_anonymous_id_write_removes_the_stored_token_too() {
+    let (mut d, _) = open(r#","storage":"session""#, env(), 1);
+    let fx = login(&mut d, T0, 3600);
+    assert!(stored_token(&fx).is_some());
+    let fx = run(
+        &mut d,
+        T0 + 10,
+        Input::StorageFailed {
+            key: StorageKey::AnonymousId,
+        },
+    );
+    assert!(
+        matches!(
+            &fx[..],
+            [Effect::Store {
+                key: StorageKey::Token,
+                value: None
+            }]
+        ),
+        "{fx:?}"
+    );
+    // Nothing is written any more: the next token stays in memory.
+    let fx = run(&mut d, T0 + 20, get_token(5, true));
+    let call = calls(&fx)[0];
+    let fx = provide(&mut d, T0 + 20, call.id, "second");
+    assert!(
+        !fx.iter().any(|e| matches!(e, Effect::Store { .. })),
+        "{fx:?}"
+    );
+    // Memory storage has no token entry to remove.
+    let (mut memory, _) = open("", env(), 2);
+    login(&mut memory, T0, 3600);
+    let fx = run(
+        &mut memory,
+        T0 + 10,
+        Input::StorageFailed {
+            key: StorageKey::AnonymousId,
+        },
+    );
+    assert!(fx.is_empty(), "{fx:?}");
+}
