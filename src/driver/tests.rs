@@ -1249,3 +1249,42 @@ fn a_failed_anonymous_id_write_removes_the_stored_token_too() {
     );
     assert!(fx.is_empty(), "{fx:?}");
 }
+/// `destroy()` ends the instance, not the customer's session: with
+/// `storage: 'session'` the stored token stays for the next instance of
+/// the tab (a remount resumes without a provider call); `clearCustomer()`
+/// removes it.
+#[test]
+fn destroy_keeps_the_stored_token_and_clear_customer_removes_it() {
+    let (mut d, _) = open(r#","storage":"session""#, env(), 1);
+    let fx = login(&mut d, T0, 300);
+    let stored = stored_token(&fx).expect("the token is written");
+    let fx = run(&mut d, T0 + 10, Input::Destroy);
+    assert!(
+        !fx.iter().any(|e| matches!(e, Effect::Store { .. })),
+        "{fx:?}"
+    );
+    let (mut next, _) = open(r#","storage":"session""#, env(), 2);
+    let fx = run(
+        &mut next,
+        T0 + 20,
+        Input::SetCustomer {
+            request: 1,
+            customer_id: CUSTOMER.into(),
+            provider: false,
+            stored: Some(stored),
+        },
+    );
+    assert!(calls(&fx).is_empty(), "{fx:?}");
+    assert_eq!(next.state(), State::Authenticated);
+    let fx = run(&mut next, T0 + 30, Input::ClearCustomer { request: 2 });
+    assert!(
+        fx.iter().any(|e| matches!(
+            e,
+            Effect::Store {
+                key: StorageKey::Token,
+                value: None
+            }
+        )),
+        "{fx:?}"
+    );
+}
