@@ -145,7 +145,9 @@ pub struct Call {
 }
 
 /// A token that passed every check, ready to be attached to requests.
-#[derive(Clone, Debug, PartialEq)]
+/// `Debug` prints the extra headers' names only (their values may be
+/// credentials) and not the payload text.
+#[derive(Clone, PartialEq)]
 pub struct Credential {
     /// The access token.
     pub token: SecretString,
@@ -170,6 +172,23 @@ pub struct Credential {
     pub clock_evidence: ClockEvidence,
     /// The refresh token that came with it, if any.
     pub refresh_token: Option<SecretString>,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("Credential")
+            .field("token", &self.token)
+            .field("scheme", &self.scheme)
+            .field("header_names", &names)
+            .field("claims", &self.claims)
+            .field("received_at", &self.received_at)
+            .field("expires_at", &self.expires_at)
+            .field("clock_offset", &self.clock_offset)
+            .field("clock_evidence", &self.clock_evidence)
+            .field("refresh_token", &self.refresh_token)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Credential {
