@@ -48,9 +48,17 @@ pub struct FetchCall {
     pub error: Option<JsValue>,
 }
 
-/// The origin of `url` resolved against the page, `None` if it is no URL.
+/// The origin of `url` resolved as `fetch` resolves it, `None` if it is no URL.
+///
+/// `fetch` resolves a relative URL against the document's base URL, which a
+/// `<base href>` may point at another origin; `location.href` would judge
+/// the page's own origin and send the token there. Workers have no document:
+/// their base is their location.
 pub fn origin_of(url: &str) -> Option<String> {
-    let base = js::get(&js::get(&js::global(), "location"), "href").as_string();
+    let global = js::global();
+    let base = js::get(&js::get(&global, "document"), "baseURI")
+        .as_string()
+        .or_else(|| js::get(&js::get(&global, "location"), "href").as_string());
     let parsed = match base {
         Some(base) => web_sys::Url::new_with_base(url, &base),
         None => web_sys::Url::new(url),

@@ -93,24 +93,22 @@ pub struct Environment {
     pub locks: bool,
 }
 
-/// The `sessionStorage` entries the driver writes.
+/// The `sessionStorage` entries the driver writes; [`Driver::storage_name`]
+/// names them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StorageKey {
-    /// `chat-auth:anonymous-id`: the tab's anonymous id (always kept).
+    /// [`ANONYMOUS_ID_KEY`]: the tab's anonymous id (always kept).
     AnonymousId,
-    /// `chat-auth:token`: the credential, with `storage: 'session'` only.
+    /// `chat-auth:token:<source>`: the credential, with `storage: 'session'`
+    /// only, one entry per credential source (as the channel's name), so
+    /// two instances of a page that take tokens from different sources
+    /// never resume from each other's token.
     Token,
 }
 
-impl StorageKey {
-    /// The key's name in `sessionStorage`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            StorageKey::AnonymousId => "chat-auth:anonymous-id",
-            StorageKey::Token => "chat-auth:token",
-        }
-    }
-}
+/// `sessionStorage`'s key for the tab's anonymous id, shared by every
+/// instance of the tab (the host reads it before the driver exists).
+pub const ANONYMOUS_ID_KEY: &str = "chat-auth:anonymous-id";
 
 /// How the context provider failed (its own error is never reported: it
 /// may hold a secret).
@@ -150,7 +148,7 @@ pub enum Input {
         customer_id: String,
         /// A provider function came with this call (the host keeps it).
         provider: bool,
-        /// `sessionStorage['chat-auth:token']` as read now (`None`: absent
+        /// The token's `sessionStorage` entry ([`Driver::storage_name`]) as read now (`None`: absent
         /// or unreadable); used only with `storage: 'session'`.
         stored: Option<String>,
     },
@@ -557,6 +555,8 @@ pub struct Driver {
     /// The armed timer's wake and when it fires (page clock).
     armed: Option<(Millis, Millis)>,
     tabs: Option<Tabs>,
+    /// [`StorageKey::Token`]'s name.
+    token_key: String,
     /// `sessionStorage` writes work (none threw yet).
     storage_ok: bool,
     /// Bumped whenever the session's token or state may have changed (a
@@ -660,6 +660,7 @@ impl Driver {
             has_provider: env.has_provider,
             has_token_endpoint: config.has_token_endpoint(),
         };
+        let token_key = tabs::token_storage_name(&config);
         let mut driver = Driver {
             session: Session::new(String::new(), session_config.clone()),
             config,
@@ -673,6 +674,7 @@ impl Driver {
             stale_grants: Vec::new(),
             armed: None,
             tabs: None,
+            token_key,
             storage_ok: true,
             generation: 0,
         };
@@ -697,6 +699,15 @@ impl Driver {
     }
 
     // ---- what the host reads ----------------------------------------
+
+    /// The `sessionStorage` key of `key`, for [`Effect::Store`] and for
+    /// reading [`Input::SetCustomer`]'s `stored`.
+    pub fn storage_name(&self, key: StorageKey) -> &str {
+        match key {
+            StorageKey::AnonymousId => ANONYMOUS_ID_KEY,
+            StorageKey::Token => &self.token_key,
+        }
+    }
 
     /// The configuration.
     pub fn config(&self) -> &Config {
@@ -875,11 +886,16 @@ impl Driver {
             Input::PresenceFailed => self.locks_broken(now, None),
             Input::PeersCounted { count } => self.peers_counted(now, count),
             Input::Message(text) => self.receive(now, text.secret()),
-            Input::StorageFailed { key } => {
-                if self.storage_ok && key == StorageKey::Token {
-                    // A stale token (whose refresh token may be spent by
-                    // now) must not outlive a failed write.
-                    self.outbox.push(Effect::Store { key, value: None });
+            Input::StorageFailed { .. } => {
+                // Any failed write (the anonymous id's too) stops the token's
+                // writes, so the stored token (whose refresh token may be
+                // spent by now) must not outlive it: a reload would resume
+                // from it.
+                if self.storage_ok && self.config.storage == Storage::Session {
+                    self.outbox.push(Effect::Store {
+                        key: StorageKey::Token,
+                        value: None,
+                    });
                 }
                 self.storage_ok = false;
             }
@@ -1179,7 +1195,13 @@ impl Driver {
 
     /// Keeps the token in `sessionStorage` when `storage: 'session'`.
     fn persist(&mut self) {
-        if self.config.storage != Storage::Session || !self.storage_ok {
+        // `destroy()` ends this instance, not the customer's session: the
+        // token stays for the next instance of the tab (a remount, a
+        // reload); `clearCustomer()` is what forgets it.
+        if self.config.storage != Storage::Session
+            || !self.storage_ok
+            || self.session.state() == State::Destroyed
+        {
             return;
         }
         let s = &self.session;

@@ -75,6 +75,11 @@ fn source_key(config: &Config) -> String {
     out
 }
 
+/// `sessionStorage`'s key for the token of `config`'s credential source.
+pub fn token_storage_name(config: &Config) -> String {
+    cat(&["chat-auth:token:", &source_key(config)])
+}
+
 /// The BroadcastChannel's name for `config`'s credential source.
 pub fn channel_name(config: &Config) -> String {
     cat(&["chat-auth:", &source_key(config)])

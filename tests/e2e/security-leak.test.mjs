@@ -358,3 +358,60 @@ e2e.test('leak 4: a token endpoint or introspection endpoint that redirects (307
   c.check('no secret at origins B/C or in a URL', () => assert.deepEqual(searchServer(s.server, secrets), []));
   c.done();
 });
+
+e2e.test('leak 5: a relative URL is judged where fetch sends it, against the document base URL: a <base href> on another origin gets no token', async (s) => {
+  const cid = customerId();
+  const secret = canaries();
+  const r = await s.eval(
+    async ({ origin, cid, secret, originB }) => {
+      const { ChatAuth } = window.sdk;
+      const auth = new ChatAuth({
+        apiOrigins: [origin],
+        customerId: cid,
+        crossTab: false,
+        contextProvider: async () => ({ Auth: { Token: secret.token, ExpiresAt: Math.floor(Date.now() / 1000) + 600, Headers: { 'X-Chat-Key': secret.header } } }),
+      });
+      await T.waitState(auth, 'authenticated');
+      const go = (input, init) => T.attempt(async () => T.read(await T.within(auth.fetch(input, init), 10_000, `auth.fetch(${input})`)));
+      const base = document.createElement('base');
+      base.href = `${originB}/app/`;
+      document.head.append(base);
+      try {
+        const out = {
+          baseURI: document.baseURI,
+          path: await go('/api/echo?case=base-path'),
+          post: await go('/api/echo?case=base-post', { method: 'POST', body: 'hello' }),
+          headers: await T.attempt(() => T.within(auth.authHeaders('/api/echo'), 5000, 'authHeaders(/api/echo)')),
+        };
+        // Positive control: a base on the allowed origin still gets the token.
+        base.href = `${origin}/app/`;
+        out.allowed = await go('/api/echo?case=base-allowed');
+        out.allowedHeaders = await T.attempt(() => T.within(auth.authHeaders('/api/echo'), 5000, 'authHeaders(/api/echo), allowed base'));
+        return { out, anonymousId: auth.anonymousId };
+      } finally {
+        base.remove();
+        auth.destroy();
+      }
+    },
+    { origin: s.originA, cid, secret, originB: s.originB },
+  );
+  const secrets = [secret.token, secret.header, r.anonymousId];
+  const c = new Checks();
+  c.check('the base URL names origin B', () => assert.equal(new URL(r.out.baseURI).origin, s.originB));
+  for (const k of ['path', 'post']) {
+    c.check(`${k}: sent to origin B, as fetch resolves it, without the SDK's headers`, () => {
+      assert.equal(r.out[k].threw, false, JSON.stringify(r.out[k]));
+      assert.equal(r.out[k].value.json.authorization, null);
+      assert.equal(r.out[k].value.json.anonymousId, null);
+      assert.ok(s.server.entries({ server: 'B', path: '/api/echo' }).some((e) => e.url.includes(`case=base-${k}`)));
+    });
+  }
+  c.check('authHeaders(relative URL) against the base on origin B: {}', () => assert.deepEqual(r.out.headers, { threw: false, value: {} }));
+  c.check('positive control: a base on the allowed origin gets the token', () => {
+    assert.equal(r.out.allowed.threw, false, JSON.stringify(r.out.allowed));
+    assert.equal(r.out.allowed.value.json.authorization, `Bearer ${secret.token}`);
+    assert.equal(r.out.allowedHeaders.value.Authorization ?? r.out.allowedHeaders.value.authorization, `Bearer ${secret.token}`);
+  });
+  c.check('origin B never saw a secret or the anonymous id', () => assert.deepEqual(searchServer(s.server, secrets), []));
+  c.done();
+});
