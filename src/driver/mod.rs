@@ -70,8 +70,9 @@ const STALE_GRANTS: usize = 4;
 
 /// Randomness for the driver: anonymous ids and the tab id (version 4
 /// UUIDs, so unguessable: fill from `crypto.getRandomValues` in a browser)
-/// and the refresh jitter.
-pub trait Entropy {
+/// and the refresh jitter. `Send`, so a host may keep the driver behind a
+/// lock shared by threads (the mobile host, `ffi/`).
+pub trait Entropy: Send {
     /// Fills `buf` with random bytes.
     fn fill(&mut self, buf: &mut [u8]);
 }
