@@ -16,7 +16,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { BIN, ROOT, run, seconds } from './lib.mjs';
+import { ROOT, run, seconds } from './lib.mjs';
 
 export const ANDROID_TARGET = join(ROOT, 'target', 'android');
 export const JAR = join(ANDROID_TARGET, 'chat-auth-jvm.jar');
@@ -27,12 +27,13 @@ const STAMP = join(ANDROID_TARGET, 'inputs.sha256');
 /** Debian's jars: JNA (UniFFI's Kotlin bindings load the library through it), OkHttp 3 and its Okio. */
 export const SYSTEM_JARS = ['/usr/share/java/jna.jar', '/usr/share/java/okhttp.jar', '/usr/share/java/okio.jar'];
 
-/** kotlinc from node_modules (npm kotlin-compiler), and the Kotlin standard library it ships. */
+/**
+ * kotlinc from npm's kotlin-compiler (the JetBrains distribution; its package links only
+ * `kotlinc-js` into node_modules/.bin), and the Kotlin standard library it ships.
+ */
 export function kotlin() {
-  const kotlinc = join(BIN, 'kotlinc');
   const home = join(ROOT, 'node_modules', 'kotlin-compiler');
-  const stdlib = [join(home, 'lib', 'kotlin-stdlib.jar')].find(existsSync);
-  return { kotlinc, stdlib };
+  return { kotlinc: join(home, 'bin', 'kotlinc'), stdlib: join(home, 'lib', 'kotlin-stdlib.jar') };
 }
 
 /** The classpath the tests run with. */
@@ -59,8 +60,8 @@ async function must(cmd, args, opts) {
 
 export async function build() {
   const started = Date.now();
-  const missing = [kotlin().kotlinc, ...SYSTEM_JARS].filter((p) => !existsSync(p));
-  if (missing.length || !kotlin().stdlib) fail(`missing ${missing.join(', ') || 'kotlin-stdlib.jar'}: run \`npm run setup\``);
+  const missing = [kotlin().kotlinc, kotlin().stdlib, ...SYSTEM_JARS].filter((p) => !existsSync(p));
+  if (missing.length) fail(`missing ${missing.join(', ')}: run \`npm run setup\``);
 
   await must('cargo', ['build', '-p', 'chat-auth-ffi', '--features', 'bindgen']);
   const library = join(NATIVE_DIR, 'libchat_auth_ffi.so');

@@ -276,7 +276,7 @@ class ChatAuth(
             feed(input())
         }.exceptionally { e ->
             future.completeExceptionally(e)
-            null
+            Unit
         }
         return future
     }
@@ -385,12 +385,13 @@ class ChatAuth(
 
     private fun send(request: HttpRequest) {
         val body = request.formBody
-        val builder = Request.Builder().url(request.url).header("Accept", "application/json")
-        if (body != null) builder.post(RequestBody.create(FORM, body))
         val exchange = request.exchange
         val call = try {
+            val builder = Request.Builder().url(request.url).header("Accept", "application/json")
+            if (body != null) builder.post(RequestBody.create(FORM, body))
             http.newCall(builder.build())
         } catch (e: IllegalArgumentException) {
+            // No URL OkHttp can send to: a failed request, as the browser's fetch rejects.
             driver.handle(clock(), HostInput.HttpFailed(exchange))
             return
         }
