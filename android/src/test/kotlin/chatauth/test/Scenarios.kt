@@ -273,26 +273,40 @@ fun replay(backend: Backend): String = App(backend, "bob", "builder").use { app 
     "{\"asked\":${app.provider.asked.size}}"
 }
 
-/** The provider fails after the session is revoked: auth-lost, the login handler, a failed getToken. */
+/**
+ * The provider fails after the session is revoked: the forced refresh fails (the
+ * token still valid until its expiry is kept), then auth-lost, the login handler,
+ * and a getToken that fails with the stable code.
+ */
 fun providerFailure(backend: Backend): String = App(backend, "carol", "singing", maxRetries = 1).use { app ->
     app.logIn()
     val token = app.auth.getToken().get(WAIT_S, TimeUnit.SECONDS)!!
     backend.revoke(token)
-    val failed = try {
-        app.auth.getToken(forceRefresh = true).get(WAIT_S * 2, TimeUnit.SECONDS)
-        null
-    } catch (e: ExecutionException) {
-        code(e)
-    }
-    check(failed != null) { "getToken failed" }
+    val forced = app.auth.getToken(forceRefresh = true)
     app.waitFor("auth-lost", WAIT_S * 2) { app.count("auth-lost") == 1 }
+    check(forced.isDone) { "the forced getToken settled" }
     val lost = app.events.first { it.name == "auth-lost" }
     check(lost.detailJson.contains("provider_failed")) { "auth-lost detail ${lost.detailJson}" }
+    check(app.count("refresh-failed") >= 2) { "refresh-failed for the token endpoint and the provider" }
     app.waitFor("the login handler") { app.logins.isNotEmpty() }
     check(app.logins.all { it.endsWith(":auth_lost") }) { "login handler ${app.logins}" }
     check(app.auth.state == AuthState.EXPIRED) { "state ${app.auth.state}" }
     check(app.states.any { it.endsWith(">expired") }) { "states ${app.states}" }
-    "{\"getToken\":${quote(failed!!)},\"logins\":${app.logins.size}}"
+    val failed = try {
+        app.auth.getToken().get(WAIT_S * 2, TimeUnit.SECONDS)
+        null
+    } catch (e: ExecutionException) {
+        code(e)
+    }
+    check(failed != null) { "getToken after auth-lost fails" }
+    // A request now fails in the SDK with the code: nothing goes out with the lost session's token.
+    val request = try {
+        "sent ${app.request("/api/messages").first}"
+    } catch (e: ChatAuthIOException) {
+        e.code
+    }
+    check(request == failed) { "the request after auth-lost: $request" }
+    "{\"getToken\":${quote(failed!!)},\"request\":${quote(request)},\"logins\":${app.logins.size},\"refreshFailed\":${app.count("refresh-failed")}}"
 }
 
 /** Logout: the server session ends, chat-auth forgets the customer, requests go out anonymously. */
