@@ -179,7 +179,10 @@ impl Judge {
             }
             None => self.checked(
                 check.call,
-                Err(Error::new(ErrorCode::UnknownKey, "no key matches the token")),
+                Err(Error::new(
+                    ErrorCode::UnknownKey,
+                    "no key matches the token",
+                )),
             ),
         }
     }

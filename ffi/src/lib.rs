@@ -20,6 +20,8 @@
 #![deny(missing_docs)]
 
 mod driver;
+#[cfg(test)]
+mod driver_tests;
 mod judge;
 
 pub use driver::{
