@@ -64,35 +64,41 @@ function requestsSince(mark, filter = {}) {
     .filter((r) => Object.entries(filter).every(([k, v]) => r[k] === v));
 }
 
-test('checkCustomerId, decodeToken, verifyToken and options: the stable codes reach Kotlin', async () => {
+test('checkCustomerId, decodeToken, verifyToken and options: the stable codes reach Kotlin', async (t) => {
   const r = await scenario('api');
+  t.diagnostic(JSON.stringify(r));
   assert.equal(r.codes, 21);
 });
 
-test('login, authenticated requests, refresh before expiry through three lifetimes, the allow-list', async () => {
+test('login, authenticated requests, refresh before expiry through three lifetimes, the allow-list', async (t) => {
   const mark = srv.requests().length;
   const r = await scenario('refresh', String(TTL_S));
+  t.diagnostic(JSON.stringify(r));
   assert.ok(r.refreshed >= 3, `three refreshes, saw ${r.refreshed}`);
   const sends = requestsSince(mark, { path: '/api/messages', method: 'POST' });
   assert.equal(sends.length, r.sent, 'every message went out once');
   assert.ok(sends.every((s) => s.status === 201 && s.bearer === 'valid'), 'every send carried a valid token');
   assert.deepEqual(requestsSince(mark, { bearer: 'expired' }), [], 'no request carried an expired token');
+  t.diagnostic(`sends ${sends.length}, token refreshes ${requestsSince(mark, { path: '/oauth/token', status: 200 }).length}, expired bearers 0`);
   assert.ok(requestsSince(mark, { path: '/oauth/token' }).filter((t) => t.status === 200).length >= 3, 'refreshed at the token endpoint');
   const foreign = requestsSince(mark, { path: '/api/me' });
   assert.equal(foreign.length, 1);
   assert.equal(foreign[0].bearer, 'none', 'no token for another origin');
 });
 
-test('a 401: one refresh, one replay', async () => {
+test('a 401: one refresh, one replay', async (t) => {
   const mark = srv.requests().length;
   const r = await scenario('replay');
+  t.diagnostic(JSON.stringify(r));
   assert.ok(r.asked >= 2);
   const gets = requestsSince(mark, { path: '/api/messages', method: 'GET' }).map((g) => g.status);
+  t.diagnostic(`GET /api/messages statuses: ${gets.join(', ')}`);
   assert.deepEqual(gets, [200, 401, 200], 'the request, its 401, and exactly one replay');
 });
 
-test('the provider fails: auth-lost, the login handler, getToken fails', async () => {
+test('the provider fails: auth-lost, the login handler, getToken fails', async (t) => {
   const r = await scenario('provider-failure');
+  t.diagnostic(JSON.stringify(r));
   assert.ok(['provider_failed', 'refresh_failed'].includes(r.getToken), r.getToken);
   assert.ok(r.logins >= 1);
 });
@@ -107,7 +113,7 @@ test('logout: the session ends on the server, requests go on anonymously', async
   assert.equal(last.bearer, 'none', 'after logout no token goes out');
 });
 
-test('one conversation across the web widget and the app', async () => {
+test('one conversation across the web widget and the app', async (t) => {
   if (!process.env.CHAT_AUTH_E2E_PKG) requireBuild();
   const browser = await launchBrowser();
   try {
@@ -124,6 +130,7 @@ test('one conversation across the web widget and the app', async () => {
 
     const appText = 'Following up from the app';
     const r = await scenario('history', appText);
+    t.diagnostic(`the app's history ends with: ${JSON.stringify(r.messages.slice(-4))}`);
     const texts = r.messages.map(([, , text]) => text);
     assert.ok(texts.includes(webText), 'the app sees the web message');
     assert.deepEqual(r.messages.find(([, , t]) => t === webText)[0], 'web');
