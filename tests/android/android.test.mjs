@@ -113,6 +113,25 @@ test('logout: the session ends on the server, requests go on anonymously', async
   assert.equal(last.bearer, 'none', 'after logout no token goes out');
 });
 
+test('eight threads at once across refreshes: every request gets through, one refresh per window', async (t) => {
+  const mark = srv.requests().length;
+  const r = await scenario('threads', String(TTL_S));
+  t.diagnostic(JSON.stringify(r));
+  const gets = requestsSince(mark, { path: '/api/messages', method: 'GET' });
+  assert.equal(gets.length, r.requests, 'each request went out once (no 401, no replay)');
+  assert.ok(gets.every((g) => g.status === 200 && g.bearer === 'valid'));
+  const refreshes = requestsSince(mark, { path: '/oauth/token' });
+  assert.ok(refreshes.length >= 1, 'the session refreshed while the threads ran');
+  // A 4 s token is refreshed at most once per ≥ 2 s window, whatever the number of threads.
+  assert.ok(refreshes.length <= Math.ceil(r.elapsedMs / 2000) + 1, `${refreshes.length} refreshes in ${r.elapsedMs} ms`);
+});
+
+test('a restarted app resumes the session from its store (storage: session)', async () => {
+  const mark = srv.requests().length;
+  await scenario('restart');
+  assert.equal(requestsSince(mark, { path: '/auth/login' }).length, 1, 'one login: the second app did not log in');
+});
+
 test('one conversation across the web widget and the app', async (t) => {
   if (!process.env.CHAT_AUTH_E2E_PKG) requireBuild();
   const browser = await launchBrowser();

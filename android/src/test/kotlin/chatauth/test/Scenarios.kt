@@ -13,7 +13,9 @@ import chatauth.ChatAuthIOException
 import chatauth.ContextCallback
 import chatauth.ContextProvider
 import chatauth.ContextRequest
+import chatauth.KeyValueStore
 import chatauth.LoginHandler
+import chatauth.MemoryStore
 import okhttp3.MediaType
 import okhttp3.OkHttpClient
 import okhttp3.Request
@@ -71,8 +73,8 @@ class Backend(val origin: String) {
     }
 
     /** The options the web widget uses (www/shared.js), for the app's client. */
-    fun options(maxRetries: Int = 2): String = """
-        {"apiOrigins":[${quote(origin)}],
+    fun options(maxRetries: Int = 2, storage: String = "memory"): String = """
+        {"apiOrigins":[${quote(origin)}],"storage":"$storage",
          "tokenEndpoint":${quote("$origin/oauth/token")},
          "clientId":"$APP_CLIENT",
          "validation":{"algorithms":["ES256"],"jwksUrl":${quote("$origin/.well-known/jwks.json")},
@@ -116,15 +118,23 @@ class LoginProvider(private val backend: Backend, private val user: String, priv
 }
 
 /** One app: a ChatAuth on its own scheduler, its OkHttp client, and what it heard. */
-class App(val backend: Backend, user: String, password: String, maxRetries: Int = 2) : AutoCloseable {
+class App(
+    val backend: Backend,
+    user: String,
+    password: String,
+    maxRetries: Int = 2,
+    store: KeyValueStore = MemoryStore(),
+    storage: String = "memory",
+) : AutoCloseable {
     val scheduler = Executors.newSingleThreadScheduledExecutor()
     val events = ConcurrentLinkedQueue<ChatAuthEvent>()
     val states = ConcurrentLinkedQueue<String>()
     val logins = ConcurrentLinkedQueue<String>()
     val provider = LoginProvider(backend, user, password)
     val auth = ChatAuth(
-        backend.options(maxRetries),
+        backend.options(maxRetries, storage),
         scheduler,
+        store = store,
         loginHandler = LoginHandler { code, reason -> logins.add("$code:$reason") },
     )
     val client: OkHttpClient = auth.install(OkHttpClient.Builder().callTimeout(WAIT_S * 4, TimeUnit.SECONDS).build())
@@ -161,6 +171,12 @@ class App(val backend: Backend, user: String, password: String, maxRetries: Int 
             check(System.nanoTime() < until) { "timed out waiting for $what; events ${events.map { it.name }}" }
             Thread.sleep(50)
         }
+    }
+
+    /** The process dies: no destroy() (which would forget the stored token), the threads just stop. */
+    fun kill() {
+        scheduler.shutdownNow()
+        scheduler.awaitTermination(5, TimeUnit.SECONDS)
     }
 
     override fun close() {
@@ -340,11 +356,63 @@ fun history(backend: Backend, text: String): String = App(backend, "alice", "won
     "{\"messages\":[${messages.joinToString(",")}]}"
 }
 
+/**
+ * Eight app threads sending at once across token refreshes: every request
+ * gets through with a valid token, and the refreshes stay one per window
+ * (the driver decides for all of them; tests/android checks the server's count).
+ */
+fun threads(backend: Backend, ttlS: Int): String = App(backend, "bob", "builder").use { app ->
+    app.logIn()
+    val pool = Executors.newFixedThreadPool(8)
+    val started = System.currentTimeMillis()
+    try {
+        val statuses = (1..8).map { worker ->
+            pool.submit<List<Int>> {
+                (1..6).map { i ->
+                    Thread.sleep((ttlS * 1000L) / 4)
+                    app.request("/api/messages").first.also { check(it == 200) { "worker $worker request $i: $it" } }
+                }
+            }
+        }.flatMap { it.get(WAIT_S * 2, TimeUnit.SECONDS) }
+        check(statuses.size == 48 && statuses.all { it == 200 }) { "statuses $statuses" }
+    } finally {
+        pool.shutdownNow()
+    }
+    check(app.count("auth-lost") == 0 && app.count("refresh-failed") == 0) { "no failure: ${app.events.map { it.name }}" }
+    "{\"requests\":48,\"elapsedMs\":${System.currentTimeMillis() - started},\"refreshed\":${app.count("refreshed")}}"
+}
+
+/**
+ * The app is killed and started again: with `"storage": "session"` and a
+ * persistent [KeyValueStore], the new ChatAuth resumes the customer's
+ * session from the store (no provider, no login) and keeps its anonymous id.
+ */
+fun restart(backend: Backend): String {
+    val store = MemoryStore()
+    val first = App(backend, "carol", "singing", store = store, storage = "session")
+    val customerId = first.logIn()
+    val anonymousId = first.auth.anonymousId
+    first.kill()
+    check(store.get("chat-auth:token") != null) { "the token entry was stored" }
+    return App(backend, "carol", "wrong password", store = store, storage = "session").use { app ->
+        check(app.auth.anonymousId == anonymousId) { "the stored anonymous id" }
+        app.auth.setCustomer(customerId).get(WAIT_S, TimeUnit.SECONDS)
+        check(app.auth.state == AuthState.AUTHENTICATED) { "state ${app.auth.state}" }
+        check(app.provider.asked.isEmpty()) { "no provider call: ${app.provider.asked}" }
+        val (status, body) = app.request("/api/messages")
+        check(status == 200 && body.contains("\"conversation\":\"customer\"")) { "resumed: $status" }
+        // And it refreshes with the stored refresh token.
+        app.auth.getToken(forceRefresh = true).get(WAIT_S, TimeUnit.SECONDS)
+        check(app.events.any { it.name == "refreshed" && it.detailJson.contains("token_endpoint") }) { "refreshed: ${app.events.map { it.detailJson }}" }
+        "{\"resumed\":true}"
+    }
+}
+
 fun main(args: Array<String>) {
     val scenario = args.getOrNull(0)
     val origin = args.getOrNull(1)?.trimEnd('/')
     if (scenario == null || origin == null) {
-        System.err.println("usage: Scenarios <api|refresh|replay|provider-failure|logout|history> <server url> [ttl s | text]")
+        System.err.println("usage: Scenarios <api|refresh|replay|provider-failure|logout|threads|restart|history> <server url> [ttl s | text]")
         exitProcess(2)
     }
     val backend = Backend(origin)
@@ -355,6 +423,8 @@ fun main(args: Array<String>) {
             "replay" -> replay(backend)
             "provider-failure" -> providerFailure(backend)
             "logout" -> logout(backend)
+            "threads" -> threads(backend, args.getOrNull(2)?.toInt() ?: 4)
+            "restart" -> restart(backend)
             "history" -> history(backend, args.getOrNull(2) ?: "Hello from the app")
             else -> error("unknown scenario $scenario")
         }
