@@ -35,6 +35,8 @@ after(async () => {
 /** Runs one Kotlin scenario; resolves to its `result:` JSON. */
 function scenario(name, ...args) {
   return new Promise((resolve, reject) => {
+    // jna.library.path: where the ffi library is; jna.nosys=false: JNA's own libjnidispatch comes
+    // from the system (Debian's libjna-jni), as Debian's jna.jar has none bundled.
     const child = spawn(
       'java',
       [`-Djna.library.path=${NATIVE_DIR}`, '-Djna.nosys=false', '-cp', classpath(), 'chatauth.test.ScenariosKt', name, srv.url, ...args],
