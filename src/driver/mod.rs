@@ -68,10 +68,10 @@ pub const MAX_WAITS: u32 = 16;
 /// How many aborted or superseded refresh grants are still listened to.
 const STALE_GRANTS: usize = 4;
 
-/// Randomness for the driver: anonymous ids and the tab id (version 4
-/// UUIDs, so unguessable: fill from `crypto.getRandomValues` in a browser)
-/// and the refresh jitter.
-pub trait Entropy {
+/// Randomness for the driver: anonymous ids and the tab id (version 4 UUIDs,
+/// unguessable: `crypto.getRandomValues` in a browser) and the refresh
+/// jitter. `Send`: a host may share the driver between threads (`ffi/`).
+pub trait Entropy: Send {
     /// Fills `buf` with random bytes.
     fn fill(&mut self, buf: &mut [u8]);
 }
