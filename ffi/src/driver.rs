@@ -82,7 +82,7 @@ pub enum HostInput {
         customer_id: String,
         /// A provider came with this call.
         provider: bool,
-        /// The stored credential (`chat-auth:token`), used with `storage: 'session'`.
+        /// The stored credential (the entry named by `token_storage_key`), used with `storage: 'session'`.
         stored: Option<String>,
     },
     /// `clearCustomer()`; answered with `Done`.
@@ -353,7 +353,7 @@ pub enum HostEffect {
     },
     /// Write (`Some`) or remove (`None`) a stored entry; feed `StorageFailed` if it fails.
     Store {
-        /// The key (`chat-auth:anonymous-id`, `chat-auth:token`).
+        /// The key (`chat-auth:anonymous-id`, or the token's `chat-auth:token:<source>`).
         key: String,
         /// The value (the token entry holds tokens: keep it private to the app).
         value: Option<String>,
@@ -460,10 +460,10 @@ fn event(e: &Event) -> HostEvent {
     }
 }
 
-fn storage_key(name: &str) -> Option<StorageKey> {
+fn storage_key(driver: &Driver, name: &str) -> Option<StorageKey> {
     [StorageKey::AnonymousId, StorageKey::Token]
         .into_iter()
-        .find(|k| k.as_str() == name)
+        .find(|&k| driver.storage_name(k) == name)
 }
 
 impl Inner {
@@ -555,7 +555,7 @@ impl Inner {
                 }
                 return;
             }
-            HostInput::StorageFailed { key } => match storage_key(&key) {
+            HostInput::StorageFailed { key } => match storage_key(&self.driver, &key) {
                 Some(key) => Input::StorageFailed { key },
                 None => return,
             },
@@ -608,7 +608,7 @@ impl Inner {
                     reason: reason.to_owned(),
                 },
                 Effect::Store { key, value } => HostEffect::Store {
-                    key: key.as_str().to_owned(),
+                    key: self.driver.storage_name(key).to_owned(),
                     value: value.map(|v| v.secret().to_owned()),
                 },
                 Effect::Close => HostEffect::Close,
@@ -692,6 +692,15 @@ impl SessionDriver {
     /// The customer id, if one is set.
     pub fn customer_id(&self) -> Option<String> {
         self.lock().driver.customer_id().map(str::to_owned)
+    }
+
+    /// The store's key of the token entry (`chat-auth:token:<source>`,
+    /// one per credential source), for reading `SetCustomer`'s `stored`.
+    pub fn token_storage_key(&self) -> String {
+        self.lock()
+            .driver
+            .storage_name(StorageKey::Token)
+            .to_owned()
     }
 
     /// The anonymous id sent as `Chat-Anonymous-Id`.

@@ -91,7 +91,6 @@ class ChatAuth(
         /** The longest a blocking call waits for the driver's answer. */
         const val REPLY_TIMEOUT_MS: Long = 120_000
 
-        private const val TOKEN_KEY = "chat-auth:token"
         private const val ANONYMOUS_ID_KEY = "chat-auth:anonymous-id"
         private val FORM = MediaType.parse("application/x-www-form-urlencoded")
 
@@ -166,6 +165,9 @@ class ChatAuth(
     /** The anonymous id sent as `Chat-Anonymous-Id`. */
     val anonymousId: String get() = driver.anonymousId()
 
+    /** The store's key of the token entry (one per credential source), with `"storage": "session"`. */
+    val tokenStorageKey: String get() = driver.tokenStorageKey()
+
     /** The token's expiry (ms since the epoch), or null. */
     val expiresAt: Long? get() = driver.expiresAt()
 
@@ -180,7 +182,7 @@ class ChatAuth(
         val id = nextId.getAndIncrement()
         return ask(id, { reply -> if (reply is HostReply.Done) Unit else throw unexpected(reply) }) {
             if (contextProvider != null) provider = contextProvider
-            HostInput.SetCustomer(id.toULong(), customerId, contextProvider != null, store.get(TOKEN_KEY))
+            HostInput.SetCustomer(id.toULong(), customerId, contextProvider != null, store.get(tokenStorageKey))
         }
     }
 

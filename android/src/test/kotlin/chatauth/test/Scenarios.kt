@@ -173,7 +173,7 @@ class App(
         }
     }
 
-    /** The process dies: no destroy() (which would forget the stored token), the threads just stop. */
+    /** The process dies: no destroy(), the threads just stop. */
     fun kill() {
         scheduler.shutdownNow()
         scheduler.awaitTermination(5, TimeUnit.SECONDS)
@@ -393,7 +393,7 @@ fun restart(backend: Backend): String {
     val customerId = first.logIn()
     val anonymousId = first.auth.anonymousId
     first.kill()
-    check(store.get("chat-auth:token") != null) { "the token entry was stored" }
+    check(store.get(first.auth.tokenStorageKey) != null) { "the token entry was stored" }
     return App(backend, "carol", "wrong password", store = store, storage = "session").use { app ->
         check(app.auth.anonymousId == anonymousId) { "the stored anonymous id" }
         app.auth.setCustomer(customerId).get(WAIT_S, TimeUnit.SECONDS)
