@@ -29,7 +29,8 @@ extern "C" {
     #[wasm_bindgen(js_name = replayableBody)]
     fn replayable_body(init: &JsValue) -> bool;
     /// `init`'s RequestInit members (read by name, getters too) with
-    /// `headers` merged over `init.headers` (and `redirect: 'manual'`).
+    /// `headers` merged over `init.headers` (and `redirect: 'manual'`);
+    /// `null` when `init` cannot be read or holds an invalid header.
     #[wasm_bindgen(js_name = withHeaders)]
     fn with_headers(init: &JsValue, headers: &Object, manual: bool) -> JsValue;
 }
@@ -48,22 +49,27 @@ pub struct FetchCall {
     pub error: Option<JsValue>,
 }
 
-/// The origin of `url` resolved as `fetch` resolves it, `None` if it is no URL.
+/// `url` resolved as `fetch` resolves it, `None` if it is no URL.
 ///
 /// `fetch` resolves a relative URL against the document's base URL, which a
 /// `<base href>` may point at another origin; `location.href` would judge
 /// the page's own origin and send the token there. Workers have no document:
 /// their base is their location.
-pub fn origin_of(url: &str) -> Option<String> {
+fn resolve(url: &str) -> Option<web_sys::Url> {
     let global = js::global();
     let base = js::get(&js::get(&global, "document"), "baseURI")
         .as_string()
         .or_else(|| js::get(&js::get(&global, "location"), "href").as_string());
-    let parsed = match base {
+    match base {
         Some(base) => web_sys::Url::new_with_base(url, &base),
         None => web_sys::Url::new(url),
-    };
-    parsed.ok().map(|u| u.origin())
+    }
+    .ok()
+}
+
+/// The origin of `url` resolved as `fetch` resolves it, `None` if it is no URL.
+pub fn origin_of(url: &str) -> Option<String> {
+    resolve(url).map(|u| u.origin())
 }
 
 fn invalid_request() -> JsValue {
@@ -87,17 +93,26 @@ pub fn read(
         None
     };
     let cheap = url.filter(|_| replayable_body(&init));
-    let (url, follows, request_obj, replayable) = match cheap {
+    // Resolved once, here: the request may wait (a refresh) or be replayed
+    // (a 401) after a `<base>` changed or the caller's `URL` object did, and
+    // what is sent must be what was judged.
+    let mut input = input;
+    let (origin, follows, request_obj, replayable) = match cheap {
         Some(url) => {
             let redirect = js::get(&init, "redirect").as_string();
             let follows = redirect.is_none_or(|r| r == "follow");
-            (url, follows, None, true)
+            let resolved = resolve(&url);
+            if let Some(u) = &resolved {
+                input = JsValue::from(u.href());
+            }
+            (resolved.map(|u| u.origin()), follows, None, true)
         }
         None => {
             let r = new_request(&input, &init)?;
             let follows = js::get(&r, "redirect").as_string().as_deref() == Some("follow");
             let replayable = !r.body_used();
-            (r.url(), follows, Some(r), replayable)
+            // A `Request`'s URL is absolute: resolved when it was built.
+            (origin_of(&r.url()), follows, Some(r), replayable)
         }
     };
     let call = Box::new(FetchCall {
@@ -110,7 +125,7 @@ pub fn read(
     });
     let driver_input = Input::Fetch {
         request,
-        origin: origin_of(&url),
+        origin,
         follows_redirects: follows,
         replayable,
     };
@@ -154,8 +169,13 @@ pub fn send(
                     js::set(&pairs, name, &value.secret().into());
                 }
                 // Kept with the headers and redirect mode for a replay.
-                call.init = with_headers(&call.init, &pairs, manual_redirect);
-                js::fetch_promise(&call.input, &call.init)
+                let init = with_headers(&call.init, &pairs, manual_redirect);
+                if init.is_null() {
+                    js_sys::Promise::reject(&invalid_request())
+                } else {
+                    call.init = init;
+                    js::fetch_promise(&call.input, &call.init)
+                }
             }
             Some(request) => {
                 let request = if manual_redirect {
@@ -185,7 +205,10 @@ pub fn send(
                 for (name, value) in &headers {
                     js::set(&pairs, name, &value.secret().into());
                 }
-                js::fetch_promise(&call.input, &with_headers(&call.init, &pairs, false))
+                match with_headers(&call.init, &pairs, false) {
+                    init if init.is_null() => js_sys::Promise::reject(&invalid_request()),
+                    init => js::fetch_promise(&call.input, &init),
+                }
             }
             Some(request) => send_request(&request, &headers),
         },

@@ -43,6 +43,20 @@ pub use tabs::{channel_name, LOCK_WAIT_MS, ROUND_TIMEOUT_MS};
 /// host picks it, unique among its pending requests.
 pub type RequestId = u64;
 
+impl Input {
+    /// The host's request id when this is one of the app's requests.
+    fn app_request(&self) -> Option<RequestId> {
+        match self {
+            Input::SetCustomer { request, .. }
+            | Input::ClearCustomer { request }
+            | Input::GetToken { request, .. }
+            | Input::AuthHeaders { request, .. }
+            | Input::Fetch { request, .. } => Some(*request),
+            _ => None,
+        }
+    }
+}
+
 /// Identifies one exclusive lock request ([`Effect::AcquireLock`]).
 pub type LockId = u64;
 
@@ -756,6 +770,14 @@ impl Driver {
     /// Feeds one input at `now` (page clock); then [`Driver::poll`].
     pub fn handle(&mut self, now: Millis, input: Input) {
         self.dirty = true;
+        // After `destroy()` every request of the app rejects (API.md), for
+        // any origin, and changes nothing (not the tab's anonymous id).
+        if self.session.state() == State::Destroyed {
+            if let Some(request) = input.app_request() {
+                self.reply(request, Reply::Reject(destroyed()));
+                return;
+            }
+        }
         match input {
             Input::SetCustomer {
                 request,
@@ -1205,16 +1227,17 @@ impl Driver {
             return;
         }
         let s = &self.session;
-        let value = match (s.customer_id(), s.credential()) {
-            // With the newest refresh token, which may have come after the
-            // access token (an answer whose access token was refused).
-            (Some(customer), Some(c)) => Some(SecretString::new(admit::store_with_refresh_token(
-                customer,
-                c,
-                s.refresh_token().or(c.refresh_token.as_ref()),
-            ))),
-            _ => None,
-        };
+        let value =
+            match (s.customer_id(), s.credential()) {
+                // With the session's refresh token only: it may have come after
+                // the access token (an answer whose access token was refused),
+                // and it is gone once the endpoint refused it, while the
+                // credential still holds that refused one (review finding 8).
+                (Some(customer), Some(c)) => Some(SecretString::new(
+                    admit::store_with_refresh_token(customer, c, s.refresh_token()),
+                )),
+                _ => None,
+            };
         self.outbox.push(Effect::Store {
             key: StorageKey::Token,
             value,
@@ -1447,14 +1470,14 @@ impl Driver {
         };
         match judged {
             Ok(credential) => {
-                let announced = self
-                    .tabs
-                    .as_ref()
-                    .and_then(|_| tabs::token(&self.session, &credential));
+                let shared = self.tabs.as_ref().map(|_| credential.clone());
                 let jitter = self.jitter();
                 let fx = self
                     .session
                     .call_succeeded(call.id, credential, source, jitter);
+                // Built once the session took (or, spent, refused) the
+                // answer's refresh token: the one it holds is what is shared.
+                let announced = shared.and_then(|c| tabs::token(&self.session, &c));
                 // Announced before the refresh lock is let go.
                 if let (true, Some(msg)) = (fx.release.is_some(), announced) {
                     self.outbox.push(Effect::Post(SecretString::new(msg)));

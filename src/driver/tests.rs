@@ -1,3 +1,4 @@
+use super::tabs::token_storage_name;
 use super::*;
 use crate::base64url;
 use crate::json::parse_object;
@@ -826,6 +827,38 @@ fn the_tab_protocol_is_keyed_by_the_credential_source() {
     assert_ne!(channel_name(&widget), channel_name(&other_endpoint));
     let issuer = config(r#","issuer":"https://id.example""#);
     assert_ne!(channel_name(&issuer), channel_name(&config("")));
+    // Provider-only instances that send tokens to other origins, or judge
+    // them by other rules, never share (review finding 1); the order of
+    // `apiOrigins` does not matter.
+    let origins = |list: &str, extra: &str| {
+        let text = format!(r#"{{"apiOrigins":[{list}]{extra}}}"#);
+        Config::from_json(&parse_object(text.as_bytes()).unwrap()).unwrap()
+    };
+    let chat = origins(r#""https://chat.example""#, "");
+    let both = origins(r#""https://chat.example","https://msg.example""#, "");
+    let both_reordered = origins(r#""https://msg.example","https://chat.example""#, "");
+    assert_ne!(
+        channel_name(&chat),
+        channel_name(&origins(r#""https://msg.example""#, ""))
+    );
+    assert_ne!(channel_name(&chat), channel_name(&both));
+    assert_eq!(channel_name(&both), channel_name(&both_reordered));
+    for rules in [
+        r#","validation":{"audience":"chat"}"#,
+        r#","validation":{"customerIdClaim":"uid"}"#,
+        r#","validation":{"jwksUrl":"https://id.example/jwks","algorithms":["RS256"]}"#,
+        r#","introspectionEndpoint":"https://id.example/introspect""#,
+    ] {
+        assert_ne!(
+            channel_name(&chat),
+            channel_name(&origins(r#""https://chat.example""#, rules)),
+            "{rules}"
+        );
+    }
+    assert_ne!(
+        token_storage_name(&chat),
+        token_storage_name(&origins(r#""https://msg.example""#, ""))
+    );
     // The locks differ too: the messenger never waits on the widget's.
     let lock_name = |c: &Config| {
         let mut d = Driver::new(c.clone(), tab_env(), Box::new(Seq(1)), T0).unwrap();
@@ -1287,4 +1320,93 @@ fn destroy_keeps_the_stored_token_and_clear_customer_removes_it() {
         )),
         "{fx:?}"
     );
+}
+
+/// A refresh token the endpoint refused is written nowhere again: not into
+/// `sessionStorage` (a reload would present it once more) and not into the
+/// token shared with other tabs (review finding 8).
+#[test]
+fn a_refused_refresh_token_is_neither_stored_nor_shared() {
+    let extra = r#","tokenEndpoint":"https://id.example/token","storage":"session""#;
+    let (mut d, _) = open(extra, tab_env(), 1);
+    let fx = run(&mut d, T0, set_customer(1));
+    let fx = granted_alone(&mut d, T0, &fx);
+    let call = calls(&fx)[0];
+    let token = jwt(CUSTOMER, T0, 120, "first");
+    let context = Some(format!(
+        r#"{{"Auth":{{"Token":"{token}","refresh_token":"r1"}}}}"#
+    ));
+    let fx = run(
+        &mut d,
+        T0,
+        Input::ProviderAnswered {
+            call: call.id,
+            context,
+        },
+    );
+    assert!(
+        stored_token(&fx).is_some_and(|s| s.contains("r1")),
+        "positive control"
+    );
+    let due = d.session().refresh_due().unwrap();
+    let fx = run(&mut d, due, Input::TimerFired);
+    let fx = granted_alone(&mut d, due, &fx);
+    let (call, body) = grant_posted(&fx);
+    assert!(body.contains("refresh_token=r1"));
+    let body = r#"{"error":"invalid_grant"}"#.to_owned();
+    let mut seen = run(&mut d, due, endpoint_answer(call, 400, body));
+    // The provider takes over; the store and the tabs hear of the session meanwhile.
+    seen.extend(run(
+        &mut d,
+        due + 10,
+        message(r#"{"type":"want","from":"peer","customerId":"c_8f3a9b2e","nonce":7}"#),
+    ));
+    let written: Vec<String> = seen
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Store { value: Some(v), .. } => Some(v.secret().to_owned()),
+            Effect::Post(m) => Some(m.secret().to_owned()),
+            _ => None,
+        })
+        .collect();
+    assert!(!written.is_empty(), "{seen:?}");
+    for text in &written {
+        assert!(!text.contains("\"r1\""), "the refused token in {text}");
+    }
+}
+
+/// After `destroy()` every request of the app rejects with `destroyed`,
+/// for other origins too, and `clearCustomer` writes no new anonymous id
+/// (review finding 9).
+#[test]
+fn after_destroy_every_request_rejects_and_changes_nothing() {
+    let (mut d, _) = open("", env(), 1);
+    login(&mut d, T0, 3600);
+    run(&mut d, T0 + 1, Input::Destroy);
+    let other = Some("https://other.example".to_owned());
+    let inputs = [
+        Input::Fetch {
+            request: 20,
+            origin: other.clone(),
+            follows_redirects: true,
+            replayable: true,
+        },
+        Input::AuthHeaders {
+            request: 21,
+            origin: other,
+        },
+        Input::ClearCustomer { request: 22 },
+        get_token(23, false),
+    ];
+    for input in inputs {
+        let fx = run(&mut d, T0 + 2, input);
+        assert!(
+            matches!(&replies(&fx)[..], [(_, Reply::Reject(e))] if e.code() == ErrorCode::Destroyed),
+            "{fx:?}"
+        );
+        assert!(
+            !fx.iter().any(|e| matches!(e, Effect::Store { .. })),
+            "{fx:?}"
+        );
+    }
 }
