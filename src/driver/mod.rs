@@ -1470,16 +1470,21 @@ impl Driver {
         };
         match judged {
             Ok(credential) => {
-                let shared = self.tabs.as_ref().map(|_| credential.clone());
                 let jitter = self.jitter();
                 let fx = self
                     .session
                     .call_succeeded(call.id, credential, source, jitter);
-                // Built once the session took (or, spent, refused) the
-                // answer's refresh token: the one it holds is what is shared.
-                let announced = shared.and_then(|c| tabs::token(&self.session, &c));
-                // Announced before the refresh lock is let go.
-                if let (true, Some(msg)) = (fx.release.is_some(), announced) {
+                // Announced before the refresh lock is let go, once the
+                // session took (or, spent, refused) the answer's refresh
+                // token: the one it holds is what is shared.
+                let announced = match (&self.tabs, fx.release.is_some()) {
+                    (Some(_), true) => self
+                        .session
+                        .credential()
+                        .and_then(|c| tabs::token(&self.session, c)),
+                    _ => None,
+                };
+                if let Some(msg) = announced {
                     self.outbox.push(Effect::Post(SecretString::new(msg)));
                 }
                 self.apply(fx, now);
