@@ -325,6 +325,10 @@ pub struct Session {
     /// The first call id made for the current customer: answers to older
     /// calls belong to someone else and never hand in a refresh token.
     customer_first_call: CallId,
+    /// Bumped whenever the customer changes (another id, or none): a
+    /// request belongs to the customer current when it was made, and never
+    /// gets another one's token.
+    customer_generation: u64,
     refused: Option<SecretString>,
     refresh_due: Option<Millis>,
     cycle: Option<Cycle>,
@@ -351,6 +355,7 @@ impl Session {
             refresh_token_at: None,
             spent_refresh_tokens: Vec::new(),
             customer_first_call: 1,
+            customer_generation: 0,
             refused: None,
             refresh_due: None,
             cycle: None,
@@ -371,6 +376,20 @@ impl Session {
     /// The customer, if set.
     pub fn customer_id(&self) -> Option<&str> {
         self.customer_id.as_deref()
+    }
+
+    /// Changes whenever the customer does (`setCustomer` with another id,
+    /// `clearCustomer`, a logout in another tab): requests made before
+    /// belong to a customer who is gone.
+    pub fn customer_generation(&self) -> u64 {
+        self.customer_generation
+    }
+
+    fn set_customer_id(&mut self, customer_id: Option<&str>) {
+        if self.customer_id.as_deref() != customer_id {
+            self.customer_generation += 1;
+            self.customer_id = customer_id.map(str::to_owned);
+        }
     }
 
     /// The anonymous id.
@@ -540,7 +559,12 @@ impl Session {
                 .and_then(|c| c.in_flight.map(|call| call.id)),
             ..Effects::default()
         };
-        self.customer_id = Some(customer_id.to_owned());
+        if !same {
+            // The waiters were another customer's: the shell rejects them
+            // (their generation is gone), none waits for this one's token.
+            fx.release = self.take_waiters(Ok(()));
+        }
+        self.set_customer_id(Some(customer_id));
         self.drop_token();
         self.failed = None;
         self.set_state(State::Authenticating);
@@ -567,7 +591,7 @@ impl Session {
         if !credential.is_valid_at(now) || self.customer_id.is_some() {
             return self.set_customer(customer_id, now);
         }
-        self.customer_id = Some(customer_id.to_owned());
+        self.set_customer_id(Some(customer_id));
         self.set_state(State::Authenticating);
         self.learn_clock(&credential);
         self.accept(credential, Source::Provider, jitter);
@@ -595,7 +619,8 @@ impl Session {
     }
 
     /// `clearCustomer`: forgets customer and token, takes a new anonymous id;
-    /// waiting requests are woken and go out anonymously.
+    /// waiting requests are woken, and the shell rejects them: they were
+    /// made for the customer who left.
     pub fn clear_customer(&mut self, new_anonymous_id: String) -> Result<Effects> {
         self.alive()?;
         let fx = Effects {
@@ -606,7 +631,8 @@ impl Session {
             release: self.take_waiters(Ok(())),
             ..Effects::default()
         };
-        let customer_id = self.customer_id.take();
+        let customer_id = self.customer_id.clone();
+        self.set_customer_id(None);
         self.drop_token();
         self.failed = None;
         self.anonymous_id = new_anonymous_id;

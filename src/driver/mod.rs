@@ -508,6 +508,9 @@ struct Pending {
     want: Want,
     force: bool,
     waits: u32,
+    /// [`Session::customer_generation`] when it was made: it is answered
+    /// for that customer only.
+    generation: u64,
 }
 
 /// A `fetch` sent with the SDK's headers.
@@ -518,6 +521,9 @@ struct Sent {
     replayable: bool,
     /// The token it went out with (`None`: anonymously).
     token_used: Option<SecretString>,
+    /// [`Session::customer_generation`] when it was made: a 401 after the
+    /// customer changed stands (no refresh, no replay as someone else).
+    generation: u64,
     /// Sent a second time already.
     replayed: bool,
 }
@@ -764,18 +770,14 @@ impl Driver {
                 stored,
             } => self.set_customer(now, request, &customer_id, provider, stored),
             Input::ClearCustomer { request } => self.clear_customer(now, request),
-            Input::GetToken { request, force } => self.ask(
-                now,
-                Pending {
-                    request,
-                    want: Want::Token,
-                    force,
-                    waits: 0,
-                },
-            ),
+            Input::GetToken { request, force } => {
+                let mut p = self.pending(request, Want::Token);
+                p.force = force;
+                self.ask(now, p);
+            }
             Input::AuthHeaders { request, origin } => {
                 if self.allows(origin.as_deref()) {
-                    self.ask(now, Pending::new(request, Want::Headers));
+                    self.ask(now, self.pending(request, Want::Headers));
                 } else {
                     self.reply(request, Reply::Headers(Vec::new()));
                 }
@@ -794,8 +796,9 @@ impl Driver {
                         replayable,
                         token_used: None,
                         replayed: false,
+                        generation: self.session.customer_generation(),
                     });
-                    self.ask(now, Pending::new(request, Want::Send));
+                    self.ask(now, self.pending(request, Want::Send));
                 } else {
                     self.reply(request, Reply::Plain);
                 }
@@ -948,7 +951,7 @@ impl Driver {
         match fx {
             Ok(fx) => {
                 self.apply(fx, now);
-                self.ask(now, Pending::new(request, Want::Customer));
+                self.ask(now, self.pending(request, Want::Customer));
             }
             Err(e) => self.reply(request, Reply::Reject(e)),
         }
@@ -1010,6 +1013,19 @@ impl Driver {
         }
     }
 
+    /// `p` was made for a customer who is gone: a `setCustomer` that never
+    /// authenticated, a token or headers wanted for them, a request not
+    /// sent yet (its body was written for them) reject with
+    /// `not_authenticated`; a request refused with 401 and waiting for a
+    /// token to replay with gets that response.
+    fn orphaned(&mut self, p: Pending) {
+        if p.want == Want::Replay {
+            self.sent.retain(|s| s.request != p.request);
+            return self.reply(p.request, Reply::Response);
+        }
+        self.reject(p, customer_changed());
+    }
+
     fn reject(&mut self, p: Pending, e: Error) {
         if matches!(p.want, Want::Send | Want::Replay) {
             self.sent.retain(|s| s.request != p.request);
@@ -1018,8 +1034,12 @@ impl Driver {
     }
 
     /// `p` gets its answer: with the session's token when `with_token`,
-    /// else anonymously.
+    /// else anonymously; a request of a customer who is gone never gets
+    /// the current one's token ([`Driver::orphaned`]).
     fn ready(&mut self, p: Pending, with_token: bool) {
+        if p.generation != self.session.customer_generation() {
+            return self.orphaned(p);
+        }
         let credential = self.session.credential().filter(|_| with_token);
         let anonymous_id = self.session.anonymous_id();
         let sent = self.sent.iter().position(|s| s.request == p.request);
@@ -1069,12 +1089,19 @@ impl Driver {
             return self.reply(request, Reply::Response);
         };
         let sent = &self.sent[i];
-        if status == 401 && !sent.replayed {
+        // Sent as a customer who is gone: the 401 stands (no refresh, and
+        // never a replay with the next customer's token).
+        let current = sent.generation == self.session.customer_generation();
+        if status == 401 && !sent.replayed && current {
             let token_used = sent.token_used.clone();
             let (access, fx) = self
                 .session
                 .unauthorized(token_used.as_ref().map(SecretString::secret), now);
-            return self.settle(now, Pending::new(request, Want::Replay), access, fx);
+            let p = Pending {
+                generation: sent.generation,
+                ..self.pending(request, Want::Replay)
+            };
+            return self.settle(now, p, access, fx);
         }
         let sent = self.sent.remove(i);
         let reply = if sent.follows_redirects && opaque {
@@ -1088,14 +1115,28 @@ impl Driver {
         self.reply(request, reply);
     }
 
-    /// Wakes every waiting request: `Ok` asks again, `Err` rejects.
+    /// Wakes every waiting request: `Ok` asks again, `Err` rejects; those of
+    /// a customer who is gone get [`Driver::orphaned`]'s answer.
     fn release(&mut self, now: Millis, result: Result<()>) {
         let waiting = std::mem::take(&mut self.waiting);
+        let generation = self.session.customer_generation();
         for p in waiting {
             match &result {
+                _ if p.generation != generation => self.orphaned(p),
                 Ok(()) => self.ask(now, p),
                 Err(e) => self.reject(p, e.clone()),
             }
+        }
+    }
+
+    /// A request `request` wanting `want`, for the current customer.
+    fn pending(&self, request: RequestId, want: Want) -> Pending {
+        Pending {
+            request,
+            want,
+            force: false,
+            waits: 0,
+            generation: self.session.customer_generation(),
         }
     }
 
@@ -1654,15 +1695,13 @@ impl Driver {
     }
 }
 
-impl Pending {
-    fn new(request: RequestId, want: Want) -> Pending {
-        Pending {
-            request,
-            want,
-            force: false,
-            waits: 0,
-        }
-    }
+/// The answer to a request whose customer changed (another `setCustomer`,
+/// `clearCustomer`, a logout in another tab) before it was answered.
+fn customer_changed() -> Error {
+    Error::new(
+        ErrorCode::NotAuthenticated,
+        "the customer changed before this request was answered: it was made for the previous one",
+    )
 }
 
 fn destroyed() -> Error {

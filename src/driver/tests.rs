@@ -1288,3 +1288,121 @@ fn destroy_keeps_the_stored_token_and_clear_customer_removes_it() {
         "{fx:?}"
     );
 }
+
+fn set_customer_as(request: RequestId, customer_id: &str) -> Input {
+    Input::SetCustomer {
+        request,
+        customer_id: customer_id.into(),
+        provider: false,
+        stored: None,
+    }
+}
+
+fn is_customer_changed(reply: &Reply) -> bool {
+    matches!(reply, Reply::Reject(e) if e.code() == ErrorCode::NotAuthenticated
+        && e.message().contains("customer changed"))
+}
+
+#[test]
+fn requests_waiting_for_one_customer_never_get_the_next_customers_token() {
+    const X: &str = "c_customer_x";
+    const Y: &str = "c_customer_y";
+    let (mut d, _) = open("", env(), 1);
+    let x_call = calls(&run(&mut d, T0, set_customer_as(1, X)))[0];
+    // X's requests wait for X's first token.
+    assert!(replies(&fetch(&mut d, T0 + 1, 2, true)).is_empty());
+    assert!(replies(&run(&mut d, T0 + 1, get_token(3, false))).is_empty());
+    let headers = Input::AuthHeaders {
+        request: 4,
+        origin: Some(API.into()),
+    };
+    assert!(replies(&run(&mut d, T0 + 1, headers)).is_empty());
+    // The site switches to Y before X's provider answered: X's requests
+    // reject at once, with a stable code; none waits for Y.
+    let fx = run(&mut d, T0 + 2, set_customer_as(5, Y));
+    let rejected = replies(&fx);
+    assert_eq!(
+        rejected.iter().map(|(r, _)| *r).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4],
+        "{fx:?}"
+    );
+    assert!(rejected.iter().all(|(_, reply)| is_customer_changed(reply)));
+    let y_call = calls(&fx)[0];
+    // Y's token arrives: only Y's setCustomer is answered, X's fetch never
+    // goes out with Y's Authorization.
+    let token = jwt(Y, T0 + 3, 3600, "y");
+    let fx = run(
+        &mut d,
+        T0 + 3,
+        Input::ProviderAnswered {
+            call: y_call.id,
+            context: Some(context(&token)),
+        },
+    );
+    assert_eq!(replies(&fx), vec![(5, Reply::Done)]);
+    assert_eq!(d.customer_id(), Some(Y));
+    // X's provider answering late changes nothing.
+    let fx = run(
+        &mut d,
+        T0 + 4,
+        Input::ProviderAnswered {
+            call: x_call.id,
+            context: Some(context(&jwt(X, T0 + 4, 3600, "x"))),
+        },
+    );
+    assert!(replies(&fx).is_empty(), "{fx:?}");
+    // Y's own requests get Y's token.
+    let fx = run(&mut d, T0 + 5, get_token(6, false));
+    assert_eq!(
+        replies(&fx),
+        vec![(6, Reply::Token(Some(SecretString::new(token))))]
+    );
+}
+
+#[test]
+fn a_request_refused_after_its_customer_left_is_never_replayed_as_the_next_one() {
+    const Y: &str = "c_customer_y";
+    let (mut d, _) = open("", env(), 1);
+    login(&mut d, T0, 3600);
+    let x_token = d.session().credential().unwrap().token.clone();
+    let fx = fetch(&mut d, T0 + 1, 7, true);
+    let [(7, Reply::Send { headers, .. })] = &replies(&fx)[..] else {
+        panic!("send expected: {fx:?}");
+    };
+    assert_eq!(
+        bearer(headers),
+        Some(format!("Bearer {}", x_token.secret()).as_str())
+    );
+    // While it is on the way, X logs out and Y logs in.
+    let fx = run(&mut d, T0 + 2, Input::ClearCustomer { request: 8 });
+    assert_eq!(replies(&fx), vec![(8, Reply::Done)]);
+    let y_call = calls(&run(&mut d, T0 + 3, set_customer_as(9, Y)))[0];
+    let y_token = jwt(Y, T0 + 4, 3600, "y");
+    let fx = run(
+        &mut d,
+        T0 + 4,
+        Input::ProviderAnswered {
+            call: y_call.id,
+            context: Some(context(&y_token)),
+        },
+    );
+    assert_eq!(replies(&fx), vec![(9, Reply::Done)]);
+    // X's request is refused (X's session was revoked): the 401 stands, no
+    // refresh, no replay with Y's token.
+    let fx = answered(&mut d, T0 + 5, 7, 401);
+    assert_eq!(replies(&fx), vec![(7, Reply::Response)], "{fx:?}");
+    assert!(calls(&fx).is_empty());
+    assert_eq!(d.state(), State::Authenticated);
+    // The same after a 401 that waits for a refresh: a customer change
+    // while it waits hands the 401 back.
+    let fx = fetch(&mut d, T0 + 6, 10, true);
+    assert!(matches!(&replies(&fx)[..], [(10, Reply::Send { .. })]));
+    let refresh = calls(&answered(&mut d, T0 + 7, 10, 401))[0];
+    assert_eq!(refresh.reason, Reason::After401);
+    let fx = run(&mut d, T0 + 8, Input::ClearCustomer { request: 11 });
+    assert_eq!(
+        replies(&fx),
+        vec![(10, Reply::Response), (11, Reply::Done)],
+        "{fx:?}"
+    );
+}
