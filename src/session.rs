@@ -296,6 +296,10 @@ struct Cycle {
     /// started (another tab's call, itself bounded, holds the lock).
     awaiting_grant: bool,
     retry_at: Option<Millis>,
+    /// The next call would present the refresh token that a grant still on
+    /// the wire presented, and no provider can take its place: it waits for
+    /// that grant to settle ([`Session::grant_settled`]).
+    holds_for_grant: bool,
 }
 
 /// After a cycle failed for good, requests fail fast with its code for this
@@ -322,6 +326,12 @@ pub struct Session {
     /// still holding one shares it again, and presenting it twice reads as
     /// theft. Bounded; cleared with the customer.
     spent_refresh_tokens: Vec<SecretString>,
+    /// Refresh tokens presented by grants whose call ended (timed out,
+    /// aborted) before their answer came: the token endpoint may have
+    /// rotated one already, so it is not presented again until its grant
+    /// settles (RFC 9700 §4.14 reuse detection). The driver keeps it in
+    /// step with its stale grants, bounded as they are.
+    unanswered_grants: Vec<SecretString>,
     /// The first call id made for the current customer: answers to older
     /// calls belong to someone else and never hand in a refresh token.
     customer_first_call: CallId,
@@ -354,6 +364,7 @@ impl Session {
             refresh_token: None,
             refresh_token_at: None,
             spent_refresh_tokens: Vec::new(),
+            unanswered_grants: Vec::new(),
             customer_first_call: 1,
             customer_generation: 0,
             refused: None,
@@ -477,6 +488,34 @@ impl Session {
         }
     }
 
+    /// A grant presenting `presented` is still on the wire though its call
+    /// ended: `presented` is not presented again until
+    /// [`Session::grant_settled`].
+    pub fn grant_unanswered(&mut self, presented: SecretString) {
+        if !self.unanswered_grants.contains(&presented) {
+            self.unanswered_grants.push(presented);
+        }
+    }
+
+    /// The grant that presented `presented` settled (answered, failed, or
+    /// given up on): a cycle that waited for it goes on at `now`.
+    pub fn grant_settled(&mut self, presented: &SecretString, now: Millis) {
+        self.unanswered_grants.retain(|t| t != presented);
+        if let Some(cycle) = self.cycle.as_mut().filter(|c| c.holds_for_grant) {
+            cycle.holds_for_grant = false;
+            cycle.retry_at = Some(now);
+        }
+    }
+
+    /// Whether the refresh token held was presented by a grant still on the
+    /// wire (the shell keeps the cross-tab lock meanwhile: the other tabs
+    /// hold that refresh token too).
+    pub fn refresh_token_unanswered(&self) -> bool {
+        self.refresh_token
+            .as_ref()
+            .is_some_and(|t| self.unanswered_grants.contains(t))
+    }
+
     fn keep_refresh_token(&mut self, refresh_token: SecretString, received_at: Millis) -> bool {
         if self.spent_refresh_tokens.contains(&refresh_token) {
             return false;
@@ -573,7 +612,7 @@ impl Session {
         } else {
             Reason::Initial
         };
-        fx.call = Some(self.start_cycle(reason, now));
+        fx.call = self.start_cycle(reason, now);
         Ok(fx)
     }
 
@@ -613,6 +652,7 @@ impl Session {
         self.refresh_token = None;
         self.refresh_token_at = None;
         self.spent_refresh_tokens.clear();
+        self.unanswered_grants.clear();
         self.customer_first_call = self.next_call;
         self.refused = None;
         self.refresh_due = None;
@@ -666,7 +706,7 @@ impl Session {
         Some(result)
     }
 
-    fn start_cycle(&mut self, reason: Reason, now: Millis) -> Call {
+    fn start_cycle(&mut self, reason: Reason, now: Millis) -> Option<Call> {
         self.cycle = Some(Cycle {
             reason,
             started_at: now,
@@ -675,16 +715,29 @@ impl Session {
             in_flight: None,
             awaiting_grant: false,
             retry_at: None,
+            holds_for_grant: false,
         });
         self.refresh_due = None;
         self.next_call_of_cycle(now)
     }
 
-    fn next_call_of_cycle(&mut self, now: Millis) -> Call {
+    /// The cycle's next call, or `None` while it holds for an unanswered
+    /// grant (see [`Cycle::holds_for_grant`]).
+    fn next_call_of_cycle(&mut self, now: Millis) -> Option<Call> {
+        let unanswered = self.refresh_token_unanswered();
+        let use_endpoint =
+            self.config.has_token_endpoint && self.refresh_token.is_some() && !unanswered;
+        if unanswered && !self.config.has_provider {
+            if let Some(c) = self.cycle.as_mut() {
+                c.holds_for_grant = true;
+                c.retry_at = None;
+                c.in_flight = None;
+            }
+            return None;
+        }
         let id = self.next_call;
         self.next_call += 1;
         let deadline = now.saturating_add(self.config.policy.provider_timeout_ms);
-        let use_endpoint = self.config.has_token_endpoint && self.refresh_token.is_some();
         let mut call = Call {
             id,
             reason: Reason::Retry,
@@ -708,7 +761,7 @@ impl Session {
             }
             c.in_flight = Some(call);
         }
-        call
+        Some(call)
     }
 
     /// A request wants a token. `force` is `getToken({ forceRefresh: true })`.
@@ -777,7 +830,7 @@ impl Session {
         (
             Access::Wait,
             Effects {
-                call: Some(call),
+                call,
                 ..Effects::default()
             },
         )
@@ -833,7 +886,7 @@ impl Session {
         (
             Access::Wait,
             Effects {
-                call: Some(call),
+                call,
                 ..Effects::default()
             },
         )
@@ -1125,7 +1178,7 @@ impl Session {
             }
             if self.online && cycle.retry_at.is_some_and(|at| now >= at) {
                 return Effects {
-                    call: Some(self.next_call_of_cycle(now)),
+                    call: self.next_call_of_cycle(now),
                     ..Effects::default()
                 };
             }
@@ -1153,7 +1206,7 @@ impl Session {
         }
         self.set_state(State::Refreshing);
         Effects {
-            call: Some(self.start_cycle(Reason::Scheduled, now)),
+            call: self.start_cycle(Reason::Scheduled, now),
             ..Effects::default()
         }
     }

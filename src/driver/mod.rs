@@ -68,6 +68,14 @@ pub const MAX_WAITS: u32 = 16;
 /// How many aborted or superseded refresh grants are still listened to.
 const STALE_GRANTS: usize = 4;
 
+/// How long a refresh grant's POST may take, answer body included: the host
+/// aborts it then (and feeds [`Input::TokenEndpointFailed`] with
+/// `provider_timeout`), and the driver gives up on a grant still unanswered
+/// by then on its own. Its refresh token counts as spent either way: the
+/// token endpoint may have rotated it, and presenting it again would read
+/// as theft (RFC 9700 §4.14).
+pub const GRANT_TIMEOUT_MS: Millis = 60_000;
+
 /// Randomness for the driver: anonymous ids and the tab id (version 4 UUIDs,
 /// unguessable: `crypto.getRandomValues` in a browser) and the refresh
 /// jitter. `Send`: a host may share the driver between threads (`ffi/`).
@@ -528,6 +536,19 @@ struct Sent {
     replayed: bool,
 }
 
+/// A refresh grant on the wire whose call is over.
+#[derive(Debug)]
+struct StaleGrant {
+    call: CallId,
+    /// The refresh token it presented.
+    presented: SecretString,
+    /// When it was posted (page clock): given up on at
+    /// [`GRANT_TIMEOUT_MS`] after.
+    posted_at: Millis,
+    /// Given up on already (still listened to: a late rotation counts).
+    given_up: bool,
+}
+
 /// The judging rules of a call, kept from when its answer arrived.
 #[derive(Debug)]
 struct Judging {
@@ -553,11 +574,12 @@ pub struct Driver {
     judging: Option<Judging>,
     /// The refresh grant under way and the refresh token it presents.
     grant: Option<(Call, SecretString)>,
-    /// Grants still on the wire whose call was aborted or superseded, with
-    /// the refresh token each presented: their answers are not judged, but
-    /// a rotated refresh token they bring is the only one that still works
-    /// and a refusal still spends the presented one. Bounded, oldest out.
-    stale_grants: Vec<(CallId, SecretString)>,
+    /// Grants still on the wire whose call was aborted or superseded: their
+    /// answers are not judged, but a rotated refresh token they bring is
+    /// the only one that still works and a refusal still spends the
+    /// presented one. Until one settles, its refresh token is not presented
+    /// again ([`Session::grant_unanswered`]). Bounded, oldest out.
+    stale_grants: Vec<StaleGrant>,
     /// The armed timer's wake and when it fires (page clock).
     armed: Option<(Millis, Millis)>,
     tabs: Option<Tabs>,
@@ -864,21 +886,7 @@ impl Driver {
             Input::TokenEndpointAnswered { call, answer } => {
                 self.token_endpoint_answered(now, call, answer)
             }
-            Input::TokenEndpointFailed { call, error } => {
-                let Some((grant, presented)) = self.take_grant(call) else {
-                    if let Some(presented) = self.take_stale_grant(call) {
-                        if error.code() == ErrorCode::RefreshFailed {
-                            self.session.forget_refresh_token(&presented);
-                        }
-                    }
-                    return;
-                };
-                if error.code() == ErrorCode::RefreshFailed {
-                    // Forgotten, so the next attempt asks the provider.
-                    self.session.forget_refresh_token(&presented);
-                }
-                self.fail_call(now, grant.id, error);
-            }
+            Input::TokenEndpointFailed { call, error } => self.grant_failed(now, call, error),
             Input::TokenChecked { call, result } => {
                 if let Some(j) = self.judging.take_if(|j| j.call.id == call) {
                     self.admit(now, j, result);
@@ -1154,7 +1162,7 @@ impl Driver {
         if let Some(id) = fx.abort {
             self.outbox.push(Effect::AbortCall(id));
             if let Some((call, presented)) = self.grant.take_if(|(c, _)| c.id == id) {
-                self.keep_stale_grant(call.id, presented);
+                self.keep_stale_grant(call, presented, now);
             }
         }
         self.outbox.extend(events.into_iter().map(Effect::Emit));
@@ -1178,6 +1186,7 @@ impl Driver {
         if self.tabs.as_ref().is_some_and(|t| t.round_over(now)) {
             self.finish_round(now);
         }
+        self.give_up_late_grants(now);
         let fx = self.session.tick(now);
         self.apply(fx, now);
     }
@@ -1209,10 +1218,10 @@ impl Driver {
             return;
         }
         let round = self.tabs.as_ref().and_then(Tabs::round_deadline);
-        let wake = match (self.session.next_wake(), round) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let wake = [self.session.next_wake(), round, self.next_grant_give_up()]
+            .into_iter()
+            .flatten()
+            .min();
         let Some(wake) = wake else {
             if self.armed.take().is_some() {
                 self.outbox.push(Effect::ClearTimer);
@@ -1290,7 +1299,7 @@ impl Driver {
                 Some(refresh_token) => {
                     let body = self.config.grant.refresh_body(&refresh_token);
                     if let Some((earlier, presented)) = self.grant.replace((call, refresh_token)) {
-                        self.keep_stale_grant(earlier.id, presented);
+                        self.keep_stale_grant(earlier, presented, now);
                     }
                     self.outbox.push(Effect::PostRefreshGrant {
                         call: call.id,
@@ -1310,22 +1319,67 @@ impl Driver {
         self.grant.take_if(|(c, _)| c.id == call)
     }
 
-    fn keep_stale_grant(&mut self, call: CallId, presented: SecretString) {
+    fn keep_stale_grant(&mut self, call: Call, presented: SecretString, now: Millis) {
         if self.stale_grants.len() == STALE_GRANTS {
-            self.stale_grants.remove(0);
+            // No longer listened to: what became of its refresh token will
+            // never be known.
+            let oldest = self.stale_grants.remove(0);
+            if !oldest.given_up {
+                self.give_up_grant(&oldest.presented, now);
+            }
         }
-        self.stale_grants.push((call, presented));
+        self.session.grant_unanswered(presented.clone());
+        self.stale_grants.push(StaleGrant {
+            call: call.id,
+            presented,
+            posted_at: call.started_at,
+            given_up: false,
+        });
     }
 
-    fn take_stale_grant(&mut self, call: CallId) -> Option<SecretString> {
-        let at = self.stale_grants.iter().position(|(c, _)| *c == call)?;
-        Some(self.stale_grants.remove(at).1)
+    /// A grant whose answer never came (or will never be heard): its
+    /// refresh token may have been rotated, so it is never presented again.
+    fn give_up_grant(&mut self, presented: &SecretString, now: Millis) {
+        self.session.forget_refresh_token(presented);
+        self.session.grant_settled(presented, now);
+    }
+
+    /// The stale grant of `call` settled, whatever its outcome.
+    fn take_stale_grant(&mut self, now: Millis, call: CallId) -> Option<SecretString> {
+        let at = self.stale_grants.iter().position(|g| g.call == call)?;
+        let grant = self.stale_grants.remove(at);
+        self.session.grant_settled(&grant.presented, now);
+        Some(grant.presented)
+    }
+
+    /// Gives up on the stale grants unanswered for [`GRANT_TIMEOUT_MS`].
+    fn give_up_late_grants(&mut self, now: Millis) {
+        let mut late = Vec::new();
+        for g in self.stale_grants.iter_mut() {
+            if !g.given_up && now >= g.posted_at.saturating_add(GRANT_TIMEOUT_MS) {
+                g.given_up = true;
+                late.push(g.presented.clone());
+            }
+        }
+        for presented in late {
+            self.give_up_grant(&presented, now);
+        }
+    }
+
+    /// When the next stale grant is given up on, if any waits.
+    fn next_grant_give_up(&self) -> Option<Millis> {
+        self.stale_grants
+            .iter()
+            .filter(|g| !g.given_up)
+            .map(|g| g.posted_at.saturating_add(GRANT_TIMEOUT_MS))
+            .min()
     }
 
     /// The answer to a grant whose call is over: only its refresh token
-    /// counts (kept when rotated, forgotten when refused).
+    /// counts (kept when rotated, forgotten when refused). A cycle that
+    /// waited for it goes on at once.
     fn stale_grant_answered(&mut self, now: Millis, call: CallId, answer: &HttpAnswer) {
-        let Some(presented) = self.take_stale_grant(call) else {
+        let Some(presented) = self.take_stale_grant(now, call) else {
             return;
         };
         if answer.status == 400 || answer.status == 401 {
@@ -1333,6 +1387,33 @@ impl Driver {
         } else if (200..300).contains(&answer.status) {
             self.keep_issued_refresh_token(now, call, answer.body.secret());
         }
+        self.tick(now);
+    }
+
+    /// A grant's POST failed without an answer: `refresh_failed` (no token
+    /// endpoint known) and `provider_timeout` (the host's
+    /// [`GRANT_TIMEOUT_MS`] bound: the endpoint may have rotated it) spend
+    /// the refresh token presented; after a plain `network` failure it is
+    /// presented again.
+    fn grant_failed(&mut self, now: Millis, call: CallId, error: Error) {
+        let spends = matches!(
+            error.code(),
+            ErrorCode::RefreshFailed | ErrorCode::ProviderTimeout
+        );
+        let Some((grant, presented)) = self.take_grant(call) else {
+            if let Some(presented) = self.take_stale_grant(now, call) {
+                if spends {
+                    self.session.forget_refresh_token(&presented);
+                }
+                self.tick(now);
+            }
+            return;
+        };
+        if spends {
+            // Forgotten, so the next attempt asks the provider.
+            self.session.forget_refresh_token(&presented);
+        }
+        self.fail_call(now, grant.id, error);
     }
 
     /// The token endpoint's answer: refused (`refresh_failed`), failed
@@ -1586,7 +1667,10 @@ impl Driver {
     /// Lets the other tabs have the refresh lock once this tab's cycle ended.
     fn release_lock_when_done(&mut self) {
         let s = &self.session;
-        let refreshing = s.refreshing().then(|| s.customer_id()).flatten();
+        // Also while a grant that presented the refresh token the other tabs
+        // hold is unanswered: they would present it too.
+        let busy = s.refreshing() || s.refresh_token_unanswered();
+        let refreshing = busy.then(|| s.customer_id()).flatten();
         if let Some(lock) = self
             .tabs
             .as_mut()

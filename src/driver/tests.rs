@@ -1406,3 +1406,182 @@ fn a_request_refused_after_its_customer_left_is_never_replayed_as_the_next_one()
         "{fx:?}"
     );
 }
+
+/// The refresh grants posted in `fx`: their calls and bodies.
+fn grants(fx: &[Effect]) -> Vec<(CallId, String)> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::PostRefreshGrant { call, body } => Some((*call, body.secret().to_owned())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A token-endpoint answer rotating to `refresh_token`, at `now`.
+fn rotated_answer(call: CallId, now: Millis, refresh_token: &str) -> Input {
+    let token = jwt(CUSTOMER, now, 120, refresh_token);
+    let body = format!(
+        r#"{{"access_token":"{token}","token_type":"Bearer","expires_in":120,"refresh_token":"{refresh_token}"}}"#
+    );
+    endpoint_answer(call, 200, body)
+}
+
+#[test]
+fn a_timed_out_grant_is_not_presented_again_while_on_the_wire_and_the_retry_asks_the_provider() {
+    let mut d = logged_in_with_refresh_token();
+    let due = d.session().refresh_due().unwrap();
+    let (first, body) = grant_posted(&run(&mut d, due, Input::TimerFired));
+    assert!(body.contains("refresh_token=r1"));
+    let mut seen = Vec::new();
+    // The endpoint is slower than the call deadline: the call times out,
+    // and the retry comes due, while the first POST is unanswered.
+    for at in [due + 15_000, due + 16_000, due + 17_000] {
+        let fx = run(&mut d, at, Input::TimerFired);
+        seen.extend(grants(&fx));
+        seen.extend(
+            calls(&fx)
+                .into_iter()
+                .map(|c| (c.id, "provider".to_owned())),
+        );
+    }
+    assert!(
+        grants_with(&seen, "r1").is_empty(),
+        "r1 presented again while its first grant is unanswered: {seen:?}"
+    );
+    let [(retry, via)] = &seen[..] else {
+        panic!("one retry expected: {seen:?}");
+    };
+    assert_eq!(via, "provider", "the retry goes to the provider");
+    // The late answer (which rotated r1 to r2) arrives: r2 is kept.
+    run(
+        &mut d,
+        due + 18_000,
+        rotated_answer(first, due + 18_000, "r2"),
+    );
+    assert_eq!(d.session().refresh_token().map(|t| t.secret()), Some("r2"));
+    provide(&mut d, due + 18_500, *retry, "by-provider");
+    assert_eq!(d.state(), State::Authenticated);
+    // The next refresh presents r2.
+    let next = d.session().refresh_due().unwrap();
+    let (_, body) = grant_posted(&run(&mut d, next, Input::TimerFired));
+    assert!(body.contains("refresh_token=r2"), "{body}");
+}
+
+fn grants_with<'a>(seen: &'a [(CallId, String)], refresh_token: &str) -> Vec<&'a (CallId, String)> {
+    let field = format!("refresh_token={refresh_token}");
+    seen.iter()
+        .filter(|(_, body)| body.contains(&field))
+        .collect()
+}
+
+/// A driver without a provider, resumed from a stored token with the
+/// refresh token `r1`: only the token endpoint can refresh.
+fn resumed_without_provider() -> Driver {
+    let extra = r#","tokenEndpoint":"https://id.example/token","storage":"session""#;
+    let (mut d, _) = open(extra, env(), 1);
+    let call = calls(&run(&mut d, T0, set_customer(1)))[0];
+    let token = jwt(CUSTOMER, T0, 120, "first");
+    let answer = format!(r#"{{"Auth":{{"Token":"{token}","refresh_token":"r1"}}}}"#);
+    let context = Some(answer);
+    let fx = run(
+        &mut d,
+        T0,
+        Input::ProviderAnswered {
+            call: call.id,
+            context,
+        },
+    );
+    let stored = stored_token(&fx).expect("the token is written");
+    let no_provider = Environment {
+        has_provider: false,
+        ..env()
+    };
+    let (mut next, _) = open(extra, no_provider, 2);
+    let fx = run(
+        &mut next,
+        T0 + 10,
+        Input::SetCustomer {
+            request: 1,
+            customer_id: CUSTOMER.into(),
+            provider: false,
+            stored: Some(stored),
+        },
+    );
+    assert_eq!(replies(&fx), vec![(1, Reply::Done)]);
+    next
+}
+
+#[test]
+fn without_a_provider_the_retry_waits_for_the_unanswered_grant_then_presents_its_rotation() {
+    let (mut d, due, first) = provider_less_refresh_under_way();
+    let mut seen = Vec::new();
+    for at in [due + 15_000, due + 16_000, due + 30_000] {
+        let fx = run(&mut d, at, Input::TimerFired);
+        assert!(calls(&fx).is_empty(), "no provider to ask: {fx:?}");
+        seen.extend(grants(&fx));
+    }
+    assert!(
+        seen.is_empty(),
+        "no grant while the first is unanswered: {seen:?}"
+    );
+    // Requests meanwhile wait (bounded by the grant's own timeout).
+    assert!(replies(&run(&mut d, due + 30_001, get_token(5, true))).is_empty());
+    // The late answer rotated r1 to r2: the retry goes out at once with r2.
+    let fx = run(
+        &mut d,
+        due + 31_000,
+        rotated_answer(first, due + 31_000, "r2"),
+    );
+    let [(retry, body)] = &grants(&fx)[..] else {
+        panic!("the retry expected at once: {fx:?}");
+    };
+    assert!(body.contains("refresh_token=r2"), "{body}");
+    let fx = run(
+        &mut d,
+        due + 31_100,
+        rotated_answer(*retry, due + 31_100, "r3"),
+    );
+    assert!(
+        matches!(&replies(&fx)[..], [(5, Reply::Token(Some(_)))]),
+        "{fx:?}"
+    );
+    assert_eq!(d.session().refresh_token().map(|t| t.secret()), Some("r3"));
+}
+
+#[test]
+fn a_grant_unanswered_for_its_whole_timeout_spends_its_refresh_token() {
+    let (mut d, due, first) = provider_less_refresh_under_way();
+    let fx = run(&mut d, due + 15_000, Input::TimerFired);
+    assert!(grants(&fx).is_empty());
+    // Nothing else wakes the driver: it wakes itself at the grant's bound.
+    let fx = run(&mut d, due + 16_000, Input::TimerFired);
+    let wake = timer(&fx).expect("a timer for the grant's bound");
+    assert_eq!(due + 16_000 + Millis::from(wake), due + GRANT_TIMEOUT_MS);
+    let fx = run(&mut d, due + GRANT_TIMEOUT_MS, Input::TimerFired);
+    assert!(grants(&fx).is_empty(), "r1 may be spent: {fx:?}");
+    assert!(d.session().refresh_token().is_none());
+    // The host's abort at the same bound changes nothing more.
+    let timed_out = Error::new(
+        ErrorCode::ProviderTimeout,
+        "the token endpoint did not answer in time",
+    );
+    let fx = run(
+        &mut d,
+        due + GRANT_TIMEOUT_MS + 5,
+        Input::TokenEndpointFailed {
+            call: first,
+            error: timed_out,
+        },
+    );
+    assert!(grants(&fx).is_empty(), "{fx:?}");
+}
+
+/// A provider-less driver whose refresh grant (presenting `r1`) went out at
+/// `due` and is not answered yet: the driver, `due` and the grant's call.
+fn provider_less_refresh_under_way() -> (Driver, Millis, CallId) {
+    let mut d = resumed_without_provider();
+    let due = d.session().refresh_due().unwrap();
+    let (first, body) = grant_posted(&run(&mut d, due, Input::TimerFired));
+    assert!(body.contains("refresh_token=r1"));
+    (d, due, first)
+}
