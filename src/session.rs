@@ -460,6 +460,12 @@ impl Session {
         }
     }
 
+    /// The refresh token refused (or given up on) last, if any: the other
+    /// tabs are told, since they may hold it too.
+    pub fn last_spent_refresh_token(&self) -> Option<&SecretString> {
+        self.spent_refresh_tokens.last()
+    }
+
     /// The token endpoint answered `call` (received at `received_at`) with a
     /// rotated refresh token. Kept *before* the access token is judged: the
     /// endpoint consumed the one presented, so whatever becomes of the

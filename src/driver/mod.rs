@@ -1342,6 +1342,15 @@ impl Driver {
     fn give_up_grant(&mut self, presented: &SecretString, now: Millis) {
         self.session.forget_refresh_token(presented);
         self.session.grant_settled(presented, now);
+        self.persist();
+        // Told before the refresh lock is let go: the other tabs hold it.
+        if let Some(msg) = self
+            .tabs
+            .as_ref()
+            .and_then(|_| tabs::refresh(&self.session))
+        {
+            self.outbox.push(Effect::Post(SecretString::new(msg)));
+        }
     }
 
     /// The stale grant of `call` settled, whatever its outcome.
@@ -1712,6 +1721,11 @@ impl Driver {
             return;
         };
         let customer = self.session.customer_id().map(str::to_owned);
+        if let Some(spent) = msg.spent_refresh_token(customer.as_deref()) {
+            let before = self.refresh_token_mark();
+            self.session.forget_refresh_token(&spent);
+            self.persist_taken_refresh_token(before);
+        }
         if let Some((refresh_token, at)) = msg.refresh_token(customer.as_deref()) {
             let before = self.refresh_token_mark();
             self.session.share_refresh_token(refresh_token, at);
@@ -1719,10 +1733,18 @@ impl Driver {
         }
         match msg.kind.as_str() {
             "want" => {
-                let offer = self.session.credential().filter(|c| {
-                    customer.is_some() && msg.customer_id == customer && c.is_valid_at(now)
-                });
-                let fields = offer.and_then(|c| tabs::token_fields(&self.session, c));
+                let same = customer.is_some() && msg.customer_id == customer;
+                let offer = self
+                    .session
+                    .credential()
+                    .filter(|c| same && c.is_valid_at(now));
+                // Without a token to offer, still the refresh tokens: the
+                // asker is about to present the one it holds.
+                let fields = match offer {
+                    Some(c) => tabs::token_fields(&self.session, c),
+                    None if same => tabs::refresh_fields(&self.session),
+                    None => None,
+                };
                 let answer = tabs::have(&msg, fields);
                 self.outbox.push(Effect::Post(SecretString::new(answer)));
             }
