@@ -1585,3 +1585,43 @@ fn provider_less_refresh_under_way() -> (Driver, Millis, CallId) {
     assert!(body.contains("refresh_token=r1"));
     (d, due, first)
 }
+
+#[test]
+fn a_refresh_token_given_up_on_is_spent_for_the_other_tabs_too() {
+    let (mut a, _, _) = session_tab(1, "r1");
+    let (mut b, _, _) = session_tab(2, "r1");
+    let due = a.session().refresh_due().unwrap();
+    let fx = run(&mut a, due, Input::TimerFired);
+    let (_, body) = grant_posted(&granted_alone(&mut a, due, &fx));
+    assert!(body.contains("refresh_token=r1"));
+    // The grant times out and stays unanswered up to its bound: r1 may
+    // have been rotated, so `a` spends it and tells the tabs that hold it.
+    for at in [due + 15_000, due + 16_000] {
+        assert!(grants(&run(&mut a, at, Input::TimerFired)).is_empty());
+    }
+    let fx = run(&mut a, due + GRANT_TIMEOUT_MS, Input::TimerFired);
+    let told = posts(&fx)
+        .into_iter()
+        .find(|m| m.contains(r#""spentRefreshToken":"r1""#))
+        .unwrap_or_else(|| panic!("the tabs are told: {fx:?}"));
+    // A tab that missed that message learns it from `a`'s answer to its
+    // `want`, before it presents r1.
+    let b_due = b
+        .session()
+        .refresh_due()
+        .unwrap()
+        .max(due + GRANT_TIMEOUT_MS);
+    let fx = run(&mut b, b_due, Input::TimerFired);
+    let lock = lock_asked(&fx);
+    run(&mut b, b_due, Input::LockGranted { lock });
+    let want = posts(&run(&mut b, b_due, Input::PeersCounted { count: 1 })).remove(0);
+    let have = posts(&run(&mut a, b_due, message(want))).remove(0);
+    assert!(have.contains(r#""spentRefreshToken":"r1""#), "{have}");
+    let fx = run(&mut b, b_due, message(have));
+    assert!(grants(&fx).is_empty(), "r1 is not presented: {fx:?}");
+    assert!(b.session().refresh_token().is_none());
+    // And the broadcast alone does the same.
+    let (mut c, _, _) = session_tab(3, "r1");
+    run(&mut c, due + GRANT_TIMEOUT_MS, message(told));
+    assert!(c.session().refresh_token().is_none());
+}
