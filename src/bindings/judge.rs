@@ -197,10 +197,7 @@ pub async fn refresh_grant(judge: &Judge, body: SecretString) -> Result<HttpAnsw
     let bound = AbortSignal::timeout_with_u32(GRANT_TIMEOUT_MS as u32);
     let timed_out = |e: Error| {
         if bound.aborted() {
-            Error::new(
-                ErrorCode::ProviderTimeout,
-                "the token endpoint did not answer in time",
-            )
+            Error::new(ErrorCode::ProviderTimeout, "the token endpoint timed out")
         } else {
             e
         }

@@ -1218,10 +1218,10 @@ impl Driver {
             return;
         }
         let round = self.tabs.as_ref().and_then(Tabs::round_deadline);
-        let wake = [self.session.next_wake(), round, self.next_grant_give_up()]
-            .into_iter()
-            .flatten()
-            .min();
+        let wake = min_of(
+            min_of(self.session.next_wake(), round),
+            self.next_grant_give_up(),
+        );
         let Some(wake) = wake else {
             if self.armed.take().is_some() {
                 self.outbox.push(Effect::ClearTimer);
@@ -1363,15 +1363,13 @@ impl Driver {
 
     /// Gives up on the stale grants unanswered for [`GRANT_TIMEOUT_MS`].
     fn give_up_late_grants(&mut self, now: Millis) {
-        let mut late = Vec::new();
-        for g in self.stale_grants.iter_mut() {
+        for i in 0..self.stale_grants.len() {
+            let g = &mut self.stale_grants[i];
             if !g.given_up && now >= g.posted_at.saturating_add(GRANT_TIMEOUT_MS) {
                 g.given_up = true;
-                late.push(g.presented.clone());
+                let presented = g.presented.clone();
+                self.give_up_grant(&presented, now);
             }
-        }
-        for presented in late {
-            self.give_up_grant(&presented, now);
         }
     }
 
@@ -1801,12 +1799,20 @@ impl Driver {
     }
 }
 
+/// The earlier of two optional times.
+fn min_of(a: Option<Millis>, b: Option<Millis>) -> Option<Millis> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// The answer to a request whose customer changed (another `setCustomer`,
 /// `clearCustomer`, a logout in another tab) before it was answered.
 fn customer_changed() -> Error {
     Error::new(
         ErrorCode::NotAuthenticated,
-        "the customer changed before this request was answered: it was made for the previous one",
+        "the customer changed before this request was answered",
     )
 }
 

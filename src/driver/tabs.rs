@@ -429,11 +429,7 @@ pub fn have(want: &Message, offer_fields: Option<String>) -> String {
 
 /// Hands the session's newest refresh token to the other tabs.
 pub fn refresh(session: &Session) -> Option<String> {
-    let customer = session.customer_id()?;
-    let mut s = start("refresh");
-    field(&mut s, "customerId", customer);
-    add_refresh_token(&mut s, session);
-    Some(end(s))
+    Some(end(start("refresh") + &refresh_fields(session)?))
 }
 
 /// `customer` logged out.
