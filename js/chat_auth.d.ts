@@ -194,9 +194,16 @@ export interface ChatAuthEventMap {
 export class ChatAuth {
   /** Throws `ChatAuthError('invalid_config')` on a bad option. */
   constructor(options: ChatAuthOptions);
-  /** Sets (or switches) the customer; resolves once authenticated. */
+  /**
+   * Sets (or switches) the customer; resolves once authenticated. Switching rejects the previous
+   * customer's pending `setCustomer`, `getToken`, `authHeaders` and waiting `fetch` with
+   * `not_authenticated`.
+   */
   setCustomer(customerId: string, contextProvider?: ContextProvider): Promise<void>;
-  /** Logs out: forgets token and customer, takes a new anonymous id. */
+  /**
+   * Logs out: forgets token and customer, takes a new anonymous id. Requests still waiting for the
+   * customer's token reject with `not_authenticated`.
+   */
   clearCustomer(): Promise<void>;
   /** The access token (refreshed first when due or forced); `null` when anonymous. */
   getToken(opts?: { forceRefresh?: boolean }): Promise<string | null>;

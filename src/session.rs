@@ -296,6 +296,10 @@ struct Cycle {
     /// started (another tab's call, itself bounded, holds the lock).
     awaiting_grant: bool,
     retry_at: Option<Millis>,
+    /// The next call would present the refresh token that a grant still on
+    /// the wire presented, and no provider can take its place: it waits for
+    /// that grant to settle ([`Session::grant_settled`]).
+    holds_for_grant: bool,
 }
 
 /// After a cycle failed for good, requests fail fast with its code for this
@@ -322,9 +326,19 @@ pub struct Session {
     /// still holding one shares it again, and presenting it twice reads as
     /// theft. Bounded; cleared with the customer.
     spent_refresh_tokens: Vec<SecretString>,
+    /// Refresh tokens presented by grants whose call ended (timed out,
+    /// aborted) before their answer came: the token endpoint may have
+    /// rotated one already, so it is not presented again until its grant
+    /// settles (RFC 9700 §4.14 reuse detection). The driver keeps it in
+    /// step with its stale grants, bounded as they are.
+    unanswered_grants: Vec<SecretString>,
     /// The first call id made for the current customer: answers to older
     /// calls belong to someone else and never hand in a refresh token.
     customer_first_call: CallId,
+    /// Bumped whenever the customer changes (another id, or none): a
+    /// request belongs to the customer current when it was made, and never
+    /// gets another one's token.
+    customer_generation: u64,
     refused: Option<SecretString>,
     refresh_due: Option<Millis>,
     cycle: Option<Cycle>,
@@ -350,7 +364,9 @@ impl Session {
             refresh_token: None,
             refresh_token_at: None,
             spent_refresh_tokens: Vec::new(),
+            unanswered_grants: Vec::new(),
             customer_first_call: 1,
+            customer_generation: 0,
             refused: None,
             refresh_due: None,
             cycle: None,
@@ -371,6 +387,20 @@ impl Session {
     /// The customer, if set.
     pub fn customer_id(&self) -> Option<&str> {
         self.customer_id.as_deref()
+    }
+
+    /// Changes whenever the customer does (`setCustomer` with another id,
+    /// `clearCustomer`, a logout in another tab): requests made before
+    /// belong to a customer who is gone.
+    pub fn customer_generation(&self) -> u64 {
+        self.customer_generation
+    }
+
+    fn set_customer_id(&mut self, customer_id: Option<&str>) {
+        if self.customer_id.as_deref() != customer_id {
+            self.customer_generation += 1;
+            self.customer_id = customer_id.map(str::to_owned);
+        }
     }
 
     /// The anonymous id.
@@ -430,6 +460,12 @@ impl Session {
         }
     }
 
+    /// The refresh token refused (or given up on) last, if any: the other
+    /// tabs are told, since they may hold it too.
+    pub fn last_spent_refresh_token(&self) -> Option<&SecretString> {
+        self.spent_refresh_tokens.last()
+    }
+
     /// The token endpoint answered `call` (received at `received_at`) with a
     /// rotated refresh token. Kept *before* the access token is judged: the
     /// endpoint consumed the one presented, so whatever becomes of the
@@ -456,6 +492,34 @@ impl Session {
         if self.alive().is_ok() && self.customer_id.is_some() {
             self.keep_refresh_token(refresh_token, received_at);
         }
+    }
+
+    /// A grant presenting `presented` is still on the wire though its call
+    /// ended: `presented` is not presented again until
+    /// [`Session::grant_settled`].
+    pub fn grant_unanswered(&mut self, presented: SecretString) {
+        if !self.unanswered_grants.contains(&presented) {
+            self.unanswered_grants.push(presented);
+        }
+    }
+
+    /// The grant that presented `presented` settled (answered, failed, or
+    /// given up on): a cycle that waited for it goes on at `now`.
+    pub fn grant_settled(&mut self, presented: &SecretString, now: Millis) {
+        self.unanswered_grants.retain(|t| t != presented);
+        if let Some(cycle) = self.cycle.as_mut().filter(|c| c.holds_for_grant) {
+            cycle.holds_for_grant = false;
+            cycle.retry_at = Some(now);
+        }
+    }
+
+    /// Whether the refresh token held was presented by a grant still on the
+    /// wire (the shell keeps the cross-tab lock meanwhile: the other tabs
+    /// hold that refresh token too).
+    pub fn refresh_token_unanswered(&self) -> bool {
+        self.refresh_token
+            .as_ref()
+            .is_some_and(|t| self.unanswered_grants.contains(t))
     }
 
     fn keep_refresh_token(&mut self, refresh_token: SecretString, received_at: Millis) -> bool {
@@ -540,7 +604,12 @@ impl Session {
                 .and_then(|c| c.in_flight.map(|call| call.id)),
             ..Effects::default()
         };
-        self.customer_id = Some(customer_id.to_owned());
+        if !same {
+            // The waiters were another customer's: the shell rejects them
+            // (their generation is gone), none waits for this one's token.
+            fx.release = self.take_waiters(Ok(()));
+        }
+        self.set_customer_id(Some(customer_id));
         self.drop_token();
         self.failed = None;
         self.set_state(State::Authenticating);
@@ -549,7 +618,7 @@ impl Session {
         } else {
             Reason::Initial
         };
-        fx.call = Some(self.start_cycle(reason, now));
+        fx.call = self.start_cycle(reason, now);
         Ok(fx)
     }
 
@@ -567,7 +636,7 @@ impl Session {
         if !credential.is_valid_at(now) || self.customer_id.is_some() {
             return self.set_customer(customer_id, now);
         }
-        self.customer_id = Some(customer_id.to_owned());
+        self.set_customer_id(Some(customer_id));
         self.set_state(State::Authenticating);
         self.learn_clock(&credential);
         self.accept(credential, Source::Provider, jitter);
@@ -589,13 +658,15 @@ impl Session {
         self.refresh_token = None;
         self.refresh_token_at = None;
         self.spent_refresh_tokens.clear();
+        self.unanswered_grants.clear();
         self.customer_first_call = self.next_call;
         self.refused = None;
         self.refresh_due = None;
     }
 
     /// `clearCustomer`: forgets customer and token, takes a new anonymous id;
-    /// waiting requests are woken and go out anonymously.
+    /// waiting requests are woken, and the shell rejects them: they were
+    /// made for the customer who left.
     pub fn clear_customer(&mut self, new_anonymous_id: String) -> Result<Effects> {
         self.alive()?;
         let fx = Effects {
@@ -606,7 +677,8 @@ impl Session {
             release: self.take_waiters(Ok(())),
             ..Effects::default()
         };
-        let customer_id = self.customer_id.take();
+        let customer_id = self.customer_id.clone();
+        self.set_customer_id(None);
         self.drop_token();
         self.failed = None;
         self.anonymous_id = new_anonymous_id;
@@ -640,7 +712,7 @@ impl Session {
         Some(result)
     }
 
-    fn start_cycle(&mut self, reason: Reason, now: Millis) -> Call {
+    fn start_cycle(&mut self, reason: Reason, now: Millis) -> Option<Call> {
         self.cycle = Some(Cycle {
             reason,
             started_at: now,
@@ -649,16 +721,29 @@ impl Session {
             in_flight: None,
             awaiting_grant: false,
             retry_at: None,
+            holds_for_grant: false,
         });
         self.refresh_due = None;
         self.next_call_of_cycle(now)
     }
 
-    fn next_call_of_cycle(&mut self, now: Millis) -> Call {
+    /// The cycle's next call, or `None` while it holds for an unanswered
+    /// grant (see [`Cycle::holds_for_grant`]).
+    fn next_call_of_cycle(&mut self, now: Millis) -> Option<Call> {
+        let unanswered = self.refresh_token_unanswered();
+        let use_endpoint =
+            self.config.has_token_endpoint && self.refresh_token.is_some() && !unanswered;
+        if unanswered && !self.config.has_provider {
+            if let Some(c) = self.cycle.as_mut() {
+                c.holds_for_grant = true;
+                c.retry_at = None;
+                c.in_flight = None;
+            }
+            return None;
+        }
         let id = self.next_call;
         self.next_call += 1;
         let deadline = now.saturating_add(self.config.policy.provider_timeout_ms);
-        let use_endpoint = self.config.has_token_endpoint && self.refresh_token.is_some();
         let mut call = Call {
             id,
             reason: Reason::Retry,
@@ -682,7 +767,7 @@ impl Session {
             }
             c.in_flight = Some(call);
         }
-        call
+        Some(call)
     }
 
     /// A request wants a token. `force` is `getToken({ forceRefresh: true })`.
@@ -751,7 +836,7 @@ impl Session {
         (
             Access::Wait,
             Effects {
-                call: Some(call),
+                call,
                 ..Effects::default()
             },
         )
@@ -807,7 +892,7 @@ impl Session {
         (
             Access::Wait,
             Effects {
-                call: Some(call),
+                call,
                 ..Effects::default()
             },
         )
@@ -1099,7 +1184,7 @@ impl Session {
             }
             if self.online && cycle.retry_at.is_some_and(|at| now >= at) {
                 return Effects {
-                    call: Some(self.next_call_of_cycle(now)),
+                    call: self.next_call_of_cycle(now),
                     ..Effects::default()
                 };
             }
@@ -1127,7 +1212,7 @@ impl Session {
         }
         self.set_state(State::Refreshing);
         Effects {
-            call: Some(self.start_cycle(Reason::Scheduled, now)),
+            call: self.start_cycle(Reason::Scheduled, now),
             ..Effects::default()
         }
     }

@@ -12,7 +12,7 @@ use crate::admit::Introspection;
 use crate::clock::Millis;
 use crate::config::Config;
 use crate::discovery::{self, Metadata};
-use crate::driver::HttpAnswer;
+use crate::driver::{HttpAnswer, GRANT_TIMEOUT_MS};
 use crate::error::{Error, ErrorCode, Result};
 use crate::fetch_retry;
 use crate::grant::form_encode;
@@ -25,7 +25,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::Response;
+use web_sys::{AbortSignal, Response};
 
 /// What one `ChatAuth`'s checks need from its options, and its keys:
 /// static ones from the options, or a JWK Set fetched and cached.
@@ -55,8 +55,9 @@ impl Judge {
     }
 }
 
-async fn post_form(url: &str, body: &str) -> Result<Response> {
+async fn post_form(url: &str, body: &str, signal: Option<&AbortSignal>) -> Result<Response> {
     let init = web_sys::RequestInit::new();
+    init.set_signal(signal);
     init.set_method("POST");
     let headers = web_sys::Headers::new().map_err(|_| network())?;
     let _ = headers.set("Content-Type", "application/x-www-form-urlencoded");
@@ -95,7 +96,7 @@ async fn fetch_retrying(url: &str, form: Option<&str>) -> Result<Response> {
     let mut attempt = 1;
     loop {
         let outcome = match form {
-            Some(body) => post_form(url, body).await,
+            Some(body) => post_form(url, body, None).await,
             None => send_to(url, &web_sys::RequestInit::new()).await,
         };
         let transient = outcome
@@ -189,16 +190,28 @@ fn header(response: &Response, name: &str) -> Option<String> {
 
 /// Posts the refresh grant's `body` to the token endpoint: its answer as
 /// received, `network` when it cannot be had, `refresh_failed` when no
-/// token endpoint is known. The driver judges the answer.
+/// token endpoint is known, `provider_timeout` when the POST (answer body
+/// included) did not finish within [`GRANT_TIMEOUT_MS`] of the effect and
+/// was aborted. The driver judges the answer.
 pub async fn refresh_grant(judge: &Judge, body: SecretString) -> Result<HttpAnswer> {
+    let bound = AbortSignal::timeout_with_u32(GRANT_TIMEOUT_MS as u32);
+    let timed_out = |e: Error| {
+        if bound.aborted() {
+            Error::new(ErrorCode::ProviderTimeout, "the token endpoint timed out")
+        } else {
+            e
+        }
+    };
     let endpoint = token_endpoint(judge).await?;
-    let response = post_form(&endpoint, body.secret()).await?;
+    let response = post_form(&endpoint, body.secret(), Some(&bound))
+        .await
+        .map_err(timed_out)?;
     // Only a success needs its body; a refusal or a busy answer still counts
     // by its status (and `Retry-After`) when its body cannot be read.
     let body = match text(&response).await {
         Ok(body) => body,
         Err(_) if !response.ok() => String::new(),
-        Err(e) => return Err(e),
+        Err(e) => return Err(timed_out(e)),
     };
     Ok(HttpAnswer {
         status: response.status(),

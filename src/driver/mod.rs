@@ -82,6 +82,14 @@ pub const MAX_WAITS: u32 = 16;
 /// How many aborted or superseded refresh grants are still listened to.
 const STALE_GRANTS: usize = 4;
 
+/// How long a refresh grant's POST may take, answer body included: the host
+/// aborts it then (and feeds [`Input::TokenEndpointFailed`] with
+/// `provider_timeout`), and the driver gives up on a grant still unanswered
+/// by then on its own. Its refresh token counts as spent either way: the
+/// token endpoint may have rotated it, and presenting it again would read
+/// as theft (RFC 9700 §4.14).
+pub const GRANT_TIMEOUT_MS: Millis = 60_000;
+
 /// Randomness for the driver: anonymous ids and the tab id (version 4 UUIDs,
 /// unguessable: `crypto.getRandomValues` in a browser) and the refresh
 /// jitter. `Send`: a host may share the driver between threads (`ffi/`).
@@ -522,6 +530,9 @@ struct Pending {
     want: Want,
     force: bool,
     waits: u32,
+    /// [`Session::customer_generation`] when it was made: it is answered
+    /// for that customer only.
+    generation: u64,
 }
 
 /// A `fetch` sent with the SDK's headers.
@@ -532,8 +543,24 @@ struct Sent {
     replayable: bool,
     /// The token it went out with (`None`: anonymously).
     token_used: Option<SecretString>,
+    /// [`Session::customer_generation`] when it was made: a 401 after the
+    /// customer changed stands (no refresh, no replay as someone else).
+    generation: u64,
     /// Sent a second time already.
     replayed: bool,
+}
+
+/// A refresh grant on the wire whose call is over.
+#[derive(Debug)]
+struct StaleGrant {
+    call: CallId,
+    /// The refresh token it presented.
+    presented: SecretString,
+    /// When it was posted (page clock): given up on at
+    /// [`GRANT_TIMEOUT_MS`] after.
+    posted_at: Millis,
+    /// Given up on already (still listened to: a late rotation counts).
+    given_up: bool,
 }
 
 /// The judging rules of a call, kept from when its answer arrived.
@@ -561,11 +588,12 @@ pub struct Driver {
     judging: Option<Judging>,
     /// The refresh grant under way and the refresh token it presents.
     grant: Option<(Call, SecretString)>,
-    /// Grants still on the wire whose call was aborted or superseded, with
-    /// the refresh token each presented: their answers are not judged, but
-    /// a rotated refresh token they bring is the only one that still works
-    /// and a refusal still spends the presented one. Bounded, oldest out.
-    stale_grants: Vec<(CallId, SecretString)>,
+    /// Grants still on the wire whose call was aborted or superseded: their
+    /// answers are not judged, but a rotated refresh token they bring is
+    /// the only one that still works and a refusal still spends the
+    /// presented one. Until one settles, its refresh token is not presented
+    /// again ([`Session::grant_unanswered`]). Bounded, oldest out.
+    stale_grants: Vec<StaleGrant>,
     /// The armed timer's wake and when it fires (page clock).
     armed: Option<(Millis, Millis)>,
     tabs: Option<Tabs>,
@@ -786,18 +814,14 @@ impl Driver {
                 stored,
             } => self.set_customer(now, request, &customer_id, provider, stored),
             Input::ClearCustomer { request } => self.clear_customer(now, request),
-            Input::GetToken { request, force } => self.ask(
-                now,
-                Pending {
-                    request,
-                    want: Want::Token,
-                    force,
-                    waits: 0,
-                },
-            ),
+            Input::GetToken { request, force } => {
+                let mut p = self.pending(request, Want::Token);
+                p.force = force;
+                self.ask(now, p);
+            }
             Input::AuthHeaders { request, origin } => {
                 if self.allows(origin.as_deref()) {
-                    self.ask(now, Pending::new(request, Want::Headers));
+                    self.ask(now, self.pending(request, Want::Headers));
                 } else {
                     self.reply(request, Reply::Headers(Vec::new()));
                 }
@@ -816,8 +840,9 @@ impl Driver {
                         replayable,
                         token_used: None,
                         replayed: false,
+                        generation: self.session.customer_generation(),
                     });
-                    self.ask(now, Pending::new(request, Want::Send));
+                    self.ask(now, self.pending(request, Want::Send));
                 } else {
                     self.reply(request, Reply::Plain);
                 }
@@ -883,21 +908,7 @@ impl Driver {
             Input::TokenEndpointAnswered { call, answer } => {
                 self.token_endpoint_answered(now, call, answer)
             }
-            Input::TokenEndpointFailed { call, error } => {
-                let Some((grant, presented)) = self.take_grant(call) else {
-                    if let Some(presented) = self.take_stale_grant(call) {
-                        if error.code() == ErrorCode::RefreshFailed {
-                            self.session.forget_refresh_token(&presented);
-                        }
-                    }
-                    return;
-                };
-                if error.code() == ErrorCode::RefreshFailed {
-                    // Forgotten, so the next attempt asks the provider.
-                    self.session.forget_refresh_token(&presented);
-                }
-                self.fail_call(now, grant.id, error);
-            }
+            Input::TokenEndpointFailed { call, error } => self.grant_failed(now, call, error),
             Input::TokenChecked { call, result } => {
                 if let Some(j) = self.judging.take_if(|j| j.call.id == call) {
                     self.admit(now, j, result);
@@ -970,7 +981,7 @@ impl Driver {
         match fx {
             Ok(fx) => {
                 self.apply(fx, now);
-                self.ask(now, Pending::new(request, Want::Customer));
+                self.ask(now, self.pending(request, Want::Customer));
             }
             Err(e) => self.reply(request, Reply::Reject(e)),
         }
@@ -1032,6 +1043,19 @@ impl Driver {
         }
     }
 
+    /// `p` was made for a customer who is gone: a `setCustomer` that never
+    /// authenticated, a token or headers wanted for them, a request not
+    /// sent yet (its body was written for them) reject with
+    /// `not_authenticated`; a request refused with 401 and waiting for a
+    /// token to replay with gets that response.
+    fn orphaned(&mut self, p: Pending) {
+        if p.want == Want::Replay {
+            self.sent.retain(|s| s.request != p.request);
+            return self.reply(p.request, Reply::Response);
+        }
+        self.reject(p, customer_changed());
+    }
+
     fn reject(&mut self, p: Pending, e: Error) {
         if matches!(p.want, Want::Send | Want::Replay) {
             self.sent.retain(|s| s.request != p.request);
@@ -1040,8 +1064,12 @@ impl Driver {
     }
 
     /// `p` gets its answer: with the session's token when `with_token`,
-    /// else anonymously.
+    /// else anonymously; a request of a customer who is gone never gets
+    /// the current one's token ([`Driver::orphaned`]).
     fn ready(&mut self, p: Pending, with_token: bool) {
+        if p.generation != self.session.customer_generation() {
+            return self.orphaned(p);
+        }
         let credential = self.session.credential().filter(|_| with_token);
         let anonymous_id = self.session.anonymous_id();
         let sent = self.sent.iter().position(|s| s.request == p.request);
@@ -1091,12 +1119,19 @@ impl Driver {
             return self.reply(request, Reply::Response);
         };
         let sent = &self.sent[i];
-        if status == 401 && !sent.replayed {
+        // Sent as a customer who is gone: the 401 stands (no refresh, and
+        // never a replay with the next customer's token).
+        let current = sent.generation == self.session.customer_generation();
+        if status == 401 && !sent.replayed && current {
             let token_used = sent.token_used.clone();
             let (access, fx) = self
                 .session
                 .unauthorized(token_used.as_ref().map(SecretString::secret), now);
-            return self.settle(now, Pending::new(request, Want::Replay), access, fx);
+            let p = Pending {
+                generation: sent.generation,
+                ..self.pending(request, Want::Replay)
+            };
+            return self.settle(now, p, access, fx);
         }
         let sent = self.sent.remove(i);
         let reply = if sent.follows_redirects && opaque {
@@ -1110,14 +1145,28 @@ impl Driver {
         self.reply(request, reply);
     }
 
-    /// Wakes every waiting request: `Ok` asks again, `Err` rejects.
+    /// Wakes every waiting request: `Ok` asks again, `Err` rejects; those of
+    /// a customer who is gone get [`Driver::orphaned`]'s answer.
     fn release(&mut self, now: Millis, result: Result<()>) {
         let waiting = std::mem::take(&mut self.waiting);
+        let generation = self.session.customer_generation();
         for p in waiting {
             match &result {
+                _ if p.generation != generation => self.orphaned(p),
                 Ok(()) => self.ask(now, p),
                 Err(e) => self.reject(p, e.clone()),
             }
+        }
+    }
+
+    /// A request `request` wanting `want`, for the current customer.
+    fn pending(&self, request: RequestId, want: Want) -> Pending {
+        Pending {
+            request,
+            want,
+            force: false,
+            waits: 0,
+            generation: self.session.customer_generation(),
         }
     }
 
@@ -1135,7 +1184,7 @@ impl Driver {
         if let Some(id) = fx.abort {
             self.outbox.push(Effect::AbortCall(id));
             if let Some((call, presented)) = self.grant.take_if(|(c, _)| c.id == id) {
-                self.keep_stale_grant(call.id, presented);
+                self.keep_stale_grant(call, presented, now);
             }
         }
         self.outbox.extend(events.into_iter().map(Effect::Emit));
@@ -1159,6 +1208,7 @@ impl Driver {
         if self.tabs.as_ref().is_some_and(|t| t.round_over(now)) {
             self.finish_round(now);
         }
+        self.give_up_late_grants(now);
         let fx = self.session.tick(now);
         self.apply(fx, now);
     }
@@ -1190,10 +1240,10 @@ impl Driver {
             return;
         }
         let round = self.tabs.as_ref().and_then(Tabs::round_deadline);
-        let wake = match (self.session.next_wake(), round) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let wake = min_of(
+            min_of(self.session.next_wake(), round),
+            self.next_grant_give_up(),
+        );
         let Some(wake) = wake else {
             if self.armed.take().is_some() {
                 self.outbox.push(Effect::ClearTimer);
@@ -1272,7 +1322,7 @@ impl Driver {
                 Some(refresh_token) => {
                     let body = self.config.grant.refresh_body(&refresh_token);
                     if let Some((earlier, presented)) = self.grant.replace((call, refresh_token)) {
-                        self.keep_stale_grant(earlier.id, presented);
+                        self.keep_stale_grant(earlier, presented, now);
                     }
                     self.outbox.push(Effect::PostRefreshGrant {
                         call: call.id,
@@ -1292,22 +1342,74 @@ impl Driver {
         self.grant.take_if(|(c, _)| c.id == call)
     }
 
-    fn keep_stale_grant(&mut self, call: CallId, presented: SecretString) {
+    fn keep_stale_grant(&mut self, call: Call, presented: SecretString, now: Millis) {
         if self.stale_grants.len() == STALE_GRANTS {
-            self.stale_grants.remove(0);
+            // No longer listened to: what became of its refresh token will
+            // never be known.
+            let oldest = self.stale_grants.remove(0);
+            if !oldest.given_up {
+                self.give_up_grant(&oldest.presented, now);
+            }
         }
-        self.stale_grants.push((call, presented));
+        self.session.grant_unanswered(presented.clone());
+        self.stale_grants.push(StaleGrant {
+            call: call.id,
+            presented,
+            posted_at: call.started_at,
+            given_up: false,
+        });
     }
 
-    fn take_stale_grant(&mut self, call: CallId) -> Option<SecretString> {
-        let at = self.stale_grants.iter().position(|(c, _)| *c == call)?;
-        Some(self.stale_grants.remove(at).1)
+    /// A grant whose answer never came (or will never be heard): its
+    /// refresh token may have been rotated, so it is never presented again.
+    fn give_up_grant(&mut self, presented: &SecretString, now: Millis) {
+        self.session.forget_refresh_token(presented);
+        self.session.grant_settled(presented, now);
+        self.persist();
+        // Told before the refresh lock is let go: the other tabs hold it.
+        if let Some(msg) = self
+            .tabs
+            .as_ref()
+            .and_then(|_| tabs::refresh(&self.session))
+        {
+            self.outbox.push(Effect::Post(SecretString::new(msg)));
+        }
+    }
+
+    /// The stale grant of `call` settled, whatever its outcome.
+    fn take_stale_grant(&mut self, now: Millis, call: CallId) -> Option<SecretString> {
+        let at = self.stale_grants.iter().position(|g| g.call == call)?;
+        let grant = self.stale_grants.remove(at);
+        self.session.grant_settled(&grant.presented, now);
+        Some(grant.presented)
+    }
+
+    /// Gives up on the stale grants unanswered for [`GRANT_TIMEOUT_MS`].
+    fn give_up_late_grants(&mut self, now: Millis) {
+        for i in 0..self.stale_grants.len() {
+            let g = &mut self.stale_grants[i];
+            if !g.given_up && now >= g.posted_at.saturating_add(GRANT_TIMEOUT_MS) {
+                g.given_up = true;
+                let presented = g.presented.clone();
+                self.give_up_grant(&presented, now);
+            }
+        }
+    }
+
+    /// When the next stale grant is given up on, if any waits.
+    fn next_grant_give_up(&self) -> Option<Millis> {
+        self.stale_grants
+            .iter()
+            .filter(|g| !g.given_up)
+            .map(|g| g.posted_at.saturating_add(GRANT_TIMEOUT_MS))
+            .min()
     }
 
     /// The answer to a grant whose call is over: only its refresh token
-    /// counts (kept when rotated, forgotten when refused).
+    /// counts (kept when rotated, forgotten when refused). A cycle that
+    /// waited for it goes on at once.
     fn stale_grant_answered(&mut self, now: Millis, call: CallId, answer: &HttpAnswer) {
-        let Some(presented) = self.take_stale_grant(call) else {
+        let Some(presented) = self.take_stale_grant(now, call) else {
             return;
         };
         if answer.status == 400 || answer.status == 401 {
@@ -1315,6 +1417,33 @@ impl Driver {
         } else if (200..300).contains(&answer.status) {
             self.keep_issued_refresh_token(now, call, answer.body.secret());
         }
+        self.tick(now);
+    }
+
+    /// A grant's POST failed without an answer: `refresh_failed` (no token
+    /// endpoint known) and `provider_timeout` (the host's
+    /// [`GRANT_TIMEOUT_MS`] bound: the endpoint may have rotated it) spend
+    /// the refresh token presented; after a plain `network` failure it is
+    /// presented again.
+    fn grant_failed(&mut self, now: Millis, call: CallId, error: Error) {
+        let spends = matches!(
+            error.code(),
+            ErrorCode::RefreshFailed | ErrorCode::ProviderTimeout
+        );
+        let Some((grant, presented)) = self.take_grant(call) else {
+            if let Some(presented) = self.take_stale_grant(now, call) {
+                if spends {
+                    self.session.forget_refresh_token(&presented);
+                }
+                self.tick(now);
+            }
+            return;
+        };
+        if spends {
+            // Forgotten, so the next attempt asks the provider.
+            self.session.forget_refresh_token(&presented);
+        }
+        self.fail_call(now, grant.id, error);
     }
 
     /// The token endpoint's answer: refused (`refresh_failed`), failed
@@ -1573,7 +1702,10 @@ impl Driver {
     /// Lets the other tabs have the refresh lock once this tab's cycle ended.
     fn release_lock_when_done(&mut self) {
         let s = &self.session;
-        let refreshing = s.refreshing().then(|| s.customer_id()).flatten();
+        // Also while a grant that presented the refresh token the other tabs
+        // hold is unanswered: they would present it too.
+        let busy = s.refreshing() || s.refresh_token_unanswered();
+        let refreshing = busy.then(|| s.customer_id()).flatten();
         if let Some(lock) = self
             .tabs
             .as_mut()
@@ -1615,6 +1747,11 @@ impl Driver {
             return;
         };
         let customer = self.session.customer_id().map(str::to_owned);
+        if let Some(spent) = msg.spent_refresh_token(customer.as_deref()) {
+            let before = self.refresh_token_mark();
+            self.session.forget_refresh_token(&spent);
+            self.persist_taken_refresh_token(before);
+        }
         if let Some((refresh_token, at)) = msg.refresh_token(customer.as_deref()) {
             let before = self.refresh_token_mark();
             self.session.share_refresh_token(refresh_token, at);
@@ -1622,10 +1759,18 @@ impl Driver {
         }
         match msg.kind.as_str() {
             "want" => {
-                let offer = self.session.credential().filter(|c| {
-                    customer.is_some() && msg.customer_id == customer && c.is_valid_at(now)
-                });
-                let fields = offer.and_then(|c| tabs::token_fields(&self.session, c));
+                let same = customer.is_some() && msg.customer_id == customer;
+                let offer = self
+                    .session
+                    .credential()
+                    .filter(|c| same && c.is_valid_at(now));
+                // Without a token to offer, still the refresh tokens: the
+                // asker is about to present the one it holds.
+                let fields = match offer {
+                    Some(c) => tabs::token_fields(&self.session, c),
+                    None if same => tabs::refresh_fields(&self.session),
+                    None => None,
+                };
                 let answer = tabs::have(&msg, fields);
                 self.outbox.push(Effect::Post(SecretString::new(answer)));
             }
@@ -1682,15 +1827,21 @@ impl Driver {
     }
 }
 
-impl Pending {
-    fn new(request: RequestId, want: Want) -> Pending {
-        Pending {
-            request,
-            want,
-            force: false,
-            waits: 0,
-        }
+/// The earlier of two optional times.
+fn min_of(a: Option<Millis>, b: Option<Millis>) -> Option<Millis> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
+}
+
+/// The answer to a request whose customer changed (another `setCustomer`,
+/// `clearCustomer`, a logout in another tab) before it was answered.
+fn customer_changed() -> Error {
+    Error::new(
+        ErrorCode::NotAuthenticated,
+        "the customer changed before this request was answered",
+    )
 }
 
 fn destroyed() -> Error {

@@ -400,6 +400,20 @@ impl Message {
         Some((SecretString::new(token), at as Millis))
     }
 
+    /// The refresh token it says is spent (refused, or presented by a grant
+    /// whose answer never came), if it is for `customer`: not presented
+    /// again here either.
+    pub fn spent_refresh_token(&self, customer: Option<&str>) -> Option<SecretString> {
+        if customer.is_none() || self.customer_id.as_deref() != customer {
+            return None;
+        }
+        let token = self
+            .body
+            .get_str("spentRefreshToken")
+            .filter(|t| !t.is_empty())?;
+        Some(SecretString::new(token))
+    }
+
     /// The credential of a `token` or `have`, if it is for `customer`.
     pub fn offer(&self, customer: &str) -> Option<Credential> {
         admit::restore(self.body.get_str("credential")?, customer)
@@ -435,12 +449,26 @@ fn end(mut s: String) -> String {
     s
 }
 
-/// The session's newest refresh token and when it arrived.
+/// The session's newest refresh token and when it arrived, and the last
+/// one it knows to be spent (the other tabs may hold it still).
 fn add_refresh_token(s: &mut String, session: &Session) {
     if let (Some(token), Some(at)) = (session.refresh_token(), session.refresh_token_at()) {
         field(s, "refreshToken", token.secret());
         number(s, "refreshTokenAt", at);
     }
+    if let Some(spent) = session.last_spent_refresh_token() {
+        field(s, "spentRefreshToken", spent.secret());
+    }
+}
+
+/// The body of a `have` without a token to offer: the session's refresh
+/// tokens (newest, last spent) for the asker, `None` without a customer.
+pub fn refresh_fields(session: &Session) -> Option<String> {
+    let customer = session.customer_id()?;
+    let mut s = String::new();
+    field(&mut s, "customerId", customer);
+    add_refresh_token(&mut s, session);
+    Some(s)
 }
 
 /// The body of a `token` / `have` with `credential` for the session's
@@ -479,11 +507,7 @@ pub fn have(want: &Message, offer_fields: Option<String>) -> String {
 
 /// Hands the session's newest refresh token to the other tabs.
 pub fn refresh(session: &Session) -> Option<String> {
-    let customer = session.customer_id()?;
-    let mut s = start("refresh");
-    field(&mut s, "customerId", customer);
-    add_refresh_token(&mut s, session);
-    Some(end(s))
+    Some(end(start("refresh") + &refresh_fields(session)?))
 }
 
 /// `customer` logged out.

@@ -1371,7 +1371,10 @@ fn a_refused_refresh_token_is_neither_stored_nor_shared() {
         .collect();
     assert!(!written.is_empty(), "{seen:?}");
     for text in &written {
-        assert!(!text.contains("\"r1\""), "the refused token in {text}");
+        // Only as the spent one the other tabs must stop presenting.
+        let usable = text.replace(r#""spentRefreshToken":"r1""#, "");
+        let quoted = usable.contains(r#""r1""#) || usable.contains(r#"\"r1\""#);
+        assert!(!quoted, "the refused token in {text}");
     }
 }
 
@@ -1409,4 +1412,341 @@ fn after_destroy_every_request_rejects_and_changes_nothing() {
             "{fx:?}"
         );
     }
+}
+
+fn set_customer_as(request: RequestId, customer_id: &str) -> Input {
+    Input::SetCustomer {
+        request,
+        customer_id: customer_id.into(),
+        provider: false,
+        stored: None,
+    }
+}
+
+fn is_customer_changed(reply: &Reply) -> bool {
+    matches!(reply, Reply::Reject(e) if e.code() == ErrorCode::NotAuthenticated
+        && e.message().contains("customer changed"))
+}
+
+#[test]
+fn requests_waiting_for_one_customer_never_get_the_next_customers_token() {
+    const X: &str = "c_customer_x";
+    const Y: &str = "c_customer_y";
+    let (mut d, _) = open("", env(), 1);
+    let x_call = calls(&run(&mut d, T0, set_customer_as(1, X)))[0];
+    // X's requests wait for X's first token.
+    assert!(replies(&fetch(&mut d, T0 + 1, 2, true)).is_empty());
+    assert!(replies(&run(&mut d, T0 + 1, get_token(3, false))).is_empty());
+    let headers = Input::AuthHeaders {
+        request: 4,
+        origin: Some(API.into()),
+    };
+    assert!(replies(&run(&mut d, T0 + 1, headers)).is_empty());
+    // The site switches to Y before X's provider answered: X's requests
+    // reject at once, with a stable code; none waits for Y.
+    let fx = run(&mut d, T0 + 2, set_customer_as(5, Y));
+    let rejected = replies(&fx);
+    assert_eq!(
+        rejected.iter().map(|(r, _)| *r).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4],
+        "{fx:?}"
+    );
+    assert!(rejected.iter().all(|(_, reply)| is_customer_changed(reply)));
+    let y_call = calls(&fx)[0];
+    // Y's token arrives: only Y's setCustomer is answered, X's fetch never
+    // goes out with Y's Authorization.
+    let token = jwt(Y, T0 + 3, 3600, "y");
+    let fx = run(
+        &mut d,
+        T0 + 3,
+        Input::ProviderAnswered {
+            call: y_call.id,
+            context: Some(context(&token)),
+        },
+    );
+    assert_eq!(replies(&fx), vec![(5, Reply::Done)]);
+    assert_eq!(d.customer_id(), Some(Y));
+    // X's provider answering late changes nothing.
+    let fx = run(
+        &mut d,
+        T0 + 4,
+        Input::ProviderAnswered {
+            call: x_call.id,
+            context: Some(context(&jwt(X, T0 + 4, 3600, "x"))),
+        },
+    );
+    assert!(replies(&fx).is_empty(), "{fx:?}");
+    // Y's own requests get Y's token.
+    let fx = run(&mut d, T0 + 5, get_token(6, false));
+    assert_eq!(
+        replies(&fx),
+        vec![(6, Reply::Token(Some(SecretString::new(token))))]
+    );
+}
+
+#[test]
+fn a_request_refused_after_its_customer_left_is_never_replayed_as_the_next_one() {
+    const Y: &str = "c_customer_y";
+    let (mut d, _) = open("", env(), 1);
+    login(&mut d, T0, 3600);
+    let x_token = d.session().credential().unwrap().token.clone();
+    let fx = fetch(&mut d, T0 + 1, 7, true);
+    let [(7, Reply::Send { headers, .. })] = &replies(&fx)[..] else {
+        panic!("send expected: {fx:?}");
+    };
+    assert_eq!(
+        bearer(headers),
+        Some(format!("Bearer {}", x_token.secret()).as_str())
+    );
+    // While it is on the way, X logs out and Y logs in.
+    let fx = run(&mut d, T0 + 2, Input::ClearCustomer { request: 8 });
+    assert_eq!(replies(&fx), vec![(8, Reply::Done)]);
+    let y_call = calls(&run(&mut d, T0 + 3, set_customer_as(9, Y)))[0];
+    let y_token = jwt(Y, T0 + 4, 3600, "y");
+    let fx = run(
+        &mut d,
+        T0 + 4,
+        Input::ProviderAnswered {
+            call: y_call.id,
+            context: Some(context(&y_token)),
+        },
+    );
+    assert_eq!(replies(&fx), vec![(9, Reply::Done)]);
+    // X's request is refused (X's session was revoked): the 401 stands, no
+    // refresh, no replay with Y's token.
+    let fx = answered(&mut d, T0 + 5, 7, 401);
+    assert_eq!(replies(&fx), vec![(7, Reply::Response)], "{fx:?}");
+    assert!(calls(&fx).is_empty());
+    assert_eq!(d.state(), State::Authenticated);
+    // The same after a 401 that waits for a refresh: a customer change
+    // while it waits hands the 401 back.
+    let fx = fetch(&mut d, T0 + 6, 10, true);
+    assert!(matches!(&replies(&fx)[..], [(10, Reply::Send { .. })]));
+    let refresh = calls(&answered(&mut d, T0 + 7, 10, 401))[0];
+    assert_eq!(refresh.reason, Reason::After401);
+    let fx = run(&mut d, T0 + 8, Input::ClearCustomer { request: 11 });
+    assert_eq!(
+        replies(&fx),
+        vec![(10, Reply::Response), (11, Reply::Done)],
+        "{fx:?}"
+    );
+}
+
+/// The refresh grants posted in `fx`: their calls and bodies.
+fn grants(fx: &[Effect]) -> Vec<(CallId, String)> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::PostRefreshGrant { call, body } => Some((*call, body.secret().to_owned())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A token-endpoint answer rotating to `refresh_token`, at `now`.
+fn rotated_answer(call: CallId, now: Millis, refresh_token: &str) -> Input {
+    let token = jwt(CUSTOMER, now, 120, refresh_token);
+    let body = format!(
+        r#"{{"access_token":"{token}","token_type":"Bearer","expires_in":120,"refresh_token":"{refresh_token}"}}"#
+    );
+    endpoint_answer(call, 200, body)
+}
+
+#[test]
+fn a_timed_out_grant_is_not_presented_again_while_on_the_wire_and_the_retry_asks_the_provider() {
+    let mut d = logged_in_with_refresh_token();
+    let due = d.session().refresh_due().unwrap();
+    let (first, body) = grant_posted(&run(&mut d, due, Input::TimerFired));
+    assert!(body.contains("refresh_token=r1"));
+    let mut seen = Vec::new();
+    // The endpoint is slower than the call deadline: the call times out,
+    // and the retry comes due, while the first POST is unanswered.
+    for at in [due + 15_000, due + 16_000, due + 17_000] {
+        let fx = run(&mut d, at, Input::TimerFired);
+        seen.extend(grants(&fx));
+        seen.extend(
+            calls(&fx)
+                .into_iter()
+                .map(|c| (c.id, "provider".to_owned())),
+        );
+    }
+    assert!(
+        grants_with(&seen, "r1").is_empty(),
+        "r1 presented again while its first grant is unanswered: {seen:?}"
+    );
+    let [(retry, via)] = &seen[..] else {
+        panic!("one retry expected: {seen:?}");
+    };
+    assert_eq!(via, "provider", "the retry goes to the provider");
+    // The late answer (which rotated r1 to r2) arrives: r2 is kept.
+    run(
+        &mut d,
+        due + 18_000,
+        rotated_answer(first, due + 18_000, "r2"),
+    );
+    assert_eq!(d.session().refresh_token().map(|t| t.secret()), Some("r2"));
+    provide(&mut d, due + 18_500, *retry, "by-provider");
+    assert_eq!(d.state(), State::Authenticated);
+    // The next refresh presents r2.
+    let next = d.session().refresh_due().unwrap();
+    let (_, body) = grant_posted(&run(&mut d, next, Input::TimerFired));
+    assert!(body.contains("refresh_token=r2"), "{body}");
+}
+
+fn grants_with<'a>(seen: &'a [(CallId, String)], refresh_token: &str) -> Vec<&'a (CallId, String)> {
+    let field = format!("refresh_token={refresh_token}");
+    seen.iter()
+        .filter(|(_, body)| body.contains(&field))
+        .collect()
+}
+
+/// A driver without a provider, resumed from a stored token with the
+/// refresh token `r1`: only the token endpoint can refresh.
+fn resumed_without_provider() -> Driver {
+    let extra = r#","tokenEndpoint":"https://id.example/token","storage":"session""#;
+    let (mut d, _) = open(extra, env(), 1);
+    let call = calls(&run(&mut d, T0, set_customer(1)))[0];
+    let token = jwt(CUSTOMER, T0, 120, "first");
+    let answer = format!(r#"{{"Auth":{{"Token":"{token}","refresh_token":"r1"}}}}"#);
+    let context = Some(answer);
+    let fx = run(
+        &mut d,
+        T0,
+        Input::ProviderAnswered {
+            call: call.id,
+            context,
+        },
+    );
+    let stored = stored_token(&fx).expect("the token is written");
+    let no_provider = Environment {
+        has_provider: false,
+        ..env()
+    };
+    let (mut next, _) = open(extra, no_provider, 2);
+    let fx = run(
+        &mut next,
+        T0 + 10,
+        Input::SetCustomer {
+            request: 1,
+            customer_id: CUSTOMER.into(),
+            provider: false,
+            stored: Some(stored),
+        },
+    );
+    assert_eq!(replies(&fx), vec![(1, Reply::Done)]);
+    next
+}
+
+#[test]
+fn without_a_provider_the_retry_waits_for_the_unanswered_grant_then_presents_its_rotation() {
+    let (mut d, due, first) = provider_less_refresh_under_way();
+    let mut seen = Vec::new();
+    for at in [due + 15_000, due + 16_000, due + 30_000] {
+        let fx = run(&mut d, at, Input::TimerFired);
+        assert!(calls(&fx).is_empty(), "no provider to ask: {fx:?}");
+        seen.extend(grants(&fx));
+    }
+    assert!(
+        seen.is_empty(),
+        "no grant while the first is unanswered: {seen:?}"
+    );
+    // Requests meanwhile wait (bounded by the grant's own timeout).
+    assert!(replies(&run(&mut d, due + 30_001, get_token(5, true))).is_empty());
+    // The late answer rotated r1 to r2: the retry goes out at once with r2.
+    let fx = run(
+        &mut d,
+        due + 31_000,
+        rotated_answer(first, due + 31_000, "r2"),
+    );
+    let [(retry, body)] = &grants(&fx)[..] else {
+        panic!("the retry expected at once: {fx:?}");
+    };
+    assert!(body.contains("refresh_token=r2"), "{body}");
+    let fx = run(
+        &mut d,
+        due + 31_100,
+        rotated_answer(*retry, due + 31_100, "r3"),
+    );
+    assert!(
+        matches!(&replies(&fx)[..], [(5, Reply::Token(Some(_)))]),
+        "{fx:?}"
+    );
+    assert_eq!(d.session().refresh_token().map(|t| t.secret()), Some("r3"));
+}
+
+#[test]
+fn a_grant_unanswered_for_its_whole_timeout_spends_its_refresh_token() {
+    let (mut d, due, first) = provider_less_refresh_under_way();
+    let fx = run(&mut d, due + 15_000, Input::TimerFired);
+    assert!(grants(&fx).is_empty());
+    // Nothing else wakes the driver: it wakes itself at the grant's bound.
+    let fx = run(&mut d, due + 16_000, Input::TimerFired);
+    let wake = timer(&fx).expect("a timer for the grant's bound");
+    assert_eq!(due + 16_000 + Millis::from(wake), due + GRANT_TIMEOUT_MS);
+    let fx = run(&mut d, due + GRANT_TIMEOUT_MS, Input::TimerFired);
+    assert!(grants(&fx).is_empty(), "r1 may be spent: {fx:?}");
+    assert!(d.session().refresh_token().is_none());
+    // The host's abort at the same bound changes nothing more.
+    let timed_out = Error::new(
+        ErrorCode::ProviderTimeout,
+        "the token endpoint did not answer in time",
+    );
+    let fx = run(
+        &mut d,
+        due + GRANT_TIMEOUT_MS + 5,
+        Input::TokenEndpointFailed {
+            call: first,
+            error: timed_out,
+        },
+    );
+    assert!(grants(&fx).is_empty(), "{fx:?}");
+}
+
+/// A provider-less driver whose refresh grant (presenting `r1`) went out at
+/// `due` and is not answered yet: the driver, `due` and the grant's call.
+fn provider_less_refresh_under_way() -> (Driver, Millis, CallId) {
+    let mut d = resumed_without_provider();
+    let due = d.session().refresh_due().unwrap();
+    let (first, body) = grant_posted(&run(&mut d, due, Input::TimerFired));
+    assert!(body.contains("refresh_token=r1"));
+    (d, due, first)
+}
+
+#[test]
+fn a_refresh_token_given_up_on_is_spent_for_the_other_tabs_too() {
+    let (mut a, _, _) = session_tab(1, "r1");
+    let (mut b, _, _) = session_tab(2, "r1");
+    let due = a.session().refresh_due().unwrap();
+    let fx = run(&mut a, due, Input::TimerFired);
+    let (_, body) = grant_posted(&granted_alone(&mut a, due, &fx));
+    assert!(body.contains("refresh_token=r1"));
+    // The grant times out and stays unanswered up to its bound: r1 may
+    // have been rotated, so `a` spends it and tells the tabs that hold it.
+    for at in [due + 15_000, due + 16_000] {
+        assert!(grants(&run(&mut a, at, Input::TimerFired)).is_empty());
+    }
+    let fx = run(&mut a, due + GRANT_TIMEOUT_MS, Input::TimerFired);
+    let told = posts(&fx)
+        .into_iter()
+        .find(|m| m.contains(r#""spentRefreshToken":"r1""#))
+        .unwrap_or_else(|| panic!("the tabs are told: {fx:?}"));
+    // A tab that missed that message learns it from `a`'s answer to its
+    // `want`, before it presents r1.
+    let b_due = b
+        .session()
+        .refresh_due()
+        .unwrap()
+        .max(due + GRANT_TIMEOUT_MS);
+    let fx = run(&mut b, b_due, Input::TimerFired);
+    let lock = lock_asked(&fx);
+    run(&mut b, b_due, Input::LockGranted { lock });
+    let want = posts(&run(&mut b, b_due, Input::PeersCounted { count: 1 })).remove(0);
+    let have = posts(&run(&mut a, b_due, message(want))).remove(0);
+    assert!(have.contains(r#""spentRefreshToken":"r1""#), "{have}");
+    let fx = run(&mut b, b_due, message(have));
+    assert!(grants(&fx).is_empty(), "r1 is not presented: {fx:?}");
+    assert!(b.session().refresh_token().is_none());
+    // And the broadcast alone does the same.
+    let (mut c, _, _) = session_tab(3, "r1");
+    run(&mut c, due + GRANT_TIMEOUT_MS, message(told));
+    assert!(c.session().refresh_token().is_none());
 }

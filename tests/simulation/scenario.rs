@@ -417,6 +417,15 @@ impl Scenario {
             s.ops.push((at, Op::Logout { tab }));
             s.ops.push((at + r.range(sec, 30 * sec), Op::Login));
         }
+        if s.token_endpoint && s.timeout_rate == 0.0 {
+            // A slow token endpoint (its own stream: the other draws stay
+            // what they were): it rotates, and answers after the call's
+            // deadline or not before the host's bound.
+            let mut r = Rng::new(seed, 4);
+            if r.chance(0.25) {
+                s.timeout_rate = r.unit() * 0.3;
+            }
+        }
         if family == Family::TabDeath {
             // Its own stream: the other draws stay what they were.
             let mut r = Rng::new(seed, 3);
@@ -441,14 +450,18 @@ impl Scenario {
 
     /// The provider answers every call in time (latency only).
     pub fn no_failure(&self) -> bool {
-        self.rotations_answered() && self.refused_rotation_rate == 0.0 && !self.refuses_rotations()
+        self.rotations_answered()
+            && self.timeout_rate == 0.0
+            && self.refused_rotation_rate == 0.0
+            && !self.refuses_rotations()
     }
 
-    /// Every call is answered, though some answers may be refused rotations:
-    /// then no tab may ever present a spent refresh token.
+    /// Every rotation reaches the page, or the page knows it may have been
+    /// made: some answers may be refused rotations, and some grants time out
+    /// (answered after their deadline, or never, once the host's bound
+    /// aborted them). Then no tab may ever present a spent refresh token.
     pub fn rotations_answered(&self) -> bool {
         self.failure_rate == 0.0
-            && self.timeout_rate == 0.0
             && self.bad_answer_rate == 0.0
             && self.busy_rate == 0.0
             && !self.offline_periods()

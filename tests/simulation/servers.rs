@@ -76,6 +76,16 @@ impl World<'_> {
             && !matches!(outcome, Outcome::Timeout | Outcome::Offline)
             && self.rng.chance(scn.sync_answer_rate);
         let latency = if sync { 0 } else { latency };
+        // A token endpoint that times out is slow, not deaf: it rotates the
+        // refresh token, and its answer comes after the call's deadline, or
+        // never once the host aborted the POST at its bound.
+        let late_grant = matches!(outcome, Outcome::Timeout) && call.via == Via::TokenEndpoint;
+        let latency = if late_grant {
+            scn.policy().provider_timeout_ms
+                + self.rng.range(1, 2 * chat_auth::driver::GRANT_TIMEOUT_MS)
+        } else {
+            latency
+        };
         self.log(|| {
             let presents = refresh_token.as_deref().unwrap_or("-");
             format!(
@@ -104,8 +114,16 @@ impl World<'_> {
             token: None,
         });
         self.call_index.insert((tab, page, call.id), key);
+        if late_grant && latency >= chat_auth::driver::GRANT_TIMEOUT_MS {
+            let e = Error::new(
+                ErrorCode::ProviderTimeout,
+                "the token endpoint did not answer in time",
+            );
+            let abort = Ev::grant(tab, page, call.id, Err(e));
+            self.push(self.now + chat_auth::driver::GRANT_TIMEOUT_MS, abort);
+        }
         match outcome {
-            Outcome::Timeout => {}
+            Outcome::Timeout if !late_grant => {}
             Outcome::Offline => {
                 let answer = match call.via {
                     Via::Provider => {
@@ -142,7 +160,12 @@ impl World<'_> {
     /// The provider's backend (or token endpoint) answers a call.
     pub(super) fn mint(&mut self, key: usize) {
         let (started_at, latency) = (self.calls[key].started_at, self.calls[key].latency);
-        if let Some(answer) = self.answer(key) {
+        let answer = self.answer(key);
+        // A grant slower than the host's bound is processed all the same;
+        // its answer is lost to the abort (fed in `make_call`).
+        let lost = self.calls[key].via == Via::TokenEndpoint
+            && latency >= chat_auth::driver::GRANT_TIMEOUT_MS;
+        if let Some(answer) = answer.filter(|_| !lost) {
             self.push(started_at + latency, answer);
         }
     }
@@ -167,6 +190,9 @@ impl World<'_> {
             }))
         };
         let answer = match outcome {
+            Outcome::Timeout if via == Via::TokenEndpoint => {
+                return Some(self.grant_token(key, outcome, issuer_now));
+            }
             Outcome::Timeout | Outcome::Offline => return None,
             Outcome::Fail => match via {
                 Via::Provider => provider(Err(ProviderFailure::Rejected)),
