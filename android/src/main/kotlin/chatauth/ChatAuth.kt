@@ -130,8 +130,16 @@ class ChatAuth(
     private val driver: SessionDriver
     private val nextId = AtomicLong(1)
 
-    /** The driver's own requests: no redirects (a redirect would post the refresh token on). */
-    private val http: OkHttpClient = http.newBuilder().followRedirects(false).followSslRedirects(false).build()
+    // The driver's own requests (refresh grant, JWKS, introspection): no redirects (a redirect would post
+    // the refresh token on), and a refresh grant may take as long as the driver waits for it (60 s,
+    // GRANT_TIMEOUT_MS), not OkHttp's 10 s read timeout: a grant given up on early would be retried with
+    // a refresh token the server may have rotated already.
+    private val http: OkHttpClient = http.newBuilder()
+        .followRedirects(false)
+        .followSslRedirects(false)
+        .readTimeout(60, java.util.concurrent.TimeUnit.SECONDS)
+        .callTimeout(60, java.util.concurrent.TimeUnit.SECONDS)
+        .build()
 
     // Everything below is touched only under `lock`.
     private var provider: ContextProvider? = contextProvider
