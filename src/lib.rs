@@ -27,6 +27,7 @@ pub mod config;
 pub mod context;
 mod decimal;
 pub mod discovery;
+pub mod dpop;
 pub mod driver;
 pub mod error;
 pub mod fetch_retry;
