@@ -56,11 +56,18 @@ impl Judge {
 }
 
 async fn post_form(url: &str, body: &str) -> Result<Response> {
+    post_form_with(url, body, None).await
+}
+
+async fn post_form_with(url: &str, body: &str, proof: Option<&str>) -> Result<Response> {
     let init = web_sys::RequestInit::new();
     init.set_method("POST");
     let headers = web_sys::Headers::new().map_err(|_| network())?;
     let _ = headers.set("Content-Type", "application/x-www-form-urlencoded");
     let _ = headers.set("Accept", "application/json");
+    if let Some(proof) = proof {
+        let _ = headers.set("DPoP", proof);
+    }
     init.set_headers(&headers);
     init.set_body(&JsValue::from_str(body));
     // The body holds a refresh token or an access token: a 307/308 redirect
@@ -190,9 +197,14 @@ fn header(response: &Response, name: &str) -> Option<String> {
 /// Posts the refresh grant's `body` to the token endpoint: its answer as
 /// received, `network` when it cannot be had, `refresh_failed` when no
 /// token endpoint is known. The driver judges the answer.
-pub async fn refresh_grant(judge: &Judge, body: SecretString) -> Result<HttpAnswer> {
+pub async fn refresh_grant(
+    judge: &Judge,
+    body: SecretString,
+    proof: Option<SecretString>,
+) -> Result<HttpAnswer> {
     let endpoint = token_endpoint(judge).await?;
-    let response = post_form(&endpoint, body.secret()).await?;
+    let proof = proof.as_ref().map(SecretString::secret);
+    let response = post_form_with(&endpoint, body.secret(), proof).await?;
     // Only a success needs its body; a refusal or a busy answer still counts
     // by its status (and `Retry-After`) when its body cannot be read.
     let body = match text(&response).await {
@@ -205,6 +217,7 @@ pub async fn refresh_grant(judge: &Judge, body: SecretString) -> Result<HttpAnsw
         date: header(&response, "Date"),
         retry_after: header(&response, "Retry-After"),
         body: SecretString::new(body),
+        dpop_nonce: header(&response, "DPoP-Nonce"),
     })
 }
 

@@ -15,7 +15,7 @@
 //! rejects a redirect answer with `network`.
 
 use super::js;
-use crate::driver::{Header, Input, Reply, RequestId};
+use crate::driver::{DpopAnswer, Header, Input, ProofTarget, Reply, RequestId};
 use crate::error::ErrorCode;
 use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::*;
@@ -58,6 +58,26 @@ pub fn origin_of(url: &str) -> Option<String> {
     parsed.ok().map(|u| u.origin())
 }
 
+/// The method (normalized as `fetch` does: `get` → `GET`) and absolute URL
+/// of a request to `url`, for a DPoP proof.
+pub fn target_of(url: &str, method: Option<&str>) -> Option<ProofTarget> {
+    let base = js::get(&js::get(&js::global(), "location"), "href").as_string();
+    let parsed = match base {
+        Some(base) => web_sys::Url::new_with_base(url, &base),
+        None => web_sys::Url::new(url),
+    };
+    let method = method.unwrap_or("GET");
+    const NORMALIZED: [&str; 6] = ["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"];
+    let method = match NORMALIZED.iter().find(|m| m.eq_ignore_ascii_case(method)) {
+        Some(m) => (*m).to_owned(),
+        None => method.to_owned(),
+    };
+    parsed.ok().map(|u| ProofTarget {
+        method,
+        url: u.href(),
+    })
+}
+
 fn invalid_request() -> JsValue {
     js::error(
         ErrorCode::Network,
@@ -79,19 +99,27 @@ pub fn read(
         None
     };
     let cheap = url.filter(|_| replayable_body(&init));
-    let (url, follows, request_obj, replayable) = match cheap {
+    let (url, follows, request_obj, replayable, method) = match cheap {
         Some(url) => {
             let redirect = js::get(&init, "redirect").as_string();
             let follows = redirect.is_none_or(|r| r == "follow");
-            (url, follows, None, true)
+            let method = js::get(&init, "method").as_string();
+            (url, follows, None, true, method)
         }
         None => {
             let r = new_request(&input, &init)?;
             let follows = js::get(&r, "redirect").as_string().as_deref() == Some("follow");
             let replayable = !r.body_used();
-            (r.url(), follows, Some(r), replayable)
+            (
+                r.url(),
+                follows,
+                Some(Clone::clone(&r)),
+                replayable,
+                Some(r.method()),
+            )
         }
     };
+    let target = target_of(&url, method.as_deref());
     let call = Box::new(FetchCall {
         input,
         init,
@@ -105,6 +133,7 @@ pub fn read(
         origin: origin_of(&url),
         follows_redirects: follows,
         replayable,
+        target,
     };
     Ok((call, driver_input))
 }
@@ -189,11 +218,22 @@ pub fn send(
                 let status = js::get(&response, "status").as_f64().unwrap_or(0.0) as u16;
                 let opaque_redirect =
                     js::get(&response, "type").as_string().as_deref() == Some("opaqueredirect");
+                let headers = js::get(&response, "headers");
+                let read = |name: &str| {
+                    headers
+                        .dyn_ref::<web_sys::Headers>()
+                        .and_then(|h| h.get(name).ok().flatten())
+                };
+                let dpop = DpopAnswer {
+                    nonce: read("DPoP-Nonce"),
+                    www_authenticate: read("WWW-Authenticate"),
+                };
                 call.response = Some(response);
                 Input::FetchAnswered {
                     request: id,
                     status,
                     opaque_redirect,
+                    dpop,
                 }
             }
             Err(e) => {

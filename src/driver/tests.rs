@@ -183,6 +183,7 @@ fn answered(d: &mut Driver, now: Millis, request: RequestId, status: u16) -> Vec
         request,
         status,
         opaque_redirect,
+        dpop: Default::default(),
     };
     run(d, now, input)
 }
@@ -208,7 +209,7 @@ fn granted_alone(d: &mut Driver, now: Millis, fx: &[Effect]) -> Vec<Effect> {
 /// The refresh grant posted in `fx`.
 fn grant_posted(fx: &[Effect]) -> (CallId, String) {
     let grant = fx.iter().find_map(|e| match e {
-        Effect::PostRefreshGrant { call, body } => Some((*call, body.secret().to_owned())),
+        Effect::PostRefreshGrant { call, body, .. } => Some((*call, body.secret().to_owned())),
         _ => None,
     });
     grant.unwrap_or_else(|| panic!("a refresh grant expected: {fx:?}"))
@@ -347,6 +348,7 @@ fn headers_go_only_to_allowed_origins() {
         Input::AuthHeaders {
             request: 1,
             origin: Some("https://evil.example".into()),
+            target: None,
         },
     );
     assert_eq!(replies(&fx), vec![(1, Reply::Headers(vec![]))]);
@@ -356,6 +358,7 @@ fn headers_go_only_to_allowed_origins() {
         Input::AuthHeaders {
             request: 2,
             origin: None,
+            target: None,
         },
     );
     assert_eq!(replies(&fx), vec![(2, Reply::Headers(vec![]))]);
@@ -366,6 +369,7 @@ fn headers_go_only_to_allowed_origins() {
         Input::AuthHeaders {
             request: 3,
             origin: Some(API.into()),
+            target: None,
         },
     );
     let anonymous = vec![(
@@ -380,6 +384,7 @@ fn headers_go_only_to_allowed_origins() {
         Input::AuthHeaders {
             request: 4,
             origin: Some(API.into()),
+            target: None,
         },
     );
     let [(4, Reply::Headers(h))] = &replies(&fx)[..] else {
@@ -395,6 +400,7 @@ fn headers_go_only_to_allowed_origins() {
             origin: Some("https://cdn.example".into()),
             follows_redirects: true,
             replayable: true,
+            target: None,
         },
     );
     assert_eq!(replies(&fx), vec![(5, Reply::Plain)]);
@@ -409,6 +415,7 @@ fn fetch(d: &mut Driver, now: Millis, request: RequestId, replayable: bool) -> V
             origin: Some(API.into()),
             follows_redirects: true,
             replayable,
+            target: None,
         },
     )
 }
@@ -586,6 +593,7 @@ fn the_token_endpoint_rotation_is_kept_and_shared_before_judging() {
                 body: SecretString::new(format!(
                     r#"{{"access_token":"{bad}","token_type":"Bearer","expires_in":120,"refresh_token":"r2"}}"#
                 )),
+                dpop_nonce: None,
             },
         },
     );
@@ -632,6 +640,7 @@ fn a_refused_refresh_token_is_forgotten_and_retry_after_is_honoured() {
                 date: None,
                 retry_after: Some("20".into()),
                 body: SecretString::new(""),
+                dpop_nonce: None,
             },
         },
     );
@@ -651,6 +660,7 @@ fn a_refused_refresh_token_is_forgotten_and_retry_after_is_honoured() {
                 date: None,
                 retry_after: None,
                 body: SecretString::new(r#"{"error":"invalid_grant"}"#),
+                dpop_nonce: None,
             },
         },
     );
@@ -665,6 +675,7 @@ fn endpoint_answer(call: CallId, status: u16, body: String) -> Input {
             date: None,
             retry_after: None,
             body: SecretString::new(body),
+            dpop_nonce: None,
         },
     }
 }
@@ -1053,6 +1064,7 @@ fn debug_output_of_effects_and_inputs_never_shows_a_token_or_refresh_token() {
         Input::AuthHeaders {
             request: 2,
             origin: Some(API.into()),
+            target: None,
         },
     );
     let [(2, Reply::Headers(h))] = &replies(&fx)[..] else {
@@ -1116,3 +1128,5 @@ fn a_refresh_token_rotated_by_another_tab_is_stored_for_a_reload() {
     let held = reloaded.session().refresh_token().map(|t| t.secret());
     assert_eq!(held, Some("r2"));
 }
+
+mod dpop;

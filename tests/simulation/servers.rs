@@ -164,6 +164,7 @@ impl World<'_> {
                 date: Some(http_date(issuer_now)),
                 retry_after,
                 body: SecretString::new(""),
+                dpop_nonce: None,
             }))
         };
         let answer = match outcome {
@@ -293,6 +294,7 @@ impl World<'_> {
             date: Some(http_date(issuer_now)),
             retry_after: None,
             body: SecretString::new(r#"{"error":"invalid_grant"}"#),
+            dpop_nonce: None,
         };
         Ev::grant(tab, page, call, Ok(answer))
     }
@@ -326,6 +328,7 @@ impl World<'_> {
                         r#"{{"access_token":"{token}","token_type":"Bearer","expires_in":{}{refresh}}}"#,
                         self.scn.ttl_ms / 1000
                     )),
+                    dpop_nonce: None,
                 };
                 Ev::grant(tab, page, call, Ok(answer))
             }

@@ -1,0 +1,82 @@
+// DPoP keys (option `dpop`, RFC 9449) for the browser host (src/bindings/host.rs). It decides
+// nothing: the driver says which key, and what to sign.
+//
+// One ECDSA P-256 key pair per name, made by WebCrypto with `extractable: false` and kept in
+// IndexedDB as CryptoKey objects (structured clone, never exported), so every tab of the origin
+// proves with the same key and a reload keeps it. Where IndexedDB is refused (some private
+// modes) the tab keeps its own key in memory.
+
+const DB = 'chat-auth-dpop';
+const STORE = 'keys';
+
+function request(req) {
+  return new Promise((resolve, reject) => {
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+}
+
+function openDb() {
+  const req = indexedDB.open(DB, 1);
+  req.onupgradeneeded = () => req.result.createObjectStore(STORE);
+  return request(req);
+}
+
+const usable = (pair) => pair != null && pair.privateKey instanceof CryptoKey && pair.publicKey instanceof CryptoKey;
+
+/** Stores `pair` as `name` unless a pair is there already (one readwrite transaction, so two tabs
+ * making keys at once end up with the same one); resolves with the pair kept. */
+function keep(db, name, pair) {
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction(STORE, 'readwrite');
+    const store = tx.objectStore(STORE);
+    let kept = pair;
+    const get = store.get(name);
+    get.onsuccess = () => {
+      if (usable(get.result)) kept = get.result;
+      else store.put(pair, name);
+    };
+    tx.oncomplete = () => resolve(kept);
+    tx.onerror = () => reject(tx.error);
+    tx.onabort = () => reject(tx.error);
+  });
+}
+
+function generate() {
+  return crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify']);
+}
+
+async function load(name) {
+  let db = null;
+  try {
+    db = await openDb();
+  } catch {
+    return generate();
+  }
+  try {
+    const found = await request(db.transaction(STORE, 'readonly').objectStore(STORE).get(name));
+    if (usable(found)) return found;
+    const made = await generate();
+    return await keep(db, name, { privateKey: made.privateKey, publicKey: made.publicKey });
+  } finally {
+    db.close();
+  }
+}
+
+/** Loads (or makes and keeps) key pair `name`: `done(publicJwk, privateKey)`, or `done(null)`. */
+export function loadProofKey(name, done) {
+  load(name)
+    .then(async (pair) => done(await crypto.subtle.exportKey('jwk', pair.publicKey), pair.privateKey))
+    .catch(() => done(null, null));
+}
+
+/** Signs the ASCII `input` with `privateKey` (ES256): `done(ArrayBuffer)` (raw R ‖ S), or `done(null)`. */
+export function signProof(privateKey, input, done) {
+  let signing;
+  try {
+    signing = crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, privateKey, new TextEncoder().encode(input));
+  } catch {
+    signing = Promise.reject();
+  }
+  signing.then(done, () => done(null));
+}

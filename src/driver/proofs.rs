@@ -1,0 +1,227 @@
+//! The driver's DPoP bookkeeping (option `dpop`, RFC 9449): the public half
+//! of the key the host holds, the last nonce each server sent, and the
+//! replies and grants waiting for their proof's signature.
+//!
+//! The driver decides every claim ([`crate::dpop::ProofClaims`]) and when a
+//! proof is needed; the host only loads the key ([`super::Effect::LoadProofKey`])
+//! and signs ([`super::Effect::SignProof`]).
+
+use super::{Reply, RequestId};
+use crate::dpop::ProofKey;
+use crate::secret::SecretString;
+use crate::session::CallId;
+
+/// Identifies one proof being signed.
+pub type ProofId = u64;
+
+/// How many servers' nonces are remembered (the API origins and the token
+/// endpoint; a handful).
+const MAX_NONCES: usize = 16;
+
+/// The request a proof is made for: its method and absolute URL.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProofTarget {
+    /// The method, as the request is sent (`GET`, `POST`).
+    pub method: String,
+    /// The absolute URL (`new URL(input, location.href).href`).
+    pub url: String,
+}
+
+/// What an answer said about DPoP.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DpopAnswer {
+    /// The `DPoP-Nonce` header, if readable.
+    pub nonce: Option<String>,
+    /// The `WWW-Authenticate` header, if readable.
+    pub www_authenticate: Option<String>,
+}
+
+/// Whether `www_authenticate` is a DPoP challenge with
+/// `error="use_dpop_nonce"` (RFC 9449 §9).
+pub fn is_nonce_challenge(www_authenticate: &str) -> bool {
+    let lower = www_authenticate.to_ascii_lowercase();
+    lower.trim_start().starts_with("dpop")
+        && (lower.contains("error=\"use_dpop_nonce\"") || lower.contains("error=use_dpop_nonce"))
+}
+
+/// Whether a token endpoint's error body is `use_dpop_nonce` (§8).
+pub fn is_nonce_error(body: &str) -> bool {
+    crate::json::parse_object(body.as_bytes())
+        .ok()
+        .is_some_and(|o| o.get_str("error") == Some(crate::dpop::USE_DPOP_NONCE))
+}
+
+/// The key's state.
+#[derive(Debug)]
+pub(super) enum Key {
+    /// The host is loading or making it.
+    Loading,
+    /// Ready: its public half and thumbprint.
+    Ready(ProofKey, String),
+    /// WebCrypto (or IndexedDB) could not give one.
+    Failed,
+}
+
+/// What a proof is for.
+#[derive(Debug)]
+pub(super) enum Purpose {
+    /// A reply (`Send`, `Replay`, `Headers`) that goes out with the proof
+    /// added to its headers.
+    Reply {
+        request: RequestId,
+        reply: Reply,
+        target: ProofTarget,
+        token: Option<SecretString>,
+    },
+    /// A refresh grant: its body and the token endpoint's URL.
+    Grant {
+        call: CallId,
+        body: SecretString,
+        url: String,
+    },
+}
+
+impl Purpose {
+    pub(super) fn url(&self) -> &str {
+        match self {
+            Purpose::Reply { target, .. } => &target.url,
+            Purpose::Grant { url, .. } => url,
+        }
+    }
+}
+
+/// The DPoP state of one driver.
+#[derive(Debug)]
+pub(super) struct Proofs {
+    pub(super) key: Key,
+    /// The last `DPoP-Nonce` of each server (by origin), newest last.
+    nonces: Vec<(String, String)>,
+    next: ProofId,
+    /// Proofs being signed, with their signing input.
+    signing: Vec<(ProofId, Purpose, String)>,
+    /// Proofs waiting for the key.
+    waiting: Vec<Purpose>,
+}
+
+impl Proofs {
+    pub(super) fn new() -> Proofs {
+        Proofs {
+            key: Key::Loading,
+            nonces: Vec::new(),
+            next: 1,
+            signing: Vec::new(),
+            waiting: Vec::new(),
+        }
+    }
+
+    /// The thumbprint of the key, once ready.
+    pub(super) fn jkt(&self) -> Option<&str> {
+        match &self.key {
+            Key::Ready(_, jkt) => Some(jkt),
+            _ => None,
+        }
+    }
+
+    /// Remembers `nonce` from the server at `url`.
+    pub(super) fn nonce_seen(&mut self, url: &str, nonce: &str) {
+        let Some(origin) = origin_of(url) else {
+            return;
+        };
+        // A nonce is an opaque token (RFC 9449 §8.1: NQCHAR); anything else is ignored.
+        if nonce.is_empty()
+            || nonce.len() > 512
+            || !nonce.bytes().all(|b| (0x21..0x7f).contains(&b))
+        {
+            return;
+        }
+        self.nonces.retain(|(o, _)| *o != origin);
+        if self.nonces.len() == MAX_NONCES {
+            self.nonces.remove(0);
+        }
+        self.nonces.push((origin.to_owned(), nonce.to_owned()));
+    }
+
+    /// The last nonce of the server at `url`.
+    pub(super) fn nonce_for(&self, url: &str) -> Option<&str> {
+        let origin = origin_of(url)?;
+        self.nonces
+            .iter()
+            .find(|(o, _)| o == origin)
+            .map(|(_, n)| n.as_str())
+    }
+
+    pub(super) fn wait_for_key(&mut self, purpose: Purpose) {
+        self.waiting.push(purpose);
+    }
+
+    pub(super) fn take_waiting(&mut self) -> Vec<Purpose> {
+        std::mem::take(&mut self.waiting)
+    }
+
+    /// Registers `purpose`, whose proof signs `input`, under a fresh id.
+    pub(super) fn signing(&mut self, purpose: Purpose, input: String) -> ProofId {
+        let id = self.next;
+        self.next += 1;
+        self.signing.push((id, purpose, input));
+        id
+    }
+
+    pub(super) fn take_signing(&mut self, id: ProofId) -> Option<(Purpose, String)> {
+        let at = self.signing.iter().position(|(p, _, _)| *p == id)?;
+        let (_, purpose, input) = self.signing.remove(at);
+        Some((purpose, input))
+    }
+
+    /// Everything waiting (for `destroy`).
+    pub(super) fn take_all(&mut self) -> Vec<Purpose> {
+        let mut all = self.take_waiting();
+        all.extend(self.signing.drain(..).map(|(_, p, _)| p));
+        all
+    }
+}
+
+/// `scheme://host[:port]` of an absolute URL.
+fn origin_of(url: &str) -> Option<&str> {
+    let (_, rest) = url.split_once("://")?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    url.get(..url.len() - rest.len() + end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn challenges_and_errors() {
+        assert!(is_nonce_challenge(
+            r#"DPoP error="use_dpop_nonce", error_description="Resource server requires nonce in DPoP proof""#
+        ));
+        assert!(is_nonce_challenge(
+            r#"dpop algs="ES256", error="use_dpop_nonce""#
+        ));
+        assert!(!is_nonce_challenge(r#"Bearer error="use_dpop_nonce""#));
+        assert!(!is_nonce_challenge(r#"DPoP error="invalid_token""#));
+        assert!(is_nonce_error(r#"{"error":"use_dpop_nonce"}"#));
+        assert!(!is_nonce_error(r#"{"error":"invalid_grant"}"#));
+        assert!(!is_nonce_error("not json"));
+    }
+
+    #[test]
+    fn nonces_are_kept_per_origin() {
+        let mut p = Proofs::new();
+        p.nonce_seen("https://a.example/api?x", "n1");
+        p.nonce_seen("https://b.example:8443/token", "n2");
+        p.nonce_seen("https://a.example/other", "n3");
+        assert_eq!(p.nonce_for("https://a.example/x"), Some("n3"));
+        assert_eq!(p.nonce_for("https://b.example:8443/"), Some("n2"));
+        assert_eq!(p.nonce_for("https://b.example/"), None);
+        p.nonce_seen("https://a.example/", "bad nonce");
+        assert_eq!(p.nonce_for("https://a.example/x"), Some("n3"));
+        for i in 0..40 {
+            p.nonce_seen(&format!("https://h{i}.example/"), "n");
+        }
+        assert!(p.nonces.len() <= MAX_NONCES);
+    }
+}

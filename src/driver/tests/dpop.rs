@@ -1,0 +1,493 @@
+//! Option `dpop`: which requests get a proof, its claims, nonces and the
+//! one retry, the binding check, the key's failure and `destroy`.
+
+use super::*;
+use crate::dpop::access_token_hash;
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+const TOKEN_ENDPOINT: &str = "https://api.example/oauth/token";
+const KEY_X: &str = "l8tFrhx-34tV3hRICRDY9zCkDlpBhF42UQUfWVAWBFs";
+const KEY_Y: &str = "9VE4jf_Ok_o64zbTTlcuNJajHmt6v9TDVrU0CdvGRDA";
+/// The thumbprint of (KEY_X, KEY_Y) (RFC 9449 figure 9).
+const KEY_JKT: &str = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
+
+fn dpop_extra() -> String {
+    format!(r#","dpop":true,"tokenEndpoint":"{TOKEN_ENDPOINT}""#)
+}
+
+/// A DPoP driver whose key is ready.
+fn opened() -> Driver {
+    let (mut d, fx) = open(&dpop_extra(), env(), 7);
+    assert!(fx
+        .iter()
+        .any(|e| matches!(e, Effect::LoadProofKey { name } if name.ends_with(":dpop"))));
+    let fx = run(
+        &mut d,
+        T0,
+        Input::ProofKeyReady {
+            x: KEY_X.into(),
+            y: KEY_Y.into(),
+        },
+    );
+    assert!(fx.is_empty(), "{fx:?}");
+    d
+}
+
+/// A JWT for `CUSTOMER` bound to `jkt`.
+fn bound_jwt(now: Millis, ttl_s: i64, jkt: &str) -> String {
+    let iat = now / 1000;
+    let header = base64url::encode(br#"{"alg":"ES256","typ":"at+jwt"}"#);
+    let payload = format!(
+        r#"{{"sub":"{CUSTOMER}","iat":{iat},"exp":{},"cnf":{{"jkt":"{jkt}"}}}}"#,
+        iat + ttl_s
+    );
+    format!("{header}.{}.c2ln", base64url::encode(payload.as_bytes()))
+}
+
+fn dpop_context(token: &str, token_type: &str) -> String {
+    format!(
+        r#"{{"Auth":{{"access_token":"{token}","token_type":"{token_type}","refresh_token":"r1"}}}}"#
+    )
+}
+
+/// Logs in with a DPoP-bound token; the token.
+fn dpop_login(d: &mut Driver) -> String {
+    let call = calls(&run(d, T0, set_customer(1)))[0];
+    let token = bound_jwt(T0, 120, KEY_JKT);
+    let fx = run(
+        d,
+        T0,
+        Input::ProviderAnswered {
+            call: call.id,
+            context: Some(dpop_context(&token, "DPoP")),
+        },
+    );
+    assert_eq!(replies(&fx), [(1, Reply::Done)]);
+    token
+}
+
+fn fetch(request: RequestId, method: &str, url: &str) -> Input {
+    Input::Fetch {
+        request,
+        origin: Some(API.into()),
+        follows_redirects: true,
+        replayable: true,
+        target: Some(ProofTarget {
+            method: method.into(),
+            url: url.into(),
+        }),
+    }
+}
+
+/// The one proof to sign in `fx`.
+fn to_sign(fx: &[Effect]) -> (ProofId, String) {
+    let found = fx.iter().find_map(|e| match e {
+        Effect::SignProof {
+            proof,
+            signing_input,
+        } => Some((*proof, signing_input.clone())),
+        _ => None,
+    });
+    found.unwrap_or_else(|| panic!("a proof to sign expected: {fx:?}"))
+}
+
+/// The payload of a signing input.
+fn claims_of(input: &str) -> crate::json::Object {
+    let payload = input.split('.').nth(1).unwrap();
+    parse_object(&base64url::decode(payload.as_bytes()).unwrap()).unwrap()
+}
+
+fn signed(proof: ProofId) -> Input {
+    Input::ProofSigned {
+        proof,
+        signature: Some(vec![1; 64]),
+    }
+}
+
+fn header<'h>(headers: &'h [Header], name: &str) -> Option<&'h str> {
+    headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.secret())
+}
+
+fn answered_with(request: RequestId, status: u16, nonce: Option<&str>, www: Option<&str>) -> Input {
+    Input::FetchAnswered {
+        request,
+        status,
+        opaque_redirect: false,
+        dpop: DpopAnswer {
+            nonce: nonce.map(str::to_owned),
+            www_authenticate: www.map(str::to_owned),
+        },
+    }
+}
+
+const NONCE_CHALLENGE: &str = r#"DPoP error="use_dpop_nonce", error_description="nonce required""#;
+
+#[test]
+fn every_request_to_an_api_origin_carries_a_proof_for_it() {
+    let mut d = opened();
+    let token = dpop_login(&mut d);
+    let fx = run(
+        &mut d,
+        T0 + 1_500,
+        fetch(2, "POST", "https://api.example/api/messages?page=2#top"),
+    );
+    // Nothing is sent before the proof is signed.
+    assert!(replies(&fx).is_empty());
+    let (proof, input) = to_sign(&fx);
+    let c = claims_of(&input);
+    assert_eq!(c.get_str("htm"), Some("POST"));
+    assert_eq!(c.get_str("htu"), Some("https://api.example/api/messages"));
+    assert_eq!(
+        c.get("iat").and_then(|v| v.as_f64()),
+        Some((T0 / 1000 + 1) as f64)
+    );
+    assert_eq!(c.get_str("ath"), Some(access_token_hash(&token).as_str()));
+    assert!(c.get_str("jti").is_some_and(|j| j.len() >= 22));
+    assert_eq!(c.get_str("nonce"), None);
+    let fx = run(&mut d, T0 + 1_500, signed(proof));
+    let [(2, Reply::Send { headers, .. })] = &replies(&fx)[..] else {
+        panic!("a send expected: {fx:?}");
+    };
+    assert_eq!(
+        header(headers, "Authorization"),
+        Some(format!("DPoP {token}").as_str())
+    );
+    let sent = header(headers, "DPoP").unwrap();
+    assert!(sent.starts_with(&input));
+    assert_eq!(sent.split('.').count(), 3);
+    // Every proof has its own jti.
+    let (_, again) = to_sign(&run(
+        &mut d,
+        T0 + 1_600,
+        fetch(3, "GET", "https://api.example/x"),
+    ));
+    assert_ne!(claims_of(&again).get_str("jti"), c.get_str("jti"));
+    assert_eq!(claims_of(&again).get_str("htm"), Some("GET"));
+}
+
+#[test]
+fn foreign_origins_get_no_proof_and_no_token() {
+    let mut d = opened();
+    dpop_login(&mut d);
+    let fx = run(
+        &mut d,
+        T0,
+        Input::Fetch {
+            request: 2,
+            origin: Some("https://evil.example".into()),
+            follows_redirects: true,
+            replayable: true,
+            target: Some(ProofTarget {
+                method: "GET".into(),
+                url: "https://evil.example/".into(),
+            }),
+        },
+    );
+    assert_eq!(replies(&fx), [(2, Reply::Plain)]);
+    assert!(!fx.iter().any(|e| matches!(e, Effect::SignProof { .. })));
+    let fx = run(
+        &mut d,
+        T0,
+        Input::AuthHeaders {
+            request: 3,
+            origin: Some("https://evil.example".into()),
+            target: None,
+        },
+    );
+    assert_eq!(replies(&fx), [(3, Reply::Headers(Vec::new()))]);
+}
+
+#[test]
+fn anonymous_requests_carry_a_proof_without_ath() {
+    let mut d = opened();
+    let (proof, input) = to_sign(&run(
+        &mut d,
+        T0,
+        fetch(2, "POST", "https://api.example/auth/login"),
+    ));
+    assert_eq!(claims_of(&input).get("ath"), None);
+    let fx = run(&mut d, T0, signed(proof));
+    let [(2, Reply::Send { headers, .. })] = &replies(&fx)[..] else {
+        panic!("a send expected: {fx:?}");
+    };
+    assert_eq!(header(headers, "Authorization"), None);
+    assert!(header(headers, "DPoP").is_some());
+}
+
+#[test]
+fn auth_headers_prove_for_the_given_method() {
+    let mut d = opened();
+    let token = dpop_login(&mut d);
+    let fx = run(
+        &mut d,
+        T0,
+        Input::AuthHeaders {
+            request: 2,
+            origin: Some(API.into()),
+            target: Some(ProofTarget {
+                method: "PUT".into(),
+                url: "https://api.example/api/x?y".into(),
+            }),
+        },
+    );
+    let (proof, input) = to_sign(&fx);
+    assert_eq!(claims_of(&input).get_str("htm"), Some("PUT"));
+    let fx = run(&mut d, T0, signed(proof));
+    let [(2, Reply::Headers(headers))] = &replies(&fx)[..] else {
+        panic!("headers expected: {fx:?}");
+    };
+    assert_eq!(
+        header(headers, "Authorization"),
+        Some(format!("DPoP {token}").as_str())
+    );
+    assert!(header(headers, "DPoP").is_some());
+    // Without a URL no proof can be made: refused, never sent bare.
+    let fx = run(
+        &mut d,
+        T0,
+        Input::AuthHeaders {
+            request: 3,
+            origin: Some(API.into()),
+            target: None,
+        },
+    );
+    let [(3, Reply::Reject(e))] = &replies(&fx)[..] else {
+        panic!("a rejection expected: {fx:?}");
+    };
+    assert_eq!(e.code(), ErrorCode::DpopInvalid);
+}
+
+#[test]
+fn a_nonce_challenge_is_answered_once_with_the_nonce_and_no_refresh() {
+    let mut d = opened();
+    dpop_login(&mut d);
+    let (proof, _) = to_sign(&run(
+        &mut d,
+        T0,
+        fetch(2, "GET", "https://api.example/api/messages"),
+    ));
+    run(&mut d, T0, signed(proof));
+    let fx = run(
+        &mut d,
+        T0,
+        answered_with(2, 401, Some("n-1"), Some(NONCE_CHALLENGE)),
+    );
+    assert!(calls(&fx).is_empty(), "no refresh for a nonce: {fx:?}");
+    let (proof, input) = to_sign(&fx);
+    assert_eq!(claims_of(&input).get_str("nonce"), Some("n-1"));
+    let fx = run(&mut d, T0, signed(proof));
+    assert!(
+        matches!(&replies(&fx)[..], [(2, Reply::Replay { headers })] if header(headers, "DPoP").is_some())
+    );
+    // A second challenge is not retried for a nonce again: the 401 rules
+    // (one refresh, one replay) take over.
+    let fx = run(
+        &mut d,
+        T0,
+        answered_with(2, 401, Some("n-2"), Some(NONCE_CHALLENGE)),
+    );
+    // The refresh (a grant: this login has a refresh token) is what gets
+    // the next proof, not another replay.
+    let (_, input) = to_sign(&fx);
+    assert_eq!(claims_of(&input).get_str("htu"), Some(TOKEN_ENDPOINT));
+    assert!(replies(&fx).is_empty());
+    // The nonce seen last (the token endpoint is on the same origin here)
+    // goes into the next proof.
+    assert_eq!(claims_of(&input).get_str("nonce"), Some("n-2"));
+}
+
+#[test]
+fn a_nonce_on_a_success_is_used_next_time() {
+    let mut d = opened();
+    dpop_login(&mut d);
+    let (proof, _) = to_sign(&run(&mut d, T0, fetch(2, "GET", "https://api.example/a")));
+    run(&mut d, T0, signed(proof));
+    let fx = run(&mut d, T0, answered_with(2, 200, Some("fresh"), None));
+    assert_eq!(replies(&fx), [(2, Reply::Response)]);
+    let (_, input) = to_sign(&run(&mut d, T0, fetch(3, "GET", "https://api.example/b")));
+    assert_eq!(claims_of(&input).get_str("nonce"), Some("fresh"));
+}
+
+fn grant_proof_and_post(d: &mut Driver, now: Millis, fx: &[Effect]) -> (CallId, String, String) {
+    let (proof, input) = to_sign(fx);
+    let fx = run(d, now, signed(proof));
+    let posted = fx.iter().find_map(|e| match e {
+        Effect::PostRefreshGrant {
+            call,
+            body,
+            proof: Some(p),
+        } => Some((*call, body.secret().to_owned(), p.secret().to_owned())),
+        _ => None,
+    });
+    let (call, body, proof) = posted.unwrap_or_else(|| panic!("a grant with a proof: {fx:?}"));
+    assert!(proof.starts_with(&input));
+    (call, body, input)
+}
+
+#[test]
+fn refresh_grants_carry_a_proof_and_retry_once_for_a_nonce() {
+    let mut d = opened();
+    dpop_login(&mut d);
+    let due = d.session().refresh_due().unwrap();
+    let fx = run(&mut d, due, Input::TimerFired);
+    assert!(!fx
+        .iter()
+        .any(|e| matches!(e, Effect::PostRefreshGrant { .. })));
+    let (call, body, input) = grant_proof_and_post(&mut d, due, &fx);
+    assert!(body.contains("refresh_token=r1"));
+    let c = claims_of(&input);
+    assert_eq!(c.get_str("htm"), Some("POST"));
+    assert_eq!(c.get_str("htu"), Some(TOKEN_ENDPOINT));
+    assert_eq!(c.get("ath"), None, "a grant has no access token");
+    // 400 use_dpop_nonce: the same refresh token once more, with the nonce.
+    let nonce_needed = Input::TokenEndpointAnswered {
+        call,
+        answer: HttpAnswer {
+            status: 400,
+            date: None,
+            retry_after: None,
+            body: SecretString::new(r#"{"error":"use_dpop_nonce"}"#),
+            dpop_nonce: Some("as-1".into()),
+        },
+    };
+    let fx = run(&mut d, due, nonce_needed);
+    let (again, body, input) = grant_proof_and_post(&mut d, due, &fx);
+    assert_eq!(again, call);
+    assert!(body.contains("refresh_token=r1"));
+    assert_eq!(claims_of(&input).get_str("nonce"), Some("as-1"));
+    assert_eq!(d.session().refresh_token().map(|t| t.secret()), Some("r1"));
+    // A bound answer is taken.
+    let fresh = bound_jwt(due, 120, KEY_JKT);
+    let body = format!(
+        r#"{{"access_token":"{fresh}","token_type":"DPoP","expires_in":120,"refresh_token":"r2"}}"#
+    );
+    let fx = run(&mut d, due, endpoint_answer(call, 200, body));
+    assert!(events(&fx).contains(&"refreshed"), "{fx:?}");
+    assert_eq!(d.session().refresh_token().map(|t| t.secret()), Some("r2"));
+}
+
+#[test]
+fn a_second_nonce_refusal_of_a_grant_is_a_refusal() {
+    let mut d = opened();
+    dpop_login(&mut d);
+    let due = d.session().refresh_due().unwrap();
+    let fx = run(&mut d, due, Input::TimerFired);
+    let (call, _, _) = grant_proof_and_post(&mut d, due, &fx);
+    let refusal = || Input::TokenEndpointAnswered {
+        call,
+        answer: HttpAnswer {
+            status: 400,
+            date: None,
+            retry_after: None,
+            body: SecretString::new(r#"{"error":"use_dpop_nonce"}"#),
+            dpop_nonce: Some("as-1".into()),
+        },
+    };
+    let fx = run(&mut d, due, refusal());
+    grant_proof_and_post(&mut d, due, &fx);
+    let fx = run(&mut d, due, refusal());
+    assert!(
+        !fx.iter().any(|e| matches!(e, Effect::SignProof { .. })),
+        "no loop: {fx:?}"
+    );
+    assert!(events(&fx).contains(&"refresh-failed"));
+}
+
+#[test]
+fn a_context_not_bound_to_this_key_is_refused() {
+    for (token, token_type) in [
+        (jwt(CUSTOMER, T0, 120, "plain"), "Bearer"),
+        (bound_jwt(T0, 120, "another-key-thumbprint"), "DPoP"),
+    ] {
+        let mut d = opened();
+        let call = calls(&run(&mut d, T0, set_customer(1)))[0];
+        let fx = run(
+            &mut d,
+            T0,
+            Input::ProviderAnswered {
+                call: call.id,
+                context: Some(dpop_context(&token, token_type)),
+            },
+        );
+        assert!(
+            fx.iter().any(|e| matches!(
+                e,
+                Effect::Emit(Event::RefreshFailed {
+                    code: ErrorCode::DpopUnbound,
+                    ..
+                })
+            )),
+            "{token_type}: {fx:?}"
+        );
+        assert!(d.session().credential().is_none());
+    }
+}
+
+#[test]
+fn requests_wait_for_the_key_and_fail_closed_without_one() {
+    let (mut d, _) = open(&dpop_extra(), env(), 7);
+    // Before the key: no proof yet, nothing sent.
+    let fx = run(&mut d, T0, fetch(2, "GET", "https://api.example/a"));
+    assert!(replies(&fx).is_empty() && !fx.iter().any(|e| matches!(e, Effect::SignProof { .. })));
+    let fx = run(
+        &mut d,
+        T0,
+        Input::ProofKeyReady {
+            x: KEY_X.into(),
+            y: KEY_Y.into(),
+        },
+    );
+    to_sign(&fx);
+    // No key at all: refused with dpop_unbound, never sent without a proof.
+    let (mut d, _) = open(&dpop_extra(), env(), 7);
+    run(&mut d, T0, fetch(2, "GET", "https://api.example/a"));
+    let fx = run(&mut d, T0, Input::ProofKeyFailed);
+    let [(2, Reply::Reject(e))] = &replies(&fx)[..] else {
+        panic!("a rejection expected: {fx:?}");
+    };
+    assert_eq!(e.code(), ErrorCode::DpopUnbound);
+    let fx = run(&mut d, T0, fetch(3, "GET", "https://api.example/a"));
+    assert!(
+        matches!(&replies(&fx)[..], [(3, Reply::Reject(e))] if e.code() == ErrorCode::DpopUnbound)
+    );
+    // A signature that failed rejects too.
+    let mut d = opened();
+    let (proof, _) = to_sign(&run(&mut d, T0, fetch(2, "GET", "https://api.example/a")));
+    let fx = run(
+        &mut d,
+        T0,
+        Input::ProofSigned {
+            proof,
+            signature: None,
+        },
+    );
+    assert!(
+        matches!(&replies(&fx)[..], [(2, Reply::Reject(e))] if e.code() == ErrorCode::DpopInvalid)
+    );
+}
+
+#[test]
+fn destroy_answers_requests_waiting_for_a_signature() {
+    let mut d = opened();
+    let (proof, _) = to_sign(&run(&mut d, T0, fetch(2, "GET", "https://api.example/a")));
+    let fx = run(&mut d, T0, Input::Destroy);
+    assert!(
+        matches!(&replies(&fx)[..], [(2, Reply::Reject(e))] if e.code() == ErrorCode::Destroyed)
+    );
+    // A signature arriving after that is dropped.
+    assert!(replies(&run(&mut d, T0, signed(proof))).is_empty());
+}
+
+#[test]
+fn without_dpop_nothing_changes() {
+    let (mut d, fx) = open("", env(), 7);
+    assert!(!fx.iter().any(|e| matches!(e, Effect::LoadProofKey { .. })));
+    let fx = run(&mut d, T0, fetch(2, "GET", "https://api.example/a"));
+    assert!(
+        matches!(&replies(&fx)[..], [(2, Reply::Send { headers, .. })] if header(headers, "DPoP").is_none())
+    );
+}
