@@ -192,6 +192,9 @@ pub struct Family {
     pub revoked_at: Option<Millis>,
     /// The OAuth client the login was made for (web, messenger or desk).
     pub client_id: String,
+    /// The RFC 7638 thumbprint of the DPoP key the session is bound to
+    /// (its refresh tokens need a proof by that key); `None`: bearer.
+    pub jkt: Option<String>,
 }
 
 /// What presenting a refresh token did.
