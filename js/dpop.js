@@ -6,34 +6,34 @@
 // proves with the same key and a reload keeps it. Where IndexedDB is refused (some private
 // modes) the tab keeps its own key in memory.
 
-const DB = 'chat-auth-dpop';
-const STORE = 'keys';
+const KEY_DB = 'chat-auth-dpop';
+const KEY_STORE = 'keys';
 
-function request(req) {
+function idbRequest(req) {
   return new Promise((resolve, reject) => {
     req.onsuccess = () => resolve(req.result);
     req.onerror = () => reject(req.error);
   });
 }
 
-function openDb() {
-  const req = indexedDB.open(DB, 1);
-  req.onupgradeneeded = () => req.result.createObjectStore(STORE);
-  return request(req);
+function openKeyDb() {
+  const req = indexedDB.open(KEY_DB, 1);
+  req.onupgradeneeded = () => req.result.createObjectStore(KEY_STORE);
+  return idbRequest(req);
 }
 
-const usable = (pair) => pair != null && pair.privateKey instanceof CryptoKey && pair.publicKey instanceof CryptoKey;
+const usablePair = (pair) => pair != null && pair.privateKey instanceof CryptoKey && pair.publicKey instanceof CryptoKey;
 
 /** Stores `pair` as `name` unless a pair is there already (one readwrite transaction, so two tabs
  * making keys at once end up with the same one); resolves with the pair kept. */
-function keep(db, name, pair) {
+function keepPair(db, name, pair) {
   return new Promise((resolve, reject) => {
-    const tx = db.transaction(STORE, 'readwrite');
-    const store = tx.objectStore(STORE);
+    const tx = db.transaction(KEY_STORE, 'readwrite');
+    const store = tx.objectStore(KEY_STORE);
     let kept = pair;
     const get = store.get(name);
     get.onsuccess = () => {
-      if (usable(get.result)) kept = get.result;
+      if (usablePair(get.result)) kept = get.result;
       else store.put(pair, name);
     };
     tx.oncomplete = () => resolve(kept);
@@ -42,22 +42,22 @@ function keep(db, name, pair) {
   });
 }
 
-function generate() {
+function generatePair() {
   return crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify']);
 }
 
-async function load(name) {
+async function loadPair(name) {
   let db = null;
   try {
-    db = await openDb();
+    db = await openKeyDb();
   } catch {
-    return generate();
+    return generatePair();
   }
   try {
-    const found = await request(db.transaction(STORE, 'readonly').objectStore(STORE).get(name));
-    if (usable(found)) return found;
-    const made = await generate();
-    return await keep(db, name, { privateKey: made.privateKey, publicKey: made.publicKey });
+    const found = await idbRequest(db.transaction(KEY_STORE, 'readonly').objectStore(KEY_STORE).get(name));
+    if (usablePair(found)) return found;
+    const made = await generatePair();
+    return await keepPair(db, name, { privateKey: made.privateKey, publicKey: made.publicKey });
   } finally {
     db.close();
   }
@@ -65,7 +65,7 @@ async function load(name) {
 
 /** Loads (or makes and keeps) key pair `name`: `done(publicJwk, privateKey)`, or `done(null)`. */
 export function loadProofKey(name, done) {
-  load(name)
+  loadPair(name)
     .then(async (pair) => done(await crypto.subtle.exportKey('jwk', pair.publicKey), pair.privateKey))
     .catch(() => done(null, null));
 }

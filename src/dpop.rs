@@ -26,7 +26,6 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::json::{self, Object, Value};
 use crate::keys::{Algorithm, Family, KeyMaterial, PublicKey};
 use crate::verify::SignatureVerifier;
-use sha2::{Digest, Sha256};
 
 /// The proof's `typ` (RFC 9449 §4.2).
 pub const PROOF_TYP: &str = "dpop+jwt";
@@ -49,7 +48,7 @@ pub const DEFAULT_FUTURE_LEEWAY_S: i64 = 60;
 
 /// base64url SHA-256 of `bytes`, unpadded.
 pub fn sha256_b64(bytes: &[u8]) -> String {
-    base64url::encode(&Sha256::digest(bytes))
+    base64url::encode(&crate::sha256::digest(bytes))
 }
 
 /// `ath`: base64url SHA-256 of the access token's ASCII (RFC 9449 §4.2).
@@ -89,26 +88,39 @@ pub fn thumbprint(material: &KeyMaterial) -> Option<String> {
 /// §6.2.2–6.2.3, what a browser's `URL.href` already is). `None` for
 /// anything else (another scheme, user info, no host).
 pub fn htu(url: &str) -> Option<String> {
-    let end = url.find(['?', '#']).unwrap_or(url.len());
-    let url = url.get(..end)?;
-    let (scheme, rest) = url.split_once("://")?;
-    let scheme = scheme.to_ascii_lowercase();
-    let default_port = match scheme.as_str() {
-        "https" => ":443",
-        "http" => ":80",
-        _ => return None,
+    // Bytes, not `str` patterns: no panic path and no searcher in the wasm build.
+    let b = url.as_bytes();
+    let end = b
+        .iter()
+        .position(|c| matches!(c, b'?' | b'#'))
+        .unwrap_or(b.len());
+    let (scheme_len, default_port): (usize, &[u8]) = if starts_with_ignore_case(b, b"https://") {
+        (5, b":443")
+    } else if starts_with_ignore_case(b, b"http://") {
+        (4, b":80")
+    } else {
+        return None;
     };
-    let slash = rest.find('/').unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(slash);
-    if authority.is_empty() || authority.contains(['@', ' ', '\\']) {
+    let rest = b.get(scheme_len + 3..end)?;
+    let slash = rest.iter().position(|c| *c == b'/').unwrap_or(rest.len());
+    let mut authority = rest.get(..slash)?;
+    let path = rest.get(slash..)?;
+    if authority.is_empty() || authority.iter().any(|c| matches!(c, b'@' | b' ' | b'\\')) {
         return None;
     }
-    let mut host = authority.to_ascii_lowercase();
-    if host.ends_with(default_port) {
-        host.truncate(host.len() - default_port.len());
+    if let Some(host) = authority.strip_suffix(default_port) {
+        authority = host;
     }
-    let path = if path.is_empty() { "/" } else { path };
-    Some(crate::driver::cat(&[&scheme, "://", &host, path]))
+    let mut out = Vec::with_capacity(end + 1);
+    out.extend(b.get(..scheme_len + 3)?.iter().map(u8::to_ascii_lowercase));
+    out.extend(authority.iter().map(u8::to_ascii_lowercase));
+    out.extend_from_slice(if path.is_empty() { b"/" } else { path });
+    String::from_utf8(out).ok()
+}
+
+fn starts_with_ignore_case(b: &[u8], prefix: &[u8]) -> bool {
+    b.get(..prefix.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
 }
 
 /// The public half of a P-256 proof key, as its JWK coordinates.

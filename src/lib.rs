@@ -39,6 +39,7 @@ pub mod profile;
 pub mod schedule;
 pub mod secret;
 pub mod session;
+mod sha256;
 pub mod token;
 pub mod verify;
 

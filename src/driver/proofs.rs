@@ -39,9 +39,13 @@ pub struct DpopAnswer {
 /// Whether `www_authenticate` is a DPoP challenge with
 /// `error="use_dpop_nonce"` (RFC 9449 §9).
 pub fn is_nonce_challenge(www_authenticate: &str) -> bool {
-    let lower = www_authenticate.to_ascii_lowercase();
-    lower.trim_start().starts_with("dpop")
-        && (lower.contains("error=\"use_dpop_nonce\"") || lower.contains("error=use_dpop_nonce"))
+    let b = www_authenticate.trim_start().as_bytes();
+    let has = |needle: &[u8]| {
+        b.windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
+    };
+    b.get(..4).is_some_and(|s| s.eq_ignore_ascii_case(b"dpop"))
+        && (has(b"error=\"use_dpop_nonce\"") || has(b"error=use_dpop_nonce"))
 }
 
 /// Whether a token endpoint's error body is `use_dpop_nonce` (§8).
@@ -182,9 +186,14 @@ impl Proofs {
 
 /// `scheme://host[:port]` of an absolute URL.
 fn origin_of(url: &str) -> Option<&str> {
-    let (_, rest) = url.split_once("://")?;
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    url.get(..url.len() - rest.len() + end)
+    let b = url.as_bytes();
+    let start = b.windows(3).position(|w| w == b"://")? + 3;
+    let end = b
+        .iter()
+        .skip(start)
+        .position(|c| matches!(c, b'/' | b'?' | b'#'))
+        .map_or(b.len(), |n| start + n);
+    url.get(..end)
 }
 
 #[cfg(test)]
