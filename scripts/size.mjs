@@ -19,8 +19,12 @@ import { ROOT } from './lib.mjs';
  * "Size") reached 89,379. The session driver with a Rust host (issue 13: +1.3 KB, the shell's decisions now
  * natively tested core code) and the review fixes after it (refused / late-rotated refresh tokens, one
  * AbortController per call, RequestInit read by member, fail-closed redirects: +0.8 KB) reached 91,476
- * merged: + 2 %. The next cut is a JS host over an exported driver (issue 13's note). */
-export const SIZE_BUDGET_BYTES = 93_300;
+ * merged: + 2 %. The next cut is a JS host over an exported driver (issue 13's note). Issue 18 (DPoP, option `dpop`:
+ * proof claims, nonces and the one retry, binding checks in the driver; the key and signing effects in the host;
+ * a small rolled SHA-256 for `ath` and thumbprints instead of sha2's unrolled one) adds +9.7 KB gzip over 91,607
+ * (`npm run size:report -- --compare`: host/feed +4.7 KB raw, driver +4.6 KB, wasm-bindgen closures +1.3 KB,
+ * dpop + sha256 +1.5 KB), reaching 101,325: + 2 %. */
+export const SIZE_BUDGET_BYTES = 103_350;
 export const SHIPPED = ['pkg/chat_auth_bg.wasm', 'pkg/chat_auth.js'];
 
 /** gzip -9 size of each shipped file and their sum, in bytes. */
