@@ -1069,7 +1069,8 @@ impl Driver {
     }
 
     fn reject(&mut self, p: Pending, e: Error) {
-        if matches!(p.want, Want::Send | Want::Replay) {
+        // `Headers` has an entry too with `dpop` (its proof's target).
+        if matches!(p.want, Want::Send | Want::Replay | Want::Headers) {
             self.sent.retain(|s| s.request != p.request);
         }
         self.reply(p.request, Reply::Reject(e));

@@ -491,3 +491,25 @@ fn without_dpop_nothing_changes() {
         matches!(&replies(&fx)[..], [(2, Reply::Send { headers, .. })] if header(headers, "DPoP").is_none())
     );
 }
+
+#[test]
+fn a_refused_auth_headers_request_leaves_nothing_behind() {
+    let mut d = opened();
+    run(&mut d, T0, Input::Destroy);
+    let fx = run(
+        &mut d,
+        T0,
+        Input::AuthHeaders {
+            request: 2,
+            origin: Some(API.into()),
+            target: Some(ProofTarget {
+                method: "GET".into(),
+                url: "https://api.example/a".into(),
+            }),
+        },
+    );
+    assert!(
+        matches!(&replies(&fx)[..], [(2, Reply::Reject(e))] if e.code() == ErrorCode::Destroyed)
+    );
+    assert!(d.sent.is_empty());
+}
