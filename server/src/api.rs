@@ -445,7 +445,9 @@ pub async fn login(State(state): Shared, headers: HeaderMap, body: Bytes) -> Api
             };
             let valid = state
                 .dpop
-                .check(proof, &what, state.now())
+                .check(&*state.store, proof, &what, state.now())
+                .await
+                .map_err(|e| ApiError::internal(e, &state))?
                 .map_err(|e| dpop_refused(&state, &e))?;
             Some(valid.jkt)
         }
@@ -680,7 +682,9 @@ pub async fn token(State(state): Shared, headers: HeaderMap, body: Bytes) -> Api
             };
             let valid = state
                 .dpop
-                .check(proof, &what, now)
+                .check(&*state.store, proof, &what, now)
+                .await
+                .map_err(|e| ApiError::internal(e, &state))?
                 .map_err(|e| dpop_refused(&state, &e))?;
             // An unbound session stays unbound: its access token is bound.
             Some(valid.jkt)

@@ -8,9 +8,10 @@
 //!   same one and nothing is stored per nonce; the current and the previous
 //!   window's nonce are accepted.
 //! - **Replay** (§11.1): each proof's `jti` (with its key's thumbprint) is
-//!   held in a bounded in-memory cache until its `iat` is out of the
-//!   window; a proof also needs a nonce at most two windows old, so a
-//!   captured proof is refused by the cache, then by the window.
+//!   recorded in the store's `dpop_proofs` table, shared by every instance,
+//!   until its `iat` is out of the window (then deleted); a proof also needs
+//!   a nonce at most two windows old, so a captured proof is refused by the
+//!   table, then by the window.
 //! - **Binding**: a login with a proof binds the login session (refresh
 //!   family) to the key; its access tokens carry `cnf.jkt`
 //!   ([`gate`] turns `Authorization: DPoP` into a checked request).
@@ -20,13 +21,14 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use chat_auth::dpop::{self, MemoryReplayCache, ProofRequirements, ValidProof};
+use chat_auth::dpop::{self, ProofRequirements, ReplayCache, ValidProof};
 use chat_auth::{Error, ErrorCode};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
-use crate::store::Millis;
+use crate::store::{Millis, Store, StoreResult};
+use std::cell::RefCell;
 
 /// The request header of a proof.
 pub const DPOP: HeaderName = HeaderName::from_static("dpop");
@@ -37,15 +39,23 @@ pub const DPOP_NONCE: HeaderName = HeaderName::from_static("dpop-nonce");
 /// can set it.
 pub const VERIFIED_JKT: HeaderName = HeaderName::from_static("x-chat-dpop-verified-jkt");
 
-/// How many proof ids are held at once (each about 100 bytes).
-const REPLAY_CAPACITY: usize = 100_000;
-
-/// Nonces and the replay cache of one server instance.
+/// The nonces of a server (the same on every instance).
 #[derive(Debug)]
 pub struct DpopGuard {
     secret: Vec<u8>,
     window_ms: Millis,
-    replay: MemoryReplayCache,
+}
+
+/// The crate's replay check, deferred: it notes the proof id and its end,
+/// which [`DpopGuard::check`] then records in the store (async, shared).
+#[derive(Default)]
+struct Noted(RefCell<Option<(String, Millis)>>);
+
+impl ReplayCache for Noted {
+    fn first_use(&self, jkt: &str, jti: &str, until_ms: Millis, _now_ms: Millis) -> bool {
+        *self.0.borrow_mut() = Some((format!("{jkt} {jti}"), until_ms));
+        true
+    }
 }
 
 impl DpopGuard {
@@ -55,7 +65,6 @@ impl DpopGuard {
         DpopGuard {
             secret,
             window_ms: window_s.max(1) * 1000,
-            replay: MemoryReplayCache::new(REPLAY_CAPACITY),
         }
     }
 
@@ -72,18 +81,15 @@ impl DpopGuard {
         self.nonce_of(now.div_euclid(self.window_ms))
     }
 
-    /// How many proof ids the replay cache holds.
-    pub fn replay_entries(&self) -> usize {
-        self.replay.len()
-    }
-
-    /// Checks `proof` for the request `what` at `now`.
-    pub fn check(
+    /// Checks `proof` for the request `what` at `now`, its `jti` against
+    /// (and then into) `store`'s proofs. The outer error is the store's.
+    pub async fn check(
         &self,
+        store: &dyn Store,
         proof: &str,
         what: &ProofFor<'_>,
         now: Millis,
-    ) -> chat_auth::Result<ValidProof> {
+    ) -> StoreResult<chat_auth::Result<ValidProof>> {
         let window = now.div_euclid(self.window_ms);
         let accepted = [self.nonce_of(window), self.nonce_of(window - 1)];
         let accepted = [accepted[0].as_str(), accepted[1].as_str()];
@@ -93,7 +99,21 @@ impl DpopGuard {
             nonces: if what.nonce { &accepted } else { &[] },
             ..ProofRequirements::new(what.method, what.url)
         };
-        dpop::validate_proof(proof, &req, now, &self.replay)
+        let noted = Noted::default();
+        let valid = match dpop::validate_proof(proof, &req, now, &noted) {
+            Ok(v) => v,
+            Err(e) => return Ok(Err(e)),
+        };
+        let Some((id, until)) = noted.0.take() else {
+            return Ok(Ok(valid));
+        };
+        if !store.first_proof_use(&id, until, now).await? {
+            return Ok(Err(Error::new(
+                ErrorCode::DpopReplayed,
+                "the DPoP proof was used before",
+            )));
+        }
+        Ok(Ok(valid))
     }
 }
 
@@ -198,20 +218,29 @@ pub async fn gate(State(state): State<Arc<AppState>>, mut req: Request, next: Ne
         .map(|(_, token)| token.trim_start_matches(' ').to_owned());
     let now = state.now();
     let mut res = match dpop_token {
-        Some(token) => match check_resource_request(&state, &req, &token, now) {
-            Ok(jkt) => {
-                let h = req.headers_mut();
-                if let (Ok(auth), Ok(jkt)) = (
-                    HeaderValue::try_from(format!("Bearer {token}")),
-                    HeaderValue::try_from(jkt),
-                ) {
-                    h.insert(header::AUTHORIZATION, auth);
-                    h.insert(VERIFIED_JKT, jkt);
+        Some(token) => {
+            let checked = match proof_request(&state, &req) {
+                Ok((proof, method, url)) => {
+                    check_proof(&state, proof, method, url, &token, now).await
                 }
-                next.run(req).await
+                Err(e) => Ok(Err(e)),
+            };
+            match checked {
+                Err(e) => crate::api::ApiError::internal(e, &state).into_response(),
+                Ok(Ok(jkt)) => {
+                    let h = req.headers_mut();
+                    if let (Ok(auth), Ok(jkt)) = (
+                        HeaderValue::try_from(format!("Bearer {token}")),
+                        HeaderValue::try_from(jkt),
+                    ) {
+                        h.insert(header::AUTHORIZATION, auth);
+                        h.insert(VERIFIED_JKT, jkt);
+                    }
+                    next.run(req).await
+                }
+                Ok(Err(e)) => refused(&state, &e),
             }
-            Err(e) => refused(&state, &e),
-        },
+        }
         None => next.run(req).await,
     };
     if carried_proof {
@@ -222,32 +251,40 @@ pub async fn gate(State(state): State<Arc<AppState>>, mut req: Request, next: Ne
     res
 }
 
-/// The thumbprint a valid proof for `req` with `token` was made by.
-fn check_resource_request(
-    state: &AppState,
-    req: &Request,
-    token: &str,
-    now: Millis,
-) -> chat_auth::Result<String> {
+/// What [`check_proof`] needs of `req`, owned (a request body is not
+/// `Sync`, so `req` cannot be held while the store is asked).
+fn proof_request(state: &AppState, req: &Request) -> chat_auth::Result<(String, String, String)> {
     let proof = proof_header(req.headers())?.ok_or_else(|| {
         Error::new(ErrorCode::DpopInvalid, "a DPoP token needs a DPoP proof").with_detail("syntax")
     })?;
+    let url = request_url(state, req.headers(), req.uri().path());
+    Ok((proof.to_owned(), req.method().as_str().to_owned(), url))
+}
+
+/// The thumbprint a valid `proof` for `method` `url` with `token` was made by.
+async fn check_proof(
+    state: &AppState,
+    proof: String,
+    method: String,
+    url: String,
+    token: &str,
+    now: Millis,
+) -> StoreResult<chat_auth::Result<String>> {
     // The token's own checks (signature, expiry…) are the handler's; an
     // unverifiable token is refused there with its own code.
     let bound = match state.validator.verify(token, now) {
         Ok(claims) => dpop::bound_thumbprint(&claims.members).map(str::to_owned),
         Err(_) => None,
     };
-    let url = request_url(state, req.headers(), req.uri().path());
     let what = ProofFor {
-        method: req.method().as_str(),
+        method: &method,
         url: &url,
         access_token: Some(token),
         bound: bound.as_deref(),
         nonce: true,
     };
-    let valid = state.dpop.check(proof, &what, now)?;
-    Ok(valid.jkt)
+    let checked = state.dpop.check(&*state.store, &proof, &what, now).await?;
+    Ok(checked.map(|v| v.jkt))
 }
 
 #[cfg(test)]

@@ -25,6 +25,22 @@ fn family(id: &str) -> Family {
 }
 
 #[tokio::test]
+async fn a_dpop_proof_is_recorded_once_until_its_end() {
+    let s = store().await;
+    assert!(s.first_proof_use("k j1", 1_000, 0).await.unwrap());
+    assert!(
+        !s.first_proof_use("k j1", 1_000, 500).await.unwrap(),
+        "a replay"
+    );
+    assert!(s.first_proof_use("k j2", 1_000, 500).await.unwrap());
+    assert!(s.first_proof_use("other j1", 1_000, 500).await.unwrap());
+    // Past its end the entry is gone (deleted on the way).
+    assert!(s.first_proof_use("k j1", 2_000, 1_000).await.unwrap());
+    assert!(!s.first_proof_use("k j1", 2_000, 1_500).await.unwrap());
+    assert!(s.first_proof_use("k j2", 3_000, 1_500).await.unwrap());
+}
+
+#[tokio::test]
 async fn a_family_keeps_its_dpop_binding_through_rotation() {
     let s = store().await;
     let bound = Family {

@@ -316,6 +316,12 @@ pub trait Store: Send + Sync {
 
     /// Forgets a successful login attempt.
     async fn login_succeeded(&self, attempt: AttemptId) -> StoreResult<()>;
+
+    /// Records the DPoP proof `id` (its key's thumbprint and its `jti`)
+    /// until `until`: `false` when it is recorded already and not past (a
+    /// replay, on this instance or another). Proofs past their end are
+    /// deleted on the way.
+    async fn first_proof_use(&self, id: &str, until: Millis, now: Millis) -> StoreResult<bool>;
 }
 
 /// The queue's query, the same on both engines (`$1`: the limit): each

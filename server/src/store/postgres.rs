@@ -466,6 +466,24 @@ impl Store for PgStore {
         Ok(())
     }
 
+    async fn first_proof_use(&self, id: &str, until: Millis, now: Millis) -> StoreResult<bool> {
+        let client = self.pool.get().await?;
+        execute(
+            &client,
+            "DELETE FROM dpop_proofs WHERE until_ms <= $1",
+            &[&now],
+        )
+        .await?;
+        // The primary key decides between two instances inserting at once.
+        let added = execute(
+            &client,
+            "INSERT INTO dpop_proofs (id, until_ms) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+            &[&id, &until],
+        )
+        .await?;
+        Ok(added == 1)
+    }
+
     async fn queue(&self, limit: usize) -> StoreResult<Vec<QueueEntry>> {
         let client = self.pool.get().await?;
         let st = client.prepare_cached(super::QUEUE_SQL).await?;

@@ -591,6 +591,22 @@ impl Store for SqliteStore {
     async fn login_succeeded(&self, attempt: AttemptId) -> StoreResult<()> {
         self.run(move |c| login_succeeded(c, attempt)).await
     }
+
+    async fn first_proof_use(&self, id: &str, until: Millis, now: Millis) -> StoreResult<bool> {
+        let id = id.to_owned();
+        self.run(move |c| first_proof_use(c, &id, until, now)).await
+    }
+}
+
+fn first_proof_use(c: &mut Connection, id: &str, until: Millis, now: Millis) -> StoreResult<bool> {
+    let tx = immediate(c)?;
+    tx.execute("DELETE FROM dpop_proofs WHERE until_ms <= ?1", [now])?;
+    let added = tx.execute(
+        "INSERT OR IGNORE INTO dpop_proofs (id, until_ms) VALUES (?1, ?2)",
+        params![id, until],
+    )?;
+    tx.commit()?;
+    Ok(added == 1)
 }
 
 #[cfg(test)]
