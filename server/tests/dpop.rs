@@ -101,11 +101,16 @@ impl Reply {
 
 impl Harness {
     async fn new() -> Harness {
+        Harness::on(support::private_db().await).await
+    }
+
+    /// An instance on database `db` (several may share one).
+    async fn on(db: String) -> Harness {
         let now = Arc::new(AtomicI64::new(T0));
         let clock_now = now.clone();
         let clock: Clock = Arc::new(move || clock_now.load(Ordering::SeqCst));
         let config = Config {
-            db_path: support::private_db().await,
+            db_path: db,
             access_ttl_s: 60,
             refresh_ttl_s: 3600,
             public_origin: Some(ORIGIN.into()),
@@ -439,4 +444,51 @@ async fn the_internal_marker_header_cannot_be_forged() {
     let forged = h.send(req).await;
     assert_eq!(forged.status, StatusCode::UNAUTHORIZED);
     assert!(forged.challenge().contains("dpop_bound"));
+}
+
+#[tokio::test]
+async fn a_proof_accepted_by_one_instance_is_a_replay_on_another() {
+    let db = support::shared_db().await;
+    let mut a = Harness::on(db.url.clone()).await;
+    let b = Harness::on(db.url.clone()).await;
+    let key = ClientKey::new();
+    let login = a.login(Some(&key)).await;
+    let token = login.body["access_token"].as_str().unwrap().to_owned();
+    // The nonce secret is shared: A's nonce is good on B.
+    let nonce = login.nonce().unwrap();
+    let jti = a.jti();
+    let proof = key.proof(
+        "GET",
+        "/api/messages",
+        Some(&token),
+        Some(&nonce),
+        &jti,
+        a.now(),
+    );
+    let on_a = a
+        .messages(&format!("DPoP {token}"), Some(proof.clone()))
+        .await;
+    assert_eq!(on_a.status, StatusCode::OK, "{}", on_a.body);
+    let on_b = b.messages(&format!("DPoP {token}"), Some(proof)).await;
+    assert_eq!(on_b.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        on_b.challenge().contains("dpop_replayed"),
+        "{}",
+        on_b.challenge()
+    );
+    let jti = a.jti();
+    let fresh = key.proof(
+        "GET",
+        "/api/messages",
+        Some(&token),
+        Some(&nonce),
+        &jti,
+        b.now(),
+    );
+    assert_eq!(
+        b.messages(&format!("DPoP {token}"), Some(fresh))
+            .await
+            .status,
+        StatusCode::OK
+    );
 }
