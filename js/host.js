@@ -1,9 +1,14 @@
 // The browser host's small primitives (src/bindings/host.rs, transport.rs): plain JS where
 // web-sys would need a binding per type and a closure per callback (size). They decide nothing.
 
-/** Whether `init.body` can be sent twice as it is (no stream, nothing consumed). */
+/** Whether `init.body` can be sent twice as it is (no stream, nothing consumed); false when reading it throws. */
 export function replayableBody(init) {
-  const body = init == null ? undefined : init.body;
+  let body;
+  try {
+    body = init == null ? undefined : init.body;
+  } catch {
+    return false;
+  }
   return (
     body == null ||
     typeof body === 'string' ||
@@ -19,21 +24,30 @@ export function replayableBody(init) {
 // Request) has no own enumerable properties for Object.assign to copy.
 const INIT_MEMBERS = ['method', 'headers', 'body', 'mode', 'credentials', 'cache', 'redirect', 'referrer', 'referrerPolicy', 'integrity', 'keepalive', 'signal', 'priority', 'duplex', 'window'];
 
-/** A copy of `init`'s RequestInit members with `headers` set over its own (and `redirect: 'manual'`). */
+/**
+ * A copy of `init`'s RequestInit members with `headers` set over its own (and `redirect: 'manual'`);
+ * null when `init` cannot be read or its headers are invalid (a getter throws, a bad header name),
+ * which the caller turns into a rejected ChatAuthError: nothing may throw into the wasm module.
+ */
 export function withHeaders(init, headers, manual) {
-  const out = {};
-  if (init != null) for (const name of INIT_MEMBERS) if (init[name] !== undefined) out[name] = init[name];
-  const merged = new Headers(out.headers);
-  for (const name of Object.keys(headers)) merged.set(name, headers[name]);
-  out.headers = merged;
-  if (manual) out.redirect = 'manual';
-  return out;
+  try {
+    const out = {};
+    if (init != null) for (const name of INIT_MEMBERS) if (init[name] !== undefined) out[name] = init[name];
+    const merged = new Headers(out.headers);
+    for (const name of Object.keys(headers)) merged.set(name, headers[name]);
+    out.headers = merged;
+    if (manual) out.redirect = 'manual';
+    return out;
+  } catch {
+    return null;
+  }
 }
 
 /**
  * Calls the context provider for call `id`: `provider(callback, needsRefresh, { reason, signal,
  * deadline })` with `controller`'s signal (the host stored it first); `ok(id, context)` /
- * `err(id, error)` get its answer (callback or promise). Returns true when the provider threw.
+ * `err(id, error)` get its answer: through the callback, or returned, as a context or a promise of
+ * one (the ContextProvider type allows both). Returns true when the provider threw.
  */
 export function callProvider(provider, ok, err, id, needsRefresh, reason, deadline, controller) {
   const callback = (context) => ok(id, context);
@@ -43,7 +57,7 @@ export function callProvider(provider, ok, err, id, needsRefresh, reason, deadli
   } catch {
     return true;
   }
-  if (value && typeof value.then === 'function') Promise.resolve(value).then(callback, (e) => err(id, e));
+  if (value !== undefined && value !== null) Promise.resolve(value).then(callback, (e) => err(id, e));
   return false;
 }
 

@@ -27,15 +27,20 @@ export function locksAvailable() {
   }
 }
 
-/** The held locks, from query() within `ms`; rejects when it fails or takes longer. */
+const SLOW = 'slow';
+
+/** The held locks, from query() within `ms`; rejects with SLOW when it takes longer, with the error when it fails. */
 function heldLocks(ms) {
   return new Promise((resolve, reject) => {
-    setTimeout(reject, ms);
+    setTimeout(() => reject(SLOW), ms);
     manager()
       .query()
       .then(({ held = [] }) => resolve(held), reject);
   });
 }
+
+/** How many slow query() answers in a row a waiting lock request sits out (each `waitMs`) before giving up. */
+const SLOW_CHECKS = 20;
 
 /**
  * Requests the exclusive lock `name`; `done` runs exactly once:
@@ -43,8 +48,10 @@ function heldLocks(ms) {
  * or `done(null)` when Web Locks do not work here: the request throws or
  * rejects, or it has not been granted after `waitMs` while no other tab holds
  * the lock (checked again every `waitMs` while one does: that tab's own cycle
- * is bounded, and the browser releases a closed tab's locks). A grant that
- * comes after giving up is let go at once.
+ * is bounded, and the browser releases a closed tab's locks). A query() slower
+ * than `waitMs` (a long task on this tab's main thread) proves nothing: it is
+ * asked again, up to SLOW_CHECKS times in a row. A grant that comes after
+ * giving up is let go at once.
  */
 export function acquireLock(name, waitMs, done) {
   let settled = false;
@@ -54,9 +61,20 @@ export function acquireLock(name, waitMs, done) {
       done(null);
     }
   };
+  let slow = 0;
   const check = () =>
     settled ||
-    heldLocks(waitMs).then((held) => (held.some((lock) => lock.name === name) ? setTimeout(check, waitMs) : fail()), fail);
+    heldLocks(waitMs).then(
+      (held) => {
+        slow = 0;
+        if (held.some((lock) => lock.name === name)) setTimeout(check, waitMs);
+        else fail();
+      },
+      (error) => {
+        if (error === SLOW && ++slow < SLOW_CHECKS) setTimeout(check, 0);
+        else fail();
+      },
+    );
   try {
     manager()
       .request(name, { mode: 'exclusive' }, () => {

@@ -8,10 +8,12 @@
 //   wasm-bindgen-cli = Cargo.lock's wasm-bindgen version (cargo install)
 //   chromium + chromium-driver               (apt, only when missing)
 //   postgresql (Debian's; the `postgres` test tier and bench:server)  (apt, only when missing)
+//   default-jdk-headless, libjna-java, libokhttp-java (the `android` tier: the Kotlin SDK on the JVM)  (apt, only when missing)
 //   node_modules: binaryen 132 (wasm-opt), playwright-core, axe-core (accessibility tests), terser (glue minifier),
 //                 esbuild + the small bench peers (`npm run bench` installs the big ones itself, in bench/peers),
 //                 oidc-provider 9.13.3 (the real-provider tier's identity provider), vite 7,
-//                 typescript 5 (also the types tier), react + react-dom 19 and their types (the packaged-install tier)  (npm ci)
+//                 typescript 5 (also the types tier), react + react-dom 19 and their types (the packaged-install tier),
+//                 kotlin-compiler 2.4.20 (kotlinc, the `android` tier)  (npm ci)
 //
 // Nothing here downloads a browser or a prebuilt toolchain binary by itself.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
@@ -182,6 +184,24 @@ async function postgresql() {
   if (!postgresBin()) fail('postgresql installed, but /usr/lib/postgresql/<version>/bin/initdb is still missing');
 }
 
+// ---------------------------------------------------------------- JVM
+/** The `android` tier's JVM side: a JDK (kotlinc runs on it), JNA (UniFFI's Kotlin bindings), OkHttp 3 (+ Okio). */
+const JVM_PACKAGES = [
+  ['/usr/bin/javac', 'default-jdk-headless'],
+  ['/usr/share/java/jna.jar', 'libjna-java'],
+  ['/usr/share/java/okhttp.jar', 'libokhttp-java'],
+  ['/usr/share/java/okio.jar', 'libokhttp-java'],
+];
+
+async function jvm() {
+  const missing = [...new Set(JVM_PACKAGES.filter(([path]) => !existsSync(path)).map(([, pkg]) => pkg))];
+  if (missing.length === 0) return skip('JDK, JNA, OkHttp 3', capture('javac', ['-version']) ?? 'present');
+  install(missing.join(', '), `apt-get install (the \`android\` tier; missing ${missing.join(', ')})`);
+  await aptInstall(missing);
+  const still = JVM_PACKAGES.filter(([path]) => !existsSync(path)).map(([path]) => path);
+  if (still.length) fail(`installed ${missing.join(', ')}, but ${still.join(', ')} still missing`);
+}
+
 // ---------------------------------------------------------------- npm
 async function npmDeps() {
   const why = npmStale(ROOT);
@@ -197,6 +217,7 @@ checkRust();
 await npmDeps();
 await chromium();
 await postgresql();
+await jvm();
 await rustTarget();
 await rustComponents();
 await wasmPack();

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // npm test: every test tier in order, stopping at the first failure.
 //
-//   node scripts/test.mjs              setup, fmt, clippy, native, postgres, build, size, types, wasm, server, e2e, package, examples, provider
+//   node scripts/test.mjs              setup, fmt, clippy, native, postgres, build, size, types, wasm, server, e2e, android, package, examples, provider
 //   node scripts/test.mjs wasm e2e     only the named tiers (or groups: lint)
 //
 // Tiers:
@@ -16,6 +16,9 @@
 //   server  cargo build -p chat-auth-server (the demo backend the e2e demo tests start)
 //   wasm    wasm-pack test --headless --chrome --mode no-install (every wasm_bindgen_test in headless Chromium)
 //   e2e     node --test tests/e2e/**/*.test.mjs (JS in Chromium via playwright-core; needs `build`)
+//   android   node scripts/android.mjs (ffi/ built with its own uniffi-bindgen, Kotlin bindings generated, android/
+//             compiled with kotlinc, then node --test tests/android/: the Kotlin SDK on the JVM against the
+//             reference backend, and one conversation with the web widget in Chromium; needs `build` and `server`)
 //   package   node --test tests/package/ (npm pack → a fresh Vite + TypeScript strict app and a plain
 //             HTML page, both in Chromium, with chat-auth/react under StrictMode; needs `build`)
 //   examples  cargo build --examples (examples/resource_server/, the chat API of `provider`)
@@ -69,12 +72,13 @@ const TIERS = {
     { CHROMEDRIVER, WASM_BINDGEN_TEST_TIMEOUT: process.env.WASM_BINDGEN_TEST_TIMEOUT || '120' },
   ],
   e2e: () => nodeTests('e2e'),
+  android: () => [process.execPath, ['scripts/android.mjs']],
   package: () => nodeTests('package'),
   examples: () => ['cargo', ['build', '--examples']],
   provider: () => nodeTests('provider'),
 };
 const GROUPS = {
-  all: ['setup', 'fmt', 'clippy', 'clippy-wasm', 'native', 'postgres', 'build', 'size', 'types', 'wasm', 'server', 'e2e', 'package', 'examples', 'provider'],
+  all: ['setup', 'fmt', 'clippy', 'clippy-wasm', 'native', 'postgres', 'build', 'size', 'types', 'wasm', 'server', 'e2e', 'android', 'package', 'examples', 'provider'],
   lint: ['fmt', 'clippy', 'clippy-wasm'],
 };
 

@@ -145,7 +145,9 @@ pub struct Call {
 }
 
 /// A token that passed every check, ready to be attached to requests.
-#[derive(Clone, Debug, PartialEq)]
+/// `Debug` prints the extra headers' names only (their values may be
+/// credentials) and not the payload text.
+#[derive(Clone, PartialEq)]
 pub struct Credential {
     /// The access token.
     pub token: SecretString,
@@ -170,6 +172,23 @@ pub struct Credential {
     pub clock_evidence: ClockEvidence,
     /// The refresh token that came with it, if any.
     pub refresh_token: Option<SecretString>,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("Credential")
+            .field("token", &self.token)
+            .field("scheme", &self.scheme)
+            .field("header_names", &names)
+            .field("claims", &self.claims)
+            .field("received_at", &self.received_at)
+            .field("expires_at", &self.expires_at)
+            .field("clock_offset", &self.clock_offset)
+            .field("clock_evidence", &self.clock_evidence)
+            .field("refresh_token", &self.refresh_token)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Credential {
@@ -682,6 +701,17 @@ impl Session {
             if usable {
                 return (Access::Ready, Effects::default());
             }
+            // Offline with the retry waiting for the network (see
+            // `fail_current`): nothing would answer this request until then.
+            if !self.online && cycle.in_flight.is_none() && cycle.retry_at.is_some() {
+                return (
+                    Access::Fail(Error::new(
+                        ErrorCode::Network,
+                        "offline: the refresh waits for the network",
+                    )),
+                    Effects::default(),
+                );
+            }
             self.waiters += 1;
             return (Access::Wait, Effects::default());
         }
@@ -874,14 +904,19 @@ impl Session {
                 attempt: attempts,
                 retry_in_ms: Some(retry_at.saturating_sub(now)),
             });
-            // Requests may go on with a token that is still valid.
+            // Requests may go on with a token that is still valid. Offline,
+            // the retry waits for the network, maybe for hours: requests
+            // without a valid token fail now rather than wait that long.
             let usable = self.credential.as_ref().is_some_and(|c| c.is_valid_at(now));
+            let release = if usable && self.waiters > 0 {
+                self.take_waiters(Ok(()))
+            } else if !usable && !self.online {
+                self.take_waiters(Err(error))
+            } else {
+                None
+            };
             return Effects {
-                release: if usable && self.waiters > 0 {
-                    self.take_waiters(Ok(()))
-                } else {
-                    None
-                },
+                release,
                 ..Effects::default()
             };
         }
@@ -1112,7 +1147,11 @@ impl Session {
             return cycle.in_flight.map(|call| call.deadline).or(retry_at);
         }
         let expires_at = self.credential.as_ref().and_then(|c| c.expires_at);
-        match (self.refresh_due, expires_at) {
+        // A refresh time that nothing can act on ([`Session::tick`] does
+        // nothing then) would wake the timer at once, again and again: only
+        // the expiry is left to wait for.
+        let refresh_due = self.refresh_due.filter(|_| self.can_refresh());
+        match (refresh_due, expires_at) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }

@@ -152,7 +152,7 @@ impl Host {
             .and_then(|c| c.dyn_into::<BroadcastChannel>().ok());
         let env = driver::Environment {
             has_provider: provider.is_some(),
-            stored_anonymous_id: load(StorageKey::AnonymousId.as_str()),
+            stored_anonymous_id: load(driver::ANONYMOUS_ID_KEY),
             online: js::get(&js::get(&js::global(), "navigator"), "onLine") != JsValue::FALSE,
             channel: channel.is_some(),
             locks: locks_available(),
@@ -233,6 +233,14 @@ impl Host {
     /// Reads the driver.
     pub fn with<T>(&self, f: impl FnOnce(&Driver) -> T) -> T {
         f(&self.driver.borrow())
+    }
+
+    /// The token's `sessionStorage` entry as it reads now.
+    pub fn stored_token(&self) -> Option<String> {
+        load(
+            self.with(|d| d.storage_name(StorageKey::Token).to_owned())
+                .as_str(),
+        )
     }
 
     /// Keeps the provider a `setCustomer` call brought.
@@ -348,7 +356,8 @@ impl Host {
                 }
             }
             Effect::Store { key, value } => {
-                if !store(key.as_str(), value.as_ref().map(SecretString::secret)) {
+                let name = self.with(|d| d.storage_name(key).to_owned());
+                if !store(&name, value.as_ref().map(SecretString::secret)) {
                     self.feed(Input::StorageFailed { key });
                 }
             }
@@ -648,11 +657,6 @@ fn report(result: Result<JsValue, JsValue>) {
     if let Err(e) = result {
         let _ = Promise::reject(&e);
     }
-}
-
-/// `sessionStorage['chat-auth:token']` as it reads now.
-pub fn stored_token() -> Option<String> {
-    load(StorageKey::Token.as_str())
 }
 
 /// The error for a method called after `destroy()`.

@@ -13,7 +13,7 @@ use crate::driver::{Input, EVENTS};
 use crate::error::{Error, ErrorCode};
 use crate::session::State;
 use crate::token;
-use host::{destroyed, stored_token, Host};
+use host::{destroyed, Host};
 use js_sys::{Function, Object, Promise};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -138,7 +138,7 @@ impl ChatAuth {
                 request,
                 customer_id,
                 provider: false,
-                stored: stored_token(),
+                stored: host.stored_token(),
             });
         }
         Ok(ChatAuth { host })
@@ -180,7 +180,7 @@ impl ChatAuth {
                 request,
                 customer_id,
                 provider,
-                stored: stored_token(),
+                stored: self.host.stored_token(),
             },
         )
     }

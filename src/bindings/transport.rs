@@ -29,7 +29,8 @@ extern "C" {
     #[wasm_bindgen(js_name = replayableBody)]
     fn replayable_body(init: &JsValue) -> bool;
     /// `init`'s RequestInit members (read by name, getters too) with
-    /// `headers` merged over `init.headers` (and `redirect: 'manual'`).
+    /// `headers` merged over `init.headers` (and `redirect: 'manual'`);
+    /// `null` when `init` cannot be read or holds an invalid header.
     #[wasm_bindgen(js_name = withHeaders)]
     fn with_headers(init: &JsValue, headers: &Object, manual: bool) -> JsValue;
 }
@@ -48,31 +49,40 @@ pub struct FetchCall {
     pub error: Option<JsValue>,
 }
 
-/// The origin of `url` resolved against the page, `None` if it is no URL.
-pub fn origin_of(url: &str) -> Option<String> {
-    let base = js::get(&js::get(&js::global(), "location"), "href").as_string();
-    let parsed = match base {
+/// `url` resolved as `fetch` resolves it, `None` if it is no URL.
+///
+/// `fetch` resolves a relative URL against the document's base URL, which a
+/// `<base href>` may point at another origin; `location.href` would judge
+/// the page's own origin and send the token there. Workers have no document:
+/// their base is their location.
+fn resolve(url: &str) -> Option<web_sys::Url> {
+    let global = js::global();
+    let base = js::get(&js::get(&global, "document"), "baseURI")
+        .as_string()
+        .or_else(|| js::get(&js::get(&global, "location"), "href").as_string());
+    match base {
         Some(base) => web_sys::Url::new_with_base(url, &base),
         None => web_sys::Url::new(url),
-    };
-    parsed.ok().map(|u| u.origin())
+    }
+    .ok()
+}
+
+/// The origin of `url` resolved as `fetch` resolves it, `None` if it is no URL.
+pub fn origin_of(url: &str) -> Option<String> {
+    resolve(url).map(|u| u.origin())
 }
 
 /// The method (normalized as `fetch` does: `get` → `GET`) and absolute URL
 /// of a request to `url`, for a DPoP proof.
 pub fn target_of(url: &str, method: Option<&str>) -> Option<ProofTarget> {
-    let base = js::get(&js::get(&js::global(), "location"), "href").as_string();
-    let parsed = match base {
-        Some(base) => web_sys::Url::new_with_base(url, &base),
-        None => web_sys::Url::new(url),
-    };
+    let parsed = resolve(url);
     let method = method.unwrap_or("GET");
     const NORMALIZED: [&str; 6] = ["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"];
     let method = match NORMALIZED.iter().find(|m| m.eq_ignore_ascii_case(method)) {
         Some(m) => (*m).to_owned(),
         None => method.to_owned(),
     };
-    parsed.ok().map(|u| ProofTarget {
+    parsed.map(|u| ProofTarget {
         method,
         url: u.href(),
     })
@@ -99,17 +109,30 @@ pub fn read(
         None
     };
     let cheap = url.filter(|_| replayable_body(&init));
+    // Resolved once, here: the request may wait (a refresh) or be replayed
+    // (a 401) after a `<base>` changed or the caller's `URL` object did, and
+    // what is sent (and proved) must be what was judged.
+    let mut input = input;
     let (url, follows, request_obj, replayable, method) = match cheap {
         Some(url) => {
             let redirect = js::get(&init, "redirect").as_string();
             let follows = redirect.is_none_or(|r| r == "follow");
             let method = js::get(&init, "method").as_string();
+            let url = match resolve(&url) {
+                Some(u) => {
+                    let href = u.href();
+                    input = JsValue::from(href.as_str());
+                    href
+                }
+                None => url,
+            };
             (url, follows, None, true, method)
         }
         None => {
             let r = new_request(&input, &init)?;
             let follows = js::get(&r, "redirect").as_string().as_deref() == Some("follow");
             let replayable = !r.body_used();
+            // A `Request`'s URL is absolute: resolved when it was built.
             (
                 r.url(),
                 follows,
@@ -119,6 +142,7 @@ pub fn read(
             )
         }
     };
+    let origin = origin_of(&url);
     let target = target_of(&url, method.as_deref());
     let call = Box::new(FetchCall {
         input,
@@ -130,7 +154,7 @@ pub fn read(
     });
     let driver_input = Input::Fetch {
         request,
-        origin: origin_of(&url),
+        origin,
         follows_redirects: follows,
         replayable,
         target,
@@ -175,8 +199,13 @@ pub fn send(
                     js::set(&pairs, name, &value.secret().into());
                 }
                 // Kept with the headers and redirect mode for a replay.
-                call.init = with_headers(&call.init, &pairs, manual_redirect);
-                js::fetch_promise(&call.input, &call.init)
+                let init = with_headers(&call.init, &pairs, manual_redirect);
+                if init.is_null() {
+                    js_sys::Promise::reject(&invalid_request())
+                } else {
+                    call.init = init;
+                    js::fetch_promise(&call.input, &call.init)
+                }
             }
             Some(request) => {
                 let request = if manual_redirect {
@@ -206,7 +235,10 @@ pub fn send(
                 for (name, value) in &headers {
                     js::set(&pairs, name, &value.secret().into());
                 }
-                js::fetch_promise(&call.input, &with_headers(&call.init, &pairs, false))
+                match with_headers(&call.init, &pairs, false) {
+                    init if init.is_null() => js_sys::Promise::reject(&invalid_request()),
+                    init => js::fetch_promise(&call.input, &init),
+                }
             }
             Some(request) => send_request(&request, &headers),
         },

@@ -46,6 +46,20 @@ pub use tabs::{channel_name, LOCK_WAIT_MS, ROUND_TIMEOUT_MS};
 /// host picks it, unique among its pending requests.
 pub type RequestId = u64;
 
+impl Input {
+    /// The host's request id when this is one of the app's requests.
+    fn app_request(&self) -> Option<RequestId> {
+        match self {
+            Input::SetCustomer { request, .. }
+            | Input::ClearCustomer { request }
+            | Input::GetToken { request, .. }
+            | Input::AuthHeaders { request, .. }
+            | Input::Fetch { request, .. } => Some(*request),
+            _ => None,
+        }
+    }
+}
+
 /// Identifies one exclusive lock request ([`Effect::AcquireLock`]).
 pub type LockId = u64;
 
@@ -71,10 +85,10 @@ pub const MAX_WAITS: u32 = 16;
 /// How many aborted or superseded refresh grants are still listened to.
 const STALE_GRANTS: usize = 4;
 
-/// Randomness for the driver: anonymous ids and the tab id (version 4
-/// UUIDs, so unguessable: fill from `crypto.getRandomValues` in a browser)
-/// and the refresh jitter.
-pub trait Entropy {
+/// Randomness for the driver: anonymous ids and the tab id (version 4 UUIDs,
+/// unguessable: `crypto.getRandomValues` in a browser) and the refresh
+/// jitter. `Send`: a host may share the driver between threads (`ffi/`).
+pub trait Entropy: Send {
     /// Fills `buf` with random bytes.
     fn fill(&mut self, buf: &mut [u8]);
 }
@@ -96,24 +110,22 @@ pub struct Environment {
     pub locks: bool,
 }
 
-/// The `sessionStorage` entries the driver writes.
+/// The `sessionStorage` entries the driver writes; [`Driver::storage_name`]
+/// names them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StorageKey {
-    /// `chat-auth:anonymous-id`: the tab's anonymous id (always kept).
+    /// [`ANONYMOUS_ID_KEY`]: the tab's anonymous id (always kept).
     AnonymousId,
-    /// `chat-auth:token`: the credential, with `storage: 'session'` only.
+    /// `chat-auth:token:<source>`: the credential, with `storage: 'session'`
+    /// only, one entry per credential source (as the channel's name), so
+    /// two instances of a page that take tokens from different sources
+    /// never resume from each other's token.
     Token,
 }
 
-impl StorageKey {
-    /// The key's name in `sessionStorage`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            StorageKey::AnonymousId => "chat-auth:anonymous-id",
-            StorageKey::Token => "chat-auth:token",
-        }
-    }
-}
+/// `sessionStorage`'s key for the tab's anonymous id, shared by every
+/// instance of the tab (the host reads it before the driver exists).
+pub const ANONYMOUS_ID_KEY: &str = "chat-auth:anonymous-id";
 
 /// How the context provider failed (its own error is never reported: it
 /// may hold a secret).
@@ -155,7 +167,7 @@ pub enum Input {
         customer_id: String,
         /// A provider function came with this call (the host keeps it).
         provider: bool,
-        /// `sessionStorage['chat-auth:token']` as read now (`None`: absent
+        /// The token's `sessionStorage` entry ([`Driver::storage_name`]) as read now (`None`: absent
         /// or unreadable); used only with `storage: 'session'`.
         stored: Option<String>,
     },
@@ -610,6 +622,8 @@ pub struct Driver {
     /// The armed timer's wake and when it fires (page clock).
     armed: Option<(Millis, Millis)>,
     tabs: Option<Tabs>,
+    /// [`StorageKey::Token`]'s name.
+    token_key: String,
     /// `sessionStorage` writes work (none threw yet).
     storage_ok: bool,
     /// Bumped whenever the session's token or state may have changed (a
@@ -717,6 +731,7 @@ impl Driver {
             has_provider: env.has_provider,
             has_token_endpoint: config.has_token_endpoint(),
         };
+        let token_key = tabs::token_storage_name(&config);
         let mut driver = Driver {
             session: Session::new(String::new(), session_config.clone()),
             config,
@@ -730,6 +745,7 @@ impl Driver {
             stale_grants: Vec::new(),
             armed: None,
             tabs: None,
+            token_key,
             storage_ok: true,
             generation: 0,
             proofs: None,
@@ -762,6 +778,15 @@ impl Driver {
     }
 
     // ---- what the host reads ----------------------------------------
+
+    /// The `sessionStorage` key of `key`, for [`Effect::Store`] and for
+    /// reading [`Input::SetCustomer`]'s `stored`.
+    pub fn storage_name(&self, key: StorageKey) -> &str {
+        match key {
+            StorageKey::AnonymousId => ANONYMOUS_ID_KEY,
+            StorageKey::Token => &self.token_key,
+        }
+    }
 
     /// The configuration.
     pub fn config(&self) -> &Config {
@@ -810,6 +835,14 @@ impl Driver {
     /// Feeds one input at `now` (page clock); then [`Driver::poll`].
     pub fn handle(&mut self, now: Millis, input: Input) {
         self.dirty = true;
+        // After `destroy()` every request of the app rejects (API.md), for
+        // any origin, and changes nothing (not the tab's anonymous id).
+        if self.session.state() == State::Destroyed {
+            if let Some(request) = input.app_request() {
+                self.reply(request, Reply::Reject(destroyed()));
+                return;
+            }
+        }
         match input {
             Input::SetCustomer {
                 request,
@@ -946,11 +979,16 @@ impl Driver {
             Input::PresenceFailed => self.locks_broken(now, None),
             Input::PeersCounted { count } => self.peers_counted(now, count),
             Input::Message(text) => self.receive(now, text.secret()),
-            Input::StorageFailed { key } => {
-                if self.storage_ok && key == StorageKey::Token {
-                    // A stale token (whose refresh token may be spent by
-                    // now) must not outlive a failed write.
-                    self.outbox.push(Effect::Store { key, value: None });
+            Input::StorageFailed { .. } => {
+                // Any failed write (the anonymous id's too) stops the token's
+                // writes, so the stored token (whose refresh token may be
+                // spent by now) must not outlive it: a reload would resume
+                // from it.
+                if self.storage_ok && self.config.storage == Storage::Session {
+                    self.outbox.push(Effect::Store {
+                        key: StorageKey::Token,
+                        value: None,
+                    });
                 }
                 self.storage_ok = false;
             }
@@ -1515,20 +1553,27 @@ impl Driver {
 
     /// Keeps the token in `sessionStorage` when `storage: 'session'`.
     fn persist(&mut self) {
-        if self.config.storage != Storage::Session || !self.storage_ok {
+        // `destroy()` ends this instance, not the customer's session: the
+        // token stays for the next instance of the tab (a remount, a
+        // reload); `clearCustomer()` is what forgets it.
+        if self.config.storage != Storage::Session
+            || !self.storage_ok
+            || self.session.state() == State::Destroyed
+        {
             return;
         }
         let s = &self.session;
-        let value = match (s.customer_id(), s.credential()) {
-            // With the newest refresh token, which may have come after the
-            // access token (an answer whose access token was refused).
-            (Some(customer), Some(c)) => Some(SecretString::new(admit::store_with_refresh_token(
-                customer,
-                c,
-                s.refresh_token().or(c.refresh_token.as_ref()),
-            ))),
-            _ => None,
-        };
+        let value =
+            match (s.customer_id(), s.credential()) {
+                // With the session's refresh token only: it may have come after
+                // the access token (an answer whose access token was refused),
+                // and it is gone once the endpoint refused it, while the
+                // credential still holds that refused one (review finding 8).
+                (Some(customer), Some(c)) => Some(SecretString::new(
+                    admit::store_with_refresh_token(customer, c, s.refresh_token()),
+                )),
+                _ => None,
+            };
         self.outbox.push(Effect::Store {
             key: StorageKey::Token,
             value,
@@ -1789,16 +1834,21 @@ impl Driver {
         });
         match judged {
             Ok(credential) => {
-                let announced = self
-                    .tabs
-                    .as_ref()
-                    .and_then(|_| tabs::token(&self.session, &credential));
                 let jitter = self.jitter();
                 let fx = self
                     .session
                     .call_succeeded(call.id, credential, source, jitter);
-                // Announced before the refresh lock is let go.
-                if let (true, Some(msg)) = (fx.release.is_some(), announced) {
+                // Announced before the refresh lock is let go, once the
+                // session took (or, spent, refused) the answer's refresh
+                // token: the one it holds is what is shared.
+                let announced = match (&self.tabs, fx.release.is_some()) {
+                    (Some(_), true) => self
+                        .session
+                        .credential()
+                        .and_then(|c| tabs::token(&self.session, c)),
+                    _ => None,
+                };
+                if let Some(msg) = announced {
                     self.outbox.push(Effect::Post(SecretString::new(msg)));
                 }
                 self.apply(fx, now);

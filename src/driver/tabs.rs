@@ -47,32 +47,112 @@ pub const ROUND_TIMEOUT_MS: Millis = 500;
 /// lock, before Web Locks count as broken; also the bound on `query()`.
 pub const LOCK_WAIT_MS: u32 = 500;
 
-/// The credential source's key: FNV-1a 64 of the fields that decide which
-/// tokens an instance accepts and where it refreshes them, in hex.
+/// FNV-1a 64: a stable hash for names shared by the tabs of an origin (not
+/// a defence against anyone: same-origin script can read everything).
+struct Fnv(u64);
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+impl Fnv {
+    fn bytes(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    /// A field: its bytes and a terminator; a missing one hashes apart from
+    /// every string (0xff is no UTF-8).
+    fn field(&mut self, field: Option<&str>) {
+        self.bytes(field.map_or(&[0xff][..], str::as_bytes));
+        self.bytes(&[0]);
+    }
+
+    /// A list whose order does not matter: the sum of its items' hashes
+    /// (no sort: it would add 3 KB of wasm).
+    fn set(&mut self, items: &[String]) {
+        let mut sum: u64 = 0;
+        for item in items {
+            let mut h = Fnv(FNV_OFFSET);
+            h.field(Some(item));
+            sum = sum.wrapping_add(h.0);
+        }
+        self.bytes(&sum.to_le_bytes());
+        self.bytes(&[0xfe]);
+    }
+
+    /// A JSON value, members in document order (a reordered JWK Set is
+    /// another source: harmless, it only stops sharing).
+    fn json(&mut self, value: &Value) {
+        match value {
+            Value::Null => self.bytes(b"n"),
+            Value::Bool(b) => self.bytes(if *b { b"t" } else { b"f" }),
+            Value::Number(n) => {
+                self.bytes(b"#");
+                self.bytes(&n.to_bits().to_le_bytes());
+            }
+            Value::String(text) => {
+                self.bytes(b"s");
+                self.field(Some(text));
+            }
+            Value::Array(items) => {
+                self.bytes(b"[");
+                items.iter().for_each(|v| self.json(v));
+                self.bytes(b"]");
+            }
+            Value::Object(object) => {
+                self.bytes(b"{");
+                for (name, v) in object.iter() {
+                    self.field(Some(name));
+                    self.json(v);
+                }
+                self.bytes(b"}");
+            }
+        }
+    }
+}
+
+/// The credential source's key, in hex: a hash of every option that decides
+/// which tokens an instance accepts, where it refreshes them and where it
+/// sends them. Instances that share it share the channel, the refresh lock
+/// and the stored token, and adopt each other's tokens without judging them
+/// again, so two instances that would judge or send a token differently
+/// (other `apiOrigins`, keys, claims) must never share it.
 fn source_key(config: &Config) -> String {
     let v = &config.validation;
-    let audience = v.audience.as_ref().map(|a| a.join(" "));
-    let fields = [
+    let mut h = Fnv(FNV_OFFSET);
+    h.set(&config.api_origins);
+    for field in [
         config.grant.client_id.as_deref(),
         config.token_endpoint.as_deref(),
         config.issuer.as_deref(),
+        config.introspection_endpoint.as_deref(),
         v.issuer.as_deref(),
-        audience.as_deref(),
-    ];
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for field in fields {
-        // A missing field hashes apart from every string (0xff is no UTF-8).
-        let bytes = field.map_or(&[0xff][..], str::as_bytes);
-        for &b in bytes.iter().chain(&[0]) {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
-        }
+        v.customer_id_claim.as_deref(),
+        v.public_key.as_deref(),
+        v.jwks_url.as_deref(),
+    ] {
+        h.field(field);
+    }
+    match &v.audience {
+        Some(audience) => h.set(audience),
+        None => h.field(None),
+    }
+    h.set(&v.algorithms);
+    match &v.jwks {
+        Some(jwks) => h.json(&Value::Object(jwks.clone())),
+        None => h.field(None),
     }
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(16);
     for i in (0..16).rev() {
-        out.push(HEX[((h >> (4 * i)) & 15) as usize] as char);
+        out.push(HEX[((h.0 >> (4 * i)) & 15) as usize] as char);
     }
     out
+}
+
+/// `sessionStorage`'s key for the token of `config`'s credential source.
+pub fn token_storage_name(config: &Config) -> String {
+    cat(&["chat-auth:token:", &source_key(config)])
 }
 
 /// The BroadcastChannel's name for `config`'s credential source.
@@ -368,7 +448,10 @@ fn add_refresh_token(s: &mut String, session: &Session) {
 pub fn token_fields(session: &Session, credential: &Credential) -> Option<String> {
     let customer = session.customer_id()?;
     let mut s = String::new();
-    field(&mut s, "credential", &admit::store(customer, credential));
+    // The session's refresh token, not the credential's own: a refused one
+    // is forgotten by the session but still inside the credential.
+    let stored = admit::store_with_refresh_token(customer, credential, session.refresh_token());
+    field(&mut s, "credential", &stored);
     field(&mut s, "customerId", customer);
     add_refresh_token(&mut s, session);
     Some(s)

@@ -1,3 +1,4 @@
+use super::tabs::token_storage_name;
 use super::*;
 use crate::base64url;
 use crate::json::parse_object;
@@ -837,6 +838,38 @@ fn the_tab_protocol_is_keyed_by_the_credential_source() {
     assert_ne!(channel_name(&widget), channel_name(&other_endpoint));
     let issuer = config(r#","issuer":"https://id.example""#);
     assert_ne!(channel_name(&issuer), channel_name(&config("")));
+    // Provider-only instances that send tokens to other origins, or judge
+    // them by other rules, never share (review finding 1); the order of
+    // `apiOrigins` does not matter.
+    let origins = |list: &str, extra: &str| {
+        let text = format!(r#"{{"apiOrigins":[{list}]{extra}}}"#);
+        Config::from_json(&parse_object(text.as_bytes()).unwrap()).unwrap()
+    };
+    let chat = origins(r#""https://chat.example""#, "");
+    let both = origins(r#""https://chat.example","https://msg.example""#, "");
+    let both_reordered = origins(r#""https://msg.example","https://chat.example""#, "");
+    assert_ne!(
+        channel_name(&chat),
+        channel_name(&origins(r#""https://msg.example""#, ""))
+    );
+    assert_ne!(channel_name(&chat), channel_name(&both));
+    assert_eq!(channel_name(&both), channel_name(&both_reordered));
+    for rules in [
+        r#","validation":{"audience":"chat"}"#,
+        r#","validation":{"customerIdClaim":"uid"}"#,
+        r#","validation":{"jwksUrl":"https://id.example/jwks","algorithms":["RS256"]}"#,
+        r#","introspectionEndpoint":"https://id.example/introspect""#,
+    ] {
+        assert_ne!(
+            channel_name(&chat),
+            channel_name(&origins(r#""https://chat.example""#, rules)),
+            "{rules}"
+        );
+    }
+    assert_ne!(
+        token_storage_name(&chat),
+        token_storage_name(&origins(r#""https://msg.example""#, ""))
+    );
     // The locks differ too: the messenger never waits on the widget's.
     let lock_name = |c: &Config| {
         let mut d = Driver::new(c.clone(), tab_env(), Box::new(Seq(1)), T0).unwrap();
@@ -996,7 +1029,10 @@ fn constructing_checks_algorithms_and_the_customer_id_option() {
     assert!(Driver::new(bad, env(), Box::new(Seq(1)), T0).is_err());
     let id = config(&format!(r#","customerId":"{CUSTOMER}""#));
     let no_provider = Environment {
-        has_provider: false,
+        has_provider: std::env::var("P").is_ok(),
+        online: std::env::var("OFF").is_err(),
+        channel: std::env::var("TAB").is_ok(),
+        locks: std::env::var("TAB").is_ok(),
         ..env()
     };
     let e = Driver::new(id, no_provider, Box::new(Seq(1)), T0).unwrap_err();
@@ -1130,3 +1166,263 @@ fn a_refresh_token_rotated_by_another_tab_is_stored_for_a_reload() {
 }
 
 mod dpop;
+
+/// A restored token that cannot be refreshed (no provider, no refresh
+/// token) is kept until it expires: its refresh time passing must not arm
+/// a 0 ms timer again and again (issue 13 review R15).
+#[test]
+fn a_due_token_that_nothing_can_refresh_waits_for_its_expiry_without_spinning() {
+    let (mut d, _) = open(r#","storage":"session""#, env(), 1);
+    let fx = login(&mut d, T0, 3600);
+    let stored = stored_token(&fx).expect("the token is written");
+    let no_provider = Environment {
+        has_provider: false,
+        ..env()
+    };
+    let (mut other, _) = open(r#","storage":"session""#, no_provider, 2);
+    let fx = run(
+        &mut other,
+        T0 + 10,
+        Input::SetCustomer {
+            request: 1,
+            customer_id: CUSTOMER.into(),
+            provider: false,
+            stored: Some(stored),
+        },
+    );
+    assert_eq!(replies(&fx), vec![(1, Reply::Done)]);
+    // Past the refresh time, 10 s before expiry: the next wake is the expiry.
+    let due = T0 + 3_590_000;
+    let fx = run(&mut other, due, Input::TimerFired);
+    assert_eq!(other.state(), State::Authenticated);
+    assert_eq!(timer(&fx), Some(10_000), "{fx:?}");
+    // A wake before the expiry (focus, a capped timer) arms nothing sooner.
+    let fx = run(&mut other, due + 1_000, Input::TimerFired);
+    assert!(timer(&fx).is_none_or(|ms| ms >= 9_000), "{fx:?}");
+    // At the expiry the session is lost, once.
+    let fx = run(&mut other, T0 + 3_600_000, Input::TimerFired);
+    assert_eq!(other.state(), State::Expired);
+    assert!(events(&fx).contains(&"auth-lost"), "{fx:?}");
+    assert_eq!(timer(&fx), None);
+}
+
+/// Offline, a failed refresh waits for the network, however long that
+/// takes: a request that has no valid token to go on with fails then, and
+/// so does one made later, instead of waiting without a bound; the retry
+/// still goes out when the network returns.
+#[test]
+fn offline_requests_without_a_valid_token_fail_instead_of_waiting_for_the_network() {
+    let offline = Environment {
+        online: false,
+        ..env()
+    };
+    let (mut d, _) = open("", offline, 1);
+    login(&mut d, T0, 3600);
+    // 10 s before expiry: a refresh starts; the provider never answers.
+    let due = T0 + 3_590_000;
+    let fx = run(&mut d, due, get_token(9, false));
+    assert_eq!(calls(&fx).len(), 1);
+    assert!(replies(&fx).is_empty());
+    // Its deadline passes after the token expired: the waiter fails with it.
+    let fx = run(&mut d, due + 15_000, Input::TimerFired);
+    assert!(events(&fx).contains(&"refresh-failed"), "{fx:?}");
+    assert!(
+        matches!(&replies(&fx)[..], [(9, Reply::Reject(e))] if e.code() == ErrorCode::ProviderTimeout),
+        "{fx:?}"
+    );
+    assert_eq!(d.state(), State::Refreshing);
+    // A later request fails at once, with nothing armed to spin on.
+    let fx = run(&mut d, due + 60_000, get_token(10, false));
+    assert!(
+        matches!(&replies(&fx)[..], [(10, Reply::Reject(e))] if e.code() == ErrorCode::Network),
+        "{fx:?}"
+    );
+    assert!(calls(&fx).is_empty());
+    // The network returns: the retry goes out and the session recovers.
+    let back = due + 120_000;
+    let fx = run(&mut d, back, Input::Online(true));
+    let call = calls(&fx)[0];
+    let fx = provide(&mut d, back, call.id, "second");
+    assert_eq!(d.state(), State::Authenticated, "{fx:?}");
+    let fx = run(&mut d, back, get_token(11, false));
+    assert!(
+        matches!(&replies(&fx)[..], [(11, Reply::Token(_))]),
+        "{fx:?}"
+    );
+}
+
+/// A failed write of the anonymous id stops the token's writes too, so the
+/// token stored before it is removed: a reload must not resume from a token
+/// whose refresh token may be spent by then (issue 13 review R4).
+#[test]
+fn a_failed_anonymous_id_write_removes_the_stored_token_too() {
+    let (mut d, _) = open(r#","storage":"session""#, env(), 1);
+    let fx = login(&mut d, T0, 3600);
+    assert!(stored_token(&fx).is_some());
+    let fx = run(
+        &mut d,
+        T0 + 10,
+        Input::StorageFailed {
+            key: StorageKey::AnonymousId,
+        },
+    );
+    assert!(
+        matches!(
+            &fx[..],
+            [Effect::Store {
+                key: StorageKey::Token,
+                value: None
+            }]
+        ),
+        "{fx:?}"
+    );
+    // Nothing is written any more: the next token stays in memory.
+    let fx = run(&mut d, T0 + 20, get_token(5, true));
+    let call = calls(&fx)[0];
+    let fx = provide(&mut d, T0 + 20, call.id, "second");
+    assert!(
+        !fx.iter().any(|e| matches!(e, Effect::Store { .. })),
+        "{fx:?}"
+    );
+    // Memory storage has no token entry to remove.
+    let (mut memory, _) = open("", env(), 2);
+    login(&mut memory, T0, 3600);
+    let fx = run(
+        &mut memory,
+        T0 + 10,
+        Input::StorageFailed {
+            key: StorageKey::AnonymousId,
+        },
+    );
+    assert!(fx.is_empty(), "{fx:?}");
+}
+/// `destroy()` ends the instance, not the customer's session: with
+/// `storage: 'session'` the stored token stays for the next instance of
+/// the tab (a remount resumes without a provider call); `clearCustomer()`
+/// removes it.
+#[test]
+fn destroy_keeps_the_stored_token_and_clear_customer_removes_it() {
+    let (mut d, _) = open(r#","storage":"session""#, env(), 1);
+    let fx = login(&mut d, T0, 300);
+    let stored = stored_token(&fx).expect("the token is written");
+    let fx = run(&mut d, T0 + 10, Input::Destroy);
+    assert!(
+        !fx.iter().any(|e| matches!(e, Effect::Store { .. })),
+        "{fx:?}"
+    );
+    let (mut next, _) = open(r#","storage":"session""#, env(), 2);
+    let fx = run(
+        &mut next,
+        T0 + 20,
+        Input::SetCustomer {
+            request: 1,
+            customer_id: CUSTOMER.into(),
+            provider: false,
+            stored: Some(stored),
+        },
+    );
+    assert!(calls(&fx).is_empty(), "{fx:?}");
+    assert_eq!(next.state(), State::Authenticated);
+    let fx = run(&mut next, T0 + 30, Input::ClearCustomer { request: 2 });
+    assert!(
+        fx.iter().any(|e| matches!(
+            e,
+            Effect::Store {
+                key: StorageKey::Token,
+                value: None
+            }
+        )),
+        "{fx:?}"
+    );
+}
+
+/// A refresh token the endpoint refused is written nowhere again: not into
+/// `sessionStorage` (a reload would present it once more) and not into the
+/// token shared with other tabs (review finding 8).
+#[test]
+fn a_refused_refresh_token_is_neither_stored_nor_shared() {
+    let extra = r#","tokenEndpoint":"https://id.example/token","storage":"session""#;
+    let (mut d, _) = open(extra, tab_env(), 1);
+    let fx = run(&mut d, T0, set_customer(1));
+    let fx = granted_alone(&mut d, T0, &fx);
+    let call = calls(&fx)[0];
+    let token = jwt(CUSTOMER, T0, 120, "first");
+    let context = Some(format!(
+        r#"{{"Auth":{{"Token":"{token}","refresh_token":"r1"}}}}"#
+    ));
+    let fx = run(
+        &mut d,
+        T0,
+        Input::ProviderAnswered {
+            call: call.id,
+            context,
+        },
+    );
+    assert!(
+        stored_token(&fx).is_some_and(|s| s.contains("r1")),
+        "positive control"
+    );
+    let due = d.session().refresh_due().unwrap();
+    let fx = run(&mut d, due, Input::TimerFired);
+    let fx = granted_alone(&mut d, due, &fx);
+    let (call, body) = grant_posted(&fx);
+    assert!(body.contains("refresh_token=r1"));
+    let body = r#"{"error":"invalid_grant"}"#.to_owned();
+    let mut seen = run(&mut d, due, endpoint_answer(call, 400, body));
+    // The provider takes over; the store and the tabs hear of the session meanwhile.
+    seen.extend(run(
+        &mut d,
+        due + 10,
+        message(r#"{"type":"want","from":"peer","customerId":"c_8f3a9b2e","nonce":7}"#),
+    ));
+    let written: Vec<String> = seen
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Store { value: Some(v), .. } => Some(v.secret().to_owned()),
+            Effect::Post(m) => Some(m.secret().to_owned()),
+            _ => None,
+        })
+        .collect();
+    assert!(!written.is_empty(), "{seen:?}");
+    for text in &written {
+        assert!(!text.contains("\"r1\""), "the refused token in {text}");
+    }
+}
+
+/// After `destroy()` every request of the app rejects with `destroyed`,
+/// for other origins too, and `clearCustomer` writes no new anonymous id
+/// (review finding 9).
+#[test]
+fn after_destroy_every_request_rejects_and_changes_nothing() {
+    let (mut d, _) = open("", env(), 1);
+    login(&mut d, T0, 3600);
+    run(&mut d, T0 + 1, Input::Destroy);
+    let other = Some("https://other.example".to_owned());
+    let inputs = [
+        Input::Fetch {
+            request: 20,
+            origin: other.clone(),
+            follows_redirects: true,
+            replayable: true,
+            target: None,
+        },
+        Input::AuthHeaders {
+            request: 21,
+            origin: other,
+            target: None,
+        },
+        Input::ClearCustomer { request: 22 },
+        get_token(23, false),
+    ];
+    for input in inputs {
+        let fx = run(&mut d, T0 + 2, input);
+        assert!(
+            matches!(&replies(&fx)[..], [(_, Reply::Reject(e))] if e.code() == ErrorCode::Destroyed),
+            "{fx:?}"
+        );
+        assert!(
+            !fx.iter().any(|e| matches!(e, Effect::Store { .. })),
+            "{fx:?}"
+        );
+    }
+}

@@ -853,3 +853,23 @@ fn the_refused_refresh_tokens_are_bounded_and_cleared_with_the_customer() {
         "another customer's list"
     );
 }
+
+/// `Debug` on a credential shows no secret: not the token, the refresh
+/// token, an extra header's value (it may be a credential) nor the payload.
+#[test]
+fn credential_debug_shows_no_secret() {
+    let mut c = cred("tok-secret-1", 0, 1_000);
+    c.headers = vec![("X-Chat-Key".into(), "hdr-secret-2".into())];
+    c.refresh_token = Some(SecretString::new("rt-secret-3"));
+    c.claims_json = Some(r#"{"email":"payload-secret-4"}"#.into());
+    let shown = format!("{c:?}");
+    for secret in [
+        "tok-secret-1",
+        "hdr-secret-2",
+        "rt-secret-3",
+        "payload-secret-4",
+    ] {
+        assert!(!shown.contains(secret), "{secret} in {shown}");
+    }
+    assert!(shown.contains("X-Chat-Key"), "{shown}");
+}

@@ -132,3 +132,40 @@ e2e.test('22d. crossTab: scheduled refreshes of 5 s tokens are shared — both t
   assert.ok(a.token === b.token, 'the two tabs hold different tokens: each refreshed on its own');
   assert.ok(a.scheduled + b.scheduled <= 3, `scheduled provider calls across both tabs in 9 s of 5 s tokens: ${a.scheduled} + ${b.scheduled} (one tab per cycle expected)`);
 });
+
+e2e.test("22e. crossTab: a Web Locks query() slower than its bound (a long task) does not switch locks off: the waiting instance does not call its provider beside the lock holder's", async (s) => {
+  const cid = customerId();
+  const r = await s.eval(
+    async ({ origin, cid }) => {
+      const { ChatAuth } = window.sdk;
+      const calls = [];
+      const provider = (name, ms) => async () => {
+        calls.push({ name, at: performance.now() });
+        await T.sleep(ms);
+        const m = await (await fetch(`/control/mint?sub=${encodeURIComponent(cid)}&ttl=300`)).json();
+        return { Auth: { Token: m.token } };
+      };
+      // For its first 2 s every query() answers after 700 ms, past the SDK's 500 ms bound.
+      const locks = navigator.locks;
+      const query = locks.query.bind(locks);
+      const t0 = performance.now();
+      locks.query = () => (performance.now() - t0 < 2000 ? T.sleep(700).then(query) : query());
+      try {
+        // One source: the second instance waits for the first one's lock (held 2.5 s by its provider).
+        const first = new ChatAuth({ apiOrigins: [origin], customerId: cid, contextProvider: provider('first', 2500) });
+        await T.waitFor(() => calls.length === 1, { timeout: 5000, what: 'the first provider call' });
+        const second = new ChatAuth({ apiOrigins: [origin], customerId: cid, contextProvider: provider('second', 0) });
+        await T.waitState(first, 'authenticated', { timeout: 10_000 });
+        await T.waitState(second, 'authenticated', { timeout: 10_000 });
+        const out = { calls: calls.map((c) => c.name), same: (await first.getToken()) === (await second.getToken()) };
+        first.destroy();
+        second.destroy();
+        return out;
+      } finally {
+        locks.query = query;
+      }
+    },
+    { origin: s.originA, cid },
+  );
+  assert.deepEqual(r, { calls: ['first'], same: true }, JSON.stringify(r));
+});

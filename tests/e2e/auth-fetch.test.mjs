@@ -2,7 +2,7 @@
 // the anonymous id before/after login and after logout.
 // Contract: /work/shared/design/API.md. Backend: ./support/chat-server.mjs.
 import assert from 'node:assert/strict';
-import { assertNothingReachedOtherOrigins, Checks, customerId, suite, UUID_V4 } from './support/e2e.mjs';
+import { assertChatAuthError, assertNothingReachedOtherOrigins, Checks, customerId, suite, UUID_V4 } from './support/e2e.mjs';
 
 const e2e = suite();
 
@@ -399,4 +399,79 @@ e2e.test('when the request cannot be rebuilt with redirect: manual it is not sen
   assert.equal(r.code, 'network');
   const seen = s.server.entries({ path: '/api/echo' }).filter((e) => e.url.includes('r7=1'));
   assert.equal(seen.length, 0, `a request following redirects carried the SDK's headers: ${JSON.stringify(seen)}`);
+});
+
+e2e.test('invalid caller headers reject with a ChatAuthError (network), whether the token is ready or awaited; nothing stalls behind them', async (s) => {
+  const cid = customerId();
+  const r = await s.eval(
+    async ({ origin, cid }) => {
+      const { ChatAuth } = window.sdk;
+      let release;
+      const answered = new Promise((resolve) => (release = resolve));
+      const provider = T.mintingProvider(cid);
+      const auth = new ChatAuth({ apiOrigins: [origin], crossTab: false });
+      const bad = { headers: { 'bad name': '1' } };
+      // Awaited: the request waits for the provider's answer.
+      const login = auth.setCustomer(cid, async (...args) => {
+        await answered;
+        return provider(...args);
+      });
+      let threwSync = null;
+      let waiting;
+      try {
+        waiting = T.attempt(() => auth.fetch('/api/echo?case=bad-waiting', bad));
+      } catch (e) {
+        threwSync = String(e);
+      }
+      release();
+      await T.within(login, 10_000, 'setCustomer');
+      const out = { threwSync, waiting: await T.within(waiting, 10_000, 'the waiting bad fetch') };
+      // Ready: the token is there.
+      out.ready = await T.attempt(() => T.within(auth.fetch('/api/echo?case=bad-ready', bad), 10_000, 'the bad fetch'));
+      // What comes next is answered at once.
+      const t = performance.now();
+      out.token = await T.within(auth.getToken(), 2000, 'getToken after the bad fetches');
+      out.tokenMs = performance.now() - t;
+      out.good = await T.attempt(async () => T.read(await T.within(auth.fetch('/api/echo?case=good'), 10_000, 'a good fetch')));
+      auth.destroy();
+      return out;
+    },
+    { origin: s.originA, cid },
+  );
+  const c = new Checks();
+  c.check('nothing thrown synchronously', () => assert.equal(r.threwSync, null));
+  c.check('awaited: network ChatAuthError', () => assertChatAuthError(r.waiting, 'network'));
+  c.check('ready: network ChatAuthError', () => assertChatAuthError(r.ready, 'network'));
+  c.check('getToken right after: answered at once', () => assert.ok(r.token && r.tokenMs < 1000, `${r.tokenMs} ms`));
+  c.check('a good request after them carries the token', () => assert.match(r.good.value.json.authorization ?? '', /^Bearer /));
+  c.check('the bad requests were not sent', () => assert.deepEqual(s.server.entries({ path: '/api/echo' }).filter((e) => /case=bad/.test(e.url)).map((e) => e.url), []));
+  c.done();
+});
+
+e2e.test('a context provider may return the context itself (not a promise, no callback), as its type allows', async (s) => {
+  const cid = customerId();
+  const r = await s.eval(
+    async ({ origin, cid }) => {
+      const { ChatAuth } = window.sdk;
+      const m = await (await fetch(`/control/mint?sub=${encodeURIComponent(cid)}&ttl=300`)).json();
+      let calls = 0;
+      const auth = new ChatAuth({ apiOrigins: [origin], crossTab: false, refresh: { providerTimeoutSeconds: 2, maxRetries: 0 } });
+      const result = await T.attempt(() =>
+        T.within(
+          auth.setCustomer(cid, () => {
+            calls += 1;
+            return { Auth: { Token: m.token } };
+          }),
+          10_000,
+          'setCustomer',
+        ),
+      );
+      const out = { result, calls, state: auth.state, same: (await auth.getToken()) === m.token };
+      auth.destroy();
+      return out;
+    },
+    { origin: s.originA, cid },
+  );
+  assert.equal(r.result.threw, false, JSON.stringify(r.result));
+  assert.deepEqual({ calls: r.calls, state: r.state, same: r.same }, { calls: 1, state: 'authenticated', same: true });
 });

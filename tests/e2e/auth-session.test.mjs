@@ -283,6 +283,50 @@ e2e.test('13b. destroy cancels the refresh timer: no provider call after destroy
   assert.equal(r.state, 'destroyed');
 });
 
+e2e.test("14b. storage: 'session' with two instances of different credential sources: each reload resumes its own token", async (s) => {
+  const cid = customerId();
+  const r = await s.eval(
+    async ({ origin, cid }) => {
+      const { ChatAuth } = window.sdk;
+      const calls = { widget: 0, desk: 0 };
+      const provider = (aud) => async () => {
+        calls[aud] += 1;
+        const m = await (await fetch(`/control/mint?sub=${encodeURIComponent(cid)}&ttl=300&aud=${aud}`)).json();
+        return { Auth: { Token: m.token } };
+      };
+      const open = (aud) =>
+        new ChatAuth({ apiOrigins: [origin], customerId: cid, contextProvider: provider(aud), storage: 'session', crossTab: false, validation: { audience: aud } });
+      sessionStorage.clear();
+      const widget = open('widget');
+      await T.waitState(widget, 'authenticated');
+      const widgetToken = await widget.getToken();
+      // The second source logs in after the first: on one key it would replace the first's entry.
+      const desk = open('desk');
+      await T.waitState(desk, 'authenticated');
+      const deskToken = await desk.getToken();
+      widget.destroy();
+      desk.destroy();
+      const before = { ...calls };
+      // A reload: each instance resumes from sessionStorage, without a provider call.
+      const widget2 = open('widget');
+      await T.waitState(widget2, 'authenticated');
+      const desk2 = open('desk');
+      await T.waitState(desk2, 'authenticated');
+      const out = { widgetToken, deskToken, widget2: await widget2.getToken(), desk2: await desk2.getToken(), before, after: { ...calls }, keys: Object.keys(sessionStorage) };
+      widget2.destroy();
+      desk2.destroy();
+      sessionStorage.clear();
+      return out;
+    },
+    { origin: s.originA, cid },
+  );
+  assert.notEqual(r.widgetToken, r.deskToken);
+  assert.equal(r.widget2, r.widgetToken, 'the widget resumed its own token');
+  assert.equal(r.desk2, r.deskToken, 'the desk resumed its own token');
+  assert.deepEqual(r.after, r.before, 'no provider call on the reload');
+  assert.equal(r.keys.filter((k) => k.startsWith('chat-auth:token')).length, 2, JSON.stringify(r.keys));
+});
+
 e2e.test('14. storage: no token in localStorage/sessionStorage/cookies by default; storage:"session" → sessionStorage only', async (s) => {
   const cid = customerId();
   const r = await s.eval(

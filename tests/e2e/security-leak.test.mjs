@@ -9,7 +9,7 @@
 // Contract: /work/shared/design/API.md (fetch, Secrets, storage). Backend: ./support/chat-server.mjs.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { assertChatAuthError, Checks, customerId, suite } from './support/e2e.mjs';
+import { assertChatAuthError, assertNoExpiredTokenSent, assertNoSecretInUrls, Checks, customerId, suite } from './support/e2e.mjs';
 
 const e2e = suite();
 
@@ -356,5 +356,161 @@ e2e.test('leak 4: a token endpoint or introspection endpoint that redirects (307
   });
   c.check('nothing was re-posted to origin B', () => assert.deepEqual(s.server.entries({ server: 'B' }).map((e) => `${e.method} ${e.url}`), []));
   c.check('no secret at origins B/C or in a URL', () => assert.deepEqual(searchServer(s.server, secrets), []));
+  c.done();
+});
+
+e2e.test('leak 5: a relative URL is judged where fetch sends it, against the document base URL: a <base href> on another origin gets no token', async (s) => {
+  const cid = customerId();
+  const secret = canaries();
+  const r = await s.eval(
+    async ({ origin, cid, secret, originB }) => {
+      const { ChatAuth } = window.sdk;
+      const auth = new ChatAuth({
+        apiOrigins: [origin],
+        customerId: cid,
+        crossTab: false,
+        contextProvider: async () => ({ Auth: { Token: secret.token, ExpiresAt: Math.floor(Date.now() / 1000) + 600, Headers: { 'X-Chat-Key': secret.header } } }),
+      });
+      await T.waitState(auth, 'authenticated');
+      const go = (input, init) => T.attempt(async () => T.read(await T.within(auth.fetch(input, init), 10_000, `auth.fetch(${input})`)));
+      const base = document.createElement('base');
+      base.href = `${originB}/app/`;
+      document.head.append(base);
+      try {
+        const out = {
+          baseURI: document.baseURI,
+          path: await go('/api/echo?case=base-path'),
+          post: await go('/api/echo?case=base-post', { method: 'POST', body: 'hello' }),
+          headers: await T.attempt(() => T.within(auth.authHeaders('/api/echo'), 5000, 'authHeaders(/api/echo)')),
+        };
+        // Positive control: a base on the allowed origin still gets the token.
+        base.href = `${origin}/app/`;
+        out.allowed = await go('/api/echo?case=base-allowed');
+        out.allowedHeaders = await T.attempt(() => T.within(auth.authHeaders('/api/echo'), 5000, 'authHeaders(/api/echo), allowed base'));
+        return { out, anonymousId: auth.anonymousId };
+      } finally {
+        base.remove();
+        auth.destroy();
+      }
+    },
+    { origin: s.originA, cid, secret, originB: s.originB },
+  );
+  const secrets = [secret.token, secret.header, r.anonymousId];
+  const c = new Checks();
+  c.check('the base URL names origin B', () => assert.equal(new URL(r.out.baseURI).origin, s.originB));
+  for (const k of ['path', 'post']) {
+    c.check(`${k}: sent to origin B, as fetch resolves it, without the SDK's headers`, () => {
+      assert.equal(r.out[k].threw, false, JSON.stringify(r.out[k]));
+      assert.equal(r.out[k].value.json.authorization, null);
+      assert.equal(r.out[k].value.json.anonymousId, null);
+      assert.ok(s.server.entries({ server: 'B', path: '/api/echo' }).some((e) => e.url.includes(`case=base-${k}`)));
+    });
+  }
+  c.check('authHeaders(relative URL) against the base on origin B: {}', () => assert.deepEqual(r.out.headers, { threw: false, value: {} }));
+  c.check('positive control: a base on the allowed origin gets the token', () => {
+    assert.equal(r.out.allowed.threw, false, JSON.stringify(r.out.allowed));
+    assert.equal(r.out.allowed.value.json.authorization, `Bearer ${secret.token}`);
+    assert.equal(r.out.allowedHeaders.value.Authorization ?? r.out.allowedHeaders.value.authorization, `Bearer ${secret.token}`);
+  });
+  c.check('origin B never saw a secret or the anonymous id', () => assert.deepEqual(searchServer(s.server, secrets), []));
+  c.done();
+});
+
+e2e.test('leak 6: two instances of a page with other apiOrigins never share a token (no channel, lock or stored entry in common)', async (s) => {
+  const cid = customerId();
+  const chatToken = `canaryCHAT_${randomBytes(18).toString('base64url')}`;
+  const msgToken = `canaryMSG_${randomBytes(18).toString('base64url')}`;
+  const r = await s.eval(
+    async ({ origin, originB, cid, chatToken, msgToken }) => {
+      const { ChatAuth } = window.sdk;
+      const calls = [];
+      const provider = (name, token) => async () => {
+        calls.push(name);
+        return { Auth: { Token: token, ExpiresAt: Math.floor(Date.now() / 1000) + 600 } };
+      };
+      // A chat widget and a messenger: provider-only, each for its own API.
+      const chat = new ChatAuth({ apiOrigins: [origin], storage: 'session' });
+      const messenger = new ChatAuth({ apiOrigins: [originB], storage: 'session' });
+      try {
+        await T.within(chat.setCustomer(cid, provider('chat', chatToken)), 10_000, 'chat.setCustomer');
+        await T.within(messenger.setCustomer(cid, provider('messenger', msgToken)), 10_000, 'messenger.setCustomer');
+        const out = { chat: await chat.getToken(), messenger: await messenger.getToken() };
+        out.sentB = await T.attempt(async () => T.read(await T.within(messenger.fetch(`${originB}/api/echo?case=messenger`), 10_000, 'messenger.fetch')));
+        out.sentA = await T.attempt(async () => T.read(await T.within(chat.fetch(`${origin}/api/echo?case=chat`), 10_000, 'chat.fetch')));
+        out.calls = calls;
+        out.stored = Object.keys(sessionStorage).filter((k) => k.startsWith('chat-auth:token'));
+        return out;
+      } finally {
+        chat.destroy();
+        messenger.destroy();
+        sessionStorage.clear();
+      }
+    },
+    { origin: s.originA, originB: s.originB, cid, chatToken, msgToken },
+  );
+  const c = new Checks();
+  c.check('each instance holds its own token', () => assert.deepEqual([r.chat, r.messenger], [chatToken, msgToken]));
+  c.check('each provider was called', () => assert.deepEqual([...r.calls].sort(), ['chat', 'messenger']));
+  c.check("origin B got the messenger's token only", () => assert.equal(r.sentB.value.json.authorization, `Bearer ${msgToken}`));
+  c.check("origin A got the chat's token only", () => assert.equal(r.sentA.value.json.authorization, `Bearer ${chatToken}`));
+  c.check('two stored entries', () => assert.equal(r.stored.length, 2, JSON.stringify(r.stored)));
+  c.check("the chat's token never reached origin B", () => assert.deepEqual(searchServer(s.server, [chatToken]).filter((h) => h.includes('origin B')), []));
+  c.check("the messenger's token never reached origin A", () =>
+    assert.deepEqual(s.server.entries({ server: 'A' }).filter((e) => entryText(e).includes(msgToken)).map((e) => e.url), []),
+  );
+  // The suite's invariants, but origin B is the messenger's own API here.
+  c.check('no expired token sent, no secret in a URL', () => {
+    assertNoExpiredTokenSent(s.server);
+    assertNoSecretInUrls(s.server);
+  });
+  c.done();
+}, { invariants: false });
+
+e2e.test('leak 7: a request that waits for the token goes where it was judged to go, even if a <base> or its URL object changes meanwhile', async (s) => {
+  const cid = customerId();
+  const secret = canaries();
+  const r = await s.eval(
+    async ({ origin, originB, cid, secret }) => {
+      const { ChatAuth } = window.sdk;
+      let release;
+      const answered = new Promise((resolve) => (release = resolve));
+      const auth = new ChatAuth({ apiOrigins: [origin], crossTab: false });
+      const base = document.createElement('base');
+      try {
+        const login = auth.setCustomer(cid, async () => {
+          await answered;
+          return { Auth: { Token: secret.token, ExpiresAt: Math.floor(Date.now() / 1000) + 600 } };
+        });
+        // Both wait for the provider's answer, judged for origin A.
+        const relative = auth.fetch('/api/echo?case=wait-relative');
+        const url = new URL(`${origin}/api/echo?case=wait-url`);
+        const object = auth.fetch(url);
+        // Meanwhile an injected <base> names origin B, and the caller's URL object changes.
+        base.href = `${originB}/app/`;
+        document.head.append(base);
+        url.href = `${originB}/api/echo?case=wait-url-moved`;
+        release();
+        await T.within(login, 10_000, 'setCustomer');
+        const read = async (p) => T.attempt(async () => T.read(await T.within(p, 10_000, 'auth.fetch')));
+        return { relative: await read(relative), object: await read(object) };
+      } finally {
+        base.remove();
+        auth.destroy();
+      }
+    },
+    { origin: s.originA, originB: s.originB, cid, secret },
+  );
+  const c = new Checks();
+  for (const [k, tag] of [['relative', 'wait-relative'], ['object', 'wait-url']]) {
+    c.check(`${k}: sent to origin A, where it was judged, with the token`, () => {
+      assert.equal(r[k].threw, false, JSON.stringify(r[k]));
+      assert.equal(r[k].value.json.authorization, `Bearer ${secret.token}`);
+      assert.ok(s.server.entries({ server: 'A', path: '/api/echo' }).some((e) => e.url.includes(`case=${tag}`)));
+    });
+  }
+  c.check('origin B saw no request and no secret', () => {
+    assert.deepEqual(s.server.entries({ server: 'B' }).map((e) => e.url), []);
+    assert.deepEqual(searchServer(s.server, [secret.token]), []);
+  });
   c.done();
 });

@@ -28,13 +28,14 @@ impl World<'_> {
                 return;
             }
             let has_customer = d.customer_id().is_some();
+            let token_key = d.storage_name(StorageKey::Token).to_owned();
             let t = &mut self.tabs[tab];
             t.had_customer |= has_customer;
             // A page that never had a customer did not write what an
             // earlier page of the tab left (a logout it could not hear
             // while it loaded); its next setCustomer replaces it.
             let logged_out = !has_customer && t.had_customer;
-            let stored = t.storage.contains_key(StorageKey::Token.as_str());
+            let stored = t.storage.contains_key(&token_key);
             if stored && (logged_out || !self.scn.storage_session) {
                 let msg = format!(
                     "tab{tab} keeps a token in sessionStorage (customer set: {has_customer}, storage 'session': {})",

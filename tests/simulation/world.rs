@@ -12,7 +12,7 @@ use chat_auth::clock::Millis;
 use chat_auth::config::Config;
 use chat_auth::driver::{
     self, Driver, Effect, Entropy, Environment, HttpAnswer, Input, LockId, ProviderFailure, Reply,
-    RequestId, StorageKey, WAKE_CHECK_MS,
+    RequestId, StorageKey, ANONYMOUS_ID_KEY, WAKE_CHECK_MS,
 };
 use chat_auth::error::{Error, ErrorCode};
 use chat_auth::schedule;
@@ -235,7 +235,7 @@ struct Tab {
     /// Its Web Locks are a stub that never answers.
     silent_locks: bool,
     /// This tab's sessionStorage: it outlives the page, not the tab.
-    storage: HashMap<&'static str, String>,
+    storage: HashMap<String, String>,
     /// The one timer of the page: its id and when it fires.
     timer: Option<(u64, Millis)>,
     /// After the machine woke: by when the page must have re-checked its
@@ -1201,11 +1201,23 @@ impl<'a> World<'a> {
         }
     }
 
+    /// `key`'s `sessionStorage` name, as the tab's driver names it (the
+    /// anonymous id is read before the page's driver exists).
+    fn storage_name(&self, tab: usize, key: StorageKey) -> String {
+        match (&self.tabs[tab].driver, key) {
+            (Some(d), _) => d.storage_name(key).to_owned(),
+            (None, StorageKey::AnonymousId) => ANONYMOUS_ID_KEY.to_owned(),
+            (None, StorageKey::Token) => {
+                unreachable!("the token is read and written by an open page")
+            }
+        }
+    }
+
     fn read_storage(&self, tab: usize, key: StorageKey) -> Option<String> {
         let t = &self.tabs[tab];
         // A sandboxed frame's sessionStorage getter throws.
         (!t.sandboxed)
-            .then(|| t.storage.get(key.as_str()).cloned())
+            .then(|| t.storage.get(&self.storage_name(tab, key)).cloned())
             .flatten()
     }
 
@@ -1214,14 +1226,16 @@ impl<'a> World<'a> {
             || (value.is_some() && self.rng.chance(self.scn.storage_failure_rate));
         if throws {
             self.stats.storage_failures += 1;
-            self.log(|| format!("tab{tab} sessionStorage write of {} throws", key.as_str()));
+            let name = self.storage_name(tab, key);
+            self.log(|| format!("tab{tab} sessionStorage write of {name} throws"));
             self.feed_now(tab, Input::StorageFailed { key });
             return;
         }
+        let name = self.storage_name(tab, key);
         let storage = &mut self.tabs[tab].storage;
         match value {
-            Some(v) => storage.insert(key.as_str(), v),
-            None => storage.remove(key.as_str()),
+            Some(v) => storage.insert(name, v),
+            None => storage.remove(&name),
         };
     }
 
