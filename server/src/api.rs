@@ -443,13 +443,12 @@ pub async fn login(State(state): Shared, headers: HeaderMap, body: Bytes) -> Api
                 bound: None,
                 nonce: false,
             };
-            let valid = state
+            // Checked now, recorded only after the password (in `log_in`).
+            let verified = state
                 .dpop
-                .check(&*state.store, proof, &what, state.now())
-                .await
-                .map_err(|e| ApiError::internal(e, &state))?
+                .verify(proof, &what, state.now())
                 .map_err(|e| dpop_refused(&state, &e))?;
-            Some(valid.jkt)
+            Some(verified)
         }
         None => None,
     };
@@ -509,7 +508,7 @@ async fn log_in(
     users: &'static [DemoUser],
     namespace: &str,
     client: String,
-    jkt: Option<String>,
+    proof: Option<crate::dpop::Verified>,
 ) -> ApiResult {
     let username = string_field(o, "username", limits::MAX_USERNAME)?.trim();
     let password = string_field(o, "password", limits::MAX_PASSWORD)?;
@@ -551,6 +550,19 @@ async fn log_in(
         .login_succeeded(attempt)
         .await
         .map_err(|e| ApiError::internal(e, state))?;
+    // The proof's `jti` is recorded only now: a sender without the password
+    // cannot fill the store (review 18 finding 1).
+    let jkt = match proof {
+        Some(verified) => Some(
+            state
+                .dpop
+                .record(&*state.store, verified, now)
+                .await
+                .map_err(|e| ApiError::internal(e, state))?
+                .map_err(|e| dpop_refused(state, &e))?,
+        ),
+        None => None,
+    };
     let customer_id = chat_auth::identifier::opaque_customer_id(
         &state.customer_secret,
         &format!("{namespace}{}", user.user_id),
@@ -680,14 +692,23 @@ pub async fn token(State(state): Shared, headers: HeaderMap, body: Bytes) -> Api
                 bound,
                 nonce: true,
             };
-            let valid = state
+            let verified = state
                 .dpop
-                .check(&*state.store, proof, &what, now)
-                .await
-                .map_err(|e| ApiError::internal(e, &state))?
+                .verify(proof, &what, now)
                 .map_err(|e| dpop_refused(&state, &e))?;
+            let jkt = verified.jkt.clone();
+            // Recorded only for a refresh token the store knows: made-up
+            // ones cannot fill the store (review 18 finding 1).
+            if owner.is_some() {
+                state
+                    .dpop
+                    .record(&*state.store, verified, now)
+                    .await
+                    .map_err(|e| ApiError::internal(e, &state))?
+                    .map_err(|e| dpop_refused(&state, &e))?;
+            }
             // An unbound session stays unbound: its access token is bound.
-            Some(valid.jkt)
+            Some(jkt)
         }
         (None, Some(_)) => {
             state

@@ -21,7 +21,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use chat_auth::dpop::{self, ProofRequirements, ReplayCache, ValidProof};
+use chat_auth::dpop::{self, ProofRequirements, ReplayCache};
 use chat_auth::{Error, ErrorCode};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -81,15 +81,17 @@ impl DpopGuard {
         self.nonce_of(now.div_euclid(self.window_ms))
     }
 
-    /// Checks `proof` for the request `what` at `now`, its `jti` against
-    /// (and then into) `store`'s proofs. The outer error is the store's.
-    pub async fn check(
+    /// Checks `proof` for the request `what` at `now`, everything but
+    /// replay: [`DpopGuard::record`] then records its `jti`, which a caller
+    /// does only once the request is otherwise authenticated (password,
+    /// token, known refresh token), so a sender with no account cannot
+    /// fill the store with proofs of its own key.
+    pub fn verify(
         &self,
-        store: &dyn Store,
         proof: &str,
         what: &ProofFor<'_>,
         now: Millis,
-    ) -> StoreResult<chat_auth::Result<ValidProof>> {
+    ) -> chat_auth::Result<Verified> {
         let window = now.div_euclid(self.window_ms);
         let accepted = [self.nonce_of(window), self.nonce_of(window - 1)];
         let accepted = [accepted[0].as_str(), accepted[1].as_str()];
@@ -100,21 +102,40 @@ impl DpopGuard {
             ..ProofRequirements::new(what.method, what.url)
         };
         let noted = Noted::default();
-        let valid = match dpop::validate_proof(proof, &req, now, &noted) {
-            Ok(v) => v,
-            Err(e) => return Ok(Err(e)),
-        };
-        let Some((id, until)) = noted.0.take() else {
-            return Ok(Ok(valid));
-        };
-        if !store.first_proof_use(&id, until, now).await? {
-            return Ok(Err(Error::new(
-                ErrorCode::DpopReplayed,
-                "the DPoP proof was used before",
-            )));
-        }
-        Ok(Ok(valid))
+        let valid = dpop::validate_proof(proof, &req, now, &noted)?;
+        Ok(Verified {
+            jkt: valid.jkt,
+            pending: noted.0.take(),
+        })
     }
+
+    /// Records a [`DpopGuard::verify`]d proof's `jti` in `store`'s proofs
+    /// (shared by every instance): the key's thumbprint, or `dpop_replayed`
+    /// when the proof was used before. The outer error is the store's.
+    pub async fn record(
+        &self,
+        store: &dyn Store,
+        verified: Verified,
+        now: Millis,
+    ) -> StoreResult<chat_auth::Result<String>> {
+        if let Some((id, until)) = &verified.pending {
+            if !store.first_proof_use(id, *until, now).await? {
+                return Ok(Err(Error::new(
+                    ErrorCode::DpopReplayed,
+                    "the DPoP proof was used before",
+                )));
+            }
+        }
+        Ok(Ok(verified.jkt))
+    }
+}
+
+/// A proof that passed every check but replay (see [`DpopGuard::record`]).
+#[derive(Debug)]
+pub struct Verified {
+    /// The thumbprint of the key that made it.
+    pub jkt: String,
+    pending: Option<(String, Millis)>,
 }
 
 /// The request a proof must be for.
@@ -227,7 +248,13 @@ pub async fn gate(State(state): State<Arc<AppState>>, mut req: Request, next: Ne
             };
             match checked {
                 Err(e) => crate::api::ApiError::internal(e, &state).into_response(),
-                Ok(Ok(jkt)) => {
+                Ok(Ok(None)) => {
+                    if let Ok(auth) = HeaderValue::try_from(format!("Bearer {token}")) {
+                        req.headers_mut().insert(header::AUTHORIZATION, auth);
+                    }
+                    next.run(req).await
+                }
+                Ok(Ok(Some(jkt))) => {
                     let h = req.headers_mut();
                     if let (Ok(auth), Ok(jkt)) = (
                         HeaderValue::try_from(format!("Bearer {token}")),
@@ -261,7 +288,9 @@ fn proof_request(state: &AppState, req: &Request) -> chat_auth::Result<(String, 
     Ok((proof.to_owned(), req.method().as_str().to_owned(), url))
 }
 
-/// The thumbprint a valid `proof` for `method` `url` with `token` was made by.
+/// The thumbprint a valid `proof` for `method` `url` with `token` was made
+/// by; `None` for a token that does not verify (nothing checked, nothing
+/// recorded: the handler refuses the token).
 async fn check_proof(
     state: &AppState,
     proof: String,
@@ -269,22 +298,30 @@ async fn check_proof(
     url: String,
     token: &str,
     now: Millis,
-) -> StoreResult<chat_auth::Result<String>> {
-    // The token's own checks (signature, expiry…) are the handler's; an
-    // unverifiable token is refused there with its own code.
-    let bound = match state.validator.verify(token, now) {
-        Ok(claims) => dpop::bound_thumbprint(&claims.members).map(str::to_owned),
-        Err(_) => None,
+) -> StoreResult<chat_auth::Result<Option<String>>> {
+    // A token that does not verify is refused by the handler with its own
+    // code (expired…); its proof is not recorded, so requests with made-up
+    // tokens cannot fill the store.
+    let Ok(claims) = state.validator.verify(token, now) else {
+        return Ok(Ok(None));
     };
+    let bound = dpop::bound_thumbprint(&claims.members);
     let what = ProofFor {
         method: &method,
         url: &url,
         access_token: Some(token),
-        bound: bound.as_deref(),
+        bound,
         nonce: true,
     };
-    let checked = state.dpop.check(&*state.store, &proof, &what, now).await?;
-    Ok(checked.map(|v| v.jkt))
+    let verified = match state.dpop.verify(&proof, &what, now) {
+        Ok(v) => v,
+        Err(e) => return Ok(Err(e)),
+    };
+    Ok(state
+        .dpop
+        .record(&*state.store, verified, now)
+        .await?
+        .map(Some))
 }
 
 #[cfg(test)]

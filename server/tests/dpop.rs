@@ -74,6 +74,7 @@ impl ClientKey {
 
 struct Harness {
     app: Router,
+    state: Arc<chat_auth_server::AppState>,
     now: Arc<AtomicI64>,
     jti: u32,
 }
@@ -126,6 +127,7 @@ impl Harness {
         .await
         .unwrap();
         Harness {
+            state: app.state().clone(),
             app: app.router(),
             now,
             jti: 0,
@@ -490,5 +492,73 @@ async fn a_proof_accepted_by_one_instance_is_a_replay_on_another() {
             .await
             .status,
         StatusCode::OK
+    );
+}
+
+/// Review 18 finding 1: a proof is recorded only for a request that is
+/// otherwise authenticated, so senders without an account cannot fill the
+/// proof store (and lock every DPoP session out).
+#[tokio::test]
+async fn proofs_of_unauthenticated_requests_are_not_recorded() {
+    let mut h = Harness::new().await;
+    let key = ClientKey::new();
+    // A login with a wrong password: its proof is not recorded, so the same
+    // proof still logs in with the right one.
+    let jti = h.jti();
+    let proof = key.proof("POST", "/auth/login", None, None, &jti, h.now());
+    let login = |password: &'static str, proof: String| {
+        Request::post("/auth/login")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("DPoP", proof)
+            .body(Body::from(
+                json!({ "username": "alice", "password": password }).to_string(),
+            ))
+            .unwrap()
+    };
+    let wrong = h.send(login("nope", proof.clone())).await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED, "{}", wrong.body);
+    let right = h.send(login("wonderland", proof.clone())).await;
+    assert_eq!(right.status, StatusCode::OK, "{}", right.body);
+    // Once authenticated it is recorded: the same proof again is a replay.
+    let again = h.send(login("wonderland", proof)).await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST);
+    assert_eq!(again.body["error"], "invalid_dpop_proof");
+    let refresh = right.body["refresh_token"].as_str().unwrap().to_owned();
+    let token = right.body["access_token"].as_str().unwrap().to_owned();
+
+    // A made-up refresh token: the proof is not recorded, so it still
+    // works with the real one.
+    let nonce = h.state.dpop.nonce(h.now());
+    let jti = h.jti();
+    let proof = key.proof("POST", "/oauth/token", None, Some(&nonce), &jti, h.now());
+    let unknown = h.refresh("rt_made_up", Some(proof.clone())).await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+    assert_eq!(unknown.body["error"], "invalid_grant");
+    let ok = h.refresh(&refresh, Some(proof)).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+
+    // An access token that does not verify (expired): the gate leaves the
+    // refusal to the handler and records nothing.
+    h.advance(61_000);
+    let nonce = h.state.dpop.nonce(h.now());
+    let jti = h.jti();
+    let proof = key.proof(
+        "GET",
+        "/api/messages",
+        Some(&token),
+        Some(&nonce),
+        &jti,
+        h.now(),
+    );
+    let expired = h.messages(&format!("DPoP {token}"), Some(proof)).await;
+    assert_eq!(expired.status, StatusCode::UNAUTHORIZED);
+    let id = format!("{} {jti}", key.public.thumbprint());
+    assert!(
+        h.state
+            .store
+            .first_proof_use(&id, h.now() + 1000, h.now())
+            .await
+            .unwrap(),
+        "the proof of an expired token was recorded"
     );
 }

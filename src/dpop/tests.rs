@@ -402,7 +402,7 @@ mod native {
 
     #[test]
     fn replays_are_per_key_and_expire() {
-        let cache = MemoryReplayCache::new(2);
+        let cache = MemoryReplayCache::with_quota(2, 2);
         assert!(cache.first_use("k", "a", 2_000, 1_000));
         assert!(!cache.first_use("k", "a", 2_000, 1_500));
         assert!(cache.first_use("other", "a", 2_000, 1_500));
@@ -411,5 +411,30 @@ mod native {
         // Past their end they are swept and the id may come again.
         assert!(cache.first_use("k", "b", 3_000, 2_000));
         assert!(cache.first_use("k", "a", 3_000, 2_000));
+        assert_eq!(cache.len(), 2);
+    }
+
+    /// Review 18 finding 1: one key sending fresh proofs fills its own
+    /// quota only; other keys' proofs are still accepted, and memory stays
+    /// bounded.
+    #[test]
+    fn one_flooding_key_does_not_lock_out_the_others() {
+        let cache = MemoryReplayCache::new(64);
+        let mut accepted = 0;
+        for i in 0..1_000 {
+            if cache.first_use("flood", &i.to_string(), 300_000, 1_000) {
+                accepted += 1;
+            }
+        }
+        assert_eq!(accepted, 4, "a key's quota is a sixteenth of the capacity");
+        assert!(cache.first_use("victim", "a", 300_000, 1_001));
+        assert!(
+            !cache.first_use("victim", "a", 300_000, 1_002),
+            "still a replay"
+        );
+        assert_eq!(cache.len(), 5);
+        // Past their end, the flooding key's entries are swept.
+        assert!(cache.first_use("flood", "late", 600_000, 300_000));
+        assert_eq!(cache.len(), 1);
     }
 }
