@@ -1684,6 +1684,17 @@ impl Driver {
             return self.stale_grant_answered(now, call, &answer);
         };
         let status = answer.status;
+        if (status == 400 || status == 401) && proofs::is_proof_error(answer.body.secret()) {
+            // The proof was refused, not the refresh token: the server
+            // checks the proof before it spends anything, so the token is
+            // kept for the next attempt (RFC 9449 §5, review 18 finding 1).
+            let e = Error::new(
+                ErrorCode::DpopInvalid,
+                "the token endpoint refused the DPoP proof (the refresh token is kept)",
+            );
+            self.fail_call(now, call.id, e);
+            return;
+        }
         if status == 400 || status == 401 {
             // invalid_grant: the refresh token is spent or revoked;
             // forgotten, so the next attempt asks the provider.

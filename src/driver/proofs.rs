@@ -55,6 +55,20 @@ pub fn is_nonce_error(body: &str) -> bool {
         .is_some_and(|o| o.get_str("error") == Some(crate::dpop::USE_DPOP_NONCE))
 }
 
+/// Whether a token endpoint's error body refuses the DPoP proof rather than
+/// the grant: `invalid_dpop_proof` or `use_dpop_nonce` (§5, §8); the refresh
+/// token was not spent.
+pub fn is_proof_error(body: &str) -> bool {
+    crate::json::parse_object(body.as_bytes())
+        .ok()
+        .is_some_and(|o| {
+            matches!(
+                o.get_str("error"),
+                Some(crate::dpop::USE_DPOP_NONCE | "invalid_dpop_proof")
+            )
+        })
+}
+
 /// The key's state.
 #[derive(Debug)]
 pub(super) enum Key {

@@ -395,6 +395,46 @@ fn a_second_nonce_refusal_of_a_grant_is_a_refusal() {
         "no loop: {fx:?}"
     );
     assert!(events(&fx).contains(&"refresh-failed"));
+    // A refused proof did not spend the refresh token: it is kept.
+    assert_eq!(d.session().refresh_token().map(|t| t.secret()), Some("r1"));
+}
+
+/// Review 18 finding 1: only `invalid_grant` means the refresh token is
+/// spent; a refused proof (`invalid_dpop_proof`) keeps it for next time.
+#[test]
+fn a_refused_proof_keeps_the_refresh_token_and_invalid_grant_forgets_it() {
+    let mut d = opened();
+    dpop_login(&mut d);
+    let due = d.session().refresh_due().unwrap();
+    let fx = run(&mut d, due, Input::TimerFired);
+    let (call, _, _) = grant_proof_and_post(&mut d, due, &fx);
+    let answer = |call, error: &str| Input::TokenEndpointAnswered {
+        call,
+        answer: HttpAnswer {
+            status: 400,
+            date: None,
+            retry_after: None,
+            body: SecretString::new(format!(r#"{{"error":"{error}"}}"#)),
+            dpop_nonce: None,
+        },
+    };
+    let fx = run(&mut d, due, answer(call, "invalid_dpop_proof"));
+    assert!(events(&fx).contains(&"refresh-failed"), "{fx:?}");
+    assert_eq!(d.session().refresh_token().map(|t| t.secret()), Some("r1"));
+    // The next attempt presents it again; invalid_grant then forgets it.
+    let mut at = due;
+    let mut fx = Vec::new();
+    for _ in 0..20 {
+        at = d.session().next_wake().unwrap_or(at + 1_000).max(at + 1);
+        fx = run(&mut d, at, Input::TimerFired);
+        if fx.iter().any(|e| matches!(e, Effect::SignProof { .. })) {
+            break;
+        }
+    }
+    let (call, body, _) = grant_proof_and_post(&mut d, at, &fx);
+    assert!(body.contains("refresh_token=r1"), "{body}");
+    run(&mut d, at, answer(call, "invalid_grant"));
+    assert_eq!(d.session().refresh_token(), None);
 }
 
 #[test]
