@@ -1035,7 +1035,10 @@ impl Driver {
         }
         let stored = stored
             .filter(|_| self.config.storage == Storage::Session && self.storage_ok)
-            .and_then(|text| admit::restore(&text, customer_id));
+            .and_then(|text| admit::restore(&text, customer_id))
+            // With `dpop`, a stored token that is not bound to this key is
+            // not resumed (it was judged by another configuration).
+            .filter(|c| self.unbound(c).is_none());
         let jitter = self.jitter();
         let fx = match stored {
             Some(c) => self.session.resume(customer_id, c, now, jitter),
@@ -1959,6 +1962,11 @@ impl Driver {
     }
 
     fn adopt(&mut self, now: Millis, credential: Credential) {
+        if self.unbound(&credential).is_some() {
+            // Another tab's token not bound to this key: never sent with a
+            // proof as if it were, nor downgraded to bearer.
+            return;
+        }
         let before = self.refresh_token_mark();
         let jitter = self.jitter();
         let fx = self.session.adopt(credential, now, jitter);

@@ -553,3 +553,57 @@ fn a_refused_auth_headers_request_leaves_nothing_behind() {
     );
     assert!(d.sent.is_empty());
 }
+
+/// Review 18 finding 2: a DPoP instance has its own channel and stored
+/// token, and a Bearer token from a tab or `sessionStorage` of a bearer
+/// instance is neither restored nor adopted.
+#[test]
+fn bearer_tokens_of_other_tabs_or_storage_are_not_taken() {
+    const DPOP_TAB: &str =
+        r#","tokenEndpoint":"https://id.example/token","storage":"session","dpop":true"#;
+    let bearer = config(SESSION_TAB);
+    let bound = config(DPOP_TAB);
+    assert_ne!(token_storage_name(&bearer), token_storage_name(&bound));
+    assert_ne!(
+        super::super::tabs::channel_name(&bearer),
+        super::super::tabs::channel_name(&bound)
+    );
+    let (_, _, fx) = session_tab(1, "r1");
+    let stored = stored_token(&fx).expect("the bearer tab stores its token");
+    let shared = posts(&fx)
+        .into_iter()
+        .find(|m| m.starts_with(r#"{"type":"token""#))
+        .expect("the bearer tab shares its token");
+    let ready = |d: &mut Driver| {
+        run(
+            d,
+            T0,
+            Input::ProofKeyReady {
+                x: KEY_X.into(),
+                y: KEY_Y.into(),
+            },
+        )
+    };
+    // Restored: not resumed, the provider is asked instead.
+    let (mut d, _) = open(DPOP_TAB, env(), 7);
+    ready(&mut d);
+    let fx = run(
+        &mut d,
+        T0 + 10,
+        Input::SetCustomer {
+            request: 1,
+            customer_id: CUSTOMER.into(),
+            provider: false,
+            stored: Some(stored),
+        },
+    );
+    assert!(d.session().credential().is_none(), "{fx:?}");
+    assert_eq!(calls(&fx).len(), 1, "{fx:?}");
+    // Adopted from another tab while waiting for the lock: not taken.
+    let (mut d, _) = open(DPOP_TAB, tab_env(), 8);
+    ready(&mut d);
+    run(&mut d, T0, set_customer(1));
+    let fx = run(&mut d, T0 + 10, message(shared));
+    assert!(d.session().credential().is_none(), "{fx:?}");
+    assert!(!replies(&fx).contains(&(1, Reply::Done)), "{fx:?}");
+}
