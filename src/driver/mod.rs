@@ -1227,7 +1227,12 @@ impl Driver {
         let claims = crate::dpop::ProofClaims {
             htm,
             htu,
-            iat: now.div_euclid(1000),
+            // The issuer's clock as the session estimates it (the one
+            // it corrects expiry by): a page clock minutes off would
+            // otherwise put `iat` out of the server's window.
+            iat: now
+                .saturating_add(self.session.credential().map_or(0, |c| c.clock_offset))
+                .div_euclid(1000),
             jti,
             ath,
             nonce: proofs.nonce_for(purpose.url()).map(str::to_owned),

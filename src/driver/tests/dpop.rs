@@ -607,3 +607,36 @@ fn bearer_tokens_of_other_tabs_or_storage_are_not_taken() {
     assert!(d.session().credential().is_none(), "{fx:?}");
     assert!(!replies(&fx).contains(&(1, Reply::Done)), "{fx:?}");
 }
+
+/// Review 18 finding 3: a proof's `iat` is the page clock corrected by the
+/// session's estimate of the issuer's clock, as expiry is.
+#[test]
+fn proof_iat_follows_the_issuer_clock_estimate() {
+    let mut d = opened();
+    let call = calls(&run(&mut d, T0, set_customer(1)))[0];
+    // The issuer's clock runs 400 s ahead of the page's (a slow page).
+    let token = bound_jwt(T0 + 400_000, 120, KEY_JKT);
+    let fx = run(
+        &mut d,
+        T0,
+        Input::ProviderAnswered {
+            call: call.id,
+            context: Some(dpop_context(&token, "DPoP")),
+        },
+    );
+    assert_eq!(replies(&fx), [(1, Reply::Done)]);
+    let (_, input) = to_sign(&run(
+        &mut d,
+        T0 + 1_000,
+        fetch(2, "GET", "https://api.example/api/messages"),
+    ));
+    let iat = claims_of(&input)
+        .get("iat")
+        .and_then(|v| v.as_f64())
+        .unwrap() as i64;
+    let issuer_now = (T0 + 1_000 + 400_000) / 1000;
+    assert!(
+        (issuer_now - 1..=issuer_now + 1).contains(&iat),
+        "iat {iat}, issuer clock {issuer_now}"
+    );
+}
