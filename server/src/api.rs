@@ -872,11 +872,20 @@ pub async fn introspect(State(state): Shared, headers: HeaderMap, body: Bytes) -
         }
     } else {
         match authenticate(&state, token, now).await {
-            Ok(p) => json!({
-                "active": true, "token_type": "Bearer", "sub": p.customer_id,
-                "client_id": p.family.client_id, "exp": p.expires_at / 1000,
-                "iss": state.issuer, "aud": state.config.audience, "scope": scope_of(&p.family),
-            }),
+            Ok(p) => {
+                let mut answer = json!({
+                    "active": true, "token_type": "Bearer", "sub": p.customer_id,
+                    "client_id": p.family.client_id, "exp": p.expires_at / 1000,
+                    "iss": state.issuer, "aud": state.config.audience, "scope": scope_of(&p.family),
+                });
+                // A bound token says so (RFC 9449 §6.2): a resource server
+                // judging by introspection then requires the key's proof.
+                if let Some(jkt) = chat_auth::dpop::bound_thumbprint(&p.claims.members) {
+                    answer["token_type"] = json!("DPoP");
+                    answer["cnf"] = json!({ "jkt": jkt });
+                }
+                answer
+            }
             Err(_) => json!({ "active": false }),
         }
     };

@@ -26,6 +26,7 @@ use tower::ServiceExt;
 const T0: i64 = 1_800_000_000_000;
 const ORIGIN: &str = "http://127.0.0.1:8080";
 const NONCE_S: i64 = 10;
+const INTROSPECTION_SECRET: &str = "introspection-secret-0123";
 
 /// A client key pair (what WebCrypto holds in the browser).
 struct ClientKey {
@@ -116,6 +117,7 @@ impl Harness {
             refresh_ttl_s: 3600,
             public_origin: Some(ORIGIN.into()),
             dpop_nonce_ttl_s: NONCE_S,
+            introspection_secret: Some(INTROSPECTION_SECRET.into()),
             ..Config::default()
         };
         let app = App::new(
@@ -561,4 +563,36 @@ async fn proofs_of_unauthenticated_requests_are_not_recorded() {
             .unwrap(),
         "the proof of an expired token was recorded"
     );
+}
+
+/// Review 18 finding 4: introspection of a bound access token says it is
+/// bound (RFC 9449 §6.2); an unbound one stays Bearer without `cnf`.
+#[tokio::test]
+async fn introspection_reports_the_binding() {
+    let mut h = Harness::new().await;
+    let key = ClientKey::new();
+    let introspect = |audience: &str, token: &str| {
+        let mut creds = base64url::encode(format!("{audience}:{INTROSPECTION_SECRET}").as_bytes());
+        while !creds.len().is_multiple_of(4) {
+            creds.push('=');
+        }
+        Request::post("/oauth/introspect")
+            .header(header::AUTHORIZATION, format!("Basic {creds}"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(format!("token={token}")))
+            .unwrap()
+    };
+    let audience = h.state.config.audience.clone();
+    let bound = h.login(Some(&key)).await;
+    let token = bound.body["access_token"].as_str().unwrap().to_owned();
+    let info = h.send(introspect(&audience, &token)).await;
+    assert_eq!(info.body["active"], true, "{}", info.body);
+    assert_eq!(info.body["token_type"], "DPoP");
+    assert_eq!(info.body["cnf"]["jkt"], key.public.thumbprint());
+    let plain = h.login(None).await;
+    let token = plain.body["access_token"].as_str().unwrap().to_owned();
+    let info = h.send(introspect(&audience, &token)).await;
+    assert_eq!(info.body["active"], true, "{}", info.body);
+    assert_eq!(info.body["token_type"], "Bearer");
+    assert!(info.body.get("cnf").is_none());
 }
