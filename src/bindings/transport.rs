@@ -240,7 +240,12 @@ pub fn send(
                     init => js::fetch_promise(&call.input, &init),
                 }
             }
-            Some(request) => send_request(&request, &headers),
+            Some(request) => {
+                // A fresh copy for every replay: after a nonce retry the
+                // 401 rule may replay once more (review 18 finding 5).
+                call.request = request.clone().ok();
+                send_request(&request, &headers)
+            }
         },
         _ => return,
     };
