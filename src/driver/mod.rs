@@ -1429,7 +1429,10 @@ impl Driver {
             return self.prove(now, purpose);
         }
         let sent = &self.sent[i];
-        if status == 401 && !sent.replayed {
+        // A nonce challenge not retried (not replayable, or the second one)
+        // is no refusal of the token: a refresh would spend a refresh token
+        // for nothing. The caller gets the 401 (review 18 finding 6).
+        if status == 401 && !sent.replayed && !(self.proofs.is_some() && challenged) {
             let token_used = sent.token_used.clone();
             let (access, fx) = self
                 .session

@@ -36,16 +36,59 @@ pub struct DpopAnswer {
     pub www_authenticate: Option<String>,
 }
 
-/// Whether `www_authenticate` is a DPoP challenge with
-/// `error="use_dpop_nonce"` (RFC 9449 §9).
+/// Whether `www_authenticate` holds a DPoP challenge with
+/// `error="use_dpop_nonce"` (RFC 9449 §9), among any others (§7.2 allows
+/// `Bearer …, DPoP …`): the header is split at the commas outside quoted
+/// strings; a part with a space before any `=` starts a challenge (its
+/// scheme, then its first parameter), any other part is a parameter of the
+/// challenge before it.
 pub fn is_nonce_challenge(www_authenticate: &str) -> bool {
-    let b = www_authenticate.trim_start().as_bytes();
-    let has = |needle: &[u8]| {
-        b.windows(needle.len())
-            .any(|w| w.eq_ignore_ascii_case(needle))
-    };
-    b.get(..4).is_some_and(|s| s.eq_ignore_ascii_case(b"dpop"))
-        && (has(b"error=\"use_dpop_nonce\"") || has(b"error=use_dpop_nonce"))
+    let mut dpop = false;
+    let mut quoted = false;
+    let mut escaped = false;
+    let mut start = 0;
+    let b = www_authenticate.as_bytes();
+    for i in 0..=b.len() {
+        let c = b.get(i).copied();
+        if quoted {
+            match c {
+                Some(b'\\') if !escaped => escaped = true,
+                Some(b'"') if !escaped => quoted = false,
+                _ => escaped = false,
+            }
+            if c.is_some() {
+                continue;
+            }
+        }
+        match c {
+            Some(b'"') => quoted = true,
+            Some(b',') | None => {
+                let part = www_authenticate.get(start..i).unwrap_or("").trim();
+                start = i + 1;
+                let mut param = part;
+                let eq = part.find('=').unwrap_or(part.len());
+                if let Some(sp) = part.find(' ').filter(|sp| *sp < eq) {
+                    dpop = part[..sp].eq_ignore_ascii_case(crate::dpop::SCHEME);
+                    param = part[sp..].trim_start();
+                } else if !part.contains('=') && !part.is_empty() {
+                    // A bare scheme (no parameters).
+                    dpop = part.eq_ignore_ascii_case(crate::dpop::SCHEME);
+                    continue;
+                }
+                if dpop {
+                    if let Some((name, value)) = param.split_once('=') {
+                        if name.trim().eq_ignore_ascii_case("error")
+                            && value.trim().trim_matches('"') == crate::dpop::USE_DPOP_NONCE
+                        {
+                            return true;
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    false
 }
 
 /// Whether a token endpoint's error body is `use_dpop_nonce` (§8).
@@ -225,6 +268,20 @@ mod tests {
             r#"dpop algs="ES256", error="use_dpop_nonce""#
         ));
         assert!(!is_nonce_challenge(r#"Bearer error="use_dpop_nonce""#));
+        // Review 18 finding 6: every challenge of the header counts (§7.2).
+        assert!(is_nonce_challenge(
+            r#"Bearer realm="api", error="invalid_token", DPoP algs="ES256", error="use_dpop_nonce""#
+        ));
+        assert!(is_nonce_challenge(
+            r#"Bearer realm="a, b", DPoP error="use_dpop_nonce""#
+        ));
+        assert!(!is_nonce_challenge(
+            r#"DPoP algs="ES256", Bearer error="use_dpop_nonce""#
+        ));
+        assert!(!is_nonce_challenge(
+            r#"DPoP error_description="x, error=use_dpop_nonce""#
+        ));
+        assert!(is_nonce_challenge("Basic, DPoP error=use_dpop_nonce"));
         assert!(!is_nonce_challenge(r#"DPoP error="invalid_token""#));
         assert!(is_nonce_error(r#"{"error":"use_dpop_nonce"}"#));
         assert!(!is_nonce_error(r#"{"error":"invalid_grant"}"#));

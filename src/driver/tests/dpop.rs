@@ -283,20 +283,56 @@ fn a_nonce_challenge_is_answered_once_with_the_nonce_and_no_refresh() {
     assert!(
         matches!(&replies(&fx)[..], [(2, Reply::Replay { headers })] if header(headers, "DPoP").is_some())
     );
-    // A second challenge is not retried for a nonce again: the 401 rules
-    // (one refresh, one replay) take over.
+    // A second challenge is not retried again, nor is it a refusal of the
+    // token: no refresh, the caller gets the 401 (review 18 finding 6).
     let fx = run(
         &mut d,
         T0,
         answered_with(2, 401, Some("n-2"), Some(NONCE_CHALLENGE)),
     );
-    // The refresh (a grant: this login has a refresh token) is what gets
-    // the next proof, not another replay.
+    assert_eq!(replies(&fx), [(2, Reply::Response)]);
+    assert!(
+        !fx.iter().any(|e| matches!(e, Effect::SignProof { .. })) && calls(&fx).is_empty(),
+        "no refresh for a nonce: {fx:?}"
+    );
+    assert_eq!(d.session().refresh_token().map(|t| t.secret()), Some("r1"));
+    // The nonce seen last goes into the next proof.
+    let (_, input) = to_sign(&run(&mut d, T0, fetch(3, "GET", "https://api.example/b")));
+    assert_eq!(claims_of(&input).get_str("nonce"), Some("n-2"));
+}
+
+/// Review 18 finding 6: a nonce challenge to a request that cannot be
+/// sent again, or one listed after a Bearer challenge, spends no refresh.
+#[test]
+fn a_nonce_challenge_not_retried_spends_no_refresh() {
+    let mut d = opened();
+    dpop_login(&mut d);
+    let mut once = fetch(2, "POST", "https://api.example/api/messages");
+    if let Input::Fetch { replayable, .. } = &mut once {
+        *replayable = false;
+    }
+    let (proof, _) = to_sign(&run(&mut d, T0, once));
+    run(&mut d, T0, signed(proof));
+    let both = r#"Bearer realm="chat", DPoP algs="ES256", error="use_dpop_nonce""#;
+    let fx = run(&mut d, T0, answered_with(2, 401, Some("n-1"), Some(both)));
+    assert_eq!(replies(&fx), [(2, Reply::Response)]);
+    assert!(
+        !fx.iter().any(|e| matches!(e, Effect::SignProof { .. })) && calls(&fx).is_empty(),
+        "no refresh: {fx:?}"
+    );
+    // The same header on a replayable request: the nonce retry, no refresh.
+    let (proof, _) = to_sign(&run(
+        &mut d,
+        T0,
+        fetch(3, "GET", "https://api.example/api/messages"),
+    ));
+    run(&mut d, T0, signed(proof));
+    let fx = run(&mut d, T0, answered_with(3, 401, Some("n-2"), Some(both)));
     let (_, input) = to_sign(&fx);
-    assert_eq!(claims_of(&input).get_str("htu"), Some(TOKEN_ENDPOINT));
-    assert!(replies(&fx).is_empty());
-    // The nonce seen last (the token endpoint is on the same origin here)
-    // goes into the next proof.
+    assert_eq!(
+        claims_of(&input).get_str("htu"),
+        Some("https://api.example/api/messages")
+    );
     assert_eq!(claims_of(&input).get_str("nonce"), Some("n-2"));
 }
 
