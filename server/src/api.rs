@@ -799,6 +799,40 @@ pub async fn revoke(State(state): Shared, headers: HeaderMap, body: Bytes) -> Ap
         return Err(ApiError::bad_request("token is required"));
     };
     if let Some(family) = family_of_token(&state, token).await? {
+        // A bound session ends only with a proof by its key: a thief with
+        // a stolen token cannot end it (review 18 finding 7).
+        if let Some(bound) = family.jkt.as_deref() {
+            let now = state.now();
+            let Some(proof) =
+                crate::dpop::proof_header(&headers).map_err(|e| dpop_refused(&state, &e))?
+            else {
+                let mut e = oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_dpop_proof",
+                    "this token is bound to a DPoP key: a proof by it is required",
+                );
+                e.dpop_nonce = Some(state.dpop.nonce(now));
+                return Err(e);
+            };
+            let url = crate::dpop::request_url(&state, &headers, "/oauth/revoke");
+            let what = crate::dpop::ProofFor {
+                method: "POST",
+                url: &url,
+                access_token: None,
+                bound: Some(bound),
+                nonce: true,
+            };
+            let verified = state
+                .dpop
+                .verify(proof, &what, now)
+                .map_err(|e| dpop_refused(&state, &e))?;
+            state
+                .dpop
+                .record(&*state.store, verified, now)
+                .await
+                .map_err(|e| ApiError::internal(e, &state))?
+                .map_err(|e| dpop_refused(&state, &e))?;
+        }
         if state
             .store
             .revoke_family(&family.id, state.now())

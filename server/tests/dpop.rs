@@ -596,3 +596,67 @@ async fn introspection_reports_the_binding() {
     assert_eq!(info.body["token_type"], "Bearer");
     assert!(info.body.get("cnf").is_none());
 }
+
+/// Review 18 finding 7: revoking a bound session's token needs a proof by
+/// its key (with the current nonce); without one nothing is revoked.
+#[tokio::test]
+async fn revoking_a_bound_token_needs_the_key() {
+    let mut h = Harness::new().await;
+    let key = ClientKey::new();
+    let login = h.login(Some(&key)).await;
+    let refresh = login.body["refresh_token"].as_str().unwrap().to_owned();
+    let revoke = |proof: Option<String>| {
+        let mut b = Request::post("/oauth/revoke")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(p) = proof {
+            b = b.header("DPoP", p);
+        }
+        b.body(Body::from(format!("token={refresh}"))).unwrap()
+    };
+    let bare = h.send(revoke(None)).await;
+    assert_eq!(bare.status, StatusCode::BAD_REQUEST, "{}", bare.body);
+    assert_eq!(bare.body["error"], "invalid_dpop_proof");
+    let nonce = bare.nonce().unwrap();
+    let thief = ClientKey::new();
+    let jti = h.jti();
+    let stolen = h
+        .send(revoke(Some(thief.proof(
+            "POST",
+            "/oauth/revoke",
+            None,
+            Some(&nonce),
+            &jti,
+            h.now(),
+        ))))
+        .await;
+    assert_eq!(stolen.status, StatusCode::BAD_REQUEST);
+    // Still alive: the owner's refresh works.
+    let jti = h.jti();
+    let ok = h
+        .refresh(
+            &refresh,
+            Some(key.proof("POST", "/oauth/token", None, Some(&nonce), &jti, h.now())),
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    let refresh = ok.body["refresh_token"].as_str().unwrap().to_owned();
+    // The owner revokes with its key: the session ends.
+    let revoke_own = Request::post("/oauth/revoke")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header("DPoP", {
+            let jti = h.jti();
+            key.proof("POST", "/oauth/revoke", None, Some(&nonce), &jti, h.now())
+        })
+        .body(Body::from(format!("token={refresh}")))
+        .unwrap();
+    assert_eq!(h.send(revoke_own).await.status, StatusCode::OK);
+    let jti = h.jti();
+    let after = h
+        .refresh(
+            &refresh,
+            Some(key.proof("POST", "/oauth/token", None, Some(&nonce), &jti, h.now())),
+        )
+        .await;
+    assert_eq!(after.status, StatusCode::BAD_REQUEST);
+    assert_eq!(after.body["error"], "invalid_grant");
+}
