@@ -752,7 +752,7 @@ impl Driver {
             grant_nonce_retried: None,
         };
         if driver.config.dpop {
-            driver.proofs = Some(Proofs::new());
+            driver.proofs = Some(Proofs::new(now));
             driver.outbox.push(Effect::LoadProofKey {
                 name: cat(&[&channel_name(&driver.config), ":dpop"]),
             });
@@ -1238,7 +1238,7 @@ impl Driver {
             nonce: proofs.nonce_for(purpose.url()).map(str::to_owned),
         };
         let signing_input = crate::dpop::signing_input(key, &claims);
-        let proof = proofs.signing(purpose, signing_input.clone());
+        let proof = proofs.signing(purpose, signing_input.clone(), now);
         self.outbox.push(Effect::SignProof {
             proof,
             signing_input,
@@ -1264,7 +1264,8 @@ impl Driver {
         let Some(proofs) = &mut self.proofs else {
             return;
         };
-        if !matches!(proofs.key, Key::Loading) {
+        // A key after the load timed out (Failed) is still taken.
+        if matches!(proofs.key, Key::Ready(..)) {
             return;
         }
         proofs.key = match crate::dpop::ProofKey::from_coordinates(x, y) {
@@ -1289,6 +1290,30 @@ impl Driver {
         proofs.key = Key::Failed;
         for purpose in proofs.take_waiting() {
             self.proof_failed(now, purpose, no_key());
+        }
+    }
+
+    /// No wait without a bound: a key still loading, or a proof still
+    /// unsigned, after [`proofs::PROOF_WAIT_MS`] rejects what waits for it.
+    /// A key that comes later is still taken.
+    fn proofs_overdue(&mut self, now: Millis) {
+        let Some(proofs) = &mut self.proofs else {
+            return;
+        };
+        if proofs.key_overdue(now) {
+            self.proof_key_failed(now);
+        }
+        let late = self
+            .proofs
+            .as_mut()
+            .map(|p| p.take_overdue(now))
+            .unwrap_or_default();
+        for purpose in late {
+            let e = Error::new(
+                ErrorCode::DpopUnbound,
+                "the DPoP proof was not signed in time (WebCrypto did not answer)",
+            );
+            self.proof_failed(now, purpose, e);
         }
     }
 
@@ -1500,6 +1525,7 @@ impl Driver {
         if self.tabs.as_ref().is_some_and(|t| t.round_over(now)) {
             self.finish_round(now);
         }
+        self.proofs_overdue(now);
         let fx = self.session.tick(now);
         self.apply(fx, now);
     }
@@ -1537,6 +1563,11 @@ impl Driver {
             return;
         }
         let round = self.tabs.as_ref().and_then(Tabs::round_deadline);
+        let proofs = self.proofs.as_ref().and_then(Proofs::next_deadline);
+        let round = match (round, proofs) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let wake = match (self.session.next_wake(), round) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

@@ -8,6 +8,7 @@
 
 use super::{Reply, RequestId};
 use crate::dpop::ProofKey;
+use crate::driver::Millis;
 use crate::secret::SecretString;
 use crate::session::CallId;
 
@@ -17,6 +18,11 @@ pub type ProofId = u64;
 /// How many servers' nonces are remembered (the API origins and the token
 /// endpoint; a handful).
 const MAX_NONCES: usize = 16;
+
+/// How long the key may load, or a proof be signed, before the requests
+/// waiting for it are rejected (`dpop_unbound`): IndexedDB or WebCrypto
+/// may never answer (a blocked open, a hung transaction).
+pub const PROOF_WAIT_MS: Millis = 10_000;
 
 /// The request a proof is made for: its method and absolute URL.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -159,18 +165,21 @@ pub(super) struct Proofs {
     nonces: Vec<(String, String)>,
     next: ProofId,
     /// Proofs being signed, with their signing input.
-    signing: Vec<(ProofId, Purpose, String)>,
+    signing: Vec<(ProofId, Purpose, String, Millis)>,
+    /// When a key still loading counts as failed.
+    key_deadline: Millis,
     /// Proofs waiting for the key.
     waiting: Vec<Purpose>,
 }
 
 impl Proofs {
-    pub(super) fn new() -> Proofs {
+    pub(super) fn new(now: Millis) -> Proofs {
         Proofs {
             key: Key::Loading,
             nonces: Vec::new(),
             next: 1,
             signing: Vec::new(),
+            key_deadline: now.saturating_add(PROOF_WAIT_MS),
             waiting: Vec::new(),
         }
     }
@@ -220,23 +229,49 @@ impl Proofs {
     }
 
     /// Registers `purpose`, whose proof signs `input`, under a fresh id.
-    pub(super) fn signing(&mut self, purpose: Purpose, input: String) -> ProofId {
+    pub(super) fn signing(&mut self, purpose: Purpose, input: String, now: Millis) -> ProofId {
         let id = self.next;
         self.next += 1;
-        self.signing.push((id, purpose, input));
+        self.signing
+            .push((id, purpose, input, now.saturating_add(PROOF_WAIT_MS)));
         id
     }
 
+    /// Whether the key is still loading past its deadline at `now`.
+    pub(super) fn key_overdue(&self, now: Millis) -> bool {
+        matches!(self.key, Key::Loading) && now >= self.key_deadline
+    }
+
+    /// The proofs still unsigned past their deadline at `now`, removed.
+    pub(super) fn take_overdue(&mut self, now: Millis) -> Vec<Purpose> {
+        let (late, on_time) = std::mem::take(&mut self.signing)
+            .into_iter()
+            .partition(|(_, _, _, deadline)| now >= *deadline);
+        self.signing = on_time;
+        late.into_iter().map(|(_, p, _, _)| p).collect()
+    }
+
+    /// The next deadline that something waits on, for the driver's timer.
+    pub(super) fn next_deadline(&self) -> Option<Millis> {
+        let key = (matches!(self.key, Key::Loading) && !self.waiting.is_empty())
+            .then_some(self.key_deadline);
+        let signing = self.signing.iter().map(|(_, _, _, d)| *d).min();
+        match (key, signing) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     pub(super) fn take_signing(&mut self, id: ProofId) -> Option<(Purpose, String)> {
-        let at = self.signing.iter().position(|(p, _, _)| *p == id)?;
-        let (_, purpose, input) = self.signing.remove(at);
+        let at = self.signing.iter().position(|(p, _, _, _)| *p == id)?;
+        let (_, purpose, input, _) = self.signing.remove(at);
         Some((purpose, input))
     }
 
     /// Everything waiting (for `destroy`).
     pub(super) fn take_all(&mut self) -> Vec<Purpose> {
         let mut all = self.take_waiting();
-        all.extend(self.signing.drain(..).map(|(_, p, _)| p));
+        all.extend(self.signing.drain(..).map(|(_, p, _, _)| p));
         all
     }
 }
@@ -290,7 +325,7 @@ mod tests {
 
     #[test]
     fn nonces_are_kept_per_origin() {
-        let mut p = Proofs::new();
+        let mut p = Proofs::new(0);
         p.nonce_seen("https://a.example/api?x", "n1");
         p.nonce_seen("https://b.example:8443/token", "n2");
         p.nonce_seen("https://a.example/other", "n3");

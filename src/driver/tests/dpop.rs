@@ -676,3 +676,46 @@ fn proof_iat_follows_the_issuer_clock_estimate() {
         "iat {iat}, issuer clock {issuer_now}"
     );
 }
+
+/// Review 18 finding 8: no wait without a bound. A key that never loads,
+/// or a proof never signed, rejects its requests with `dpop_unbound` after
+/// `PROOF_WAIT_MS` (a timer is armed for it); a key that comes later is
+/// still taken.
+#[test]
+fn a_key_or_signature_that_never_comes_rejects_in_bounded_time() {
+    use super::super::proofs::PROOF_WAIT_MS;
+    let (mut d, _) = open(&dpop_extra(), env(), 7);
+    let fx = run(&mut d, T0, fetch(2, "GET", "https://api.example/a"));
+    assert!(replies(&fx).is_empty());
+    assert!(
+        fx.iter().any(
+            |e| matches!(e, Effect::ArmTimer { delay_ms } if i64::from(*delay_ms) <= PROOF_WAIT_MS)
+        ),
+        "a timer for the key's deadline: {fx:?}"
+    );
+    assert!(replies(&run(&mut d, T0 + PROOF_WAIT_MS - 1, Input::TimerFired)).is_empty());
+    let fx = run(&mut d, T0 + PROOF_WAIT_MS, Input::TimerFired);
+    assert!(
+        matches!(&replies(&fx)[..], [(2, Reply::Reject(e))] if e.code() == ErrorCode::DpopUnbound),
+        "{fx:?}"
+    );
+    // The key after all: taken, the next request is proved.
+    let late = T0 + PROOF_WAIT_MS + 5;
+    run(
+        &mut d,
+        late,
+        Input::ProofKeyReady {
+            x: KEY_X.into(),
+            y: KEY_Y.into(),
+        },
+    );
+    let (proof, _) = to_sign(&run(&mut d, late, fetch(3, "GET", "https://api.example/a")));
+    // That signature never comes: rejected at its deadline too.
+    let fx = run(&mut d, late + PROOF_WAIT_MS, Input::TimerFired);
+    assert!(
+        matches!(&replies(&fx)[..], [(3, Reply::Reject(e))] if e.code() == ErrorCode::DpopUnbound),
+        "{fx:?}"
+    );
+    // Its late signature is ignored.
+    assert!(replies(&run(&mut d, late + PROOF_WAIT_MS + 1, signed(proof))).is_empty());
+}
