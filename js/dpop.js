@@ -19,7 +19,15 @@ function idbRequest(req) {
 function openKeyDb() {
   const req = indexedDB.open(KEY_DB, 1);
   req.onupgradeneeded = () => req.result.createObjectStore(KEY_STORE);
-  return idbRequest(req);
+  const opened = idbRequest(req);
+  // Blocked (another tab's upgrade or deleteDatabase pending): this tab keeps a key in memory
+  // rather than wait; the driver bounds every other wait (PROOF_WAIT_MS).
+  const blocked = new Promise((_, reject) => {
+    req.onblocked = () => reject(new Error('IndexedDB open blocked'));
+  });
+  // An open that succeeds after all is closed, not leaked.
+  blocked.catch(() => opened.then((db) => db.close(), () => {}));
+  return Promise.race([opened, blocked]);
 }
 
 const usablePair = (pair) => pair != null && pair.privateKey instanceof CryptoKey && pair.publicKey instanceof CryptoKey;
