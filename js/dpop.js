@@ -4,7 +4,8 @@
 // One ECDSA P-256 key pair per name, made by WebCrypto with `extractable: false` and kept in
 // IndexedDB as CryptoKey objects (structured clone, never exported), so every tab of the origin
 // proves with the same key and a reload keeps it. Where IndexedDB is refused (some private
-// modes) the tab keeps its own key in memory.
+// modes) the tab keeps its own key in memory. A logout replaces the pair (the driver says which
+// one), so customers of one browser are not linked by the key's thumbprint.
 
 const KEY_DB = 'chat-auth-dpop';
 const KEY_STORE = 'keys';
@@ -32,16 +33,18 @@ function openKeyDb() {
 
 const usablePair = (pair) => pair != null && pair.privateKey instanceof CryptoKey && pair.publicKey instanceof CryptoKey;
 
-/** Stores `pair` as `name` unless a pair is there already (one readwrite transaction, so two tabs
- * making keys at once end up with the same one); resolves with the pair kept. */
-function keepPair(db, name, pair) {
+/** Stores `pair` (public `x`) as `name` unless a usable pair is there already that is not the one
+ * being replaced (`replace`: its `x`), in one readwrite transaction, so two tabs making (or
+ * replacing) keys at once end up with the same one; resolves with the pair kept. */
+function keepPair(db, name, pair, replace) {
   return new Promise((resolve, reject) => {
     const tx = db.transaction(KEY_STORE, 'readwrite');
     const store = tx.objectStore(KEY_STORE);
     let kept = pair;
     const get = store.get(name);
     get.onsuccess = () => {
-      if (usablePair(get.result)) kept = get.result;
+      const found = get.result;
+      if (usablePair(found) && (replace == null || (found.x != null && found.x !== replace))) kept = found;
       else store.put(pair, name);
     };
     tx.oncomplete = () => resolve(kept);
@@ -50,11 +53,13 @@ function keepPair(db, name, pair) {
   });
 }
 
-function generatePair() {
-  return crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify']);
+async function generatePair() {
+  const made = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify']);
+  const jwk = await crypto.subtle.exportKey('jwk', made.publicKey);
+  return { privateKey: made.privateKey, publicKey: made.publicKey, x: jwk.x };
 }
 
-async function loadPair(name) {
+async function loadPair(name, replace) {
   let db = null;
   try {
     db = await openKeyDb();
@@ -62,18 +67,21 @@ async function loadPair(name) {
     return generatePair();
   }
   try {
-    const found = await idbRequest(db.transaction(KEY_STORE, 'readonly').objectStore(KEY_STORE).get(name));
-    if (usablePair(found)) return found;
-    const made = await generatePair();
-    return await keepPair(db, name, { privateKey: made.privateKey, publicKey: made.publicKey });
+    if (replace == null) {
+      const found = await idbRequest(db.transaction(KEY_STORE, 'readonly').objectStore(KEY_STORE).get(name));
+      if (usablePair(found)) return found;
+    }
+    return await keepPair(db, name, await generatePair(), replace);
   } finally {
     db.close();
   }
 }
 
-/** Loads (or makes and keeps) key pair `name`: `done(publicJwk, privateKey)`, or `done(null)`. */
-export function loadProofKey(name, done) {
-  loadPair(name)
+/** Loads (or makes and keeps) key pair `name`, a new one when the stored one's `x` is `replace`
+ * (after a logout: the next customer gets a key of their own): `done(publicJwk, privateKey)`, or
+ * `done(null)`. */
+export function loadProofKey(name, replace, done) {
+  loadPair(name, replace ?? null)
     .then(async (pair) => done(await crypto.subtle.exportKey('jwk', pair.publicKey), pair.privateKey))
     .catch(() => done(null, null));
 }

@@ -145,6 +145,12 @@ impl ProofKey {
         })
     }
 
+    /// The base64url `x` coordinate: names the key to the host (which
+    /// replaces only the key it was told of).
+    pub fn x(&self) -> &str {
+        &self.x
+    }
+
     /// The key's RFC 7638 thumbprint: the `cnf.jkt` a bound token carries.
     pub fn thumbprint(&self) -> String {
         sha256_b64(

@@ -64,10 +64,11 @@ extern "C" {
 
 #[wasm_bindgen(module = "/js/dpop.js")]
 extern "C" {
-    /// Loads (or makes and keeps) the non-extractable key pair `name`;
-    /// `done(publicJwk, privateKey)`, or `done(null, null)`.
+    /// Loads (or makes and keeps) the non-extractable key pair `name`, a
+    /// new one if the stored one's `x` is `replace`; `done(publicJwk,
+    /// privateKey)`, or `done(null, null)`.
     #[wasm_bindgen(js_name = loadProofKey)]
-    fn load_proof_key(name: &str, done: &JsValue);
+    fn load_proof_key(name: &str, replace: Option<String>, done: &JsValue);
     /// Signs `input` with `private_key`; `done(ArrayBuffer)`, or `done(null)`.
     #[wasm_bindgen(js_name = signProof)]
     fn sign_proof(private_key: &JsValue, input: &str, done: &JsValue);
@@ -400,7 +401,7 @@ impl Host {
                 count_held(&prefix, &own, LOCK_WAIT_MS, &counted);
             }
             Effect::Close => self.close(),
-            Effect::LoadProofKey { name } => {
+            Effect::LoadProofKey { name, replace } => {
                 let weak = Rc::downgrade(self);
                 let done = Closure::once_into_js(move |jwk: JsValue, private_key: JsValue| {
                     if let Some(host) = weak.upgrade() {
@@ -414,7 +415,7 @@ impl Host {
                         });
                     }
                 });
-                load_proof_key(&name, &done);
+                load_proof_key(&name, replace, &done);
             }
             Effect::SignProof {
                 proof,

@@ -474,6 +474,11 @@ pub enum Effect {
     LoadProofKey {
         /// The key's name.
         name: String,
+        /// After a logout: the `x` of the key to replace by a new one (the
+        /// next customer must not share the last one's thumbprint). The
+        /// host replaces the stored pair only if it is still that key, so
+        /// tabs replacing at once end up with one new key.
+        replace: Option<String>,
     },
     /// Sign `signing_input` (ASCII) with the DPoP key (ECDSA P-256,
     /// SHA-256); feed [`Input::ProofSigned`].
@@ -755,6 +760,7 @@ impl Driver {
             driver.proofs = Some(Proofs::new(now));
             driver.outbox.push(Effect::LoadProofKey {
                 name: cat(&[&channel_name(&driver.config), ":dpop"]),
+                replace: None,
             });
         }
         let anonymous_id = match env.stored_anonymous_id {
@@ -1059,6 +1065,7 @@ impl Driver {
         match self.session.clear_customer(anonymous_id) {
             Ok(fx) => {
                 self.apply(fx, now);
+                self.new_proof_key(now);
                 if let (Some(customer), true) = (customer, self.tabs.is_some()) {
                     self.outbox
                         .push(Effect::Post(SecretString::new(tabs::logout(&customer))));
@@ -1291,6 +1298,25 @@ impl Driver {
         for purpose in proofs.take_waiting() {
             self.proof_failed(now, purpose, no_key());
         }
+    }
+
+    /// After a logout: a new DPoP key, so the next customer of this browser
+    /// is not linked to the last one by the key's thumbprint.
+    fn new_proof_key(&mut self, now: Millis) {
+        let Some(proofs) = &mut self.proofs else {
+            return;
+        };
+        let replace = match &proofs.key {
+            Key::Ready(key, _) => Some(key.x().to_owned()),
+            Key::Failed => None,
+            // The load under way gives the key the next proofs use.
+            Key::Loading => return,
+        };
+        proofs.reload(now);
+        self.outbox.push(Effect::LoadProofKey {
+            name: cat(&[&channel_name(&self.config), ":dpop"]),
+            replace,
+        });
     }
 
     /// No wait without a bound: a key still loading, or a proof still
@@ -2070,6 +2096,7 @@ impl Driver {
                 let anonymous_id = self.new_anonymous_id();
                 if let Ok(fx) = self.session.clear_customer(anonymous_id) {
                     self.apply(fx, now);
+                    self.new_proof_key(now);
                 }
             }
             _ => {}

@@ -237,6 +237,12 @@ impl Proofs {
         id
     }
 
+    /// A new key is being loaded from `now`: proofs wait for it.
+    pub(super) fn reload(&mut self, now: Millis) {
+        self.key = Key::Loading;
+        self.key_deadline = now.saturating_add(PROOF_WAIT_MS);
+    }
+
     /// Whether the key is still loading past its deadline at `now`.
     pub(super) fn key_overdue(&self, now: Millis) -> bool {
         matches!(self.key, Key::Loading) && now >= self.key_deadline

@@ -19,9 +19,9 @@ fn dpop_extra() -> String {
 /// A DPoP driver whose key is ready.
 fn opened() -> Driver {
     let (mut d, fx) = open(&dpop_extra(), env(), 7);
-    assert!(fx
-        .iter()
-        .any(|e| matches!(e, Effect::LoadProofKey { name } if name.ends_with(":dpop"))));
+    assert!(fx.iter().any(
+        |e| matches!(e, Effect::LoadProofKey { name, replace: None } if name.ends_with(":dpop"))
+    ));
     let fx = run(
         &mut d,
         T0,
@@ -718,4 +718,64 @@ fn a_key_or_signature_that_never_comes_rejects_in_bounded_time() {
     );
     // Its late signature is ignored.
     assert!(replies(&run(&mut d, late + PROOF_WAIT_MS + 1, signed(proof))).is_empty());
+}
+
+/// Review 18 (privacy note): a logout replaces the key, so the next
+/// customer of this browser does not prove with the last one's key (and
+/// is not linked to them by its thumbprint); a logout from another tab
+/// does the same, naming the same key to replace.
+#[test]
+fn a_logout_replaces_the_key() {
+    let mut d = opened();
+    dpop_login(&mut d);
+    let fx = run(&mut d, T0 + 1, Input::ClearCustomer { request: 5 });
+    assert_eq!(replies(&fx), [(5, Reply::Done)]);
+    assert!(
+        fx.iter().any(|e| matches!(e,
+            Effect::LoadProofKey { name, replace: Some(x) } if name.ends_with(":dpop") && x == KEY_X)),
+        "{fx:?}"
+    );
+    // Proofs wait for the new key, then use it.
+    let fx = run(&mut d, T0 + 2, fetch(6, "GET", "https://api.example/a"));
+    assert!(
+        !fx.iter().any(|e| matches!(e, Effect::SignProof { .. })),
+        "{fx:?}"
+    );
+    let fx = run(
+        &mut d,
+        T0 + 3,
+        Input::ProofKeyReady {
+            x: KEY_Y.into(),
+            y: KEY_X.into(),
+        },
+    );
+    let (_, input) = to_sign(&fx);
+    let header = input.split('.').next().unwrap();
+    let header = String::from_utf8(base64url::decode(header.as_bytes()).unwrap()).unwrap();
+    assert!(
+        header.contains(KEY_Y) && !header.contains(&format!(r#""x":"{KEY_X}""#)),
+        "{header}"
+    );
+
+    // Another tab's logout of this customer: the same replacement.
+    let (mut d, _) = open(&dpop_extra(), tab_env(), 9);
+    run(
+        &mut d,
+        T0,
+        Input::ProofKeyReady {
+            x: KEY_X.into(),
+            y: KEY_Y.into(),
+        },
+    );
+    run(&mut d, T0, set_customer(1));
+    let fx = run(
+        &mut d,
+        T0 + 1,
+        message(super::super::tabs::logout(CUSTOMER)),
+    );
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::LoadProofKey { replace: Some(x), .. } if x == KEY_X)),
+        "{fx:?}"
+    );
 }
