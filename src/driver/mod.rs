@@ -2099,6 +2099,10 @@ impl Driver {
                     self.new_proof_key(now);
                 }
             }
+            // A tab with no customer takes the new key too (the tabs keep
+            // sharing one); a tab of another customer keeps the key its
+            // tokens are bound to.
+            "logout" if customer.is_none() => self.new_proof_key(now),
             _ => {}
         }
     }

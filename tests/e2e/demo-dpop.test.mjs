@@ -162,6 +162,11 @@ test('a stolen access token is refused without the key: as Bearer, with another 
   const last = seen.requests.filter((r) => r.path === '/api/messages').at(-1);
   const token = last.headers.authorization.slice(5);
   const url = `${srv.url}api/messages`;
+  // The page's own proof, captured and sent again at once (its nonce, from the answer just before,
+  // is still current): refused as a replay, and only as one (review 18 §9.1).
+  const replayed = await fetch(url, { method: last.method, headers: { Authorization: last.headers.authorization, DPoP: last.headers.dpop } });
+  assert.equal(replayed.status, 401);
+  assert.match(replayed.headers.get('www-authenticate'), /error_description="dpop_replayed"/);
   const bearer = await fetch(url, { headers: { Authorization: `Bearer ${token}` } });
   assert.equal(bearer.status, 401);
   assert.match(bearer.headers.get('www-authenticate'), /dpop_bound/);
@@ -172,10 +177,6 @@ test('a stolen access token is refused without the key: as Bearer, with another 
   const other = await fetch(url, { headers: { Authorization: `DPoP ${token}`, DPoP: await proofBy(await thiefKey(), 'GET', url, { token, nonce }) } });
   assert.equal(other.status, 401);
   assert.match(other.headers.get('www-authenticate'), /invalid_dpop_proof.*dpop_key_mismatch/);
-  // The page's own proof, captured and sent again: a replay.
-  const replayed = await fetch(url, { method: last.method, headers: { Authorization: last.headers.authorization, DPoP: last.headers.dpop } });
-  assert.equal(replayed.status, 401);
-  assert.match(replayed.headers.get('www-authenticate'), /dpop_replayed|dpop_nonce_required|htm/);
   // The page itself goes on.
   await sendMessage(page, 'still chatting');
   await page.context().close();
@@ -206,10 +207,11 @@ test('a stolen refresh token is useless without the key, and is not spent by the
   await page.context().close();
 });
 
-test('the private key is not extractable, and every tab proves with the same key', async () => {
-  const first = await openDpopPage();
-  const context = first.context();
-  const second = await openDpopPage(context);
+test('the private key is not extractable, every tab proves with the same key, a logout replaces it', async () => {
+  // Two tabs of a fresh profile (no key yet) start at once: both make a key, one is kept (the
+  // race keepPair's one transaction exists for; review 18 §9.2).
+  const context = await browser.newContext();
+  const [first, second] = await Promise.all([openDpopPage(context), openDpopPage(context)]);
   const seenA = record(first);
   const seenB = record(second);
   await login(first);
@@ -252,7 +254,22 @@ test('the private key is not extractable, and every tab proves with the same key
   await first.evaluate(() => window.chatAuth.fetch('/api/messages'));
   await second.evaluate(() => window.chatAuth.fetch('/api/messages'));
   const keyOf = (seen) => thumbprint(decode(seen.requests.filter((r) => r.headers.dpop).at(-1).headers.dpop.split('.')[0]).jwk);
-  assert.equal(keyOf(seenA), keyOf(seenB));
+  const alicesKey = keyOf(seenA);
+  assert.equal(keyOf(seenB), alicesKey);
+  // A logout replaces the key in both tabs (the next customer is not linked to the last one by
+  // its thumbprint), and the tabs still share one key (the second tab has no customer: its
+  // requests are anonymous, with proofs).
+  await first.click('#logout');
+  await first.waitForFunction(() => window.chatAuth.customerId === null);
+  await second.waitForFunction(() => window.chatAuth.customerId === null);
+  await login(first, 'bob', 'builder');
+  await first.evaluate(() => window.chatAuth.fetch('/api/messages'));
+  await second.evaluate(() => window.chatAuth.fetch('/api/messages'));
+  const bobsKey = keyOf(seenA);
+  assert.notEqual(bobsKey, alicesKey, 'a new key after the logout');
+  assert.equal(keyOf(seenB), bobsKey, 'the tabs agree on the new key');
+  const binding = decode(seenA.logins.at(-1).body.access_token.split('.')[1]).cnf?.jkt;
+  assert.equal(binding, bobsKey, 'the new login is bound to the new key');
   await context.close();
 });
 

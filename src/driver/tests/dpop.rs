@@ -757,6 +757,26 @@ fn a_logout_replaces_the_key() {
         "{header}"
     );
 
+    // A tab with no customer takes the new key too.
+    let (mut d, _) = open(&dpop_extra(), tab_env(), 10);
+    run(
+        &mut d,
+        T0,
+        Input::ProofKeyReady {
+            x: KEY_X.into(),
+            y: KEY_Y.into(),
+        },
+    );
+    let fx = run(
+        &mut d,
+        T0 + 1,
+        message(super::super::tabs::logout(CUSTOMER)),
+    );
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::LoadProofKey { replace: Some(x), .. } if x == KEY_X)),
+        "{fx:?}"
+    );
     // Another tab's logout of this customer: the same replacement.
     let (mut d, _) = open(&dpop_extra(), tab_env(), 9);
     run(
