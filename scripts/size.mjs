@@ -23,8 +23,11 @@ import { ROOT } from './lib.mjs';
  * proof claims, nonces and the one retry, binding checks in the driver; the key and signing effects in the host;
  * a small rolled SHA-256 for `ath` and thumbprints instead of sha2's unrolled one) adds +9.7 KB gzip over 91,607
  * (`npm run size:report -- --compare`: host/feed +4.7 KB raw, driver +4.6 KB, wasm-bindgen closures +1.3 KB,
- * dpop + sha256 +1.5 KB), reaching 101,325: + 2 %. */
-export const SIZE_BUDGET_BYTES = 103_350;
+ * dpop + sha256 +1.5 KB), reaching 101,325: + 2 %. Its review fixes (review-18: binding checks on adopted and
+ * restored tokens, proof iat on the issuer clock, a fresh Request clone per replay, every WWW-Authenticate
+ * challenge parsed, bounded key/signature waits, the key replaced at logout) and main merged in reached
+ * 103,731: + 2 %. */
+export const SIZE_BUDGET_BYTES = 105_806;
 export const SHIPPED = ['pkg/chat_auth_bg.wasm', 'pkg/chat_auth.js'];
 
 /** gzip -9 size of each shipped file and their sum, in bytes. */
