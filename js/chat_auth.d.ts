@@ -133,6 +133,16 @@ export interface ChatAuthOptions {
   crossTab?: boolean;
   /** Where the token survives: memory only, or sessionStorage (never localStorage). Default `'memory'`. */
   storage?: 'memory' | 'session';
+  /**
+   * Sender-constrained tokens (DPoP, RFC 9449): the SDK holds one non-extractable ES256 key (WebCrypto,
+   * kept as a `CryptoKey` in IndexedDB, shared by the origin's tabs, never exported) and every request to
+   * `apiOrigins` (`fetch`, `authHeaders`) and every refresh grant carries a `DPoP` proof; tokens go as
+   * `Authorization: DPoP <token>`. The server's `DPoP-Nonce` is used in the next proof, and a
+   * `use_dpop_nonce` answer is retried once. A context whose `token_type` is not `DPoP`, or whose
+   * `cnf.jkt` names another key, is refused (`dpop_unbound`). Needs `tokenEndpoint` when `issuer` is
+   * set. Default `false`.
+   */
+  dpop?: boolean;
   /** The clock in ms, for tests. Default `Date.now`. */
   now?: () => number;
 }
@@ -207,8 +217,11 @@ export class ChatAuth {
   clearCustomer(): Promise<void>;
   /** The access token (refreshed first when due or forced); `null` when anonymous. */
   getToken(opts?: { forceRefresh?: boolean }): Promise<string | null>;
-  /** The headers to add to a request for `url` (`{}` for origins not allowed). */
-  authHeaders(url: string): Promise<Record<string, string>>;
+  /**
+   * The headers to add to a request for `url` (`{}` for origins not allowed); with `dpop`, a `DPoP`
+   * proof for `opts.method` (default `'GET'`) and `url`, good for one request.
+   */
+  authHeaders(url: string, opts?: { method?: string }): Promise<Record<string, string>>;
   /** `fetch` with the token attached for allowed origins; plain `fetch` for any other. */
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
   /** Subscribes to an event; returns the unsubscribe function. */

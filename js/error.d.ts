@@ -20,7 +20,12 @@ export type ChatAuthErrorCode =
   | 'refresh_failed'
   | 'network'
   | 'not_authenticated'
-  | 'destroyed';
+  | 'destroyed'
+  | 'dpop_invalid'
+  | 'dpop_replayed'
+  | 'dpop_nonce_required'
+  | 'dpop_key_mismatch'
+  | 'dpop_unbound';
 
 /**
  * The error every chat-auth rejection and throw uses: `name === 'ChatAuthError'`,

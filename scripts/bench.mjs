@@ -264,12 +264,14 @@ async function main() {
     const es = await within(page.evaluate(() => window.bench.verify('ES256')), 'verify ES256');
     step(`auth.fetch vs fetch, ${FETCHES} requests each`);
     const fetchRes = await within(page.evaluate((n) => window.bench.fetchOverhead({ n }), FETCHES), 'fetch overhead');
+    step(`auth.fetch with dpop vs without, ${FETCHES} requests each`);
+    const dpopRes = await within(page.evaluate((n) => window.bench.dpopOverhead({ n }), FETCHES), 'dpop overhead');
     step(`memory over ${CYCLES} forced refreshes`);
     const mem = await within(page.evaluate((c) => window.bench.memory({ counts: c }), [10, CYCLES]), 'memory');
     await context.close();
     if (pageErrors.length) throw new Error(`page errors: ${pageErrors.join('; ')}`);
 
-    const report = render({ started, chromiumVersion, bundles, sizes, coldMs, coldPaired, breakdown, decode, rs, es, fetchRes, mem });
+    const report = render({ started, chromiumVersion, bundles, sizes, coldMs, coldPaired, breakdown, decode, rs, es, fetchRes, dpopRes, mem });
     console.log(`\n${report.table}\n\n${report.targets}`);
     const file = join(ROOT, 'BENCHMARKS.md');
     const old = existsSync(file) ? readFileSync(file, 'utf8') : '';
@@ -286,7 +288,7 @@ function read(rel) {
   return readFileSync(join(ROOT, rel), 'utf8');
 }
 
-function render({ started, chromiumVersion, bundles, sizes, coldMs, coldPaired, breakdown, decode, rs, es, fetchRes, mem }) {
+function render({ started, chromiumVersion, bundles, sizes, coldMs, coldPaired, breakdown, decode, rs, es, fetchRes, dpopRes, mem }) {
   const ours = sizes['chat-auth'];
   const peers = Object.keys(PEERS);
   const label = (k) => bundles[k].label;
@@ -336,6 +338,12 @@ function render({ started, chromiumVersion, bundles, sizes, coldMs, coldPaired, 
   rows.push([`fetch µs p99 (${f.n} req)`, fmt(f.oursP99Us), 'plain fetch', fmt(f.plainP99Us), signed(over.plainP99)]);
   rows.push([`fetch µs median, network stubbed`, fmt(f.stubOursMedianUs, 1), 'plain fetch (stubbed)', fmt(f.stubPlainMedianUs, 1), signed(over.stubMed, 1)]);
   rows.push([`fetch µs p99, network stubbed`, fmt(f.stubOursP99Us, 1), 'plain fetch (stubbed)', fmt(f.stubPlainP99Us, 1), signed(over.stubP99, 1)]);
+  // What a DPoP proof costs per request (option `dpop`: claims in the driver + WebCrypto ES256 sign).
+  const d = dpopRes;
+  const noDpop = 'auth.fetch without dpop';
+  rows.push([`fetch µs median with dpop (${d.n} req)`, fmt(d.dpopMedianUs), noDpop, fmt(d.bearerMedianUs), signed(d.dpopMedianUs - d.bearerMedianUs)]);
+  rows.push([`fetch µs median with dpop, network stubbed`, fmt(d.stubDpopMedianUs, 1), `${noDpop} (stubbed)`, fmt(d.stubBearerMedianUs, 1), `${signed(d.stubDpopMedianUs - d.stubBearerMedianUs, 1)} (paired ${signed(d.pairedStubUs, 1)})`]);
+  rows.push([`fetch µs p99 with dpop, network stubbed`, fmt(d.stubDpopP99Us, 1), '', '', '']);
   const [few, many] = mem.points;
   const growth = many.bytes - few.bytes;
   rows.push([`wasm memory after ${few.cycles} / ${many.cycles} refreshes`, `${kib(few.bytes)} / ${kib(many.bytes)}`, 'growth', `${kib(growth)}`, `externref table ${few.table} / ${many.table}`]);

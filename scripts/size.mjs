@@ -22,8 +22,13 @@ import { ROOT } from './lib.mjs';
  * merged: + 2 %. The second review's fixes (2026-12-01: relative URLs judged and sent against the
  * document base, the credential source over apiOrigins and the validation rules, requests bound to
  * their customer, timed-out refresh grants held and bounded at 60 s, destroyed rejects everything:
- * +2.0 KB) reached 93,557: + 2 %. The next cut is a JS host over an exported driver (issue 13's note). */
-export const SIZE_BUDGET_BYTES = 95_430;
+ * +2.0 KB) reached 93,557. Issue 18 (DPoP, option `dpop`: proof claims, nonces and the one retry,
+ * binding checks in the driver; the key and signing effects in the host; a small rolled SHA-256 for
+ * `ath` and thumbprints instead of sha2's unrolled one, and its review fixes) adds ≈ +10 KB gzip
+ * (`npm run size:report -- --compare`: host/feed +4.7 KB raw, driver +4.6 KB, wasm-bindgen closures
+ * +1.3 KB, dpop + sha256 +1.5 KB), merged: 104,992 + 2 %. The next cut is a JS host over an exported
+ * driver (issue 13's note), which takes DPoP's host code with it. */
+export const SIZE_BUDGET_BYTES = 107_092;
 export const SHIPPED = ['pkg/chat_auth_bg.wasm', 'pkg/chat_auth.js'];
 
 /** gzip -9 size of each shipped file and their sum, in bytes. */

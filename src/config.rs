@@ -123,12 +123,16 @@ pub struct Config {
     pub cross_tab: bool,
     /// Where the token survives. Default memory.
     pub storage: Storage,
+    /// `dpop`: sender-constrained tokens (RFC 9449): every request to an
+    /// allowed origin and every refresh grant carries a proof signed by
+    /// this browser's non-extractable key. Default false.
+    pub dpop: bool,
 }
 
 /// Function-valued options, handled by the shell.
 pub const FUNCTION_OPTIONS: [&str; 3] = ["contextProvider", "userLoginHandler", "now"];
 
-const TOP_KEYS: [&str; 14] = [
+const TOP_KEYS: [&str; 15] = [
     "apiOrigins",
     "customerId",
     "refresh",
@@ -141,6 +145,7 @@ const TOP_KEYS: [&str; 14] = [
     "introspectionEndpoint",
     "crossTab",
     "storage",
+    "dpop",
     // Functions: JSON drops them, but a shell may pass `null` placeholders.
     "contextProvider",
     "userLoginHandler",
@@ -341,17 +346,32 @@ impl Config {
                 ))
             }
         };
+        let dpop = match options.get("dpop") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(Error::invalid_config("dpop", "must be a boolean")),
+        };
+        let token_endpoint = optional(options, "tokenEndpoint", url)?;
+        if dpop && issuer.is_some() && token_endpoint.is_none() {
+            // A refresh grant's proof names the token endpoint's URL, which
+            // the driver must know before the grant goes out.
+            return Err(Error::invalid_config(
+                "dpop",
+                "needs 'tokenEndpoint' when 'issuer' is set (a proof names the token endpoint's URL)",
+            ));
+        }
         Ok(Config {
             api_origins,
             customer_id,
             policy,
             validation,
-            token_endpoint: optional(options, "tokenEndpoint", url)?,
+            token_endpoint,
             grant,
             issuer,
             introspection_endpoint: optional(options, "introspectionEndpoint", url)?,
             cross_tab,
             storage,
+            dpop,
         })
     }
 
@@ -476,6 +496,28 @@ mod tests {
         assert!(c.cross_tab);
         assert_eq!(c.storage, Storage::Memory);
         assert!(!c.validation.checks_signatures());
+        assert!(!c.dpop);
+    }
+
+    #[test]
+    fn dpop_option() {
+        let on =
+            r#"{"apiOrigins":["https://a.com"],"dpop":true,"tokenEndpoint":"https://a.com/t"}"#;
+        assert!(cfg(on).unwrap().dpop);
+        assert!(
+            !cfg(r#"{"apiOrigins":["https://a.com"],"dpop":null}"#)
+                .unwrap()
+                .dpop
+        );
+        bad(r#"{"apiOrigins":["https://a.com"],"dpop":"yes"}"#, "dpop");
+        bad(r#"{"apiOrigins":["https://a.com"],"dpop":1}"#, "dpop");
+        // Discovery alone: the grant's proof could not name its URL.
+        bad(
+            r#"{"apiOrigins":["https://a.com"],"dpop":true,"issuer":"https://id.a.com"}"#,
+            "dpop",
+        );
+        let both = r#"{"apiOrigins":["https://a.com"],"dpop":true,"issuer":"https://id.a.com","tokenEndpoint":"https://id.a.com/t"}"#;
+        assert!(cfg(both).unwrap().dpop);
     }
 
     #[test]

@@ -53,11 +53,24 @@ pub enum ErrorCode {
     NotAuthenticated,
     /// The instance was destroyed.
     Destroyed,
+    /// A DPoP proof is malformed or made for another request (`detail`
+    /// names the check: `syntax`, `typ`, `jwk`, `jti`, `htm`, `htu`, `iat`,
+    /// `ath`, `signature`).
+    DpopInvalid,
+    /// A DPoP proof's `jti` was seen before.
+    DpopReplayed,
+    /// A DPoP proof lacks the server's current nonce (`use_dpop_nonce`).
+    DpopNonceRequired,
+    /// A DPoP proof's key is not the one the token is bound to.
+    DpopKeyMismatch,
+    /// DPoP is on but the token is not bound to this instance's key
+    /// (`token_type` not `DPoP`, or a `cnf.jkt` of another key).
+    DpopUnbound,
 }
 
 impl ErrorCode {
     /// Every code, in the order of API.md.
-    pub const ALL: [ErrorCode; 21] = [
+    pub const ALL: [ErrorCode; 26] = [
         ErrorCode::InvalidConfig,
         ErrorCode::CustomerIdInvalid,
         ErrorCode::CustomerIdPii,
@@ -79,6 +92,11 @@ impl ErrorCode {
         ErrorCode::Network,
         ErrorCode::NotAuthenticated,
         ErrorCode::Destroyed,
+        ErrorCode::DpopInvalid,
+        ErrorCode::DpopReplayed,
+        ErrorCode::DpopNonceRequired,
+        ErrorCode::DpopKeyMismatch,
+        ErrorCode::DpopUnbound,
     ];
 
     /// The code as it appears in the public contract, e.g. `"claim_mismatch"`.
@@ -105,6 +123,11 @@ impl ErrorCode {
             ErrorCode::Network => "network",
             ErrorCode::NotAuthenticated => "not_authenticated",
             ErrorCode::Destroyed => "destroyed",
+            ErrorCode::DpopInvalid => "dpop_invalid",
+            ErrorCode::DpopReplayed => "dpop_replayed",
+            ErrorCode::DpopNonceRequired => "dpop_nonce_required",
+            ErrorCode::DpopKeyMismatch => "dpop_key_mismatch",
+            ErrorCode::DpopUnbound => "dpop_unbound",
         }
     }
 

@@ -27,6 +27,7 @@ pub mod config;
 pub mod context;
 mod decimal;
 pub mod discovery;
+pub mod dpop;
 pub mod driver;
 pub mod error;
 pub mod fetch_retry;
@@ -38,6 +39,7 @@ pub mod profile;
 pub mod schedule;
 pub mod secret;
 pub mod session;
+mod sha256;
 pub mod token;
 pub mod verify;
 

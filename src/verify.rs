@@ -462,7 +462,7 @@ fn check_header(header: &Header, opts: &VerifyOptions) -> Result<()> {
 }
 
 /// Rule 7, the part that needs no cryptography (identical on every target).
-fn signature_shape_ok(alg: Algorithm, key: &KeyMaterial, sig: &[u8]) -> bool {
+pub(crate) fn signature_shape_ok(alg: Algorithm, key: &KeyMaterial, sig: &[u8]) -> bool {
     match (alg.family(), key) {
         (Family::Hmac, KeyMaterial::Secret(_)) => sig.len() == alg.hash_len(),
         (Family::RsaPkcs1 | Family::RsaPss, KeyMaterial::Rsa { n, .. }) => {

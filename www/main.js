@@ -10,6 +10,8 @@ const $ = (id) => document.getElementById(id);
 const ORIGIN = location.origin;
 const POLL_MS = 2000;
 const CHANNEL_NAMES = { web: 'Web chat', messenger: 'Messenger' };
+/** `?dpop=1`: tokens bound to this browser's key (DPoP, RFC 9449). */
+const DPOP = new URLSearchParams(location.search).get('dpop') === '1';
 
 await init();
 const meta = await (await fetch('/.well-known/oauth-authorization-server')).json();
@@ -48,12 +50,15 @@ const auth = new ChatAuth({
     audience: meta.chat_audience,
   },
   refresh: { maxRetries: 2 },
+  dpop: DPOP,
   userLoginHandler: () => showLogin('Your session ended. Please log in again.'),
 });
 window.chatAuth = auth; // for the browser console and the e2e tests
 
 async function login(username, password) {
-  const res = await fetch('/auth/login', {
+  // With DPoP the login goes through chat-auth, whose proof binds the session to this browser's key.
+  const send = DPOP ? (url, init) => auth.fetch(url, init) : fetch;
+  const res = await send(`${ORIGIN}/auth/login`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify({ username, password }),
@@ -189,6 +194,10 @@ function renderSession() {
   $('user-initial').textContent = userName.slice(0, 1).toUpperCase();
   $('chat-who').textContent = loggedIn ? `Chatting as ${userName}` : 'You are chatting as a guest';
   $('replay').disabled = !loggedIn || !firstRefreshToken;
+  const jkt = loggedIn ? auth.claims?.cnf?.jkt : null;
+  $('binding').textContent = jkt ? `DPoP · key ${short(jkt)}` : DPOP ? 'DPoP on · no token yet' : 'bearer token';
+  $('binding').title = jkt || '';
+  $('binding').dataset.bound = String(Boolean(jkt));
   timeline.draw(Date.now());
 }
 
@@ -292,7 +301,11 @@ $('replay').addEventListener('click', async () => {
   firstRefreshToken = null;
   const res = await fetch(meta.token_endpoint, { method: 'POST', body });
   const answer = await res.json().catch(() => ({}));
-  const outcome = res.ok ? 'the old refresh token still worked (it had not been rotated yet)' : `refused: ${answer.error} — the whole session is revoked`;
+  const outcome = res.ok
+    ? 'the old refresh token still worked (it had not been rotated yet)'
+    : answer.error === 'invalid_dpop_proof'
+      ? 'refused: invalid_dpop_proof — the refresh token is bound to this browser\'s key; the session goes on'
+      : `refused: ${answer.error} — the whole session is revoked`;
   log('replay', outcome, res.ok ? '' : 'bad');
   status.say(`Replay ${outcome}.`);
   renderSession();
@@ -300,6 +313,9 @@ $('replay').addEventListener('click', async () => {
   if (document.activeElement === $('replay') || document.activeElement === document.body) $('events').focus();
   await loadMessages();
 });
+
+$('dpop-switch').href = DPOP ? '?' : '?dpop=1';
+$('dpop-switch').textContent = DPOP ? 'switch DPoP off' : 'switch DPoP on';
 
 setInterval(renderSession, 250);
 renderSession();

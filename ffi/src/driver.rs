@@ -16,8 +16,8 @@ use crate::FfiError;
 use chat_auth::clock::Millis;
 use chat_auth::config::Config;
 use chat_auth::driver::{
-    self, Driver, Effect, Entropy, Environment, HttpAnswer, Input, ProviderFailure, Reply,
-    StorageKey,
+    self, DpopAnswer, Driver, Effect, Entropy, Environment, HttpAnswer, Input, ProviderFailure,
+    Reply, StorageKey,
 };
 use chat_auth::error::{Error, ErrorCode};
 use chat_auth::json;
@@ -489,7 +489,11 @@ impl Inner {
             },
             HostInput::ClearCustomer { request } => Input::ClearCustomer { request },
             HostInput::GetToken { request, force } => Input::GetToken { request, force },
-            HostInput::AuthHeaders { request, origin } => Input::AuthHeaders { request, origin },
+            HostInput::AuthHeaders { request, origin } => Input::AuthHeaders {
+                request,
+                origin,
+                target: None,
+            },
             HostInput::Fetch {
                 request,
                 origin,
@@ -500,6 +504,7 @@ impl Inner {
                 origin,
                 follows_redirects,
                 replayable,
+                target: None,
             },
             HostInput::FetchAnswered {
                 request,
@@ -509,6 +514,7 @@ impl Inner {
                 request,
                 status,
                 opaque_redirect,
+                dpop: DpopAnswer::default(),
             },
             HostInput::FetchFailed { request, aborted } => Input::FetchFailed { request, aborted },
             HostInput::Destroy => {
@@ -543,6 +549,7 @@ impl Inner {
                     date,
                     retry_after,
                     body: SecretString::new(body),
+                    dpop_nonce: None,
                 });
                 if let Some(step) = self.judge.answered(exchange, answer) {
                     self.step(now, step);
@@ -580,7 +587,8 @@ impl Inner {
                     reason: call.reason.as_str().to_owned(),
                     deadline: call.deadline,
                 },
-                Effect::PostRefreshGrant { call, body } => {
+                // No `dpop` on this host (refused at construction): no proof.
+                Effect::PostRefreshGrant { call, body, .. } => {
                     let step = self.judge.post_refresh_grant(call, body);
                     self.step(now, step);
                     continue;
@@ -624,6 +632,8 @@ impl Inner {
                     continue;
                 }
                 Effect::HoldPresence { .. } | Effect::ReleaseLock(_) | Effect::Post(_) => continue,
+                // `dpop` is refused at construction: the driver never asks.
+                Effect::LoadProofKey { .. } | Effect::SignProof { .. } => continue,
             };
             return Some(out);
         }
@@ -654,6 +664,14 @@ impl SessionDriver {
         let options = json::parse_object(options_json.as_bytes())
             .map_err(|_| Error::new(ErrorCode::InvalidConfig, "options must be a JSON object"))?;
         let config = Config::from_json(&options)?;
+        if config.dpop {
+            // The Kotlin host has no key store or signer yet (README, "Android and iOS").
+            return Err(Error::new(
+                ErrorCode::InvalidConfig,
+                "option 'dpop' is not available in the mobile host yet",
+            )
+            .into());
+        }
         let judge = Judge::new(&config)?;
         let env = Environment {
             has_provider: environment.has_provider,

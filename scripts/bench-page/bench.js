@@ -190,6 +190,76 @@ window.bench = {
     };
   },
 
+  /**
+   * The per-request cost of a DPoP proof (option `dpop`: claims in the driver, WebCrypto ECDSA P-256
+   * sign): auth.fetch with and without `dpop`, interleaved, `n` each, once against the page's server
+   * and once with a fetch that answers at once (the SDK's own share).
+   */
+  async dpopOverhead({ n }) {
+    const url = `${location.origin}/api/ping`;
+    const token = state.RS256.token;
+    const make = (dpop) =>
+      new sdk.ChatAuth({
+        apiOrigins: [location.origin],
+        customerId: 'c_8f3a9b2e',
+        crossTab: false,
+        dpop,
+        contextProvider: async () => ({ Auth: dpop ? { access_token: token, token_type: 'DPoP' } : { Token: token } }),
+      });
+    const bearer = make(false);
+    const bound = make(true);
+    await bearer.getToken();
+    await bound.getToken();
+    const check = await (await bound.fetch(url)).text();
+    if (!check.includes('"DPoP"')) throw new Error(`auth.fetch with dpop sent no DPoP token (${check})`);
+    const once = async (f) => {
+      const t = performance.now();
+      const r = await f();
+      await r.arrayBuffer();
+      return performance.now() - t;
+    };
+    const run = async () => {
+      const plain = [];
+      const proved = [];
+      for (let i = 0; i < 50; i++) {
+        await once(() => bearer.fetch(url));
+        await once(() => bound.fetch(url));
+      }
+      for (let i = 0; i < n; i++) {
+        if (i % 2) {
+          plain.push(await once(() => bearer.fetch(url)));
+          proved.push(await once(() => bound.fetch(url)));
+        } else {
+          proved.push(await once(() => bound.fetch(url)));
+          plain.push(await once(() => bearer.fetch(url)));
+        }
+      }
+      return { plain, proved };
+    };
+    const network = await run();
+    const realFetch = window.fetch;
+    let stub;
+    try {
+      window.fetch = () => Promise.resolve(new Response('{}'));
+      stub = await run();
+    } finally {
+      window.fetch = realFetch;
+    }
+    bearer.destroy();
+    bound.destroy();
+    const us = (ms) => ms * 1000;
+    return {
+      n,
+      bearerMedianUs: us(median(network.plain)),
+      dpopMedianUs: us(median(network.proved)),
+      dpopP99Us: us(quantile(network.proved, 0.99)),
+      stubBearerMedianUs: us(median(stub.plain)),
+      stubDpopMedianUs: us(median(stub.proved)),
+      stubDpopP99Us: us(quantile(stub.proved, 0.99)),
+      pairedStubUs: us(median(stub.proved.map((t, i) => t - stub.plain[i]))),
+    };
+  },
+
   /** wasm memory after `counts` forced refreshes (a provider that answers at once with fresh short tokens). */
   async memory({ counts }) {
     let minted = 0;

@@ -8,7 +8,7 @@ use crate::config::{
 };
 use crate::limits::{self, LIST_LIMIT};
 use crate::store::{Author, Channel, Family, Message, Millis, Owner, Rotation};
-use crate::tokens::{hash_token, random_token, AccessClaims};
+use crate::tokens::{hash_token, random_token, AccessClaims, Confirmation};
 use crate::{AppState, Note};
 use axum::body::Bytes;
 use axum::extract::State;
@@ -34,6 +34,7 @@ pub struct ErrorAnswer {
     description: String,
     www_authenticate: Option<String>,
     retry_after: Option<u64>,
+    dpop_nonce: Option<String>,
     note: Note,
 }
 
@@ -58,6 +59,7 @@ impl ApiError {
             description: description.into(),
             www_authenticate: None,
             retry_after: None,
+            dpop_nonce: None,
             note: Note::default(),
         }))
     }
@@ -130,6 +132,9 @@ impl IntoResponse for ApiError {
         if let Some(s) = e.retry_after {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        if let Some(v) = e.dpop_nonce.and_then(|n| HeaderValue::try_from(n).ok()) {
+            res.headers_mut().insert(crate::dpop::DPOP_NONCE, v);
         }
         res.extensions_mut().insert(e.note);
         res
@@ -255,7 +260,11 @@ pub(crate) async fn require_token(
     headers: &HeaderMap,
 ) -> Result<Principal, ApiError> {
     match bearer_token(headers)? {
-        Some(token) => authenticate(state, token, state.now()).await,
+        Some(token) => {
+            let p = authenticate(state, token, state.now()).await?;
+            check_binding(&p, headers)?;
+            Ok(p)
+        }
         None => {
             let mut e = ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -265,6 +274,24 @@ pub(crate) async fn require_token(
             e.www_authenticate = Some(r#"Bearer realm="chat""#.into());
             Err(e)
         }
+    }
+}
+
+/// A DPoP-bound token (`cnf.jkt`) is only good with a proof by its key,
+/// which [`crate::dpop::gate`] checked; as a plain bearer token it is
+/// refused (RFC 9449 §7.2), and so is a token without a binding sent as
+/// `DPoP`.
+pub(crate) fn check_binding(p: &Principal, headers: &HeaderMap) -> Result<(), ApiError> {
+    let proven = headers
+        .get(crate::dpop::VERIFIED_JKT)
+        .and_then(|v| v.to_str().ok());
+    let bound = chat_auth::dpop::bound_thumbprint(&p.claims.members);
+    match (bound, proven) {
+        (None, None) => Ok(()),
+        (Some(b), Some(k)) if b == k => Ok(()),
+        (Some(_), None) => Err(ApiError::invalid_token("dpop_bound")),
+        (None, Some(_)) => Err(ApiError::invalid_token("dpop_unbound")),
+        (Some(_), Some(_)) => Err(ApiError::invalid_token("dpop_key_mismatch")),
     }
 }
 
@@ -322,6 +349,7 @@ fn token_response(
     family: &Family,
     refresh_token: &str,
     now: Millis,
+    jkt: Option<&str>,
 ) -> ApiResult {
     let now_s = now.div_euclid(1000);
     let ttl = state.config.access_ttl_s;
@@ -335,6 +363,9 @@ fn token_response(
         sid: family.id.clone(),
         client_id: family.client_id.clone(),
         scope: scope_of(family).into(),
+        cnf: jkt.map(|jkt| Confirmation {
+            jkt: jkt.to_owned(),
+        }),
     };
     let access = state
         .key
@@ -343,7 +374,8 @@ fn token_response(
     let name = account_of(family).map_or("", |u| u.name);
     let body = json!({
         "access_token": access,
-        "token_type": "Bearer",
+        // RFC 9449 §5: a bound token is of type DPoP.
+        "token_type": if jkt.is_some() { "DPoP" } else { "Bearer" },
         "expires_in": ttl,
         "refresh_token": refresh_token,
         "scope": scope_of(family),
@@ -397,8 +429,29 @@ fn string_field<'a>(
 /// configured one) or the messenger channel (`chat-messenger`). Answers an
 /// OAuth 2.0 token response plus `customer_id` and `name`. Failed attempts
 /// are limited per user name (429 with `Retry-After`).
-pub async fn login(State(state): Shared, body: Bytes) -> ApiResult {
+pub async fn login(State(state): Shared, headers: HeaderMap, body: Bytes) -> ApiResult {
     let o = json_body(&body)?;
+    // A proof of possession binds the login session to its key (RFC 9449
+    // §5): its refresh tokens and access tokens work only with that key.
+    let jkt = match crate::dpop::proof_header(&headers).map_err(|e| dpop_refused(&state, &e))? {
+        Some(proof) => {
+            let url = crate::dpop::request_url(&state, &headers, "/auth/login");
+            let what = crate::dpop::ProofFor {
+                method: "POST",
+                url: &url,
+                access_token: None,
+                bound: None,
+                nonce: false,
+            };
+            // Checked now, recorded only after the password (in `log_in`).
+            let verified = state
+                .dpop
+                .verify(proof, &what, state.now())
+                .map_err(|e| dpop_refused(&state, &e))?;
+            Some(verified)
+        }
+        None => None,
+    };
     let client = match o.get("client_id") {
         None | Some(Value::Null) => state.config.client_id.clone(),
         Some(Value::String(c)) if *c == state.config.client_id || c == MESSENGER_CLIENT_ID => {
@@ -412,7 +465,24 @@ pub async fn login(State(state): Shared, body: Bytes) -> ApiResult {
             ))
         }
     };
-    log_in(&state, &o, &DEMO_USERS, "", client).await
+    log_in(&state, &o, &DEMO_USERS, "", client, jkt).await
+}
+
+/// 400 for a refused proof at the login or token endpoint (RFC 9449 §5,
+/// §8), with a fresh nonce when the proof needs one.
+fn dpop_refused(state: &AppState, e: &chat_auth::Error) -> ApiError {
+    let code = e.code().as_str();
+    state.log.warn(
+        "dpop_refused",
+        json!({ "code": code, "detail": e.detail() }),
+    );
+    let mut err = ApiError::new(
+        StatusCode::BAD_REQUEST,
+        crate::dpop::oauth_error(e),
+        format!("the DPoP proof was refused: {code}"),
+    );
+    err.dpop_nonce = Some(state.dpop.nonce(state.now()));
+    err
 }
 
 /// `POST /desk/login` `{ username, password }`: a representative's login
@@ -425,6 +495,7 @@ pub async fn desk_login(State(state): Shared, body: Bytes) -> ApiResult {
         &DEMO_AGENTS,
         "agent:",
         DESK_CLIENT_ID.to_owned(),
+        None,
     )
     .await
 }
@@ -437,6 +508,7 @@ async fn log_in(
     users: &'static [DemoUser],
     namespace: &str,
     client: String,
+    proof: Option<crate::dpop::Verified>,
 ) -> ApiResult {
     let username = string_field(o, "username", limits::MAX_USERNAME)?.trim();
     let password = string_field(o, "password", limits::MAX_PASSWORD)?;
@@ -478,6 +550,19 @@ async fn log_in(
         .login_succeeded(attempt)
         .await
         .map_err(|e| ApiError::internal(e, state))?;
+    // The proof's `jti` is recorded only now: a sender without the password
+    // cannot fill the store (review 18 finding 1).
+    let jkt = match proof {
+        Some(verified) => Some(
+            state
+                .dpop
+                .record(&*state.store, verified, now)
+                .await
+                .map_err(|e| ApiError::internal(e, state))?
+                .map_err(|e| dpop_refused(state, &e))?,
+        ),
+        None => None,
+    };
     let customer_id = chat_auth::identifier::opaque_customer_id(
         &state.customer_secret,
         &format!("{namespace}{}", user.user_id),
@@ -490,6 +575,7 @@ async fn log_in(
         expires_at: now + state.config.refresh_ttl_s * 1000,
         revoked_at: None,
         client_id: client,
+        jkt,
     };
     let refresh = random_token("rt_");
     state
@@ -499,9 +585,9 @@ async fn log_in(
         .map_err(|e| ApiError::internal(e, state))?;
     state.log.info(
         "login",
-        json!({ "customer": family.customer_id, "session": family.id, "client": family.client_id }),
+        json!({ "customer": family.customer_id, "session": family.id, "client": family.client_id, "dpop": family.jkt.is_some() }),
     );
-    token_response(state, &family, &refresh, now)
+    token_response(state, &family, &refresh, now, family.jkt.as_deref())
 }
 
 /// Reads an `application/x-www-form-urlencoded` body; a repeated parameter
@@ -584,7 +670,7 @@ pub async fn token(State(state): Shared, headers: HeaderMap, body: Bytes) -> Api
         .refresh_token(&hash_token(presented))
         .await
         .map_err(|e| ApiError::internal(e, &state))?;
-    if owner.is_some_and(|(f, _)| f.client_id != client) {
+    if owner.as_ref().is_some_and(|(f, _)| f.client_id != client) {
         return Err(oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_grant",
@@ -592,6 +678,52 @@ pub async fn token(State(state): Shared, headers: HeaderMap, body: Bytes) -> Api
         ));
     }
     let now = state.now();
+    // A bound family's refresh token needs a proof by its key; checked
+    // before the token is spent, so a thief without the key spends nothing.
+    let bound = owner.as_ref().and_then(|(f, _)| f.jkt.clone());
+    let proof = crate::dpop::proof_header(&headers).map_err(|e| dpop_refused(&state, &e))?;
+    let jkt = match (proof, bound.as_deref()) {
+        (Some(proof), bound) => {
+            let url = crate::dpop::request_url(&state, &headers, "/oauth/token");
+            let what = crate::dpop::ProofFor {
+                method: "POST",
+                url: &url,
+                access_token: None,
+                bound,
+                nonce: true,
+            };
+            let verified = state
+                .dpop
+                .verify(proof, &what, now)
+                .map_err(|e| dpop_refused(&state, &e))?;
+            let jkt = verified.jkt.clone();
+            // Recorded only for a refresh token the store knows: made-up
+            // ones cannot fill the store (review 18 finding 1).
+            if owner.is_some() {
+                state
+                    .dpop
+                    .record(&*state.store, verified, now)
+                    .await
+                    .map_err(|e| ApiError::internal(e, &state))?
+                    .map_err(|e| dpop_refused(&state, &e))?;
+            }
+            // An unbound session stays unbound: its access token is bound.
+            Some(jkt)
+        }
+        (None, Some(_)) => {
+            state
+                .log
+                .warn("dpop_refused", json!({ "code": "dpop_required" }));
+            let mut e = oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_dpop_proof",
+                "this refresh token is bound to a DPoP key: a proof by it is required",
+            );
+            e.dpop_nonce = Some(state.dpop.nonce(now));
+            return Err(e);
+        }
+        (None, None) => None,
+    };
     let next = random_token("rt_");
     let rotation = state
         .store
@@ -604,7 +736,7 @@ pub async fn token(State(state): Shared, headers: HeaderMap, body: Bytes) -> Api
                 "refresh",
                 json!({ "customer": family.customer_id, "session": family.id }),
             );
-            token_response(&state, &family, &next, now)
+            token_response(&state, &family, &next, now, jkt.as_deref())
         }
         Rotation::Reused(family) => {
             state.log.warn(
@@ -667,6 +799,40 @@ pub async fn revoke(State(state): Shared, headers: HeaderMap, body: Bytes) -> Ap
         return Err(ApiError::bad_request("token is required"));
     };
     if let Some(family) = family_of_token(&state, token).await? {
+        // A bound session ends only with a proof by its key: a thief with
+        // a stolen token cannot end it (review 18 finding 7).
+        if let Some(bound) = family.jkt.as_deref() {
+            let now = state.now();
+            let Some(proof) =
+                crate::dpop::proof_header(&headers).map_err(|e| dpop_refused(&state, &e))?
+            else {
+                let mut e = oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_dpop_proof",
+                    "this token is bound to a DPoP key: a proof by it is required",
+                );
+                e.dpop_nonce = Some(state.dpop.nonce(now));
+                return Err(e);
+            };
+            let url = crate::dpop::request_url(&state, &headers, "/oauth/revoke");
+            let what = crate::dpop::ProofFor {
+                method: "POST",
+                url: &url,
+                access_token: None,
+                bound: Some(bound),
+                nonce: true,
+            };
+            let verified = state
+                .dpop
+                .verify(proof, &what, now)
+                .map_err(|e| dpop_refused(&state, &e))?;
+            state
+                .dpop
+                .record(&*state.store, verified, now)
+                .await
+                .map_err(|e| ApiError::internal(e, &state))?
+                .map_err(|e| dpop_refused(&state, &e))?;
+        }
         if state
             .store
             .revoke_family(&family.id, state.now())
@@ -740,11 +906,20 @@ pub async fn introspect(State(state): Shared, headers: HeaderMap, body: Bytes) -
         }
     } else {
         match authenticate(&state, token, now).await {
-            Ok(p) => json!({
-                "active": true, "token_type": "Bearer", "sub": p.customer_id,
-                "client_id": p.family.client_id, "exp": p.expires_at / 1000,
-                "iss": state.issuer, "aud": state.config.audience, "scope": scope_of(&p.family),
-            }),
+            Ok(p) => {
+                let mut answer = json!({
+                    "active": true, "token_type": "Bearer", "sub": p.customer_id,
+                    "client_id": p.family.client_id, "exp": p.expires_at / 1000,
+                    "iss": state.issuer, "aud": state.config.audience, "scope": scope_of(&p.family),
+                });
+                // A bound token says so (RFC 9449 §6.2): a resource server
+                // judging by introspection then requires the key's proof.
+                if let Some(jkt) = chat_auth::dpop::bound_thumbprint(&p.claims.members) {
+                    answer["token_type"] = json!("DPoP");
+                    answer["cnf"] = json!({ "jkt": jkt });
+                }
+                answer
+            }
             Err(_) => json!({ "active": false }),
         }
     };
@@ -845,6 +1020,7 @@ async fn conversation(
     match bearer_token(headers)? {
         Some(token) => {
             let p = authenticate(state, token, state.now()).await?;
+            check_binding(&p, headers)?;
             if p.is_agent() {
                 return Err(ApiError::insufficient_scope(&p));
             }

@@ -112,6 +112,12 @@ pub struct Config {
     pub www_dir: PathBuf,
     /// Directory served at `/pkg/`. `CHAT_PKG`, default `pkg`.
     pub pkg_dir: PathBuf,
+    /// The origin clients reach this server at, for the URL a DPoP proof
+    /// names. `CHAT_PUBLIC_ORIGIN`; unset: `http://` and the `Host` header.
+    pub public_origin: Option<String>,
+    /// How long a DPoP nonce is handed out, seconds (it is accepted for one
+    /// more such window). `CHAT_DPOP_NONCE_TTL`, default 300.
+    pub dpop_nonce_ttl_s: i64,
 }
 
 impl Default for Config {
@@ -133,6 +139,8 @@ impl Default for Config {
             profile_max_age_s: 3600,
             www_dir: "www".into(),
             pkg_dir: "pkg".into(),
+            public_origin: None,
+            dpop_nonce_ttl_s: 300,
         }
     }
 }
@@ -208,6 +216,15 @@ impl Config {
         if let Some(v) = var("CHAT_PKG") {
             c.pkg_dir = v.into();
         }
+        if let Some(origin) = var("CHAT_PUBLIC_ORIGIN").filter(|s| !s.is_empty()) {
+            if !is_origin(&origin) {
+                return Err("CHAT_PUBLIC_ORIGIN must be an origin: scheme://host[:port]".into());
+            }
+            c.public_origin = Some(origin);
+        }
+        if let Some(n) = number("CHAT_DPOP_NONCE_TTL", 1, 86_400)? {
+            c.dpop_nonce_ttl_s = n;
+        }
         Ok(c)
     }
 }
@@ -248,5 +265,9 @@ mod tests {
         let c = Config::from_env(env(&[("CHAT_AUTO_REPLY", "never")])).unwrap();
         assert_eq!(c.auto_reply, AutoReply::Never);
         assert!(Config::from_env(env(&[("CHAT_AUTO_REPLY", "sometimes")])).is_err());
+        let c = Config::from_env(env(&[("CHAT_DPOP_NONCE_TTL", "2")])).unwrap();
+        assert_eq!(c.dpop_nonce_ttl_s, 2);
+        assert!(Config::from_env(env(&[("CHAT_DPOP_NONCE_TTL", "0")])).is_err());
+        assert!(Config::from_env(env(&[("CHAT_PUBLIC_ORIGIN", "https://chat.test/x")])).is_err());
     }
 }

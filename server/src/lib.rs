@@ -16,6 +16,7 @@
 pub mod api;
 pub mod config;
 pub mod desk;
+pub mod dpop;
 pub mod files;
 pub mod limits;
 pub mod log;
@@ -77,6 +78,8 @@ pub struct AppState {
     /// The site's UserProfile API ([`site::DemoProfiles`] unless replaced
     /// with [`App::with_profile_api`]).
     pub profile_api: Arc<dyn site::ProfileApi>,
+    /// DPoP nonces and the proof replay cache.
+    pub dpop: dpop::DpopGuard,
 }
 
 impl AppState {
@@ -94,6 +97,7 @@ pub struct App {
 
 const META_SIGNING_KEY: &str = "signing_key_pkcs8";
 const META_CUSTOMER_SECRET: &str = "customer_id_secret";
+const META_DPOP_NONCE_SECRET: &str = "dpop_nonce_secret";
 
 impl App {
     /// Opens the store `config.db_path` names (SQLite, or PostgreSQL for a
@@ -144,6 +148,15 @@ impl App {
                 .await
                 .map_err(|e| e.to_string())?,
         };
+        // Shared by every instance, so each accepts the others' nonces.
+        let nonce_secret = store
+            .meta_or_insert(
+                META_DPOP_NONCE_SECRET,
+                tokens::random_bytes::<32>().to_vec(),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        let dpop = dpop::DpopGuard::new(nonce_secret, config.dpop_nonce_ttl_s);
         let issuer = config
             .issuer
             .clone()
@@ -166,6 +179,7 @@ impl App {
                 clock,
                 login_limit,
                 profile_api: Arc::new(site::DemoProfiles),
+                dpop,
             }),
         })
     }
@@ -214,6 +228,10 @@ impl App {
             )
             .fallback(files::serve)
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .layer(middleware::from_fn_with_state(
+                self.state.clone(),
+                dpop::gate,
+            ))
             .layer(middleware::from_fn_with_state(self.state.clone(), cors))
             .layer(middleware::from_fn_with_state(self.state.clone(), observe))
             .with_state(self.state.clone())
@@ -305,7 +323,7 @@ async fn cors(State(state): State<Arc<AppState>>, req: Request, next: Next) -> R
         h.insert(
             header::ACCESS_CONTROL_ALLOW_HEADERS,
             HeaderValue::from_static(
-                "Authorization, Content-Type, Chat-Anonymous-Id, Chat-Customer-Id",
+                "Authorization, Content-Type, Chat-Anonymous-Id, Chat-Customer-Id, DPoP",
             ),
         );
         h.insert(
@@ -319,7 +337,7 @@ async fn cors(State(state): State<Arc<AppState>>, req: Request, next: Next) -> R
         allow_origin(res.headers_mut(), origin.as_ref());
         res.headers_mut().insert(
             header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static("WWW-Authenticate"),
+            HeaderValue::from_static("WWW-Authenticate, DPoP-Nonce"),
         );
     }
     res

@@ -121,6 +121,16 @@ pub struct AccessClaims {
     pub client_id: String,
     /// Scope.
     pub scope: String,
+    /// The DPoP key the token is bound to (RFC 9449 §6.1), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// `cnf` of a DPoP-bound token.
+#[derive(Debug, Serialize)]
+pub struct Confirmation {
+    /// The RFC 7638 thumbprint of the key.
+    pub jkt: String,
 }
 
 /// `n` random bytes from the operating system.
@@ -197,6 +207,7 @@ mod tests {
             sid: "s".into(),
             client_id: "chat-demo".into(),
             scope: "chat".into(),
+            cnf: None,
         }
     }
 

@@ -187,9 +187,10 @@ async fn instances_starting_together_create_one_key_and_one_secret_and_share_rev
             b.chat(Some(&at), None, None, None).await.status,
             StatusCode::UNAUTHORIZED
         );
+        // The signing key, the customer-id secret and the DPoP nonce secret.
         assert_eq!(
             support::select_count(&db, "SELECT count(*) FROM meta").await,
-            2
+            3
         );
     }
 }

@@ -20,7 +20,46 @@ fn family(id: &str) -> Family {
         expires_at: 10_000,
         revoked_at: None,
         client_id: "chat-demo".into(),
+        jkt: None,
     }
+}
+
+#[tokio::test]
+async fn a_dpop_proof_is_recorded_once_until_its_end() {
+    let s = store().await;
+    assert!(s.first_proof_use("k j1", 1_000, 0).await.unwrap());
+    assert!(
+        !s.first_proof_use("k j1", 1_000, 500).await.unwrap(),
+        "a replay"
+    );
+    assert!(s.first_proof_use("k j2", 1_000, 500).await.unwrap());
+    assert!(s.first_proof_use("other j1", 1_000, 500).await.unwrap());
+    // Past its end the entry is gone (deleted on the way).
+    assert!(s.first_proof_use("k j1", 2_000, 1_000).await.unwrap());
+    assert!(!s.first_proof_use("k j1", 2_000, 1_500).await.unwrap());
+    assert!(s.first_proof_use("k j2", 3_000, 1_500).await.unwrap());
+}
+
+#[tokio::test]
+async fn a_family_keeps_its_dpop_binding_through_rotation() {
+    let s = store().await;
+    let bound = Family {
+        jkt: Some("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I".into()),
+        ..family("b")
+    };
+    s.create_family(&bound, b"t1", 0).await.unwrap();
+    assert_eq!(s.family("b").await.unwrap(), Some(bound.clone()));
+    assert_eq!(
+        s.refresh_token(b"t1").await.unwrap(),
+        Some((bound.clone(), false))
+    );
+    assert_eq!(
+        s.rotate(b"t1", b"t2", 1).await.unwrap(),
+        Rotation::Rotated(bound.clone())
+    );
+    assert_eq!(s.refresh_token(b"t2").await.unwrap(), Some((bound, false)));
+    s.create_family(&family("u"), b"u1", 0).await.unwrap();
+    assert_eq!(s.family("u").await.unwrap().unwrap().jkt, None);
 }
 
 #[tokio::test]

@@ -62,6 +62,18 @@ extern "C" {
     fn open_channel(name: &str, receive: &JsValue) -> JsValue;
 }
 
+#[wasm_bindgen(module = "/js/dpop.js")]
+extern "C" {
+    /// Loads (or makes and keeps) the non-extractable key pair `name`, a
+    /// new one if the stored one's `x` is `replace`; `done(publicJwk,
+    /// privateKey)`, or `done(null, null)`.
+    #[wasm_bindgen(js_name = loadProofKey)]
+    fn load_proof_key(name: &str, replace: Option<String>, done: &JsValue);
+    /// Signs `input` with `private_key`; `done(ArrayBuffer)`, or `done(null)`.
+    #[wasm_bindgen(js_name = signProof)]
+    fn sign_proof(private_key: &JsValue, input: &str, done: &JsValue);
+}
+
 type AnswerFn = Closure<dyn Fn(f64, JsValue)>;
 type TextFn = Closure<dyn Fn(String)>;
 
@@ -114,6 +126,8 @@ pub struct Host {
     claims: RefCell<Option<(u64, JsValue)>>,
     /// The signature and introspection checks, with their keys.
     judge: Judge,
+    /// Option `dpop`: the private `CryptoKey` (non-extractable).
+    proof_key: RefCell<Option<JsValue>>,
 }
 
 impl Host {
@@ -173,6 +187,7 @@ impl Host {
             presence: RefCell::new(None),
             claims: RefCell::new(None),
             judge,
+            proof_key: RefCell::new(None),
         });
         let weak = Rc::downgrade(&host);
         *host.answer_ok.borrow_mut() = Some(Closure::new(move |id: f64, ctx: JsValue| {
@@ -286,10 +301,10 @@ impl Host {
         match effect {
             Effect::Reply { request, reply } => self.reply(request, reply),
             Effect::CallProvider(call) => self.call_provider(call),
-            Effect::PostRefreshGrant { call, body } => {
+            Effect::PostRefreshGrant { call, body, proof } => {
                 let host = self.clone();
                 spawn_local(async move {
-                    let input = match judge::refresh_grant(&host.judge, body).await {
+                    let input = match judge::refresh_grant(&host.judge, body, proof).await {
                         Ok(answer) => Input::TokenEndpointAnswered { call, answer },
                         Err(error) => Input::TokenEndpointFailed { call, error },
                     };
@@ -386,6 +401,39 @@ impl Host {
                 count_held(&prefix, &own, LOCK_WAIT_MS, &counted);
             }
             Effect::Close => self.close(),
+            Effect::LoadProofKey { name, replace } => {
+                let weak = Rc::downgrade(self);
+                let done = Closure::once_into_js(move |jwk: JsValue, private_key: JsValue| {
+                    if let Some(host) = weak.upgrade() {
+                        let x = js::get(&jwk, "x").as_string();
+                        let y = js::get(&jwk, "y").as_string();
+                        // The CryptoKey stays a JavaScript object: never exported.
+                        *host.proof_key.borrow_mut() = Some(private_key);
+                        host.feed(match (x, y) {
+                            (Some(x), Some(y)) => Input::ProofKeyReady { x, y },
+                            _ => Input::ProofKeyFailed,
+                        });
+                    }
+                });
+                load_proof_key(&name, replace, &done);
+            }
+            Effect::SignProof {
+                proof,
+                signing_input,
+            } => {
+                let weak = Rc::downgrade(self);
+                let done = Closure::once_into_js(move |sig: JsValue| {
+                    if let Some(host) = weak.upgrade() {
+                        let signature = sig
+                            .dyn_into::<js_sys::ArrayBuffer>()
+                            .ok()
+                            .map(|b| js_sys::Uint8Array::new(&b).to_vec());
+                        host.feed(Input::ProofSigned { proof, signature });
+                    }
+                });
+                let key = self.proof_key.borrow().clone().unwrap_or(JsValue::NULL);
+                sign_proof(&key, &signing_input, &done);
+            }
         }
     }
 

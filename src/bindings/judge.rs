@@ -55,13 +55,21 @@ impl Judge {
     }
 }
 
-async fn post_form(url: &str, body: &str, signal: Option<&AbortSignal>) -> Result<Response> {
+async fn post_form(
+    url: &str,
+    body: &str,
+    signal: Option<&AbortSignal>,
+    proof: Option<&str>,
+) -> Result<Response> {
     let init = web_sys::RequestInit::new();
     init.set_signal(signal);
     init.set_method("POST");
     let headers = web_sys::Headers::new().map_err(|_| network())?;
     let _ = headers.set("Content-Type", "application/x-www-form-urlencoded");
     let _ = headers.set("Accept", "application/json");
+    if let Some(proof) = proof {
+        let _ = headers.set("DPoP", proof);
+    }
     init.set_headers(&headers);
     init.set_body(&JsValue::from_str(body));
     // The body holds a refresh token or an access token: a 307/308 redirect
@@ -96,7 +104,7 @@ async fn fetch_retrying(url: &str, form: Option<&str>) -> Result<Response> {
     let mut attempt = 1;
     loop {
         let outcome = match form {
-            Some(body) => post_form(url, body, None).await,
+            Some(body) => post_form(url, body, None, None).await,
             None => send_to(url, &web_sys::RequestInit::new()).await,
         };
         let transient = outcome
@@ -193,7 +201,11 @@ fn header(response: &Response, name: &str) -> Option<String> {
 /// token endpoint is known, `provider_timeout` when the POST (answer body
 /// included) did not finish within [`GRANT_TIMEOUT_MS`] of the effect and
 /// was aborted. The driver judges the answer.
-pub async fn refresh_grant(judge: &Judge, body: SecretString) -> Result<HttpAnswer> {
+pub async fn refresh_grant(
+    judge: &Judge,
+    body: SecretString,
+    proof: Option<SecretString>,
+) -> Result<HttpAnswer> {
     let bound = AbortSignal::timeout_with_u32(GRANT_TIMEOUT_MS as u32);
     let timed_out = |e: Error| {
         if bound.aborted() {
@@ -203,7 +215,8 @@ pub async fn refresh_grant(judge: &Judge, body: SecretString) -> Result<HttpAnsw
         }
     };
     let endpoint = token_endpoint(judge).await?;
-    let response = post_form(&endpoint, body.secret(), Some(&bound))
+    let proof = proof.as_ref().map(SecretString::secret);
+    let response = post_form(&endpoint, body.secret(), Some(&bound), proof)
         .await
         .map_err(timed_out)?;
     // Only a success needs its body; a refusal or a busy answer still counts
@@ -218,6 +231,7 @@ pub async fn refresh_grant(judge: &Judge, body: SecretString) -> Result<HttpAnsw
         date: header(&response, "Date"),
         retry_after: header(&response, "Retry-After"),
         body: SecretString::new(body),
+        dpop_nonce: header(&response, "DPoP-Nonce"),
     })
 }
 

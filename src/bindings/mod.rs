@@ -202,13 +202,23 @@ impl ChatAuth {
             .request(request, None, Input::GetToken { request, force })
     }
 
-    /// The headers to add to a request for `url` (`{}` for other origins).
+    /// The headers to add to a request for `url` (`{}` for other origins);
+    /// with `dpop`, a proof for `opts.method` (default `GET`) and `url`.
     #[wasm_bindgen(js_name = authHeaders)]
-    pub fn auth_headers(&self, url: JsValue) -> Promise {
-        let origin = url.as_string().as_deref().and_then(transport::origin_of);
+    pub fn auth_headers(&self, url: JsValue, opts: JsValue) -> Promise {
+        let text = url.as_string();
+        let origin = text.as_deref().and_then(transport::origin_of);
+        let method = js::get(&opts, "method").as_string();
+        let target = text
+            .as_deref()
+            .and_then(|u| transport::target_of(u, method.as_deref()));
         let request = self.host.next_id();
-        self.host
-            .request(request, None, Input::AuthHeaders { request, origin })
+        let input = Input::AuthHeaders {
+            request,
+            origin,
+            target,
+        };
+        self.host.request(request, None, input)
     }
 
     /// `fetch` with the token attached for allowed origins.

@@ -15,7 +15,7 @@
 //! rejects a redirect answer with `network`.
 
 use super::js;
-use crate::driver::{Header, Input, Reply, RequestId};
+use crate::driver::{DpopAnswer, Header, Input, ProofTarget, Reply, RequestId};
 use crate::error::ErrorCode;
 use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::*;
@@ -72,6 +72,22 @@ pub fn origin_of(url: &str) -> Option<String> {
     resolve(url).map(|u| u.origin())
 }
 
+/// The method (normalized as `fetch` does: `get` → `GET`) and absolute URL
+/// of a request to `url`, for a DPoP proof.
+pub fn target_of(url: &str, method: Option<&str>) -> Option<ProofTarget> {
+    let parsed = resolve(url);
+    let method = method.unwrap_or("GET");
+    const NORMALIZED: [&str; 6] = ["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"];
+    let method = match NORMALIZED.iter().find(|m| m.eq_ignore_ascii_case(method)) {
+        Some(m) => (*m).to_owned(),
+        None => method.to_owned(),
+    };
+    parsed.map(|u| ProofTarget {
+        method,
+        url: u.href(),
+    })
+}
+
 fn invalid_request() -> JsValue {
     js::error(
         ErrorCode::Network,
@@ -95,26 +111,39 @@ pub fn read(
     let cheap = url.filter(|_| replayable_body(&init));
     // Resolved once, here: the request may wait (a refresh) or be replayed
     // (a 401) after a `<base>` changed or the caller's `URL` object did, and
-    // what is sent must be what was judged.
+    // what is sent (and proved) must be what was judged.
     let mut input = input;
-    let (origin, follows, request_obj, replayable) = match cheap {
+    let (url, follows, request_obj, replayable, method) = match cheap {
         Some(url) => {
             let redirect = js::get(&init, "redirect").as_string();
             let follows = redirect.is_none_or(|r| r == "follow");
-            let resolved = resolve(&url);
-            if let Some(u) = &resolved {
-                input = JsValue::from(u.href());
-            }
-            (resolved.map(|u| u.origin()), follows, None, true)
+            let method = js::get(&init, "method").as_string();
+            let url = match resolve(&url) {
+                Some(u) => {
+                    let href = u.href();
+                    input = JsValue::from(href.as_str());
+                    href
+                }
+                None => url,
+            };
+            (url, follows, None, true, method)
         }
         None => {
             let r = new_request(&input, &init)?;
             let follows = js::get(&r, "redirect").as_string().as_deref() == Some("follow");
             let replayable = !r.body_used();
             // A `Request`'s URL is absolute: resolved when it was built.
-            (origin_of(&r.url()), follows, Some(r), replayable)
+            (
+                r.url(),
+                follows,
+                Some(Clone::clone(&r)),
+                replayable,
+                Some(r.method()),
+            )
         }
     };
+    let origin = origin_of(&url);
+    let target = target_of(&url, method.as_deref());
     let call = Box::new(FetchCall {
         input,
         init,
@@ -128,6 +157,7 @@ pub fn read(
         origin,
         follows_redirects: follows,
         replayable,
+        target,
     };
     Ok((call, driver_input))
 }
@@ -210,7 +240,12 @@ pub fn send(
                     init => js::fetch_promise(&call.input, &init),
                 }
             }
-            Some(request) => send_request(&request, &headers),
+            Some(request) => {
+                // A fresh copy for every replay: after a nonce retry the
+                // 401 rule may replay once more (review 18 finding 5).
+                call.request = request.clone().ok();
+                send_request(&request, &headers)
+            }
         },
         _ => return,
     };
@@ -220,11 +255,22 @@ pub fn send(
                 let status = js::get(&response, "status").as_f64().unwrap_or(0.0) as u16;
                 let opaque_redirect =
                     js::get(&response, "type").as_string().as_deref() == Some("opaqueredirect");
+                let headers = js::get(&response, "headers");
+                let read = |name: &str| {
+                    headers
+                        .dyn_ref::<web_sys::Headers>()
+                        .and_then(|h| h.get(name).ok().flatten())
+                };
+                let dpop = DpopAnswer {
+                    nonce: read("DPoP-Nonce"),
+                    www_authenticate: read("WWW-Authenticate"),
+                };
                 call.response = Some(response);
                 Input::FetchAnswered {
                     request: id,
                     status,
                     opaque_redirect,
+                    dpop,
                 }
             }
             Err(e) => {

@@ -21,6 +21,7 @@
 //! Randomness (anonymous ids, the tab id, refresh jitter) comes from an
 //! injected [`Entropy`], like the clock.
 
+mod proofs;
 mod tabs;
 #[cfg(test)]
 mod tests;
@@ -37,6 +38,8 @@ use crate::session::{
 use crate::verify::VerifyOptions;
 use tabs::Tabs;
 
+pub use proofs::{is_nonce_challenge, DpopAnswer, ProofId, ProofTarget};
+use proofs::{Key, Proofs, Purpose};
 pub use tabs::{channel_name, LOCK_WAIT_MS, ROUND_TIMEOUT_MS};
 
 /// Identifies one request of the host (`setCustomer`, `getToken`, …); the
@@ -156,6 +159,8 @@ pub struct HttpAnswer {
     /// The body text (read for every status; unused unless 2xx): a token
     /// response holds the access and refresh tokens.
     pub body: SecretString,
+    /// The `DPoP-Nonce` header, if readable.
+    pub dpop_nonce: Option<String>,
 }
 
 /// Something that happened, fed to [`Driver::handle`].
@@ -193,6 +198,9 @@ pub enum Input {
         /// `new URL(url, location.href).origin`, `None` when `url` is no
         /// URL (or no string).
         origin: Option<String>,
+        /// The method (option `method`, default `GET`) and absolute URL
+        /// the headers are for: a DPoP proof names them.
+        target: Option<ProofTarget>,
     },
     /// `fetch(input, init)`. Answered with [`Reply::Plain`] or
     /// [`Reply::Send`]; after [`Input::FetchAnswered`] with
@@ -208,6 +216,8 @@ pub enum Input {
         /// string, `URLSearchParams`, `Blob`, `ArrayBuffer`, `FormData` or
         /// none, or the host kept a clone).
         replayable: bool,
+        /// The request's method and absolute URL (a DPoP proof names them).
+        target: Option<ProofTarget>,
     },
     /// A request sent after [`Reply::Send`] or [`Reply::Replay`] answered.
     FetchAnswered {
@@ -217,6 +227,8 @@ pub enum Input {
         status: u16,
         /// `response.type === 'opaqueredirect'`.
         opaque_redirect: bool,
+        /// Its `DPoP-Nonce` and `WWW-Authenticate` headers.
+        dpop: DpopAnswer,
     },
     /// `fetch` itself rejected for request `request` (any phase, also a
     /// plain one).
@@ -301,6 +313,25 @@ pub enum Input {
         /// The key written.
         key: StorageKey,
     },
+    /// The DPoP key of [`Effect::LoadProofKey`] is ready: the base64url `x`
+    /// and `y` of its public half (P-256).
+    ProofKeyReady {
+        /// `x`.
+        x: String,
+        /// `y`.
+        y: String,
+    },
+    /// No DPoP key could be loaded or made (no WebCrypto ECDSA P-256, or
+    /// IndexedDB refused).
+    ProofKeyFailed,
+    /// [`Effect::SignProof`] finished: the raw P-256 signature (R ‖ S), or
+    /// `None` when signing failed.
+    ProofSigned {
+        /// The proof.
+        proof: ProofId,
+        /// The signature.
+        signature: Option<Vec<u8>>,
+    },
 }
 
 /// A header to set: its name, and its value (`Authorization: Bearer …`,
@@ -368,6 +399,8 @@ pub enum Effect {
         call: CallId,
         /// The refresh grant's body (holds the refresh token).
         body: SecretString,
+        /// The `DPoP` header to send (option `dpop`).
+        proof: Option<SecretString>,
     },
     /// Check the answer's token: its signature under `signature` (keys
     /// from `validation`, else the JWKS URL or the issuer's `jwks_uri`,
@@ -442,6 +475,27 @@ pub enum Effect {
     /// `destroy()`: close the channel, release the presence lock, remove
     /// the wake listeners, drop the event handlers.
     Close,
+    /// Option `dpop`: load the ES256 key pair named `name` (shared by every
+    /// tab of this configuration), or make one with WebCrypto
+    /// (`extractable: false`) and keep it, in IndexedDB; feed
+    /// [`Input::ProofKeyReady`] or [`Input::ProofKeyFailed`].
+    LoadProofKey {
+        /// The key's name.
+        name: String,
+        /// After a logout: the `x` of the key to replace by a new one (the
+        /// next customer must not share the last one's thumbprint). The
+        /// host replaces the stored pair only if it is still that key, so
+        /// tabs replacing at once end up with one new key.
+        replace: Option<String>,
+    },
+    /// Sign `signing_input` (ASCII) with the DPoP key (ECDSA P-256,
+    /// SHA-256); feed [`Input::ProofSigned`].
+    SignProof {
+        /// The proof.
+        proof: ProofId,
+        /// What to sign.
+        signing_input: String,
+    },
 }
 
 /// The `auth.on` name of `event`.
@@ -548,6 +602,10 @@ struct Sent {
     generation: u64,
     /// Sent a second time already.
     replayed: bool,
+    /// Its method and URL, for a DPoP proof.
+    target: Option<ProofTarget>,
+    /// Sent again once already after a `use_dpop_nonce` challenge.
+    nonce_retried: bool,
 }
 
 /// A refresh grant on the wire whose call is over.
@@ -604,6 +662,10 @@ pub struct Driver {
     /// Bumped whenever the session's token or state may have changed (a
     /// host caching `claims` drops its copy then).
     generation: u64,
+    /// Option `dpop`: the key, the nonces, the proofs being signed.
+    proofs: Option<Proofs>,
+    /// The grant call already posted again after `use_dpop_nonce`.
+    grant_nonce_retried: Option<CallId>,
 }
 
 impl std::fmt::Debug for Driver {
@@ -719,7 +781,16 @@ impl Driver {
             token_key,
             storage_ok: true,
             generation: 0,
+            proofs: None,
+            grant_nonce_retried: None,
         };
+        if driver.config.dpop {
+            driver.proofs = Some(Proofs::new(now));
+            driver.outbox.push(Effect::LoadProofKey {
+                name: cat(&[&channel_name(&driver.config), ":dpop"]),
+                replace: None,
+            });
+        }
         let anonymous_id = match env.stored_anonymous_id {
             Some(id) if is_uuid_v4(&id) => id,
             _ => driver.new_anonymous_id(),
@@ -819,8 +890,19 @@ impl Driver {
                 p.force = force;
                 self.ask(now, p);
             }
-            Input::AuthHeaders { request, origin } => {
+            Input::AuthHeaders {
+                request,
+                origin,
+                target,
+            } => {
                 if self.allows(origin.as_deref()) {
+                    self.sent.retain(|s| s.request != request);
+                    if self.proofs.is_some() {
+                        // Kept only for its target (a proof names it).
+                        let generation = self.session.customer_generation();
+                        self.sent
+                            .push(Sent::new(request, false, false, target, generation));
+                    }
                     self.ask(now, self.pending(request, Want::Headers));
                 } else {
                     self.reply(request, Reply::Headers(Vec::new()));
@@ -831,17 +913,18 @@ impl Driver {
                 origin,
                 follows_redirects,
                 replayable,
+                target,
             } => {
                 if self.allows(origin.as_deref()) {
                     self.sent.retain(|s| s.request != request);
-                    self.sent.push(Sent {
+                    let generation = self.session.customer_generation();
+                    self.sent.push(Sent::new(
                         request,
                         follows_redirects,
                         replayable,
-                        token_used: None,
-                        replayed: false,
-                        generation: self.session.customer_generation(),
-                    });
+                        target,
+                        generation,
+                    ));
                     self.ask(now, self.pending(request, Want::Send));
                 } else {
                     self.reply(request, Reply::Plain);
@@ -851,7 +934,8 @@ impl Driver {
                 request,
                 status,
                 opaque_redirect,
-            } => self.fetch_answered(now, request, status, opaque_redirect),
+                dpop,
+            } => self.fetch_answered(now, request, status, opaque_redirect, dpop),
             Input::FetchFailed { request, aborted } => {
                 self.sent.retain(|s| s.request != request);
                 let reply = if aborted {
@@ -932,6 +1016,9 @@ impl Driver {
                 }
                 self.storage_ok = false;
             }
+            Input::ProofKeyReady { x, y } => self.proof_key_ready(now, &x, &y),
+            Input::ProofKeyFailed => self.proof_key_failed(now),
+            Input::ProofSigned { proof, signature } => self.proof_signed(now, proof, signature),
         }
     }
 
@@ -972,7 +1059,10 @@ impl Driver {
         }
         let stored = stored
             .filter(|_| self.config.storage == Storage::Session && self.storage_ok)
-            .and_then(|text| admit::restore(&text, customer_id));
+            .and_then(|text| admit::restore(&text, customer_id))
+            // With `dpop`, a stored token that is not bound to this key is
+            // not resumed (it was judged by another configuration).
+            .filter(|c| self.unbound(c).is_none());
         let jitter = self.jitter();
         let fx = match stored {
             Some(c) => self.session.resume(customer_id, c, now, jitter),
@@ -993,6 +1083,7 @@ impl Driver {
         match self.session.clear_customer(anonymous_id) {
             Ok(fx) => {
                 self.apply(fx, now);
+                self.new_proof_key(now);
                 if let (Some(customer), true) = (customer, self.tabs.is_some()) {
                     self.outbox
                         .push(Effect::Post(SecretString::new(tabs::logout(&customer))));
@@ -1030,11 +1121,11 @@ impl Driver {
             }
             Access::Anonymous => {
                 self.apply(fx, now);
-                self.ready(p, false);
+                self.ready(now, p, false);
             }
             Access::Ready => {
                 self.apply(fx, now);
-                self.ready(p, true);
+                self.ready(now, p, true);
             }
             Access::Fail(e) => {
                 self.apply(fx, now);
@@ -1057,7 +1148,8 @@ impl Driver {
     }
 
     fn reject(&mut self, p: Pending, e: Error) {
-        if matches!(p.want, Want::Send | Want::Replay) {
+        // `Headers` has an entry too with `dpop` (its proof's target).
+        if matches!(p.want, Want::Send | Want::Replay | Want::Headers) {
             self.sent.retain(|s| s.request != p.request);
         }
         self.reply(p.request, Reply::Reject(e));
@@ -1066,11 +1158,12 @@ impl Driver {
     /// `p` gets its answer: with the session's token when `with_token`,
     /// else anonymously; a request of a customer who is gone never gets
     /// the current one's token ([`Driver::orphaned`]).
-    fn ready(&mut self, p: Pending, with_token: bool) {
+    fn ready(&mut self, now: Millis, p: Pending, with_token: bool) {
         if p.generation != self.session.customer_generation() {
             return self.orphaned(p);
         }
         let credential = self.session.credential().filter(|_| with_token);
+        let token = credential.map(|c| c.token.clone());
         let anonymous_id = self.session.anonymous_id();
         let sent = self.sent.iter().position(|s| s.request == p.request);
         let reply = match (p.want, sent) {
@@ -1110,19 +1203,327 @@ impl Driver {
                 "the request was superseded by another with its id",
             )),
         };
+        let carries_headers = matches!(
+            reply,
+            Reply::Send { .. } | Reply::Replay { .. } | Reply::Headers(_)
+        );
+        if self.proofs.is_some() && carries_headers {
+            // DPoP: the headers go out with a proof for this request.
+            let target = match sent {
+                Some(i) if p.want == Want::Headers => self.sent.remove(i).target,
+                Some(i) => self.sent[i].target.clone(),
+                None => None,
+            };
+            let Some(target) = target else {
+                self.sent.retain(|s| s.request != p.request);
+                let e = Error::new(
+                    ErrorCode::DpopInvalid,
+                    "a DPoP proof needs the request's URL",
+                )
+                .with_detail("htu");
+                return self.reply(p.request, Reply::Reject(e));
+            };
+            let purpose = Purpose::Reply {
+                request: p.request,
+                reply,
+                target,
+                token,
+            };
+            return self.prove(now, purpose);
+        }
         self.reply(p.request, reply);
     }
 
-    fn fetch_answered(&mut self, now: Millis, request: RequestId, status: u16, opaque: bool) {
+    // ---- DPoP ------------------------------------------------------------
+
+    /// Makes the proof `purpose` needs: its claims now, signed by the host
+    /// (or once the key is ready).
+    fn prove(&mut self, now: Millis, purpose: Purpose) {
+        let Some(htu) = crate::dpop::htu(purpose.url()) else {
+            let e = Error::new(
+                ErrorCode::DpopInvalid,
+                "the request URL is not an http(s) URL a DPoP proof can name",
+            )
+            .with_detail("htu");
+            return self.proof_failed(now, purpose, e);
+        };
+        let (htm, ath) = match &purpose {
+            Purpose::Reply { target, token, .. } => (
+                target.method.clone(),
+                token
+                    .as_ref()
+                    .map(|t| crate::dpop::access_token_hash(t.secret())),
+            ),
+            // Refresh grants carry no access token (RFC 9449 §5).
+            Purpose::Grant { .. } => ("POST".to_owned(), None),
+        };
+        let jti = crate::base64url::encode(&self.random_bytes());
+        let Some(proofs) = &mut self.proofs else {
+            return;
+        };
+        let key = match &proofs.key {
+            Key::Loading => return proofs.wait_for_key(purpose),
+            Key::Failed => return self.proof_failed(now, purpose, no_key()),
+            Key::Ready(key, _) => key,
+        };
+        let claims = crate::dpop::ProofClaims {
+            htm,
+            htu,
+            // The issuer's clock as the session estimates it (the one
+            // it corrects expiry by): a page clock minutes off would
+            // otherwise put `iat` out of the server's window.
+            iat: now
+                .saturating_add(self.session.credential().map_or(0, |c| c.clock_offset))
+                .div_euclid(1000),
+            jti,
+            ath,
+            nonce: proofs.nonce_for(purpose.url()).map(str::to_owned),
+        };
+        let signing_input = crate::dpop::signing_input(key, &claims);
+        let proof = proofs.signing(purpose, signing_input.clone(), now);
+        self.outbox.push(Effect::SignProof {
+            proof,
+            signing_input,
+        });
+    }
+
+    /// `purpose` gets no proof: its request rejects, its grant fails.
+    fn proof_failed(&mut self, now: Millis, purpose: Purpose, e: Error) {
+        match purpose {
+            Purpose::Reply { request, .. } => {
+                self.sent.retain(|s| s.request != request);
+                self.reply(request, Reply::Reject(e));
+            }
+            Purpose::Grant { call, .. } => {
+                if self.take_grant(call).is_some() {
+                    self.fail_call(now, call, e);
+                }
+            }
+        }
+    }
+
+    fn proof_key_ready(&mut self, now: Millis, x: &str, y: &str) {
+        let Some(proofs) = &mut self.proofs else {
+            return;
+        };
+        // A key after the load timed out (Failed) is still taken.
+        if matches!(proofs.key, Key::Ready(..)) {
+            return;
+        }
+        proofs.key = match crate::dpop::ProofKey::from_coordinates(x, y) {
+            Ok(key) => {
+                let jkt = key.thumbprint();
+                Key::Ready(key, jkt)
+            }
+            Err(_) => Key::Failed,
+        };
+        for purpose in proofs.take_waiting() {
+            self.prove(now, purpose);
+        }
+    }
+
+    fn proof_key_failed(&mut self, now: Millis) {
+        let Some(proofs) = &mut self.proofs else {
+            return;
+        };
+        if !matches!(proofs.key, Key::Loading) {
+            return;
+        }
+        proofs.key = Key::Failed;
+        for purpose in proofs.take_waiting() {
+            self.proof_failed(now, purpose, no_key());
+        }
+    }
+
+    /// After a logout: a new DPoP key, so the next customer of this browser
+    /// is not linked to the last one by the key's thumbprint.
+    fn new_proof_key(&mut self, now: Millis) {
+        let Some(proofs) = &mut self.proofs else {
+            return;
+        };
+        let replace = match &proofs.key {
+            Key::Ready(key, _) => Some(key.x().to_owned()),
+            Key::Failed => None,
+            // The load under way gives the key the next proofs use.
+            Key::Loading => return,
+        };
+        proofs.reload(now);
+        self.outbox.push(Effect::LoadProofKey {
+            name: cat(&[&channel_name(&self.config), ":dpop"]),
+            replace,
+        });
+    }
+
+    /// No wait without a bound: a key still loading, or a proof still
+    /// unsigned, after [`proofs::PROOF_WAIT_MS`] rejects what waits for it.
+    /// A key that comes later is still taken.
+    fn proofs_overdue(&mut self, now: Millis) {
+        let Some(proofs) = &mut self.proofs else {
+            return;
+        };
+        if proofs.key_overdue(now) {
+            self.proof_key_failed(now);
+        }
+        let late = self
+            .proofs
+            .as_mut()
+            .map(|p| p.take_overdue(now))
+            .unwrap_or_default();
+        for purpose in late {
+            let e = Error::new(
+                ErrorCode::DpopUnbound,
+                "the DPoP proof was not signed in time (WebCrypto did not answer)",
+            );
+            self.proof_failed(now, purpose, e);
+        }
+    }
+
+    fn proof_signed(&mut self, now: Millis, proof: ProofId, signature: Option<Vec<u8>>) {
+        let Some((purpose, input)) = self.proofs.as_mut().and_then(|p| p.take_signing(proof))
+        else {
+            return;
+        };
+        let assembled = signature
+            .ok_or_else(|| {
+                Error::new(ErrorCode::DpopInvalid, "the DPoP proof could not be signed")
+                    .with_detail("signature")
+            })
+            .and_then(|sig| crate::dpop::assemble(&input, &sig));
+        let proof = match assembled {
+            Ok(p) => SecretString::new(p),
+            Err(e) => return self.proof_failed(now, purpose, e),
+        };
+        match purpose {
+            Purpose::Reply {
+                request, mut reply, ..
+            } => {
+                if let Reply::Send { headers, .. }
+                | Reply::Replay { headers }
+                | Reply::Headers(headers) = &mut reply
+                {
+                    headers.push((crate::dpop::SCHEME.to_owned(), proof));
+                }
+                self.reply(request, reply);
+            }
+            Purpose::Grant { call, body, .. } => {
+                // Superseded or aborted while it was signed: not posted.
+                if self.grant.as_ref().is_some_and(|(c, _)| c.id == call) {
+                    self.outbox.push(Effect::PostRefreshGrant {
+                        call,
+                        body,
+                        proof: Some(proof),
+                    });
+                }
+            }
+        }
+    }
+
+    /// With option `dpop`, why `credential` cannot be used: not issued as
+    /// a DPoP token, or bound to another key than this instance's.
+    fn unbound(&self, credential: &Credential) -> Option<Error> {
+        let proofs = self.proofs.as_ref()?;
+        if !credential.scheme.eq_ignore_ascii_case(crate::dpop::SCHEME) {
+            return Some(Error::new(
+                ErrorCode::DpopUnbound,
+                "the token is not DPoP-bound (its token_type is not DPoP)",
+            ));
+        }
+        let bound = credential
+            .claims
+            .as_ref()
+            .and_then(|c| crate::dpop::bound_thumbprint(&c.members));
+        match (bound, proofs.jkt()) {
+            (Some(bound), Some(own)) if bound != own => Some(Error::new(
+                ErrorCode::DpopUnbound,
+                "the token is bound to another DPoP key (cnf.jkt)",
+            )),
+            _ => None,
+        }
+    }
+
+    /// A `use_dpop_nonce` refusal of grant `call`, with a nonce to use:
+    /// the grant goes once more with a new proof (RFC 9449 §8). The refresh
+    /// token was not spent: the server checks the proof first.
+    fn retry_grant_with_nonce(&mut self, now: Millis, call: CallId, answer: &HttpAnswer) -> bool {
+        if self.proofs.is_none()
+            || answer.status != 400
+            || answer.dpop_nonce.is_none()
+            || self.grant_nonce_retried == Some(call)
+            || !proofs::is_nonce_error(answer.body.secret())
+        {
+            return false;
+        }
+        let (Some((_, presented)), Some(url)) = (
+            self.grant.as_ref().filter(|(c, _)| c.id == call),
+            self.config.token_endpoint.clone(),
+        ) else {
+            return false;
+        };
+        let body = self.config.grant.refresh_body(presented);
+        self.grant_nonce_retried = Some(call);
+        self.prove(now, Purpose::Grant { call, body, url });
+        true
+    }
+
+    fn fetch_answered(
+        &mut self,
+        now: Millis,
+        request: RequestId,
+        status: u16,
+        opaque: bool,
+        dpop: DpopAnswer,
+    ) {
         let Some(i) = self.sent.iter().position(|s| s.request == request) else {
             // A plain request (another origin): its response as it is.
             return self.reply(request, Reply::Response);
         };
+        if let (Some(proofs), Some(nonce), Some(target)) =
+            (&mut self.proofs, &dpop.nonce, &self.sent[i].target)
+        {
+            proofs.nonce_seen(&target.url, nonce);
+        }
         let sent = &self.sent[i];
-        // Sent as a customer who is gone: the 401 stands (no refresh, and
-        // never a replay with the next customer's token).
+        let challenged = dpop
+            .www_authenticate
+            .as_deref()
+            .is_some_and(is_nonce_challenge);
+        // Sent as a customer who is gone: the 401 stands (no refresh, no
+        // nonce retry, and never a replay with the next customer's token).
         let current = sent.generation == self.session.customer_generation();
-        if status == 401 && !sent.replayed && current {
+        if self.proofs.is_some()
+            && current
+            && status == 401
+            && challenged
+            && dpop.nonce.is_some()
+            && sent.replayable
+            && !sent.nonce_retried
+        {
+            // RFC 9449 §9: once more with the server's nonce and the same
+            // token; no refresh (the token was not refused).
+            let credential = self
+                .session
+                .credential()
+                .filter(|_| sent.token_used.is_some());
+            let headers = headers_for(credential, self.session.anonymous_id());
+            let token = credential.map(|c| c.token.clone());
+            let sent = &mut self.sent[i];
+            sent.nonce_retried = true;
+            sent.token_used = token.clone();
+            let target = sent.target.clone().unwrap_or_default();
+            let purpose = Purpose::Reply {
+                request,
+                reply: Reply::Replay { headers },
+                target,
+                token,
+            };
+            return self.prove(now, purpose);
+        }
+        let sent = &self.sent[i];
+        let current = sent.generation == self.session.customer_generation();
+        // A nonce challenge not retried (not replayable, or the second one)
+        // is no refusal of the token: a refresh would spend a refresh token
+        // for nothing. The caller gets the 401 (review 18 finding 6).
+        if status == 401 && !sent.replayed && current && !(self.proofs.is_some() && challenged) {
             let token_used = sent.token_used.clone();
             let (access, fx) = self
                 .session
@@ -1209,6 +1610,7 @@ impl Driver {
             self.finish_round(now);
         }
         self.give_up_late_grants(now);
+        self.proofs_overdue(now);
         let fx = self.session.tick(now);
         self.apply(fx, now);
     }
@@ -1222,6 +1624,12 @@ impl Driver {
         self.judging = None;
         self.grant = None;
         self.stale_grants.clear();
+        let unsigned = self.proofs.as_mut().map(Proofs::take_all);
+        for purpose in unsigned.unwrap_or_default() {
+            if let Purpose::Reply { request, .. } = purpose {
+                self.reply(request, Reply::Reject(destroyed()));
+            }
+        }
         if let Some(mut tabs) = self.tabs.take() {
             if let Some(lock) = tabs.let_go() {
                 self.outbox.push(Effect::ReleaseLock(lock));
@@ -1240,9 +1648,10 @@ impl Driver {
             return;
         }
         let round = self.tabs.as_ref().and_then(Tabs::round_deadline);
+        let proofs = self.proofs.as_ref().and_then(Proofs::next_deadline);
         let wake = min_of(
             min_of(self.session.next_wake(), round),
-            self.next_grant_give_up(),
+            min_of(self.next_grant_give_up(), proofs),
         );
         let Some(wake) = wake else {
             if self.armed.take().is_some() {
@@ -1324,10 +1733,24 @@ impl Driver {
                     if let Some((earlier, presented)) = self.grant.replace((call, refresh_token)) {
                         self.keep_stale_grant(earlier, presented, now);
                     }
-                    self.outbox.push(Effect::PostRefreshGrant {
-                        call: call.id,
-                        body,
-                    });
+                    if self.proofs.is_none() {
+                        self.outbox.push(Effect::PostRefreshGrant {
+                            call: call.id,
+                            body,
+                            proof: None,
+                        });
+                        return;
+                    }
+                    // The config check makes `tokenEndpoint` known with `dpop`.
+                    let url = self.config.token_endpoint.clone().unwrap_or_default();
+                    self.prove(
+                        now,
+                        Purpose::Grant {
+                            call: call.id,
+                            body,
+                            url,
+                        },
+                    );
                 }
                 None => self.fail_call(
                     now,
@@ -1449,10 +1872,31 @@ impl Driver {
     /// The token endpoint's answer: refused (`refresh_failed`), failed
     /// (`network`, with `Retry-After` on 429 / 503), or a token response.
     fn token_endpoint_answered(&mut self, now: Millis, call: CallId, answer: HttpAnswer) {
+        if let (Some(proofs), Some(nonce), Some(url)) = (
+            &mut self.proofs,
+            &answer.dpop_nonce,
+            &self.config.token_endpoint,
+        ) {
+            proofs.nonce_seen(url, nonce);
+        }
+        if self.retry_grant_with_nonce(now, call, &answer) {
+            return;
+        }
         let Some((call, presented)) = self.take_grant(call) else {
             return self.stale_grant_answered(now, call, &answer);
         };
         let status = answer.status;
+        if (status == 400 || status == 401) && proofs::is_proof_error(answer.body.secret()) {
+            // The proof was refused, not the refresh token: the server
+            // checks the proof before it spends anything, so the token is
+            // kept for the next attempt (RFC 9449 §5, review 18 finding 1).
+            let e = Error::new(
+                ErrorCode::DpopInvalid,
+                "the token endpoint refused the DPoP proof (the refresh token is kept)",
+            );
+            self.fail_call(now, call.id, e);
+            return;
+        }
         if status == 400 || status == 401 {
             // invalid_grant: the refresh token is spent or revoked;
             // forgotten, so the next attempt asks the provider.
@@ -1597,6 +2041,10 @@ impl Driver {
             Via::Provider => Source::Provider,
             Via::TokenEndpoint => Source::TokenEndpoint,
         };
+        let judged = judged.and_then(|c| match self.unbound(&c) {
+            Some(e) => Err(e),
+            None => Ok(c),
+        });
         match judged {
             Ok(credential) => {
                 let jitter = self.jitter();
@@ -1716,6 +2164,11 @@ impl Driver {
     }
 
     fn adopt(&mut self, now: Millis, credential: Credential) {
+        if self.unbound(&credential).is_some() {
+            // Another tab's token not bound to this key: never sent with a
+            // proof as if it were, nor downgraded to bearer.
+            return;
+        }
         let before = self.refresh_token_mark();
         let jitter = self.jitter();
         let fx = self.session.adopt(credential, now, jitter);
@@ -1793,8 +2246,13 @@ impl Driver {
                 let anonymous_id = self.new_anonymous_id();
                 if let Ok(fx) = self.session.clear_customer(anonymous_id) {
                     self.apply(fx, now);
+                    self.new_proof_key(now);
                 }
             }
+            // A tab with no customer takes the new key too (the tabs keep
+            // sharing one); a tab of another customer keeps the key its
+            // tokens are bound to.
+            "logout" if customer.is_none() => self.new_proof_key(now),
             _ => {}
         }
     }
@@ -1833,6 +2291,35 @@ fn min_of(a: Option<Millis>, b: Option<Millis>) -> Option<Millis> {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }
+}
+
+impl Sent {
+    fn new(
+        request: RequestId,
+        follows_redirects: bool,
+        replayable: bool,
+        target: Option<ProofTarget>,
+        generation: u64,
+    ) -> Sent {
+        Sent {
+            request,
+            follows_redirects,
+            replayable,
+            token_used: None,
+            generation,
+            replayed: false,
+            target,
+            nonce_retried: false,
+        }
+    }
+}
+
+/// No DPoP key: every request that needs a proof fails with this.
+fn no_key() -> Error {
+    Error::new(
+        ErrorCode::DpopUnbound,
+        "no DPoP key: WebCrypto ECDSA P-256 (or IndexedDB) is unavailable here",
+    )
 }
 
 /// The answer to a request whose customer changed (another `setCustomer`,

@@ -142,6 +142,12 @@ fn source_key(config: &Config) -> String {
         Some(jwks) => h.json(&Value::Object(jwks.clone())),
         None => h.field(None),
     }
+    // A DPoP instance sends tokens only with proofs and takes bound ones
+    // only: it shares nothing with a bearer one (hashed only when on, so
+    // the names of bearer instances stay as they were).
+    if config.dpop {
+        h.field(Some("dpop"));
+    }
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(16);
     for i in (0..16).rev() {

@@ -184,6 +184,7 @@ fn answered(d: &mut Driver, now: Millis, request: RequestId, status: u16) -> Vec
         request,
         status,
         opaque_redirect,
+        dpop: Default::default(),
     };
     run(d, now, input)
 }
@@ -209,7 +210,7 @@ fn granted_alone(d: &mut Driver, now: Millis, fx: &[Effect]) -> Vec<Effect> {
 /// The refresh grant posted in `fx`.
 fn grant_posted(fx: &[Effect]) -> (CallId, String) {
     let grant = fx.iter().find_map(|e| match e {
-        Effect::PostRefreshGrant { call, body } => Some((*call, body.secret().to_owned())),
+        Effect::PostRefreshGrant { call, body, .. } => Some((*call, body.secret().to_owned())),
         _ => None,
     });
     grant.unwrap_or_else(|| panic!("a refresh grant expected: {fx:?}"))
@@ -348,6 +349,7 @@ fn headers_go_only_to_allowed_origins() {
         Input::AuthHeaders {
             request: 1,
             origin: Some("https://evil.example".into()),
+            target: None,
         },
     );
     assert_eq!(replies(&fx), vec![(1, Reply::Headers(vec![]))]);
@@ -357,6 +359,7 @@ fn headers_go_only_to_allowed_origins() {
         Input::AuthHeaders {
             request: 2,
             origin: None,
+            target: None,
         },
     );
     assert_eq!(replies(&fx), vec![(2, Reply::Headers(vec![]))]);
@@ -367,6 +370,7 @@ fn headers_go_only_to_allowed_origins() {
         Input::AuthHeaders {
             request: 3,
             origin: Some(API.into()),
+            target: None,
         },
     );
     let anonymous = vec![(
@@ -381,6 +385,7 @@ fn headers_go_only_to_allowed_origins() {
         Input::AuthHeaders {
             request: 4,
             origin: Some(API.into()),
+            target: None,
         },
     );
     let [(4, Reply::Headers(h))] = &replies(&fx)[..] else {
@@ -396,6 +401,7 @@ fn headers_go_only_to_allowed_origins() {
             origin: Some("https://cdn.example".into()),
             follows_redirects: true,
             replayable: true,
+            target: None,
         },
     );
     assert_eq!(replies(&fx), vec![(5, Reply::Plain)]);
@@ -410,6 +416,7 @@ fn fetch(d: &mut Driver, now: Millis, request: RequestId, replayable: bool) -> V
             origin: Some(API.into()),
             follows_redirects: true,
             replayable,
+            target: None,
         },
     )
 }
@@ -587,6 +594,7 @@ fn the_token_endpoint_rotation_is_kept_and_shared_before_judging() {
                 body: SecretString::new(format!(
                     r#"{{"access_token":"{bad}","token_type":"Bearer","expires_in":120,"refresh_token":"r2"}}"#
                 )),
+                dpop_nonce: None,
             },
         },
     );
@@ -633,6 +641,7 @@ fn a_refused_refresh_token_is_forgotten_and_retry_after_is_honoured() {
                 date: None,
                 retry_after: Some("20".into()),
                 body: SecretString::new(""),
+                dpop_nonce: None,
             },
         },
     );
@@ -652,6 +661,7 @@ fn a_refused_refresh_token_is_forgotten_and_retry_after_is_honoured() {
                 date: None,
                 retry_after: None,
                 body: SecretString::new(r#"{"error":"invalid_grant"}"#),
+                dpop_nonce: None,
             },
         },
     );
@@ -666,6 +676,7 @@ fn endpoint_answer(call: CallId, status: u16, body: String) -> Input {
             date: None,
             retry_after: None,
             body: SecretString::new(body),
+            dpop_nonce: None,
         },
     }
 }
@@ -1089,6 +1100,7 @@ fn debug_output_of_effects_and_inputs_never_shows_a_token_or_refresh_token() {
         Input::AuthHeaders {
             request: 2,
             origin: Some(API.into()),
+            target: None,
         },
     );
     let [(2, Reply::Headers(h))] = &replies(&fx)[..] else {
@@ -1152,6 +1164,8 @@ fn a_refresh_token_rotated_by_another_tab_is_stored_for_a_reload() {
     let held = reloaded.session().refresh_token().map(|t| t.secret());
     assert_eq!(held, Some("r2"));
 }
+
+mod dpop;
 
 /// A restored token that cannot be refreshed (no provider, no refresh
 /// token) is kept until it expires: its refresh time passing must not arm
@@ -1393,10 +1407,12 @@ fn after_destroy_every_request_rejects_and_changes_nothing() {
             origin: other.clone(),
             follows_redirects: true,
             replayable: true,
+            target: None,
         },
         Input::AuthHeaders {
             request: 21,
             origin: other,
+            target: None,
         },
         Input::ClearCustomer { request: 22 },
         get_token(23, false),
@@ -1440,6 +1456,7 @@ fn requests_waiting_for_one_customer_never_get_the_next_customers_token() {
     let headers = Input::AuthHeaders {
         request: 4,
         origin: Some(API.into()),
+        target: None,
     };
     assert!(replies(&run(&mut d, T0 + 1, headers)).is_empty());
     // The site switches to Y before X's provider answered: X's requests
@@ -1536,7 +1553,7 @@ fn a_request_refused_after_its_customer_left_is_never_replayed_as_the_next_one()
 fn grants(fx: &[Effect]) -> Vec<(CallId, String)> {
     fx.iter()
         .filter_map(|e| match e {
-            Effect::PostRefreshGrant { call, body } => Some((*call, body.secret().to_owned())),
+            Effect::PostRefreshGrant { call, body, .. } => Some((*call, body.secret().to_owned())),
             _ => None,
         })
         .collect()

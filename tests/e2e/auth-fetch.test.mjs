@@ -475,3 +475,40 @@ e2e.test('a context provider may return the context itself (not a promise, no ca
   assert.equal(r.result.threw, false, JSON.stringify(r.result));
   assert.deepEqual({ calls: r.calls, state: r.state, same: r.same }, { calls: 1, state: 'authenticated', same: true });
 });
+
+e2e.test('review 18 finding 5: a Request-object auth.fetch (dpop) answered after nonce challenge → 401 → refresh → replay', async (s) => {
+  const cid = customerId();
+  const r = await s.eval(
+    async ({ origin, cid }) => {
+      const { ChatAuth } = window.sdk;
+      window.providerCalls = 0;
+      const provider = async () => {
+        window.providerCalls++;
+        const m = await (await fetch(`/control/mint?sub=${encodeURIComponent(cid)}&ttl=300`)).json();
+        return { Auth: { access_token: m.token, token_type: 'DPoP' } };
+      };
+      const auth = new ChatAuth({ apiOrigins: [origin], customerId: cid, contextProvider: provider, dpop: true, crossTab: false });
+      await T.waitState(auth, 'authenticated');
+      const token1 = await auth.getToken();
+      await T.revoke(token1); // the nonce retry then meets a refused token
+      const res = await T.attempt(async () =>
+        T.read(await T.within(auth.fetch(new Request(`${origin}/api/nonce-protected`)), 10_000, 'auth.fetch(Request)')),
+      );
+      const token2 = await auth.getToken();
+      auth.destroy();
+      return { res, token1, token2, providerCalls: window.providerCalls };
+    },
+    { origin: s.originA, cid },
+  );
+  assert.equal(r.res.threw, false, `rejected: ${JSON.stringify(r.res)}`);
+  assert.equal(r.res.value.status, 200, JSON.stringify(r.res.value));
+  assert.notEqual(r.token2, r.token1);
+  assert.equal(r.providerCalls, 2, 'initial + one refresh after the 401');
+  const sent = s.server.entries({ path: '/api/nonce-protected' });
+  assert.deepEqual(
+    sent.map((e) => e.authorization),
+    [`DPoP ${r.token1}`, `DPoP ${r.token1}`, `DPoP ${r.token2}`],
+    'challenge, nonce retry, replay after the refresh',
+  );
+  assert.ok(sent.every((e) => e.headers.dpop), 'each with a proof');
+});

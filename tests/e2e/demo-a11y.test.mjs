@@ -304,7 +304,7 @@ async function typeLogin(page, user, password) {
 test('keyboard only: the chat page logs in, chats and logs out without a mouse', async () => {
   const page = await open();
   const nav = ['a Northwind Support', 'a Chat demo', 'a ASAPP-style page', 'a Messenger', 'a Representative desk'];
-  assert.deepEqual(await tabStops(page, 12), [...nav, '#messages', '#message', '#send', '#username', '#password', '#login', '#events']);
+  assert.deepEqual(await tabStops(page, 13), [...nav, '#messages', '#message', '#send', '#username', '#password', '#login', '#dpop-switch', '#events']);
 
   await typeAndSend(page, 'Hello from the keyboard');
   // The next poll (every 2 s) brings nothing new, so nothing is read out again.
@@ -320,7 +320,7 @@ test('keyboard only: the chat page logs in, chats and logs out without a mouse',
   await typeAndSend(page, 'Now I am logged in');
   await page.keyboard.press('Shift+Tab'); // #messages
   await page.keyboard.press('Shift+Tab'); // the last nav link
-  assert.deepEqual(await tabStops(page, 5), ['#messages', '#message', '#send', '#logout', '#replay']);
+  assert.deepEqual(await tabStops(page, 6), ['#messages', '#message', '#send', '#logout', '#dpop-switch', '#replay']);
 
   await tabTo(page, '#logout');
   await page.keyboard.press('Enter');

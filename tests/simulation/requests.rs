@@ -40,6 +40,7 @@ impl World<'_> {
                 }),
                 follows_redirects: true,
                 replayable: true,
+                target: None,
             },
             Kind::ForcedToken => Input::GetToken {
                 request,
@@ -48,10 +49,12 @@ impl World<'_> {
             Kind::Headers => Input::AuthHeaders {
                 request,
                 origin: origin(CHAT_ORIGIN),
+                target: None,
             },
             Kind::ForeignHeaders => Input::AuthHeaders {
                 request,
                 origin: origin(FOREIGN_ORIGIN),
+                target: None,
             },
             Kind::SetCustomer => Input::SetCustomer {
                 request,

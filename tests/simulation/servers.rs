@@ -187,6 +187,7 @@ impl World<'_> {
                 date: Some(http_date(issuer_now)),
                 retry_after,
                 body: SecretString::new(""),
+                dpop_nonce: None,
             }))
         };
         let answer = match outcome {
@@ -319,6 +320,7 @@ impl World<'_> {
             date: Some(http_date(issuer_now)),
             retry_after: None,
             body: SecretString::new(r#"{"error":"invalid_grant"}"#),
+            dpop_nonce: None,
         };
         Ev::grant(tab, page, call, Ok(answer))
     }
@@ -352,6 +354,7 @@ impl World<'_> {
                         r#"{{"access_token":"{token}","token_type":"Bearer","expires_in":{}{refresh}}}"#,
                         self.scn.ttl_ms / 1000
                     )),
+                    dpop_nonce: None,
                 };
                 Ev::grant(tab, page, call, Ok(answer))
             }

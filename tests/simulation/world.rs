@@ -697,6 +697,7 @@ impl<'a> World<'a> {
                         request,
                         status,
                         opaque_redirect: false,
+                        dpop: Default::default(),
                     },
                     None => Input::FetchFailed {
                         request,
@@ -1029,7 +1030,7 @@ impl<'a> World<'a> {
         match fx {
             Effect::Reply { request, reply } => self.on_reply(tab, request as usize, reply),
             Effect::CallProvider(call) => self.make_call(tab, call, None),
-            Effect::PostRefreshGrant { call, body } => {
+            Effect::PostRefreshGrant { call, body, .. } => {
                 let presented = form_value(body.secret(), "refresh_token");
                 let current = self.tabs[tab]
                     .driver
@@ -1123,6 +1124,10 @@ impl<'a> World<'a> {
             Effect::Close => {
                 let grants = self.locks.drop_owner((tab, page));
                 self.deliver_grants(grants);
+            }
+            // The simulation runs without `dpop`: these never come.
+            Effect::LoadProofKey { .. } | Effect::SignProof { .. } => {
+                unreachable!("dpop is off in the simulation: {fx:?}")
             }
         }
     }

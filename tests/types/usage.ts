@@ -51,6 +51,7 @@ export async function main(): Promise<void> {
     resource: 'https://api.example.com',
     crossTab: false,
     storage: 'session',
+    dpop: true,
     now: () => Date.now(),
   };
   const auth = new ChatAuth(options);
@@ -59,6 +60,7 @@ export async function main(): Promise<void> {
   const token: string | null = await auth.getToken();
   const forced: string | null = await auth.getToken({ forceRefresh: true });
   const headers: Record<string, string> = await auth.authHeaders('https://api.example.com/x');
+  const postHeaders: Record<string, string> = await auth.authHeaders('https://api.example.com/x', { method: 'POST' });
   const res: Response = await auth.fetch('https://api.example.com/chat/messages');
   await auth.fetch(new URL('https://api.example.com/chat/messages'), { method: 'POST', body: '{}' });
   await auth.fetch(new Request('https://api.example.com/chat/messages'));
@@ -99,13 +101,15 @@ export async function main(): Promise<void> {
   installAsapp(window);
   await auth.clearCustomer();
   auth.destroy();
-  console.log(headers, res.status, state, expiresAt, customer, anonymous, sub, exp, verified.iat, decoded.header.alg);
+  console.log(headers, postHeaders, res.status, state, expiresAt, customer, anonymous, sub, exp, verified.iat, decoded.header.alg);
 
   // ---- misuse the types catch ----
   // @ts-expect-error apiOrigins is required
   new ChatAuth({ customerId: 'c_1' });
   // @ts-expect-error storage is 'memory' or 'session', never 'local'
   new ChatAuth({ apiOrigins: [], storage: 'local' });
+  // @ts-expect-error dpop is a boolean
+  new ChatAuth({ apiOrigins: [], dpop: 'on' });
   // @ts-expect-error scope is a string or an array of strings
   new ChatAuth({ apiOrigins: [], scope: 7 });
   // @ts-expect-error an unknown event name

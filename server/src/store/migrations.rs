@@ -36,6 +36,7 @@ pub const SQLITE: &[Migration] = &[
         "desk_channels_profiles",
         "sqlite/0003_desk_channels_profiles.sql"
     ),
+    migration!(4, "dpop_binding", "sqlite/0004_dpop_binding.sql"),
 ];
 
 /// PostgreSQL's migrations.
@@ -47,6 +48,7 @@ pub const POSTGRES: &[Migration] = &[
         "desk_channels_profiles",
         "postgres/0003_desk_channels_profiles.sql"
     ),
+    migration!(4, "dpop_binding", "postgres/0004_dpop_binding.sql"),
 ];
 
 /// The bookkeeping table (the same on both engines).
@@ -99,9 +101,9 @@ mod tests {
     #[test]
     fn pending_skips_applied_versions_and_refuses_newer_ones() {
         let versions = |p: Vec<&Migration>| p.iter().map(|m| m.version).collect::<Vec<_>>();
-        assert_eq!(versions(pending(POSTGRES, &[]).unwrap()), [1, 2, 3]);
-        assert_eq!(versions(pending(POSTGRES, &[1]).unwrap()), [2, 3]);
-        assert!(pending(POSTGRES, &[1, 2, 3]).unwrap().is_empty());
-        assert!(pending(POSTGRES, &[1, 2, 3, 4]).is_err());
+        assert_eq!(versions(pending(POSTGRES, &[]).unwrap()), [1, 2, 3, 4]);
+        assert_eq!(versions(pending(POSTGRES, &[1]).unwrap()), [2, 3, 4]);
+        assert!(pending(POSTGRES, &[1, 2, 3, 4]).unwrap().is_empty());
+        assert!(pending(POSTGRES, &[1, 2, 3, 4, 5]).is_err());
     }
 }

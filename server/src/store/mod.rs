@@ -192,6 +192,9 @@ pub struct Family {
     pub revoked_at: Option<Millis>,
     /// The OAuth client the login was made for (web, messenger or desk).
     pub client_id: String,
+    /// The RFC 7638 thumbprint of the DPoP key the session is bound to
+    /// (its refresh tokens need a proof by that key); `None`: bearer.
+    pub jkt: Option<String>,
 }
 
 /// What presenting a refresh token did.
@@ -313,6 +316,12 @@ pub trait Store: Send + Sync {
 
     /// Forgets a successful login attempt.
     async fn login_succeeded(&self, attempt: AttemptId) -> StoreResult<()>;
+
+    /// Records the DPoP proof `id` (its key's thumbprint and its `jti`)
+    /// until `until`: `false` when it is recorded already and not past (a
+    /// replay, on this instance or another). Proofs past their end are
+    /// deleted on the way.
+    async fn first_proof_use(&self, id: &str, until: Millis, now: Millis) -> StoreResult<bool>;
 }
 
 /// The queue's query, the same on both engines (`$1`: the limit): each

@@ -148,11 +148,12 @@ fn family_from_row(row: &Row) -> Family {
         expires_at: row.get(3),
         revoked_at: row.get(4),
         client_id: row.get(5),
+        jkt: row.get("jkt"),
     }
 }
 
 const TOKEN_WITH_FAMILY: &str = "SELECT f.id, f.customer_id, f.user_id, f.expires_at, f.revoked_at,
-        f.client_id, r.spent_at FROM refresh_tokens r JOIN families f ON f.id = r.family
+        f.client_id, r.spent_at, f.jkt FROM refresh_tokens r JOIN families f ON f.id = r.family
         WHERE r.hash = $1";
 
 async fn query_opt(
@@ -299,8 +300,8 @@ impl Store for PgStore {
         let tx = client.transaction().await?;
         execute(
             &tx,
-            "INSERT INTO families (id, customer_id, user_id, created_at, expires_at, client_id)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO families (id, customer_id, user_id, created_at, expires_at, client_id, jkt)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
             &[
                 &family.id,
                 &family.customer_id,
@@ -308,6 +309,7 @@ impl Store for PgStore {
                 &now,
                 &family.expires_at,
                 &family.client_id,
+                &family.jkt,
             ],
         )
         .await?;
@@ -336,7 +338,7 @@ impl Store for PgStore {
             "UPDATE refresh_tokens r SET spent_at = $2 FROM families f
              WHERE r.hash = $1 AND r.spent_at IS NULL AND f.id = r.family
                AND f.revoked_at IS NULL AND f.expires_at > $2
-             RETURNING f.id, f.customer_id, f.user_id, f.expires_at, f.revoked_at, f.client_id",
+             RETURNING f.id, f.customer_id, f.user_id, f.expires_at, f.revoked_at, f.client_id, f.jkt",
             &[&token_hash, &now],
         )
         .await?;
@@ -387,7 +389,7 @@ impl Store for PgStore {
         let client = self.pool.get().await?;
         let row = query_opt(
             &client,
-            "SELECT id, customer_id, user_id, expires_at, revoked_at, client_id
+            "SELECT id, customer_id, user_id, expires_at, revoked_at, client_id, jkt
              FROM families WHERE id = $1",
             &[&id],
         )
@@ -462,6 +464,24 @@ impl Store for PgStore {
         )
         .await?;
         Ok(())
+    }
+
+    async fn first_proof_use(&self, id: &str, until: Millis, now: Millis) -> StoreResult<bool> {
+        let client = self.pool.get().await?;
+        execute(
+            &client,
+            "DELETE FROM dpop_proofs WHERE until_ms <= $1",
+            &[&now],
+        )
+        .await?;
+        // The primary key decides between two instances inserting at once.
+        let added = execute(
+            &client,
+            "INSERT INTO dpop_proofs (id, until_ms) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+            &[&id, &until],
+        )
+        .await?;
+        Ok(added == 1)
     }
 
     async fn queue(&self, limit: usize) -> StoreResult<Vec<QueueEntry>> {

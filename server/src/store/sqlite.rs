@@ -144,11 +144,12 @@ fn family_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Family> {
         expires_at: row.get(3)?,
         revoked_at: row.get(4)?,
         client_id: row.get(5)?,
+        jkt: row.get("jkt")?,
     })
 }
 
 const FAMILY_COLUMNS: &str =
-    "f.id, f.customer_id, f.user_id, f.expires_at, f.revoked_at, f.client_id";
+    "f.id, f.customer_id, f.user_id, f.expires_at, f.revoked_at, f.client_id, f.jkt";
 const MESSAGE_COLUMNS: &str = "id, author, text, created_at, client_id, channel";
 
 fn meta_or_insert(c: &mut Connection, key: &str, candidate: &[u8]) -> StoreResult<Vec<u8>> {
@@ -257,15 +258,16 @@ fn create_family(
 ) -> StoreResult<()> {
     let tx = immediate(c)?;
     tx.execute(
-        "INSERT INTO families (id, customer_id, user_id, created_at, expires_at, client_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO families (id, customer_id, user_id, created_at, expires_at, client_id, jkt)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
             family.id,
             family.customer_id,
             family.user_id,
             now,
             family.expires_at,
-            family.client_id
+            family.client_id,
+            family.jkt
         ],
     )?;
     tx.execute(
@@ -293,7 +295,7 @@ fn rotate(
                  JOIN families f ON f.id = r.family WHERE r.hash = ?1"
             ),
             [token_hash],
-            |row| Ok((family_from_row(row)?, row.get::<_, Option<Millis>>(6)?)),
+            |row| Ok((family_from_row(row)?, row.get::<_, Option<Millis>>(7)?)),
         )
         .optional()?;
     let Some((family, spent_at)) = found else {
@@ -334,7 +336,7 @@ fn refresh_token(c: &mut Connection, token_hash: &[u8]) -> StoreResult<Option<(F
              JOIN families f ON f.id = r.family WHERE r.hash = ?1"
         ),
         [token_hash],
-        |row| Ok((family_from_row(row)?, row.get::<_, bool>(6)?)),
+        |row| Ok((family_from_row(row)?, row.get::<_, bool>(7)?)),
     )
     .optional()?)
 }
@@ -589,6 +591,22 @@ impl Store for SqliteStore {
     async fn login_succeeded(&self, attempt: AttemptId) -> StoreResult<()> {
         self.run(move |c| login_succeeded(c, attempt)).await
     }
+
+    async fn first_proof_use(&self, id: &str, until: Millis, now: Millis) -> StoreResult<bool> {
+        let id = id.to_owned();
+        self.run(move |c| first_proof_use(c, &id, until, now)).await
+    }
+}
+
+fn first_proof_use(c: &mut Connection, id: &str, until: Millis, now: Millis) -> StoreResult<bool> {
+    let tx = immediate(c)?;
+    tx.execute("DELETE FROM dpop_proofs WHERE until_ms <= ?1", [now])?;
+    let added = tx.execute(
+        "INSERT OR IGNORE INTO dpop_proofs (id, until_ms) VALUES (?1, ?2)",
+        params![id, until],
+    )?;
+    tx.commit()?;
+    Ok(added == 1)
 }
 
 #[cfg(test)]
@@ -611,7 +629,7 @@ mod tests {
             .unwrap()
             .collect::<rusqlite::Result<_>>()
             .unwrap();
-        assert_eq!(versions, [1, 2, 3]);
+        assert_eq!(versions, [1, 2, 3, 4]);
         assert_eq!(meta_or_insert(&mut c, "k", &[2]).unwrap(), [1]);
         // A newer server's database is refused.
         c.execute(

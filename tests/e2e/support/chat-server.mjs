@@ -12,6 +12,7 @@
 //   GET|POST /api/echo          JSON { authorization, anonymousId, method, body, seq, host, ... }
 //   *        /api/protected     401 unless the bearer token is a valid token minted here (not revoked,
 //                               not expired, mode 'normal'); 200 + echo otherwise
+//   *        /api/nonce-protected  /api/protected (Bearer or DPoP token) behind a DPoP nonce challenge
 //   *        /api/redirect?to=U[&status=307] 302 (or 301/303/307/308) to U
 //   POST     /oauth/token       refresh_token grant with rotation (each refresh token works once)
 //   POST     /introspect        RFC 7662 answer for opaque tokens minted here
@@ -260,7 +261,7 @@ export async function startChatServer({ root = REPO_ROOT, pkgDir = process.env.C
   };
 
   const bearerOf = (auth) => {
-    const m = /^\s*bearer\s+(\S+)\s*$/i.exec(auth ?? '');
+    const m = /^\s*(?:bearer|dpop)\s+(\S+)\s*$/i.exec(auth ?? '');
     return m ? m[1] : null;
   };
 
@@ -493,6 +494,25 @@ export async function startChatServer({ root = REPO_ROOT, pkgDir = process.env.C
         if (!ok) {
           srv.counts.protected401++;
           return send(res, 401, { error: 'invalid_token' }, { 'WWW-Authenticate': 'Bearer error="invalid_token"', ...extra });
+        }
+        return send(res, 200, echoPayload(entry), extra);
+      }
+      if (url.pathname === '/api/nonce-protected') {
+        // /api/protected behind a DPoP nonce: a proof without the nonce
+        // `n-e2e` gets a use_dpop_nonce challenge first (RFC 9449 §9).
+        const proof = String(req.headers.dpop ?? '');
+        let nonce = null;
+        try {
+          nonce = JSON.parse(Buffer.from(proof.split('.')[1] ?? '', 'base64url').toString()).nonce ?? null;
+        } catch {}
+        if (nonce !== 'n-e2e') {
+          srv.counts.protected401++;
+          return send(res, 401, { error: 'use_dpop_nonce' }, { 'WWW-Authenticate': 'DPoP error="use_dpop_nonce"', 'DPoP-Nonce': 'n-e2e', ...extra });
+        }
+        const info = entry.token ? tokens.get(entry.token) : null;
+        if (!(info && !revoked.has(entry.token) && entry.at < info.exp * 1000)) {
+          srv.counts.protected401++;
+          return send(res, 401, { error: 'invalid_token' }, { 'WWW-Authenticate': 'DPoP error="invalid_token"', ...extra });
         }
         return send(res, 200, echoPayload(entry), extra);
       }

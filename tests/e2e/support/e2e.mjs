@@ -41,6 +41,11 @@ export const ERROR_CODES = [
   'network',
   'not_authenticated',
   'destroyed',
+  'dpop_invalid',
+  'dpop_replayed',
+  'dpop_nonce_required',
+  'dpop_key_mismatch',
+  'dpop_unbound',
 ];
 
 export const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
