@@ -106,8 +106,8 @@ function signingKey() {
  * Start the provider. `site` is the page origin (redirect URI and CORS), `api` the chat API's
  * origin (the resource indicator and `aud`), `ttl` the access-token lifetime in seconds.
  * Returns { issuer, counts, calls, grantErrors, rotateKeys(), close() }; `calls` lists every
- * request path (token-endpoint calls with their answer's `status` and, with a `DPoP` header, the
- * decoded `proof`), `grantErrors` every refused token request.
+ * request path (token-endpoint calls with their header names, their answer's `status` and
+ * `DPoP-Nonce`, and, with a `DPoP` header, the decoded `proof`), `grantErrors` every refused token request.
  */
 export async function startProvider({ site, api, ttl = 6, dpop = false, redirectPath = '/tests/provider/site/index.html' }) {
   const server = createServer();
@@ -175,6 +175,7 @@ export async function startProvider({ site, api, ttl = 6, dpop = false, redirect
     if (path === '/token' && req.method === 'POST') {
       counts.token++;
       if (typeof req.headers.dpop === 'string') call.proof = decodeProof(req.headers.dpop);
+      call.headers = Object.keys(req.headers);
       res.on('finish', () => {
         call.status = res.statusCode;
         call.nonce = res.getHeader('dpop-nonce') ?? null;
