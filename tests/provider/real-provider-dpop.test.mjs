@@ -218,6 +218,10 @@ test('real provider with DPoP: bound tokens through ≥ 3 lifetimes, every reque
     assert.equal(bareAnswer.error, 'invalid_grant');
     assert.equal(keyed.status, 400);
     assert.equal(keyedAnswer.error, 'invalid_grant');
+    // Why (the provider's own reasons): no proof for a client that must send one; the refresh
+    // token is bound to chat-auth's key (RFC 9449 §5: public clients' refresh tokens are bound).
+    assert.ok(env.provider.grantErrors.includes('invalid_grant: DPoP proof JWT not provided'), JSON.stringify(env.provider.grantErrors));
+    assert.ok(env.provider.grantErrors.includes('invalid_grant: failed jkt verification'), JSON.stringify(env.provider.grantErrors));
     assert.ok(refreshed.some((e) => e.at > theftAt), `a refresh after the theft: ${JSON.stringify(refreshed.map((e) => e.at - theftAt))}`);
 
     // The stolen access token at the chat API.
