@@ -1,10 +1,12 @@
 //! The resource server itself (native only: it validates with
-//! `chat_auth::verify::verify_token`, which the wasm build does not have).
+//! `chat_auth::verify::verify_token` and `chat_auth::dpop::validate_proof`,
+//! which the wasm build does not have).
 
+use chat_auth::dpop::{self, MemoryReplayCache, ProofRequirements};
 use chat_auth::json;
 use chat_auth::verify::{verify_token, VerifyOptions};
 use chat_auth::ErrorCode;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
@@ -14,12 +16,20 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 /// Requests larger than this are refused (the API takes no bodies).
 const MAX_HEAD_BYTES: usize = 16 * 1024;
+/// Live proof ids the replay cache holds (5 min of proofs at the tier's rate
+/// is a few thousand); when full of live ones it refuses (fail closed).
+const REPLAY_CAPACITY: usize = 100_000;
 
 struct Api {
     issuer: String,
     jwks_url: String,
     audience: String,
     page_origin: String,
+    /// `dpop` mode: tokens must be DPoP-bound and come with a proof by their key.
+    dpop: bool,
+    /// This server's own origin: proofs' `htu` must name it.
+    origin: String,
+    replay: MemoryReplayCache,
     keys: Mutex<Option<(Arc<VerifyOptions>, Instant)>>,
     stats: Mutex<Stats>,
 }
@@ -28,30 +38,49 @@ struct Api {
 struct Stats {
     requests: u64,
     valid: u64,
+    /// Valid requests whose DPoP proof passed `validate_proof`.
+    proven: u64,
+    /// The thumbprints of the keys those proofs were made with.
+    jkts: BTreeSet<String>,
     refused: BTreeMap<&'static str, u64>,
+}
+
+/// How a request presented its token.
+enum Presented<'a> {
+    None,
+    Bearer(&'a str),
+    /// `Authorization: DPoP <token>` and its `DPoP` proof headers.
+    Dpop(&'a str, Vec<&'a str>),
 }
 
 /// Serves until the process is stopped.
 pub fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [issuer, jwks_url, audience, page_origin] = args.as_slice() else {
-        eprintln!("usage: resource_server <issuer> <jwks_url> <audience> <page_origin>");
-        std::process::exit(2);
+    let (issuer, jwks_url, audience, page_origin, dpop) = match args.as_slice() {
+        [i, j, a, p] => (i, j, a, p, false),
+        [i, j, a, p, mode] if mode == "dpop" => (i, j, a, p, true),
+        _ => {
+            eprintln!("usage: resource_server <issuer> <jwks_url> <audience> <page_origin> [dpop]");
+            std::process::exit(2);
+        }
     };
-    let api = Arc::new(Api {
-        issuer: issuer.clone(),
-        jwks_url: jwks_url.clone(),
-        audience: audience.clone(),
-        page_origin: page_origin.clone(),
-        keys: Mutex::new(None),
-        stats: Mutex::new(Stats::default()),
-    });
     let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| {
         eprintln!("resource_server: cannot listen: {e}");
         std::process::exit(1);
     });
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
-    println!("listening on http://127.0.0.1:{port}");
+    let api = Arc::new(Api {
+        issuer: issuer.clone(),
+        jwks_url: jwks_url.clone(),
+        audience: audience.clone(),
+        page_origin: page_origin.clone(),
+        dpop,
+        origin: format!("http://127.0.0.1:{port}"),
+        replay: MemoryReplayCache::new(REPLAY_CAPACITY),
+        keys: Mutex::new(None),
+        stats: Mutex::new(Stats::default()),
+    });
+    println!("listening on {}", api.origin);
     let _ = std::io::stdout().flush();
     for stream in listener.incoming().flatten() {
         let api = api.clone();
@@ -107,7 +136,7 @@ fn serve(api: &Api, stream: TcpStream) -> std::io::Result<()> {
             ("Access-Control-Allow-Origin", api.page_origin.clone()),
             (
                 "Access-Control-Allow-Headers",
-                "authorization, chat-anonymous-id, content-type".to_owned(),
+                "authorization, chat-anonymous-id, content-type, dpop".to_owned(),
             ),
             ("Access-Control-Allow-Methods", "GET, OPTIONS".to_owned()),
             (
@@ -122,9 +151,25 @@ fn serve(api: &Api, stream: TcpStream) -> std::io::Result<()> {
                 respond(&mut out, 200, &body, &cors)?
             }
             ("GET", "/api/echo") => {
-                let bearer = header("authorization")
-                    .and_then(|a| a.strip_prefix("Bearer ").map(str::to_owned));
-                match api.judge(bearer.as_deref()) {
+                let authorization = header("authorization");
+                let proofs: Vec<&str> = head
+                    .iter()
+                    .skip(1)
+                    .filter_map(|h| {
+                        let (k, v) = h.split_once(':')?;
+                        k.trim().eq_ignore_ascii_case("dpop").then(|| v.trim())
+                    })
+                    .collect();
+                let presented = match authorization.as_deref() {
+                    None => Presented::None,
+                    Some(a) => match (a.strip_prefix("Bearer "), a.strip_prefix("DPoP ")) {
+                        (Some(token), _) => Presented::Bearer(token),
+                        (_, Some(token)) => Presented::Dpop(token, proofs),
+                        _ => Presented::None,
+                    },
+                };
+                let url = format!("{}{}", api.origin, path);
+                match api.judge(&presented, &method, &url) {
                     Ok((sub, exp)) => {
                         let mut body = String::from("{\"sub\":");
                         json::write_string(&mut body, &sub);
@@ -137,7 +182,11 @@ fn serve(api: &Api, stream: TcpStream) -> std::io::Result<()> {
                         let mut headers = cors.to_vec();
                         headers.push((
                             "WWW-Authenticate",
-                            "Bearer error=\"invalid_token\"".to_owned(),
+                            if api.dpop {
+                                "DPoP error=\"invalid_token\", algs=\"ES256\"".to_owned()
+                            } else {
+                                "Bearer error=\"invalid_token\"".to_owned()
+                            },
                         ));
                         let body = format!("{{\"error\":\"invalid_token\",\"code\":\"{code}\"}}");
                         respond(&mut out, 401, &body, &headers)?
@@ -169,33 +218,82 @@ fn respond(
 }
 
 impl Api {
-    /// Validates a bearer token; `(sub, exp)` or the chat-auth code.
-    fn judge(&self, bearer: Option<&str>) -> Result<(String, i64), &'static str> {
+    /// Validates the request's token (and, in `dpop` mode, its proof);
+    /// `(sub, exp)` or the chat-auth code.
+    fn judge(
+        &self,
+        presented: &Presented,
+        method: &str,
+        url: &str,
+    ) -> Result<(String, i64), &'static str> {
         self.stats.lock().map_err(|_| "internal")?.requests += 1;
-        let outcome = match bearer {
-            None => Err("not_authenticated"),
-            Some(token) => self.verify(token, false).or_else(|code| {
-                if code == "unknown_key" {
-                    self.verify(token, true)
-                } else {
-                    Err(code)
+        let outcome = match presented {
+            Presented::None => Err("not_authenticated"),
+            Presented::Bearer(token) => self.verify(token).and_then(|(sub, exp, jkt)| {
+                match (jkt, self.dpop) {
+                    // RFC 9449 §7.2: a bound token is no bearer token.
+                    (Some(_), _) => Err("dpop_bound"),
+                    (None, true) => Err(ErrorCode::DpopUnbound.as_str()),
+                    (None, false) => Ok((sub, exp, None)),
                 }
             }),
+            Presented::Dpop(token, proofs) => {
+                self.verify(token).and_then(|(sub, exp, jkt)| {
+                    let jkt = jkt.ok_or(ErrorCode::DpopUnbound.as_str())?;
+                    // RFC 9449 §4.3 step 1: exactly one proof.
+                    let [proof] = proofs.as_slice() else {
+                        return Err(ErrorCode::DpopInvalid.as_str());
+                    };
+                    let mut req = ProofRequirements::new(method, url);
+                    req.access_token = Some(token);
+                    req.bound_jkt = Some(&jkt);
+                    let valid = dpop::validate_proof(proof, &req, now_ms(), &self.replay)
+                        .map_err(|e| e.code().as_str())?;
+                    Ok((sub, exp, Some(valid.jkt)))
+                })
+            }
         };
         let mut stats = self.stats.lock().map_err(|_| "internal")?;
-        match &outcome {
-            Ok(_) => stats.valid += 1,
-            Err(code) => *stats.refused.entry(code).or_default() += 1,
+        match outcome {
+            Ok((sub, exp, proven)) => {
+                stats.valid += 1;
+                if let Some(jkt) = proven {
+                    stats.proven += 1;
+                    stats.jkts.insert(jkt);
+                }
+                Ok((sub, exp))
+            }
+            Err(code) => {
+                *stats.refused.entry(code).or_default() += 1;
+                Err(code)
+            }
         }
-        outcome
     }
 
-    fn verify(&self, token: &str, refetch: bool) -> Result<(String, i64), &'static str> {
+    /// The token's `(sub, exp, cnf.jkt)`; an unknown `kid` re-fetches the
+    /// JWKS once.
+    fn verify(&self, token: &str) -> Result<(String, i64, Option<String>), &'static str> {
+        self.verify_with(token, false).or_else(|code| {
+            if code == "unknown_key" {
+                self.verify_with(token, true)
+            } else {
+                Err(code)
+            }
+        })
+    }
+
+    fn verify_with(
+        &self,
+        token: &str,
+        refetch: bool,
+    ) -> Result<(String, i64, Option<String>), &'static str> {
         let opts = self.options(refetch)?;
         let claims = verify_token(token, &opts, now_ms()).map_err(|e| e.code().as_str())?;
+        let jkt = dpop::bound_thumbprint(&claims.members).map(str::to_owned);
         Ok((
             claims.sub.unwrap_or_default(),
             claims.exp.unwrap_or(0.0) as i64,
+            jkt,
         ))
     }
 
@@ -229,9 +327,16 @@ impl Api {
             return "{}".into();
         };
         let mut s = format!(
-            "{{\"requests\":{},\"valid\":{},\"refused\":{{",
-            stats.requests, stats.valid
+            "{{\"requests\":{},\"valid\":{},\"proven\":{},\"jkts\":[",
+            stats.requests, stats.valid, stats.proven
         );
+        for (i, jkt) in stats.jkts.iter().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            json::write_string(&mut s, jkt);
+        }
+        s.push_str("],\"refused\":{");
         for (i, (code, n)) in stats.refused.iter().enumerate() {
             if i > 0 {
                 s.push(',');

@@ -7,10 +7,13 @@
 //   - resource indicators (RFC 8707): access tokens for the chat API are JWTs (RFC 9068,
 //     `typ: at+jwt`, ES256) with `aud` = the API, lifetime `ttl` seconds;
 //   - CORS for the site's origin at the token endpoint (discovery and JWKS are open).
+// With `dpop` (RFC 9449, features.dPoP): the client must send proofs (`dpop_bound_access_tokens`),
+// every proof must carry the provider's `DPoP-Nonce` (requireNonce, `nonceSecret`), access tokens
+// carry `cnf.jkt` and the public client's refresh tokens are bound to the same key.
 // rotateKeys() swaps in a provider instance whose JWKS holds a new signing key first and the old
 // one after it, as a restart with a new JWKS does in production; both use one store (`Store`,
 // standing in for the provider's database), so logins and grants carry over.
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import Provider, { errors } from 'oidc-provider';
 
@@ -78,6 +81,22 @@ class Store {
   }
 }
 
+/** The RFC 7638 thumbprint of a public EC or RSA JWK. */
+export function jwkThumbprint(jwk) {
+  const members = jwk.kty === 'EC' ? { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y } : { e: jwk.e, kty: jwk.kty, n: jwk.n };
+  return createHash('sha256').update(JSON.stringify(members)).digest('base64url');
+}
+
+/** A DPoP proof's header and payload, decoded without checking (the provider checks). */
+function decodeProof(proof) {
+  try {
+    const [header, payload] = proof.split('.').slice(0, 2).map((p) => JSON.parse(Buffer.from(p, 'base64url').toString('utf8')));
+    return { header, payload, jkt: header.jwk ? jwkThumbprint(header.jwk) : null };
+  } catch {
+    return { malformed: true };
+  }
+}
+
 function signingKey() {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   return { ...privateKey.export({ format: 'jwk' }), kid: `es-${randomBytes(4).toString('hex')}`, alg: 'ES256', use: 'sig' };
@@ -87,9 +106,10 @@ function signingKey() {
  * Start the provider. `site` is the page origin (redirect URI and CORS), `api` the chat API's
  * origin (the resource indicator and `aud`), `ttl` the access-token lifetime in seconds.
  * Returns { issuer, counts, calls, grantErrors, rotateKeys(), close() }; `calls` lists every
- * request path, `grantErrors` every refused token request.
+ * request path (token-endpoint calls with their header names, their answer's `status` and
+ * `DPoP-Nonce`, and, with a `DPoP` header, the decoded `proof`), `grantErrors` every refused token request.
  */
-export async function startProvider({ site, api, ttl = 6, redirectPath = '/tests/provider/site/index.html' }) {
+export async function startProvider({ site, api, ttl = 6, dpop = false, redirectPath = '/tests/provider/site/index.html' }) {
   const server = createServer();
   await new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -97,6 +117,7 @@ export async function startProvider({ site, api, ttl = 6, redirectPath = '/tests
   });
   const issuer = `http://127.0.0.1:${server.address().port}`;
   const cookieKeys = [randomBytes(32).toString('base64url')];
+  const nonceSecret = randomBytes(32);
   const adapter = new Store().adapter();
   const configuration = (keys) => ({
     clients: [
@@ -108,6 +129,7 @@ export async function startProvider({ site, api, ttl = 6, redirectPath = '/tests
         grant_types: ['authorization_code', 'refresh_token'],
         response_types: ['code'],
         id_token_signed_response_alg: 'ES256',
+        ...(dpop ? { dpop_bound_access_tokens: true } : {}),
       },
     ],
     clientDefaults: { id_token_signed_response_alg: 'ES256' },
@@ -118,6 +140,7 @@ export async function startProvider({ site, api, ttl = 6, redirectPath = '/tests
     scopes: ['openid', 'offline_access', 'chat'],
     features: {
       devInteractions: { enabled: true },
+      ...(dpop ? { dPoP: { enabled: true, nonceSecret, requireNonce: () => true } } : {}),
       resourceIndicators: {
         enabled: true,
         defaultResource: async (_ctx, _client, oneOf) => oneOf,
@@ -147,10 +170,15 @@ export async function startProvider({ site, api, ttl = 6, redirectPath = '/tests
   server.on('request', (req, res) => {
     const path = (req.url ?? '').split('?')[0];
     counts.requests++;
-    calls.push({ at: Date.now(), method: req.method, path });
+    const call = { at: Date.now(), method: req.method, path };
+    calls.push(call);
     if (path === '/token' && req.method === 'POST') {
       counts.token++;
+      if (typeof req.headers.dpop === 'string') call.proof = decodeProof(req.headers.dpop);
+      call.headers = Object.keys(req.headers);
       res.on('finish', () => {
+        call.status = res.statusCode;
+        call.nonce = res.getHeader('dpop-nonce') ?? null;
         if (res.statusCode >= 400) counts.tokenRefused++;
       });
     }

@@ -9,40 +9,18 @@
 //   node --test tests/provider/   (after `npm run build` and `cargo build --example resource_server`)
 // Prints the run's figures: requests, refreshes, token-endpoint calls, expired arrivals.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { REPO_ROOT, launchBrowser, newPage, requireBuild, startStaticServer } from '../e2e/harness.mjs';
+import { launchBrowser, newPage, requireBuild, startStaticServer } from '../e2e/harness.mjs';
+import { API_BINARY, startApi } from './api.mjs';
 import { startProvider } from './provider.mjs';
 
 const TTL_S = 6;
 const RUN_MS = 22_000; // > 3 lifetimes
 const ROTATE_AT_MS = 9_000;
 const REPLAY_AT_MS = 17_000;
-const API_BINARY = join(REPO_ROOT, 'target', 'debug', 'examples', 'resource_server');
 
 const env = {};
-
-/** Start the Rust chat API; resolves to { origin, stats(), close() }. */
-function startApi({ issuer, api, site }) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(API_BINARY, [issuer, `${issuer}/jwks`, api, site], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const timer = setTimeout(() => reject(new Error('resource_server did not start within 20 s')), 20_000);
-    child.once('error', reject);
-    child.stdout.setEncoding('utf8');
-    child.stdout.once('data', (line) => {
-      clearTimeout(timer);
-      const origin = /listening on (\S+)/.exec(line)?.[1];
-      if (!origin) return reject(new Error(`resource_server said: ${line}`));
-      resolve({
-        origin,
-        stats: async () => (await fetch(`${origin}/stats`)).json(),
-        close: () => child.kill('SIGTERM'),
-      });
-    });
-  });
-}
 
 before(async () => {
   requireBuild();
