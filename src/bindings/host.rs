@@ -62,7 +62,7 @@ extern "C" {
     fn open_channel(name: &str, receive: &JsValue) -> JsValue;
 }
 
-#[wasm_bindgen(module = "/js/dpop.js")]
+#[wasm_bindgen(module = "/js/host.js")]
 extern "C" {
     /// Loads (or makes and keeps) the non-extractable key pair `name`, a
     /// new one if the stored one's `x` is `replace`; `done(publicJwk,

@@ -240,7 +240,7 @@ fun api(backend: Backend): String {
     } finally {
         scheduler.shutdown()
     }
-    return "{\"codes\":${ChatAuth.errorCodes().size}}"
+    return "{\"codes\":[${ChatAuth.errorCodes().joinToString(",") { "\"$it\"" }}]}"
 }
 
 /** Login, authenticated requests through three token lifetimes, the allow-list. */
