@@ -470,6 +470,18 @@ pub async fn login(State(state): Shared, headers: HeaderMap, body: Bytes) -> Api
 
 /// 400 for a refused proof at the login or token endpoint (RFC 9449 §5,
 /// §8), with a fresh nonce when the proof needs one.
+/// A bound session's token came without a proof: `invalid_dpop_proof`, with
+/// a nonce for the retry.
+fn dpop_proof_required(state: &AppState, what: &str) -> ApiError {
+    let mut e = oauth_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_dpop_proof",
+        &format!("{what} is bound to a DPoP key: a proof by it is required"),
+    );
+    e.dpop_nonce = Some(state.dpop.nonce(state.now()));
+    e
+}
+
 fn dpop_refused(state: &AppState, e: &chat_auth::Error) -> ApiError {
     let code = e.code().as_str();
     state.log.warn(
@@ -714,13 +726,7 @@ pub async fn token(State(state): Shared, headers: HeaderMap, body: Bytes) -> Api
             state
                 .log
                 .warn("dpop_refused", json!({ "code": "dpop_required" }));
-            let mut e = oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_dpop_proof",
-                "this refresh token is bound to a DPoP key: a proof by it is required",
-            );
-            e.dpop_nonce = Some(state.dpop.nonce(now));
-            return Err(e);
+            return Err(dpop_proof_required(&state, "this refresh token"));
         }
         (None, None) => None,
     };
@@ -806,13 +812,7 @@ pub async fn revoke(State(state): Shared, headers: HeaderMap, body: Bytes) -> Ap
             let Some(proof) =
                 crate::dpop::proof_header(&headers).map_err(|e| dpop_refused(&state, &e))?
             else {
-                let mut e = oauth_error(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_dpop_proof",
-                    "this token is bound to a DPoP key: a proof by it is required",
-                );
-                e.dpop_nonce = Some(state.dpop.nonce(now));
-                return Err(e);
+                return Err(dpop_proof_required(&state, "this token"));
             };
             let url = crate::dpop::request_url(&state, &headers, "/oauth/revoke");
             let what = crate::dpop::ProofFor {

@@ -1788,8 +1788,13 @@ impl Driver {
     fn give_up_grant(&mut self, presented: &SecretString, now: Millis) {
         self.session.forget_refresh_token(presented);
         self.session.grant_settled(presented, now);
+        self.share_refresh_token();
+    }
+
+    /// The session's refresh token changed: stored, and told to the other
+    /// tabs before the refresh lock is let go (they hold the old one).
+    fn share_refresh_token(&mut self) {
         self.persist();
-        // Told before the refresh lock is let go: the other tabs hold it.
         if let Some(msg) = self
             .tabs
             .as_ref()
@@ -1939,14 +1944,7 @@ impl Driver {
             return;
         };
         if self.session.refresh_token_issued(call, refresh_token, now) {
-            self.persist();
-            if let Some(msg) = self
-                .tabs
-                .as_ref()
-                .and_then(|_| tabs::refresh(&self.session))
-            {
-                self.outbox.push(Effect::Post(SecretString::new(msg)));
-            }
+            self.share_refresh_token();
         }
     }
 
