@@ -444,10 +444,7 @@ pub async fn login(State(state): Shared, headers: HeaderMap, body: Bytes) -> Api
                 nonce: false,
             };
             // Checked now, recorded only after the password (in `log_in`).
-            let verified = state
-                .dpop
-                .verify(proof, &what, state.now())
-                .map_err(|e| dpop_refused(&state, &e))?;
+            let verified = verify_proof(&state, proof, &what, state.now())?;
             Some(verified)
         }
         None => None,
@@ -470,6 +467,34 @@ pub async fn login(State(state): Shared, headers: HeaderMap, body: Bytes) -> Api
 
 /// 400 for a refused proof at the login or token endpoint (RFC 9449 §5,
 /// §8), with a fresh nonce when the proof needs one.
+/// [`crate::dpop::DpopGuard::verify`], a refusal answered as the OAuth error.
+fn verify_proof(
+    state: &AppState,
+    proof: &str,
+    what: &crate::dpop::ProofFor<'_>,
+    now: Millis,
+) -> Result<crate::dpop::Verified, ApiError> {
+    state
+        .dpop
+        .verify(proof, what, now)
+        .map_err(|e| dpop_refused(state, &e))
+}
+
+/// [`crate::dpop::DpopGuard::record`]: the key's thumbprint, a replay
+/// answered as the OAuth error, a store failure as an internal one.
+async fn record_proof(
+    state: &AppState,
+    verified: crate::dpop::Verified,
+    now: Millis,
+) -> Result<String, ApiError> {
+    state
+        .dpop
+        .record(&*state.store, verified, now)
+        .await
+        .map_err(|e| ApiError::internal(e, state))?
+        .map_err(|e| dpop_refused(state, &e))
+}
+
 /// A bound session's token came without a proof: `invalid_dpop_proof`, with
 /// a nonce for the retry.
 fn dpop_proof_required(state: &AppState, what: &str) -> ApiError {
@@ -565,14 +590,7 @@ async fn log_in(
     // The proof's `jti` is recorded only now: a sender without the password
     // cannot fill the store (review 18 finding 1).
     let jkt = match proof {
-        Some(verified) => Some(
-            state
-                .dpop
-                .record(&*state.store, verified, now)
-                .await
-                .map_err(|e| ApiError::internal(e, state))?
-                .map_err(|e| dpop_refused(state, &e))?,
-        ),
+        Some(verified) => Some(record_proof(state, verified, now).await?),
         None => None,
     };
     let customer_id = chat_auth::identifier::opaque_customer_id(
@@ -704,20 +722,12 @@ pub async fn token(State(state): Shared, headers: HeaderMap, body: Bytes) -> Api
                 bound,
                 nonce: true,
             };
-            let verified = state
-                .dpop
-                .verify(proof, &what, now)
-                .map_err(|e| dpop_refused(&state, &e))?;
+            let verified = verify_proof(&state, proof, &what, now)?;
             let jkt = verified.jkt.clone();
             // Recorded only for a refresh token the store knows: made-up
             // ones cannot fill the store (review 18 finding 1).
             if owner.is_some() {
-                state
-                    .dpop
-                    .record(&*state.store, verified, now)
-                    .await
-                    .map_err(|e| ApiError::internal(e, &state))?
-                    .map_err(|e| dpop_refused(&state, &e))?;
+                record_proof(&state, verified, now).await?;
             }
             // An unbound session stays unbound: its access token is bound.
             Some(jkt)
@@ -822,16 +832,8 @@ pub async fn revoke(State(state): Shared, headers: HeaderMap, body: Bytes) -> Ap
                 bound: Some(bound),
                 nonce: true,
             };
-            let verified = state
-                .dpop
-                .verify(proof, &what, now)
-                .map_err(|e| dpop_refused(&state, &e))?;
-            state
-                .dpop
-                .record(&*state.store, verified, now)
-                .await
-                .map_err(|e| ApiError::internal(e, &state))?
-                .map_err(|e| dpop_refused(&state, &e))?;
+            let verified = verify_proof(&state, proof, &what, now)?;
+            record_proof(&state, verified, now).await?;
         }
         if state
             .store
