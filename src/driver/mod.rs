@@ -1519,7 +1519,6 @@ impl Driver {
             return self.prove(now, purpose);
         }
         let sent = &self.sent[i];
-        let current = sent.generation == self.session.customer_generation();
         // A nonce challenge not retried (not replayable, or the second one)
         // is no refusal of the token: a refresh would spend a refresh token
         // for nothing. The caller gets the 401 (review 18 finding 6).
