@@ -206,12 +206,11 @@ impl ChatAuth {
     /// with `dpop`, a proof for `opts.method` (default `GET`) and `url`.
     #[wasm_bindgen(js_name = authHeaders)]
     pub fn auth_headers(&self, url: JsValue, opts: JsValue) -> Promise {
-        let text = url.as_string();
-        let origin = text.as_deref().and_then(transport::origin_of);
         let method = js::get(&opts, "method").as_string();
-        let target = text
-            .as_deref()
-            .and_then(|u| transport::target_of(u, method.as_deref()));
+        let to = url
+            .as_string()
+            .and_then(|u| transport::destination(&u, method.as_deref()));
+        let (origin, target) = to.map(|to| (to.origin, to.target)).unzip();
         let request = self.host.next_id();
         let input = Input::AuthHeaders {
             request,

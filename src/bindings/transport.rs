@@ -67,24 +67,35 @@ fn resolve(url: &str) -> Option<web_sys::Url> {
     .ok()
 }
 
-/// The origin of `url` resolved as `fetch` resolves it, `None` if it is no URL.
-pub fn origin_of(url: &str) -> Option<String> {
-    resolve(url).map(|u| u.origin())
+/// Where a request to `url` goes, parsed once: the driver's origin and the
+/// DPoP proof's target.
+pub struct Destination {
+    /// The absolute URL, as `fetch` will send it.
+    pub href: String,
+    /// Its origin, for the `apiOrigins` allow-list.
+    pub origin: String,
+    /// The method (normalized as `fetch` does: `get` → `GET`) and `href`.
+    pub target: ProofTarget,
 }
 
-/// The method (normalized as `fetch` does: `get` → `GET`) and absolute URL
-/// of a request to `url`, for a DPoP proof.
-pub fn target_of(url: &str, method: Option<&str>) -> Option<ProofTarget> {
-    let parsed = resolve(url);
+/// `url` resolved as `fetch` resolves it, with `method` (default `GET`);
+/// `None` if it is no URL.
+pub fn destination(url: &str, method: Option<&str>) -> Option<Destination> {
+    let parsed = resolve(url)?;
     let method = method.unwrap_or("GET");
     const NORMALIZED: [&str; 6] = ["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"];
     let method = match NORMALIZED.iter().find(|m| m.eq_ignore_ascii_case(method)) {
         Some(m) => (*m).to_owned(),
         None => method.to_owned(),
     };
-    parsed.map(|u| ProofTarget {
-        method,
-        url: u.href(),
+    let href = parsed.href();
+    Some(Destination {
+        origin: parsed.origin(),
+        target: ProofTarget {
+            method,
+            url: href.clone(),
+        },
+        href,
     })
 }
 
@@ -113,37 +124,27 @@ pub fn read(
     // (a 401) after a `<base>` changed or the caller's `URL` object did, and
     // what is sent (and proved) must be what was judged.
     let mut input = input;
-    let (url, follows, request_obj, replayable, method) = match cheap {
+    let (to, follows, request_obj, replayable) = match cheap {
         Some(url) => {
             let redirect = js::get(&init, "redirect").as_string();
             let follows = redirect.is_none_or(|r| r == "follow");
             let method = js::get(&init, "method").as_string();
-            let url = match resolve(&url) {
-                Some(u) => {
-                    let href = u.href();
-                    input = JsValue::from(href.as_str());
-                    href
-                }
-                None => url,
-            };
-            (url, follows, None, true, method)
+            let to = destination(&url, method.as_deref());
+            if let Some(to) = &to {
+                input = JsValue::from(to.href.as_str());
+            }
+            (to, follows, None, true)
         }
         None => {
             let r = new_request(&input, &init)?;
             let follows = js::get(&r, "redirect").as_string().as_deref() == Some("follow");
             let replayable = !r.body_used();
             // A `Request`'s URL is absolute: resolved when it was built.
-            (
-                r.url(),
-                follows,
-                Some(Clone::clone(&r)),
-                replayable,
-                Some(r.method()),
-            )
+            let to = destination(&r.url(), Some(&r.method()));
+            (to, follows, Some(Clone::clone(&r)), replayable)
         }
     };
-    let origin = origin_of(&url);
-    let target = target_of(&url, method.as_deref());
+    let (origin, target) = to.map(|to| (to.origin, to.target)).unzip();
     let call = Box::new(FetchCall {
         input,
         init,
