@@ -542,6 +542,13 @@ impl Session {
         self.refresh_due
     }
 
+    /// `auth.refreshAt`: the scheduled refresh if something can carry it
+    /// out (a provider, or a token endpoint with a refresh token); `None`
+    /// when anonymous, during a refresh, or when only the expiry is left.
+    pub fn planned_refresh(&self) -> Option<Millis> {
+        self.refresh_due.filter(|_| self.can_refresh())
+    }
+
     /// Replaces the configuration (e.g. a provider given to `setCustomer`).
     pub fn set_has_provider(&mut self, has_provider: bool) {
         self.config.has_provider = has_provider;
@@ -1235,8 +1242,7 @@ impl Session {
         // A refresh time that nothing can act on ([`Session::tick`] does
         // nothing then) would wake the timer at once, again and again: only
         // the expiry is left to wait for.
-        let refresh_due = self.refresh_due.filter(|_| self.can_refresh());
-        match (refresh_due, expires_at) {
+        match (self.planned_refresh(), expires_at) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
