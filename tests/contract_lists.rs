@@ -150,17 +150,21 @@ fn the_react_binding_listens_to_events_that_exist() {
         );
     }
     // Its docs name the same events.
-    let doc = between(
-        "js/react.d.ts",
-        "/** The nearest provider's ChatAuth; re-renders on ",
-        ". */",
-    );
-    let mut documented = quoted(&doc, '`');
     let mut listened = names.clone();
-    documented.sort();
     listened.sort();
-    assert_eq!(
-        documented, listened,
-        "js/react.d.ts documents other events than js/react.js listens to"
-    );
+    for (path, start, end) in [
+        (
+            "js/react.d.ts",
+            "/** The nearest provider's ChatAuth; re-renders on ",
+            ". */",
+        ),
+        ("README.md", "// re-renders on ", "\n"),
+    ] {
+        let mut documented = quoted(&between(path, start, end), '`');
+        documented.sort();
+        assert_eq!(
+            documented, listened,
+            "{path} documents other events than js/react.js listens to"
+        );
+    }
 }
