@@ -13,7 +13,8 @@
 //! - Event names: the driver's [`EVENTS`]. The `ChatAuthEventMap` of
 //!   `js/chat_auth.d.ts`, the e2e page helpers' `EVENT_NAMES`, and the
 //!   lists in the FFI and Kotlin docs are checked; the React binding's
-//!   events (the ones that change what it renders) must exist.
+//!   events (the ones that change what it renders) must exist, and its docs
+//!   (js/react.d.ts, README) name the ones it listens to.
 #![cfg(not(target_arch = "wasm32"))]
 
 use chat_auth::driver::EVENTS;
