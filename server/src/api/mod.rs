@@ -1,0 +1,4 @@
+//! The HTTP endpoints.
+
+mod auth;
+pub use auth::*;
