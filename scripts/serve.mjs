@@ -3,9 +3,9 @@
 //
 //   node scripts/serve.mjs            www/ at /, pkg/ at /pkg/, http://127.0.0.1:$PORT (default 8080)
 //
-// As a module: `createStaticServer({ root, mounts })` returns an unstarted
+// As a module: `createStaticServer({ root, mounts, csp })` returns an unstarted
 // http.Server; `listen(server, { port, host })` starts it and resolves to its URL.
-import { createReadStream } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { extname, join, resolve, sep } from 'node:path';
@@ -30,8 +30,20 @@ export const MIME = {
   '.md': 'text/plain; charset=utf-8',
 };
 
-/** Sent with every HTML page: no inline script, no eval, but WebAssembly compilation is allowed. */
-export const CSP = "script-src 'self' 'wasm-unsafe-eval'";
+/**
+ * The demo's Content-Security-Policy, defined once in server/content-security-policy.txt: the
+ * reference backend sends it with every response (`include_str!`), `node scripts/serve.mjs` with
+ * every page. No inline script or style, no eval, WebAssembly compilation allowed, this origin only.
+ */
+export const CSP = readFileSync(join(REPO, 'server', 'content-security-policy.txt'), 'utf8').trim();
+
+/**
+ * The same policy's `script-src` alone (no inline script, no eval, WebAssembly allowed): what the
+ * test servers send by default, since their pages call other origins on purpose.
+ */
+export const SCRIPT_CSP = CSP.split(';')
+  .map((d) => d.trim())
+  .find((d) => d.startsWith('script-src '));
 
 /**
  * @param {object} opts
@@ -39,11 +51,12 @@ export const CSP = "script-src 'self' 'wasm-unsafe-eval'";
  * @param {Record<string,string>} [opts.mounts]  URL prefix (ending in `/`) → directory, e.g. `{ '/pkg/': 'pkg' }`;
  *                                 the longest matching prefix wins; relative directories resolve against the cwd
  * @param {Record<string,string>} [opts.headers] extra headers for every response
+ * @param {string} [opts.csp]     Content-Security-Policy of every HTML page (default {@link SCRIPT_CSP})
  * @param {(line: string) => void} [opts.log]    request log (default: none)
  * @returns {(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => Promise<void>}
  *          a request handler, for servers that add routes of their own
  */
-export function staticHandler({ root, mounts = {}, headers = {}, log } = {}) {
+export function staticHandler({ root, mounts = {}, headers = {}, csp = SCRIPT_CSP, log } = {}) {
   const table = Object.entries({ '/': root ?? REPO_WWW, ...mounts })
     .map(([prefix, dir]) => [prefix.endsWith('/') ? prefix : `${prefix}/`, resolve(dir)])
     .sort((a, b) => b[0].length - a[0].length);
@@ -112,7 +125,7 @@ export function staticHandler({ root, mounts = {}, headers = {}, log } = {}) {
         'X-Content-Type-Options': 'nosniff',
         ...headers,
       };
-      if (type.startsWith('text/html')) head['Content-Security-Policy'] = CSP;
+      if (type.startsWith('text/html')) head['Content-Security-Policy'] = csp;
       res.writeHead(200, head);
       if (req.method === 'HEAD') {
         res.end();
@@ -165,6 +178,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const server = createStaticServer({
     root: REPO_WWW,
     mounts: { '/pkg/': join(REPO, 'pkg') },
+    csp: CSP,
     log: process.env.SERVE_LOG ? (line) => console.log(`serve: ${line}`) : undefined,
   });
   try {

@@ -47,7 +47,7 @@ pub struct DpopGuard {
 }
 
 /// The crate's replay check, deferred: it notes the proof id and its end,
-/// which [`DpopGuard::check`] then records in the store (async, shared).
+/// which [`DpopGuard::record`] then records in the store (async, shared).
 #[derive(Default)]
 struct Noted(RefCell<Option<(String, Millis)>>);
 

@@ -48,9 +48,9 @@ pub fn system_clock() -> Clock {
 
 /// The Content-Security-Policy of every response: no inline script or style,
 /// no eval, WebAssembly compilation allowed, API calls to this origin only.
-pub const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
-style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; \
-object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+/// Defined once, in `server/content-security-policy.txt` (one line), which
+/// `scripts/serve.mjs` sends with the demo's pages too.
+pub const CSP: &str = include_str!("../content-security-policy.txt").trim_ascii_end();
 
 /// Largest request body accepted, bytes.
 pub const MAX_BODY_BYTES: usize = 8 * 1024;

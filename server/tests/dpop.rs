@@ -19,6 +19,7 @@ use jsonwebtoken::{crypto, Algorithm, EncodingKey};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use p256::pkcs8::DecodePrivateKey;
 use serde_json::{json, Value};
+use std::cell::Cell;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use tower::ServiceExt;
@@ -27,6 +28,7 @@ const T0: i64 = 1_800_000_000_000;
 const ORIGIN: &str = "http://127.0.0.1:8080";
 const NONCE_S: i64 = 10;
 const INTROSPECTION_SECRET: &str = "introspection-secret-0123";
+const MESSAGES: &str = "/api/messages";
 
 /// A client key pair (what WebCrypto holds in the browser).
 struct ClientKey {
@@ -77,7 +79,7 @@ struct Harness {
     app: Router,
     state: Arc<chat_auth_server::AppState>,
     now: Arc<AtomicI64>,
-    jti: u32,
+    jti: Cell<u32>,
 }
 
 struct Reply {
@@ -98,6 +100,26 @@ impl Reply {
             .get(header::WWW_AUTHENTICATE)
             .map(|v| v.to_str().unwrap().to_owned())
             .unwrap_or_default()
+    }
+
+    /// A 401 whose `WWW-Authenticate` names `reason`.
+    #[track_caller]
+    fn assert_unauthorized(&self, reason: &str) {
+        assert_eq!(self.status, StatusCode::UNAUTHORIZED, "{}", self.body);
+        let challenge = self.challenge();
+        assert!(challenge.contains(reason), "{reason} not in {challenge}");
+    }
+
+    /// A 400 OAuth error answer `{ error }`.
+    #[track_caller]
+    fn assert_oauth_error(&self, error: &str) {
+        assert_eq!(self.status, StatusCode::BAD_REQUEST, "{}", self.body);
+        assert_eq!(self.body["error"], error);
+    }
+
+    #[track_caller]
+    fn assert_ok(&self) {
+        assert_eq!(self.status, StatusCode::OK, "{}", self.body);
     }
 }
 
@@ -132,7 +154,7 @@ impl Harness {
             state: app.state().clone(),
             app: app.router(),
             now,
-            jti: 0,
+            jti: Cell::new(0),
         }
     }
 
@@ -144,9 +166,26 @@ impl Harness {
         self.now.fetch_add(ms, Ordering::SeqCst);
     }
 
-    fn jti(&mut self) -> String {
-        self.jti += 1;
-        format!("jti-{}", self.jti)
+    fn jti(&self) -> String {
+        self.jti.set(self.jti.get() + 1);
+        format!("jti-{}", self.jti.get())
+    }
+
+    /// A proof by `key` with a fresh `jti`, made now.
+    fn proof(
+        &self,
+        key: &ClientKey,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        nonce: Option<&str>,
+    ) -> String {
+        key.proof(method, path, token, nonce, &self.jti(), self.now())
+    }
+
+    /// A proof by `key` for `GET /api/messages` with `token`.
+    fn api_proof(&self, key: &ClientKey, token: &str, nonce: Option<&str>) -> String {
+        self.proof(key, "GET", MESSAGES, Some(token), nonce)
     }
 
     async fn send(&self, req: Request<Body>) -> Reply {
@@ -163,14 +202,10 @@ impl Harness {
         }
     }
 
-    async fn login(&mut self, key: Option<&ClientKey>) -> Reply {
+    async fn login(&self, key: Option<&ClientKey>) -> Reply {
         let mut b = Request::post("/auth/login").header(header::CONTENT_TYPE, "application/json");
         if let Some(k) = key {
-            let jti = self.jti();
-            b = b.header(
-                "DPoP",
-                k.proof("POST", "/auth/login", None, None, &jti, self.now()),
-            );
+            b = b.header("DPoP", self.proof(k, "POST", "/auth/login", None, None));
         }
         let body = json!({ "username": "alice", "password": "wonderland" }).to_string();
         self.send(b.body(Body::from(body)).unwrap()).await
@@ -188,11 +223,27 @@ impl Harness {
     }
 
     async fn messages(&self, authorization: &str, proof: Option<String>) -> Reply {
-        let mut b = Request::get("/api/messages").header(header::AUTHORIZATION, authorization);
+        let mut b = Request::get(MESSAGES).header(header::AUTHORIZATION, authorization);
         if let Some(p) = proof {
             b = b.header("DPoP", p);
         }
         self.send(b.body(Body::empty()).unwrap()).await
+    }
+
+    /// `GET /api/messages` with `DPoP <token>` and `proof`.
+    async fn dpop_messages(&self, token: &str, proof: String) -> Reply {
+        self.messages(&format!("DPoP {token}"), Some(proof)).await
+    }
+
+    /// `POST /oauth/token` with `refresh_token` and a proof by `key`.
+    async fn refresh_with(
+        &self,
+        refresh_token: &str,
+        key: &ClientKey,
+        nonce: Option<&str>,
+    ) -> Reply {
+        let proof = self.proof(key, "POST", "/oauth/token", None, nonce);
+        self.refresh(refresh_token, Some(proof)).await
     }
 }
 
@@ -203,10 +254,10 @@ fn claims_of(token: &str) -> Value {
 
 #[tokio::test]
 async fn a_login_with_a_proof_binds_the_session_and_the_api_needs_the_key() {
-    let mut h = Harness::new().await;
+    let h = Harness::new().await;
     let key = ClientKey::new();
     let login = h.login(Some(&key)).await;
-    assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+    login.assert_ok();
     assert_eq!(login.body["token_type"], "DPoP");
     let token = login.body["access_token"].as_str().unwrap().to_owned();
     assert_eq!(claims_of(&token)["cnf"]["jkt"], key.public.thumbprint());
@@ -216,172 +267,94 @@ async fn a_login_with_a_proof_binds_the_session_and_the_api_needs_the_key() {
     );
 
     // No nonce yet: 401 use_dpop_nonce with one.
-    let jti = h.jti();
     let first = h
-        .messages(
-            &format!("DPoP {token}"),
-            Some(key.proof("GET", "/api/messages", Some(&token), None, &jti, h.now())),
-        )
+        .dpop_messages(&token, h.api_proof(&key, &token, None))
         .await;
-    assert_eq!(first.status, StatusCode::UNAUTHORIZED);
-    assert!(
-        first.challenge().contains(r#"error="use_dpop_nonce""#),
-        "{}",
-        first.challenge()
-    );
+    first.assert_unauthorized(r#"error="use_dpop_nonce""#);
     let nonce = first.nonce().unwrap();
     // With it: served, with a nonce for the next proof.
-    let jti = h.jti();
-    let proof = key.proof(
-        "GET",
-        "/api/messages",
-        Some(&token),
-        Some(&nonce),
-        &jti,
-        h.now(),
-    );
-    let ok = h
-        .messages(&format!("DPoP {token}"), Some(proof.clone()))
-        .await;
-    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    let proof = h.api_proof(&key, &token, Some(&nonce));
+    let ok = h.dpop_messages(&token, proof.clone()).await;
+    ok.assert_ok();
     assert!(ok.nonce().is_some());
-    // The same proof again: a replay.
-    let again = h.messages(&format!("DPoP {token}"), Some(proof)).await;
-    assert_eq!(again.status, StatusCode::UNAUTHORIZED);
-    assert!(
-        again.challenge().contains("dpop_replayed"),
-        "{}",
-        again.challenge()
-    );
-    // The token as a plain bearer token: refused.
-    let bearer = h.messages(&format!("Bearer {token}"), None).await;
-    assert_eq!(bearer.status, StatusCode::UNAUTHORIZED);
-    assert!(
-        bearer.challenge().contains("dpop_bound"),
-        "{}",
-        bearer.challenge()
-    );
-    // With another key's (valid) proof: refused.
+
+    // Refused, each with its reason in the challenge.
     let thief = ClientKey::new();
-    let jti = h.jti();
-    let stolen = h
-        .messages(
-            &format!("DPoP {token}"),
-            Some(thief.proof(
-                "GET",
-                "/api/messages",
-                Some(&token),
-                Some(&nonce),
-                &jti,
-                h.now(),
-            )),
-        )
-        .await;
-    assert_eq!(stolen.status, StatusCode::UNAUTHORIZED);
-    assert!(
-        stolen.challenge().contains("dpop_key_mismatch"),
-        "{}",
-        stolen.challenge()
-    );
-    // A proof for another URL or without ath: refused.
-    let jti = h.jti();
-    let wrong_url = key.proof(
-        "GET",
-        "/api/profile",
-        Some(&token),
-        Some(&nonce),
-        &jti,
-        h.now(),
-    );
-    assert_eq!(
-        h.messages(&format!("DPoP {token}"), Some(wrong_url))
-            .await
-            .status,
-        StatusCode::UNAUTHORIZED
-    );
-    let jti = h.jti();
-    let no_ath = key.proof("GET", "/api/messages", None, Some(&nonce), &jti, h.now());
-    assert_eq!(
-        h.messages(&format!("DPoP {token}"), Some(no_ath))
-            .await
-            .status,
-        StatusCode::UNAUTHORIZED
-    );
+    let dpop = format!("DPoP {token}");
+    let refusals = [
+        (
+            "the same proof again (a replay)",
+            dpop.clone(),
+            Some(proof),
+            "dpop_replayed",
+        ),
+        (
+            "the token as a plain bearer token",
+            format!("Bearer {token}"),
+            None,
+            "dpop_bound",
+        ),
+        (
+            "another key's (valid) proof",
+            dpop.clone(),
+            Some(h.api_proof(&thief, &token, Some(&nonce))),
+            "dpop_key_mismatch",
+        ),
+        (
+            "a proof for another URL",
+            dpop.clone(),
+            Some(h.proof(&key, "GET", "/api/profile", Some(&token), Some(&nonce))),
+            "dpop_invalid",
+        ),
+        (
+            "a proof without ath",
+            dpop,
+            Some(h.proof(&key, "GET", MESSAGES, None, Some(&nonce))),
+            "dpop_invalid",
+        ),
+    ];
+    for (what, authorization, proof, reason) in refusals {
+        let r = h.messages(&authorization, proof).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{what}: {}", r.body);
+        let challenge = r.challenge();
+        assert!(
+            challenge.contains(reason),
+            "{what}: {reason} not in {challenge}"
+        );
+    }
+
     // The nonce rotates: the previous window's still counts, an older one does not.
     h.advance(NONCE_S * 1000);
-    let jti = h.jti();
-    let previous = key.proof(
-        "GET",
-        "/api/messages",
-        Some(&token),
-        Some(&nonce),
-        &jti,
-        h.now(),
-    );
-    assert_eq!(
-        h.messages(&format!("DPoP {token}"), Some(previous))
-            .await
-            .status,
-        StatusCode::OK
-    );
+    let previous = h.api_proof(&key, &token, Some(&nonce));
+    h.dpop_messages(&token, previous).await.assert_ok();
     h.advance(NONCE_S * 1000);
-    let jti = h.jti();
-    let stale = key.proof(
-        "GET",
-        "/api/messages",
-        Some(&token),
-        Some(&nonce),
-        &jti,
-        h.now(),
-    );
-    let refused = h.messages(&format!("DPoP {token}"), Some(stale)).await;
-    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
-    assert!(refused.challenge().contains("use_dpop_nonce"));
+    let stale = h.api_proof(&key, &token, Some(&nonce));
+    let refused = h.dpop_messages(&token, stale).await;
+    refused.assert_unauthorized("use_dpop_nonce");
     assert_ne!(refused.nonce().unwrap(), nonce);
 }
 
 #[tokio::test]
 async fn a_bound_refresh_token_needs_the_key_and_is_not_spent_by_a_thief() {
-    let mut h = Harness::new().await;
+    let h = Harness::new().await;
     let key = ClientKey::new();
     let login = h.login(Some(&key)).await;
     let refresh = login.body["refresh_token"].as_str().unwrap().to_owned();
     let nonce = login.nonce().unwrap();
-    // Without a proof: refused, with a nonce to use.
+    // Without a proof: refused.
     let bare = h.refresh(&refresh, None).await;
-    assert_eq!(bare.status, StatusCode::BAD_REQUEST);
-    assert_eq!(bare.body["error"], "invalid_dpop_proof");
+    bare.assert_oauth_error("invalid_dpop_proof");
     // Another key: refused.
     let thief = ClientKey::new();
-    let jti = h.jti();
-    let stolen = h
-        .refresh(
-            &refresh,
-            Some(thief.proof("POST", "/oauth/token", None, Some(&nonce), &jti, h.now())),
-        )
-        .await;
-    assert_eq!(stolen.status, StatusCode::BAD_REQUEST);
-    assert_eq!(stolen.body["error"], "invalid_dpop_proof");
+    let stolen = h.refresh_with(&refresh, &thief, Some(&nonce)).await;
+    stolen.assert_oauth_error("invalid_dpop_proof");
     // The key without the nonce: use_dpop_nonce, still not spent.
-    let jti = h.jti();
-    let no_nonce = h
-        .refresh(
-            &refresh,
-            Some(key.proof("POST", "/oauth/token", None, None, &jti, h.now())),
-        )
-        .await;
-    assert_eq!(no_nonce.status, StatusCode::BAD_REQUEST);
-    assert_eq!(no_nonce.body["error"], "use_dpop_nonce");
+    let no_nonce = h.refresh_with(&refresh, &key, None).await;
+    no_nonce.assert_oauth_error("use_dpop_nonce");
     let nonce = no_nonce.nonce().unwrap();
     // The key with the nonce: rotated, bound again.
-    let jti = h.jti();
-    let ok = h
-        .refresh(
-            &refresh,
-            Some(key.proof("POST", "/oauth/token", None, Some(&nonce), &jti, h.now())),
-        )
-        .await;
-    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    let ok = h.refresh_with(&refresh, &key, Some(&nonce)).await;
+    ok.assert_ok();
     assert_eq!(ok.body["token_type"], "DPoP");
     let token = ok.body["access_token"].as_str().unwrap();
     assert_eq!(claims_of(token)["cnf"]["jkt"], key.public.thumbprint());
@@ -389,112 +362,61 @@ async fn a_bound_refresh_token_needs_the_key_and_is_not_spent_by_a_thief() {
 
 #[tokio::test]
 async fn a_login_without_a_proof_stays_a_bearer_session() {
-    let mut h = Harness::new().await;
+    let h = Harness::new().await;
     let login = h.login(None).await;
     assert_eq!(login.body["token_type"], "Bearer");
     let token = login.body["access_token"].as_str().unwrap().to_owned();
     assert!(claims_of(&token).get("cnf").is_none());
-    assert_eq!(
-        h.messages(&format!("Bearer {token}"), None).await.status,
-        StatusCode::OK
-    );
+    h.messages(&format!("Bearer {token}"), None)
+        .await
+        .assert_ok();
     let refresh = login.body["refresh_token"].as_str().unwrap();
-    assert_eq!(h.refresh(refresh, None).await.status, StatusCode::OK);
+    h.refresh(refresh, None).await.assert_ok();
     // An unbound token sent as DPoP (with a valid proof) is refused: the
     // token must be bound to the proof's key.
     let key = ClientKey::new();
-    let jti = h.jti();
     let probe = h
-        .messages(
-            &format!("DPoP {token}"),
-            Some(key.proof("GET", "/api/messages", Some(&token), None, &jti, h.now())),
-        )
+        .dpop_messages(&token, h.api_proof(&key, &token, None))
         .await;
     let nonce = probe.nonce().unwrap();
-    let jti = h.jti();
     let unbound = h
-        .messages(
-            &format!("DPoP {token}"),
-            Some(key.proof(
-                "GET",
-                "/api/messages",
-                Some(&token),
-                Some(&nonce),
-                &jti,
-                h.now(),
-            )),
-        )
+        .dpop_messages(&token, h.api_proof(&key, &token, Some(&nonce)))
         .await;
-    assert_eq!(unbound.status, StatusCode::UNAUTHORIZED);
-    assert!(
-        unbound.challenge().contains("dpop_unbound"),
-        "{}",
-        unbound.challenge()
-    );
+    unbound.assert_unauthorized("dpop_unbound");
 }
 
 #[tokio::test]
 async fn the_internal_marker_header_cannot_be_forged() {
-    let mut h = Harness::new().await;
+    let h = Harness::new().await;
     let key = ClientKey::new();
     let login = h.login(Some(&key)).await;
     let token = login.body["access_token"].as_str().unwrap();
     let jkt = key.public.thumbprint();
-    let req = Request::get("/api/messages")
+    let req = Request::get(MESSAGES)
         .header(header::AUTHORIZATION, format!("Bearer {token}"))
         .header("x-chat-dpop-verified-jkt", jkt)
         .body(Body::empty())
         .unwrap();
-    let forged = h.send(req).await;
-    assert_eq!(forged.status, StatusCode::UNAUTHORIZED);
-    assert!(forged.challenge().contains("dpop_bound"));
+    h.send(req).await.assert_unauthorized("dpop_bound");
 }
 
 #[tokio::test]
 async fn a_proof_accepted_by_one_instance_is_a_replay_on_another() {
     let db = support::shared_db().await;
-    let mut a = Harness::on(db.url.clone()).await;
+    let a = Harness::on(db.url.clone()).await;
     let b = Harness::on(db.url.clone()).await;
     let key = ClientKey::new();
     let login = a.login(Some(&key)).await;
     let token = login.body["access_token"].as_str().unwrap().to_owned();
     // The nonce secret is shared: A's nonce is good on B.
     let nonce = login.nonce().unwrap();
-    let jti = a.jti();
-    let proof = key.proof(
-        "GET",
-        "/api/messages",
-        Some(&token),
-        Some(&nonce),
-        &jti,
-        a.now(),
-    );
-    let on_a = a
-        .messages(&format!("DPoP {token}"), Some(proof.clone()))
-        .await;
-    assert_eq!(on_a.status, StatusCode::OK, "{}", on_a.body);
-    let on_b = b.messages(&format!("DPoP {token}"), Some(proof)).await;
-    assert_eq!(on_b.status, StatusCode::UNAUTHORIZED);
-    assert!(
-        on_b.challenge().contains("dpop_replayed"),
-        "{}",
-        on_b.challenge()
-    );
-    let jti = a.jti();
-    let fresh = key.proof(
-        "GET",
-        "/api/messages",
-        Some(&token),
-        Some(&nonce),
-        &jti,
-        b.now(),
-    );
-    assert_eq!(
-        b.messages(&format!("DPoP {token}"), Some(fresh))
-            .await
-            .status,
-        StatusCode::OK
-    );
+    let proof = a.api_proof(&key, &token, Some(&nonce));
+    a.dpop_messages(&token, proof.clone()).await.assert_ok();
+    let on_b = b.dpop_messages(&token, proof).await;
+    on_b.assert_unauthorized("dpop_replayed");
+    // A fresh proof (A's jti counter: B's would repeat the login's jti).
+    let fresh = a.api_proof(&key, &token, Some(&nonce));
+    b.dpop_messages(&token, fresh).await.assert_ok();
 }
 
 /// Review 18 finding 1: a proof is recorded only for a request that is
@@ -502,12 +424,11 @@ async fn a_proof_accepted_by_one_instance_is_a_replay_on_another() {
 /// proof store (and lock every DPoP session out).
 #[tokio::test]
 async fn proofs_of_unauthenticated_requests_are_not_recorded() {
-    let mut h = Harness::new().await;
+    let h = Harness::new().await;
     let key = ClientKey::new();
     // A login with a wrong password: its proof is not recorded, so the same
     // proof still logs in with the right one.
-    let jti = h.jti();
-    let proof = key.proof("POST", "/auth/login", None, None, &jti, h.now());
+    let proof = h.proof(&key, "POST", "/auth/login", None, None);
     let login = |password: &'static str, proof: String| {
         Request::post("/auth/login")
             .header(header::CONTENT_TYPE, "application/json")
@@ -520,39 +441,28 @@ async fn proofs_of_unauthenticated_requests_are_not_recorded() {
     let wrong = h.send(login("nope", proof.clone())).await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED, "{}", wrong.body);
     let right = h.send(login("wonderland", proof.clone())).await;
-    assert_eq!(right.status, StatusCode::OK, "{}", right.body);
+    right.assert_ok();
     // Once authenticated it is recorded: the same proof again is a replay.
     let again = h.send(login("wonderland", proof)).await;
-    assert_eq!(again.status, StatusCode::BAD_REQUEST);
-    assert_eq!(again.body["error"], "invalid_dpop_proof");
+    again.assert_oauth_error("invalid_dpop_proof");
     let refresh = right.body["refresh_token"].as_str().unwrap().to_owned();
     let token = right.body["access_token"].as_str().unwrap().to_owned();
 
     // A made-up refresh token: the proof is not recorded, so it still
     // works with the real one.
     let nonce = h.state.dpop.nonce(h.now());
-    let jti = h.jti();
-    let proof = key.proof("POST", "/oauth/token", None, Some(&nonce), &jti, h.now());
+    let proof = h.proof(&key, "POST", "/oauth/token", None, Some(&nonce));
     let unknown = h.refresh("rt_made_up", Some(proof.clone())).await;
-    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
-    assert_eq!(unknown.body["error"], "invalid_grant");
-    let ok = h.refresh(&refresh, Some(proof)).await;
-    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    unknown.assert_oauth_error("invalid_grant");
+    h.refresh(&refresh, Some(proof)).await.assert_ok();
 
     // An access token that does not verify (expired): the gate leaves the
     // refusal to the handler and records nothing.
     h.advance(61_000);
     let nonce = h.state.dpop.nonce(h.now());
     let jti = h.jti();
-    let proof = key.proof(
-        "GET",
-        "/api/messages",
-        Some(&token),
-        Some(&nonce),
-        &jti,
-        h.now(),
-    );
-    let expired = h.messages(&format!("DPoP {token}"), Some(proof)).await;
+    let proof = key.proof("GET", MESSAGES, Some(&token), Some(&nonce), &jti, h.now());
+    let expired = h.dpop_messages(&token, proof).await;
     assert_eq!(expired.status, StatusCode::UNAUTHORIZED);
     let id = format!("{} {jti}", key.public.thumbprint());
     assert!(
@@ -569,7 +479,7 @@ async fn proofs_of_unauthenticated_requests_are_not_recorded() {
 /// bound (RFC 9449 §6.2); an unbound one stays Bearer without `cnf`.
 #[tokio::test]
 async fn introspection_reports_the_binding() {
-    let mut h = Harness::new().await;
+    let h = Harness::new().await;
     let key = ClientKey::new();
     let introspect = |audience: &str, token: &str| {
         let mut creds = base64url::encode(format!("{audience}:{INTROSPECTION_SECRET}").as_bytes());
@@ -601,11 +511,11 @@ async fn introspection_reports_the_binding() {
 /// its key (with the current nonce); without one nothing is revoked.
 #[tokio::test]
 async fn revoking_a_bound_token_needs_the_key() {
-    let mut h = Harness::new().await;
+    let h = Harness::new().await;
     let key = ClientKey::new();
     let login = h.login(Some(&key)).await;
     let refresh = login.body["refresh_token"].as_str().unwrap().to_owned();
-    let revoke = |proof: Option<String>| {
+    let revoke = |refresh: &str, proof: Option<String>| {
         let mut b = Request::post("/oauth/revoke")
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
         if let Some(p) = proof {
@@ -613,50 +523,23 @@ async fn revoking_a_bound_token_needs_the_key() {
         }
         b.body(Body::from(format!("token={refresh}"))).unwrap()
     };
-    let bare = h.send(revoke(None)).await;
-    assert_eq!(bare.status, StatusCode::BAD_REQUEST, "{}", bare.body);
-    assert_eq!(bare.body["error"], "invalid_dpop_proof");
+    let bare = h.send(revoke(&refresh, None)).await;
+    bare.assert_oauth_error("invalid_dpop_proof");
     let nonce = bare.nonce().unwrap();
     let thief = ClientKey::new();
-    let jti = h.jti();
-    let stolen = h
-        .send(revoke(Some(thief.proof(
-            "POST",
-            "/oauth/revoke",
-            None,
-            Some(&nonce),
-            &jti,
-            h.now(),
-        ))))
-        .await;
+    let stolen = h.proof(&thief, "POST", "/oauth/revoke", None, Some(&nonce));
+    let stolen = h.send(revoke(&refresh, Some(stolen))).await;
     assert_eq!(stolen.status, StatusCode::BAD_REQUEST);
     // Still alive: the owner's refresh works.
-    let jti = h.jti();
-    let ok = h
-        .refresh(
-            &refresh,
-            Some(key.proof("POST", "/oauth/token", None, Some(&nonce), &jti, h.now())),
-        )
-        .await;
-    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    let ok = h.refresh_with(&refresh, &key, Some(&nonce)).await;
+    ok.assert_ok();
     let refresh = ok.body["refresh_token"].as_str().unwrap().to_owned();
     // The owner revokes with its key: the session ends.
-    let revoke_own = Request::post("/oauth/revoke")
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header("DPoP", {
-            let jti = h.jti();
-            key.proof("POST", "/oauth/revoke", None, Some(&nonce), &jti, h.now())
-        })
-        .body(Body::from(format!("token={refresh}")))
-        .unwrap();
-    assert_eq!(h.send(revoke_own).await.status, StatusCode::OK);
-    let jti = h.jti();
-    let after = h
-        .refresh(
-            &refresh,
-            Some(key.proof("POST", "/oauth/token", None, Some(&nonce), &jti, h.now())),
-        )
-        .await;
-    assert_eq!(after.status, StatusCode::BAD_REQUEST);
-    assert_eq!(after.body["error"], "invalid_grant");
+    let own = h.proof(&key, "POST", "/oauth/revoke", None, Some(&nonce));
+    assert_eq!(
+        h.send(revoke(&refresh, Some(own))).await.status,
+        StatusCode::OK
+    );
+    let after = h.refresh_with(&refresh, &key, Some(&nonce)).await;
+    after.assert_oauth_error("invalid_grant");
 }

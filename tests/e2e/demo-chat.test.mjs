@@ -5,12 +5,14 @@
 // context with the same history, the ASAPP-style page, a strict CSP with no
 // violation, and logs without tokens. Saves target/artifacts/demo.png.
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { launchBrowser, REPO_ROOT, requireBuild } from './harness.mjs';
 import { cspViolations, openDemoPage } from './support/demo-page.mjs';
 import { startDemoServer } from './support/demo-server.mjs';
+import { CSP } from '../../scripts/serve.mjs';
 
 const TTL_S = 5;
 const ARTIFACTS = join(REPO_ROOT, 'target', 'artifacts');
@@ -221,5 +223,35 @@ test('no CSP violation on any page, no expired token on the wire, and no token i
   for (const s of secrets) {
     assert.ok(!log.includes(s), 'a token is in the server log');
     assert.ok(!log.includes(s.split('.').pop()), 'a token signature is in the server log');
+  }
+});
+
+test('one CSP: the backend and `node scripts/serve.mjs` send server/content-security-policy.txt', async () => {
+  const file = readFileSync(join(REPO_ROOT, 'server', 'content-security-policy.txt'), 'utf8').trim();
+  assert.equal(CSP, file, 'serve.mjs exports the file');
+  const backend = await fetch(srv.url);
+  assert.equal(backend.headers.get('content-security-policy'), file, 'the backend sends the file');
+  // The static demo server, started as `npm run serve` starts it (a free port).
+  const child = spawn(process.execPath, ['scripts/serve.mjs'], { cwd: REPO_ROOT, env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const url = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('scripts/serve.mjs did not start within 10 s')), 10_000);
+      let out = '';
+      child.stdout.setEncoding('utf8');
+      child.stdout.on('data', (chunk) => {
+        out += chunk;
+        const m = /chat-auth demo: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]);
+        }
+      });
+      child.on('exit', (code) => reject(new Error(`scripts/serve.mjs exited (${code}): ${out}`)));
+    });
+    const page = await fetch(url);
+    assert.equal(page.status, 200);
+    assert.equal(page.headers.get('content-security-policy'), file, 'serve.mjs sends the file with the demo page');
+  } finally {
+    child.kill('SIGTERM');
   }
 });

@@ -61,7 +61,8 @@ export async function newPage(browser, contextOptions = {}) {
 
 /**
  * Serve `root` (default: the repo root, so /pkg/chat_auth.js and /tests/e2e/pages/… are reachable)
- * on 127.0.0.1 with the same server, MIME types and CSP as `npm start`.
+ * on 127.0.0.1 with scripts/serve.mjs's handler and MIME types; HTML pages get SCRIPT_CSP, the
+ * demo CSP's script rule (the pages call other origins on purpose).
  * `mounts` adds URL prefixes for other folders, e.g. `{ '/pkg/': join(REPO_ROOT, 'pkg') }`.
  * @returns {Promise<{ url: string, server: import('node:http').Server, close: () => Promise<void> }>}
  *          `url` ends in `/`.

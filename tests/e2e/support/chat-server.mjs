@@ -7,7 +7,7 @@
 //   srv.otherScheme https://127.0.0.1:<portA>  a URL string only (nothing listens for TLS)
 //
 // Origin A serves the repo root statically (so /pkg/chat_auth.js and its wasm load), the page
-// /e2e.html (CSP `script-src 'self' 'wasm-unsafe-eval'`, module script /tests/e2e/support/page.js)
+// /e2e.html (CSP `script-src 'self' 'wasm-unsafe-eval'`, serve.mjs's SCRIPT_CSP; module script /tests/e2e/support/page.js)
 // and these endpoints:
 //   GET|POST /api/echo          JSON { authorization, anonymousId, method, body, seq, host, ... }
 //   *        /api/protected     401 unless the bearer token is a valid token minted here (not revoked,
@@ -43,10 +43,9 @@ import { createPublicKey, generateKeyPairSync, randomBytes, sign as cryptoSign }
 import { createServer } from 'node:http';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CSP, MIME, staticHandler } from '../../../scripts/serve.mjs';
+import { MIME, SCRIPT_CSP, staticHandler } from '../../../scripts/serve.mjs';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-export { CSP };
 export const DEFAULT_ISSUER = 'https://issuer.test';
 export const DEFAULT_AUDIENCE = 'chat-api';
 
@@ -339,7 +338,7 @@ export async function startChatServer({ root = REPO_ROOT, pkgDir = process.env.C
     if (pathname === '/e2e.html') {
       res.writeHead(200, {
         'Content-Type': MIME['.html'],
-        'Content-Security-Policy': CSP,
+        'Content-Security-Policy': SCRIPT_CSP,
         'Cache-Control': 'no-store',
         'X-Content-Type-Options': 'nosniff',
       });
