@@ -4,10 +4,10 @@
 //! Tokens, keys and options come from tests/vectors/algorithms.json, so the
 //! benchmarks run exactly what the vector tests check.
 
-use chat_auth::json::{self, Object, Value};
-use chat_auth::schedule::{self, RefreshPolicy, TokenTimes};
-use chat_auth::token;
-use chat_auth::verify::{self, VerifyOptions};
+use chat_auth::jose::token;
+use chat_auth::jose::verify::{self, VerifyOptions};
+use chat_auth::session::schedule::{self, RefreshPolicy, TokenTimes};
+use chat_auth::wire::json::{self, Object, Value};
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 

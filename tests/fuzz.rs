@@ -23,17 +23,17 @@
 //! (scripts/fuzz.mjs). A failure prints the target, seed, case and input.
 #![cfg(not(target_arch = "wasm32"))]
 
-use chat_auth::admit::{self, Candidate, Introspection, Rules};
-use chat_auth::base64url;
-use chat_auth::config::Config;
-use chat_auth::config::ValidationConfig;
 use chat_auth::identifier::check_customer_id;
-use chat_auth::json::{self, Object, Value};
-use chat_auth::keys::{self, PublicKey};
-use chat_auth::schedule::{ClockEvidence, LeadReading};
+use chat_auth::jose::keys::{self, PublicKey};
+use chat_auth::jose::token::{self, Jwt};
+use chat_auth::jose::verify::{verify_token, VerifyOptions};
+use chat_auth::options::Config;
+use chat_auth::options::ValidationConfig;
 use chat_auth::secret::SecretString;
-use chat_auth::token::{self, Jwt};
-use chat_auth::verify::{verify_token, VerifyOptions};
+use chat_auth::session::admit::{self, Candidate, Introspection, Rules};
+use chat_auth::session::schedule::{ClockEvidence, LeadReading};
+use chat_auth::wire::base64url;
+use chat_auth::wire::json::{self, Object, Value};
 use chat_auth::{Error, ErrorCode};
 use hmac::{Hmac, Mac};
 use proptest::prelude::Rng as _;

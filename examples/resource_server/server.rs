@@ -1,10 +1,10 @@
 //! The resource server itself (native only: it validates with
-//! `chat_auth::verify::verify_token` and `chat_auth::dpop::validate_proof`,
+//! `chat_auth::jose::verify::verify_token` and `chat_auth::jose::dpop::validate_proof`,
 //! which the wasm build does not have).
 
-use chat_auth::dpop::{self, MemoryReplayCache, ProofRequirements};
-use chat_auth::json;
-use chat_auth::verify::{verify_token, VerifyOptions};
+use chat_auth::jose::dpop::{self, MemoryReplayCache, ProofRequirements};
+use chat_auth::jose::verify::{verify_token, VerifyOptions};
+use chat_auth::wire::json;
 use chat_auth::ErrorCode;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};

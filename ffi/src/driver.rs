@@ -1,4 +1,4 @@
-//! [`SessionDriver`]: the session driver (`chat_auth::driver`) for a
+//! [`SessionDriver`]: the session driver (`chat_auth::session::driver`) for a
 //! foreign host, with the checks of [`crate::judge`] folded in, so the host
 //! sees only I/O: replies to its requests, provider calls, HTTP requests,
 //! the timer, events, the login handler and storage.
@@ -13,16 +13,16 @@
 
 use crate::judge::{Answer, Judge, Step};
 use crate::FfiError;
-use chat_auth::clock::Millis;
-use chat_auth::config::Config;
-use chat_auth::driver::{
+use chat_auth::error::{Error, ErrorCode};
+use chat_auth::options::Config;
+use chat_auth::secret::SecretString;
+use chat_auth::session::driver::{
     self, DpopAnswer, Driver, Effect, Entropy, Environment, HttpAnswer, Input, ProviderFailure,
     Reply, StorageKey,
 };
-use chat_auth::error::{Error, ErrorCode};
-use chat_auth::json;
-use chat_auth::secret::SecretString;
-use chat_auth::session::Event;
+use chat_auth::session::machine::Event;
+use chat_auth::time::Millis;
+use chat_auth::wire::json;
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};
 

@@ -5,7 +5,7 @@ use crate::driver::{
     HostEffect, HostEnvironment, HostEvent, HostInput, HostReply, HttpRequest, SessionDriver,
 };
 use crate::FfiError;
-use chat_auth::base64url;
+use chat_auth::wire::base64url;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 

@@ -8,20 +8,20 @@
 //! [`HttpRequest`] for the foreign host to send. The driver judges every
 //! answer.
 //!
-//! [`Effect::PostRefreshGrant`]: chat_auth::driver::Effect::PostRefreshGrant
-//! [`Effect::CheckToken`]: chat_auth::driver::Effect::CheckToken
+//! [`Effect::PostRefreshGrant`]: chat_auth::session::driver::Effect::PostRefreshGrant
+//! [`Effect::CheckToken`]: chat_auth::session::driver::Effect::CheckToken
 
 use crate::driver::HttpRequest;
-use chat_auth::admit::Introspection;
-use chat_auth::config::Config;
-use chat_auth::driver::{HttpAnswer, Input};
 use chat_auth::error::{Error, ErrorCode, Result};
-use chat_auth::grant::form_encode;
-use chat_auth::json::{self, Value};
-use chat_auth::keys::{self, KeySource};
+use chat_auth::jose::keys::{self, KeySource};
+use chat_auth::jose::verify::{self, NativeVerifier, SignatureVerifier, VerifyOptions};
+use chat_auth::options::Config;
 use chat_auth::secret::SecretString;
-use chat_auth::session::CallId;
-use chat_auth::verify::{self, NativeVerifier, SignatureVerifier, VerifyOptions};
+use chat_auth::session::admit::Introspection;
+use chat_auth::session::driver::{HttpAnswer, Input};
+use chat_auth::session::grant::form_encode;
+use chat_auth::session::machine::CallId;
+use chat_auth::wire::json::{self, Value};
 
 /// What the judge does next: feed the driver, or send a request and wait.
 #[derive(Debug)]

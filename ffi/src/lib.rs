@@ -29,9 +29,11 @@ pub use driver::{
     ProviderFailureKind, SessionDriver,
 };
 
-use chat_auth::clock::Millis;
 use chat_auth::error::{Error, ErrorCode};
-use chat_auth::{identifier, json, token, verify};
+use chat_auth::identifier;
+use chat_auth::jose::{token, verify};
+use chat_auth::time::Millis;
+use chat_auth::wire::json;
 
 uniffi::setup_scaffolding!();
 

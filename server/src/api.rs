@@ -14,7 +14,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chat_auth::token::Claims;
+use chat_auth::jose::token::Claims;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -285,7 +285,7 @@ pub(crate) fn check_binding(p: &Principal, headers: &HeaderMap) -> Result<(), Ap
     let proven = headers
         .get(crate::dpop::VERIFIED_JKT)
         .and_then(|v| v.to_str().ok());
-    let bound = chat_auth::dpop::bound_thumbprint(&p.claims.members);
+    let bound = chat_auth::jose::dpop::bound_thumbprint(&p.claims.members);
     match (bound, proven) {
         (None, None) => Ok(()),
         (Some(b), Some(k)) if b == k => Ok(()),
@@ -916,7 +916,7 @@ pub async fn introspect(State(state): Shared, headers: HeaderMap, body: Bytes) -
                 });
                 // A bound token says so (RFC 9449 §6.2): a resource server
                 // judging by introspection then requires the key's proof.
-                if let Some(jkt) = chat_auth::dpop::bound_thumbprint(&p.claims.members) {
+                if let Some(jkt) = chat_auth::jose::dpop::bound_thumbprint(&p.claims.members) {
                     answer["token_type"] = json!("DPoP");
                     answer["cnf"] = json!({ "jkt": jkt });
                 }
@@ -951,7 +951,7 @@ fn decode_base64(s: &str) -> Option<Vec<u8>> {
             c => c,
         })
         .collect();
-    chat_auth::base64url::decode(url.as_bytes())
+    chat_auth::wire::base64url::decode(url.as_bytes())
 }
 
 /// `GET /.well-known/jwks.json`.

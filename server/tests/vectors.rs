@@ -5,7 +5,7 @@
 
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
-use chat_auth::json::{self, Value};
+use chat_auth::wire::json::{self, Value};
 use chat_auth_server::api::ApiError;
 use chat_auth_server::tokens::Validator;
 use std::path::Path;
