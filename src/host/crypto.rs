@@ -5,7 +5,8 @@
 
 use super::js;
 use crate::error::{Error, ErrorCode};
-use crate::jose::keys::{Algorithm, Curve, KeyMaterial, PublicKey};
+use crate::jose::algorithm::{Algorithm, Curve};
+use crate::jose::keys::{KeyMaterial, PublicKey};
 use crate::wire::base64url;
 use js_sys::{Array, Object, Uint8Array};
 use std::cell::RefCell;

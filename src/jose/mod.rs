@@ -4,6 +4,7 @@
 //! verification rules ([`verify`]) and DPoP proofs ([`dpop`]). Nothing here
 //! knows about sessions or options.
 
+pub mod algorithm;
 pub mod dpop;
 pub mod keys;
 pub(crate) mod sha256;

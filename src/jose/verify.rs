@@ -11,7 +11,8 @@
 //! session that judges claims without a configured key.
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::jose::keys::{self, Algorithm, Family, KeyMaterial, KeySource, PublicKey};
+use crate::jose::algorithm::{self, Algorithm, Scheme};
+use crate::jose::keys::{self, KeyMaterial, KeySource, PublicKey};
 use crate::jose::token::{Claims, Header, Jwt, DEFAULT_MAX_TOKEN_BYTES};
 use crate::time::Millis;
 use crate::wire::json::{Object, Value};
@@ -463,14 +464,14 @@ fn check_header(header: &Header, opts: &VerifyOptions) -> Result<()> {
 
 /// Rule 7, the part that needs no cryptography (identical on every target).
 pub(crate) fn signature_shape_ok(alg: Algorithm, key: &KeyMaterial, sig: &[u8]) -> bool {
-    match (alg.family(), key) {
-        (Family::Hmac, KeyMaterial::Secret(_)) => sig.len() == alg.hash_len(),
-        (Family::RsaPkcs1 | Family::RsaPss, KeyMaterial::Rsa { n, .. }) => {
+    match (alg.scheme(), key) {
+        (Scheme::Hmac, KeyMaterial::Secret(_)) => sig.len() == alg.hash_len(),
+        (Scheme::RsaPkcs1 | Scheme::RsaPss, KeyMaterial::Rsa { n, .. }) => {
             let first = n.iter().position(|&b| b != 0).unwrap_or(n.len());
             let n = n.get(first..).unwrap_or_default();
-            keys::be_less(sig, n)
+            algorithm::be_less(sig, n)
         }
-        (Family::Ecdsa, KeyMaterial::Ec { curve, .. }) => {
+        (Scheme::Ecdsa, KeyMaterial::Ec { curve, .. }) => {
             let len = curve.coordinate_len();
             if alg.curve() != Some(*curve) || sig.len() != 2 * len {
                 return false;
@@ -478,11 +479,12 @@ pub(crate) fn signature_shape_ok(alg: Algorithm, key: &KeyMaterial, sig: &[u8]) 
             let Some((r, s)) = sig.split_at_checked(len) else {
                 return false;
             };
-            let scalar_ok = |v: &[u8]| v.iter().any(|&b| b != 0) && keys::be_less(v, curve.order());
+            let scalar_ok =
+                |v: &[u8]| v.iter().any(|&b| b != 0) && algorithm::be_less(v, curve.order());
             scalar_ok(r) && scalar_ok(s)
         }
-        (Family::EdDsa, KeyMaterial::Ed25519 { .. }) => {
-            sig.len() == 64 && sig.get(32..).is_some_and(keys::ed25519_scalar_ok)
+        (Scheme::EdDsa, KeyMaterial::Ed25519 { .. }) => {
+            sig.len() == 64 && sig.get(32..).is_some_and(algorithm::ed25519_scalar_ok)
         }
         _ => false,
     }
@@ -673,7 +675,7 @@ mod tests {
     // `verify_token` (NativeVerifier): native only. In the browser the same
     // rules are checked by tests/wasm_vectors.rs through `verifyToken`.
     #[cfg(not(target_arch = "wasm32"))]
-    use crate::jose::keys::Curve;
+    use crate::jose::algorithm::Curve;
     #[cfg(not(target_arch = "wasm32"))]
     use crate::wire::base64url;
     use crate::wire::json;

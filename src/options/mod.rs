@@ -4,7 +4,8 @@
 //! the shell's business and are only named here so they are not "unknown".
 
 use crate::error::{Error, Result};
-use crate::jose::keys::{self, Algorithm, KeySource, PublicKey};
+use crate::jose::algorithm::Algorithm;
+use crate::jose::keys::{self, KeySource, PublicKey};
 use crate::session::grant::GrantParams;
 use crate::session::schedule::RefreshPolicy;
 use crate::wire::json::{Object, Value};

@@ -21,7 +21,8 @@
 //! tokens.
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::jose::keys::{Algorithm, Family, KeyMaterial, PublicKey};
+use crate::jose::algorithm::{Algorithm, Scheme};
+use crate::jose::keys::{KeyMaterial, PublicKey};
 use crate::jose::verify::SignatureVerifier;
 use crate::time::Millis;
 use crate::wire::base64url;
@@ -447,7 +448,7 @@ pub fn validate_proof_with(
         return Err(invalid("typ", "the DPoP proof's typ is not dpop+jwt"));
     }
     let alg = Algorithm::parse(&header.alg)
-        .filter(|a| a.family() != Family::Hmac && req.algorithms.contains(a))
+        .filter(|a| a.scheme() != Scheme::Hmac && req.algorithms.contains(a))
         .ok_or_else(|| {
             Error::new(
                 ErrorCode::AlgNotAllowed,

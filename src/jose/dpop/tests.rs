@@ -15,7 +15,7 @@ const RFC9449_JKT: &str = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
 
 fn ec(x: &str, y: &str) -> KeyMaterial {
     KeyMaterial::Ec {
-        curve: crate::jose::keys::Curve::P256,
+        curve: crate::jose::algorithm::Curve::P256,
         x: base64url::decode(x.as_bytes()).unwrap(),
         y: base64url::decode(y.as_bytes()).unwrap(),
     }
