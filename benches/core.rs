@@ -67,10 +67,14 @@ fn schedule(c: &mut Criterion) {
         received_at: 1_700_000_000_000,
         expires_at: 1_700_003_600_000,
     };
-    c.bench_function("schedule/refresh_at + next", |b| {
+    // What the session computes for each token (the refresh time) and for
+    // each failed refresh (the retry, moved by a `Retry-After`).
+    c.bench_function("schedule/refresh_at + retry_at", |b| {
         b.iter(|| {
             let at = schedule::refresh_at(black_box(&times), &policy, 0.5);
-            schedule::next(black_box(1_700_000_100_000), Some(&times), Some(at), None)
+            let now = black_box(1_700_000_100_000);
+            let retry = schedule::retry_at(now, 2, Some(times.expires_at));
+            (at, schedule::honour_retry_after(retry, now, Some(5_000)))
         })
     });
 }
