@@ -24,7 +24,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use chat_auth::identifier::check_customer_id;
-use chat_auth::jose::keys::{self, PublicKey};
+use chat_auth::jose::keys::{self, VerifyingKey};
 use chat_auth::jose::token::{self, Jwt};
 use chat_auth::jose::verify::{verify_token, VerifyOptions};
 use chat_auth::options::Config;
@@ -943,13 +943,17 @@ fn target_keys(rng: &mut Rng, s: &Seeds) -> Result<(), Finding> {
             }
             let text = lossy(b);
             input(&text);
-            check(&PublicKey::from_pem(&text, "publicKey"), KEY_CODES, "")?;
+            check(&VerifyingKey::from_pem(&text, "publicKey"), KEY_CODES, "")?;
             Ok(())
         }
         1 => {
             let der = rng.bytes(600);
             input(&format!("DER {der:02x?}"));
-            check(&PublicKey::from_spki_der(&der, "publicKey"), KEY_CODES, "")?;
+            check(
+                &VerifyingKey::from_spki_der(&der, "publicKey"),
+                KEY_CODES,
+                "",
+            )?;
             Ok(())
         }
         _ => {
@@ -963,7 +967,7 @@ fn target_keys(rng: &mut Rng, s: &Seeds) -> Result<(), Finding> {
                     .and_then(Value::as_array)
                     .and_then(|k| k.first())
                 {
-                    check(&PublicKey::from_jwk(jwk, "jwks"), KEY_CODES, "")?;
+                    check(&VerifyingKey::from_jwk(jwk, "jwks"), KEY_CODES, "")?;
                 }
             }
             Ok(())

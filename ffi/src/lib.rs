@@ -22,7 +22,7 @@
 mod driver;
 #[cfg(test)]
 mod driver_tests;
-mod judge;
+mod issuer;
 
 pub use driver::{
     HeaderPair, HostEffect, HostEnvironment, HostEvent, HostInput, HostReply, HttpRequest,

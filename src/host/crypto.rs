@@ -6,7 +6,7 @@
 use super::js;
 use crate::error::{Error, ErrorCode};
 use crate::jose::algorithm::{Algorithm, Curve};
-use crate::jose::keys::{KeyMaterial, PublicKey};
+use crate::jose::keys::{KeyMaterial, VerifyingKey};
 use crate::wire::base64url;
 use js_sys::{Array, Object, Uint8Array};
 use std::cell::RefCell;
@@ -115,7 +115,7 @@ fn jwk(material: &KeyMaterial) -> Option<Object> {
 async fn import(
     subtle: &SubtleCrypto,
     alg: Algorithm,
-    key: &PublicKey,
+    key: &VerifyingKey,
     import_alg: &Object,
 ) -> Result<CryptoKey, Error> {
     let usages = Array::of1(&"verify".into());
@@ -168,7 +168,7 @@ fn fingerprint(material: &KeyMaterial) -> Option<Vec<u8>> {
 async fn cached_import(
     subtle: &SubtleCrypto,
     alg: Algorithm,
-    key: &PublicKey,
+    key: &VerifyingKey,
     import_alg: &Object,
 ) -> Result<CryptoKey, Error> {
     let Some(print) = fingerprint(&key.material) else {
@@ -201,7 +201,7 @@ fn unusable() -> Error {
 /// Whether `signature` over `message` verifies under `key` for `alg`.
 pub async fn verify(
     alg: Algorithm,
-    key: &PublicKey,
+    key: &VerifyingKey,
     message: &[u8],
     signature: &[u8],
 ) -> Result<bool, Error> {

@@ -1,11 +1,11 @@
 //! The wasm-bindgen shell: converts JavaScript values into the driver's
-//! inputs ([`host::Host`] carries out its effects), and turns every failure
+//! inputs ([`effects::Host`] carries out its effects), and turns every failure
 //! into a `ChatAuthError`. Nothing here decides policy.
 
 mod crypto;
-mod host;
+mod effects;
+mod issuer;
 mod js;
-mod judge;
 mod transport;
 
 use crate::error::{Error, ErrorCode};
@@ -13,7 +13,7 @@ use crate::jose::token;
 use crate::options::{Config, FUNCTION_OPTIONS};
 use crate::session::driver::{Input, EVENTS};
 use crate::session::machine::State;
-use host::{destroyed, Host};
+use effects::{destroyed, Host};
 use js_sys::{Function, Object, Promise};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -60,7 +60,7 @@ pub fn decode_token(token: JsValue) -> Result<JsValue, JsValue> {
 /// `verifyToken(token, options)`: resolves to the claims.
 #[wasm_bindgen(js_name = verifyToken)]
 pub fn verify_token(token: JsValue, options: JsValue) -> Promise {
-    future_to_promise(judge::verify_token(token, options))
+    future_to_promise(issuer::verify_token(token, options))
 }
 
 /// `installAsapp(target = globalThis)`: defines `target.ASAPP(command, …)`.
@@ -128,9 +128,9 @@ impl ChatAuth {
         let parsed = crate::wire::json::parse_object(text.as_bytes())
             .map_err(|_| js::error(ErrorCode::InvalidConfig, "options must be JSON-like"))?;
         let config = Config::from_json(&parsed).map_err(core_err)?;
-        let judge = judge::Judge::new(&config).map_err(core_err)?;
+        let issuer = issuer::IssuerClient::new(&config).map_err(core_err)?;
         let customer_id = config.customer_id.clone();
-        let host = Host::open(config, provider, login_handler, now_fn, judge)?;
+        let host = Host::open(config, provider, login_handler, now_fn, issuer)?;
         if let Some(customer_id) = customer_id {
             // Errors surface as events (`refresh-failed`, `auth-lost`).
             let request = host.next_id();

@@ -12,7 +12,7 @@
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::jose::algorithm::{self, Algorithm, Scheme};
-use crate::jose::keys::{self, KeyMaterial, KeySource, PublicKey};
+use crate::jose::keys::{self, KeyMaterial, KeySource, VerifyingKey};
 use crate::jose::token::{Claims, Header, Jwt, DEFAULT_MAX_TOKEN_BYTES};
 use crate::time::Millis;
 use crate::wire::json::{Object, Value};
@@ -139,7 +139,7 @@ impl VerifyOptions {
                     }
                     o.key = Some(match (name, value) {
                         ("publicKey", Value::String(pem)) => {
-                            KeySource::Key(PublicKey::from_pem(pem, name)?)
+                            KeySource::Key(VerifyingKey::from_pem(pem, name)?)
                         }
                         ("publicKey", _) => return Err(invalid(name, "must be a PEM string")),
                         ("jwks", Value::Object(set)) => {
@@ -147,7 +147,7 @@ impl VerifyOptions {
                         }
                         ("jwks", _) => return Err(invalid(name, "must be a JWK Set object")),
                         (_, Value::String(s)) => {
-                            KeySource::Key(PublicKey::from_secret(s.as_bytes(), name)?)
+                            KeySource::Key(VerifyingKey::from_secret(s.as_bytes(), name)?)
                         }
                         (_, _) => return Err(invalid(name, "must be a string")),
                     });
@@ -219,7 +219,7 @@ impl VerifyOptions {
         if let Some(source) = &self.key {
             let option = match source {
                 KeySource::Jwks(_) => "jwks",
-                KeySource::Key(PublicKey {
+                KeySource::Key(VerifyingKey {
                     material: KeyMaterial::Secret(_),
                     ..
                 }) => "secret",
@@ -326,7 +326,7 @@ fn media_subtype(typ: &str) -> &str {
 #[derive(Clone)]
 pub struct Prepared {
     alg: Algorithm,
-    key: PublicKey,
+    key: VerifyingKey,
     signing_input: Vec<u8>,
     jwt: Jwt,
 }
@@ -338,7 +338,7 @@ impl Prepared {
     }
 
     /// The selected key (a copy, so the browser can hold it across an await).
-    pub fn key(&self) -> &PublicKey {
+    pub fn key(&self) -> &VerifyingKey {
         &self.key
     }
 
@@ -567,7 +567,7 @@ pub fn check_claims(claims: &Claims, opts: &VerifyOptions, now_ms: Millis) -> Re
 /// answer `false` (never panic) on anything it cannot handle.
 pub trait SignatureVerifier {
     /// Whether `signature` is a valid `alg` signature of `message` by `key`.
-    fn verify(&self, alg: Algorithm, key: &PublicKey, message: &[u8], signature: &[u8]) -> bool;
+    fn verify(&self, alg: Algorithm, key: &VerifyingKey, message: &[u8], signature: &[u8]) -> bool;
 }
 
 /// Runs the whole pipeline with `verifier`: [`prepare`], the signature check
@@ -600,7 +600,7 @@ pub struct NativeVerifier;
 
 #[cfg(not(target_arch = "wasm32"))]
 impl SignatureVerifier for NativeVerifier {
-    fn verify(&self, alg: Algorithm, key: &PublicKey, message: &[u8], signature: &[u8]) -> bool {
+    fn verify(&self, alg: Algorithm, key: &VerifyingKey, message: &[u8], signature: &[u8]) -> bool {
         use jsonwebtoken::{crypto, Algorithm as J, DecodingKey};
         if !key.material.fits(alg) || key.material.check().is_err() {
             return false;
@@ -772,7 +772,7 @@ mod tests {
     struct Fixed(bool);
     #[cfg(not(target_arch = "wasm32"))]
     impl SignatureVerifier for Fixed {
-        fn verify(&self, _: Algorithm, _: &PublicKey, _: &[u8], _: &[u8]) -> bool {
+        fn verify(&self, _: Algorithm, _: &VerifyingKey, _: &[u8], _: &[u8]) -> bool {
             self.0
         }
     }
@@ -881,7 +881,7 @@ mod tests {
         // A hand-built weak key is caught too.
         let weak = VerifyOptions::new(
             vec![Algorithm::HS256],
-            Some(KeySource::Key(PublicKey {
+            Some(KeySource::Key(VerifyingKey {
                 material: KeyMaterial::Secret(keys::SecretBytes::new(vec![1; 8])),
                 kid: None,
                 alg: None,
@@ -1006,8 +1006,8 @@ mod tests {
     }
 
     #[cfg(not(target_arch = "wasm32"))]
-    fn rsa_key() -> PublicKey {
-        PublicKey::from_pem(RSA_SPKI, "publicKey").unwrap()
+    fn rsa_key() -> VerifyingKey {
+        VerifyingKey::from_pem(RSA_SPKI, "publicKey").unwrap()
     }
 
     #[cfg(not(target_arch = "wasm32"))]
@@ -1023,7 +1023,7 @@ mod tests {
     fn rule_6_selection_through_prepare() {
         let mut rsa = rsa_key();
         rsa.kid = Some("r".into());
-        let mut ec = PublicKey::from_pem(P256_SPKI, "publicKey").unwrap();
+        let mut ec = VerifyingKey::from_pem(P256_SPKI, "publicKey").unwrap();
         ec.kid = Some("e".into());
         let jwks = VerifyOptions::new(
             vec![Algorithm::RS256, Algorithm::ES256, Algorithm::HS256],
@@ -1108,7 +1108,7 @@ mod tests {
             (P256_SPKI, "ES256", Curve::P256),
             (P384_SPKI, "ES384", Curve::P384),
         ] {
-            let key = PublicKey::from_pem(pem, "publicKey").unwrap();
+            let key = VerifyingKey::from_pem(pem, "publicKey").unwrap();
             let o = VerifyOptions::new(
                 vec![Algorithm::ES256, Algorithm::ES384],
                 Some(KeySource::Key(key)),
@@ -1146,7 +1146,7 @@ mod tests {
         let ed = VerifyOptions::new(
             vec![Algorithm::EdDSA],
             Some(KeySource::Key(
-                PublicKey::from_pem(ED_SPKI, "publicKey").unwrap(),
+                VerifyingKey::from_pem(ED_SPKI, "publicKey").unwrap(),
             )),
         );
         let eds = |sig: &[u8]| code_of(prepare(&raw(r#"{"alg":"EdDSA"}"#, &payload(""), sig), &ed));
@@ -1369,14 +1369,14 @@ mod tests {
     #[cfg(not(target_arch = "wasm32"))]
     #[test]
     fn native_verifier_refuses_odd_keys_without_panicking() {
-        let bad_ed = PublicKey {
+        let bad_ed = VerifyingKey {
             material: KeyMaterial::Ed25519 { x: vec![1; 3] },
             kid: None,
             alg: None,
             key_use: None,
         };
         assert!(!NativeVerifier.verify(Algorithm::EdDSA, &bad_ed, b"m", &[0; 64]));
-        let bad_ec = PublicKey {
+        let bad_ec = VerifyingKey {
             material: KeyMaterial::Ec {
                 curve: Curve::P256,
                 x: vec![],
@@ -1389,7 +1389,7 @@ mod tests {
         assert!(!NativeVerifier.verify(Algorithm::HS256, &rsa, b"m", &[0; 32]));
         assert!(!NativeVerifier.verify(Algorithm::RS256, &rsa, b"m", &[]));
         // An off-curve point is refused by the verifier (bad_signature).
-        let off = PublicKey {
+        let off = VerifyingKey {
             material: KeyMaterial::Ec {
                 curve: Curve::P256,
                 x: vec![1; 32],
@@ -1414,7 +1414,7 @@ mod tests {
                 out.push(VerifyOptions::new(
                     algs.clone(),
                     Some(KeySource::Key(
-                        PublicKey::from_pem(pem, "publicKey").unwrap(),
+                        VerifyingKey::from_pem(pem, "publicKey").unwrap(),
                     )),
                 ));
             }

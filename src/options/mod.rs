@@ -5,7 +5,7 @@
 
 use crate::error::{Error, Result};
 use crate::jose::algorithm::Algorithm;
-use crate::jose::keys::{self, KeySource, PublicKey};
+use crate::jose::keys::{self, KeySource, VerifyingKey};
 use crate::session::grant::GrantParams;
 use crate::session::schedule::RefreshPolicy;
 use crate::wire::json::{Object, Value};
@@ -81,7 +81,7 @@ impl ValidationConfig {
     /// is none or it must be fetched (`jwksUrl`).
     pub fn static_keys(&self) -> Result<Option<KeySource>> {
         if let Some(pem) = &self.public_key {
-            return Ok(Some(KeySource::Key(PublicKey::from_pem(
+            return Ok(Some(KeySource::Key(VerifyingKey::from_pem(
                 pem,
                 "validation.publicKey",
             )?)));

@@ -123,20 +123,20 @@ impl Candidate {
         let expires_at = match &jwt {
             Some(jwt) => {
                 let (c, text) = jwt_claims(jwt)?;
-                let judged = schedule::issuer_clock_offset(
+                let issuer_offset = schedule::issuer_clock_offset(
                     c.iat,
                     server_date,
                     rules.asked_at.unwrap_or(received_at),
                     received_at,
                     &rules.clock,
                 );
-                clock_offset = judged.offset;
-                clock_evidence = judged.evidence;
+                clock_offset = issuer_offset.offset;
+                clock_evidence = issuer_offset.evidence;
                 // A token refused as expired still leaves its reading of the
                 // issuer's clock: the next answer may agree with it.
                 let expired = |e: Error| {
                     if e.code() == ErrorCode::Expired {
-                        e.with_clock_evidence(judged.evidence)
+                        e.with_clock_evidence(issuer_offset.evidence)
                     } else {
                         e
                     }

@@ -22,7 +22,7 @@
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::jose::algorithm::{Algorithm, Scheme};
-use crate::jose::keys::{KeyMaterial, PublicKey};
+use crate::jose::keys::{KeyMaterial, VerifyingKey};
 use crate::jose::verify::SignatureVerifier;
 use crate::time::Millis;
 use crate::wire::base64url;
@@ -462,7 +462,7 @@ pub fn validate_proof_with(
         .members
         .get("jwk")
         .and_then(Value::as_object)
-        .and_then(|jwk| PublicKey::from_jwk(jwk, "jwk").ok().flatten())
+        .and_then(|jwk| VerifyingKey::from_jwk(jwk, "jwk").ok().flatten())
         .filter(|k| k.material.fits(alg) && !matches!(k.material, KeyMaterial::Secret(_)))
         .ok_or_else(|| invalid("jwk", "the DPoP proof has no usable public jwk"))?;
     let signing_input = jwt.signing_input(proof);

@@ -109,7 +109,10 @@ fn signing_input_has_the_header_and_claims_of_rfc9449() {
     assert_eq!(header.get_str("typ"), Some("dpop+jwt"));
     assert_eq!(header.get_str("alg"), Some("ES256"));
     let jwk = header.get("jwk").and_then(Value::as_object).unwrap();
-    let material = PublicKey::from_jwk(jwk, "jwk").unwrap().unwrap().material;
+    let material = VerifyingKey::from_jwk(jwk, "jwk")
+        .unwrap()
+        .unwrap()
+        .material;
     assert_eq!(thumbprint(&material).as_deref(), Some(RFC9449_JKT));
     let payload = json::parse_object(&base64url::decode(p.as_bytes()).unwrap()).unwrap();
     assert_eq!(payload.get_str("htm"), Some("GET"));

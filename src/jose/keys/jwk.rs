@@ -1,18 +1,18 @@
-//! JWKs and JWK Sets (RFC 7517) read into [`PublicKey`]s.
+//! JWKs and JWK Sets (RFC 7517) read into [`VerifyingKey`]s.
 
-use super::material::{strip_leading_zeros, KeyMaterial, PublicKey, SecretBytes};
+use super::material::{strip_leading_zeros, KeyMaterial, SecretBytes, VerifyingKey};
 use crate::error::{Error, Result};
 use crate::jose::algorithm::Curve;
 use crate::wire::base64url;
 use crate::wire::json::{Object, Value};
 
-impl PublicKey {
+impl VerifyingKey {
     /// A key from one JWK (RFC 7517): `kty` `RSA` (`n`, `e`), `EC` (`crv`
     /// P-256 / P-384, `x`, `y`), `OKP` (`crv` Ed25519, `x`) or `oct` (`k`).
     /// `Ok(None)` for a key type or curve this crate does not support (a
     /// JWKS skips those); `invalid_config` for a supported key that is
     /// malformed, too weak, or carries private members (`d`, …).
-    pub fn from_jwk(jwk: &Object, option: &str) -> Result<Option<PublicKey>> {
+    pub fn from_jwk(jwk: &Object, option: &str) -> Result<Option<VerifyingKey>> {
         let invalid = |problem| Error::invalid_config(option, problem);
         let meta = |name: &str| -> Result<Option<String>> {
             match jwk.get(name) {
@@ -73,7 +73,7 @@ impl PublicKey {
             Some("oct") => KeyMaterial::Secret(SecretBytes::new(b64("k")?)),
             Some(_) => return Ok(None),
         };
-        let mut key = PublicKey::new(material, option)?;
+        let mut key = VerifyingKey::new(material, option)?;
         key.kid = kid;
         key.alg = alg;
         key.key_use = key_use;
@@ -86,7 +86,7 @@ impl PublicKey {
 /// issuer's set that also lists such keys stays usable; a supported key that
 /// is malformed or too weak fails the whole set, and so does a set with no
 /// usable key (`invalid_config`).
-pub fn parse_jwks(jwks: &Object, option: &str) -> Result<Vec<PublicKey>> {
+pub fn parse_jwks(jwks: &Object, option: &str) -> Result<Vec<VerifyingKey>> {
     let Some(items) = jwks.get("keys").and_then(Value::as_array) else {
         return Err(Error::invalid_config(
             option,
@@ -101,7 +101,7 @@ pub fn parse_jwks(jwks: &Object, option: &str) -> Result<Vec<PublicKey>> {
                 "has a key that is not a JSON object",
             ));
         };
-        if let Some(key) = PublicKey::from_jwk(jwk, option)? {
+        if let Some(key) = VerifyingKey::from_jwk(jwk, option)? {
             keys.push(key);
         }
     }

@@ -1,5 +1,5 @@
 //! Key material as raw components, HMAC secret bytes that never print, and
-//! [`PublicKey`]: a key with its JWK metadata.
+//! [`VerifyingKey`]: a key with its JWK metadata.
 
 use crate::error::{Error, Result};
 use crate::jose::algorithm::{be_less, Algorithm, Curve, Scheme};
@@ -47,7 +47,7 @@ pub const MIN_SECRET_BYTES: usize = 32;
 
 /// Key material as raw components, the same on both targets.
 ///
-/// Built through [`PublicKey`]'s constructors, which validate it; a value
+/// Built through [`VerifyingKey`]'s constructors, which validate it; a value
 /// built by hand is checked again by [`KeyMaterial::check`] when options are
 /// validated.
 #[derive(Clone)]
@@ -198,10 +198,10 @@ impl fmt::Debug for KeyMaterial {
     }
 }
 
-/// A verification key with its JWK metadata. Despite the name it may hold
-/// an HMAC secret ([`KeyMaterial::Secret`]); `Debug` never prints one.
+/// A key that verifies signatures, with its JWK metadata: a public key or
+/// an HMAC secret ([`KeyMaterial::Secret`]); `Debug` never prints a secret.
 #[derive(Clone, Debug)]
-pub struct PublicKey {
+pub struct VerifyingKey {
     /// The key itself.
     pub material: KeyMaterial,
     /// The JWK `kid`, if any (PEM keys have none).
@@ -212,14 +212,14 @@ pub struct PublicKey {
     pub key_use: Option<String>,
 }
 
-impl PublicKey {
+impl VerifyingKey {
     /// A key without JWK metadata, after checking the material (rule 1).
     /// `option` names the option the key came from, for the error.
-    pub fn new(material: KeyMaterial, option: &str) -> Result<PublicKey> {
+    pub fn new(material: KeyMaterial, option: &str) -> Result<VerifyingKey> {
         material
             .check()
             .map_err(|problem| Error::invalid_config(option, problem))?;
-        Ok(PublicKey {
+        Ok(VerifyingKey {
             material,
             kid: None,
             alg: None,
@@ -228,8 +228,8 @@ impl PublicKey {
     }
 
     /// An HMAC secret of at least 32 bytes.
-    pub fn from_secret(secret: &[u8], option: &str) -> Result<PublicKey> {
-        PublicKey::new(
+    pub fn from_secret(secret: &[u8], option: &str) -> Result<VerifyingKey> {
+        VerifyingKey::new(
             KeyMaterial::Secret(SecretBytes::new(secret.to_vec())),
             option,
         )

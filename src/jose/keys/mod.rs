@@ -25,7 +25,7 @@ mod select;
 
 pub use jwk::parse_jwks;
 pub use material::{
-    KeyMaterial, PublicKey, SecretBytes, MAX_RSA_BITS, MIN_RSA_BITS, MIN_SECRET_BYTES,
+    KeyMaterial, SecretBytes, VerifyingKey, MAX_RSA_BITS, MIN_RSA_BITS, MIN_SECRET_BYTES,
 };
 pub use select::{select, KeySource};
 
@@ -84,15 +84,15 @@ mod tests {
     #[test]
     fn pem_forms_parse() {
         for pem in [RSA_SPKI, RSA_PKCS1, RSA_CERT, RSA_PSS_SPKI] {
-            let k = PublicKey::from_pem(pem, "publicKey").unwrap();
+            let k = VerifyingKey::from_pem(pem, "publicKey").unwrap();
             assert_eq!(k.material.rsa_bits(), Some(2048));
             assert!(k.fits(Algorithm::RS256) && k.fits(Algorithm::PS512));
             assert!(!k.fits(Algorithm::ES256) && !k.fits(Algorithm::HS256));
         }
-        let spki = PublicKey::from_pem(RSA_SPKI, "publicKey").unwrap();
-        let cert = PublicKey::from_pem(RSA_CERT, "publicKey").unwrap();
-        let pkcs1 = PublicKey::from_pem(RSA_PKCS1, "publicKey").unwrap();
-        let parts = |k: &PublicKey| match &k.material {
+        let spki = VerifyingKey::from_pem(RSA_SPKI, "publicKey").unwrap();
+        let cert = VerifyingKey::from_pem(RSA_CERT, "publicKey").unwrap();
+        let pkcs1 = VerifyingKey::from_pem(RSA_PKCS1, "publicKey").unwrap();
+        let parts = |k: &VerifyingKey| match &k.material {
             KeyMaterial::Rsa { n, e } => (n.clone(), e.clone()),
             _ => panic!(),
         };
@@ -101,19 +101,22 @@ mod tests {
         assert_eq!(parts(&spki).1, vec![1, 0, 1]);
 
         for pem in [P256_SPKI, P256_CERT] {
-            let k = PublicKey::from_pem(pem, "publicKey").unwrap();
+            let k = VerifyingKey::from_pem(pem, "publicKey").unwrap();
             assert!(k.fits(Algorithm::ES256) && !k.fits(Algorithm::ES384));
         }
-        let k = PublicKey::from_pem(P384_SPKI, "publicKey").unwrap();
+        let k = VerifyingKey::from_pem(P384_SPKI, "publicKey").unwrap();
         assert!(k.fits(Algorithm::ES384) && !k.fits(Algorithm::ES256));
         for pem in [ED_SPKI, ED_CERT] {
-            let k = PublicKey::from_pem(pem, "publicKey").unwrap();
+            let k = VerifyingKey::from_pem(pem, "publicKey").unwrap();
             assert!(k.fits(Algorithm::EdDSA) && !k.fits(Algorithm::RS256));
         }
         // CRLF line ends and surrounding whitespace are fine.
         let crlf = RSA_SPKI.replace('\n', "\r\n");
         assert_eq!(
-            code(PublicKey::from_pem(&format!("\n  {crlf}\n"), "publicKey")),
+            code(VerifyingKey::from_pem(
+                &format!("\n  {crlf}\n"),
+                "publicKey"
+            )),
             "ok"
         );
     }
@@ -139,7 +142,7 @@ mod tests {
             (pkcs1_as_spki.as_str(), "pkcs1 body under SPKI label"),
             (truncated.as_str(), "garbage der"),
         ] {
-            let e = PublicKey::from_pem(pem, "publicKey").expect_err(what);
+            let e = VerifyingKey::from_pem(pem, "publicKey").expect_err(what);
             assert_eq!(e.code(), ErrorCode::InvalidConfig, "{what}");
             assert!(
                 e.message().starts_with("option 'publicKey' "),
@@ -147,14 +150,14 @@ mod tests {
                 e.message()
             );
         }
-        let e = PublicKey::from_pem(RSA_1024, "validation.publicKey").unwrap_err();
+        let e = VerifyingKey::from_pem(RSA_1024, "validation.publicKey").unwrap_err();
         assert_eq!(
             e.message(),
             "option 'validation.publicKey' holds an RSA key shorter than 2048 bits"
         );
-        let e = PublicKey::from_pem(RSA_PRIVATE, "publicKey").unwrap_err();
+        let e = VerifyingKey::from_pem(RSA_PRIVATE, "publicKey").unwrap_err();
         assert!(e.message().contains("private key"));
-        assert!(PublicKey::from_pem(K256_SPKI, "k")
+        assert!(VerifyingKey::from_pem(K256_SPKI, "k")
             .unwrap_err()
             .message()
             .contains("curve"));
@@ -168,7 +171,7 @@ mod tests {
             0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x22, 0x00, 0x02,
         ];
         der.extend_from_slice(&[7u8; 32]);
-        let e = PublicKey::from_spki_der(&der, "publicKey").unwrap_err();
+        let e = VerifyingKey::from_spki_der(&der, "publicKey").unwrap_err();
         assert!(e.message().contains("compressed"), "{}", e.message());
         // Coordinates ≥ p.
         let m = KeyMaterial::Ec {
@@ -208,7 +211,7 @@ mod tests {
     }
 
     fn rsa_jwk(extra: &str) -> String {
-        let k = PublicKey::from_pem(RSA_SPKI, "x").unwrap();
+        let k = VerifyingKey::from_pem(RSA_SPKI, "x").unwrap();
         let KeyMaterial::Rsa { n, e } = k.material else {
             panic!()
         };
@@ -320,9 +323,9 @@ mod tests {
 
     #[test]
     fn selection_rule_6() {
-        let rsa = PublicKey::from_pem(RSA_SPKI, "x").unwrap();
-        let ec = PublicKey::from_pem(P256_SPKI, "x").unwrap();
-        let with = |k: &PublicKey, kid: &str, alg: Option<&str>, u: Option<&str>| PublicKey {
+        let rsa = VerifyingKey::from_pem(RSA_SPKI, "x").unwrap();
+        let ec = VerifyingKey::from_pem(P256_SPKI, "x").unwrap();
+        let with = |k: &VerifyingKey, kid: &str, alg: Option<&str>, u: Option<&str>| VerifyingKey {
             kid: Some(kid.into()),
             alg: alg.map(Into::into),
             key_use: u.map(Into::into),
@@ -386,7 +389,7 @@ mod tests {
             code(select(&single, None, Algorithm::HS256)),
             "key_type_mismatch"
         );
-        let secret = KeySource::Key(PublicKey::from_secret(&[7; 32], "secret").unwrap());
+        let secret = KeySource::Key(VerifyingKey::from_secret(&[7; 32], "secret").unwrap());
         assert_eq!(code(select(&secret, None, Algorithm::HS512)), "ok");
         assert_eq!(
             code(select(&secret, None, Algorithm::RS256)),
@@ -396,7 +399,7 @@ mod tests {
 
     #[test]
     fn secrets_never_print() {
-        let k = PublicKey::from_secret(b"0123456789abcdef0123456789abcdef-TOPSECRET", "secret")
+        let k = VerifyingKey::from_secret(b"0123456789abcdef0123456789abcdef-TOPSECRET", "secret")
             .unwrap();
         let dbg = format!("{k:?}");
         assert!(
@@ -404,10 +407,10 @@ mod tests {
             "{dbg}"
         );
         assert_eq!(
-            code(PublicKey::from_secret(&[1; 31], "secret")),
+            code(VerifyingKey::from_secret(&[1; 31], "secret")),
             "invalid_config"
         );
-        let rsa = PublicKey::from_pem(RSA_SPKI, "x").unwrap();
+        let rsa = VerifyingKey::from_pem(RSA_SPKI, "x").unwrap();
         assert!(format!("{rsa:?}").contains("bits: 2048"));
     }
 
@@ -429,7 +432,7 @@ mod tests {
         proptest! {
             #[test]
             fn der_and_pem_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
-                let _ = PublicKey::from_spki_der(&bytes, "k");
+                let _ = VerifyingKey::from_spki_der(&bytes, "k");
                 let b64 = {
                     // Wrap arbitrary bytes as a PEM body too.
                     let mut s = String::from("-----BEGIN CERTIFICATE-----\n");
@@ -437,19 +440,19 @@ mod tests {
                     s.push_str("\n-----END CERTIFICATE-----\n");
                     s
                 };
-                let _ = PublicKey::from_pem(&b64, "k");
+                let _ = VerifyingKey::from_pem(&b64, "k");
             }
 
             #[test]
             fn pem_text_never_panics(s in "\\PC{0,200}") {
-                let _ = PublicKey::from_pem(&s, "k");
-                let _ = PublicKey::from_pem(&format!("-----BEGIN PUBLIC KEY-----{s}-----END PUBLIC KEY-----"), "k");
+                let _ = VerifyingKey::from_pem(&s, "k");
+                let _ = VerifyingKey::from_pem(&format!("-----BEGIN PUBLIC KEY-----{s}-----END PUBLIC KEY-----"), "k");
             }
 
             #[test]
             fn jwk_never_panics(s in r#"\{("(kty|crv|n|e|x|y|k|kid|alg|use|d)":("(RSA|EC|OKP|oct|P-256|P-384|Ed25519|AQAB|AA|[A-Za-z0-9_-]{0,90})"|1|null),?){0,8}\}"#) {
                 if let Ok(o) = json::parse_object(s.as_bytes()) {
-                    let _ = PublicKey::from_jwk(&o, "jwks");
+                    let _ = VerifyingKey::from_jwk(&o, "jwks");
                 }
             }
         }

@@ -2,29 +2,29 @@
 //! key material through the [`super::der`] reader.
 
 use super::der::{certificate_spki, rsa_public_key, single, spki_material, Problem, TAG_SEQUENCE};
-use super::material::{KeyMaterial, PublicKey};
+use super::material::{KeyMaterial, VerifyingKey};
 use crate::error::{Error, Result};
 use crate::wire::base64url;
 
-impl PublicKey {
+impl VerifyingKey {
     /// A key from one PEM block: `PUBLIC KEY` (SubjectPublicKeyInfo),
     /// `RSA PUBLIC KEY` (PKCS#1) or `CERTIFICATE` (X.509; its
     /// SubjectPublicKeyInfo is used). Supported: RSA (rsaEncryption or
     /// id-RSASSA-PSS, 2048–4096 bits), EC P-256 / P-384 (uncompressed
     /// points), Ed25519. Anything else, a private key, or more than one
     /// block is `invalid_config`.
-    pub fn from_pem(pem: &str, option: &str) -> Result<PublicKey> {
+    pub fn from_pem(pem: &str, option: &str) -> Result<VerifyingKey> {
         let material =
             pem_material(pem).map_err(|problem| Error::invalid_config(option, problem))?;
-        PublicKey::new(material, option)
+        VerifyingKey::new(material, option)
     }
 
     /// A key from a DER SubjectPublicKeyInfo.
-    pub fn from_spki_der(der: &[u8], option: &str) -> Result<PublicKey> {
+    pub fn from_spki_der(der: &[u8], option: &str) -> Result<VerifyingKey> {
         let material = single(der, TAG_SEQUENCE)
             .and_then(spki_material)
             .map_err(|problem| Error::invalid_config(option, problem))?;
-        PublicKey::new(material, option)
+        VerifyingKey::new(material, option)
     }
 }
 

@@ -1,7 +1,7 @@
 //! Where keys come from ([`KeySource`]) and which key verifies a token
 //! ([`select`], rule 6).
 
-use super::material::PublicKey;
+use super::material::VerifyingKey;
 use crate::error::{Error, ErrorCode, Result};
 use crate::jose::algorithm::Algorithm;
 use crate::wire::json::Value;
@@ -11,14 +11,14 @@ use crate::wire::json::Value;
 pub enum KeySource {
     /// One key: a PEM public key or certificate (`publicKey`) or an HMAC
     /// secret (`secret`). Only its type is matched against `alg`.
-    Key(PublicKey),
+    Key(VerifyingKey),
     /// A JWK Set (`jwks`): keys are selected by `kid`.
-    Jwks(Vec<PublicKey>),
+    Jwks(Vec<VerifyingKey>),
 }
 
 impl KeySource {
     /// Every key of the source.
-    pub fn keys(&self) -> &[PublicKey] {
+    pub fn keys(&self) -> &[VerifyingKey] {
         match self {
             KeySource::Key(k) => std::slice::from_ref(k),
             KeySource::Jwks(keys) => keys,
@@ -33,14 +33,14 @@ impl KeySource {
 /// (`key_type_mismatch`); `kid` is ignored. For a JWKS: a `kid` selects the
 /// keys whose `kid` is exactly that string (a non-string `kid` matches none),
 /// else `unknown_key`; without `kid`, only a one-key set is usable, else
-/// `unknown_key`. Of the selected keys the first that [`PublicKey::fits`]
+/// `unknown_key`. Of the selected keys the first that [`VerifyingKey::fits`]
 /// `alg` is used, else `key_type_mismatch`. The `jku`, `x5u`, `jwk` and
 /// `x5c` headers are never consulted.
 pub fn select<'k>(
     source: &'k KeySource,
     kid: Option<&Value>,
     alg: Algorithm,
-) -> Result<&'k PublicKey> {
+) -> Result<&'k VerifyingKey> {
     let mismatch = || {
         Error::new(
             ErrorCode::KeyTypeMismatch,
@@ -57,7 +57,7 @@ pub fn select<'k>(
         }
         KeySource::Jwks(keys) => {
             let mut found = false;
-            let mut pick = |key: &'k PublicKey| {
+            let mut pick = |key: &'k VerifyingKey| {
                 found = true;
                 key.fits(alg)
             };

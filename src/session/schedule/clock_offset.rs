@@ -105,9 +105,10 @@ impl ClockEvidence {
     }
 }
 
-/// How [`issuer_clock_offset`] judged one answer.
+/// What [`issuer_clock_offset`] found for one answer: the offset to apply
+/// and the evidence to keep.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ClockJudgement {
+pub struct IssuerOffset {
     /// Issuer clock minus page clock, ms, to apply to this token.
     pub offset: Millis,
     /// The session's evidence with this answer's reading added.
@@ -163,9 +164,9 @@ pub fn issuer_clock_offset(
     asked_at: Millis,
     received_at: Millis,
     evidence: &ClockEvidence,
-) -> ClockJudgement {
+) -> IssuerOffset {
     let reading = iat.and_then(|iat| LeadReading::new(iat, asked_at, received_at));
-    let judged = |offset| ClockJudgement {
+    let with_offset = |offset| IssuerOffset {
         offset,
         evidence: ClockEvidence {
             last: reading.or(evidence.last),
@@ -184,10 +185,10 @@ pub fn issuer_clock_offset(
             .flatten()
             .map(|r| r.low.saturating_neg())
             .max();
-        return judged(ahead.max(largest.unwrap_or(0)));
+        return with_offset(ahead.max(largest.unwrap_or(0)));
     }
     let Some(reading) = reading else {
-        return judged(0);
+        return with_offset(0);
     };
     let earlier = evidence
         .last
@@ -198,14 +199,14 @@ pub fn issuer_clock_offset(
         .filter_map(|other| reading.agree(other))
         .find(|both| both.low > 0 && both.low <= MAX_PAGE_CLOCK_LEAD_MS);
     match agreed {
-        Some(both) => ClockJudgement {
+        Some(both) => IssuerOffset {
             offset: -both.low,
             evidence: ClockEvidence {
                 last: Some(reading),
                 agreed: Some(both),
             },
         },
-        None => judged(0),
+        None => with_offset(0),
     }
 }
 

@@ -29,7 +29,7 @@ use web_sys::{AbortSignal, Response};
 
 /// What one `ChatAuth`'s checks need from its options, and its keys:
 /// static ones from the options, or a JWK Set fetched and cached.
-pub struct Judge {
+pub struct IssuerClient {
     keys: RefCell<Option<KeySource>>,
     token_endpoint: Option<String>,
     issuer: Option<String>,
@@ -39,13 +39,13 @@ pub struct Judge {
     introspection_endpoint: Option<String>,
 }
 
-impl Judge {
+impl IssuerClient {
     /// Reads `validation.*` keys once, at construction: an unusable key is
     /// `invalid_config` there and then.
-    pub fn new(config: &Config) -> Result<Judge> {
+    pub fn new(config: &Config) -> Result<IssuerClient> {
         let v = &config.validation;
         let own = v.jwks_url.is_some() || v.public_key.is_some() || v.jwks.is_some();
-        Ok(Judge {
+        Ok(IssuerClient {
             keys: RefCell::new(v.static_keys()?),
             token_endpoint: config.token_endpoint.clone(),
             issuer: config.issuer.clone(),
@@ -161,12 +161,12 @@ async fn metadata(issuer: &str) -> Result<Rc<Metadata>> {
 }
 
 /// The token endpoint: `tokenEndpoint`, else the `issuer`'s.
-async fn token_endpoint(judge: &Judge) -> Result<String> {
-    if let Some(url) = &judge.token_endpoint {
+async fn token_endpoint(issuer: &IssuerClient) -> Result<String> {
+    if let Some(url) = &issuer.token_endpoint {
         return Ok(url.clone());
     }
     let none = || Error::new(ErrorCode::RefreshFailed, "no token endpoint is known");
-    let issuer = judge.issuer.as_deref().ok_or_else(none)?;
+    let issuer = issuer.issuer.as_deref().ok_or_else(none)?;
     metadata(issuer)
         .await?
         .token_endpoint
@@ -176,11 +176,11 @@ async fn token_endpoint(judge: &Judge) -> Result<String> {
 
 /// Where the JWK Set comes from: `validation.jwksUrl`, else — unless a
 /// `publicKey` or `jwks` is given — the `issuer`'s `jwks_uri`.
-async fn jwks_url(judge: &Judge) -> Result<Option<String>> {
-    if let Some(own) = &judge.own_jwks_url {
+async fn jwks_url(issuer: &IssuerClient) -> Result<Option<String>> {
+    if let Some(own) = &issuer.own_jwks_url {
         return Ok(own.clone());
     }
-    let Some(issuer) = judge.issuer.as_deref() else {
+    let Some(issuer) = issuer.issuer.as_deref() else {
         return Ok(None);
     };
     match metadata(issuer).await?.jwks_uri.clone() {
@@ -202,7 +202,7 @@ fn header(response: &Response, name: &str) -> Option<String> {
 /// included) did not finish within [`GRANT_TIMEOUT_MS`] of the effect and
 /// was aborted. The driver judges the answer.
 pub async fn refresh_grant(
-    judge: &Judge,
+    issuer: &IssuerClient,
     body: SecretString,
     proof: Option<SecretString>,
 ) -> Result<HttpAnswer> {
@@ -214,7 +214,7 @@ pub async fn refresh_grant(
             e
         }
     };
-    let endpoint = token_endpoint(judge).await?;
+    let endpoint = token_endpoint(issuer).await?;
     let proof = proof.as_ref().map(SecretString::secret);
     let response = post_form(&endpoint, body.secret(), Some(&bound), proof)
         .await
@@ -235,8 +235,8 @@ pub async fn refresh_grant(
     })
 }
 
-async fn introspect(judge: &Judge, token: &str) -> Result<Option<Introspection>> {
-    let Some(endpoint) = judge.introspection_endpoint.clone() else {
+async fn introspect(issuer: &IssuerClient, token: &str) -> Result<Option<Introspection>> {
+    let Some(endpoint) = issuer.introspection_endpoint.clone() else {
         return Ok(None);
     };
     let mut body = String::from("token=");
@@ -270,16 +270,20 @@ async fn fetch_jwks(url: &str) -> Result<KeySource> {
 }
 
 /// Checks a token's signature under the session's keys (rules 2–7).
-async fn check_signature(judge: &Judge, token: &str, opts: &mut VerifyOptions) -> Result<()> {
-    let jwks_url = jwks_url(judge).await?;
+async fn verify_signature(
+    issuer: &IssuerClient,
+    token: &str,
+    opts: &mut VerifyOptions,
+) -> Result<()> {
+    let jwks_url = jwks_url(issuer).await?;
     for fetched in [false, true] {
-        if judge.keys.borrow().is_none() || fetched {
+        if issuer.keys.borrow().is_none() || fetched {
             let Some(url) = &jwks_url else {
                 break;
             };
-            *judge.keys.borrow_mut() = Some(fetch_jwks(url).await?);
+            *issuer.keys.borrow_mut() = Some(fetch_jwks(url).await?);
         }
-        opts.key = judge.keys.borrow().clone();
+        opts.key = issuer.keys.borrow().clone();
         match verify::prepare(token, opts) {
             Err(e) if e.code() == ErrorCode::UnknownKey && !fetched && jwks_url.is_some() => {
                 continue
@@ -312,16 +316,16 @@ async fn check_signature(judge: &Judge, token: &str, opts: &mut VerifyOptions) -
 /// The checks the driver asked for: the signature under `signature`, then
 /// introspection; the introspection answer, if asked.
 pub async fn check_token(
-    judge: &Judge,
+    issuer: &IssuerClient,
     token: &SecretString,
     signature: Option<Box<VerifyOptions>>,
     introspect_it: bool,
 ) -> Result<Option<Introspection>> {
     if let Some(mut opts) = signature {
-        check_signature(judge, token.secret(), &mut opts).await?;
+        verify_signature(issuer, token.secret(), &mut opts).await?;
     }
     if introspect_it {
-        introspect(judge, token.secret()).await
+        introspect(issuer, token.secret()).await
     } else {
         Ok(None)
     }

@@ -3,7 +3,7 @@
 //! the token checks ([`Effect::CheckToken`]: the signature under the
 //! configured keys or the JWKS URL's — cached; an unknown `kid` re-fetches
 //! once — then introspection). The browser host does the same in
-//! `src/bindings/judge.rs`; here the checks are plain Rust (jsonwebtoken's
+//! `src/bindings/issuer.rs`; here the checks are plain Rust (jsonwebtoken's
 //! native backend) and each HTTP request goes out as one
 //! [`HttpRequest`] for the foreign host to send. The driver judges every
 //! answer.
@@ -23,12 +23,12 @@ use chat_auth::session::grant::form_encode;
 use chat_auth::session::machine::CallId;
 use chat_auth::wire::json::{self, Value};
 
-/// What the judge does next: feed the driver, or send a request and wait.
+/// What the issuer client does next: feed the driver, or send a request and wait.
 #[derive(Debug)]
 pub enum Step {
     /// Feed this to the driver.
     Feed(Input),
-    /// Send this; its answer comes back through [`Judge::answered`].
+    /// Send this; its answer comes back through [`IssuerClient::answered`].
     Send(HttpRequest),
 }
 
@@ -63,7 +63,7 @@ pub enum Answer {
 /// What one session's checks need from its options, its cached keys, and
 /// the exchanges on the wire.
 #[derive(Debug)]
-pub struct Judge {
+pub struct IssuerClient {
     keys: Option<KeySource>,
     jwks_url: Option<String>,
     token_endpoint: Option<String>,
@@ -72,11 +72,11 @@ pub struct Judge {
     next_exchange: u64,
 }
 
-impl Judge {
+impl IssuerClient {
     /// Reads the keys once: an unusable key is `invalid_config` now. This
     /// host has no issuer discovery: an `issuer` must come with
     /// `tokenEndpoint` and, when signatures are checked, its own keys.
-    pub fn new(config: &Config) -> Result<Judge> {
+    pub fn new(config: &Config) -> Result<IssuerClient> {
         let v = &config.validation;
         if config.issuer.is_some() && config.token_endpoint.is_none() {
             return Err(Error::invalid_config(
@@ -90,7 +90,7 @@ impl Judge {
                 "(or validation.jwks / validation.publicKey) is required next to 'issuer' in the mobile SDK (no metadata discovery)",
             ));
         }
-        Ok(Judge {
+        Ok(IssuerClient {
             keys: v.static_keys()?,
             jwks_url: v.jwks_url.clone(),
             token_endpoint: config.token_endpoint.clone(),

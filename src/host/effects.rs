@@ -1,14 +1,14 @@
 //! The browser host of one `ChatAuth`: feeds the [`Driver`] what happened
 //! and carries out its [`Effect`]s — timers, provider calls with an
-//! `AbortSignal`, the refresh grant and token checks ([`super::judge`]),
+//! `AbortSignal`, the refresh grant and token checks ([`super::issuer`]),
 //! `fetch` ([`super::transport`]), BroadcastChannel, Web Locks
 //! (`js/locks.js`), `sessionStorage`, wake listeners, event handlers and
 //! the promises of pending requests. It decides nothing. No `RefCell`
 //! borrow is held while JavaScript runs, so handlers and providers may call
 //! back into the SDK.
 
+use super::issuer::{self, IssuerClient};
 use super::js;
-use super::judge::{self, Judge};
 use super::transport::{self, FetchCall};
 use crate::error::ErrorCode;
 use crate::secret::SecretString;
@@ -125,7 +125,7 @@ pub struct Host {
     presence: RefCell<Option<Function>>,
     claims: RefCell<Option<(u64, JsValue)>>,
     /// The signature and introspection checks, with their keys.
-    judge: Judge,
+    issuer: IssuerClient,
     /// Option `dpop`: the private `CryptoKey` (non-extractable).
     proof_key: RefCell<Option<JsValue>>,
 }
@@ -137,7 +137,7 @@ impl Host {
         provider: Option<Function>,
         login_handler: Option<Function>,
         now_fn: Option<Function>,
-        judge: Judge,
+        issuer: IssuerClient,
     ) -> Result<Rc<Host>, JsValue> {
         // The channel's listener feeds the host, which does not exist yet.
         let slot: Rc<RefCell<Weak<Host>>> = Rc::new(RefCell::new(Weak::new()));
@@ -186,7 +186,7 @@ impl Host {
             locks: RefCell::new(Vec::new()),
             presence: RefCell::new(None),
             claims: RefCell::new(None),
-            judge,
+            issuer,
             proof_key: RefCell::new(None),
         });
         let weak = Rc::downgrade(&host);
@@ -304,7 +304,7 @@ impl Host {
             Effect::PostRefreshGrant { call, body, proof } => {
                 let host = self.clone();
                 spawn_local(async move {
-                    let input = match judge::refresh_grant(&host.judge, body, proof).await {
+                    let input = match issuer::refresh_grant(&host.issuer, body, proof).await {
                         Ok(answer) => Input::TokenEndpointAnswered { call, answer },
                         Err(error) => Input::TokenEndpointFailed { call, error },
                     };
@@ -320,7 +320,7 @@ impl Host {
                 let host = self.clone();
                 spawn_local(async move {
                     let result =
-                        judge::check_token(&host.judge, &token, signature, introspect).await;
+                        issuer::check_token(&host.issuer, &token, signature, introspect).await;
                     host.feed(Input::TokenChecked { call, result });
                 });
             }
