@@ -1,8 +1,6 @@
-//! Injected time. The core never reads the system clock itself, so every
-//! schedule and expiry rule runs under a manual clock in tests.
-
-use std::cell::Cell;
-use std::rc::Rc;
+//! Injected time. The core never reads the system clock itself: every
+//! function takes the current time as an argument, so every schedule and
+//! expiry rule is tested at chosen times.
 
 /// Milliseconds since the Unix epoch.
 pub type Millis = i64;
@@ -29,33 +27,6 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that moves only when told to; clones share one time.
-#[derive(Clone, Debug, Default)]
-pub struct ManualClock(Rc<Cell<Millis>>);
-
-impl ManualClock {
-    /// A clock standing at `now_ms`.
-    pub fn new(now_ms: Millis) -> ManualClock {
-        ManualClock(Rc::new(Cell::new(now_ms)))
-    }
-
-    /// Moves the clock forward (or back, for a negative `ms`).
-    pub fn advance(&self, ms: Millis) {
-        self.0.set(self.0.get() + ms);
-    }
-
-    /// Sets the clock.
-    pub fn set(&self, now_ms: Millis) {
-        self.0.set(now_ms);
-    }
-}
-
-impl Clock for ManualClock {
-    fn now_ms(&self) -> Millis {
-        self.0.get()
-    }
-}
-
 impl<F: Fn() -> Millis> Clock for F {
     fn now_ms(&self) -> Millis {
         self()
@@ -67,16 +38,6 @@ mod tests {
     use super::*;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
-
-    #[test]
-    fn manual_clock_clones_share_time() {
-        let a = ManualClock::new(1_000);
-        let b = a.clone();
-        a.advance(500);
-        assert_eq!(b.now_ms(), 1_500);
-        b.set(42);
-        assert_eq!(a.now_ms(), 42);
-    }
 
     #[test]
     fn closures_are_clocks() {

@@ -34,11 +34,10 @@ pub struct Jwt {
 pub struct Header {
     /// `alg`, exactly as written.
     pub alg: String,
-    /// `kid`, when it is a string.
-    pub kid: Option<String>,
     /// `typ`, when present (any JSON value: rule 5 judges it).
     pub typ: Option<Value>,
-    /// Every header member, in order.
+    /// Every header member, in order (key selection reads `kid` here, as
+    /// written: a non-string `kid` matches no key).
     pub members: Object,
 }
 
@@ -75,15 +74,9 @@ impl Jwt {
             Some(Value::String(a)) => a.clone(),
             _ => return Err(Error::malformed("JWT header has no string 'alg'")),
         };
-        let kid = members.get_str("kid").map(str::to_owned);
         let typ = members.get("typ").cloned();
         Ok(Jwt {
-            header: Header {
-                alg,
-                kid,
-                typ,
-                members,
-            },
+            header: Header { alg, typ, members },
             payload,
             signature,
             signing_input_len: h.len() + 1 + p.len(),
@@ -282,7 +275,7 @@ pub(crate) mod tests {
         );
         let jwt = Jwt::parse(&t, DEFAULT_MAX_TOKEN_BYTES).unwrap();
         assert_eq!(jwt.header().alg, "RS256");
-        assert_eq!(jwt.header().kid.as_deref(), Some("k1"));
+        assert_eq!(jwt.header().members.get_str("kid"), Some("k1"));
         assert_eq!(jwt.signature(), b"sig");
         let dot2 = t.rfind('.').unwrap();
         assert_eq!(jwt.signing_input(&t), &t.as_bytes()[..dot2]);

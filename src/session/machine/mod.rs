@@ -6,7 +6,7 @@
 //! start a provider call, abort one, wake waiting requests, ask the user to
 //! log in. Events for `auth.on` are queued and drained with
 //! [`Session::drain_events`]. No timers or I/O live here, so every rule is
-//! tested under a manual clock.
+//! tested at chosen times.
 //!
 //! One *cycle* is one refresh: its first call plus retries with backoff. At
 //! most one cycle exists at a time (single flight): every request that needs
