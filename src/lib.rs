@@ -15,8 +15,9 @@
 //! identifier rules), [`time`] (injected time) and [`profile`] (a server's
 //! check of a profile answer).
 //!
-//! The public contract for JavaScript is the SDK's API reference (README);
-//! natively, a server uses the same rules:
+//! The public contract for JavaScript is API.md, the design's API reference,
+//! kept outside this repository (the docs here cite its sections: "Errors",
+//! "Verification rules", …); natively, a server uses the same rules:
 //!
 //! ```
 //! use chat_auth::identifier::check_customer_id;

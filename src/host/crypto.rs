@@ -1,5 +1,5 @@
 //! Signature checks with the browser's WebCrypto: no crypto code in the wasm
-//! (SIZE.md: jsonwebtoken's rust_crypto would add ~160 KB gzip). Keys are
+//! (jsonwebtoken's rust_crypto would add ~160 KB gzip). Keys are
 //! imported as JWKs from the core's [`KeyMaterial`], so native and browser
 //! share one key parser; the core already checked lengths and ECDSA ranges.
 

@@ -3,8 +3,8 @@
 //!
 //! Why not serde_json: the verification rules need what serde_json's `Value`
 //! does not enforce (duplicate member names are an error, nesting is capped,
-//! numbers must be finite), and the wasm build must stay small (SIZE.md:
-//! serde_json ≈ 13 KB gzip). One reader on both targets keeps native and
+//! numbers must be finite), and the wasm build must stay small
+//! (serde_json ≈ 13 KB gzip). One reader on both targets keeps native and
 //! browser outcomes identical.
 
 use crate::error::{Error, Result};
