@@ -41,7 +41,7 @@ impl Object {
 
     /// The member named `name` unless it is absent or `null` (how options
     /// read an optional member).
-    pub fn get_present(&self, name: &str) -> Option<&Value> {
+    pub(crate) fn get_present(&self, name: &str) -> Option<&Value> {
         self.get(name).filter(|v| !matches!(v, Value::Null))
     }
 

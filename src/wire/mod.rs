@@ -1,7 +1,11 @@
 //! The wire formats, below everything else: a strict JSON reader and writer
-//! ([`json`]), strict unpadded base64url ([`base64url`]) and the decimal
-//! conversion the JSON reader needs for numbers. Nothing here knows about
-//! tokens or sessions.
+//! ([`json`]), strict unpadded base64url ([`base64url`]) and the exact
+//! decimal conversion the JSON reader uses for numbers (crate-private).
+//! Nothing here knows about tokens or sessions.
+//!
+//! [`json`] and [`base64url`] are public because servers and tests speak
+//! chat-auth's JSON with them (`VerifyOptions::from_json` takes a parsed
+//! [`json::Object`]); what only the crate uses is `pub(crate)`.
 
 pub mod base64url;
 mod decimal;
