@@ -47,6 +47,7 @@ mod tests {
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
+    #[cfg(not(target_arch = "wasm32"))]
     const DAY: Millis = 86_400_000;
 
     fn times(received_at: Millis, expires_at: Millis) -> TokenTimes {
