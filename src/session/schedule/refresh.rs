@@ -41,7 +41,7 @@ pub struct TokenTimes {
     /// When the SDK received the token.
     pub received_at: Millis,
     /// When the token expires, already corrected for the issuer's clock
-    /// offset ([`corrected_expiry`]).
+    /// offset ([`corrected_expiry`](super::corrected_expiry)).
     pub expires_at: Millis,
 }
 
