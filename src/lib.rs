@@ -2,18 +2,20 @@
 //!
 //! Customer authentication for web chat: a pure Rust core, with time as an
 //! input, and one thin wasm-bindgen host (wasm32 only) that carries out the
-//! core's effects. The folders are the layers, each using only those before
-//! it: [`wire`] reads and writes the wire formats (strict JSON, base64url,
-//! decimals); [`jose`] is the token layer on top of it (algorithms, JWTs,
-//! keys, the verification rules, DPoP); [`options`] parses the SDK's
-//! options; [`session`] is the customer's session (admitting provider and
-//! token-endpoint answers, the refresh schedule, the state machine and the
-//! [`session::driver`] that makes every decision of the browser host); and
-//! `host` (wasm32 only) executes the driver's effects in the browser and
-//! decides nothing. Beside the layers: [`error`] (one error type with stable
-//! codes), [`secret`] (redacted strings), [`identifier`] (customer
+//! core's effects. The folders are the layers, wire ← jose ← options ← session
+//! ← host, each using only the ones before it: [`wire`] reads and writes the
+//! wire formats (strict JSON, base64url, decimals); [`jose`] is the token layer
+//! (algorithms, JWTs, keys, the verification rules, DPoP); [`options`] reads
+//! the SDK's options (the one exception to the order: the refresh policy and
+//! grant parameters it fills are defined in [`session`]); [`session`] is the
+//! customer's session (admitting provider and token-endpoint answers, the
+//! refresh schedule, the state machine and the [`session::driver`] that makes
+//! every decision of a host); and `host` (wasm32 only) executes the driver's
+//! effects in the browser and decides nothing. Beside the layers, used by all:
+//! [`error`] (one error type with stable codes; its clock evidence is the
+//! schedule's), [`secret`] (redacted strings), [`identifier`] (customer
 //! identifier rules), [`time`] (injected time) and [`profile`] (a server's
-//! check of a profile answer).
+//! check of a UserProfile answer).
 //!
 //! The public contract for JavaScript is API.md, the design's API reference,
 //! kept outside this repository (the docs here cite its sections: "Errors",

@@ -10,3 +10,13 @@
 pub mod base64url;
 mod decimal;
 pub mod json;
+
+/// `parts` joined (`[..].concat()` without its generic machinery: size), for
+/// the JSON and header text the crate writes.
+pub(crate) fn cat(parts: &[&str]) -> String {
+    let mut out = String::new();
+    for part in parts {
+        out.push_str(part);
+    }
+    out
+}

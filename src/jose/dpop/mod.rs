@@ -63,7 +63,7 @@ pub fn access_token_hash(token: &str) -> String {
 pub fn thumbprint(material: &KeyMaterial) -> Option<String> {
     let b = base64url::encode;
     let canonical = match material {
-        KeyMaterial::Ec { curve, x, y } => crate::session::driver::cat(&[
+        KeyMaterial::Ec { curve, x, y } => crate::wire::cat(&[
             r#"{"crv":""#,
             curve.jwk_name(),
             r#"","kty":"EC","x":""#,
@@ -72,15 +72,11 @@ pub fn thumbprint(material: &KeyMaterial) -> Option<String> {
             &b(y),
             r#""}"#,
         ]),
-        KeyMaterial::Rsa { n, e } => crate::session::driver::cat(&[
-            r#"{"e":""#,
-            &b(e),
-            r#"","kty":"RSA","n":""#,
-            &b(n),
-            r#""}"#,
-        ]),
+        KeyMaterial::Rsa { n, e } => {
+            crate::wire::cat(&[r#"{"e":""#, &b(e), r#"","kty":"RSA","n":""#, &b(n), r#""}"#])
+        }
         KeyMaterial::Ed25519 { x } => {
-            crate::session::driver::cat(&[r#"{"crv":"Ed25519","kty":"OKP","x":""#, &b(x), r#""}"#])
+            crate::wire::cat(&[r#"{"crv":"Ed25519","kty":"OKP","x":""#, &b(x), r#""}"#])
         }
         KeyMaterial::Secret(_) => return None,
     };
@@ -159,7 +155,7 @@ impl ProofKey {
     /// The key's RFC 7638 thumbprint: the `cnf.jkt` a bound token carries.
     pub fn thumbprint(&self) -> String {
         sha256_b64(
-            crate::session::driver::cat(&[
+            crate::wire::cat(&[
                 r#"{"crv":"P-256","kty":"EC","x":""#,
                 &self.x,
                 r#"","y":""#,
@@ -172,7 +168,7 @@ impl ProofKey {
 
     /// The proof header: `typ`, `alg` ES256 and the public `jwk`.
     fn header_json(&self) -> String {
-        crate::session::driver::cat(&[
+        crate::wire::cat(&[
             r#"{"typ":"dpop+jwt","alg":"ES256","jwk":{"kty":"EC","crv":"P-256","x":""#,
             &self.x,
             r#"","y":""#,
@@ -226,7 +222,7 @@ impl ProofClaims {
 /// The JWS signing input of a proof by `key` with `claims`: ASCII
 /// `base64url(header).base64url(payload)`, what ES256 signs.
 pub fn signing_input(key: &ProofKey, claims: &ProofClaims) -> String {
-    crate::session::driver::cat(&[
+    crate::wire::cat(&[
         &base64url::encode(key.header_json().as_bytes()),
         ".",
         &base64url::encode(claims.payload_json().as_bytes()),
@@ -239,7 +235,7 @@ pub fn assemble(signing_input: &str, signature: &[u8]) -> Result<String> {
     if signature.len() != 64 {
         return Err(invalid("signature", "the proof signature is not 64 bytes"));
     }
-    Ok(crate::session::driver::cat(&[
+    Ok(crate::wire::cat(&[
         signing_input,
         ".",
         &base64url::encode(signature),

@@ -36,6 +36,7 @@ use crate::session::machine::{
 };
 use crate::session::schedule::{self, ClockEvidence, MAX_TIMER_MS};
 use crate::time::Millis;
+use crate::wire::cat;
 use tabs::Tabs;
 
 pub use proofs::{is_nonce_challenge, DpopAnswer, ProofId, ProofTarget};
@@ -701,15 +702,6 @@ pub fn is_uuid_v4(s: &str) -> bool {
             14 => *c == b'4',
             _ => c.is_ascii_hexdigit() && !c.is_ascii_uppercase(),
         })
-}
-
-/// `parts` joined (`[..].concat()` without its generic machinery: size).
-pub(crate) fn cat(parts: &[&str]) -> String {
-    let mut out = String::new();
-    for part in parts {
-        out.push_str(part);
-    }
-    out
 }
 
 /// The headers for a request with `credential` (or anonymously).

@@ -29,12 +29,13 @@
 //! Locks that fail count as missing from then on: a call waiting for the
 //! lock goes ahead in this tab alone.
 
-use super::{cat, LockId};
+use super::LockId;
 use crate::options::Config;
 use crate::secret::SecretString;
 use crate::session::admit;
 use crate::session::machine::{Credential, Session};
 use crate::time::Millis;
+use crate::wire::cat;
 use crate::wire::json::{self, Object, Value};
 
 const REFRESH_LOCK: &str = "chat-auth:refresh:";
