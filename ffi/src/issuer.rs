@@ -5,7 +5,7 @@
 //! once — then introspection). The browser host does the same in
 //! `src/host/issuer.rs`; here the checks are plain Rust (jsonwebtoken's
 //! native backend) and each HTTP request goes out as one
-//! [`HttpRequest`] for the foreign host to send. The driver judges every
+//! [`HttpRequest`] for the foreign host to send. The driver admits every
 //! answer.
 //!
 //! [`Effect::PostRefreshGrant`]: chat_auth::session::driver::Effect::PostRefreshGrant

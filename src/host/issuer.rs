@@ -4,7 +4,7 @@
 //! JWKS URL — cached; an unknown `kid` re-fetches once — and the
 //! introspection endpoint), the issuer's metadata (cached per page) — and
 //! `verifyToken`. The fetches are retried with [`crate::session::fetch_retry`]'s
-//! bounded backoff. The driver judges every answer.
+//! bounded backoff. The driver admits every answer.
 
 use super::crypto;
 use super::js;
@@ -200,7 +200,7 @@ fn header(response: &Response, name: &str) -> Option<String> {
 /// received, `network` when it cannot be had, `refresh_failed` when no
 /// token endpoint is known, `provider_timeout` when the POST (answer body
 /// included) did not finish within [`GRANT_TIMEOUT_MS`] of the effect and
-/// was aborted. The driver judges the answer.
+/// was aborted. The driver admits the answer.
 pub async fn refresh_grant(
     issuer: &IssuerClient,
     body: SecretString,

@@ -110,7 +110,7 @@ impl ChatAuth {
                 "options must be an object",
             ));
         }
-        // JSON drops functions: judge function-valued keys here.
+        // JSON drops functions: check function-valued keys here.
         for key in Object::keys(options.unchecked_ref::<Object>()).iter() {
             let key = key.as_string().unwrap_or_default();
             if js::get(&options, &key).is_function() && !FUNCTION_OPTIONS.contains(&key.as_str()) {
