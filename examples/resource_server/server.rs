@@ -169,7 +169,7 @@ fn serve(api: &Api, stream: TcpStream) -> std::io::Result<()> {
                     },
                 };
                 let url = format!("{}{}", api.origin, path);
-                match api.judge(&presented, &method, &url) {
+                match api.authenticate(&presented, &method, &url) {
                     Ok((sub, exp)) => {
                         let mut body = String::from("{\"sub\":");
                         json::write_string(&mut body, &sub);
@@ -220,7 +220,7 @@ fn respond(
 impl Api {
     /// Validates the request's token (and, in `dpop` mode, its proof);
     /// `(sub, exp)` or the chat-auth code.
-    fn judge(
+    fn authenticate(
         &self,
         presented: &Presented,
         method: &str,

@@ -11,7 +11,7 @@ use chat_auth_server::tokens::Validator;
 use std::path::Path;
 
 #[test]
-fn the_server_judges_every_vector_like_the_crate() {
+fn the_server_verifies_every_vector_like_the_crate() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
