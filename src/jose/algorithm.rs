@@ -149,7 +149,7 @@ const P384_PRIME: [u8; 48] = [
     0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff,
 ];
 /// The Ed25519 group order L = 2^252 + 27742317777372353535851937790883648493, big-endian.
-pub(crate) const ED25519_ORDER: [u8; 32] = [
+const ED25519_ORDER: [u8; 32] = [
     0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
     0x14, 0xde, 0xf9, 0xde, 0xa2, 0xf7, 0x9c, 0xd6, 0x58, 0x12, 0x63, 0x1a, 0x5c, 0xf5, 0xd3, 0xed,
 ];
@@ -206,4 +206,36 @@ pub(crate) fn ed25519_scalar_ok(s_le: &[u8]) -> bool {
         *dst = *src;
     }
     be_less(&be, &ED25519_ORDER)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn algorithm_names_round_trip_case_sensitively() {
+        for a in Algorithm::ALL {
+            assert_eq!(Algorithm::parse(a.as_str()), Some(a));
+        }
+        for bad in [
+            "none", "None", "NONE", "rs256", "Rs256", "ES512", "HS1", "", "RS256 ",
+        ] {
+            assert_eq!(Algorithm::parse(bad), None, "{bad}");
+        }
+        assert_eq!(Algorithm::PS384.hash_len(), 48);
+        assert_eq!(Algorithm::ES384.curve(), Some(Curve::P384));
+        assert_eq!(Algorithm::EdDSA.scheme(), Scheme::EdDsa);
+    }
+
+    #[test]
+    fn ed25519_scalar_bound() {
+        let mut l_le: Vec<u8> = ED25519_ORDER.iter().rev().copied().collect();
+        assert!(!ed25519_scalar_ok(&l_le));
+        l_le[0] -= 1;
+        assert!(ed25519_scalar_ok(&l_le));
+        assert!(ed25519_scalar_ok(&[0; 32]));
+        assert!(!ed25519_scalar_ok(&[0; 31]));
+    }
 }
