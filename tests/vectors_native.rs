@@ -4,9 +4,9 @@
 
 #![cfg(not(target_arch = "wasm32"))]
 
-use chat_auth::clock::Millis;
-use chat_auth::json::{self, Object, Value};
-use chat_auth::verify::{verify_token, VerifyOptions};
+use chat_auth::jose::verify::{verify_token, VerifyOptions};
+use chat_auth::time::Millis;
+use chat_auth::wire::json::{self, Object, Value};
 use std::path::Path;
 
 fn run(options: &Object, token: &str, now: Millis) -> Result<Object, &'static str> {

@@ -5,8 +5,8 @@
 //! natively: the same files, the same expectations.
 #![cfg(target_arch = "wasm32")]
 
-use chat_auth::json::{self, Value};
 use chat_auth::verify_token;
+use chat_auth::wire::json::{self, Value};
 use js_sys::{Function, Object, Reflect};
 use std::collections::BTreeMap;
 use wasm_bindgen::prelude::*;

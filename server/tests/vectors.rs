@@ -5,13 +5,13 @@
 
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
-use chat_auth::json::{self, Value};
+use chat_auth::wire::json::{self, Value};
 use chat_auth_server::api::ApiError;
 use chat_auth_server::tokens::Validator;
 use std::path::Path;
 
 #[test]
-fn the_server_judges_every_vector_like_the_crate() {
+fn the_server_verifies_every_vector_like_the_crate() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
