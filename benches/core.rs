@@ -4,9 +4,9 @@
 //! Tokens, keys and options come from tests/vectors/algorithms.json, so the
 //! benchmarks run exactly what the vector tests check.
 
-use chat_auth::schedule::{self, RefreshPolicy, TokenTimes};
-use chat_auth::token;
-use chat_auth::verify::{self, VerifyOptions};
+use chat_auth::jose::token;
+use chat_auth::jose::verify::{self, VerifyOptions};
+use chat_auth::session::schedule::{self, RefreshPolicy, TokenTimes};
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 
@@ -57,10 +57,14 @@ fn schedule(c: &mut Criterion) {
         received_at: 1_700_000_000_000,
         expires_at: 1_700_003_600_000,
     };
-    c.bench_function("schedule/refresh_at + next", |b| {
+    // What the session computes for each token (the refresh time) and for
+    // each failed refresh (the retry, moved by a `Retry-After`).
+    c.bench_function("schedule/refresh_at + retry_at", |b| {
         b.iter(|| {
             let at = schedule::refresh_at(black_box(&times), &policy, 0.5);
-            schedule::next(black_box(1_700_000_100_000), Some(&times), Some(at), None)
+            let now = black_box(1_700_000_100_000);
+            let retry = schedule::retry_at(now, 2, Some(times.expires_at));
+            (at, schedule::honour_retry_after(retry, now, Some(5_000)))
         })
     });
 }

@@ -2,7 +2,7 @@
 // npm run build: `wasm-pack build --target web --release` into pkg/, then scripts/postbuild.mjs.
 //
 // Runs wasm-pack with node_modules/.bin first on PATH, so it optimises with
-// binaryen 132's wasm-opt (Debian's 108 produces modules that fail to load, SIZE.md),
+// binaryen 132's wasm-opt (Debian's 108 produces modules that fail to load),
 // and with `--mode no-install`, so wasm-pack never downloads wasm-bindgen or
 // wasm-opt by itself: `npm run setup` installs them. Extra arguments go to
 // wasm-pack (e.g. `npm run build -- --dev`).

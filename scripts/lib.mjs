@@ -11,7 +11,7 @@ export const CARGO_BIN = join(process.env.CARGO_HOME || join(homedir(), '.cargo'
 
 /**
  * The environment every tool runs in: node_modules/.bin first (so wasm-pack
- * finds binaryen 132's wasm-opt, never Debian's 108 — see SIZE.md), then
+ * finds binaryen 132's wasm-opt, never Debian's 108, whose output fails to load), then
  * cargo's bin folder (wasm-pack, wasm-bindgen), then the inherited PATH.
  */
 export function toolEnv(extra = {}) {
@@ -53,7 +53,7 @@ export function which(name, env = toolEnv()) {
   return null;
 }
 
-/** `wasm-opt --version` must say 132: Debian's 108 breaks wasm-bindgen 0.2.130 output (SIZE.md). */
+/** `wasm-opt --version` must say 132: Debian's 108 breaks wasm-bindgen 0.2.130 output. */
 export function checkWasmOpt() {
   const path = which('wasm-opt');
   const version = path && capture(path, ['--version']);

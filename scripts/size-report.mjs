@@ -8,7 +8,8 @@
 // the name section, and the data section's size, and prints
 //   - the section sizes, and the gzip -9 of the module without its custom sections (≈ the shipped one);
 //   - the top N functions;
-//   - a by-module table: src/bindings/* and each core module, then std/core/alloc (fmt, str, panic …),
+//   - by group (each layer: src/wire, src/jose, src/options, src/session, src/host, the top-level files) and a
+//     by-module table (each file or folder under src/, as `session/driver`), then std/core/alloc (fmt, str, panic …),
 //     the dependencies (js_sys, wasm_bindgen, talc …) and wasm-bindgen's generated shims;
 //   - the panic sites left, by source file (each links a Location and keeps core::fmt's panic path).
 // It writes the same figures to target/size-report/report.json; `--compare OLD.json` prints the
@@ -18,9 +19,9 @@
 //   npm run size:report -- --top 80           more functions
 //   npm run size:report -- --no-build         report on the last build in target/size-report/
 //   npm run size:report -- --strings 40       also the 40 longest printable runs in the data section
-//   npm run size:report -- --module keys      only the functions of one module (as named in the table)
+//   npm run size:report -- --module jose/keys/pem   only the functions of one module (as named in the table)
 //   npm run size:report -- --compare before.json   (per module, then the functions that changed most)
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { checkWasmOpt, ROOT, run } from './lib.mjs';
@@ -237,19 +238,39 @@ function panicSites(image) {
 // ------------------------------------------------------------------ which module a function is
 const STD_CRATES = new Set(['core', 'alloc', 'std']);
 
+/** The crate's modules as `chat_auth` paths (`session::driver::tabs`), read from src/'s files. */
+function crateModules(dir = join(ROOT, 'src'), prefix = []) {
+  const found = new Set();
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.isDirectory()) {
+      if (entry.name === 'tests') continue;
+      found.add([...prefix, entry.name].join('::'));
+      for (const m of crateModules(join(dir, entry.name), [...prefix, entry.name])) found.add(m);
+    } else if (entry.name.endsWith('.rs') && !['lib.rs', 'mod.rs', 'tests.rs'].includes(entry.name)) {
+      found.add([...prefix, entry.name.slice(0, -3)].join('::'));
+    }
+  }
+  return found;
+}
+const CRATE_MODULES = crateModules();
+
 /**
- * The module a function belongs to: the first `chat_auth::…` path its name mentions (so
- * `drop_in_place<chat_auth::session::Session>` counts for session, where the bytes come from), else
- * `core::fmt` / `alloc::string` … for std's crates, else the dependency crate, else wasm-bindgen's
- * generated shims (`__wbg_…`, export wrappers) and compiler builtins (memcpy …).
+ * The module a function belongs to: the longest module of the crate that the first `chat_auth::…`
+ * path in its name starts with, written as a path under src/ (`session/driver/tabs`; so
+ * `drop_in_place<chat_auth::session::machine::Session>` counts for session/machine, where the bytes come
+ * from; `lib.rs` for the crate root), else `core::fmt` / `alloc::string` … for std's crates, else the
+ * dependency crate, else wasm-bindgen's generated shims (`__wbg_…`, export wrappers) and compiler builtins
+ * (memcpy …).
  */
 export function moduleOf(name) {
-  // A lowercase segment followed by `::` is a module (a file); anything else is an item of the parent.
-  const own = name.match(/(?<![\w])chat_auth::(?:(bindings)::)?([A-Za-z_][A-Za-z0-9_]*)(::)?/);
+  const own = name.match(/(?<![\w])chat_auth((?:::[A-Za-z_][A-Za-z0-9_]*)+)/);
   if (own) {
-    const isModule = /^[a-z]/.test(own[2]) && own[3] !== undefined;
-    if (own[1]) return isModule ? `bindings/${own[2]}` : 'bindings (mod.rs)';
-    return isModule ? own[2] : 'lib.rs';
+    const segments = own[1].slice(2).split('::');
+    for (let n = segments.length; n > 0; n--) {
+      const path = segments.slice(0, n).join('::');
+      if (CRATE_MODULES.has(path)) return path.replaceAll('::', '/');
+    }
+    return 'lib.rs';
   }
   if (/^(__rustc|memcpy|memmove|memset|memcmp|__multi3|__udivti3|__umodti3|__ashlti3|__lshrti3)/.test(name)) return 'compiler_builtins';
   const path = name.match(/(?<![\w])([a-z_][a-z0-9_]*)::([A-Za-z_][A-Za-z0-9_]*)/);
@@ -257,13 +278,15 @@ export function moduleOf(name) {
   return 'wasm-bindgen shims';
 }
 
-/** A group for the summary: the shell, the core, std, dependencies, generated. */
+/** A group for the summary: each layer of the crate (its folder under src/), std, dependencies, generated. */
 function groupOf(module) {
-  if (module.startsWith('bindings')) return 'shell (src/bindings)';
   if (module.includes('::') || module === 'compiler_builtins') return 'std (core/alloc/std)';
   if (module === 'wasm-bindgen shims') return 'wasm-bindgen shims';
   if (/^(js_sys|web_sys|wasm_bindgen|wasm_bindgen_futures|talc|gloo_timers|gloo_utils|once_cell)$/.test(module)) return 'dependencies';
-  return 'core (src/*.rs)';
+  const layer = module.split('/')[0];
+  if (layer === 'host') return 'host (src/host)';
+  if (['wire', 'jose', 'options', 'session'].includes(layer)) return `core: src/${layer}`;
+  return 'core: src/*.rs';
 }
 
 // `::h0123…` hashes and `core[c593…]` crate disambiguators say nothing to a reader.

@@ -49,7 +49,7 @@ const TIERS = {
   setup: () => [process.execPath, ['scripts/setup.mjs']],
   fmt: () => ['cargo', ['fmt', '--check']],
   clippy: () => ['cargo', ['clippy', '--workspace', '--all-targets', '--', '-D', 'warnings']],
-  // The wasm shell (src/bindings) only compiles for wasm32: lint it there too,
+  // The wasm shell (src/host) only compiles for wasm32: lint it there too,
   // with the tests as the wasm tier builds them (native-only parts cfg'd out).
   'clippy-wasm': () => ['cargo', ['clippy', '--target', 'wasm32-unknown-unknown', '--lib', '--tests', '--', '-D', 'warnings']],
   native: () => ['cargo', ['test', '--workspace']],

@@ -3,7 +3,7 @@
 //! Messages are built from static pieces and option names only: a token,
 //! refresh token or secret never reaches an error message.
 
-use crate::schedule::ClockEvidence;
+use crate::session::schedule::ClockEvidence;
 use std::borrow::Cow;
 use std::fmt;
 
@@ -238,7 +238,7 @@ impl Error {
 
     /// The same error with what its token showed of the issuer's clock (a
     /// token refused as `expired`): the session keeps it as evidence for the
-    /// next answer ([`crate::schedule::issuer_clock_offset`]).
+    /// next answer ([`crate::session::schedule::issuer_clock_offset`]).
     pub fn with_clock_evidence(mut self, evidence: ClockEvidence) -> Error {
         self.0.clock_evidence = Some(evidence);
         self

@@ -337,7 +337,7 @@ pub fn opaque_customer_id(secret: &[u8], user_id: &str) -> Result<String> {
         return Err(invalid("opaque_customer_id: the user id is empty"));
     }
     let mac = hmac_sha256(secret, user_id.as_bytes())?;
-    Ok(crate::base64url::encode(&mac))
+    Ok(crate::wire::base64url::encode(&mac))
 }
 
 /// Raw HMAC-SHA256, without the secret-length policy (for test vectors).
@@ -531,7 +531,7 @@ mod tests {
         assert_ne!(id, opaque_customer_id(&a, "user-2").unwrap());
         assert_ne!(id, opaque_customer_id(&b, "user-1").unwrap());
         assert_eq!(
-            crate::base64url::decode(id.as_bytes()).unwrap(),
+            crate::wire::base64url::decode(id.as_bytes()).unwrap(),
             hmac_sha256(&a, b"user-1").unwrap()
         );
     }

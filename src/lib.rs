@@ -1,13 +1,25 @@
 //! # chat-auth
 //!
-//! Customer authentication for web chat. A pure Rust core (customer
-//! identifiers, tokens, claims, expiry, refresh policy, the session state
-//! machine and the [`driver`] that makes every decision of the browser
-//! shell, all with time as an input) and one thin wasm-bindgen shell
-//! (`bindings`, wasm32 only) that carries out the driver's effects.
+//! Customer authentication for web chat: a pure Rust core, with time as an
+//! input, and one thin wasm-bindgen host (wasm32 only) that carries out the
+//! core's effects. The folders are the layers, wire ← jose ← options ← session
+//! ← host, each using only the ones before it: [`wire`] reads and writes the
+//! wire formats (strict JSON, base64url, decimals); [`jose`] is the token layer
+//! (algorithms, JWTs, keys, the verification rules, DPoP); [`options`] reads
+//! the SDK's options (the one exception to the order: the refresh policy and
+//! grant parameters it fills are defined in [`session`]); [`session`] is the
+//! customer's session (admitting provider and token-endpoint answers, the
+//! refresh schedule, the state machine and the [`session::driver`] that makes
+//! every decision of a host); and `host` (wasm32 only) executes the driver's
+//! effects in the browser and decides nothing. Beside the layers, used by all:
+//! [`error`] (one error type with stable codes; its clock evidence is the
+//! schedule's), [`secret`] (redacted strings), [`identifier`] (customer
+//! identifier rules), [`time`] (injected time) and [`profile`] (a server's
+//! check of a UserProfile answer).
 //!
-//! The public contract for JavaScript is `API.md`; natively, a server uses the
-//! same rules:
+//! The public contract for JavaScript is API.md, the design's API reference,
+//! kept outside this repository (the docs here cite its sections: "Errors",
+//! "Verification rules", …); natively, a server uses the same rules:
 //!
 //! ```
 //! use chat_auth::identifier::check_customer_id;
@@ -20,31 +32,18 @@
 //! ```
 #![deny(missing_docs)]
 
-pub mod admit;
-pub mod base64url;
-pub mod clock;
-pub mod config;
-pub mod context;
-mod decimal;
-pub mod discovery;
-pub mod dpop;
-pub mod driver;
 pub mod error;
-pub mod fetch_retry;
-pub mod grant;
 pub mod identifier;
-pub mod json;
-pub mod keys;
+pub mod jose;
+pub mod options;
 pub mod profile;
-pub mod schedule;
 pub mod secret;
 pub mod session;
-mod sha256;
-pub mod token;
-pub mod verify;
+pub mod time;
+pub mod wire;
 
 #[cfg(target_arch = "wasm32")]
-mod bindings;
+mod host;
 
 // `wasm-pack test --headless --chrome` runs the unit tests in the browser, the
 // wasm build's only host (a test binary has one host, so `--node` skips them).
@@ -58,6 +57,6 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 #[global_allocator]
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 #[cfg(target_arch = "wasm32")]
-pub use bindings::{check_customer_id, decode_token, install_asapp, verify_token, ChatAuth};
+pub use host::{check_customer_id, decode_token, install_asapp, verify_token, ChatAuth};
 
 pub use error::{Error, ErrorCode, Result};

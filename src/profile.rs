@@ -5,7 +5,7 @@
 //! customer. The outcome uses the crate's stable codes.
 //!
 //! ```
-//! use chat_auth::json::parse_object;
+//! use chat_auth::wire::json::parse_object;
 //! use chat_auth::profile::{validate_profile, ProfileRules, TokenFacts};
 //! use chat_auth::ErrorCode;
 //!
@@ -21,16 +21,16 @@
 //! # Ok::<(), chat_auth::Error>(())
 //! ```
 
-use crate::clock::Millis;
 use crate::error::{Error, ErrorCode, Result};
 use crate::identifier::check_customer_id;
-use crate::json::{Object, Value};
-use crate::token::Claims;
+use crate::jose::token::Claims;
+use crate::time::Millis;
+use crate::wire::json::{Object, Value};
 
 /// What the server knows about the token the customer presented.
 #[derive(Clone, Copy, Debug)]
 pub enum TokenFacts<'a> {
-    /// The claims of a JWT that passed [`crate::verify::verify_token`].
+    /// The claims of a JWT that passed [`crate::jose::verify::verify_token`].
     Jwt(&'a Claims),
     /// An opaque token's RFC 7662 introspection answer (`active`, `exp`,
     /// and the customer claim are read).
@@ -170,7 +170,7 @@ pub fn validate_profile(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::json::parse_object;
+    use crate::wire::json::parse_object;
 
     const NOW: Millis = 1_900_000_000_000;
     const ID: &str = "c_8f3a9b2e";

@@ -17,7 +17,7 @@
 //!   (js/react.d.ts, README) name the ones it listens to.
 #![cfg(not(target_arch = "wasm32"))]
 
-use chat_auth::driver::EVENTS;
+use chat_auth::session::driver::EVENTS;
 use chat_auth::ErrorCode;
 
 fn read(path: &str) -> String {

@@ -2,7 +2,7 @@
 //! point 4; issue 13).
 //!
 //! Every page runs the very session driver the browser host runs
-//! ([`chat_auth::driver::Driver`]: commands in, effects out). The simulation
+//! ([`chat_auth::session::driver::Driver`]: commands in, effects out). The simulation
 //! plays only the outside world ([`world`]): the clock and event queue, a
 //! machine that sleeps (timers frozen or not, wake events or none), the
 //! network, the app's requests, the site's context provider, the token
@@ -33,7 +33,7 @@ mod shrink;
 #[path = "simulation/world.rs"]
 mod world;
 
-use chat_auth::driver::WAKE_CHECK_MS;
+use chat_auth::session::driver::WAKE_CHECK_MS;
 use report::{print_table, report_failure, FamilyTotals};
 use scenario::{Family, Scenario, FAMILIES};
 use shrink::{run_scenario, trace_scenario};

@@ -5,9 +5,9 @@
 
 #![cfg(not(target_arch = "wasm32"))]
 
-use chat_auth::clock::Millis;
-use chat_auth::json::{Object, Value};
-use chat_auth::verify::{verify_token, VerifyOptions};
+use chat_auth::jose::verify::{verify_token, VerifyOptions};
+use chat_auth::time::Millis;
+use chat_auth::wire::json::{Object, Value};
 use chat_auth_vectors::same;
 
 fn run(options: &Object, token: &str, now: Millis) -> Result<Object, &'static str> {

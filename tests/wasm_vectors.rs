@@ -6,8 +6,8 @@
 //! natively: the same files, the same expectations.
 #![cfg(target_arch = "wasm32")]
 
-use chat_auth::json;
 use chat_auth::verify_token;
+use chat_auth::wire::json;
 use chat_auth_vectors::{same, to_json, Case};
 use js_sys::{Function, Object, Reflect};
 use std::collections::BTreeMap;

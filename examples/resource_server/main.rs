@@ -14,7 +14,7 @@
 //!   A DPoP-bound token (`cnf.jkt`) sent as `Bearer` is refused (`dpop_bound`).
 //!   With `dpop` (RFC 9449) every token must be bound and come as
 //!   `Authorization: DPoP <token>` with one `DPoP` proof, checked by
-//!   `chat_auth::dpop::validate_proof` (htm, htu, `ath`, `iat`, `cnf.jkt`,
+//!   `chat_auth::jose::dpop::validate_proof` (htm, htu, `ath`, `iat`, `cnf.jkt`,
 //!   `jti` against an in-memory replay cache); refusals say
 //!   `WWW-Authenticate: DPoP error="invalid_token"`;
 //! - `GET /stats`: `{"requests","valid","proven","jkts","refused":{code: n}}`

@@ -1,10 +1,10 @@
 //! The resource server itself (native only: it validates with
-//! `chat_auth::verify::verify_token` and `chat_auth::dpop::validate_proof`,
+//! `chat_auth::jose::verify::verify_token` and `chat_auth::jose::dpop::validate_proof`,
 //! which the wasm build does not have).
 
-use chat_auth::dpop::{self, MemoryReplayCache, ProofRequirements};
-use chat_auth::json;
-use chat_auth::verify::{verify_token, VerifyOptions};
+use chat_auth::jose::dpop::{self, MemoryReplayCache, ProofRequirements};
+use chat_auth::jose::verify::{verify_token, VerifyOptions};
+use chat_auth::wire::json;
 use chat_auth::ErrorCode;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -169,7 +169,7 @@ fn serve(api: &Api, stream: TcpStream) -> std::io::Result<()> {
                     },
                 };
                 let url = format!("{}{}", api.origin, path);
-                match api.judge(&presented, &method, &url) {
+                match api.authenticate(&presented, &method, &url) {
                     Ok((sub, exp)) => {
                         let mut body = String::from("{\"sub\":");
                         json::write_string(&mut body, &sub);
@@ -220,7 +220,7 @@ fn respond(
 impl Api {
     /// Validates the request's token (and, in `dpop` mode, its proof);
     /// `(sub, exp)` or the chat-auth code.
-    fn judge(
+    fn authenticate(
         &self,
         presented: &Presented,
         method: &str,

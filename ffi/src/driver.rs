@@ -1,5 +1,5 @@
-//! [`SessionDriver`]: the session driver (`chat_auth::driver`) for a
-//! foreign host, with the checks of [`crate::judge`] folded in, so the host
+//! [`SessionDriver`]: the session driver (`chat_auth::session::driver`) for a
+//! foreign host, with the checks of [`crate::issuer`] folded in, so the host
 //! sees only I/O: replies to its requests, provider calls, HTTP requests,
 //! the timer, events, the login handler and storage.
 //!
@@ -11,18 +11,18 @@
 //! effects in the order [`SessionDriver::poll`] gives them (the Kotlin host
 //! feeds and polls under one lock).
 
-use crate::judge::{Answer, Judge, Step};
+use crate::issuer::{Answer, IssuerClient, Step};
 use crate::FfiError;
-use chat_auth::clock::Millis;
-use chat_auth::config::Config;
-use chat_auth::driver::{
+use chat_auth::error::{Error, ErrorCode};
+use chat_auth::options::Config;
+use chat_auth::secret::SecretString;
+use chat_auth::session::driver::{
     self, DpopAnswer, Driver, Effect, Entropy, Environment, HttpAnswer, Input, ProviderFailure,
     Reply, StorageKey,
 };
-use chat_auth::error::{Error, ErrorCode};
-use chat_auth::json;
-use chat_auth::secret::SecretString;
-use chat_auth::session::Event;
+use chat_auth::session::machine::Event;
+use chat_auth::time::Millis;
+use chat_auth::wire::json;
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};
 
@@ -364,8 +364,8 @@ pub enum HostEffect {
 
 struct Inner {
     driver: Driver,
-    judge: Judge,
-    /// Effects of the judge's own, ahead of the driver's.
+    issuer: IssuerClient,
+    /// Effects of the issuer client's own, ahead of the driver's.
     ready: VecDeque<HostEffect>,
 }
 
@@ -518,7 +518,7 @@ impl Inner {
             },
             HostInput::FetchFailed { request, aborted } => Input::FetchFailed { request, aborted },
             HostInput::Destroy => {
-                self.judge.forget();
+                self.issuer.forget();
                 self.ready.clear();
                 Input::Destroy
             }
@@ -551,13 +551,13 @@ impl Inner {
                     body: SecretString::new(body),
                     dpop_nonce: None,
                 });
-                if let Some(step) = self.judge.answered(exchange, answer) {
+                if let Some(step) = self.issuer.answered(exchange, answer) {
                     self.step(now, step);
                 }
                 return;
             }
             HostInput::HttpFailed { exchange } => {
-                if let Some(step) = self.judge.answered(exchange, Answer::Failed) {
+                if let Some(step) = self.issuer.answered(exchange, Answer::Failed) {
                     self.step(now, step);
                 }
                 return;
@@ -589,7 +589,7 @@ impl Inner {
                 },
                 // No `dpop` on this host (refused at construction): no proof.
                 Effect::PostRefreshGrant { call, body, .. } => {
-                    let step = self.judge.post_refresh_grant(call, body);
+                    let step = self.issuer.post_refresh_grant(call, body);
                     self.step(now, step);
                     continue;
                 }
@@ -599,7 +599,7 @@ impl Inner {
                     signature,
                     introspect,
                 } => {
-                    let step = self.judge.check_token(call, token, signature, introspect);
+                    let step = self.issuer.check_token(call, token, signature, introspect);
                     self.step(now, step);
                     continue;
                 }
@@ -672,7 +672,7 @@ impl SessionDriver {
             )
             .into());
         }
-        let judge = Judge::new(&config)?;
+        let issuer = IssuerClient::new(&config)?;
         let env = Environment {
             has_provider: environment.has_provider,
             stored_anonymous_id: environment.stored_anonymous_id,
@@ -685,7 +685,7 @@ impl SessionDriver {
         Ok(SessionDriver {
             inner: Mutex::new(Inner {
                 driver,
-                judge,
+                issuer,
                 ready: VecDeque::new(),
             }),
         })

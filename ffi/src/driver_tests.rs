@@ -5,7 +5,7 @@ use crate::driver::{
     HostEffect, HostEnvironment, HostEvent, HostInput, HostReply, HttpRequest, SessionDriver,
 };
 use crate::FfiError;
-use chat_auth::base64url;
+use chat_auth::wire::base64url;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -121,7 +121,7 @@ fn a_session_through_the_foreign_host_interface() {
             context_json: Some(context),
         },
     );
-    // The signature needs the keys: the judge asks the host for the JWKS.
+    // The signature needs the keys: the issuer client asks the host for the JWKS.
     let get = http(&drain(&d));
     assert_eq!(
         (get.url.as_str(), get.form_body.as_deref()),

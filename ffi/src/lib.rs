@@ -8,7 +8,7 @@
 //!
 //! The foreign host feeds [`HostInput`]s and carries out the [`HostEffect`]s
 //! that [`SessionDriver::poll`] hands back, as the browser host
-//! (`src/bindings/host.rs`) does with the driver's own. Everything the
+//! (`src/host/effects.rs`) does with the driver's own. Everything the
 //! browser host decides in Rust stays in Rust here too: the refresh grant's
 //! body, which keys verify a token (and the one JWKS re-fetch on an unknown
 //! `kid`), the signature check itself. The foreign side only moves bytes
@@ -22,16 +22,18 @@
 mod driver;
 #[cfg(test)]
 mod driver_tests;
-mod judge;
+mod issuer;
 
 pub use driver::{
     HeaderPair, HostEffect, HostEnvironment, HostEvent, HostInput, HostReply, HttpRequest,
     ProviderFailureKind, SessionDriver,
 };
 
-use chat_auth::clock::Millis;
 use chat_auth::error::{Error, ErrorCode};
-use chat_auth::{identifier, json, token, verify};
+use chat_auth::identifier;
+use chat_auth::jose::{token, verify};
+use chat_auth::time::Millis;
+use chat_auth::wire::json;
 
 uniffi::setup_scaffolding!();
 

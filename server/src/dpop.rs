@@ -1,5 +1,5 @@
 //! DPoP (RFC 9449) on the reference backend, checked by the chat-auth
-//! crate's [`chat_auth::dpop`]:
+//! crate's [`chat_auth::jose::dpop`]:
 //!
 //! - **Nonces** (§8, §9): `DPoP-Nonce` on every answer to a request that
 //!   carried a proof; a nonce is the first 16 bytes of SHA-256 of a secret
@@ -21,7 +21,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use chat_auth::dpop::{self, ProofRequirements, ReplayCache};
+use chat_auth::jose::dpop::{self, ProofRequirements, ReplayCache};
 use chat_auth::{Error, ErrorCode};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -73,7 +73,7 @@ impl DpopGuard {
         h.update(b"chat-auth dpop nonce\0");
         h.update(&self.secret);
         h.update(window.to_be_bytes());
-        chat_auth::base64url::encode(&h.finalize()[..16])
+        chat_auth::wire::base64url::encode(&h.finalize()[..16])
     }
 
     /// The nonce to hand out at `now`.

@@ -42,7 +42,7 @@ pub type Clock = Arc<dyn Fn() -> Millis + Send + Sync>;
 
 /// The system clock.
 pub fn system_clock() -> Clock {
-    use chat_auth::clock::{Clock as _, SystemClock};
+    use chat_auth::time::{Clock as _, SystemClock};
     Arc::new(|| SystemClock.now_ms())
 }
 

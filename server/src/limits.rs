@@ -58,7 +58,7 @@ pub const LOGIN_WINDOW_MS: Millis = 60_000;
 /// The failed-login limit: `per_name` attempts per user name in a sliding
 /// minute, and ten names' worth in total (against password spraying across
 /// names). Plain policy: the store counts the attempts in its database, in
-/// the same transaction that records a new one, and asks [`LoginLimit::judge`].
+/// the same transaction that records a new one, and asks [`LoginLimit::check`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LoginLimit {
     /// Attempts per user name per minute (`CHAT_LOGIN_LIMIT`, default 5).
@@ -85,7 +85,7 @@ impl LoginLimit {
     }
 
     /// `Err(retry_after_seconds)` while the name (or everybody) is at the limit.
-    pub fn judge(&self, counts: &AttemptCounts, now: Millis) -> Result<(), u64> {
+    pub fn check(&self, counts: &AttemptCounts, now: Millis) -> Result<(), u64> {
         let per_name = u64::from(self.per_name);
         let over_own = counts.own >= per_name;
         let over_all = counts.total >= per_name * 10;
@@ -135,11 +135,11 @@ mod tests {
             total,
             oldest: Some(0),
         };
-        assert!(l.judge(&counts(1, 1), 1).is_ok());
-        assert_eq!(l.judge(&counts(2, 2), 2), Err(60));
-        assert_eq!(l.judge(&counts(2, 2), 59_500), Err(1));
-        assert_eq!(l.judge(&counts(0, 20), 30_000), Err(30));
-        assert!(l.judge(&counts(0, 19), 30_000).is_ok());
+        assert!(l.check(&counts(1, 1), 1).is_ok());
+        assert_eq!(l.check(&counts(2, 2), 2), Err(60));
+        assert_eq!(l.check(&counts(2, 2), 59_500), Err(1));
+        assert_eq!(l.check(&counts(0, 20), 30_000), Err(30));
+        assert!(l.check(&counts(0, 19), 30_000).is_ok());
         assert_eq!(LoginLimit::forgotten_before(60_001), 1);
     }
 }

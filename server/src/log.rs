@@ -59,6 +59,6 @@ impl Logger {
 }
 
 fn now_ms() -> i64 {
-    use chat_auth::clock::{Clock, SystemClock};
+    use chat_auth::time::{Clock, SystemClock};
     SystemClock.now_ms()
 }

@@ -120,7 +120,7 @@ pub async fn check_profile(
             );
             Err(PROFILE_UNAVAILABLE)
         }
-        Ok(text) => match chat_auth::json::parse_object(text.as_bytes()) {
+        Ok(text) => match chat_auth::wire::json::parse_object(text.as_bytes()) {
             Err(_) => Err("malformed"),
             Ok(profile) => validate_profile(
                 TokenFacts::Jwt(&p.claims),

@@ -2,10 +2,10 @@
 //! only verifies), access-token issuing, refresh-token minting and hashing,
 //! and the validator every API request goes through.
 
-use chat_auth::base64url;
-use chat_auth::json;
-use chat_auth::token::Claims;
-use chat_auth::verify::{verify_token, VerifyOptions};
+use chat_auth::jose::token::Claims;
+use chat_auth::jose::verify::{verify_token, VerifyOptions};
+use chat_auth::wire::base64url;
+use chat_auth::wire::json;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey};

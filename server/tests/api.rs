@@ -132,7 +132,7 @@ async fn login_issues_an_oauth_token_response_with_an_opaque_customer_id() {
     let customer = s(&r.body, "customer_id");
     assert!(chat_auth::identifier::check_customer_id(customer).is_ok());
     assert!(!customer.contains("alice"));
-    let decoded = chat_auth::token::decode(s(&r.body, "access_token"), 16384).unwrap();
+    let decoded = chat_auth::jose::token::decode(s(&r.body, "access_token"), 16384).unwrap();
     assert_eq!(decoded.header.alg, "ES256");
     assert_eq!(decoded.claims.sub.as_deref(), Some(customer));
     assert_eq!(decoded.claims.iss.as_deref(), Some(ISSUER));
@@ -439,7 +439,7 @@ async fn introspection_needs_client_credentials_and_answers_rfc7662() {
     let at = s(&login.body, "access_token").to_owned();
     let rt = s(&login.body, "refresh_token").to_owned();
     let introspect = |token: &str, secret: &str| {
-        use chat_auth::base64url;
+        use chat_auth::wire::base64url;
         // Standard base64 from base64url (these credentials have no '-'/'_').
         let mut creds = base64url::encode(format!("chat-api:{secret}").as_bytes());
         while !creds.len().is_multiple_of(4) {
@@ -500,9 +500,9 @@ async fn jwks_and_metadata_describe_the_issuer() {
     );
     assert!(key.get("d").is_none(), "no private member");
     // The published set verifies issued tokens with the crate's own reader.
-    let jwks_obj = chat_auth::json::parse_object(jwks.body.to_string().as_bytes()).unwrap();
+    let jwks_obj = chat_auth::wire::json::parse_object(jwks.body.to_string().as_bytes()).unwrap();
     assert_eq!(
-        chat_auth::keys::parse_jwks(&jwks_obj, "jwks")
+        chat_auth::jose::keys::parse_jwks(&jwks_obj, "jwks")
             .unwrap()
             .len(),
         1

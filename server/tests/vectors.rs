@@ -10,7 +10,7 @@ use chat_auth_server::api::ApiError;
 use chat_auth_server::tokens::Validator;
 
 #[test]
-fn the_server_judges_every_vector_like_the_crate() {
+fn the_server_verifies_every_vector_like_the_crate() {
     let (mut total, mut refused) = (0, 0);
     let mut failures = Vec::new();
     for case in chat_auth_vectors::cases() {

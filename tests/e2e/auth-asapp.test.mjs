@@ -1,5 +1,5 @@
 // chat-auth e2e: the ASAPP-compatible facade (installAsapp / window.ASAPP).
-// Contract: /work/shared/design/API.md ("ASAPP-compatible facade"). Backend: ./support/chat-server.mjs.
+// Contract: API.md (the public contract, outside this repo) ("ASAPP-compatible facade"). Backend: ./support/chat-server.mjs.
 import assert from 'node:assert/strict';
 import { customerId, suite } from './support/e2e.mjs';
 

@@ -1,6 +1,6 @@
 // chat-auth e2e: crossTab (default true) — tabs of one origin share one refresh and one logout.
 // Two pages in one browser context (same origin: BroadcastChannel and Web Locks are shared).
-// Contract: /work/shared/design/API.md (crossTab option, "Single flight", 'refreshed' source 'other_tab',
+// Contract: API.md (the public contract, outside this repo) (crossTab option, "Single flight", 'refreshed' source 'other_tab',
 // 'logged-out' "also when another tab logged out"). Backend: ./support/chat-server.mjs.
 import assert from 'node:assert/strict';
 import { customerId, suite } from './support/e2e.mjs';

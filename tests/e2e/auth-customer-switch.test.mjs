@@ -2,7 +2,7 @@
 // (setCustomer with another id, clearCustomer) while requests wait or are on the wire never hands
 // the next customer's token to them: waiting ones reject with `not_authenticated`, and a 401 to a
 // request sent as the customer who left is handed back as it is (no refresh, no replay).
-// Contract: /work/shared/design/API.md. Backend: ./support/chat-server.mjs.
+// Contract: API.md (the public contract, outside this repo). Backend: ./support/chat-server.mjs.
 import assert from 'node:assert/strict';
 import { Checks, customerId, suite } from './support/e2e.mjs';
 

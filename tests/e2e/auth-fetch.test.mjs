@@ -1,6 +1,6 @@
 // chat-auth e2e: auth.fetch — 401 → refresh → replay, the origin allow-list, cross-origin redirects,
 // the anonymous id before/after login and after logout.
-// Contract: /work/shared/design/API.md. Backend: ./support/chat-server.mjs.
+// Contract: API.md (the public contract, outside this repo). Backend: ./support/chat-server.mjs.
 import assert from 'node:assert/strict';
 import { assertChatAuthError, assertNothingReachedOtherOrigins, Checks, customerId, suite, UUID_V4 } from './support/e2e.mjs';
 

@@ -1,6 +1,6 @@
 // chat-auth e2e: refresh — scheduled refresh under load, single flight, backoff, provider timeout,
 // OAuth refresh_token grant with rotation, RFC 7662 introspection.
-// Contract: /work/shared/design/API.md. Backend: ./support/chat-server.mjs.
+// Contract: API.md (the public contract, outside this repo). Backend: ./support/chat-server.mjs.
 import assert from 'node:assert/strict';
 import { assertChatAuthError, customerId, suite } from './support/e2e.mjs';
 

@@ -1,5 +1,5 @@
 // chat-auth e2e: session lifecycle — authenticate, refused contexts, long-lived tokens, destroy, storage.
-// Contract: /work/shared/design/API.md. Backend: ./support/chat-server.mjs. Runs in Chromium via ../harness.mjs.
+// Contract: API.md (the public contract, outside this repo). Backend: ./support/chat-server.mjs. Runs in Chromium via ../harness.mjs.
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { DEFAULT_ISSUER } from './support/chat-server.mjs';

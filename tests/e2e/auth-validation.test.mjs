@@ -1,6 +1,6 @@
 // chat-auth e2e: customer-id checks, error shape, decodeToken / verifyToken in the browser,
 // JWKS-based validation inside a session.
-// Contract: /work/shared/design/API.md. Backend: ./support/chat-server.mjs.
+// Contract: API.md (the public contract, outside this repo). Backend: ./support/chat-server.mjs.
 import assert from 'node:assert/strict';
 import { DEFAULT_AUDIENCE, DEFAULT_ISSUER } from './support/chat-server.mjs';
 import { assertChatAuthError, Checks, customerId, suite } from './support/e2e.mjs';

@@ -1,6 +1,6 @@
 // chat-auth e2e: a page clock 10 minutes off the issuer's (the `now` option) with 6 s tokens, and a
 // provider that hands back a cached, really expired token (README "Resilience", Time).
-// Contract: /work/shared/design/API.md ("Clock offset"). Backend: ./support/chat-server.mjs.
+// Contract: API.md (the public contract, outside this repo) ("Clock offset"). Backend: ./support/chat-server.mjs.
 import assert from 'node:assert/strict';
 import { customerId, suite } from './support/e2e.mjs';
 

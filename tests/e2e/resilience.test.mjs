@@ -2,7 +2,7 @@
 // a tab that opens adopts the others' token, logout reaches every tab, a tab that dies holding the lock
 // does not block the rest, a frozen (sleeping) page, a provider that fails then recovers, 429 +
 // Retry-After from the token endpoint, and the network going offline.
-// Contract: /work/shared/design/API.md ("Single flight", "Scheduling", crossTab). Backend: ./support/chat-server.mjs.
+// Contract: API.md (the public contract, outside this repo) ("Single flight", "Scheduling", crossTab). Backend: ./support/chat-server.mjs.
 import assert from 'node:assert/strict';
 import { customerId, suite } from './support/e2e.mjs';
 

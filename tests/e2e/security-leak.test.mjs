@@ -6,7 +6,7 @@
 // (headers, URLs, bodies), every URL the page loaded (Resource Timing), the page URL, the console and
 // page errors, every error's message / String() / JSON / stack, event details, localStorage,
 // sessionStorage and document.cookie.
-// Contract: /work/shared/design/API.md (fetch, Secrets, storage). Backend: ./support/chat-server.mjs.
+// Contract: API.md (the public contract, outside this repo) (fetch, Secrets, storage). Backend: ./support/chat-server.mjs.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { assertChatAuthError, assertNoExpiredTokenSent, assertNoSecretInUrls, Checks, customerId, suite } from './support/e2e.mjs';

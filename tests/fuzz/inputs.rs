@@ -1,7 +1,7 @@
 //! The inputs: a seeded random source, byte-level mutations, and JSON-level
 //! edits of seed objects (re-encoded with the shared vectors' writer).
 
-use chat_auth::json::{self, Object, Value};
+use chat_auth::wire::json::{self, Object, Value};
 use chat_auth_vectors::{to_json, write_json};
 use hmac::{Hmac, Mac};
 use proptest::prelude::Rng as _;

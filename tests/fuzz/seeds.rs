@@ -2,7 +2,7 @@
 //! (tokens, options, JWK sets) through the shared loader, the test keys,
 //! and hand-written session options and provider contexts.
 
-use chat_auth::json::{self, Object, Value};
+use chat_auth::wire::json::{self, Object, Value};
 use chat_auth_vectors::Case;
 use std::collections::HashSet;
 

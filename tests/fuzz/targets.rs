@@ -4,17 +4,17 @@
 use crate::checks::*;
 use crate::inputs::{hs256, lossy, mutate_bytes, mutate_json_text, random_value, Rng};
 use crate::seeds::Seeds;
-use chat_auth::admit::{self, Candidate, Introspection, Rules};
-use chat_auth::base64url;
-use chat_auth::config::Config;
-use chat_auth::config::ValidationConfig;
 use chat_auth::identifier::check_customer_id;
-use chat_auth::json::{self, Value};
-use chat_auth::keys::{self, PublicKey};
-use chat_auth::schedule::{ClockEvidence, LeadReading};
+use chat_auth::jose::keys::{self, VerifyingKey};
+use chat_auth::jose::token::{self, Jwt};
+use chat_auth::jose::verify::{verify_token, VerifyOptions};
+use chat_auth::options::Config;
+use chat_auth::options::ValidationConfig;
 use chat_auth::secret::SecretString;
-use chat_auth::token::{self, Jwt};
-use chat_auth::verify::{verify_token, VerifyOptions};
+use chat_auth::session::admit::{self, Candidate, Introspection, Rules};
+use chat_auth::session::schedule::{ClockEvidence, LeadReading};
+use chat_auth::wire::base64url;
+use chat_auth::wire::json::{self, Value};
 use chat_auth_vectors::to_json;
 use proptest::prelude::Rng as _;
 
@@ -271,13 +271,17 @@ pub(crate) fn target_keys(rng: &mut Rng, s: &Seeds) -> Result<(), Finding> {
             }
             let text = lossy(b);
             input(&text);
-            check(&PublicKey::from_pem(&text, "publicKey"), KEY_CODES, "")?;
+            check(&VerifyingKey::from_pem(&text, "publicKey"), KEY_CODES, "")?;
             Ok(())
         }
         1 => {
             let der = rng.bytes(600);
             input(&format!("DER {der:02x?}"));
-            check(&PublicKey::from_spki_der(&der, "publicKey"), KEY_CODES, "")?;
+            check(
+                &VerifyingKey::from_spki_der(&der, "publicKey"),
+                KEY_CODES,
+                "",
+            )?;
             Ok(())
         }
         _ => {
@@ -291,7 +295,7 @@ pub(crate) fn target_keys(rng: &mut Rng, s: &Seeds) -> Result<(), Finding> {
                     .and_then(Value::as_array)
                     .and_then(|k| k.first())
                 {
-                    check(&PublicKey::from_jwk(jwk, "jwks"), KEY_CODES, "")?;
+                    check(&VerifyingKey::from_jwk(jwk, "jwks"), KEY_CODES, "")?;
                 }
             }
             Ok(())

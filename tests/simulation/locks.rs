@@ -4,7 +4,7 @@
 //! exclusive holds or waits before it; `query()` lists what is held; a page
 //! that goes away loses its locks and its queued requests.
 
-use chat_auth::driver::LockId;
+use chat_auth::session::driver::LockId;
 
 /// The page that asked: its tab and which page load of that tab.
 pub type Owner = (usize, u32);

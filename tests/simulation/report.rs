@@ -3,8 +3,8 @@
 use crate::scenario::{human, Family, Scenario};
 use crate::shrink::{shrink, trace_scenario};
 use crate::world::{Stats, Violation};
-use chat_auth::clock::Millis;
-use chat_auth::driver::WAKE_CHECK_MS;
+use chat_auth::session::driver::WAKE_CHECK_MS;
+use chat_auth::time::Millis;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 

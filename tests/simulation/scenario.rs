@@ -1,10 +1,10 @@
 //! What a session is made of: a seed's draw of tabs, token lifetimes,
 //! clocks, latencies, failure rates and the ops that happen to the page.
 
-use chat_auth::clock::Millis;
-use chat_auth::config::Config;
-use chat_auth::json;
-use chat_auth::schedule::RefreshPolicy;
+use chat_auth::options::Config;
+use chat_auth::session::schedule::RefreshPolicy;
+use chat_auth::time::Millis;
+use chat_auth::wire::json;
 
 /// The chat API's origin (`apiOrigins`), and one that is not allowed.
 pub const CHAT_ORIGIN: &str = "https://chat.example";
@@ -531,7 +531,7 @@ impl Scenario {
         } else {
             self.policy().provider_timeout_ms
                 + crate::world::MAX_RETRY_AFTER_S * 1000
-                + chat_auth::session::FAILED_COOL_DOWN_MS
+                + chat_auth::session::machine::FAILED_COOL_DOWN_MS
                 + 15_000
         }
     }

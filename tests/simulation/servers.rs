@@ -82,7 +82,9 @@ impl World<'_> {
         let late_grant = matches!(outcome, Outcome::Timeout) && call.via == Via::TokenEndpoint;
         let latency = if late_grant {
             scn.policy().provider_timeout_ms
-                + self.rng.range(1, 2 * chat_auth::driver::GRANT_TIMEOUT_MS)
+                + self
+                    .rng
+                    .range(1, 2 * chat_auth::session::driver::GRANT_TIMEOUT_MS)
         } else {
             latency
         };
@@ -114,13 +116,16 @@ impl World<'_> {
             token: None,
         });
         self.call_index.insert((tab, page, call.id), key);
-        if late_grant && latency >= chat_auth::driver::GRANT_TIMEOUT_MS {
+        if late_grant && latency >= chat_auth::session::driver::GRANT_TIMEOUT_MS {
             let e = Error::new(
                 ErrorCode::ProviderTimeout,
                 "the token endpoint did not answer in time",
             );
             let abort = Ev::grant(tab, page, call.id, Err(e));
-            self.push(self.now + chat_auth::driver::GRANT_TIMEOUT_MS, abort);
+            self.push(
+                self.now + chat_auth::session::driver::GRANT_TIMEOUT_MS,
+                abort,
+            );
         }
         match outcome {
             Outcome::Timeout if !late_grant => {}
@@ -164,7 +169,7 @@ impl World<'_> {
         // A grant slower than the host's bound is processed all the same;
         // its answer is lost to the abort (fed in `make_call`).
         let lost = self.calls[key].via == Via::TokenEndpoint
-            && latency >= chat_auth::driver::GRANT_TIMEOUT_MS;
+            && latency >= chat_auth::session::driver::GRANT_TIMEOUT_MS;
         if let Some(answer) = answer.filter(|_| !lost) {
             self.push(started_at + latency, answer);
         }

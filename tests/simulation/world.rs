@@ -7,17 +7,17 @@
 
 use crate::locks::{Grant, LockManager, Mode, Owner};
 use crate::scenario::{human, Op, Rng, Scenario, CHAT_ORIGIN, FOREIGN_ORIGIN};
-use chat_auth::base64url;
-use chat_auth::clock::Millis;
-use chat_auth::config::Config;
-use chat_auth::driver::{
+use chat_auth::error::{Error, ErrorCode};
+use chat_auth::options::Config;
+use chat_auth::secret::SecretString;
+use chat_auth::session::driver::{
     self, Driver, Effect, Entropy, Environment, HttpAnswer, Input, LockId, ProviderFailure, Reply,
     RequestId, StorageKey, ANONYMOUS_ID_KEY, WAKE_CHECK_MS,
 };
-use chat_auth::error::{Error, ErrorCode};
-use chat_auth::schedule;
-use chat_auth::secret::SecretString;
-use chat_auth::session::{Call, CallId, Event, State, Via, FAILED_COOL_DOWN_MS};
+use chat_auth::session::machine::{Call, CallId, Event, State, Via, FAILED_COOL_DOWN_MS};
+use chat_auth::session::schedule;
+use chat_auth::time::Millis;
+use chat_auth::wire::base64url;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 

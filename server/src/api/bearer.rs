@@ -1,4 +1,4 @@
-//! Bearer tokens: who a request's caller is. Every access token is judged
+//! Bearer tokens: who a request's caller is. Every access token is checked
 //! by [`authenticate`]: the chat-auth crate's verification rules, then the
 //! server's own check that the token's login session (`sid`, a
 //! refresh-token family) is alive.
@@ -8,9 +8,9 @@ use crate::config::{DESK_CLIENT_ID, MESSENGER_CLIENT_ID};
 use crate::store::{Channel, Family, Millis};
 use crate::{AppState, Note};
 use axum::http::{header, HeaderMap, StatusCode};
-use chat_auth::token::Claims;
+use chat_auth::jose::token::Claims;
 
-/// A request's caller, after its bearer token was judged.
+/// A request's caller, after its bearer token was checked.
 #[derive(Clone, Debug)]
 pub struct Principal {
     /// The opaque customer id (`sub`).
@@ -144,7 +144,7 @@ pub(crate) fn check_binding(p: &Principal, headers: &HeaderMap) -> Result<(), Ap
     let proven = headers
         .get(crate::dpop::VERIFIED_JKT)
         .and_then(|v| v.to_str().ok());
-    let bound = chat_auth::dpop::bound_thumbprint(&p.claims.members);
+    let bound = chat_auth::jose::dpop::bound_thumbprint(&p.claims.members);
     match (bound, proven) {
         (None, None) => Ok(()),
         (Some(b), Some(k)) if b == k => Ok(()),

@@ -1,4 +1,4 @@
-//! The HTTP endpoints. Every access token is judged by [`authenticate`]:
+//! The HTTP endpoints. Every access token is checked by [`authenticate`]:
 //! the chat-auth crate's verification rules, then the server's own check
 //! that the token's login session (`sid`, a refresh-token family) is alive.
 //!

@@ -250,7 +250,7 @@ pub async fn introspect(State(state): Shared, headers: HeaderMap, body: Bytes) -
                 });
                 // A bound token says so (RFC 9449 §6.2): a resource server
                 // judging by introspection then requires the key's proof.
-                if let Some(jkt) = chat_auth::dpop::bound_thumbprint(&p.claims.members) {
+                if let Some(jkt) = chat_auth::jose::dpop::bound_thumbprint(&p.claims.members) {
                     answer["token_type"] = json!("DPoP");
                     answer["cnf"] = json!({ "jkt": jkt });
                 }
@@ -285,7 +285,7 @@ fn decode_base64(s: &str) -> Option<Vec<u8>> {
             c => c,
         })
         .collect();
-    chat_auth::base64url::decode(url.as_bytes())
+    chat_auth::wire::base64url::decode(url.as_bytes())
 }
 
 /// `GET /.well-known/jwks.json`.

@@ -12,8 +12,8 @@
 
 #![deny(missing_docs)]
 
-use chat_auth::clock::Millis;
-use chat_auth::json::{self, Object, Value};
+use chat_auth::time::Millis;
+use chat_auth::wire::json::{self, Object, Value};
 use chat_auth::ErrorCode;
 
 /// Every vector file, by name, with its text.

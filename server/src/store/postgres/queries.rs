@@ -336,7 +336,7 @@ impl Store for PgStore {
             oldest: r.get(3),
         })
         .unwrap_or_default();
-        if let Err(wait) = limit.judge(&counts, now) {
+        if let Err(wait) = limit.check(&counts, now) {
             tx.commit().await?;
             return Ok(Err(wait));
         }

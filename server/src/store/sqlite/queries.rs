@@ -282,7 +282,7 @@ pub(super) fn login_attempt(
             })
         },
     )?;
-    if let Err(wait) = limit.judge(&counts, now) {
+    if let Err(wait) = limit.check(&counts, now) {
         tx.commit()?;
         return Ok(Err(wait));
     }

@@ -1,0 +1,525 @@
+//! Tabs of one origin share one refresh, its token and logouts (`crossTab`),
+//! among instances with the same credential source only.
+//!
+//! - A BroadcastChannel carries tokens (`token`), rotated refresh tokens
+//!   (`refresh`, sent the moment the token endpoint answers, before its
+//!   access token is judged), logouts (`logout`) and a small request/answer
+//!   round (`want` → `have`) in which a tab asks the others for their token.
+//!   Every message with a token also carries the sender's newest refresh
+//!   token, which may be newer than the one that came with that token.
+//! - Web Locks elect the refresher: a tab about to call first takes the
+//!   exclusive lock `chat-auth:refresh:<source>:<customer>`, then asks the
+//!   others for their token, and calls only if none satisfies its refresh
+//!   ([`crate::session::machine::Session::adopt`]). It keeps the lock for its whole
+//!   cycle, retries included, and announces the token before releasing it;
+//!   the browser releases the locks of a tab that closes or crashes.
+//! - Each instance holds a shared presence lock
+//!   `chat-auth:tab:<source>:<id>` so a tab knows how many answers to wait
+//!   for (at most [`ROUND_TIMEOUT_MS`], for a frozen tab).
+//!
+//! `<source>` names where credentials come from — `clientId`, the token
+//! endpoint, the issuer, the validated issuer and audience — hashed: two
+//! `ChatAuth`s on one page for different OAuth clients (the demo's widget
+//! and messenger) never adopt each other's tokens, refresh tokens or
+//! logouts, and do not wait for each other's lock. The channel is per
+//! source too ([`channel_name`]).
+//!
+//! Without BroadcastChannel each tab refreshes on its own; without Web Locks
+//! tabs still share tokens and logouts, and adopt an announced token. Web
+//! Locks that fail count as missing from then on: a call waiting for the
+//! lock goes ahead in this tab alone.
+
+use super::LockId;
+use crate::options::Config;
+use crate::secret::SecretString;
+use crate::session::admit;
+use crate::session::machine::{Credential, Session};
+use crate::time::Millis;
+use crate::wire::cat;
+use crate::wire::json::{self, Object, Value};
+
+const REFRESH_LOCK: &str = "chat-auth:refresh:";
+const PRESENCE_LOCK: &str = "chat-auth:tab:";
+
+/// How long a tab waits for the others' answers before calling.
+pub const ROUND_TIMEOUT_MS: Millis = 500;
+
+/// How long a lock request may go ungranted, while no other tab holds the
+/// lock, before Web Locks count as broken; also the bound on `query()`.
+pub const LOCK_WAIT_MS: u32 = 500;
+
+/// FNV-1a 64: a stable hash for names shared by the tabs of an origin (not
+/// a defence against anyone: same-origin script can read everything).
+struct Fnv(u64);
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+impl Fnv {
+    fn bytes(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    /// A field: its bytes and a terminator; a missing one hashes apart from
+    /// every string (0xff is no UTF-8).
+    fn field(&mut self, field: Option<&str>) {
+        self.bytes(field.map_or(&[0xff][..], str::as_bytes));
+        self.bytes(&[0]);
+    }
+
+    /// A list whose order does not matter: the sum of its items' hashes
+    /// (no sort: it would add 3 KB of wasm).
+    fn set(&mut self, items: &[String]) {
+        let mut sum: u64 = 0;
+        for item in items {
+            let mut h = Fnv(FNV_OFFSET);
+            h.field(Some(item));
+            sum = sum.wrapping_add(h.0);
+        }
+        self.bytes(&sum.to_le_bytes());
+        self.bytes(&[0xfe]);
+    }
+
+    /// A JSON value, members in document order (a reordered JWK Set is
+    /// another source: harmless, it only stops sharing).
+    fn json(&mut self, value: &Value) {
+        match value {
+            Value::Null => self.bytes(b"n"),
+            Value::Bool(b) => self.bytes(if *b { b"t" } else { b"f" }),
+            Value::Number(n) => {
+                self.bytes(b"#");
+                self.bytes(&n.to_bits().to_le_bytes());
+            }
+            Value::String(text) => {
+                self.bytes(b"s");
+                self.field(Some(text));
+            }
+            Value::Array(items) => {
+                self.bytes(b"[");
+                items.iter().for_each(|v| self.json(v));
+                self.bytes(b"]");
+            }
+            Value::Object(object) => {
+                self.bytes(b"{");
+                for (name, v) in object.iter() {
+                    self.field(Some(name));
+                    self.json(v);
+                }
+                self.bytes(b"}");
+            }
+        }
+    }
+}
+
+/// The credential source's key, in hex: a hash of every option that decides
+/// which tokens an instance accepts, where it refreshes them and where it
+/// sends them. Instances that share it share the channel, the refresh lock
+/// and the stored token, and adopt each other's tokens without judging them
+/// again, so two instances that would judge or send a token differently
+/// (other `apiOrigins`, keys, claims) must never share it.
+fn source_key(config: &Config) -> String {
+    let v = &config.validation;
+    let mut h = Fnv(FNV_OFFSET);
+    h.set(&config.api_origins);
+    for field in [
+        config.grant.client_id.as_deref(),
+        config.token_endpoint.as_deref(),
+        config.issuer.as_deref(),
+        config.introspection_endpoint.as_deref(),
+        v.issuer.as_deref(),
+        v.customer_id_claim.as_deref(),
+        v.public_key.as_deref(),
+        v.jwks_url.as_deref(),
+    ] {
+        h.field(field);
+    }
+    match &v.audience {
+        Some(audience) => h.set(audience),
+        None => h.field(None),
+    }
+    h.set(&v.algorithms);
+    match &v.jwks {
+        Some(jwks) => h.json(&Value::Object(jwks.clone())),
+        None => h.field(None),
+    }
+    // A DPoP instance sends tokens only with proofs and takes bound ones
+    // only: it shares nothing with a bearer one (hashed only when on, so
+    // the names of bearer instances stay as they were).
+    if config.dpop {
+        h.field(Some("dpop"));
+    }
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(16);
+    for i in (0..16).rev() {
+        out.push(HEX[((h.0 >> (4 * i)) & 15) as usize] as char);
+    }
+    out
+}
+
+/// `sessionStorage`'s key for the token of `config`'s credential source.
+pub fn token_storage_name(config: &Config) -> String {
+    cat(&["chat-auth:token:", &source_key(config)])
+}
+
+/// The BroadcastChannel's name for `config`'s credential source.
+pub fn channel_name(config: &Config) -> String {
+    cat(&["chat-auth:", &source_key(config)])
+}
+
+/// A `want` round: counting the peers, then waiting for their answers.
+#[derive(Debug)]
+struct Round {
+    customer: String,
+    /// `None` while the peers are counted.
+    waiting: Option<Waiting>,
+}
+
+#[derive(Debug)]
+struct Waiting {
+    nonce: u32,
+    missing: usize,
+    offers: Vec<Credential>,
+    deadline: Millis,
+}
+
+/// The cross-tab state of one instance.
+#[derive(Debug)]
+pub struct Tabs {
+    id: String,
+    source: String,
+    /// Web Locks exist and have not failed.
+    locks: bool,
+    /// Lock requests not granted yet, by id, with their customer.
+    requested: Vec<(LockId, String)>,
+    held: Option<(LockId, String)>,
+    round: Option<Round>,
+    next_lock: LockId,
+    next_nonce: u32,
+}
+
+impl Tabs {
+    /// The state of an instance with tab id `id` (a random UUID) whose
+    /// channel is open; `locks`: Web Locks exist.
+    pub fn new(config: &Config, id: String, locks: bool) -> Tabs {
+        Tabs {
+            id,
+            source: source_key(config),
+            locks,
+            requested: Vec::new(),
+            held: None,
+            round: None,
+            next_lock: 1,
+            next_nonce: 1,
+        }
+    }
+
+    fn presence_prefix(&self) -> String {
+        cat(&[PRESENCE_LOCK, &self.source, ":"])
+    }
+
+    /// The presence lock to hold, `None` without Web Locks.
+    pub fn presence_name(&self) -> Option<String> {
+        self.locks
+            .then(|| cat(&[&self.presence_prefix(), &self.id]))
+    }
+
+    /// Whether calls go through the refresh lock.
+    pub fn elects(&self) -> bool {
+        self.locks
+    }
+
+    /// Whether this tab holds the refresh lock for `customer`.
+    pub fn holds(&self, customer: &str) -> bool {
+        self.held.as_ref().is_some_and(|(_, c)| c == customer)
+    }
+
+    /// A new request for the refresh lock of `customer`: its id and name.
+    pub fn acquire(&mut self, customer: &str) -> (LockId, String) {
+        let lock = self.next_lock;
+        self.next_lock += 1;
+        self.requested.push((lock, customer.to_owned()));
+        let name = cat(&[REFRESH_LOCK, &self.source, ":", customer]);
+        (lock, name)
+    }
+
+    /// Lock `lock` was granted: whether it is now the one held (else let
+    /// it go: one is held already, or the request is unknown).
+    pub fn granted(&mut self, lock: LockId) -> bool {
+        let Some(i) = self.requested.iter().position(|(l, _)| *l == lock) else {
+            return false;
+        };
+        let (_, customer) = self.requested.remove(i);
+        if self.held.is_some() {
+            return false;
+        }
+        self.held = Some((lock, customer));
+        true
+    }
+
+    /// Lock request `lock` (or the presence lock, `None`) failed: Web
+    /// Locks count as broken from now on.
+    pub fn locks_failed(&mut self, lock: Option<LockId>) {
+        self.requested.retain(|(l, _)| Some(*l) != lock);
+        self.locks = false;
+    }
+
+    /// Releases the held lock unless this tab still refreshes for its
+    /// customer: the lock to release.
+    pub fn release_unless(&mut self, refreshing_for: Option<&str>) -> Option<LockId> {
+        let keep = self
+            .held
+            .as_ref()
+            .is_some_and(|(_, c)| Some(c.as_str()) == refreshing_for);
+        if keep {
+            return None;
+        }
+        self.held.take().map(|(lock, _)| lock)
+    }
+
+    /// Destroyed: the held lock to release; the round is dropped.
+    pub fn let_go(&mut self) -> Option<LockId> {
+        self.round = None;
+        self.release_unless(None)
+    }
+
+    /// Starts a round for `customer`: the `CountPeers` arguments.
+    pub fn start_round(&mut self, customer: String) -> (String, String) {
+        self.round = Some(Round {
+            customer,
+            waiting: None,
+        });
+        let prefix = self.presence_prefix();
+        let own = cat(&[&prefix, &self.id]);
+        (prefix, own)
+    }
+
+    /// The peers were counted: `Some(Some(want))` to post and wait for,
+    /// `Some(None)` when the round is over (no peers), `None` without a
+    /// round counting.
+    pub fn peers_counted(&mut self, count: usize, now: Millis) -> Option<Option<String>> {
+        let round = self.round.as_mut().filter(|r| r.waiting.is_none())?;
+        if count == 0 || !self.locks {
+            return Some(None);
+        }
+        let nonce = self.next_nonce;
+        self.next_nonce = nonce.wrapping_add(1);
+        round.waiting = Some(Waiting {
+            nonce,
+            missing: count,
+            offers: Vec::new(),
+            deadline: now.saturating_add(ROUND_TIMEOUT_MS),
+        });
+        let mut msg = start("want");
+        field(&mut msg, "from", &self.id);
+        number(&mut msg, "nonce", i64::from(nonce));
+        field(&mut msg, "customerId", &round.customer);
+        Some(Some(end(msg)))
+    }
+
+    /// When the round waiting for answers times out.
+    pub fn round_deadline(&self) -> Option<Millis> {
+        self.round
+            .as_ref()
+            .and_then(|r| r.waiting.as_ref())
+            .map(|w| w.deadline)
+    }
+
+    /// Whether a round waits and its deadline passed.
+    pub fn round_over(&self, now: Millis) -> bool {
+        self.round_deadline().is_some_and(|d| now >= d)
+    }
+
+    /// A `have` for this tab's round: counts it; whether the round is over.
+    pub fn take_offer(&mut self, msg: &Message, offer: Option<Credential>) -> bool {
+        if msg.to.as_deref() != Some(self.id.as_str()) {
+            return false;
+        }
+        let Some(w) = self.round.as_mut().and_then(|r| r.waiting.as_mut()) else {
+            return false;
+        };
+        if msg.nonce != Some(f64::from(w.nonce)) {
+            return false;
+        }
+        w.offers.extend(offer);
+        w.missing = w.missing.saturating_sub(1);
+        w.missing == 0
+    }
+
+    /// Ends the round: its customer and the offers received.
+    pub fn end_round(&mut self) -> (Option<String>, Vec<Credential>) {
+        match self.round.take() {
+            Some(r) => (
+                Some(r.customer),
+                r.waiting.map(|w| w.offers).unwrap_or_default(),
+            ),
+            None => (None, Vec::new()),
+        }
+    }
+}
+
+/// A message read from the channel.
+#[derive(Debug)]
+pub struct Message {
+    /// `want`, `have`, `token`, `refresh` or `logout`.
+    pub kind: String,
+    /// The customer it is about.
+    pub customer_id: Option<String>,
+    body: Object,
+    /// `have`: the asking tab.
+    pub to: Option<String>,
+    /// `want` / `have`: the round.
+    pub nonce: Option<f64>,
+}
+
+impl Message {
+    /// Reads a message's JSON text; `None` for anything else.
+    pub fn read(text: &str) -> Option<Message> {
+        let body = json::parse_object(text.as_bytes()).ok()?;
+        let kind = body.get_str("type")?.to_owned();
+        let customer_id = body.get_str("customerId").map(str::to_owned);
+        let to = body.get_str("to").map(str::to_owned);
+        let nonce = body.get("nonce").and_then(Value::as_f64);
+        Some(Message {
+            kind,
+            customer_id,
+            body,
+            to,
+            nonce,
+        })
+    }
+
+    /// The refresh token it shares and when it arrived, if it is for
+    /// `customer`.
+    pub fn refresh_token(&self, customer: Option<&str>) -> Option<(SecretString, Millis)> {
+        if customer.is_none() || self.customer_id.as_deref() != customer {
+            return None;
+        }
+        let token = self
+            .body
+            .get_str("refreshToken")
+            .filter(|t| !t.is_empty())?;
+        let at = self
+            .body
+            .get("refreshTokenAt")
+            .and_then(Value::as_f64)
+            .filter(|t| t.is_finite())?;
+        Some((SecretString::new(token), at as Millis))
+    }
+
+    /// The refresh token it says is spent (refused, or presented by a grant
+    /// whose answer never came), if it is for `customer`: not presented
+    /// again here either.
+    pub fn spent_refresh_token(&self, customer: Option<&str>) -> Option<SecretString> {
+        if customer.is_none() || self.customer_id.as_deref() != customer {
+            return None;
+        }
+        let token = self
+            .body
+            .get_str("spentRefreshToken")
+            .filter(|t| !t.is_empty())?;
+        Some(SecretString::new(token))
+    }
+
+    /// The credential of a `token` or `have`, if it is for `customer`.
+    pub fn offer(&self, customer: &str) -> Option<Credential> {
+        admit::restore(self.body.get_str("credential")?, customer)
+    }
+
+    fn from(&self) -> Option<&str> {
+        self.body.get_str("from")
+    }
+}
+
+fn start(kind: &str) -> String {
+    let mut s = String::from("{\"type\":");
+    json::write_string(&mut s, kind);
+    s
+}
+
+fn field(s: &mut String, name: &str, value: &str) {
+    s.push(',');
+    json::write_string(s, name);
+    s.push(':');
+    json::write_string(s, value);
+}
+
+fn number(s: &mut String, name: &str, value: i64) {
+    s.push(',');
+    json::write_string(s, name);
+    s.push(':');
+    json::write_int(s, value);
+}
+
+fn end(mut s: String) -> String {
+    s.push('}');
+    s
+}
+
+/// The session's newest refresh token and when it arrived, and the last
+/// one it knows to be spent (the other tabs may hold it still).
+fn add_refresh_token(s: &mut String, session: &Session) {
+    if let (Some(token), Some(at)) = (session.refresh_token(), session.refresh_token_at()) {
+        field(s, "refreshToken", token.secret());
+        number(s, "refreshTokenAt", at);
+    }
+    if let Some(spent) = session.last_spent_refresh_token() {
+        field(s, "spentRefreshToken", spent.secret());
+    }
+}
+
+/// The body of a `have` without a token to offer: the session's refresh
+/// tokens (newest, last spent) for the asker, `None` without a customer.
+pub fn refresh_fields(session: &Session) -> Option<String> {
+    let customer = session.customer_id()?;
+    let mut s = String::new();
+    field(&mut s, "customerId", customer);
+    add_refresh_token(&mut s, session);
+    Some(s)
+}
+
+/// The body of a `token` / `have` with `credential` for the session's
+/// customer (without the opening `{"type":…`), `None` without a customer.
+pub fn token_fields(session: &Session, credential: &Credential) -> Option<String> {
+    let customer = session.customer_id()?;
+    let mut s = String::new();
+    // The session's refresh token, not the credential's own: a refused one
+    // is forgotten by the session but still inside the credential.
+    let stored = admit::store_with_refresh_token(customer, credential, session.refresh_token());
+    field(&mut s, "credential", &stored);
+    field(&mut s, "customerId", customer);
+    add_refresh_token(&mut s, session);
+    Some(s)
+}
+
+/// A `token` announcement of `credential`.
+pub fn token(session: &Session, credential: &Credential) -> Option<String> {
+    let fields = token_fields(session, credential)?;
+    Some(end(start("token") + &fields))
+}
+
+/// The answer to `want`: this tab's token fields, or none (so the asker
+/// stops waiting).
+pub fn have(want: &Message, offer_fields: Option<String>) -> String {
+    let mut s = start("have");
+    if let Some(to) = want.from() {
+        field(&mut s, "to", to);
+    }
+    if let Some(nonce) = want.nonce.filter(|n| n.is_finite()) {
+        number(&mut s, "nonce", nonce as i64);
+    }
+    s.push_str(&offer_fields.unwrap_or_default());
+    end(s)
+}
+
+/// Hands the session's newest refresh token to the other tabs.
+pub fn refresh(session: &Session) -> Option<String> {
+    Some(end(start("refresh") + &refresh_fields(session)?))
+}
+
+/// `customer` logged out.
+pub fn logout(customer: &str) -> String {
+    let mut s = start("logout");
+    field(&mut s, "customerId", customer);
+    end(s)
+}
