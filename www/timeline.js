@@ -5,8 +5,7 @@
 // alternative is `summary`: the same facts in words, for screen readers
 // (the <svg> is role="img" and points at it with aria-describedby).
 const NS = 'http://www.w3.org/2000/svg';
-const W = 360;
-const H = 96;
+const W = 360; // the <svg>'s viewBox width (index.html: viewBox="0 0 360 96")
 const LANES = [18, 42];
 const BAR = 16;
 const AXIS_Y = 76;

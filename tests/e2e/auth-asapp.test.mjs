@@ -52,7 +52,7 @@ e2e.test('17. ASAPP facade: load → authenticated; getState (+callback); getCha
   assert.deepEqual(loaded.providerArgs[0], { needsRefresh: false, callbackIsFunction: true }, 'ASAPP-style provider called as (callback, false)');
 
   const r = await s.eval(
-    async ({ origin, cid }) => {
+    async ({ origin }) => {
       const { ChatAuth } = window.sdk;
       const state = T.plain(window.ASAPP('getState'));
       let cbState = null;
@@ -90,7 +90,7 @@ e2e.test('17. ASAPP facade: load → authenticated; getState (+callback); getCha
         storage: T.storageDump(),
       };
     },
-    { origin: s.originA, cid },
+    { origin: s.originA },
   );
   assert.deepEqual(r.state, { hasContext: true, hasCustomerId: true, isLoggingIn: false, isAuthenticated: true }, "ASAPP('getState')");
   assert.deepEqual(r.returned, r.state, "ASAPP('getState', cb) returns the state object");

@@ -222,7 +222,9 @@ e2e.test('leak 2: no secret in URLs, console, error messages, events, localStora
         try {
           const v = window[k];
           if (typeof v === 'string') globals += `${k}=${v}\n`;
-        } catch {}
+        } catch {
+          // A getter that throws to be read holds no string of the page's.
+        }
       }
       return { errors, events, view, globals };
     },

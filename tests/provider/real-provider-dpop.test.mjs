@@ -17,7 +17,7 @@ import { existsSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { launchBrowser, newPage, requireBuild, startStaticServer } from '../e2e/harness.mjs';
 import { API_BINARY, startApi } from './api.mjs';
-import { jwkThumbprint, startProvider } from './provider.mjs';
+import { startProvider } from './provider.mjs';
 
 const TTL_S = 6;
 const RUN_MS = 22_000; // > 3 lifetimes

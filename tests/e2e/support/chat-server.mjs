@@ -504,7 +504,9 @@ export async function startChatServer({ root = REPO_ROOT, pkgDir = process.env.C
         let nonce = null;
         try {
           nonce = JSON.parse(Buffer.from(proof.split('.')[1] ?? '', 'base64url').toString()).nonce ?? null;
-        } catch {}
+        } catch {
+          // Not a JWT: no nonce, so the challenge below.
+        }
         if (nonce !== 'n-e2e') {
           srv.counts.protected401++;
           return send(res, 401, { error: 'use_dpop_nonce' }, { 'WWW-Authenticate': 'DPoP error="use_dpop_nonce"', 'DPoP-Nonce': 'n-e2e', ...extra });
