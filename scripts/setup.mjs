@@ -143,10 +143,7 @@ async function wasmBindgen() {
     version = have();
   }
   if (version === want) return skip(`wasm-bindgen-cli ${want}`, 'matches Cargo.lock');
-  install(
-    `wasm-bindgen-cli ${want}`,
-    `cargo install wasm-bindgen-cli --version ${want} (~2.5 min; ${version ? `replaces ${version}` : 'Cargo.lock pins it'})`,
-  );
+  install(`wasm-bindgen-cli ${want}`, `cargo install wasm-bindgen-cli --version ${want} (~2.5 min; ${version ? `replaces ${version}` : 'Cargo.lock pins it'})`);
   // Not --locked: the CLI's own lock file does not build with current toolchains.
   await must('cargo', ['install', 'wasm-bindgen-cli', '--version', want, ...(version ? ['--force'] : [])]);
   if (have() !== want) fail(`wasm-bindgen --version is still ${have()} after installing ${want}; is ${CARGO_BIN} on PATH?`);

@@ -84,7 +84,26 @@ const TIERS = {
   provider: () => nodeTests('provider'),
 };
 const GROUPS = {
-  all: ['setup', 'fmt', 'eslint', 'prettier', 'clippy', 'clippy-wasm', 'native', 'postgres', 'build', 'size', 'types', 'wasm', 'server', 'e2e', 'android', 'package', 'examples', 'provider'],
+  all: [
+    'setup',
+    'fmt',
+    'eslint',
+    'prettier',
+    'clippy',
+    'clippy-wasm',
+    'native',
+    'postgres',
+    'build',
+    'size',
+    'types',
+    'wasm',
+    'server',
+    'e2e',
+    'android',
+    'package',
+    'examples',
+    'provider',
+  ],
   lint: ['fmt', 'eslint', 'prettier', 'clippy', 'clippy-wasm'],
   'js-lint': ['eslint', 'prettier'],
 };

@@ -30,7 +30,9 @@ export function describeTokens(tokens, now) {
   const cur = tokens[tokens.length - 1];
   const replaced = tokens.filter((t) => t.refreshedAt && t.refreshedAt < t.expiresAt).length;
   const count =
-    tokens.length === 1 ? 'One access token on the timeline.' : `${tokens.length} access tokens on the timeline, ${replaced} of them replaced before they expired.`;
+    tokens.length === 1
+      ? 'One access token on the timeline.'
+      : `${tokens.length} access tokens on the timeline, ${replaced} of them replaced before they expired.`;
   const issued = `The current one was issued ${relative(cur.issuedAt, now)}`;
   if (cur.lostAt) return `${count} ${issued}; the session was lost ${relative(cur.lostAt, now)} and no new token came.`;
   if (now >= cur.expiresAt) return `${count} ${issued} and expired ${relative(cur.expiresAt, now)}.`;

@@ -151,7 +151,17 @@ export async function startChatServer({ root = REPO_ROOT, pkgDir = process.env.C
      * Mint an RS256 JWT. `ttl` seconds (≤ 0 → already expired). `signingKey` (a node KeyObject or PEM)
      * signs with another RSA key instead of the server's (for bad-signature cases).
      */
-    mint({ sub = 'anonymous', ttl = 300, aud = DEFAULT_AUDIENCE, iss = DEFAULT_ISSUER, kid: headerKid = signer.kid, noKid = false, iatOffset = 0, extra = {}, signingKey = signer.privateKey } = {}) {
+    mint({
+      sub = 'anonymous',
+      ttl = 300,
+      aud = DEFAULT_AUDIENCE,
+      iss = DEFAULT_ISSUER,
+      kid: headerKid = signer.kid,
+      noKid = false,
+      iatOffset = 0,
+      extra = {},
+      signingKey = signer.privateKey,
+    } = {}) {
       const nowS = Math.floor(Date.now() / 1000);
       const iat = nowS + Number(iatOffset);
       const exp = nowS + Number(ttl);
@@ -388,7 +398,11 @@ export async function startChatServer({ root = REPO_ROOT, pkgDir = process.env.C
       case '/control/counts':
         return send(res, 200, srv.counts);
       case '/control/log':
-        return send(res, 200, srv.entries({ path: q.get('path') ?? undefined }).map(({ headers, ...e }) => e));
+        return send(
+          res,
+          200,
+          srv.entries({ path: q.get('path') ?? undefined }).map(({ headers, ...e }) => e),
+        );
       default:
         return send(res, 404, { error: 'unknown control endpoint' });
     }
