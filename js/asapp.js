@@ -53,7 +53,9 @@ export function installAsappWith(target, create) {
         if (typeof o.UserLoginHandler === 'function') options.userLoginHandler = o.UserLoginHandler;
         auth = create(options);
         const ready = o.CustomerId ? auth.setCustomer(o.CustomerId) : Promise.resolve();
-        const done = () => { if (typeof o.onLoadComplete === 'function') o.onLoadComplete(state()); };
+        const done = () => {
+          if (typeof o.onLoadComplete === 'function') o.onLoadComplete(state());
+        };
         ready.then(done, done);
         return ready;
       }

@@ -22,7 +22,23 @@ export function replayableBody(init) {
 
 // Every RequestInit member, read by name: an init whose members are getters (a class instance, a
 // Request) has no own enumerable properties for Object.assign to copy.
-const INIT_MEMBERS = ['method', 'headers', 'body', 'mode', 'credentials', 'cache', 'redirect', 'referrer', 'referrerPolicy', 'integrity', 'keepalive', 'signal', 'priority', 'duplex', 'window'];
+const INIT_MEMBERS = [
+  'method',
+  'headers',
+  'body',
+  'mode',
+  'credentials',
+  'cache',
+  'redirect',
+  'referrer',
+  'referrerPolicy',
+  'integrity',
+  'keepalive',
+  'signal',
+  'priority',
+  'duplex',
+  'window',
+];
 
 /**
  * A copy of `init`'s RequestInit members with `headers` set over its own (and `redirect: 'manual'`);
@@ -146,7 +162,12 @@ function openKeyDb() {
     req.onblocked = () => reject(new Error('IndexedDB open blocked'));
   });
   // An open that succeeds after all is closed, not leaked.
-  blocked.catch(() => opened.then((db) => db.close(), () => {}));
+  blocked.catch(() =>
+    opened.then(
+      (db) => db.close(),
+      () => {},
+    ),
+  );
   return Promise.race([opened, blocked]);
 }
 

@@ -99,7 +99,9 @@ export function holdLock(name, failed) {
     release = resolve;
   });
   try {
-    manager().request(name, { mode: 'shared' }, () => held).catch(() => failed());
+    manager()
+      .request(name, { mode: 'shared' }, () => held)
+      .catch(() => failed());
   } catch {
     failed();
   }

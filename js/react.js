@@ -96,7 +96,11 @@ export function useChatAuth() {
     },
     [h],
   );
-  const snapshot = useSyncExternalStore(subscribe, () => snapshotOf(h), () => 'loading');
+  const snapshot = useSyncExternalStore(
+    subscribe,
+    () => snapshotOf(h),
+    () => 'loading',
+  );
   const fetch = useCallback(async (input, init) => (await h.ready).fetch(input, init), [h]);
   const setCustomer = useCallback(async (customerId, provider) => (await h.ready).setCustomer(customerId, provider), [h]);
   const clearCustomer = useCallback(async () => (await h.ready).clearCustomer(), [h]);

@@ -86,7 +86,9 @@ export async function build() {
 if (import.meta.url === `file://${process.argv[1]}`) {
   await build();
   if (!process.argv.includes('--build')) {
-    const tests = readdirSync(join(ROOT, 'tests', 'android')).filter((f) => f.endsWith('.test.mjs')).sort();
+    const tests = readdirSync(join(ROOT, 'tests', 'android'))
+      .filter((f) => f.endsWith('.test.mjs'))
+      .sort();
     const code = await run(process.execPath, ['--test', '--test-concurrency=1', ...tests.map((f) => join('tests', 'android', f))]);
     process.exit(code);
   }

@@ -254,20 +254,41 @@ async function main() {
       RS256: { private: read('tests/vectors/keys/rsa2048.pem'), public: read('tests/vectors/keys/rsa2048.pub.pem') },
       ES256: { private: read('tests/vectors/keys/p256.pem'), public: read('tests/vectors/keys/p256.pub.pem') },
     };
-    const setup = await within(page.evaluate((keys) => window.bench.setup({ keys }), keys), 'setup');
+    const setup = await within(
+      page.evaluate((keys) => window.bench.setup({ keys }), keys),
+      'setup',
+    );
     if (!setup.crossOriginIsolated) console.warn('bench: WARNING page not cross-origin isolated; timer resolution is 100 µs');
     step('decodeToken vs jwtDecode');
-    const decode = await within(page.evaluate(() => window.bench.decode()), 'decode');
+    const decode = await within(
+      page.evaluate(() => window.bench.decode()),
+      'decode',
+    );
     step('verifyToken vs jose.jwtVerify (RS256)');
-    const rs = await within(page.evaluate(() => window.bench.verify('RS256')), 'verify RS256');
+    const rs = await within(
+      page.evaluate(() => window.bench.verify('RS256')),
+      'verify RS256',
+    );
     step('verifyToken vs jose.jwtVerify (ES256)');
-    const es = await within(page.evaluate(() => window.bench.verify('ES256')), 'verify ES256');
+    const es = await within(
+      page.evaluate(() => window.bench.verify('ES256')),
+      'verify ES256',
+    );
     step(`auth.fetch vs fetch, ${FETCHES} requests each`);
-    const fetchRes = await within(page.evaluate((n) => window.bench.fetchOverhead({ n }), FETCHES), 'fetch overhead');
+    const fetchRes = await within(
+      page.evaluate((n) => window.bench.fetchOverhead({ n }), FETCHES),
+      'fetch overhead',
+    );
     step(`auth.fetch with dpop vs without, ${FETCHES} requests each`);
-    const dpopRes = await within(page.evaluate((n) => window.bench.dpopOverhead({ n }), FETCHES), 'dpop overhead');
+    const dpopRes = await within(
+      page.evaluate((n) => window.bench.dpopOverhead({ n }), FETCHES),
+      'dpop overhead',
+    );
     step(`memory over ${CYCLES} forced refreshes`);
-    const mem = await within(page.evaluate((c) => window.bench.memory({ counts: c }), [10, CYCLES]), 'memory');
+    const mem = await within(
+      page.evaluate((c) => window.bench.memory({ counts: c }), [10, CYCLES]),
+      'memory',
+    );
     await context.close();
     if (pageErrors.length) throw new Error(`page errors: ${pageErrors.join('; ')}`);
 
@@ -342,11 +363,23 @@ function render({ started, chromiumVersion, bundles, sizes, coldMs, coldPaired, 
   const d = dpopRes;
   const noDpop = 'auth.fetch without dpop';
   rows.push([`fetch µs median with dpop (${d.n} req)`, fmt(d.dpopMedianUs), noDpop, fmt(d.bearerMedianUs), signed(d.dpopMedianUs - d.bearerMedianUs)]);
-  rows.push([`fetch µs median with dpop, network stubbed`, fmt(d.stubDpopMedianUs, 1), `${noDpop} (stubbed)`, fmt(d.stubBearerMedianUs, 1), `${signed(d.stubDpopMedianUs - d.stubBearerMedianUs, 1)} (paired ${signed(d.pairedStubUs, 1)})`]);
+  rows.push([
+    `fetch µs median with dpop, network stubbed`,
+    fmt(d.stubDpopMedianUs, 1),
+    `${noDpop} (stubbed)`,
+    fmt(d.stubBearerMedianUs, 1),
+    `${signed(d.stubDpopMedianUs - d.stubBearerMedianUs, 1)} (paired ${signed(d.pairedStubUs, 1)})`,
+  ]);
   rows.push([`fetch µs p99 with dpop, network stubbed`, fmt(d.stubDpopP99Us, 1), '', '', '']);
   const [few, many] = mem.points;
   const growth = many.bytes - few.bytes;
-  rows.push([`wasm memory after ${few.cycles} / ${many.cycles} refreshes`, `${kib(few.bytes)} / ${kib(many.bytes)}`, 'growth', `${kib(growth)}`, `externref table ${few.table} / ${many.table}`]);
+  rows.push([
+    `wasm memory after ${few.cycles} / ${many.cycles} refreshes`,
+    `${kib(few.bytes)} / ${kib(many.bytes)}`,
+    'growth',
+    `${kib(growth)}`,
+    `externref table ${few.table} / ${many.table}`,
+  ]);
 
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
   const line = (r) => r.map((c, i) => String(c).padEnd(widths[i])).join('  ');
@@ -372,8 +405,16 @@ function render({ started, chromiumVersion, bundles, sizes, coldMs, coldPaired, 
         `${signed(over.stubMed, 1)} median, ${signed(over.stubP99, 1)} p99`,
     ],
     [`decodeToken ≥ ${TARGETS.decodeRatio.toFixed(1)}× jwt-decode`, decode.ratio >= TARGETS.decodeRatio, times(decode.ratio)],
-    [`verifyToken RS256 ≥ ${TARGETS.verifyRatio.toFixed(1)}× jose`, rs.ratio >= TARGETS.verifyRatio, `${times(rs.ratio)} (vs jose with a PEM: ${times(rs.ratioPem)})`],
-    [`verifyToken ES256 ≥ ${TARGETS.verifyRatio.toFixed(1)}× jose`, es.ratio >= TARGETS.verifyRatio, `${times(es.ratio)} (vs jose with a PEM: ${times(es.ratioPem)})`],
+    [
+      `verifyToken RS256 ≥ ${TARGETS.verifyRatio.toFixed(1)}× jose`,
+      rs.ratio >= TARGETS.verifyRatio,
+      `${times(rs.ratio)} (vs jose with a PEM: ${times(rs.ratioPem)})`,
+    ],
+    [
+      `verifyToken ES256 ≥ ${TARGETS.verifyRatio.toFixed(1)}× jose`,
+      es.ratio >= TARGETS.verifyRatio,
+      `${times(es.ratio)} (vs jose with a PEM: ${times(es.ratioPem)})`,
+    ],
     [
       `memory flat over ${fmt(many.cycles - few.cycles)} refreshes (< ${kib(TARGETS.memoryGrowthBytes)}, one wasm page; externref table not growing)`,
       growth < TARGETS.memoryGrowthBytes && many.table <= few.table,
@@ -382,7 +423,9 @@ function render({ started, chromiumVersion, bundles, sizes, coldMs, coldPaired, 
   ];
   const targets = ['targets:', ...checks.map(([name, ok, figure]) => `  ${ok ? 'met    ' : 'NOT met'}  ${name}: ${figure}`)].join('\n');
   const mdTargets = checks.map(([name, ok, figure]) => `- ${ok ? '**met**' : '**not met**'}: ${name} — ${figure}`).join('\n');
-  const entries = peers.map((k) => `  - ${label(k)}: \`${bundles[k].entry}\` → ${bundles[k].exports.map((e) => `\`${e}\``).join(', ')} (${bundles[k].inputs} source files)`);
+  const entries = peers.map(
+    (k) => `  - ${label(k)}: \`${bundles[k].entry}\` → ${bundles[k].exports.map((e) => `\`${e}\``).join(', ')} (${bundles[k].inputs} source files)`,
+  );
 
   const markdown = `# Benchmarks
 

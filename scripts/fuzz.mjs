@@ -37,7 +37,9 @@ const env = {
   CHAT_AUTH_FUZZ_SECONDS: minutes ? String(minutes * 60) : '',
   CHAT_AUTH_FUZZ_SEED: seed,
 };
-console.log(minutes ? `fuzz: ${minutes} min, all ${TARGETS} targets at once` : `fuzz: ${total.toLocaleString('en')} cases (${env.CHAT_AUTH_FUZZ_CASES} per target)`);
+console.log(
+  minutes ? `fuzz: ${minutes} min, all ${TARGETS} targets at once` : `fuzz: ${total.toLocaleString('en')} cases (${env.CHAT_AUTH_FUZZ_CASES} per target)`,
+);
 
 const started = Date.now();
 const child = spawn('cargo', ['test', '--profile', 'fuzz', '--test', 'fuzz', '--', '--nocapture'], {

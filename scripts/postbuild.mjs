@@ -45,10 +45,13 @@ if (existsSync(DTS) && existsSync(TYPES)) {
     const declared = (text) => [...text.matchAll(/^export (?:declare )?(?:class|function) (\w+)/gm)].map((m) => m[1]);
     const missing = declared(dts.slice(0, cut)).filter((name) => !declared(types).includes(name));
     if (missing.length) fail(`js/chat_auth.d.ts does not declare ${missing.join(', ')} (exported by the crate)`);
-    writeFileSync(DTS, `${TYPES_MARK}
+    writeFileSync(
+      DTS,
+      `${TYPES_MARK}
 ${types.trimEnd()}
 
-${dts.slice(cut).replace(/\bany\b/g, 'unknown')}`);
+${dts.slice(cut).replace(/\bany\b/g, 'unknown')}`,
+    );
     console.log('postbuild: pkg/chat_auth.d.ts declares the API from js/chat_auth.d.ts');
   }
 }
@@ -60,7 +63,9 @@ function findErrorSnippet(glue) {
   if (new Set(imported).size === 1) return imported[0];
   const snippets = join(PKG, 'snippets');
   const onDisk = existsSync(snippets)
-    ? readdirSync(snippets).filter((d) => existsSync(join(snippets, d, 'js', 'error.js'))).map((d) => `./snippets/${d}/js/error.js`)
+    ? readdirSync(snippets)
+        .filter((d) => existsSync(join(snippets, d, 'js', 'error.js')))
+        .map((d) => `./snippets/${d}/js/error.js`)
     : [];
   if (onDisk.length === 1) return onDisk[0];
   if (onDisk.length > 1) fail(`several snippet folders hold js/error.js (${onDisk.join(', ')}); delete pkg/ and rebuild`);

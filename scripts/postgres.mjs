@@ -96,7 +96,7 @@ export async function startCluster({ settings = {} } = {}) {
   try {
     if (root) {
       const user = osUser('postgres');
-      if (!user) throw new Error('the OS user `postgres` is missing: reinstall Debian\'s postgresql package');
+      if (!user) throw new Error("the OS user `postgres` is missing: reinstall Debian's postgresql package");
       chownSync(dir, user.uid, user.gid);
     }
     pg(bin, 'initdb', ['-D', data, '-A', 'trust', '-U', 'chat', '-E', 'UTF8', '--no-sync', '--no-instructions'], { asUser });

@@ -13,7 +13,8 @@
 //                 esbuild + the small bench peers (`npm run bench` installs the big ones itself, in bench/peers),
 //                 oidc-provider 9.13.3 (the real-provider tier's identity provider), vite 7,
 //                 typescript 5 (also the types tier), react + react-dom 19 and their types (the packaged-install tier),
-//                 kotlin-compiler 2.4.20 (kotlinc, the `android` tier)  (npm ci)
+//                 kotlin-compiler 2.4.20 (kotlinc, the `android` tier),
+//                 eslint 9 + @eslint/js + globals and prettier 3 (the `eslint` and `prettier` tiers)  (npm ci)
 //
 // Nothing here downloads a browser or a prebuilt toolchain binary by itself.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
@@ -142,10 +143,7 @@ async function wasmBindgen() {
     version = have();
   }
   if (version === want) return skip(`wasm-bindgen-cli ${want}`, 'matches Cargo.lock');
-  install(
-    `wasm-bindgen-cli ${want}`,
-    `cargo install wasm-bindgen-cli --version ${want} (~2.5 min; ${version ? `replaces ${version}` : 'Cargo.lock pins it'})`,
-  );
+  install(`wasm-bindgen-cli ${want}`, `cargo install wasm-bindgen-cli --version ${want} (~2.5 min; ${version ? `replaces ${version}` : 'Cargo.lock pins it'})`);
   // Not --locked: the CLI's own lock file does not build with current toolchains.
   await must('cargo', ['install', 'wasm-bindgen-cli', '--version', want, ...(version ? ['--force'] : [])]);
   if (have() !== want) fail(`wasm-bindgen --version is still ${have()} after installing ${want}; is ${CARGO_BIN} on PATH?`);

@@ -321,7 +321,9 @@ const glue = join(OUT, 'chat_auth.js');
 const dataSize = data ? data.end - data.start : 0;
 
 console.log(`\nsize-report: ${NAMED_WASM.replace(`${ROOT}/`, '')}`);
-console.log(`  without custom sections: ${fmt(shipped.length)} bytes raw, ${fmt(gzipSync(shipped, { level: 9 }).length)} gzip -9 (pkg/ has the same code; its glue is also minified)`);
+console.log(
+  `  without custom sections: ${fmt(shipped.length)} bytes raw, ${fmt(gzipSync(shipped, { level: 9 }).length)} gzip -9 (pkg/ has the same code; its glue is also minified)`,
+);
 if (existsSync(glue)) console.log(`  glue (wasm-bindgen output, not minified): ${fmt(readFileSync(glue).length)} bytes raw`);
 console.log('\nsections (bytes):');
 for (const s of sections) console.log(`  ${s.label.padEnd(28)} ${fmt(s.end - s.start).padStart(9)}`);
@@ -335,7 +337,8 @@ for (const [g, size] of [...groups].sort((a, b) => b[1] - a[1])) {
 }
 
 console.log('\nby module (code bytes, functions):');
-for (const m of modules) console.log(`  ${m.module.padEnd(30)} ${fmt(m.size).padStart(8)}  ${kb(m.size).padStart(6)} KB  ${String(m.count).padStart(4)}  ${m.group}`);
+for (const m of modules)
+  console.log(`  ${m.module.padEnd(30)} ${fmt(m.size).padStart(8)}  ${kb(m.size).padStart(6)} KB  ${String(m.count).padStart(4)}  ${m.group}`);
 
 const listed = ONLY_MODULE ? functions.filter((f) => f.module === ONLY_MODULE) : functions.slice(0, TOP);
 console.log(ONLY_MODULE ? `\nfunctions of ${ONLY_MODULE}:` : `\ntop ${TOP} functions:`);
@@ -375,12 +378,13 @@ if (COMPARE) {
     .sort((a, b) => a[1] - b[1]);
   const sign = (d) => (d > 0 ? `+${fmt(d)}` : fmt(d));
   console.log(`\ncompared with ${COMPARE}:`);
-  console.log(`  shipped gzip ${sign(report.shippedGzip - old.shippedGzip)}, raw ${sign(report.shippedRaw - old.shippedRaw)}, code ${sign(report.code - old.code)}, data ${sign(report.data - old.data)}`);
+  console.log(
+    `  shipped gzip ${sign(report.shippedGzip - old.shippedGzip)}, raw ${sign(report.shippedRaw - old.shippedRaw)}, code ${sign(report.code - old.code)}, data ${sign(report.data - old.data)}`,
+  );
   for (const [k, d] of rows) console.log(`  ${k.padEnd(30)} ${sign(d).padStart(8)}`);
   // Functions by name (several may share one after the hash is cut: sum them). wasm-opt's own unnamed
   // helpers (`func[N]`) change index from build to build, so they are left out here.
-  const sums = (list) =>
-    list.filter(([n]) => !n.startsWith('func[')).reduce((m, [n, size]) => m.set(n, (m.get(n) ?? 0) + size), new Map());
+  const sums = (list) => list.filter(([n]) => !n.startsWith('func[')).reduce((m, [n, size]) => m.set(n, (m.get(n) ?? 0) + size), new Map());
   const before = sums(old.functions ?? []);
   const after = sums(report.functions);
   const changed = [...new Set([...before.keys(), ...after.keys()])]

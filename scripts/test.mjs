@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 // npm test: every test tier in order, stopping at the first failure.
 //
-//   node scripts/test.mjs              setup, fmt, clippy, native, postgres, build, size, types, wasm, server, e2e, android, package, examples, provider
-//   node scripts/test.mjs wasm e2e     only the named tiers (or groups: lint)
+//   node scripts/test.mjs              setup, fmt, eslint, prettier, clippy, clippy-wasm, native, postgres, build, size, types, wasm, server, e2e,
+//                                      android, package, examples, provider
+//   node scripts/test.mjs wasm e2e     only the named tiers (or groups: lint, js-lint)
 //
 // Tiers:
 //   setup   node scripts/setup.mjs (installs whatever is missing, skips the rest)
 //   fmt     cargo fmt --check
+//   eslint  eslint . (eslint.config.mjs: @eslint/js recommended over js/, www/, scripts/, tests/)
+//   prettier prettier --check . (.prettierrc.json; .prettierignore keeps it to the .js/.mjs files)
 //   clippy  cargo clippy --workspace --all-targets -- -D warnings (the crate and server/)
 //   native  cargo test --workspace (the crate, and the reference backend in server/ on SQLite)
 //   postgres node scripts/test-postgres.mjs (server/tests store, api, races on a throwaway PostgreSQL cluster)
@@ -48,6 +51,9 @@ function nodeTests(folder) {
 const TIERS = {
   setup: () => [process.execPath, ['scripts/setup.mjs']],
   fmt: () => ['cargo', ['fmt', '--check']],
+  // The JavaScript: ESLint's findings, then Prettier's layout (`npm run format` rewrites it).
+  eslint: () => [process.execPath, ['node_modules/eslint/bin/eslint.js', '--max-warnings', '0', '.']],
+  prettier: () => [process.execPath, ['node_modules/prettier/bin/prettier.cjs', '--check', '.']],
   clippy: () => ['cargo', ['clippy', '--workspace', '--all-targets', '--', '-D', 'warnings']],
   // The wasm shell (src/host) only compiles for wasm32: lint it there too,
   // with the tests as the wasm tier builds them (native-only parts cfg'd out).
@@ -78,8 +84,28 @@ const TIERS = {
   provider: () => nodeTests('provider'),
 };
 const GROUPS = {
-  all: ['setup', 'fmt', 'clippy', 'clippy-wasm', 'native', 'postgres', 'build', 'size', 'types', 'wasm', 'server', 'e2e', 'android', 'package', 'examples', 'provider'],
-  lint: ['fmt', 'clippy', 'clippy-wasm'],
+  all: [
+    'setup',
+    'fmt',
+    'eslint',
+    'prettier',
+    'clippy',
+    'clippy-wasm',
+    'native',
+    'postgres',
+    'build',
+    'size',
+    'types',
+    'wasm',
+    'server',
+    'e2e',
+    'android',
+    'package',
+    'examples',
+    'provider',
+  ],
+  lint: ['fmt', 'eslint', 'prettier', 'clippy', 'clippy-wasm'],
+  'js-lint': ['eslint', 'prettier'],
 };
 
 const requested = process.argv.slice(2);

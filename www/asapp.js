@@ -2,6 +2,7 @@
 // facade (installAsapp). ASAPP has no token endpoint option, so this page's
 // ContextProvider refreshes through the backend itself (refresh_token grant,
 // rotating its refresh token) — the ASAPP way.
+/* global ASAPP -- the window.ASAPP command function installAsapp(window) puts there, called bare as ASAPP's pages do */
 import init, { installAsapp } from '/pkg/chat_auth.js';
 import { createAnnouncer } from '/announce.js';
 import { createConversation } from '/conversation.js';

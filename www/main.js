@@ -170,7 +170,8 @@ function renderSession() {
   const state = auth.state;
   $('state').textContent = state;
   $('state').dataset.state = state;
-  $('state-badge').textContent = state === 'authenticated' || state === 'refreshing' ? 'secure' : state === 'anonymous' || state === 'logged_out' ? 'guest' : state;
+  $('state-badge').textContent =
+    state === 'authenticated' || state === 'refreshing' ? 'secure' : state === 'anonymous' || state === 'logged_out' ? 'guest' : state;
   $('state-badge').dataset.state = state;
   $('customer-id').textContent = short(auth.customerId);
   $('customer-id').title = auth.customerId || '';
@@ -299,7 +300,7 @@ $('replay').addEventListener('click', async () => {
   const outcome = res.ok
     ? 'the old refresh token still worked (it had not been rotated yet)'
     : answer.error === 'invalid_dpop_proof'
-      ? 'refused: invalid_dpop_proof — the refresh token is bound to this browser\'s key; the session goes on'
+      ? "refused: invalid_dpop_proof — the refresh token is bound to this browser's key; the session goes on"
       : `refused: ${answer.error} — the whole session is revoked`;
   log('replay', outcome, res.ok ? '' : 'bad');
   status.say(`Replay ${outcome}.`);

@@ -5,8 +5,7 @@
 // alternative is `summary`: the same facts in words, for screen readers
 // (the <svg> is role="img" and points at it with aria-describedby).
 const NS = 'http://www.w3.org/2000/svg';
-const W = 360;
-const H = 96;
+const W = 360; // the <svg>'s viewBox width (index.html: viewBox="0 0 360 96")
 const LANES = [18, 42];
 const BAR = 16;
 const AXIS_Y = 76;
@@ -31,7 +30,9 @@ export function describeTokens(tokens, now) {
   const cur = tokens[tokens.length - 1];
   const replaced = tokens.filter((t) => t.refreshedAt && t.refreshedAt < t.expiresAt).length;
   const count =
-    tokens.length === 1 ? 'One access token on the timeline.' : `${tokens.length} access tokens on the timeline, ${replaced} of them replaced before they expired.`;
+    tokens.length === 1
+      ? 'One access token on the timeline.'
+      : `${tokens.length} access tokens on the timeline, ${replaced} of them replaced before they expired.`;
   const issued = `The current one was issued ${relative(cur.issuedAt, now)}`;
   if (cur.lostAt) return `${count} ${issued}; the session was lost ${relative(cur.lostAt, now)} and no new token came.`;
   if (now >= cur.expiresAt) return `${count} ${issued} and expired ${relative(cur.expiresAt, now)}.`;

@@ -19,7 +19,7 @@ const quantile = (xs, q) => {
 
 /** Calls of `fn` per second: a warm-up, then `rounds` rounds of `ms` each; the median round. */
 async function opsPerSecond(fn, { ms = 400, rounds = 5, warmup = 50, isAsync = false } = {}) {
-  for (let i = 0; i < warmup; i++) (isAsync ? await fn() : fn());
+  for (let i = 0; i < warmup; i++) isAsync ? await fn() : fn();
   const rates = [];
   for (let r = 0; r < rounds; r++) {
     let n = 0;
@@ -27,7 +27,7 @@ async function opsPerSecond(fn, { ms = 400, rounds = 5, warmup = 50, isAsync = f
     let now = start;
     // Bounded by time, and by a hard count for a runaway clock.
     while (now - start < ms && n < 10_000_000) {
-      for (let k = 0; k < 16; k++) (isAsync ? await fn() : fn());
+      for (let k = 0; k < 16; k++) isAsync ? await fn() : fn();
       n += 16;
       now = performance.now();
     }
@@ -69,11 +69,7 @@ window.bench = {
     sdk = await import(PKG);
     wasm = await sdk.default();
     ({ jwtDecode } = await import(JWT_DECODE));
-    const [{ jwtVerify }, { SignJWT }, { importPKCS8, importSPKI }] = await Promise.all([
-      import(JOSE_VERIFY),
-      import(JOSE_SIGN),
-      import(JOSE_IMPORT),
-    ]);
+    const [{ jwtVerify }, { SignJWT }, { importPKCS8, importSPKI }] = await Promise.all([import(JOSE_VERIFY), import(JOSE_SIGN), import(JOSE_IMPORT)]);
     jose = { jwtVerify, SignJWT, importPKCS8, importSPKI };
     const now = Math.floor(Date.now() / 1000);
     const claims = { sub: 'c_8f3a9b2e', iss: 'https://id.example.com', aud: 'chat', iat: now, exp: now + 3600 };

@@ -81,7 +81,10 @@ test('login, authenticated requests, refresh before expiry through three lifetim
   assert.ok(r.refreshed >= 3, `three refreshes, saw ${r.refreshed}`);
   const sends = requestsSince(mark, { path: '/api/messages', method: 'POST' });
   assert.equal(sends.length, r.sent, 'every message went out once');
-  assert.ok(sends.every((s) => s.status === 201 && s.bearer === 'valid'), 'every send carried a valid token');
+  assert.ok(
+    sends.every((s) => s.status === 201 && s.bearer === 'valid'),
+    'every send carried a valid token',
+  );
   assert.deepEqual(requestsSince(mark, { bearer: 'expired' }), [], 'no request carried an expired token');
   t.diagnostic(`sends ${sends.length}, token refreshes ${requestsSince(mark, { path: '/oauth/token', status: 200 }).length}, expired bearers 0`);
   assert.ok(requestsSince(mark, { path: '/oauth/token' }).filter((t) => t.status === 200).length >= 3, 'refreshed at the token endpoint');
@@ -161,7 +164,10 @@ test('one conversation across the web widget and the app', async (t) => {
     assert.ok(texts.indexOf(webText) < texts.indexOf(appText), 'in order');
     // The web widget shows the app's message (it polls).
     await page.waitForFunction((t) => [...document.querySelectorAll('.bubble.visitor p')].some((p) => p.textContent === t), appText);
-    const customers = srv.requests({ path: '/api/messages', method: 'POST' }).map((q) => q.customer).filter(Boolean);
+    const customers = srv
+      .requests({ path: '/api/messages', method: 'POST' })
+      .map((q) => q.customer)
+      .filter(Boolean);
     assert.ok(customers.length >= 2 && customers.slice(-2).every((c) => c === webCustomer), 'one customer on both channels');
   } finally {
     await browser.close();

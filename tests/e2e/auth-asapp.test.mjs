@@ -52,7 +52,7 @@ e2e.test('17. ASAPP facade: load → authenticated; getState (+callback); getCha
   assert.deepEqual(loaded.providerArgs[0], { needsRefresh: false, callbackIsFunction: true }, 'ASAPP-style provider called as (callback, false)');
 
   const r = await s.eval(
-    async ({ origin, cid }) => {
+    async ({ origin }) => {
       const { ChatAuth } = window.sdk;
       const state = T.plain(window.ASAPP('getState'));
       let cbState = null;
@@ -82,7 +82,9 @@ e2e.test('17. ASAPP facade: load → authenticated; getState (+callback); getCha
         info,
         tokens: window.tokens,
         echo,
-        headerNames: Object.keys(T.plain(headers)).map((k) => k.toLowerCase()).sort(),
+        headerNames: Object.keys(T.plain(headers))
+          .map((k) => k.toLowerCase())
+          .sort(),
         unload,
         finalState: auth.state,
         events,
@@ -90,7 +92,7 @@ e2e.test('17. ASAPP facade: load → authenticated; getState (+callback); getCha
         storage: T.storageDump(),
       };
     },
-    { origin: s.originA, cid },
+    { origin: s.originA },
   );
   assert.deepEqual(r.state, { hasContext: true, hasCustomerId: true, isLoggingIn: false, isAuthenticated: true }, "ASAPP('getState')");
   assert.deepEqual(r.returned, r.state, "ASAPP('getState', cb) returns the state object");
@@ -123,7 +125,9 @@ e2e.test("17b. ASAPP('set', 'Auth', auth) replaces the context's Auth", async (s
       const auth = window.ASAPP('getChatAuth');
       const callsBefore = window.providerCalls;
       const set = await T.attempt(() => Promise.resolve(window.ASAPP('set', 'Auth', { Token: token })));
-      await T.waitFor(async () => (await auth.getToken()) === token, { timeout: 5000, what: 'getToken() to return the token given by set Auth' }).catch(() => {});
+      await T.waitFor(async () => (await auth.getToken()) === token, { timeout: 5000, what: 'getToken() to return the token given by set Auth' }).catch(
+        () => {},
+      );
       const now = await auth.getToken();
       const echo = await T.read(await T.within(auth.fetch('/api/echo'), 5000, 'auth.fetch'));
       return { set, now, echo, providerCallsDuring: window.providerCalls - callsBefore, state: auth.state };

@@ -46,7 +46,10 @@ e2e.test('22. crossTab: a refresh in one tab reaches the other (source other_tab
   assert.ok(r2.token === fresh, "tab 2 should receive tab 1's refreshed token");
   assert.equal(r2.providerCalls, calls2Before, "tab 2's provider must not be called for tab 1's refresh");
   const refreshed = r2.events.filter((e) => e.name === 'refreshed').map((e) => e.detail);
-  assert.ok(refreshed.some((d) => d.source === 'other_tab'), `tab 2 'refreshed' with source other_tab: ${JSON.stringify(refreshed)}`);
+  assert.ok(
+    refreshed.some((d) => d.source === 'other_tab'),
+    `tab 2 'refreshed' with source other_tab: ${JSON.stringify(refreshed)}`,
+  );
   assert.equal(r2.state, 'authenticated');
 });
 
@@ -65,7 +68,11 @@ e2e.test('22b. crossTab: a forced refresh in both tabs at once calls one provide
   assert.equal(t2.threw, false, JSON.stringify(t2));
   // Interpretation: Web Locks serialise refreshes across tabs; the tab that gets the lock second finds a
   // context fresher than the one it asked to replace (from the other tab) and uses it.
-  assert.equal(after - before, 1, `provider calls across both tabs for two simultaneous forced refreshes (API.md "Single flight … With crossTab, one tab refreshes and the others receive the new context"): ${after - before}`);
+  assert.equal(
+    after - before,
+    1,
+    `provider calls across both tabs for two simultaneous forced refreshes (API.md "Single flight … With crossTab, one tab refreshes and the others receive the new context"): ${after - before}`,
+  );
   assert.ok(t1.value === t2.value, 'both tabs end with the same token');
 });
 
@@ -81,7 +88,11 @@ e2e.test('22c. crossTab: clearCustomer in one tab logs out the other (logged-out
     return { state: window.auth.state, events: window.events, token: await T.attempt(() => window.auth.getToken()), echo, customerId: window.auth.customerId };
   });
   assert.equal(r2.state, 'logged_out', 'tab 2 state after tab 1 logged out');
-  assert.deepEqual(r2.events.filter((e) => e.name === 'logged-out').map((e) => e.detail), [{ customerId: cid }], "tab 2 'logged-out' { customerId }");
+  assert.deepEqual(
+    r2.events.filter((e) => e.name === 'logged-out').map((e) => e.detail),
+    [{ customerId: cid }],
+    "tab 2 'logged-out' { customerId }",
+  );
   assert.deepEqual(r2.token, { threw: false, value: null }, 'tab 2 getToken() is null');
   assert.equal(r2.customerId, null);
   assert.equal(r2.echo.json?.authorization, null, 'tab 2 sends no Authorization after the logout');
@@ -130,42 +141,48 @@ e2e.test('22d. crossTab: scheduled refreshes of 5 s tokens are shared — both t
   const otherTab = [...a.refreshed, ...b.refreshed].filter((x) => x === 'other_tab').length;
   assert.ok(otherTab >= 1, `no 'refreshed' { source: 'other_tab' } in either tab: tab1 ${JSON.stringify(a.refreshed)}, tab2 ${JSON.stringify(b.refreshed)}`);
   assert.ok(a.token === b.token, 'the two tabs hold different tokens: each refreshed on its own');
-  assert.ok(a.scheduled + b.scheduled <= 3, `scheduled provider calls across both tabs in 9 s of 5 s tokens: ${a.scheduled} + ${b.scheduled} (one tab per cycle expected)`);
+  assert.ok(
+    a.scheduled + b.scheduled <= 3,
+    `scheduled provider calls across both tabs in 9 s of 5 s tokens: ${a.scheduled} + ${b.scheduled} (one tab per cycle expected)`,
+  );
 });
 
-e2e.test("22e. crossTab: a Web Locks query() slower than its bound (a long task) does not switch locks off: the waiting instance does not call its provider beside the lock holder's", async (s) => {
-  const cid = customerId();
-  const r = await s.eval(
-    async ({ origin, cid }) => {
-      const { ChatAuth } = window.sdk;
-      const calls = [];
-      const provider = (name, ms) => async () => {
-        calls.push({ name, at: performance.now() });
-        await T.sleep(ms);
-        const m = await (await fetch(`/control/mint?sub=${encodeURIComponent(cid)}&ttl=300`)).json();
-        return { Auth: { Token: m.token } };
-      };
-      // For its first 2 s every query() answers after 700 ms, past the SDK's 500 ms bound.
-      const locks = navigator.locks;
-      const query = locks.query.bind(locks);
-      const t0 = performance.now();
-      locks.query = () => (performance.now() - t0 < 2000 ? T.sleep(700).then(query) : query());
-      try {
-        // One source: the second instance waits for the first one's lock (held 2.5 s by its provider).
-        const first = new ChatAuth({ apiOrigins: [origin], customerId: cid, contextProvider: provider('first', 2500) });
-        await T.waitFor(() => calls.length === 1, { timeout: 5000, what: 'the first provider call' });
-        const second = new ChatAuth({ apiOrigins: [origin], customerId: cid, contextProvider: provider('second', 0) });
-        await T.waitState(first, 'authenticated', { timeout: 10_000 });
-        await T.waitState(second, 'authenticated', { timeout: 10_000 });
-        const out = { calls: calls.map((c) => c.name), same: (await first.getToken()) === (await second.getToken()) };
-        first.destroy();
-        second.destroy();
-        return out;
-      } finally {
-        locks.query = query;
-      }
-    },
-    { origin: s.originA, cid },
-  );
-  assert.deepEqual(r, { calls: ['first'], same: true }, JSON.stringify(r));
-});
+e2e.test(
+  "22e. crossTab: a Web Locks query() slower than its bound (a long task) does not switch locks off: the waiting instance does not call its provider beside the lock holder's",
+  async (s) => {
+    const cid = customerId();
+    const r = await s.eval(
+      async ({ origin, cid }) => {
+        const { ChatAuth } = window.sdk;
+        const calls = [];
+        const provider = (name, ms) => async () => {
+          calls.push({ name, at: performance.now() });
+          await T.sleep(ms);
+          const m = await (await fetch(`/control/mint?sub=${encodeURIComponent(cid)}&ttl=300`)).json();
+          return { Auth: { Token: m.token } };
+        };
+        // For its first 2 s every query() answers after 700 ms, past the SDK's 500 ms bound.
+        const locks = navigator.locks;
+        const query = locks.query.bind(locks);
+        const t0 = performance.now();
+        locks.query = () => (performance.now() - t0 < 2000 ? T.sleep(700).then(query) : query());
+        try {
+          // One source: the second instance waits for the first one's lock (held 2.5 s by its provider).
+          const first = new ChatAuth({ apiOrigins: [origin], customerId: cid, contextProvider: provider('first', 2500) });
+          await T.waitFor(() => calls.length === 1, { timeout: 5000, what: 'the first provider call' });
+          const second = new ChatAuth({ apiOrigins: [origin], customerId: cid, contextProvider: provider('second', 0) });
+          await T.waitState(first, 'authenticated', { timeout: 10_000 });
+          await T.waitState(second, 'authenticated', { timeout: 10_000 });
+          const out = { calls: calls.map((c) => c.name), same: (await first.getToken()) === (await second.getToken()) };
+          first.destroy();
+          second.destroy();
+          return out;
+        } finally {
+          locks.query = query;
+        }
+      },
+      { origin: s.originA, cid },
+    );
+    assert.deepEqual(r, { calls: ['first'], same: true }, JSON.stringify(r));
+  },
+);

@@ -8,7 +8,7 @@ import { Checks, customerId, suite } from './support/e2e.mjs';
 
 const e2e = suite();
 
-e2e.test('S1. setCustomer(Y) while setCustomer(X) and X\'s requests wait: X\'s promises reject not_authenticated, X\'s POST is never sent as Y', async (s) => {
+e2e.test("S1. setCustomer(Y) while setCustomer(X) and X's requests wait: X's promises reject not_authenticated, X's POST is never sent as Y", async (s) => {
   const x = customerId();
   const y = customerId();
   const r = await s.eval(
@@ -39,7 +39,7 @@ e2e.test('S1. setCustomer(Y) while setCustomer(X) and X\'s requests wait: X\'s p
   );
   const c = new Checks();
   c.check('', () => assert.equal(r.pY.threw, false, `setCustomer(Y): ${JSON.stringify(r.pY)}`));
-  for (const [name, got] of Object.entries({ "setCustomer(X)": r.pX, "X's fetch": r.fX, "X's getToken": r.tX, "X's authHeaders": r.hX })) {
+  for (const [name, got] of Object.entries({ 'setCustomer(X)': r.pX, "X's fetch": r.fX, "X's getToken": r.tX, "X's authHeaders": r.hX })) {
     c.check('', () => assert.equal(got.threw, true, `${name} must reject (X was never authenticated): ${JSON.stringify(got)}`));
     c.check('', () => assert.equal(got.isChatAuthError, true, `${name}: a ChatAuthError`));
     c.check('', () => assert.equal(got.code, 'not_authenticated', `${name}: code`));
@@ -49,13 +49,25 @@ e2e.test('S1. setCustomer(Y) while setCustomer(X) and X\'s requests wait: X\'s p
   c.check('', () => assert.equal(r.state, 'authenticated'));
   c.check('', () => assert.equal(r.fY.threw, false, `Y's fetch: ${JSON.stringify(r.fY)}`));
   const forX = s.server.entries({ path: '/api/echo' }).filter((e) => e.url.includes('queued-for-X'));
-  c.check('', () => assert.deepEqual(forX.map((e) => e.tokenSub), [], "X's queued POST is never sent (least of all with Y's token)"));
+  c.check('', () =>
+    assert.deepEqual(
+      forX.map((e) => e.tokenSub),
+      [],
+      "X's queued POST is never sent (least of all with Y's token)",
+    ),
+  );
   const forY = s.server.entries({ path: '/api/echo' }).filter((e) => e.url.includes('for-Y'));
-  c.check('', () => assert.deepEqual(forY.map((e) => e.tokenSub), [y], "Y's POST carries Y's token"));
+  c.check('', () =>
+    assert.deepEqual(
+      forY.map((e) => e.tokenSub),
+      [y],
+      "Y's POST carries Y's token",
+    ),
+  );
   c.done();
 });
 
-e2e.test('S2. a request sent as X and refused (401) after clearCustomer + setCustomer(Y) is handed back: never replayed with Y\'s token', async (s) => {
+e2e.test("S2. a request sent as X and refused (401) after clearCustomer + setCustomer(Y) is handed back: never replayed with Y's token", async (s) => {
   const x = customerId();
   const y = customerId();
   const r = await s.eval(
@@ -87,11 +99,17 @@ e2e.test('S2. a request sent as X and refused (401) after clearCustomer + setCus
   );
   const c = new Checks();
   c.check('', () => assert.equal(r.res.threw, false, `X's request: ${JSON.stringify(r.res)}`));
-  c.check('', () => assert.equal(r.res.value?.status, 401, "the 401 is handed back as it is"));
+  c.check('', () => assert.equal(r.res.value?.status, 401, 'the 401 is handed back as it is'));
   c.check('', () => assert.equal(r.providerCalls, r.providerCallsForY, 'no refresh for a customer who left'));
   c.check('', () => assert.equal(r.state, 'authenticated'));
   c.check('', () => assert.equal(r.customerId, y));
   const sent = s.server.entries({ path: '/api/protected' }).filter((e) => e.url.includes('sent-by-X'));
-  c.check('', () => assert.deepEqual(sent.map((e) => [e.method, e.tokenSub, e.body]), [['POST', x, 'message from X']], "X's request reached the server once, as X, and was never replayed with Y's token"));
+  c.check('', () =>
+    assert.deepEqual(
+      sent.map((e) => [e.method, e.tokenSub, e.body]),
+      [['POST', x, 'message from X']],
+      "X's request reached the server once, as X, and was never replayed with Y's token",
+    ),
+  );
   c.done();
 });

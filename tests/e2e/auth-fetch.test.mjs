@@ -53,7 +53,10 @@ e2e.test('7. 401 → refresh (needsRefresh, after_401) → replay once → 200; 
     ].map(([m, a, b]) => [m, a, b]),
     'each request replayed exactly once, with the new token (and the same body)',
   );
-  assert.ok(prot.every((e) => e.anonymousId), 'replays carry Chat-Anonymous-Id');
+  assert.ok(
+    prot.every((e) => e.anonymousId),
+    'replays carry Chat-Anonymous-Id',
+  );
   assert.equal(r.state, 'authenticated');
   assert.ok(r.events.filter((e) => e.name === 'refreshed').length >= 2);
 });
@@ -117,7 +120,11 @@ e2e.test('7c. a provider that hands back the refused token → token_unchanged, 
   assert.deepEqual(r.providerLog[1] && { n: r.providerLog[1].needsRefresh, reason: r.providerLog[1].reason }, { n: true, reason: 'after_401' });
   assert.ok(r.providerCalls >= 2 && r.providerCalls <= 3, `provider calls bounded by 1 + 1 + maxRetries(1): ${r.providerCalls}`);
   assert.equal(r.providerCalls, r.callsAfterLost, 'provider still being called after auth-lost');
-  assert.deepEqual(r.events.filter((e) => e.name === 'auth-lost').map((e) => e.detail), [{ code: 'token_unchanged' }], "'auth-lost' with token_unchanged");
+  assert.deepEqual(
+    r.events.filter((e) => e.name === 'auth-lost').map((e) => e.detail),
+    [{ code: 'token_unchanged' }],
+    "'auth-lost' with token_unchanged",
+  );
   if (r.res.threw) {
     assert.equal(r.res.isChatAuthError, true, `auth.fetch rejected with a non-ChatAuthError: ${JSON.stringify(r.res)}`);
   } else {
@@ -228,41 +235,52 @@ e2e.test('8d. context Auth.Headers and token_type go to allowed origins only', a
   const a = s.server.entries({ server: 'A', path: '/api/echo' })[0];
   assert.equal(a?.headers['x-chat-tenant'], 'acme', 'Auth.Headers sent to the allowed origin');
   const b = s.server.entries({ server: 'B', path: '/api/echo' });
-  assert.ok(b.length >= 1 && b.every((e) => !('x-chat-tenant' in e.headers) && !/x-chat-tenant/.test(e.requestedHeaders)), 'Auth.Headers must not reach another origin');
+  assert.ok(
+    b.length >= 1 && b.every((e) => !('x-chat-tenant' in e.headers) && !/x-chat-tenant/.test(e.requestedHeaders)),
+    'Auth.Headers must not reach another origin',
+  );
 });
 
-e2e.test('8c. cross-origin redirect: A → 302 → B / C never delivers the token', async (s) => {
-  const cid = customerId();
-  const r = await s.eval(
-    async ({ origin, cid, targets }) => {
-      const { ChatAuth } = window.sdk;
-      const provider = async () => ({ Auth: { Token: (await (await fetch(`/control/mint?sub=${encodeURIComponent(cid)}&ttl=300`)).json()).token } });
-      const auth = new ChatAuth({ apiOrigins: [origin], customerId: cid, contextProvider: provider });
-      T.record(auth);
-      await T.waitState(auth, 'authenticated');
-      const out = {};
-      for (const [name, target] of Object.entries(targets)) {
-        out[name] = await T.attempt(async () =>
-          T.read(await T.within(auth.fetch(`${origin}/api/redirect?to=${encodeURIComponent(target)}`), 5000, `auth.fetch(redirect → ${name})`)),
-        );
-      }
-      return { out, token: await auth.getToken() };
-    },
-    { origin: s.originA, cid, targets: { B: `${s.originB}/api/echo?via=redirect`, C: `${s.originC}/api/echo?via=redirect` } },
-  );
-  // The redirect itself went to A with the token (allowed) …
-  const hops = s.server.entries({ path: '/api/redirect' });
-  assert.ok(hops.length >= 2 && hops.every((e) => e.authorization === `Bearer ${r.token}`), 'the first hop (origin A) carries the token');
-  // … and whatever happened next (followed without the header, manual, or error), B and C never got it.
-  for (const who of ['B', 'C']) {
-    const seen = s.server.entries({ server: who });
-    const leaked = seen.filter((e) => e.authorization || /\bauthorization\b/.test(e.requestedHeaders));
-    assert.equal(leaked.length, 0, `origin ${who} received the token through a redirect: ${JSON.stringify(leaked.map((e) => [e.method, e.url, e.requestedHeaders]))}`);
-    const res = r.out[who];
-    if (!res.threw && res.value.json) assert.equal(res.value.json.authorization, null, `${who}: echo shows an Authorization header`);
-  }
-  assertNothingReachedOtherOrigins(s.server, { anonymousId: false });
-}, { invariants: false });
+e2e.test(
+  '8c. cross-origin redirect: A → 302 → B / C never delivers the token',
+  async (s) => {
+    const cid = customerId();
+    const r = await s.eval(
+      async ({ origin, cid, targets }) => {
+        const { ChatAuth } = window.sdk;
+        const provider = async () => ({ Auth: { Token: (await (await fetch(`/control/mint?sub=${encodeURIComponent(cid)}&ttl=300`)).json()).token } });
+        const auth = new ChatAuth({ apiOrigins: [origin], customerId: cid, contextProvider: provider });
+        T.record(auth);
+        await T.waitState(auth, 'authenticated');
+        const out = {};
+        for (const [name, target] of Object.entries(targets)) {
+          out[name] = await T.attempt(async () =>
+            T.read(await T.within(auth.fetch(`${origin}/api/redirect?to=${encodeURIComponent(target)}`), 5000, `auth.fetch(redirect → ${name})`)),
+          );
+        }
+        return { out, token: await auth.getToken() };
+      },
+      { origin: s.originA, cid, targets: { B: `${s.originB}/api/echo?via=redirect`, C: `${s.originC}/api/echo?via=redirect` } },
+    );
+    // The redirect itself went to A with the token (allowed) …
+    const hops = s.server.entries({ path: '/api/redirect' });
+    assert.ok(hops.length >= 2 && hops.every((e) => e.authorization === `Bearer ${r.token}`), 'the first hop (origin A) carries the token');
+    // … and whatever happened next (followed without the header, manual, or error), B and C never got it.
+    for (const who of ['B', 'C']) {
+      const seen = s.server.entries({ server: who });
+      const leaked = seen.filter((e) => e.authorization || /\bauthorization\b/.test(e.requestedHeaders));
+      assert.equal(
+        leaked.length,
+        0,
+        `origin ${who} received the token through a redirect: ${JSON.stringify(leaked.map((e) => [e.method, e.url, e.requestedHeaders]))}`,
+      );
+      const res = r.out[who];
+      if (!res.threw && res.value.json) assert.equal(res.value.json.authorization, null, `${who}: echo shows an Authorization header`);
+    }
+    assertNothingReachedOtherOrigins(s.server, { anonymousId: false });
+  },
+  { invariants: false },
+);
 
 e2e.test('9. anonymous id: UUID v4 before login, same after login, new after clearCustomer (logged_out); no Authorization after logout', async (s) => {
   const cid = customerId();
@@ -277,10 +295,22 @@ e2e.test('9. anonymous id: UUID v4 before login, same after login, new after cle
       const echo = async (auth, tag) => T.read(await T.within(auth.fetch(`/api/echo?phase=${tag}`), 5000, `auth.fetch (${tag})`));
       const auth = new ChatAuth({ apiOrigins: [origin] });
       const events = T.record(auth);
-      const before = { state: auth.state, anonymousId: auth.anonymousId, customerId: auth.customerId, token: await T.attempt(() => auth.getToken()), echo: await echo(auth, 'anonymous') };
+      const before = {
+        state: auth.state,
+        anonymousId: auth.anonymousId,
+        customerId: auth.customerId,
+        token: await T.attempt(() => auth.getToken()),
+        echo: await echo(auth, 'anonymous'),
+      };
       await T.within(auth.setCustomer(cid, provider), 10_000, 'setCustomer');
       await T.waitState(auth, 'authenticated');
-      const during = { state: auth.state, anonymousId: auth.anonymousId, customerId: auth.customerId, token: await auth.getToken(), echo: await echo(auth, 'customer') };
+      const during = {
+        state: auth.state,
+        anonymousId: auth.anonymousId,
+        customerId: auth.customerId,
+        token: await auth.getToken(),
+        echo: await echo(auth, 'customer'),
+      };
       await T.within(auth.clearCustomer(), 5000, 'clearCustomer');
       const after = {
         state: auth.state,
@@ -319,21 +349,29 @@ e2e.test('9. anonymous id: UUID v4 before login, same after login, new after cle
   c.check('', () => assert.equal(after.echo.json.authorization, null, 'no Authorization after logout'));
   c.check('', () => assert.equal(after.echo.json.anonymousId, after.anonymousId, 'the new anonymous id is sent after logout'));
   c.check('', () => assert.equal(after.headers.threw, false, 'authHeaders after logout'));
-  c.check('', () => assert.deepEqual(
-    Object.fromEntries(Object.entries(after.headers.value).map(([k, v]) => [k.toLowerCase(), v])),
-    { 'chat-anonymous-id': after.anonymousId },
-    'authHeaders() after logout: only Chat-Anonymous-Id',
-  ));
+  c.check('', () =>
+    assert.deepEqual(
+      Object.fromEntries(Object.entries(after.headers.value).map(([k, v]) => [k.toLowerCase(), v])),
+      { 'chat-anonymous-id': after.anonymousId },
+      'authHeaders() after logout: only Chat-Anonymous-Id',
+    ),
+  );
   const loggedOut = r.events.filter((e) => e.name === 'logged-out').map((e) => e.detail);
   c.check('', () => assert.deepEqual(loggedOut, [{ customerId: cid }], "one 'logged-out' { customerId }"));
   const states = r.events.filter((e) => e.name === 'state').map((e) => e.detail);
   c.check('', () => assert.deepEqual(states.at(-1), { state: 'logged_out', previous: 'authenticated' }, `state events: ${JSON.stringify(states)}`));
   const phases = s.server.entries({ path: '/api/echo' }).map((e) => [new URL(e.url, 'http://x').searchParams.get('phase'), !!e.authorization, e.anonymousId]);
-  c.check('', () => assert.deepEqual(phases, [
-    ['anonymous', false, before.anonymousId],
-    ['customer', true, before.anonymousId],
-    ['logged-out', false, after.anonymousId],
-  ], 'server view per phase: [phase, has Authorization, Chat-Anonymous-Id]'));
+  c.check('', () =>
+    assert.deepEqual(
+      phases,
+      [
+        ['anonymous', false, before.anonymousId],
+        ['customer', true, before.anonymousId],
+        ['logged-out', false, after.anonymousId],
+      ],
+      'server view per phase: [phase, has Authorization, Chat-Anonymous-Id]',
+    ),
+  );
   c.check('', () => assert.equal(r.providerCalls, 1, 'provider calls'));
   c.done();
 });
@@ -444,7 +482,15 @@ e2e.test('invalid caller headers reject with a ChatAuthError (network), whether 
   c.check('ready: network ChatAuthError', () => assertChatAuthError(r.ready, 'network'));
   c.check('getToken right after: answered at once', () => assert.ok(r.token && r.tokenMs < 1000, `${r.tokenMs} ms`));
   c.check('a good request after them carries the token', () => assert.match(r.good.value.json.authorization ?? '', /^Bearer /));
-  c.check('the bad requests were not sent', () => assert.deepEqual(s.server.entries({ path: '/api/echo' }).filter((e) => /case=bad/.test(e.url)).map((e) => e.url), []));
+  c.check('the bad requests were not sent', () =>
+    assert.deepEqual(
+      s.server
+        .entries({ path: '/api/echo' })
+        .filter((e) => /case=bad/.test(e.url))
+        .map((e) => e.url),
+      [],
+    ),
+  );
   c.done();
 });
 
@@ -491,9 +537,7 @@ e2e.test('review 18 finding 5: a Request-object auth.fetch (dpop) answered after
       await T.waitState(auth, 'authenticated');
       const token1 = await auth.getToken();
       await T.revoke(token1); // the nonce retry then meets a refused token
-      const res = await T.attempt(async () =>
-        T.read(await T.within(auth.fetch(new Request(`${origin}/api/nonce-protected`)), 10_000, 'auth.fetch(Request)')),
-      );
+      const res = await T.attempt(async () => T.read(await T.within(auth.fetch(new Request(`${origin}/api/nonce-protected`)), 10_000, 'auth.fetch(Request)')));
       const token2 = await auth.getToken();
       auth.destroy();
       return { res, token1, token2, providerCalls: window.providerCalls };
@@ -510,5 +554,8 @@ e2e.test('review 18 finding 5: a Request-object auth.fetch (dpop) answered after
     [`DPoP ${r.token1}`, `DPoP ${r.token1}`, `DPoP ${r.token2}`],
     'challenge, nonce retry, replay after the refresh',
   );
-  assert.ok(sent.every((e) => e.headers.dpop), 'each with a proof');
+  assert.ok(
+    sent.every((e) => e.headers.dpop),
+    'each with a proof',
+  );
 });

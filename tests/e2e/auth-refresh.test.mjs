@@ -33,13 +33,24 @@ e2e.test('5. refresh before expiry while requests flow: 5 s tokens, ≥ 2 refres
     { timeout: 25_000 },
   );
   const failures = r.results.filter((x) => x.error || x.status !== 200 || !x.authorization?.startsWith('Bearer ') || x.expiredAtReceipt !== false);
-  assert.equal(failures.length, 0, `${failures.length}/${r.results.length} requests failed or went without a valid token: ${JSON.stringify(failures.slice(0, 5))}`);
+  assert.equal(
+    failures.length,
+    0,
+    `${failures.length}/${r.results.length} requests failed or went without a valid token: ${JSON.stringify(failures.slice(0, 5))}`,
+  );
   assert.ok(r.results.length >= 50, `only ${r.results.length} requests in 12 s`);
   const refreshed = r.events.filter((e) => e.name === 'refreshed');
   assert.ok(refreshed.length >= 2, `≥ 2 'refreshed' events in ~12 s with 5 s tokens, got ${refreshed.length}: ${JSON.stringify(r.events)}`);
-  assert.ok(refreshed.every((e) => e.detail.source === 'provider'), `refreshed.source: ${JSON.stringify(refreshed)}`);
+  assert.ok(
+    refreshed.every((e) => e.detail.source === 'provider'),
+    `refreshed.source: ${JSON.stringify(refreshed)}`,
+  );
   assert.ok(r.providerCalls >= 3, `provider calls: ${r.providerCalls}`);
-  assert.deepEqual(r.providerLog.slice(1).map((c) => [c.reason, c.needsRefresh]), r.providerLog.slice(1).map(() => ['scheduled', true]), 'scheduled refreshes: reason scheduled, needsRefresh true');
+  assert.deepEqual(
+    r.providerLog.slice(1).map((c) => [c.reason, c.needsRefresh]),
+    r.providerLog.slice(1).map(() => ['scheduled', true]),
+    'scheduled refreshes: reason scheduled, needsRefresh true',
+  );
   assert.ok(!r.events.some((e) => e.name === 'auth-lost' || e.name === 'refresh-failed'), 'no failure events');
   assert.ok(!r.events.some((e) => e.name === 'state' && e.detail.state === 'expired'), 'never expired');
   assert.equal(r.state, 'authenticated');
@@ -47,7 +58,11 @@ e2e.test('5. refresh before expiry while requests flow: 5 s tokens, ≥ 2 refres
   const echoes = s.server.entries({ path: '/api/echo' });
   assert.equal(echoes.length, r.results.length);
   const bad = echoes.filter((e) => !e.tokenKnown || e.expiredAtReceipt || e.tokenSub !== cid);
-  assert.equal(bad.length, 0, `server saw bad tokens: ${JSON.stringify(bad.slice(0, 3).map((e) => ({ seq: e.seq, at: e.at, exp: e.tokenExp, known: e.tokenKnown })))}`);
+  assert.equal(
+    bad.length,
+    0,
+    `server saw bad tokens: ${JSON.stringify(bad.slice(0, 3).map((e) => ({ seq: e.seq, at: e.at, exp: e.tokenExp, known: e.tokenKnown })))}`,
+  );
   assert.ok(new Set(echoes.map((e) => e.token)).size >= 3, 'requests used ≥ 3 successive tokens');
 });
 
@@ -84,7 +99,9 @@ e2e.test('6. single flight: 50 concurrent auth.fetch during a forced refresh →
       );
       const also = T.attempt(() => T.within(auth.getToken(), 8000, 'getToken()'));
       // More forced refreshes while one is in flight join it ("however many getToken calls arrive").
-      const moreForced = Array.from({ length: 5 }, () => T.attempt(() => T.within(auth.getToken({ forceRefresh: true }), 8000, 'getToken({forceRefresh:true}) #2..6')));
+      const moreForced = Array.from({ length: 5 }, () =>
+        T.attempt(() => T.within(auth.getToken({ forceRefresh: true }), 8000, 'getToken({forceRefresh:true}) #2..6')),
+      );
       const results = await Promise.all(fetches);
       const forcedResult = await forced;
       const alsoResult = await also;
@@ -114,15 +131,25 @@ e2e.test('6. single flight: 50 concurrent auth.fetch during a forced refresh →
     `getToken({forceRefresh:true}) calls made during the refresh join it: ${JSON.stringify(r.moreForcedResults.map((x) => (x.threw ? x.code : x.value === r.newToken ? 'new' : 'other')))}`,
   );
   const bad = r.results.filter((x) => x.threw || x.value.status !== 200 || x.value.authorization !== `Bearer ${r.newToken}`);
-  assert.equal(bad.length, 0, `${bad.length}/50 fetches failed or did not carry the new token: ${JSON.stringify(bad.slice(0, 3).map((x) => (x.threw ? x : { status: x.value.status, sameAsOld: x.value.authorization === `Bearer ${r.oldToken}` })))}`);
+  assert.equal(
+    bad.length,
+    0,
+    `${bad.length}/50 fetches failed or did not carry the new token: ${JSON.stringify(bad.slice(0, 3).map((x) => (x.threw ? x : { status: x.value.status, sameAsOld: x.value.authorization === `Bearer ${r.oldToken}` })))}`,
+  );
   const stateEvents = r.events.filter((e) => e.name === 'state').map((e) => e.detail.state);
-  assert.ok(r.stateDuring === 'refreshing' || stateEvents.includes('refreshing'), `state 'refreshing' during the forced refresh (was ${r.stateDuring}; states: ${stateEvents})`);
+  assert.ok(
+    r.stateDuring === 'refreshing' || stateEvents.includes('refreshing'),
+    `state 'refreshing' during the forced refresh (was ${r.stateDuring}; states: ${stateEvents})`,
+  );
   const refreshed = r.events.filter((e) => e.name === 'refreshed');
   assert.equal(refreshed.length, 1, `one 'refreshed' event: ${JSON.stringify(refreshed)}`);
   // Server view: the 50 requests all carried the new token.
   const echoes = s.server.entries({ path: '/api/echo' });
   assert.equal(echoes.length, 50);
-  assert.ok(echoes.every((e) => e.authorization === `Bearer ${r.newToken}`), 'a request went out with the old token during the refresh');
+  assert.ok(
+    echoes.every((e) => e.authorization === `Bearer ${r.newToken}`),
+    'a request went out with the old token during the refresh',
+  );
 });
 
 e2e.test('6b. single flight after 401s: 20 concurrent requests refused with the same token → one provider call, all replayed and succeed', async (s) => {
@@ -257,7 +284,13 @@ e2e.test('11. provider timeout: providerTimeoutSeconds 1, a provider that never 
       return {
         events,
         providerCalls: window.providerCalls,
-        calls: window.calls.map((c) => ({ aborted: c.signal?.aborted, isSignal: c.signal instanceof AbortSignal, deadline: c.deadline, at: c.at, abortedAt: c.abortedAt })),
+        calls: window.calls.map((c) => ({
+          aborted: c.signal?.aborted,
+          isSignal: c.signal instanceof AbortSignal,
+          deadline: c.deadline,
+          at: c.at,
+          abortedAt: c.abortedAt,
+        })),
         state: auth.state,
         pendingResult,
       };
@@ -272,7 +305,10 @@ e2e.test('11. provider timeout: providerTimeoutSeconds 1, a provider that never 
   assert.ok(c.abortedAt - c.at >= 900 && c.abortedAt - c.at <= 2500, `aborted ~1 s after the call (${c.abortedAt - c.at} ms)`);
   const failed = r.events.filter((e) => e.name === 'refresh-failed').map((e) => e.detail);
   assert.equal(failed[0]?.code, 'provider_timeout', `refresh-failed: ${JSON.stringify(failed)}`);
-  assert.deepEqual(r.events.filter((e) => e.name === 'auth-lost').map((e) => e.detail), [{ code: 'provider_timeout' }]);
+  assert.deepEqual(
+    r.events.filter((e) => e.name === 'auth-lost').map((e) => e.detail),
+    [{ code: 'provider_timeout' }],
+  );
   assert.equal(r.state, 'expired');
   assertChatAuthError(r.pendingResult, 'provider_timeout');
 });
@@ -339,16 +375,25 @@ e2e.test('15. OAuth refresh_token grant: refresh via tokenEndpoint with rotation
     assert.equal(c.refreshToken, expected, `call ${i} must use the refresh token rotated in by the previous response`);
   });
   const tokenPosts = s.server.entries({ path: '/oauth/token' });
-  assert.ok(tokenPosts.every((e) => e.method === 'POST'), 'token endpoint requests are POSTs');
+  assert.ok(
+    tokenPosts.every((e) => e.method === 'POST'),
+    'token endpoint requests are POSTs',
+  );
   const refreshed = r.events.filter((e) => e.name === 'refreshed');
   assert.ok(refreshed.length >= 2, `'refreshed' events: ${JSON.stringify(refreshed)}`);
-  assert.ok(refreshed.every((e) => e.detail.source === 'token_endpoint'), `refreshed.source: ${JSON.stringify(refreshed.map((e) => e.detail))}`);
+  assert.ok(
+    refreshed.every((e) => e.detail.source === 'token_endpoint'),
+    `refreshed.source: ${JSON.stringify(refreshed.map((e) => e.detail))}`,
+  );
   const issued = calls.map((c) => c.issuedAccessToken);
   assert.ok(issued.slice(-2).includes(r.tokenNow), 'getToken() returns the latest access token from the token endpoint');
   const failures = r.results.filter((x) => x.error || x.status !== 200);
   assert.equal(failures.length, 0, `failed requests: ${JSON.stringify(failures.slice(0, 3))}`);
   const echoes = s.server.entries({ path: '/api/echo' });
-  assert.ok(echoes.every((e) => e.tokenKnown && !e.expiredAtReceipt), 'every API request carried a valid minted token');
+  assert.ok(
+    echoes.every((e) => e.tokenKnown && !e.expiredAtReceipt),
+    'every API request carried a valid minted token',
+  );
   assert.ok(new Set(echoes.map((e) => e.token)).size >= 2, 'API requests used the refreshed access tokens');
   assert.ok(!echoes.some((e) => Object.values(e.headers).some((v) => String(v).includes('rt_'))), 'a refresh token was sent to the API');
   const dump = JSON.stringify(r.storage);
@@ -441,12 +486,22 @@ e2e.test('21. clock offset: a page clock 2 min slow (now option) accepts fresh t
     },
     { origin: s.originA, cid, skew: SKEW },
   );
-  assert.equal(r.first.state, 'authenticated', `a fresh token must not be refused because the page clock is slow: ${JSON.stringify(r.events.filter((e) => e.name === 'refresh-failed'))}`);
+  assert.equal(
+    r.first.state,
+    'authenticated',
+    `a fresh token must not be refused because the page clock is slow: ${JSON.stringify(r.events.filter((e) => e.name === 'refresh-failed'))}`,
+  );
   const expected = r.first.exp * 1000 - SKEW;
-  assert.ok(Math.abs(r.first.expiresAt - expected) <= 2000, `expiresAt ${r.first.expiresAt} should be on the page clock ≈ exp*1000 − 120 s = ${expected} (diff ${r.first.expiresAt - expected} ms)`);
+  assert.ok(
+    Math.abs(r.first.expiresAt - expected) <= 2000,
+    `expiresAt ${r.first.expiresAt} should be on the page clock ≈ exp*1000 − 120 s = ${expected} (diff ${r.first.expiresAt - expected} ms)`,
+  );
   const failures = r.results.filter((x) => x.error || x.status !== 200 || x.expiredAtReceipt !== false);
   assert.equal(failures.length, 0, `failed requests: ${JSON.stringify(failures.slice(0, 3))}`);
-  assert.ok(r.events.filter((e) => e.name === 'refreshed').length >= 1, `refreshed on the corrected schedule within 8 s of 6 s tokens: ${JSON.stringify(r.events)}`);
+  assert.ok(
+    r.events.filter((e) => e.name === 'refreshed').length >= 1,
+    `refreshed on the corrected schedule within 8 s of 6 s tokens: ${JSON.stringify(r.events)}`,
+  );
   assert.equal(r.state, 'authenticated');
 });
 
@@ -460,7 +515,13 @@ e2e.test('a token-endpoint 400 whose body cannot be read still forgets the refus
         window.providerCalls++;
         return { Auth: await (await fetch(`/control/mint-oauth?sub=${encodeURIComponent(cid)}&ttl=300`)).json() };
       };
-      const auth = new ChatAuth({ apiOrigins: [origin], customerId: cid, contextProvider: provider, tokenEndpoint: `${origin}/oauth/token`, clientId: 'chat-web' });
+      const auth = new ChatAuth({
+        apiOrigins: [origin],
+        customerId: cid,
+        contextProvider: provider,
+        tokenEndpoint: `${origin}/oauth/token`,
+        clientId: 'chat-web',
+      });
       T.record(auth);
       await T.waitState(auth, 'authenticated');
       // The token endpoint refuses the grant; the answer's body breaks off while it is read.
@@ -487,58 +548,64 @@ e2e.test('a token-endpoint 400 whose body cannot be read still forgets the refus
   assert.equal(r.second.threw, false, JSON.stringify(r.second));
 });
 
-e2e.test('auth.refreshAt: expiresAt − margin (capped at 25 % of the lifetime) + ≤ 10 % jitter, the time the refresh happens, null when anonymous, refreshing or logged out', async (s) => {
-  const cid = customerId();
-  const r = await s.eval(
-    async ({ origin, cid }) => {
-      const { ChatAuth } = window.sdk;
-      const mint = T.mintingProvider(cid, { ttl: 6, timed: true });
-      let auth;
-      const seenWhileRefreshing = [];
-      const provider = (callback, needsRefresh, info) => {
-        if (info.reason === 'scheduled') seenWhileRefreshing.push({ state: auth.state, refreshAt: auth.refreshAt });
-        return mint(callback, needsRefresh, info);
-      };
-      // Margin 1 s (under 25 % of 6 s); then the default 60 s, capped at 25 % of the lifetime.
-      auth = new ChatAuth({ apiOrigins: [origin], contextProvider: provider, refresh: { marginSeconds: 1 } });
-      const anonymous = auth.refreshAt;
-      const planned = [];
-      auth.on('authenticated', () => planned.push({ expiresAt: auth.expiresAt, refreshAt: auth.refreshAt }));
-      auth.on('refreshed', () => planned.push({ expiresAt: auth.expiresAt, refreshAt: auth.refreshAt }));
-      await auth.setCustomer(cid);
-      await T.waitFor(() => planned.length >= 3, { timeout: 15_000, what: 'two scheduled refreshes' });
-      await auth.clearCustomer();
-      const loggedOut = auth.refreshAt;
-      auth.destroy();
-      const calls = window.providerLog; // the next mintingProvider starts a new log
+e2e.test(
+  'auth.refreshAt: expiresAt − margin (capped at 25 % of the lifetime) + ≤ 10 % jitter, the time the refresh happens, null when anonymous, refreshing or logged out',
+  async (s) => {
+    const cid = customerId();
+    const r = await s.eval(
+      async ({ origin, cid }) => {
+        const { ChatAuth } = window.sdk;
+        const mint = T.mintingProvider(cid, { ttl: 6, timed: true });
+        let auth;
+        const seenWhileRefreshing = [];
+        const provider = (callback, needsRefresh, info) => {
+          if (info.reason === 'scheduled') seenWhileRefreshing.push({ state: auth.state, refreshAt: auth.refreshAt });
+          return mint(callback, needsRefresh, info);
+        };
+        // Margin 1 s (under 25 % of 6 s); then the default 60 s, capped at 25 % of the lifetime.
+        auth = new ChatAuth({ apiOrigins: [origin], contextProvider: provider, refresh: { marginSeconds: 1 } });
+        const anonymous = auth.refreshAt;
+        const planned = [];
+        auth.on('authenticated', () => planned.push({ expiresAt: auth.expiresAt, refreshAt: auth.refreshAt }));
+        auth.on('refreshed', () => planned.push({ expiresAt: auth.expiresAt, refreshAt: auth.refreshAt }));
+        await auth.setCustomer(cid);
+        await T.waitFor(() => planned.length >= 3, { timeout: 15_000, what: 'two scheduled refreshes' });
+        await auth.clearCustomer();
+        const loggedOut = auth.refreshAt;
+        auth.destroy();
+        const calls = window.providerLog; // the next mintingProvider starts a new log
 
-      const capped = new ChatAuth({ apiOrigins: [origin], contextProvider: T.mintingProvider(cid, { ttl: 8 }) });
-      const before = Date.now();
-      await capped.setCustomer(cid);
-      const cap = { before, after: Date.now(), expiresAt: capped.expiresAt, refreshAt: capped.refreshAt };
-      capped.destroy();
-      return { anonymous, planned, loggedOut, calls, seenWhileRefreshing, cap };
-    },
-    { origin: s.originA, cid },
-    { timeout: 30_000 },
-  );
-  assert.equal(r.anonymous, null, 'anonymous: no refresh planned');
-  assert.equal(r.loggedOut, null, 'logged out: no refresh planned');
-  for (const p of r.planned) {
-    const lead = p.expiresAt - p.refreshAt;
-    assert.ok(lead >= 900 && lead <= 1000, `refreshAt ${lead} ms before expiry, want 1 s − ≤ 10 % jitter: ${JSON.stringify(p)}`);
-  }
-  // Each scheduled provider call came at the refreshAt read after the token before it arrived.
-  const scheduled = r.calls.filter((c) => c.reason === 'scheduled');
-  assert.ok(scheduled.length >= 2, JSON.stringify(r.calls));
-  for (const [i, call] of scheduled.slice(0, 2).entries()) {
-    const late = call.at - r.planned[i].refreshAt;
-    assert.ok(late >= -5 && late < 500, `refresh ${i + 1} came ${late} ms after refreshAt`);
-  }
-  assert.ok(r.seenWhileRefreshing.every((x) => x.state === 'refreshing' && x.refreshAt === null), JSON.stringify(r.seenWhileRefreshing));
-  // Default margin 60 s on an 8 s token: 25 % of the lifetime the SDK measured from receipt.
-  const lead = r.cap.expiresAt - r.cap.refreshAt;
-  const most = (r.cap.expiresAt - r.cap.before) / 4;
-  const least = ((r.cap.expiresAt - r.cap.after) / 4) * 0.9;
-  assert.ok(lead >= least - 1 && lead <= most + 1, `capped margin ${lead} ms, want ${least}…${most}: ${JSON.stringify(r.cap)}`);
-});
+        const capped = new ChatAuth({ apiOrigins: [origin], contextProvider: T.mintingProvider(cid, { ttl: 8 }) });
+        const before = Date.now();
+        await capped.setCustomer(cid);
+        const cap = { before, after: Date.now(), expiresAt: capped.expiresAt, refreshAt: capped.refreshAt };
+        capped.destroy();
+        return { anonymous, planned, loggedOut, calls, seenWhileRefreshing, cap };
+      },
+      { origin: s.originA, cid },
+      { timeout: 30_000 },
+    );
+    assert.equal(r.anonymous, null, 'anonymous: no refresh planned');
+    assert.equal(r.loggedOut, null, 'logged out: no refresh planned');
+    for (const p of r.planned) {
+      const lead = p.expiresAt - p.refreshAt;
+      assert.ok(lead >= 900 && lead <= 1000, `refreshAt ${lead} ms before expiry, want 1 s − ≤ 10 % jitter: ${JSON.stringify(p)}`);
+    }
+    // Each scheduled provider call came at the refreshAt read after the token before it arrived.
+    const scheduled = r.calls.filter((c) => c.reason === 'scheduled');
+    assert.ok(scheduled.length >= 2, JSON.stringify(r.calls));
+    for (const [i, call] of scheduled.slice(0, 2).entries()) {
+      const late = call.at - r.planned[i].refreshAt;
+      assert.ok(late >= -5 && late < 500, `refresh ${i + 1} came ${late} ms after refreshAt`);
+    }
+    assert.ok(
+      r.seenWhileRefreshing.every((x) => x.state === 'refreshing' && x.refreshAt === null),
+      JSON.stringify(r.seenWhileRefreshing),
+    );
+    // Default margin 60 s on an 8 s token: 25 % of the lifetime the SDK measured from receipt.
+    const lead = r.cap.expiresAt - r.cap.refreshAt;
+    const most = (r.cap.expiresAt - r.cap.before) / 4;
+    const least = ((r.cap.expiresAt - r.cap.after) / 4) * 0.9;
+    assert.ok(lead >= least - 1 && lead <= most + 1, `capped margin ${lead} ms, want ${least}…${most}: ${JSON.stringify(r.cap)}`);
+  },
+);

@@ -17,7 +17,13 @@ e2e.test('1. authenticate: customerId + contextProvider → authenticated, event
       window.minted = [];
       const provider = async (callback, needsRefresh, info) => {
         window.providerCalls++;
-        window.providerLog.push({ needsRefresh, reason: info?.reason, deadline: info?.deadline, hasSignal: info?.signal instanceof AbortSignal, at: Date.now() });
+        window.providerLog.push({
+          needsRefresh,
+          reason: info?.reason,
+          deadline: info?.deadline,
+          hasSignal: info?.signal instanceof AbortSignal,
+          at: Date.now(),
+        });
         const res = await fetch(`/control/mint?sub=${encodeURIComponent(cid)}&ttl=300`);
         const m = await res.json();
         window.minted.push(m);
@@ -295,7 +301,14 @@ e2e.test("14b. storage: 'session' with two instances of different credential sou
         return { Auth: { Token: m.token } };
       };
       const open = (aud) =>
-        new ChatAuth({ apiOrigins: [origin], customerId: cid, contextProvider: provider(aud), storage: 'session', crossTab: false, validation: { audience: aud } });
+        new ChatAuth({
+          apiOrigins: [origin],
+          customerId: cid,
+          contextProvider: provider(aud),
+          storage: 'session',
+          crossTab: false,
+          validation: { audience: aud },
+        });
       sessionStorage.clear();
       const widget = open('widget');
       await T.waitState(widget, 'authenticated');
@@ -312,7 +325,15 @@ e2e.test("14b. storage: 'session' with two instances of different credential sou
       await T.waitState(widget2, 'authenticated');
       const desk2 = open('desk');
       await T.waitState(desk2, 'authenticated');
-      const out = { widgetToken, deskToken, widget2: await widget2.getToken(), desk2: await desk2.getToken(), before, after: { ...calls }, keys: Object.keys(sessionStorage) };
+      const out = {
+        widgetToken,
+        deskToken,
+        widget2: await widget2.getToken(),
+        desk2: await desk2.getToken(),
+        before,
+        after: { ...calls },
+        keys: Object.keys(sessionStorage),
+      };
       widget2.destroy();
       desk2.destroy();
       sessionStorage.clear();
@@ -363,14 +384,22 @@ e2e.test('14. storage: no token in localStorage/sessionStorage/cookies by defaul
     const sig = token.split('.')[2];
     const strings = [...Object.entries(dump.local).flat(), ...Object.entries(dump.session).flat(), dump.cookie];
     return {
-      local: Object.entries(dump.local).flat().some((v) => v.includes(sig)),
-      session: Object.entries(dump.session).flat().some((v) => v.includes(sig)),
+      local: Object.entries(dump.local)
+        .flat()
+        .some((v) => v.includes(sig)),
+      session: Object.entries(dump.session)
+        .flat()
+        .some((v) => v.includes(sig)),
       cookie: dump.cookie.includes(sig),
       any: strings.some((v) => v.includes(sig)),
     };
   };
   const d = contains(r.defaultDump, r.memoryToken);
-  assert.deepEqual(d, { local: false, session: false, cookie: false, any: false }, `default storage 'memory' put the token somewhere: ${JSON.stringify(Object.keys(r.defaultDump.local))} / ${JSON.stringify(Object.keys(r.defaultDump.session))}`);
+  assert.deepEqual(
+    d,
+    { local: false, session: false, cookie: false, any: false },
+    `default storage 'memory' put the token somewhere: ${JSON.stringify(Object.keys(r.defaultDump.local))} / ${JSON.stringify(Object.keys(r.defaultDump.session))}`,
+  );
   const sd = contains(r.sessionDump, r.sessionToken);
   assert.equal(sd.session, true, `storage:'session' should keep the token in sessionStorage (keys: ${JSON.stringify(Object.keys(r.sessionDump.session))})`);
   assert.equal(sd.local, false, "storage:'session' must never write the token to localStorage");

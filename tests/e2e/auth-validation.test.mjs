@@ -14,7 +14,6 @@ function tamper(token, patch) {
   return `${h}.${Buffer.from(JSON.stringify(claims), 'utf8').toString('base64url')}.${sig}`;
 }
 
-
 e2e.test('2. customer-id checks: PII (email/card/phone/ssn) → customer_id_pii + detail; bad shape → customer_id_invalid', async (s) => {
   const r = await s.eval(
     async ({ origin }) => {
@@ -67,72 +66,80 @@ e2e.test('2. customer-id checks: PII (email/card/phone/ssn) → customer_id_pii 
   c.done();
 });
 
-e2e.test('18. error shape: invalid options → invalid_config naming the key; decodeToken malformed; tampered token → bad_signature without token text', async (s) => {
-  const { token } = s.server.mint({ sub: 'cust_shape', ttl: 300 });
-  const tampered = tamper(token, { sub: 'cust_other' });
-  // alg "none" with the real payload and a non-empty (strict base64url) signature segment.
-  const noneToken = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${token.split('.')[1]}.AAAA`;
-  const r = await s.eval(
-    async ({ origin, token, tampered, noneToken }) => {
-      const { ChatAuth, decodeToken, verifyToken } = window.sdk;
-      const { publicKeyPem } = await T.key();
-      const make = (opts) => T.attemptSync(() => new ChatAuth(opts));
-      const verify = (tok, opts) => T.attempt(() => T.within(verifyToken(tok, opts), 5000, 'verifyToken'));
-      const alg = ['RS256'];
-      return {
-        unknownKey: make({ apiOrigins: [origin], bogus: 1 }),
-        unknownRefreshKey: make({ apiOrigins: [origin], refresh: { bogus: 1 } }),
-        unknownValidationKey: make({ apiOrigins: [origin], validation: { bogus: 1 } }),
-        missingOrigins: make({}),
-        badOrigin: make({ apiOrigins: ['not a url'] }),
-        localStorage: make({ apiOrigins: [origin], storage: 'local' }),
-        snakeCase: make({ apiOrigins: [origin], api_origins: [origin] }),
-        valid: make({ apiOrigins: [origin] }),
-        decodeX: T.attemptSync(() => decodeToken('x')),
-        decodeTampered: T.attemptSync(() => decodeToken(tampered)),
-        badSignature: await verify(tampered, { algorithms: alg, publicKey: publicKeyPem }),
-        untampered: await verify(token, { algorithms: alg, publicKey: publicKeyPem }),
-        algNone: await verify(token, { algorithms: ['none'], publicKey: publicKeyPem }),
-        garbageKey: await verify(token, { algorithms: alg, publicKey: '-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n' }),
-        tooLarge: await verify(`${token}${'A'.repeat(17_000)}`, { algorithms: alg, publicKey: publicKeyPem }),
-        // The RSA key fits PS256 too, so only rule 4 can apply: RS256 is not in the list.
-        algNotAllowed: await verify(token, { algorithms: ['PS256'], publicKey: publicKeyPem }),
-        // An allow-list that fits none of the keys is not an "unusable key" (rule 1): rule 4 decides.
-        algNotAllowedNoKeyFits: await verify(token, { algorithms: ['ES256'], publicKey: publicKeyPem }),
-        algNoneToken: await verify(noneToken, { algorithms: alg, publicKey: publicKeyPem }),
-        sigBitFlip: await verify(`${token.slice(0, token.lastIndexOf('.') + 1)}${token.slice(token.lastIndexOf('.') + 1).replace(/^./, (c) => (c === 'A' ? 'B' : 'A'))}`, { algorithms: alg, publicKey: publicKeyPem }),
-      };
-    },
-    { origin: s.originA, token, tampered, noneToken },
-  );
-  const c = new Checks();
-  const labelled = (label, fn) => c.check(label, fn);
-  labelled('unknown top-level key', () => assertChatAuthError(r.unknownKey, 'invalid_config', { messageIncludes: 'bogus' }));
-  labelled('unknown refresh.* key', () => assertChatAuthError(r.unknownRefreshKey, 'invalid_config', { messageIncludes: 'bogus' }));
-  labelled('unknown validation.* key', () => assertChatAuthError(r.unknownValidationKey, 'invalid_config', { messageIncludes: 'bogus' }));
-  labelled('missing apiOrigins', () => assertChatAuthError(r.missingOrigins, 'invalid_config', { messageIncludes: 'apiOrigins' }));
-  labelled("apiOrigins: ['not a url']", () => assertChatAuthError(r.badOrigin, 'invalid_config'));
-  labelled("storage: 'local'", () => assertChatAuthError(r.localStorage, 'invalid_config', { messageIncludes: 'storage' }));
-  labelled('snake_case key', () => assertChatAuthError(r.snakeCase, 'invalid_config', { messageIncludes: 'api_origins' }));
-  assert.equal(r.valid.threw, false, `a minimal valid config throws: ${JSON.stringify(r.valid)}`);
-  labelled("decodeToken('x')", () => assertChatAuthError(r.decodeX, 'malformed', { secrets: [] }));
-  assert.equal(r.decodeX.sync, true);
-  assert.equal(r.decodeTampered.threw, false, 'decodeToken does not verify signatures');
-  assert.equal(r.decodeTampered.value.claims.sub, 'cust_other');
-  labelled('verifyToken(tampered)', () => assertChatAuthError(r.badSignature, 'bad_signature', { secrets: [tampered, token] }));
-  assert.equal(r.untampered.threw, false, `the untampered token verifies: ${JSON.stringify(r.untampered)}`);
-  labelled("verifyToken(algorithms: ['none'])", () => assertChatAuthError(r.algNone, 'invalid_config', { secrets: [token] }));
-  labelled('verifyToken(garbage PEM)', () => assertChatAuthError(r.garbageKey, 'invalid_config', { secrets: [token] }));
-  labelled('verifyToken(17 kB token)', () => assertChatAuthError(r.tooLarge, 'token_too_large', { secrets: [token] }));
-  labelled("verifyToken(algorithms: ['PS256']) on an RS256 token", () => assertChatAuthError(r.algNotAllowed, 'alg_not_allowed', { secrets: [token] }));
-  labelled("verifyToken(algorithms: ['ES256'], RSA key) on an RS256 token", () => assertChatAuthError(r.algNotAllowedNoKeyFits, 'alg_not_allowed', { secrets: [token] }));
-  labelled('verifyToken(alg "none" token)', () => assertChatAuthError(r.algNoneToken, 'alg_not_allowed', { secrets: [noneToken] }));
-  labelled('verifyToken(first signature char changed)', () => {
-    // Changing the first base64url character of the signature keeps it strict base64url: bad_signature.
-    assertChatAuthError(r.sigBitFlip, 'bad_signature', { secrets: [token] });
-  });
-  c.done();
-});
+e2e.test(
+  '18. error shape: invalid options → invalid_config naming the key; decodeToken malformed; tampered token → bad_signature without token text',
+  async (s) => {
+    const { token } = s.server.mint({ sub: 'cust_shape', ttl: 300 });
+    const tampered = tamper(token, { sub: 'cust_other' });
+    // alg "none" with the real payload and a non-empty (strict base64url) signature segment.
+    const noneToken = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${token.split('.')[1]}.AAAA`;
+    const r = await s.eval(
+      async ({ origin, token, tampered, noneToken }) => {
+        const { ChatAuth, decodeToken, verifyToken } = window.sdk;
+        const { publicKeyPem } = await T.key();
+        const make = (opts) => T.attemptSync(() => new ChatAuth(opts));
+        const verify = (tok, opts) => T.attempt(() => T.within(verifyToken(tok, opts), 5000, 'verifyToken'));
+        const alg = ['RS256'];
+        return {
+          unknownKey: make({ apiOrigins: [origin], bogus: 1 }),
+          unknownRefreshKey: make({ apiOrigins: [origin], refresh: { bogus: 1 } }),
+          unknownValidationKey: make({ apiOrigins: [origin], validation: { bogus: 1 } }),
+          missingOrigins: make({}),
+          badOrigin: make({ apiOrigins: ['not a url'] }),
+          localStorage: make({ apiOrigins: [origin], storage: 'local' }),
+          snakeCase: make({ apiOrigins: [origin], api_origins: [origin] }),
+          valid: make({ apiOrigins: [origin] }),
+          decodeX: T.attemptSync(() => decodeToken('x')),
+          decodeTampered: T.attemptSync(() => decodeToken(tampered)),
+          badSignature: await verify(tampered, { algorithms: alg, publicKey: publicKeyPem }),
+          untampered: await verify(token, { algorithms: alg, publicKey: publicKeyPem }),
+          algNone: await verify(token, { algorithms: ['none'], publicKey: publicKeyPem }),
+          garbageKey: await verify(token, { algorithms: alg, publicKey: '-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n' }),
+          tooLarge: await verify(`${token}${'A'.repeat(17_000)}`, { algorithms: alg, publicKey: publicKeyPem }),
+          // The RSA key fits PS256 too, so only rule 4 can apply: RS256 is not in the list.
+          algNotAllowed: await verify(token, { algorithms: ['PS256'], publicKey: publicKeyPem }),
+          // An allow-list that fits none of the keys is not an "unusable key" (rule 1): rule 4 decides.
+          algNotAllowedNoKeyFits: await verify(token, { algorithms: ['ES256'], publicKey: publicKeyPem }),
+          algNoneToken: await verify(noneToken, { algorithms: alg, publicKey: publicKeyPem }),
+          sigBitFlip: await verify(
+            `${token.slice(0, token.lastIndexOf('.') + 1)}${token.slice(token.lastIndexOf('.') + 1).replace(/^./, (c) => (c === 'A' ? 'B' : 'A'))}`,
+            { algorithms: alg, publicKey: publicKeyPem },
+          ),
+        };
+      },
+      { origin: s.originA, token, tampered, noneToken },
+    );
+    const c = new Checks();
+    const labelled = (label, fn) => c.check(label, fn);
+    labelled('unknown top-level key', () => assertChatAuthError(r.unknownKey, 'invalid_config', { messageIncludes: 'bogus' }));
+    labelled('unknown refresh.* key', () => assertChatAuthError(r.unknownRefreshKey, 'invalid_config', { messageIncludes: 'bogus' }));
+    labelled('unknown validation.* key', () => assertChatAuthError(r.unknownValidationKey, 'invalid_config', { messageIncludes: 'bogus' }));
+    labelled('missing apiOrigins', () => assertChatAuthError(r.missingOrigins, 'invalid_config', { messageIncludes: 'apiOrigins' }));
+    labelled("apiOrigins: ['not a url']", () => assertChatAuthError(r.badOrigin, 'invalid_config'));
+    labelled("storage: 'local'", () => assertChatAuthError(r.localStorage, 'invalid_config', { messageIncludes: 'storage' }));
+    labelled('snake_case key', () => assertChatAuthError(r.snakeCase, 'invalid_config', { messageIncludes: 'api_origins' }));
+    assert.equal(r.valid.threw, false, `a minimal valid config throws: ${JSON.stringify(r.valid)}`);
+    labelled("decodeToken('x')", () => assertChatAuthError(r.decodeX, 'malformed', { secrets: [] }));
+    assert.equal(r.decodeX.sync, true);
+    assert.equal(r.decodeTampered.threw, false, 'decodeToken does not verify signatures');
+    assert.equal(r.decodeTampered.value.claims.sub, 'cust_other');
+    labelled('verifyToken(tampered)', () => assertChatAuthError(r.badSignature, 'bad_signature', { secrets: [tampered, token] }));
+    assert.equal(r.untampered.threw, false, `the untampered token verifies: ${JSON.stringify(r.untampered)}`);
+    labelled("verifyToken(algorithms: ['none'])", () => assertChatAuthError(r.algNone, 'invalid_config', { secrets: [token] }));
+    labelled('verifyToken(garbage PEM)', () => assertChatAuthError(r.garbageKey, 'invalid_config', { secrets: [token] }));
+    labelled('verifyToken(17 kB token)', () => assertChatAuthError(r.tooLarge, 'token_too_large', { secrets: [token] }));
+    labelled("verifyToken(algorithms: ['PS256']) on an RS256 token", () => assertChatAuthError(r.algNotAllowed, 'alg_not_allowed', { secrets: [token] }));
+    labelled("verifyToken(algorithms: ['ES256'], RSA key) on an RS256 token", () =>
+      assertChatAuthError(r.algNotAllowedNoKeyFits, 'alg_not_allowed', { secrets: [token] }),
+    );
+    labelled('verifyToken(alg "none" token)', () => assertChatAuthError(r.algNoneToken, 'alg_not_allowed', { secrets: [noneToken] }));
+    labelled('verifyToken(first signature char changed)', () => {
+      // Changing the first base64url character of the signature keeps it strict base64url: bad_signature.
+      assertChatAuthError(r.sigBitFlip, 'bad_signature', { secrets: [token] });
+    });
+    c.done();
+  },
+);
 
 e2e.test('19. verifyToken in the browser: RS256 with PEM (SPKI) and JWKS → claims; wrong audience → audience_mismatch', async (s) => {
   const cid = customerId();

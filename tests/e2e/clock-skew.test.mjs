@@ -60,7 +60,10 @@ function assertWorksOnTheIssuersSchedule(s, r, leadMs) {
   // The server's view: every request carried an unexpired token of its own (the suite also checks this
   // after every test), and the scheduled refreshes came before each token's real expiry.
   const echoes = s.server.entries({ path: '/api/echo' });
-  assert.ok(echoes.every((e) => e.tokenKnown && !e.expiredAtReceipt && e.tokenSub === r.cid), 'a request reached the server with an expired or unknown token');
+  assert.ok(
+    echoes.every((e) => e.tokenKnown && !e.expiredAtReceipt && e.tokenSub === r.cid),
+    'a request reached the server with an expired or unknown token',
+  );
   const tokens = [...new Set(echoes.map((e) => e.token))];
   assert.ok(tokens.length >= 3, `requests used ${tokens.length} tokens`);
   const scheduled = r.providerLog.filter((c) => c.reason === 'scheduled');
@@ -78,8 +81,18 @@ e2e.test('clock: a page clock 10 min fast authenticates with fresh 6 s tokens an
   // Evidence first: the first answer alone cannot tell a fast clock from a cached token; the second
   // (asked with needsRefresh) agrees with it, and from then on each answer is judged at once.
   const log = r.providerLog.map((c) => [c.reason, c.needsRefresh]);
-  assert.deepEqual(log.slice(0, 2), [['initial', false], ['retry', true]], `provider calls: ${JSON.stringify(log)}`);
-  assert.ok(log.slice(2).every(([reason]) => reason === 'scheduled'), `later calls are scheduled refreshes only: ${JSON.stringify(log)}`);
+  assert.deepEqual(
+    log.slice(0, 2),
+    [
+      ['initial', false],
+      ['retry', true],
+    ],
+    `provider calls: ${JSON.stringify(log)}`,
+  );
+  assert.ok(
+    log.slice(2).every(([reason]) => reason === 'scheduled'),
+    `later calls are scheduled refreshes only: ${JSON.stringify(log)}`,
+  );
 });
 
 e2e.test('clock: a page clock 10 min slow authenticates with fresh 6 s tokens and refreshes on the issuer’s schedule', async (s) => {
@@ -87,7 +100,10 @@ e2e.test('clock: a page clock 10 min slow authenticates with fresh 6 s tokens an
   assertWorksOnTheIssuersSchedule(s, r, -TEN_MINUTES);
   const log = r.providerLog.map((c) => c.reason);
   assert.deepEqual(log.slice(0, 1), ['initial']);
-  assert.ok(log.slice(1).every((reason) => reason === 'scheduled'), `one call per refresh: ${JSON.stringify(log)}`);
+  assert.ok(
+    log.slice(1).every((reason) => reason === 'scheduled'),
+    `one call per refresh: ${JSON.stringify(log)}`,
+  );
 });
 
 e2e.test('clock: a provider’s cached, really expired token is never sent; the next call asks with needsRefresh', async (s) => {
@@ -133,14 +149,24 @@ e2e.test('clock: a provider’s cached, really expired token is never sent; the 
   assert.notEqual(r.token, r.cached, 'the session holds the fresh token');
   assert.equal(r.echo.authorization, `Bearer ${r.token}`);
   const first = r.calls.filter((c) => !c.stuck);
-  assert.deepEqual(first.map((c) => [c.reason, c.needsRefresh]), [['initial', false], ['retry', true]], 'refused once, then asked with needsRefresh');
+  assert.deepEqual(
+    first.map((c) => [c.reason, c.needsRefresh]),
+    [
+      ['initial', false],
+      ['retry', true],
+    ],
+    'refused once, then asked with needsRefresh',
+  );
   const refused = r.events.filter((e) => e.name === 'refresh-failed').map((e) => e.detail.code);
   assert.deepEqual(refused, ['expired']);
   // The stale-only provider: every call after the first says needsRefresh; the session gives up with
   // `expired` and sends requests anonymously rather than with the stale token.
   const stuck = r.calls.filter((c) => c.stuck);
   assert.equal(stuck.length, 3, `1 + maxRetries calls: ${JSON.stringify(stuck)}`);
-  assert.ok(stuck.slice(1).every((c) => c.needsRefresh), `needsRefresh after the first refusal: ${JSON.stringify(stuck)}`);
+  assert.ok(
+    stuck.slice(1).every((c) => c.needsRefresh),
+    `needsRefresh after the first refusal: ${JSON.stringify(stuck)}`,
+  );
   assert.equal(r.stuckSet.threw, true);
   assert.equal(r.stuckSet.code, 'expired', JSON.stringify(r.stuckSet));
   assert.equal(r.stuckState, 'expired');

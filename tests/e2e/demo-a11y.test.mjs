@@ -55,7 +55,10 @@ async function checkState(page, where) {
   if (violations.length) failures.push(formatViolations(where, violations));
   const csp = await cspViolations(page);
   if (csp.length) failures.push(`${where}: CSP violations ${csp.join(', ')}`);
-  const file = `a11y-${where.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '').toLowerCase()}.png`;
+  const file = `a11y-${where
+    .replace(/[^a-z0-9]+/gi, '-')
+    .replace(/^-|-$/g, '')
+    .toLowerCase()}.png`;
   await page.screenshot({ path: join(ARTIFACTS, file) });
   return failures;
 }
@@ -92,8 +95,7 @@ const authState = (page) => page.evaluate(() => window.chatAuth.state);
 const hasText = (page, selector, text) =>
   page.waitForFunction(([s, t]) => document.querySelector(s)?.textContent.includes(t), [selector, text], { timeout: 20_000 });
 
-const visitorBubble = (page, text) =>
-  page.waitForFunction((t) => [...document.querySelectorAll('.bubble.visitor p')].some((p) => p.textContent === t), text);
+const visitorBubble = (page, text) => page.waitForFunction((t) => [...document.querySelectorAll('.bubble.visitor p')].some((p) => p.textContent === t), text);
 
 async function sendByEnter(page, text) {
   await page.fill('#message', text);
@@ -227,7 +229,9 @@ const focused = (page) =>
     const style = getComputedStyle(el);
     const rgb = (c) => c.match(/[\d.]+/g).map(Number);
     const luminance = (c) => {
-      const [r, g, b] = rgb(c).map((v) => v / 255).map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4));
+      const [r, g, b] = rgb(c)
+        .map((v) => v / 255)
+        .map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4));
       return 0.2126 * r + 0.7152 * g + 0.0722 * b;
     };
     // An outline drawn outside the box sits on the parent's background, one drawn inside on the element's.

@@ -107,11 +107,7 @@ test('anonymous chat, login, merged history, and chatting through three token li
   assert.deepEqual(srv.requests({ bearer: 'expired' }), [], 'no request carried an expired token');
   const failedSends = srv.requests({ path: '/api/messages', method: 'POST' }).filter((r) => r.status >= 400);
   assert.deepEqual(failedSends, [], 'no send failed');
-  assert.deepEqual(
-    await page.$$eval('#events li.bad', (lis) => lis.map((li) => li.textContent)),
-    [],
-    'no failure in the event log',
-  );
+  assert.deepEqual(await page.$$eval('#events li.bad', (lis) => lis.map((li) => li.textContent)), [], 'no failure in the event log');
 
   await cspCheck(page);
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -152,7 +148,10 @@ test('replaying a rotated refresh token revokes the session; the page asks to lo
   });
   await page.click('#replay');
   await page.waitForFunction(() => [...document.querySelectorAll('#events li')].some((li) => li.textContent.includes('refused: invalid_grant')));
-  assert.ok(srv.logs.some((l) => l.event === 'refresh_reuse'), 'the server logged the reuse');
+  assert.ok(
+    srv.logs.some((l) => l.event === 'refresh_reuse'),
+    'the server logged the reuse',
+  );
   // The SDK's own token is revoked with the session: its next request or
   // refresh fails, and the page asks the visitor to log in again.
   await page.waitForFunction(() => window.chatAuth.state === 'expired', null, { timeout: 20_000 });
@@ -178,7 +177,10 @@ test('logout revokes the session and starts a new guest conversation', async () 
   const since = srv.logs.length;
   await sendMessage(page, 'A guest again');
   const sends = srv.requests({ path: '/api/messages', method: 'POST' }).filter((r) => srv.logs.indexOf(r) >= since);
-  assert.deepEqual(sends.map((r) => r.bearer), ['none']);
+  assert.deepEqual(
+    sends.map((r) => r.bearer),
+    ['none'],
+  );
   await cspCheck(page);
   await page.context().close();
 });

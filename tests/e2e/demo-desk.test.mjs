@@ -209,7 +209,12 @@ test('the desk refuses a customer token and the customer endpoints refuse the de
     const out = {};
     for (const path of ['/api/messages', '/api/profile', '/site/profile']) {
       const r = await window.chatAuth.fetch(location.origin + path);
-      out[path] = [r.status, Object.keys(await r.json()).sort().join(',')];
+      out[path] = [
+        r.status,
+        Object.keys(await r.json())
+          .sort()
+          .join(','),
+      ];
     }
     return out;
   });

@@ -31,7 +31,12 @@ after(async () => {
 
 const b64url = (buf) => Buffer.from(buf).toString('base64url');
 const decode = (seg) => JSON.parse(Buffer.from(seg, 'base64url').toString('utf8'));
-const thumbprint = ({ x, y }) => b64url(createHash('sha256').update(JSON.stringify({ crv: 'P-256', kty: 'EC', x, y })).digest());
+const thumbprint = ({ x, y }) =>
+  b64url(
+    createHash('sha256')
+      .update(JSON.stringify({ crv: 'P-256', kty: 'EC', x, y }))
+      .digest(),
+  );
 
 /** Every request of `page` to the demo server, with its headers, and every token response. */
 function record(page) {
@@ -150,7 +155,10 @@ test('DPoP through three token lifetimes: every request proves, the nonce rotate
     .requests()
     .filter((r) => r.status === 401 && r.path.startsWith('/api/') && r.bearer.startsWith('dpop_') && r.bearer !== 'dpop_nonce_required');
   assert.deepEqual(refusals, [], 'no API request refused for DPoP except for a nonce');
-  assert.ok(seen.grants.every((g) => g.status === 200 || g.body?.error === 'use_dpop_nonce'), JSON.stringify(seen.grants.map((g) => g.status)));
+  assert.ok(
+    seen.grants.every((g) => g.status === 200 || g.body?.error === 'use_dpop_nonce'),
+    JSON.stringify(seen.grants.map((g) => g.status)),
+  );
   await page.context().close();
 });
 
@@ -253,7 +261,15 @@ test('the private key is not extractable, every tab proves with the same key, a 
   // Both tabs prove with the one key.
   await first.evaluate(() => window.chatAuth.fetch('/api/messages'));
   await second.evaluate(() => window.chatAuth.fetch('/api/messages'));
-  const keyOf = (seen) => thumbprint(decode(seen.requests.filter((r) => r.headers.dpop).at(-1).headers.dpop.split('.')[0]).jwk);
+  const keyOf = (seen) =>
+    thumbprint(
+      decode(
+        seen.requests
+          .filter((r) => r.headers.dpop)
+          .at(-1)
+          .headers.dpop.split('.')[0],
+      ).jwk,
+    );
   const alicesKey = keyOf(seenA);
   assert.equal(keyOf(seenB), alicesKey);
   // A logout replaces the key in both tabs (the next customer is not linked to the last one by

@@ -16,7 +16,12 @@ const nestedCall = async ({ origin, cid, timeoutSeconds, destroy }) => {
     signals.push(info.signal);
     if (signals.length === 1) callback({ Auth: { Token: token } });
   };
-  const auth = new ChatAuth({ apiOrigins: [origin], customerId: cid, contextProvider: provider, refresh: { providerTimeoutSeconds: timeoutSeconds, maxRetries: 0 } });
+  const auth = new ChatAuth({
+    apiOrigins: [origin],
+    customerId: cid,
+    contextProvider: provider,
+    refresh: { providerTimeoutSeconds: timeoutSeconds, maxRetries: 0 },
+  });
   let forced = null;
   auth.on('authenticated', () => {
     forced ??= T.attempt(() => auth.getToken({ forceRefresh: true }));

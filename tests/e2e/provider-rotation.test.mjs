@@ -63,11 +63,16 @@ async function runGrantSession(s, { cid, options = {}, ms = 9_000 }) {
 function assertRotationKept(s, label) {
   const calls = s.server.oauthCalls;
   const reused = calls.filter((c) => c.reused);
-  assert.equal(reused.length, 0, `${label}: a spent refresh token was presented ${reused.length}× (the provider revokes the login): ${JSON.stringify(calls.map((c) => ({ fault: c.fault, reused: c.reused, error: c.error })))}`);
+  assert.equal(
+    reused.length,
+    0,
+    `${label}: a spent refresh token was presented ${reused.length}× (the provider revokes the login): ${JSON.stringify(calls.map((c) => ({ fault: c.fault, reused: c.reused, error: c.error })))}`,
+  );
   // Per login (refresh-token family): each grant presents what the one before issued.
   const last = new Map();
   for (const [i, c] of calls.entries()) {
-    if (last.has(c.family)) assert.equal(c.refreshToken, last.get(c.family), `${label}: grant ${i} must present the refresh token the login's previous grant issued`);
+    if (last.has(c.family))
+      assert.equal(c.refreshToken, last.get(c.family), `${label}: grant ${i} must present the refresh token the login's previous grant issued`);
     last.set(c.family, c.issuedRefreshToken);
   }
 }
@@ -85,7 +90,10 @@ e2e.test('rotation: an answer whose access token is refused still hands in its r
   assert.equal(r.providerCalls, 1, 'the login was not lost: the provider (a new login) was never called again');
   assert.ok(!r.events.some((e) => e.name === 'auth-lost'), 'no auth-lost');
   assert.equal(r.state, 'authenticated');
-  assert.ok(r.results.every((x) => x.status === 200), `requests: ${JSON.stringify(r.results.filter((x) => x.status !== 200).slice(0, 3))}`);
+  assert.ok(
+    r.results.every((x) => x.status === 200),
+    `requests: ${JSON.stringify(r.results.filter((x) => x.status !== 200).slice(0, 3))}`,
+  );
 });
 
 e2e.test('rotation: a key rotation whose JWKS fetch fails once retries the fetch, not the grant', async (s) => {
@@ -139,7 +147,10 @@ e2e.test('rotation: tabs share the rotated refresh token the moment it arrives (
     },
     { cid, opts: options(s.originA) },
   );
-  assert.ok(r.events.some((e) => e.name === 'refresh-failed' && e.detail.code === 'claim_mismatch'), `tab 1's answer was refused: ${JSON.stringify(r.events)}`);
+  assert.ok(
+    r.events.some((e) => e.name === 'refresh-failed' && e.detail.code === 'claim_mismatch'),
+    `tab 1's answer was refused: ${JSON.stringify(r.events)}`,
+  );
   const spoiled = s.server.oauthCalls.find((c) => c.fault === 'wrong-sub');
   assert.ok(spoiled, 'the spoiled grant happened');
   // Tab 2 refreshes next: it must present the refresh token tab 1's refused answer brought.
@@ -174,20 +185,28 @@ e2e.test('grant parameters: scope and every resource go with each refresh grant;
   assert.equal(one.state, 'authenticated');
   const second = s.server.oauthCalls.slice(before);
   assert.ok(second.length >= 1, 'the second login refreshed');
-  assert.ok(second.every((c) => c.scope === 'chat' && c.resources.length === 1 && c.resources[0] === 'https://chat.example.com'), JSON.stringify(second.map((c) => [c.scope, c.resources])));
-  const bad = await s.eval(({ origin }) => {
-    const make = (extra) => T.attemptSync(() => new window.sdk.ChatAuth({ apiOrigins: [origin], ...extra }));
-    return {
-      scope: make({ scope: 'a  b' }),
-      scopeType: make({ scope: 5 }),
-      resource: make({ resource: '/relative' }),
-      fragment: make({ resource: ['https://a.example#x'] }),
-      empty: make({ resource: [] }),
-      issuer: make({ issuer: 'id.example.com' }),
-    };
-  }, { origin: s.originA });
+  assert.ok(
+    second.every((c) => c.scope === 'chat' && c.resources.length === 1 && c.resources[0] === 'https://chat.example.com'),
+    JSON.stringify(second.map((c) => [c.scope, c.resources])),
+  );
+  const bad = await s.eval(
+    ({ origin }) => {
+      const make = (extra) => T.attemptSync(() => new window.sdk.ChatAuth({ apiOrigins: [origin], ...extra }));
+      return {
+        scope: make({ scope: 'a  b' }),
+        scopeType: make({ scope: 5 }),
+        resource: make({ resource: '/relative' }),
+        fragment: make({ resource: ['https://a.example#x'] }),
+        empty: make({ resource: [] }),
+        issuer: make({ issuer: 'id.example.com' }),
+      };
+    },
+    { origin: s.originA },
+  );
   for (const [key, result] of Object.entries(bad)) {
-    assertChatAuthError(result, 'invalid_config', { messageIncludes: key === 'scopeType' ? 'scope' : key === 'fragment' || key === 'empty' ? 'resource' : key });
+    assertChatAuthError(result, 'invalid_config', {
+      messageIncludes: key === 'scopeType' ? 'scope' : key === 'fragment' || key === 'empty' ? 'resource' : key,
+    });
   }
 });
 
@@ -199,7 +218,14 @@ async function discoverySession(s, { cid, extra = {}, instances = 1, ms = 6_500 
       const provider = async () => ({ Auth: await (await fetch(`/control/mint-oauth?sub=${encodeURIComponent(cid)}&ttl=5`)).json() });
       const all = [];
       for (let i = 0; i < instances; i++) {
-        const auth = new ChatAuth({ apiOrigins: [origin], issuer: origin, clientId: 'chat-web', refresh: { marginSeconds: 1, maxRetries: 1 }, crossTab: false, ...extra });
+        const auth = new ChatAuth({
+          apiOrigins: [origin],
+          issuer: origin,
+          clientId: 'chat-web',
+          refresh: { marginSeconds: 1, maxRetries: 1 },
+          crossTab: false,
+          ...extra,
+        });
         const events = T.record(auth, { store: false });
         const login = await T.attempt(() => T.within(auth.setCustomer(cid, provider), 15_000, 'setCustomer'));
         all.push({ auth, events, login });
@@ -220,7 +246,10 @@ e2e.test('discovery: issuer alone finds jwks_uri and token_endpoint; metadata fe
   for (const x of [a, b]) {
     assert.equal(x.login.threw, false, `setCustomer: ${JSON.stringify(x.login)}`);
     assert.equal(x.state, 'authenticated');
-    assert.ok(x.events.some((e) => e.name === 'refreshed' && e.detail.source === 'token_endpoint'), `refreshed by the discovered token endpoint: ${JSON.stringify(x.events)}`);
+    assert.ok(
+      x.events.some((e) => e.name === 'refreshed' && e.detail.source === 'token_endpoint'),
+      `refreshed by the discovered token endpoint: ${JSON.stringify(x.events)}`,
+    );
   }
   const metadata = s.server.entries({ path: '/.well-known/openid-configuration' });
   assert.equal(metadata.length, 1, 'metadata fetched once for the page, for both instances');
@@ -235,7 +264,10 @@ e2e.test('discovery: issuer alone finds jwks_uri and token_endpoint; metadata fe
   await s.load();
   const [explicit] = await discoverySession(s, { cid: customerId(), extra: { tokenEndpoint: `${s.originA}/oauth/token?explicit=1` }, ms: 5_000 });
   assert.equal(explicit.state, 'authenticated');
-  assert.ok(s.server.oauthCalls.length >= 1 && s.server.oauthCalls.every((c) => c.url === '/oauth/token?explicit=1'), `explicit tokenEndpoint used: ${JSON.stringify(s.server.oauthCalls.map((c) => c.url))}`);
+  assert.ok(
+    s.server.oauthCalls.length >= 1 && s.server.oauthCalls.every((c) => c.url === '/oauth/token?explicit=1'),
+    `explicit tokenEndpoint used: ${JSON.stringify(s.server.oauthCalls.map((c) => c.url))}`,
+  );
   assert.equal(s.server.entries({ path: '/.well-known/oauth-authorization-server' }).length, 1, 'RFC 8414 metadata when the OpenID location is 404');
 });
 
@@ -246,7 +278,10 @@ async function failedDiscovery(s, mode, code, ms) {
   const [x] = await discoverySession(s, { cid: customerId(), ms });
   assertChatAuthError(x.login, code);
   assert.equal(x.state, 'expired');
-  assert.deepEqual(x.events.filter((e) => e.name === 'auth-lost').map((e) => e.detail.code), [code]);
+  assert.deepEqual(
+    x.events.filter((e) => e.name === 'auth-lost').map((e) => e.detail.code),
+    [code],
+  );
 }
 
 e2e.test('discovery: metadata naming another issuer is refused with issuer_mismatch, its keys never fetched', async (s) => {

@@ -73,7 +73,14 @@ e2e.test('R1. three tabs, 4 s tokens: tabs that open adopt the token, then one p
   }
   assert.ok(scheduled.length >= 2, `refreshes in ${elapsed} ms: ${scheduled.length}`);
   assert.ok(scheduled.length <= Math.ceil(elapsed / 2000) + 1, `${scheduled.length} refreshes in ${elapsed} ms across 3 tabs`);
-  const tokens = await Promise.all(tabs.map((t) => t.eval(async () => { await T.waitState(window.auth, 'authenticated'); return window.auth.getToken(); })));
+  const tokens = await Promise.all(
+    tabs.map((t) =>
+      t.eval(async () => {
+        await T.waitState(window.auth, 'authenticated');
+        return window.auth.getToken();
+      }),
+    ),
+  );
   assert.equal(new Set(tokens).size, 1, 'the three tabs hold one token');
   assert.equal(s.server.counts.mint, calls.length, 'every minted token came from one logged provider call');
 });
@@ -170,10 +177,22 @@ e2e.test('R5. a provider that fails, then recovers: refresh-failed with retries,
   const bad = r.results.filter((x) => x.threw || x.value !== 200);
   assert.equal(bad.length, 0, `${bad.length}/${r.results.length} requests failed: ${JSON.stringify(bad.slice(0, 3))}`);
   const failed = r.events.filter((e) => e.name === 'refresh-failed').map((e) => e.detail);
-  assert.deepEqual(failed.slice(0, 2).map((d) => [d.code, d.attempt]), [['provider_failed', 1], ['provider_failed', 2]]);
-  assert.ok(failed.slice(0, 2).every((d) => d.retryInMs > 0), JSON.stringify(failed));
+  assert.deepEqual(
+    failed.slice(0, 2).map((d) => [d.code, d.attempt]),
+    [
+      ['provider_failed', 1],
+      ['provider_failed', 2],
+    ],
+  );
+  assert.ok(
+    failed.slice(0, 2).every((d) => d.retryInMs > 0),
+    JSON.stringify(failed),
+  );
   assert.deepEqual(r.calls.slice(0, 4), ['initial', 'scheduled', 'retry', 'retry']);
-  assert.ok(r.events.some((e) => e.name === 'refreshed'), 'refreshed after recovery');
+  assert.ok(
+    r.events.some((e) => e.name === 'refreshed'),
+    'refreshed after recovery',
+  );
   assert.ok(!r.events.some((e) => e.name === 'auth-lost'), 'no auth-lost');
   assert.equal(r.state, 'authenticated');
 });
@@ -184,7 +203,13 @@ e2e.test('R6. token endpoint 429 with Retry-After: the retry waits for it, then 
     async ({ origin, cid }) => {
       const { ChatAuth } = window.sdk;
       const provider = async () => ({ Auth: await (await fetch(`/control/mint-oauth?sub=${encodeURIComponent(cid)}&ttl=4`)).json() });
-      const auth = new ChatAuth({ apiOrigins: [origin], customerId: cid, contextProvider: provider, tokenEndpoint: `${origin}/oauth/token`, refresh: { marginSeconds: 1 } });
+      const auth = new ChatAuth({
+        apiOrigins: [origin],
+        customerId: cid,
+        contextProvider: provider,
+        tokenEndpoint: `${origin}/oauth/token`,
+        refresh: { marginSeconds: 1 },
+      });
       const events = T.record(auth);
       await T.waitState(auth, 'authenticated');
       await T.getJson('/control/oauth-busy?count=1&status=429&retryAfter=3');

@@ -27,10 +27,6 @@ test('pkg/chat_auth.js loads (init) in Chromium and exports ChatAuth', async () 
     assert.fail(`the page did not finish loading chat-auth within ${PAGE_TIMEOUT_MS / 1000} s: ${err.message}\n${page.logs.join('\n')}`);
   }
   assert.ok(result.ok, `loading chat-auth failed: ${result.error}\n${page.logs.join('\n')}`);
-  assert.equal(
-    result.types.ChatAuth,
-    'function',
-    `pkg/chat_auth.js has no ChatAuth class; exports: ${result.exports.join(', ') || '(none)'}`,
-  );
+  assert.equal(result.types.ChatAuth, 'function', `pkg/chat_auth.js has no ChatAuth class; exports: ${result.exports.join(', ') || '(none)'}`);
   assert.equal(result.types.ChatAuthError, 'function', `pkg/chat_auth.js does not export ChatAuthError; exports: ${result.exports.join(', ')}`);
 });

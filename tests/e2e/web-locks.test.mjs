@@ -180,7 +180,12 @@ e2e.test('locks: a widget in <iframe sandbox="allow-scripts"> authenticates, ref
     const env = await frame.evaluate(async () => ({
       initError: window.initError ?? null,
       origin: self.origin,
-      locks: await navigator.locks.request('probe', () => 'granted').then((v) => v, (e) => e.name),
+      locks: await navigator.locks
+        .request('probe', () => 'granted')
+        .then(
+          (v) => v,
+          (e) => e.name,
+        ),
       storage: (() => {
         try {
           return typeof sessionStorage.length;
@@ -194,7 +199,10 @@ e2e.test('locks: a widget in <iframe sandbox="allow-scripts"> authenticates, ref
     const r = await refreshing(frame, { origin: srv.origin, mintPath: '/mint', cid: customerId(), options: { storage: 'session' } });
     assert.equal(r.origin, 'null');
     assertRefreshed(r, 'sandboxed iframe');
-    assert.ok(srv.echoes.length >= 30 && srv.echoes.every((e) => e.known && !e.expired && e.origin === 'null'), `server saw: ${JSON.stringify(srv.echoes.slice(0, 3))}`);
+    assert.ok(
+      srv.echoes.length >= 30 && srv.echoes.every((e) => e.known && !e.expired && e.origin === 'null'),
+      `server saw: ${JSON.stringify(srv.echoes.slice(0, 3))}`,
+    );
   } finally {
     await srv.close();
   }

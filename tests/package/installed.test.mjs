@@ -18,7 +18,17 @@ import { staticHandler } from '../../scripts/serve.mjs';
 import { REPO_ROOT, launchBrowser, newPage, requireBuild } from '../e2e/harness.mjs';
 
 /** Exactly the files a site needs (npm always adds package.json, README.md and the licence files). */
-const SHIPPED = ['LICENSE-APACHE', 'LICENSE-MIT', 'README.md', 'js/react.d.ts', 'js/react.js', 'package.json', 'pkg/chat_auth.d.ts', 'pkg/chat_auth.js', 'pkg/chat_auth_bg.wasm'];
+const SHIPPED = [
+  'LICENSE-APACHE',
+  'LICENSE-MIT',
+  'README.md',
+  'js/react.d.ts',
+  'js/react.js',
+  'package.json',
+  'pkg/chat_auth.d.ts',
+  'pkg/chat_auth.js',
+  'pkg/chat_auth_bg.wasm',
+];
 const LINKED = ['react', 'react-dom', 'scheduler', '@types/react', '@types/react-dom', 'csstype'];
 
 const env = {};
@@ -70,7 +80,8 @@ const APP_FILES = {
     2,
   ),
   'vite.config.mjs': "export default { esbuild: { jsx: 'automatic' }, build: { target: 'es2022' } };\n",
-  'index.html': '<!doctype html><html><head><meta charset="utf-8"><title>site</title></head><body><div id="root"></div><script type="module" src="/src/main.tsx"></script></body></html>\n',
+  'index.html':
+    '<!doctype html><html><head><meta charset="utf-8"><title>site</title></head><body><div id="root"></div><script type="module" src="/src/main.tsx"></script></body></html>\n',
   'src/main.tsx': `import init, { ChatAuth, ChatAuthError, checkCustomerId } from 'chat-auth';
 import { ChatAuthProvider, useChatAuth } from 'chat-auth/react';
 import { StrictMode, useEffect, useState } from 'react';
@@ -197,7 +208,10 @@ test('Vite + TypeScript strict app: type-checks, builds, runs in Chromium (plain
       await new Promise((res) => setTimeout(res, 200));
       return { ...window.result, seen: window.result.seen(), before, instancesAfterUnmount: await held() };
     });
-    assert.deepEqual(page.logs.filter((l) => l.startsWith('pageerror')), []);
+    assert.deepEqual(
+      page.logs.filter((l) => l.startsWith('pageerror')),
+      [],
+    );
     assert.equal(r.plain.state, 'anonymous');
     assert.match(r.plain.anonymousId, /^[0-9a-f-]{36}$/);
     assert.equal(r.plain.pii, 'customer_id_pii', 'ChatAuthError is the exported class');
@@ -208,12 +222,16 @@ test('Vite + TypeScript strict app: type-checks, builds, runs in Chromium (plain
     assert.match(r.react.echo, /^Bearer ey/, 'the hook’s fetch attached the token');
     assert.equal(r.react.instances, 1, 'StrictMode: one ChatAuth');
     assert.equal(r.before.instancesLive, 1, 'one live instance (its presence lock)');
-    for (const s of ['loading', 'anonymous', 'authenticated', 'logged_out']) assert.ok(r.before.renders.includes(s), `re-rendered in state ${s}: ${r.before.renders}`);
+    for (const s of ['loading', 'anonymous', 'authenticated', 'logged_out'])
+      assert.ok(r.before.renders.includes(s), `re-rendered in state ${s}: ${r.before.renders}`);
     assert.match(r.before.text, /^logged_out - -/);
     assert.deepEqual(r.seen, ['destroyed'], 'destroyed on unmount');
     assert.equal(r.instancesAfterUnmount, 0);
   } finally {
-    await page.context().close().catch(() => {});
+    await page
+      .context()
+      .close()
+      .catch(() => {});
     await site.close();
   }
 });
@@ -221,7 +239,10 @@ test('Vite + TypeScript strict app: type-checks, builds, runs in Chromium (plain
 test('plain HTML page imports the installed pkg/chat_auth.js without a bundler', async () => {
   const root = join(env.dir, 'plain');
   mkdirSync(root);
-  writeFileSync(join(root, 'index.html'), '<!doctype html><html><head><meta charset="utf-8"><script type="module" src="/main.js"></script></head><body></body></html>\n');
+  writeFileSync(
+    join(root, 'index.html'),
+    '<!doctype html><html><head><meta charset="utf-8"><script type="module" src="/main.js"></script></head><body></body></html>\n',
+  );
   writeFileSync(
     join(root, 'main.js'),
     `import init, { ChatAuth, ChatAuthError, decodeToken } from '/chat-auth/pkg/chat_auth.js';
@@ -243,7 +264,10 @@ window.result = { state: auth.state, error, echo: await res.json(), anonymousId:
     assert.deepEqual(r.error, { isClass: true, code: 'malformed' });
     assert.equal(r.echo.anonymousId, r.anonymousId);
   } finally {
-    await page.context().close().catch(() => {});
+    await page
+      .context()
+      .close()
+      .catch(() => {});
     await site.close();
   }
 });

@@ -90,7 +90,10 @@ export function jwkThumbprint(jwk) {
 /** A DPoP proof's header and payload, decoded without checking (the provider checks). */
 function decodeProof(proof) {
   try {
-    const [header, payload] = proof.split('.').slice(0, 2).map((p) => JSON.parse(Buffer.from(p, 'base64url').toString('utf8')));
+    const [header, payload] = proof
+      .split('.')
+      .slice(0, 2)
+      .map((p) => JSON.parse(Buffer.from(p, 'base64url').toString('utf8')));
     return { header, payload, jkt: header.jwk ? jwkThumbprint(header.jwk) : null };
   } catch {
     return { malformed: true };

@@ -17,7 +17,7 @@ import { existsSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { launchBrowser, newPage, requireBuild, startStaticServer } from '../e2e/harness.mjs';
 import { API_BINARY, startApi } from './api.mjs';
-import { jwkThumbprint, startProvider } from './provider.mjs';
+import { startProvider } from './provider.mjs';
 
 const TTL_S = 6;
 const RUN_MS = 22_000; // > 3 lifetimes
@@ -92,14 +92,23 @@ test('real provider with DPoP: bound tokens through ≥ 3 lifetimes, every reque
     // The code exchange: the provider wanted a nonce (400 use_dpop_nonce), the second proof had it.
     const exchange = env.provider.calls.filter((c) => c.path === '/token' && c.method === 'POST');
     assert.equal(logged.exchangeAttempts, 2, 'one use_dpop_nonce answer, then the exchange');
-    assert.deepEqual(exchange.map((c) => c.status), [400, 200]);
-    assert.ok(exchange.every((c) => c.proof?.jkt), 'both exchange calls carried a proof');
+    assert.deepEqual(
+      exchange.map((c) => c.status),
+      [400, 200],
+    );
+    assert.ok(
+      exchange.every((c) => c.proof?.jkt),
+      'both exchange calls carried a proof',
+    );
     const jkt = exchange[1].proof.jkt;
     assert.equal(exchange[0].proof.jkt, jkt);
     assert.equal(exchange[1].proof.payload.nonce, exchange[0].nonce, "the second proof carries the provider's nonce");
     assert.deepEqual(logged.cnf, { jkt }, 'the access token is bound to the key of the exchange proof');
     // The provider's origin is in apiOrigins only for the exchange's proof: no token went there.
-    assert.ok(exchange.every((c) => !c.headers.includes('authorization')), 'no Authorization header at the token endpoint');
+    assert.ok(
+      exchange.every((c) => !c.headers.includes('authorization')),
+      'no Authorization header at the token endpoint',
+    );
     const tokenCallsAtLogin = exchange.length;
     // A request's headers and proof now, to present after the token expired.
     const early = await page.evaluate((url) => window.site.auth.authHeaders(url), echo);
@@ -200,7 +209,10 @@ test('real provider with DPoP: bound tokens through ≥ 3 lifetimes, every reque
     assert.ok(refreshed.length >= 3, `≥ 3 refreshes in ${RUN_MS / 1000} s of ${TTL_S} s tokens: ${refreshed.length}`);
     assert.ok(refreshed.every((e) => e.detail.source === 'token_endpoint'));
     assert.ok(figures.sdkGrantsOk >= 3 && figures.sdkGrantsOk === refreshed.length, `grants with proofs: ${JSON.stringify(figures)}`);
-    assert.ok(grants.every((c) => !c.headers.includes('authorization')), 'no Authorization header on a grant');
+    assert.ok(
+      grants.every((c) => !c.headers.includes('authorization')),
+      'no Authorization header on a grant',
+    );
     for (const c of sdkGrants) {
       assert.equal(c.proof.payload.htm, 'POST');
       assert.equal(c.proof.payload.htu, tokenEndpoint);
@@ -208,7 +220,10 @@ test('real provider with DPoP: bound tokens through ≥ 3 lifetimes, every reque
       assert.equal(typeof c.proof.payload.nonce, 'string', 'every grant proof carries a nonce');
     }
     assert.ok(figures.distinctTokensSeen >= 3, `tokens seen by the API: ${figures.distinctTokensSeen}`);
-    assert.ok(!r.events.some((e) => e.name !== 'refreshed'), `no failed refresh, no auth-lost: ${JSON.stringify(r.events.filter((e) => e.name !== 'refreshed'))}`);
+    assert.ok(
+      !r.events.some((e) => e.name !== 'refreshed'),
+      `no failed refresh, no auth-lost: ${JSON.stringify(r.events.filter((e) => e.name !== 'refreshed'))}`,
+    );
     assert.equal(r.state, 'authenticated');
 
     // The stolen refresh token is useless without chat-auth's key, and the provider did not
@@ -222,7 +237,10 @@ test('real provider with DPoP: bound tokens through ≥ 3 lifetimes, every reque
     // token is bound to chat-auth's key (RFC 9449 §5: public clients' refresh tokens are bound).
     assert.ok(env.provider.grantErrors.includes('invalid_grant: DPoP proof JWT not provided'), JSON.stringify(env.provider.grantErrors));
     assert.ok(env.provider.grantErrors.includes('invalid_grant: failed jkt verification'), JSON.stringify(env.provider.grantErrors));
-    assert.ok(refreshed.some((e) => e.at > theftAt), `a refresh after the theft: ${JSON.stringify(refreshed.map((e) => e.at - theftAt))}`);
+    assert.ok(
+      refreshed.some((e) => e.at > theftAt),
+      `a refresh after the theft: ${JSON.stringify(refreshed.map((e) => e.at - theftAt))}`,
+    );
 
     // The stolen access token at the chat API.
     assert.deepEqual([asBearer.status, asBearer.code], [401, 'dpop_bound'], 'a bound token as Bearer is refused');
@@ -235,6 +253,9 @@ test('real provider with DPoP: bound tokens through ≥ 3 lifetimes, every reque
     assert.deepEqual([expired.status, expired.code], [401, 'expired'], 'an expired bound token with its own proof is refused');
     assert.equal(attackStats.valid, stats.valid + 1, 'only the first use was accepted');
   } finally {
-    await page.context().close().catch(() => {});
+    await page
+      .context()
+      .close()
+      .catch(() => {});
   }
 });

@@ -132,7 +132,10 @@ test('real provider: login with PKCE, ≥ 3 token lifetimes, a key rotation, a r
     assert.ok(before.length >= 40, `requests before the replay: ${before.length}`);
     assert.ok(refreshed.length >= 3, `≥ 3 refreshes by the grant in ${REPLAY_AT_MS / 1000} s of ${TTL_S} s tokens: ${refreshed.length}`);
     assert.ok(refreshed.every((e) => e.detail.source === 'token_endpoint'));
-    assert.ok(!r.events.some((e) => e.name === 'refresh-failed' && e.at < replayAt), `no failed refresh before the replay: ${JSON.stringify(r.events.filter((e) => e.name === 'refresh-failed'))}`);
+    assert.ok(
+      !r.events.some((e) => e.name === 'refresh-failed' && e.at < replayAt),
+      `no failed refresh before the replay: ${JSON.stringify(r.events.filter((e) => e.name === 'refresh-failed'))}`,
+    );
     assert.equal(figures.expiredArrivals, 0, 'no token reached the API expired');
     assert.equal(stats.requests, stats.valid + Object.values(stats.refused).reduce((a, b) => a + b, 0));
     assert.equal(tokenCallsAtLogin, 1, 'the code exchange');
@@ -150,6 +153,9 @@ test('real provider: login with PKCE, ≥ 3 token lifetimes, a key rotation, a r
     const grantsAfterLoss = env.provider.calls.filter((c) => c.path === '/token' && c.at > lost[0].at).length;
     assert.equal(grantsAfterLoss, 0, 'no token-endpoint call after auth-lost');
   } finally {
-    await page.context().close().catch(() => {});
+    await page
+      .context()
+      .close()
+      .catch(() => {});
   }
 });

@@ -150,7 +150,17 @@ export async function startChatServer({ root = REPO_ROOT, pkgDir = process.env.C
      * Mint an RS256 JWT. `ttl` seconds (≤ 0 → already expired). `signingKey` (a node KeyObject or PEM)
      * signs with another RSA key instead of the server's (for bad-signature cases).
      */
-    mint({ sub = 'anonymous', ttl = 300, aud = DEFAULT_AUDIENCE, iss = DEFAULT_ISSUER, kid: headerKid = signer.kid, noKid = false, iatOffset = 0, extra = {}, signingKey = signer.privateKey } = {}) {
+    mint({
+      sub = 'anonymous',
+      ttl = 300,
+      aud = DEFAULT_AUDIENCE,
+      iss = DEFAULT_ISSUER,
+      kid: headerKid = signer.kid,
+      noKid = false,
+      iatOffset = 0,
+      extra = {},
+      signingKey = signer.privateKey,
+    } = {}) {
       const nowS = Math.floor(Date.now() / 1000);
       const iat = nowS + Number(iatOffset);
       const exp = nowS + Number(ttl);
@@ -387,7 +397,11 @@ export async function startChatServer({ root = REPO_ROOT, pkgDir = process.env.C
       case '/control/counts':
         return send(res, 200, srv.counts);
       case '/control/log':
-        return send(res, 200, srv.entries({ path: q.get('path') ?? undefined }).map(({ headers, ...e }) => e));
+        return send(
+          res,
+          200,
+          srv.entries({ path: q.get('path') ?? undefined }).map(({ headers, ...e }) => e),
+        );
       default:
         return send(res, 404, { error: 'unknown control endpoint' });
     }
@@ -503,7 +517,9 @@ export async function startChatServer({ root = REPO_ROOT, pkgDir = process.env.C
         let nonce = null;
         try {
           nonce = JSON.parse(Buffer.from(proof.split('.')[1] ?? '', 'base64url').toString()).nonce ?? null;
-        } catch {}
+        } catch {
+          // Not a JWT: no nonce, so the challenge below.
+        }
         if (nonce !== 'n-e2e') {
           srv.counts.protected401++;
           return send(res, 401, { error: 'use_dpop_nonce' }, { 'WWW-Authenticate': 'DPoP error="use_dpop_nonce"', 'DPoP-Nonce': 'n-e2e', ...extra });

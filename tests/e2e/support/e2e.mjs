@@ -152,15 +152,16 @@ export function assertNothingReachedOtherOrigins(server, { anonymousId = true } 
   const other = server.log.filter((e) => e.server !== 'A');
   const leaks = other.filter(
     (e) =>
-      e.authorization ||
-      /\bauthorization\b/.test(e.requestedHeaders) ||
-      (anonymousId && (e.anonymousId || /\bchat-anonymous-id\b/.test(e.requestedHeaders))),
+      e.authorization || /\bauthorization\b/.test(e.requestedHeaders) || (anonymousId && (e.anonymousId || /\bchat-anonymous-id\b/.test(e.requestedHeaders))),
   );
   assert.equal(
     leaks.length,
     0,
     `a request to another origin carried SDK headers:\n${leaks
-      .map((e) => `  #${e.seq} ${e.server} ${e.method} ${e.host}${e.path} authorization=${e.authorization ? 'PRESENT' : '-'} chat-anonymous-id=${e.anonymousId ?? '-'} preflight-asked=[${e.requestedHeaders}]`)
+      .map(
+        (e) =>
+          `  #${e.seq} ${e.server} ${e.method} ${e.host}${e.path} authorization=${e.authorization ? 'PRESENT' : '-'} chat-anonymous-id=${e.anonymousId ?? '-'} preflight-asked=[${e.requestedHeaders}]`,
+      )
       .join('\n')}`,
   );
 }

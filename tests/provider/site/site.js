@@ -27,7 +27,11 @@ const status = (text) => {
   document.getElementById('status').textContent = text;
 };
 
-const b64url = (bytes) => btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+const b64url = (bytes) =>
+  btoa(String.fromCharCode(...new Uint8Array(bytes)))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '');
 const random = (n) => b64url(crypto.getRandomValues(new Uint8Array(n)));
 
 async function metadata() {
