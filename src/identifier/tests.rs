@@ -1,6 +1,8 @@
 #[cfg(not(target_arch = "wasm32"))]
 use super::opaque::hmac_sha256;
-use super::pii::{is_phone, luhn};
+use super::pii::is_phone;
+#[cfg(not(target_arch = "wasm32"))]
+use super::pii::luhn;
 use super::*;
 use crate::error::PiiKind;
 #[cfg(not(target_arch = "wasm32"))]
