@@ -16,9 +16,9 @@ pub const MIN_SECRET_BYTES: usize = 32;
 ///
 /// The result is stable for one secret and user id, differs between users and
 /// between secrets, cannot be traced back without the secret, and always
-/// passes [`check_customer_id`]. Pass the site's canonical, immutable user id
-/// (not an e-mail address that may change): `"Jane"` and `"jane"` give
-/// different ids.
+/// passes [`check_customer_id`](super::check_customer_id). Pass the site's
+/// canonical, immutable user id (not an e-mail address that may change):
+/// `"Jane"` and `"jane"` give different ids.
 ///
 /// Errors: `invalid_config` when `secret` is shorter than [`MIN_SECRET_BYTES`]
 /// (32 bytes); `customer_id_invalid` when `user_id` is empty, since all users

@@ -20,6 +20,15 @@
 //!
 //! Randomness (anonymous ids, the tab id, refresh jitter) comes from an
 //! injected [`Entropy`], like the clock.
+//!
+//! Files: this one holds the [`Driver`], its state and its loop
+//! ([`Driver::handle`], [`Driver::poll`]); `input` and `effect` the host's
+//! vocabulary; `requests` the app's requests, waiters, the 401 → refresh →
+//! replay decision and the allow-list; `refresh` the provider and
+//! token-endpoint calls and judging their answers; `apply` the session's
+//! effects and the timer; `cross_tab` with `tabs` the tab protocol; `dpop`
+//! with `proofs` option `dpop`; `storage` and `events` what goes into
+//! `sessionStorage` and `auth.on`; `ids` the randomness.
 
 mod apply;
 mod cross_tab;

@@ -12,6 +12,11 @@
 //! most one cycle exists at a time (single flight): every request that needs
 //! a token while it runs joins it as a waiter, and all waiters are woken once
 //! by its outcome.
+//!
+//! Files: this one holds the [`Session`] and its readers; `state`,
+//! `credential` and `outcome` the types it speaks in; `customer`, `access`,
+//! `cycle` and `refresh_token` its transitions (setting the customer, a
+//! request's token, the refresh cycle, the refresh token's bookkeeping).
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::identifier::check_customer_id;
