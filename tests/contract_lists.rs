@@ -120,7 +120,7 @@ fn e2e_page_helpers_record_every_event() {
 #[test]
 fn the_docs_that_list_every_event_list_them_all() {
     for (path, start) in [
-        ("ffi/src/driver.rs", "/// The event name ("),
+        ("ffi/src/driver/foreign.rs", "/// The event name ("),
         (
             "android/src/main/kotlin/chatauth/ChatAuth.kt",
             "/** Listens to every event (",
