@@ -1,7 +1,9 @@
 //! Building a proof: its key ([`ProofKey`]), claims ([`ProofClaims`]), the
 //! [`signing_input`] the host signs, and the JWS [`assemble`]d from it.
 
-use super::*;
+use super::{invalid, sha256_b64};
+use crate::error::Result;
+use crate::wire::{base64url, json};
 
 /// The public half of a P-256 proof key, as its JWK coordinates.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -46,14 +46,9 @@ mod tabs;
 mod tests;
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::jose::verify::VerifyOptions;
 use crate::options::{Config, Storage};
 use crate::secret::SecretString;
-use crate::session::admit::{self, Candidate, Introspection, Rules};
-use crate::session::machine::{
-    Access, Call, CallId, Credential, Effects, Event, Session, SessionConfig, Source, State, Via,
-};
-use crate::session::schedule::{self, ClockEvidence, MAX_TIMER_MS};
+use crate::session::machine::{Call, CallId, Session, SessionConfig, State};
 use crate::time::Millis;
 use crate::wire::cat;
 use tabs::Tabs;

@@ -2,7 +2,14 @@
 //! the cross-tab lock first), stale grants still listened to, and judging an
 //! answer into a credential.
 
-use super::*;
+use super::{proofs, tabs, Driver, Effect, HttpAnswer, Purpose, GRANT_TIMEOUT_MS, STALE_GRANTS};
+use crate::error::{Error, ErrorCode, Result};
+use crate::jose::verify::VerifyOptions;
+use crate::secret::SecretString;
+use crate::session::admit::{self, Candidate, Introspection, Rules};
+use crate::session::machine::{Call, CallId, Credential, Source, Via};
+use crate::session::schedule::{self, ClockEvidence};
+use crate::time::Millis;
 
 /// A refresh grant on the wire whose call is over.
 #[derive(Debug)]

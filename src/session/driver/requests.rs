@@ -3,7 +3,17 @@
 //! replay decision, and which headers go to which origin ([`headers_for`],
 //! the `apiOrigins` allow-list).
 
-use super::*;
+use super::{
+    destroyed, is_nonce_challenge, tabs, DpopAnswer, Driver, Effect, Header, ProofTarget, Purpose,
+    Reply, RequestId, MAX_WAITS,
+};
+use crate::error::{Error, ErrorCode, Result};
+use crate::options::Storage;
+use crate::secret::SecretString;
+use crate::session::admit;
+use crate::session::machine::{Access, Credential, Effects, State};
+use crate::time::Millis;
+use crate::wire::cat;
 
 /// The headers for a request with `credential` (or anonymously).
 pub fn headers_for(credential: Option<&Credential>, anonymous_id: &str) -> Vec<Header> {

@@ -1,5 +1,6 @@
 use super::tabs::token_storage_name;
 use super::*;
+use crate::session::machine::Event;
 use crate::session::machine::Reason;
 use crate::wire::base64url;
 use crate::wire::json::parse_object;
