@@ -6,6 +6,9 @@ use crate::error::{Error, ErrorCode};
 use crate::jose::verify::VerifyOptions;
 use crate::secret::SecretString;
 use crate::session::machine::{Call, CallId, Event};
+// Named by the docs only.
+#[cfg(doc)]
+use super::{event_detail, event_name, Driver, Input, LOCK_WAIT_MS, WAKE_CHECK_MS};
 
 /// A header to set: its name, and its value (`Authorization: Bearer …`,
 /// the context's extra headers), which never prints.

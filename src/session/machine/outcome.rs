@@ -4,6 +4,9 @@
 use super::{Call, CallId, Source, State};
 use crate::error::{Error, ErrorCode, Result};
 use crate::time::Millis;
+// Named by the docs only.
+#[cfg(doc)]
+use super::Session;
 
 /// Events for `auth.on`, queued in order.
 #[derive(Clone, Debug, PartialEq)]
