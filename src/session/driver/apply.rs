@@ -56,7 +56,7 @@ impl Driver {
         }
         let fx = self.session.destroy();
         self.apply(fx, now);
-        self.judging = None;
+        self.admission = None;
         self.grant = None;
         self.stale_grants.clear();
         let unsigned = self.proofs.as_mut().map(Proofs::take_all);

@@ -109,7 +109,7 @@ impl Driver {
             .filter(|_| self.config.storage == Storage::Session && self.storage_ok)
             .and_then(|text| admit::restore(&text, customer_id))
             // With `dpop`, a stored token that is not bound to this key is
-            // not resumed (it was judged by another configuration).
+            // not resumed (it was admitted under another configuration).
             .filter(|c| self.unbound(c).is_none());
         let jitter = self.jitter();
         let fx = match stored {
