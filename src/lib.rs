@@ -11,11 +11,11 @@
 //! customer's session (admitting provider and token-endpoint answers, the
 //! refresh schedule, the state machine and the [`session::driver`] that makes
 //! every decision of a host); and `host` (wasm32 only) executes the driver's
-//! effects in the browser and decides nothing. Beside the layers, used by all:
-//! [`error`] (one error type with stable codes; its clock evidence is the
-//! schedule's), [`secret`] (redacted strings), [`identifier`] (customer
-//! identifier rules), [`time`] (injected time) and [`profile`] (a server's
-//! check of a UserProfile answer).
+//! effects in the browser and decides nothing. Beside the layers, and used by
+//! them: [`error`] (one error type with stable codes; its clock evidence is
+//! the schedule's), [`secret`] (redacted strings), [`identifier`] (customer
+//! identifier rules) and [`time`] (injected time). On top, for servers only:
+//! [`profile`] (the check of a UserProfile answer, on jose's claims).
 //!
 //! The public contract for JavaScript is API.md, the design's API reference,
 //! kept outside this repository (the docs here cite its sections: "Errors",

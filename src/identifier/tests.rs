@@ -1,3 +1,8 @@
+//! The customer-id check's table and PII heuristics (e-mail, card, SSN and
+//! phone shapes; the opaque forms that must pass), the messages that never
+//! echo the id, and natively the minting of opaque ids (RFC 4231 HMAC case,
+//! properties).
+
 #[cfg(not(target_arch = "wasm32"))]
 use super::opaque::hmac_sha256;
 use super::pii::is_phone;

@@ -7,6 +7,6 @@
 pub mod algorithm;
 pub mod dpop;
 pub mod keys;
-pub(crate) mod sha256;
+mod sha256;
 pub mod token;
 pub mod verify;

@@ -4,7 +4,7 @@
 // `dpop: true`. The site's code exchange goes through `auth.fetch`, so its proof is signed by
 // chat-auth's key; chat-auth then refreshes through the provider's token endpoint with proofs for
 // ≥ 3 token lifetimes, and the chat API (examples/resource_server in its `dpop` mode) checks
-// every request's `Authorization: DPoP` and proof with `chat_auth::dpop::validate_proof`.
+// every request's `Authorization: DPoP` and proof with `chat_auth::jose::dpop::validate_proof`.
 // An attacker holding the tokens gets nothing: the refresh token without the key (bare, or with
 // a proof by another key) is refused and the login stays alive; the access token as Bearer, with
 // another key's proof, with a replayed proof, with a proof for another method, or once expired,

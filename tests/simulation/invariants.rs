@@ -1,7 +1,7 @@
 //! The invariants checked after every step and at the end of a session,
 //! and what a session measured.
 
-use super::*;
+use super::{human, Kind, ReqEnd, State, Stats, StorageKey, World, T0, WAKE_CHECK_MS};
 
 impl World<'_> {
     pub(super) fn check_step(&mut self) {

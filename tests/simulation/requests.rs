@@ -2,7 +2,10 @@
 //! `getToken`, `authHeaders`, `setCustomer`, `clearCustomer` — and what the
 //! world checks of the driver's answers to them.
 
-use super::*;
+use super::{
+    driver, Ev, Input, Kind, Reply, ReqEnd, Request, RequestId, StorageKey, World, CHAT_ORIGIN,
+    CUSTOMER, FOREIGN_ORIGIN, T0,
+};
 
 impl World<'_> {
     /// The app in `tab` asks for something: `auth.fetch`, `getToken`, …

@@ -2,7 +2,11 @@
 //! endpoint (rotating refresh tokens) and the chat server. They judge and
 //! answer on the issuer's clock; they do not sleep with the page.
 
-use super::*;
+use super::{
+    base64url, schedule, Call, CallId, CallRec, Error, ErrorCode, Ev, GrantAnswer, HttpAnswer,
+    Input, Millis, Outcome, ProviderAnswer, ProviderFailure, SecretString, Via, Window, World,
+    CUSTOMER, MAX_RETRY_AFTER_S, OTHER_CUSTOMER,
+};
 
 impl World<'_> {
     pub(super) fn make_call(&mut self, tab: usize, call: Call, refresh_token: Option<String>) {

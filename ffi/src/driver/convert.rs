@@ -1,7 +1,10 @@
 //! The driver's values as foreign types: replies, headers, events, and
 //! the storage keys' names.
 
-use super::*;
+use super::{HeaderPair, HostEvent, HostReply};
+use chat_auth::error::Error;
+use chat_auth::session::driver::{self, Driver, Reply, StorageKey};
+use chat_auth::session::machine::Event;
 
 fn reject(e: &Error) -> HostReply {
     HostReply::Reject {

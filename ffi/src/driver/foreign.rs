@@ -2,6 +2,10 @@
 //! [`HostInput`]) and gets back ([`HostEffect`], [`HostReply`], [`HostEvent`],
 //! [`HttpRequest`], [`HeaderPair`]).
 
+// Named by the docs only.
+#[cfg(doc)]
+use super::SessionDriver;
+
 /// What the host found when it opened.
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct HostEnvironment {

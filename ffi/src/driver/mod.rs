@@ -18,9 +18,8 @@ use chat_auth::options::Config;
 use chat_auth::secret::SecretString;
 use chat_auth::session::driver::{
     self, DpopAnswer, Driver, Effect, Entropy, Environment, HttpAnswer, Input, ProviderFailure,
-    Reply, StorageKey,
+    StorageKey,
 };
-use chat_auth::session::machine::Event;
 use chat_auth::time::Millis;
 use chat_auth::wire::json;
 use std::collections::VecDeque;

@@ -1,7 +1,12 @@
 //! `auth.on` handlers: subscribed, removed, called with each event's
 //! detail; and the `claims` object handed out.
 
-use super::*;
+use super::{report, Host};
+use crate::host::js;
+use crate::session::driver::{self, Driver};
+use crate::session::machine::Event;
+use js_sys::Function;
+use wasm_bindgen::prelude::JsValue;
 
 impl Host {
     /// Adds an event handler; its id for [`Host::unsubscribe`].

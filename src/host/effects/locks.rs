@@ -1,6 +1,11 @@
 //! Web Locks: the refresh lock requested, granted, held and let go.
 
-use super::*;
+use super::{acquire_lock, report, Host, Lock};
+use crate::session::driver::{self, Input, LOCK_WAIT_MS};
+use js_sys::Function;
+use std::rc::Rc;
+use wasm_bindgen::prelude::{Closure, JsValue};
+use wasm_bindgen::JsCast;
 
 impl Host {
     pub(super) fn acquire(self: &Rc<Self>, lock: driver::LockId, name: &str) {

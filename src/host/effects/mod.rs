@@ -9,14 +9,13 @@
 
 use super::issuer::{self, IssuerClient};
 use super::js;
-use super::transport::{self, FetchCall};
+use super::transport::FetchCall;
 use crate::error::ErrorCode;
 use crate::secret::SecretString;
 use crate::session::driver::{
-    self, Driver, Effect, Entropy, Input, ProviderFailure, Reply, RequestId, StorageKey,
-    LOCK_WAIT_MS,
+    self, Driver, Effect, Entropy, Input, ProviderFailure, RequestId, StorageKey, LOCK_WAIT_MS,
 };
-use crate::session::machine::{Call, CallId, Event};
+use crate::session::machine::CallId;
 use crate::time::Millis;
 use gloo_timers::callback::Timeout;
 use js_sys::{Function, Object, Promise};
@@ -33,7 +32,10 @@ mod locks;
 mod provider;
 mod replies;
 
-use imports::*;
+use imports::{
+    acquire_lock, call_provider_js, count_held, hold_lock, listen_for_wake, load, load_proof_key,
+    locks_available, open_channel, random_bytes, sign_proof, store,
+};
 
 type AnswerFn = Closure<dyn Fn(f64, JsValue)>;
 type TextFn = Closure<dyn Fn(String)>;

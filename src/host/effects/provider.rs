@@ -1,6 +1,9 @@
 //! The context provider's calls, each with an `AbortSignal`.
 
-use super::*;
+use super::{abort_all, call_provider_js, Host};
+use crate::session::driver::{Input, ProviderFailure};
+use crate::session::machine::Call;
+use std::rc::Rc;
 
 impl Host {
     pub(super) fn call_provider(self: &Rc<Self>, call: Call) {

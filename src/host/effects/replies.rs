@@ -1,6 +1,12 @@
 //! The pending requests' promises: a [`Reply`] resolves or rejects one.
 
-use super::*;
+use super::{report, Host, Pending};
+use crate::host::js;
+use crate::host::transport::{self, FetchCall};
+use crate::session::driver::{Reply, RequestId};
+use js_sys::Object;
+use std::rc::Rc;
+use wasm_bindgen::prelude::JsValue;
 
 impl Host {
     pub(super) fn reply(self: &Rc<Self>, request: RequestId, reply: Reply) {

@@ -20,13 +20,9 @@
 //! the token is bound to), `alg_not_allowed` and `bad_signature` as for
 //! tokens.
 
-use crate::error::{Error, ErrorCode, Result};
-use crate::jose::algorithm::{Algorithm, Scheme};
-use crate::jose::keys::{KeyMaterial, VerifyingKey};
-use crate::jose::verify::SignatureVerifier;
-use crate::time::Millis;
+use crate::error::{Error, ErrorCode};
+use crate::jose::keys::KeyMaterial;
 use crate::wire::base64url;
-use crate::wire::json::{self, Object, Value};
 
 mod proof;
 mod replay;

@@ -1,7 +1,12 @@
 //! Building a proof: its key ([`ProofKey`]), claims ([`ProofClaims`]), the
 //! [`signing_input`] the host signs, and the JWS [`assemble`]d from it.
 
-use super::*;
+use super::{invalid, sha256_b64};
+use crate::error::Result;
+use crate::wire::{base64url, json};
+// Named by the docs only.
+#[cfg(doc)]
+use super::{access_token_hash, htu};
 
 /// The public half of a P-256 proof key, as its JWK coordinates.
 #[derive(Clone, Debug, PartialEq, Eq)]

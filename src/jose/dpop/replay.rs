@@ -1,7 +1,7 @@
 //! Replay protection for servers: the [`ReplayCache`] trait, and natively
 //! an in-memory, bounded [`MemoryReplayCache`].
 
-use super::*;
+use crate::time::Millis;
 
 /// Remembers proof ids for as long as their proofs could be accepted, so a
 /// captured proof cannot be sent again (RFC 9449 §11.1). A server shares

@@ -4,6 +4,8 @@
 //! browser (`wasm-pack test`); validation needs the native verifier.
 
 use super::*;
+use crate::jose::keys::VerifyingKey;
+use crate::wire::json::{self, Value};
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
@@ -145,6 +147,8 @@ fn bound_thumbprint_reads_cnf_jkt() {
 #[cfg(not(target_arch = "wasm32"))]
 mod native {
     use super::*;
+    use crate::error::Result;
+    use crate::time::Millis;
     use jsonwebtoken::{crypto, Algorithm as J, EncodingKey};
 
     /// A fixed P-256 test key (PKCS#8 DER, hex) and its public coordinates.

@@ -2,7 +2,16 @@
 //! a [`ValidProof`] out ([`validate_proof_with`], natively
 //! [`validate_proof`]), and a token's binding ([`bound_thumbprint`]).
 
-use super::*;
+use super::{
+    access_token_hash, htu, invalid, thumbprint, ReplayCache, DEFAULT_FUTURE_LEEWAY_S,
+    DEFAULT_MAX_AGE_S, MAX_PROOF_BYTES, PROOF_TYP,
+};
+use crate::error::{Error, ErrorCode, Result};
+use crate::jose::algorithm::{Algorithm, Scheme};
+use crate::jose::keys::{KeyMaterial, VerifyingKey};
+use crate::jose::verify::SignatureVerifier;
+use crate::time::Millis;
+use crate::wire::json::{self, Object, Value};
 
 /// What a request's proof must match (RFC 9449 §4.3).
 #[derive(Clone, Debug)]

@@ -1,7 +1,11 @@
 //! The session's effects carried out: events, the call, waking waiters, the
 //! timer (and its 60 s cap), and `destroy()`.
 
-use super::*;
+use super::{destroyed, Driver, Effect, Proofs, Purpose, Reply, Tabs, WAKE_CHECK_MS};
+use crate::error::ErrorCode;
+use crate::session::machine::{Effects, State};
+use crate::session::schedule::MAX_TIMER_MS;
+use crate::time::Millis;
 
 impl Driver {
     /// Carries out the session's `fx`: events, the call, waking waiters,
@@ -52,7 +56,7 @@ impl Driver {
         }
         let fx = self.session.destroy();
         self.apply(fx, now);
-        self.judging = None;
+        self.admission = None;
         self.grant = None;
         self.stale_grants.clear();
         let unsigned = self.proofs.as_mut().map(Proofs::take_all);

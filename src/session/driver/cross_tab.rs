@@ -2,7 +2,10 @@
 //! granted or broken, the `want` round, another tab's token adopted, the
 //! channel's messages.
 
-use super::*;
+use super::{tabs, Driver, Effect, LockId};
+use crate::secret::SecretString;
+use crate::session::machine::Credential;
+use crate::time::Millis;
 
 impl Driver {
     /// The refresh lock is held: ask the other tabs for their token before

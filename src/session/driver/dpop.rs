@@ -2,7 +2,12 @@
 //! signatures, proofs overdue, `use_dpop_nonce` retries of a grant, and
 //! which credentials a DPoP key cannot use (the state is [`super::proofs`]).
 
-use super::*;
+use super::{channel_name, proofs, Driver, Effect, HttpAnswer, Key, ProofId, Purpose, Reply};
+use crate::error::{Error, ErrorCode};
+use crate::secret::SecretString;
+use crate::session::machine::{CallId, Credential};
+use crate::time::Millis;
+use crate::wire::cat;
 
 impl Driver {
     /// Makes the proof `purpose` needs: its claims now, signed by the host

@@ -1,7 +1,14 @@
 //! What the driver asks of the host: [`Effect`], the [`Reply`] to one of
 //! the app's requests, and the [`Header`]s a request goes out with.
 
-use super::*;
+use super::{LockId, ProofId, RequestId, StorageKey};
+use crate::error::{Error, ErrorCode};
+use crate::jose::verify::VerifyOptions;
+use crate::secret::SecretString;
+use crate::session::machine::{Call, CallId, Event};
+// Named by the docs only.
+#[cfg(doc)]
+use super::{event_detail, event_name, Driver, Input, LOCK_WAIT_MS, WAKE_CHECK_MS};
 
 /// A header to set: its name, and its value (`Authorization: Bearer …`,
 /// the context's extra headers), which never prints.

@@ -1,6 +1,6 @@
 //! The `auth.on` events: their names ([`EVENTS`]) and detail objects.
 
-use super::*;
+use crate::session::machine::Event;
 
 /// Event names of `auth.on`.
 pub const EVENTS: [&str; 6] = [

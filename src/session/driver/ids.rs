@@ -1,7 +1,8 @@
 //! Randomness: version 4 UUIDs (anonymous ids, the tab id) and the refresh
 //! jitter, from the injected [`Entropy`].
 
-use super::*;
+use super::{Driver, Effect, StorageKey};
+use crate::secret::SecretString;
 
 /// A version 4 UUID from 16 random bytes.
 pub fn uuid_v4(mut b: [u8; 16]) -> String {

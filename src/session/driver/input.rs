@@ -2,7 +2,14 @@
 //! token endpoint's [`HttpAnswer`], a [`ProviderFailure`]), and the ids the
 //! host picks for its requests and lock requests.
 
-use super::*;
+use super::{DpopAnswer, ProofId, ProofTarget, StorageKey};
+use crate::error::{Error, Result};
+use crate::secret::SecretString;
+use crate::session::admit::Introspection;
+use crate::session::machine::CallId;
+// Named by the docs only.
+#[cfg(doc)]
+use super::{Call, Driver, Effect, Reply, LOCK_WAIT_MS};
 
 /// Identifies one request of the host (`setCustomer`, `getToken`, …); the
 /// host picks it, unique among its pending requests.

@@ -5,7 +5,7 @@
 //! carries out the [`Effect`]s that [`Driver::poll`] hands back, in order,
 //! until it returns `None`. The driver holds the [`Session`], the customer
 //! id, the tokens and every decision: when to call the provider or the token
-//! endpoint, how an answer is judged (the host only checks signatures and
+//! endpoint, how an answer is admitted (the host only checks signatures and
 //! introspects when asked, [`Effect::CheckToken`]), the cross-tab lock /
 //! want / have protocol, the next timer wake (capped at [`WAKE_CHECK_MS`]),
 //! which waiting request gets what, the 401 → one refresh → one replay
@@ -25,7 +25,7 @@
 //! ([`Driver::handle`], [`Driver::poll`]); `input` and `effect` the host's
 //! vocabulary; `requests` the app's requests, waiters, the 401 → refresh →
 //! replay decision and the allow-list; `refresh` the provider and
-//! token-endpoint calls and judging their answers; `apply` the session's
+//! token-endpoint calls and admitting their answers; `apply` the session's
 //! effects and the timer; `cross_tab` with `tabs` the tab protocol; `dpop`
 //! with `proofs` option `dpop`; `storage` and `events` what goes into
 //! `sessionStorage` and `auth.on`; `ids` the randomness.
@@ -46,14 +46,9 @@ mod tabs;
 mod tests;
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::jose::verify::VerifyOptions;
 use crate::options::{Config, Storage};
 use crate::secret::SecretString;
-use crate::session::admit::{self, Candidate, Introspection, Rules};
-use crate::session::machine::{
-    Access, Call, CallId, Credential, Effects, Event, Session, SessionConfig, Source, State, Via,
-};
-use crate::session::schedule::{self, ClockEvidence, MAX_TIMER_MS};
+use crate::session::machine::{Call, CallId, Session, SessionConfig, State};
 use crate::time::Millis;
 use crate::wire::cat;
 use tabs::Tabs;
@@ -66,7 +61,7 @@ pub use effect::{Effect, Header, Reply};
 pub use events::{event_detail, event_name, EVENTS};
 pub use ids::{is_uuid_v4, uuid_v4};
 pub use input::{HttpAnswer, Input, LockId, ProviderFailure, RequestId};
-use refresh::{Judging, StaleGrant};
+use refresh::{Admission, StaleGrant};
 pub use requests::headers_for;
 use requests::{Pending, Sent, Want};
 pub use storage::{StorageKey, ANONYMOUS_ID_KEY};
@@ -127,11 +122,11 @@ pub struct Driver {
     dirty: bool,
     waiting: Vec<Pending>,
     sent: Vec<Sent>,
-    judging: Option<Judging>,
+    admission: Option<Admission>,
     /// The refresh grant under way and the refresh token it presents.
     grant: Option<(Call, SecretString)>,
     /// Grants still on the wire whose call was aborted or superseded: their
-    /// answers are not judged, but a rotated refresh token they bring is
+    /// answers are not admitted, but a rotated refresh token they bring is
     /// the only one that still works and a refusal still spends the
     /// presented one. Until one settles, its refresh token is not presented
     /// again ([`Session::grant_unanswered`]). Bounded, oldest out.
@@ -200,7 +195,7 @@ impl Driver {
             dirty: true,
             waiting: Vec::new(),
             sent: Vec::new(),
-            judging: None,
+            admission: None,
             grant: None,
             stale_grants: Vec::new(),
             armed: None,
@@ -400,7 +395,7 @@ impl Driver {
                 let Some(current) = self.session.current_call().filter(|c| c.id == call) else {
                     return;
                 };
-                if self.judging.as_ref().is_some_and(|j| j.call.id == call) {
+                if self.admission.as_ref().is_some_and(|j| j.call.id == call) {
                     // The first answer is being checked: it decides, and a
                     // second one must not ride on its check.
                     return;
@@ -427,7 +422,7 @@ impl Driver {
             }
             Input::TokenEndpointFailed { call, error } => self.grant_failed(now, call, error),
             Input::TokenChecked { call, result } => {
-                if let Some(j) = self.judging.take_if(|j| j.call.id == call) {
+                if let Some(j) = self.admission.take_if(|j| j.call.id == call) {
                     self.admit(now, j, result);
                 }
             }

@@ -1,8 +1,15 @@
 //! The calls: the provider and the token endpoint's refresh grants (with
-//! the cross-tab lock first), stale grants still listened to, and judging an
-//! answer into a credential.
+//! the cross-tab lock first), stale grants still listened to, and admitting an
+//! answer as a credential.
 
-use super::*;
+use super::{proofs, tabs, Driver, Effect, HttpAnswer, Purpose, GRANT_TIMEOUT_MS, STALE_GRANTS};
+use crate::error::{Error, ErrorCode, Result};
+use crate::jose::verify::VerifyOptions;
+use crate::secret::SecretString;
+use crate::session::admit::{self, Candidate, Introspection, Rules};
+use crate::session::machine::{Call, CallId, Credential, Source, Via};
+use crate::session::schedule::{self, ClockEvidence};
+use crate::time::Millis;
 
 /// A refresh grant on the wire whose call is over.
 #[derive(Debug)]
@@ -17,9 +24,10 @@ pub(super) struct StaleGrant {
     pub(super) given_up: bool,
 }
 
-/// The judging rules of a call, kept from when its answer arrived.
+/// An answer whose token the host is checking: what admitting it needs,
+/// kept from when it arrived.
 #[derive(Debug)]
-pub(super) struct Judging {
+pub(super) struct Admission {
     pub(super) call: Call,
     pub(super) candidate: Candidate,
     pub(super) received_at: Millis,
@@ -266,7 +274,7 @@ impl Driver {
 
     /// The token endpoint rotated the refresh token: keep the new one (and
     /// hand it to the other tabs and `sessionStorage`) before the access
-    /// token is judged, since whatever that judgement says the old one is
+    /// token is admitted, since whatever that check says the old one is
     /// spent ([`Session::refresh_token_issued`]).
     pub(super) fn keep_issued_refresh_token(&mut self, now: Millis, call: CallId, answer: &str) {
         let Some(refresh_token) = crate::session::grant::issued_refresh_token(answer) else {
@@ -277,7 +285,7 @@ impl Driver {
         }
     }
 
-    /// An answer to `call` arrived at `now`: judge it, asking the host for
+    /// An answer to `call` arrived at `now`: admit it, asking the host for
     /// the signature check and introspection when they are needed.
     pub(super) fn received(
         &mut self,
@@ -297,7 +305,7 @@ impl Driver {
         }
         let introspect =
             candidate.needs_introspection() && self.config.introspection_endpoint.is_some();
-        let judging = Judging {
+        let admission = Admission {
             call,
             candidate,
             received_at: now,
@@ -310,18 +318,18 @@ impl Driver {
             clock: self.session.clock_evidence(),
         };
         if !checks && !introspect {
-            return self.admit(now, judging, Ok(None));
+            return self.admit(now, admission, Ok(None));
         }
         let signature = if checks {
-            match self.verify_options(&judging) {
+            match self.verify_options(&admission) {
                 Ok(o) => Some(Box::new(o)),
                 Err(e) => return self.finish(now, call, Err(e)),
             }
         } else {
             None
         };
-        let token = SecretString::new(judging.candidate.token());
-        self.judging = Some(judging);
+        let token = SecretString::new(admission.candidate.token());
+        self.admission = Some(admission);
         self.outbox.push(Effect::CheckToken {
             call: call.id,
             token,
@@ -330,7 +338,7 @@ impl Driver {
         });
     }
 
-    pub(super) fn verify_options(&self, j: &Judging) -> Result<VerifyOptions> {
+    pub(super) fn verify_options(&self, j: &Admission) -> Result<VerifyOptions> {
         let rules = Rules {
             validation: &self.config.validation,
             customer_id: &j.customer_id,
@@ -348,10 +356,10 @@ impl Driver {
     pub(super) fn admit(
         &mut self,
         now: Millis,
-        j: Judging,
+        j: Admission,
         checked: Result<Option<Introspection>>,
     ) {
-        let Judging {
+        let Admission {
             call,
             candidate,
             received_at,
@@ -359,7 +367,7 @@ impl Driver {
             refused,
             clock,
         } = j;
-        let judged = checked.and_then(|introspection| {
+        let admitted = checked.and_then(|introspection| {
             let rules = Rules {
                 validation: &self.config.validation,
                 customer_id: &customer_id,
@@ -370,20 +378,20 @@ impl Driver {
             };
             candidate.admit(&rules, received_at, introspection)
         });
-        self.finish(now, call, judged);
+        self.finish(now, call, admitted);
     }
 
-    /// Call `call` was judged.
-    pub(super) fn finish(&mut self, now: Millis, call: Call, judged: Result<Credential>) {
+    /// Call `call`'s answer was admitted, or refused.
+    pub(super) fn finish(&mut self, now: Millis, call: Call, admitted: Result<Credential>) {
         let source = match call.via {
             Via::Provider => Source::Provider,
             Via::TokenEndpoint => Source::TokenEndpoint,
         };
-        let judged = judged.and_then(|c| match self.unbound(&c) {
+        let admitted = admitted.and_then(|c| match self.unbound(&c) {
             Some(e) => Err(e),
             None => Ok(c),
         });
-        match judged {
+        match admitted {
             Ok(credential) => {
                 let jitter = self.jitter();
                 let fx = self

@@ -3,7 +3,17 @@
 //! replay decision, and which headers go to which origin ([`headers_for`],
 //! the `apiOrigins` allow-list).
 
-use super::*;
+use super::{
+    destroyed, is_nonce_challenge, tabs, DpopAnswer, Driver, Effect, Header, ProofTarget, Purpose,
+    Reply, RequestId, MAX_WAITS,
+};
+use crate::error::{Error, ErrorCode, Result};
+use crate::options::Storage;
+use crate::secret::SecretString;
+use crate::session::admit;
+use crate::session::machine::{Access, Credential, Effects, State};
+use crate::time::Millis;
+use crate::wire::cat;
 
 /// The headers for a request with `credential` (or anonymously).
 pub fn headers_for(credential: Option<&Credential>, anonymous_id: &str) -> Vec<Header> {
@@ -99,7 +109,7 @@ impl Driver {
             .filter(|_| self.config.storage == Storage::Session && self.storage_ok)
             .and_then(|text| admit::restore(&text, customer_id))
             // With `dpop`, a stored token that is not bound to this key is
-            // not resumed (it was judged by another configuration).
+            // not resumed (it was admitted under another configuration).
             .filter(|c| self.unbound(c).is_none());
         let jitter = self.jitter();
         let fx = match stored {

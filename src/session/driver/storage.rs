@@ -1,7 +1,11 @@
 //! What goes into `sessionStorage`: the [`StorageKey`]s, and the token kept
 //! with `storage: 'session'`.
 
-use super::*;
+use super::{Driver, Effect};
+use crate::options::Storage;
+use crate::secret::SecretString;
+use crate::session::admit;
+use crate::session::machine::State;
 
 /// The `sessionStorage` entries the driver writes; [`Driver::storage_name`]
 /// names them.

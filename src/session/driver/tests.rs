@@ -1,6 +1,12 @@
+//! The driver driven as a host drives it: inputs in, effects out, on a
+//! seeded entropy and chosen times. Opening, the provider and token-endpoint
+//! calls, waiters, the timer, the 401 → refresh → replay path, the
+//! `apiOrigins` allow-list, `sessionStorage`, the cross-tab protocol and the
+//! host's signature checks; option `dpop` in `tests/dpop.rs`.
+
 use super::tabs::token_storage_name;
 use super::*;
-use crate::session::machine::Reason;
+use crate::session::machine::{Event, Reason};
 use crate::wire::base64url;
 use crate::wire::json::parse_object;
 #[cfg(target_arch = "wasm32")]

@@ -1,7 +1,10 @@
 //! A request's token: [`Session::access`], and a 401's
 //! [`Session::unauthorized`].
 
-use super::*;
+use super::{Access, Effects, Reason, Session, State, FAILED_COOL_DOWN_MS};
+use crate::error::{Error, ErrorCode};
+use crate::secret::SecretString;
+use crate::time::Millis;
 
 impl Session {
     /// A request wants a token. `force` is `getToken({ forceRefresh: true })`.

@@ -1,7 +1,10 @@
 //! A [`Credential`]: a token the session holds, with its times and
 //! headers.
 
-use super::*;
+use crate::jose::token::Claims;
+use crate::secret::SecretString;
+use crate::session::schedule::ClockEvidence;
+use crate::time::Millis;
 
 /// A token that passed every check, ready to be attached to requests.
 /// `Debug` prints the extra headers' names only (their values may be

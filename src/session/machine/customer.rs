@@ -1,6 +1,9 @@
 //! Setting, resuming and clearing the customer, and `destroy()`.
 
-use super::*;
+use super::{Credential, Effects, Event, Reason, Session, Source, State};
+use crate::error::{Error, ErrorCode, Result};
+use crate::identifier::check_customer_id;
+use crate::time::Millis;
 
 impl Session {
     /// `setCustomer`: validates the id, drops any token of another customer

@@ -3,7 +3,12 @@
 //! going on- and offline, and the timer's [`Session::tick`] and
 //! [`Session::next_wake`].
 
-use super::*;
+use super::{
+    Access, Call, CallId, Credential, Cycle, Effects, Event, Reason, Session, Source, State, Via,
+};
+use crate::error::{Error, ErrorCode, Result};
+use crate::session::schedule::{self, TokenTimes};
+use crate::time::Millis;
 
 impl Session {
     pub(super) fn take_waiters(&mut self, result: Result<()>) -> Option<Result<()>> {

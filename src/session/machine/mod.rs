@@ -19,10 +19,8 @@
 //! request's token, the refresh cycle, the refresh token's bookkeeping).
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::identifier::check_customer_id;
-use crate::jose::token::Claims;
 use crate::secret::SecretString;
-use crate::session::schedule::{self, ClockEvidence, RefreshPolicy, TokenTimes};
+use crate::session::schedule::{self, ClockEvidence, RefreshPolicy};
 use crate::time::Millis;
 
 mod access;

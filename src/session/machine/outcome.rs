@@ -1,7 +1,12 @@
 //! What the session hands back: [`Event`]s for `auth.on`, the [`Effects`]
 //! of a transition, and a request's [`Access`].
 
-use super::*;
+use super::{Call, CallId, Source, State};
+use crate::error::{Error, ErrorCode, Result};
+use crate::time::Millis;
+// Named by the docs only.
+#[cfg(doc)]
+use super::Session;
 
 /// Events for `auth.on`, queued in order.
 #[derive(Clone, Debug, PartialEq)]

@@ -1,7 +1,9 @@
 //! The refresh token's bookkeeping: rotated, shared by another tab,
 //! spent, or presented by a grant still unanswered.
 
-use super::*;
+use super::{CallId, Session, SPENT_REFRESH_TOKENS};
+use crate::secret::SecretString;
+use crate::time::Millis;
 
 impl Session {
     /// Drops the refresh token `presented` (the token endpoint refused it),

@@ -2,7 +2,7 @@
 //! ([`Reason`]), where a token came from ([`Source`]), and the calls
 //! ([`Call`], [`CallId`], [`Via`]).
 
-use super::*;
+use crate::time::Millis;
 
 /// Identifies one provider or token-endpoint call.
 pub type CallId = u64;

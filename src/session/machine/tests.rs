@@ -1,3 +1,8 @@
+//! The session state machine alone, at chosen times: customers and
+//! anonymity, single-flight calls and their waiters, the refresh schedule,
+//! retries and backoff, tokens adopted from other tabs, the refresh token's
+//! bookkeeping and the issuer's clock offset.
+
 use super::*;
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;

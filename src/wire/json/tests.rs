@@ -1,3 +1,6 @@
+//! The strict reader's acceptances and refusals, its nesting cap, the
+//! writer round-tripping through it, and (natively) that no input panics.
+
 use super::*;
 use crate::error::ErrorCode;
 #[cfg(not(target_arch = "wasm32"))]

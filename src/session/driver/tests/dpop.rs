@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::jose::dpop::access_token_hash;
+use crate::session::machine::Event;
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
