@@ -11,7 +11,6 @@
 use crate::error::{Error, ErrorCode, Result};
 use crate::jose::token::{self, Claims, Jwt};
 use crate::jose::verify;
-use crate::options::ValidationConfig;
 use crate::secret::SecretString;
 use crate::session::context::{self, Context};
 use crate::session::machine::Credential;
@@ -22,8 +21,9 @@ use crate::wire::json;
 /// What the session knows when an answer arrives.
 #[derive(Clone, Copy, Debug)]
 pub struct Rules<'a> {
-    /// `validation.*`.
-    pub validation: &'a ValidationConfig,
+    /// `validation.*` (the claim rules; the key and allow-list are the
+    /// signature check's, before admission).
+    pub validation: &'a verify::VerifyOptions,
     /// The customer the token must belong to.
     pub customer_id: &'a str,
     /// The token the server refused last, if any.
@@ -141,9 +141,12 @@ impl Candidate {
                         e
                     }
                 };
-                let opts = session_verify_options(rules);
-                verify::check_claims(&c, &opts, received_at.saturating_add(clock_offset))
-                    .map_err(expired)?;
+                verify::check_claims(
+                    &c,
+                    &session_verify_options(rules),
+                    received_at.saturating_add(clock_offset),
+                )
+                .map_err(expired)?;
                 let exp = c.exp.unwrap_or(0.0);
                 claims_json = text;
                 claims = Some(c);
@@ -300,16 +303,11 @@ pub fn restore(text: &str, customer_id: &str) -> Option<Credential> {
     })
 }
 
-/// The claim rules a session applies to its contexts (the signature part,
-/// algorithms and key, is added by the caller that checks signatures).
+/// The options a session verifies its contexts with: `validation.*` with
+/// the session's customer as the required customer id.
 pub fn session_verify_options(rules: &Rules<'_>) -> verify::VerifyOptions {
-    let v = rules.validation;
-    let mut opts = verify::VerifyOptions::new(Vec::new(), None);
-    opts.issuer = v.issuer.clone();
-    opts.audience = v.audience.clone();
+    let mut opts = rules.validation.clone();
     opts.customer_id = Some(rules.customer_id.to_owned());
-    opts.customer_id_claim = v.customer_id_claim.clone();
-    opts.leeway_seconds = v.leeway_seconds;
     opts
 }
 
@@ -321,7 +319,7 @@ mod tests {
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     /// The rules of a session for `cust-1` on a first call.
-    fn rules(validation: &ValidationConfig, asked_at: Option<Millis>) -> Rules<'_> {
+    fn rules(validation: &verify::VerifyOptions, asked_at: Option<Millis>) -> Rules<'_> {
         Rules {
             validation,
             customer_id: "cust-1",
@@ -338,7 +336,7 @@ mod tests {
         ))
         .unwrap()
         .admit(
-            &rules(&ValidationConfig::default(), None),
+            &rules(&verify::VerifyOptions::default(), None),
             1_700_000_000_000,
             None,
         )
@@ -392,7 +390,7 @@ mod tests {
         Candidate::read(&format!(r#"{{"Auth":{{"Token":"{jwt}"}}}}"#))?
             .with_server_date(date)
             .admit(
-                &rules(&ValidationConfig::default(), None),
+                &rules(&verify::VerifyOptions::default(), None),
                 received_at,
                 None,
             )
@@ -420,7 +418,7 @@ mod tests {
         clock: schedule::ClockEvidence,
     ) -> Result<Credential> {
         let jwt = jws(r#"{"alg":"RS256"}"#, payload, b"s");
-        let validation = ValidationConfig::default();
+        let validation = verify::VerifyOptions::default();
         let rules = Rules {
             clock,
             ..rules(&validation, Some(received_at - 100))
@@ -583,7 +581,7 @@ mod tests {
             Candidate::read(&format!(r#"{{"Auth":{{"Token":"{jwt}"}}}}"#))
                 .unwrap()
                 .admit(
-                    &rules(&ValidationConfig::default(), asked_at),
+                    &rules(&verify::VerifyOptions::default(), asked_at),
                     1_700_000_026_000,
                     None,
                 )

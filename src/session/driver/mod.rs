@@ -728,8 +728,8 @@ pub fn headers_for(credential: Option<&Credential>, anonymous_id: &str) -> Vec<H
 impl Driver {
     /// A driver for `config`, anonymous, opened at `now`. The effects of
     /// opening (the anonymous id written, the presence lock) are ready to
-    /// [`poll`]. `invalid_config` for an unknown algorithm, and for a
-    /// `customerId` option without a provider (the host then feeds
+    /// [`poll`]. `invalid_config` for a `customerId` option without a
+    /// provider (the host then feeds
     /// [`Input::SetCustomer`] for it).
     ///
     /// [`poll`]: Driver::poll
@@ -739,9 +739,6 @@ impl Driver {
         entropy: Box<dyn Entropy>,
         now: Millis,
     ) -> Result<Driver> {
-        if config.checks_signatures() {
-            config.validation.parsed_algorithms()?;
-        }
         if let Some(id) = &config.customer_id {
             crate::identifier::check_customer_id(id)?;
             if !env.has_provider {
@@ -1998,9 +1995,7 @@ impl Driver {
             asked_at: Some(j.call.started_at),
             clock: j.clock,
         };
-        let mut opts = admit::session_verify_options(&rules);
-        opts.algorithms = self.config.validation.parsed_algorithms()?;
-        Ok(opts)
+        Ok(admit::session_verify_options(&rules))
     }
 
     /// The host's checks of `j`'s token ended with `checked`: admit it.
