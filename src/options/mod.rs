@@ -6,20 +6,23 @@
 //! One file per job: this one ([`Config`], the top-level options), `reader`
 //! (the one field reader: every member read by one function, errors naming
 //! the option's path), `validation` (`validation.*` and `verifyToken`'s
-//! options, both into the one typed [`VerifyOptions`]).
+//! options, both into the one typed [`VerifyOptions`]), `session` (the
+//! option types the session layer reads: [`RefreshPolicy`], [`GrantParams`]).
 
 mod reader;
+mod session;
 mod validation;
+
+pub use session::{GrantParams, RefreshPolicy};
 
 use crate::error::{Error, Result};
 use crate::jose::verify::VerifyOptions;
-use crate::session::grant::GrantParams;
-use crate::session::schedule::RefreshPolicy;
 use crate::wire::json::{Object, Value};
 use reader::Fields;
 
 /// Where a token may survive a page load.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Storage {
     /// Memory only (default).
     #[default]
