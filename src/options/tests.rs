@@ -222,3 +222,103 @@ fn origin_normalization() {
     assert_eq!(normalize_origin("https://a.com?x"), None);
     assert_eq!(normalize_origin("https://"), None);
 }
+
+/// The three ways to configure a verification — the page's `validation.*`,
+/// `verifyToken`'s options, the Rust builder — give the same options.
+#[test]
+fn page_verify_token_and_builder_give_the_same_options() {
+    use crate::jose::algorithm::Algorithm;
+    use crate::jose::verify::Verifier;
+    let jwks =
+        r#"{"keys":[{"kty":"oct","kid":"k1","k":"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"}]}"#;
+    let members = format!(
+        r#""algorithms":["HS256","HS512","HS256"],"jwks":{jwks},"issuer":"https://id","audience":["a","b"],"customerIdClaim":"cid","leewaySeconds":5"#
+    );
+    let page = cfg(&format!(
+        r#"{{"apiOrigins":["https://a.com"],"validation":{{{members}}}}}"#
+    ))
+    .unwrap()
+    .validation;
+    let verify_token =
+        VerifyOptions::from_json(&parse_object(format!("{{{members}}}").as_bytes()).unwrap())
+            .unwrap();
+    let builder = Verifier::builder()
+        .algorithms([Algorithm::HS256, Algorithm::HS512])
+        .jwks(jwks)
+        .unwrap()
+        .issuer("https://id")
+        .audience(["a", "b"])
+        .customer_id_claim(Some("cid"))
+        .leeway_seconds(5.0)
+        .build()
+        .unwrap();
+    let text = format!("{page:?}");
+    assert_eq!(text, format!("{verify_token:?}"));
+    assert_eq!(text, format!("{:?}", builder.options()));
+    assert_eq!(page.algorithms, [Algorithm::HS256, Algorithm::HS512]);
+    assert!(text.contains("k1"), "{text}");
+}
+
+/// One `none` refusal, one message, on both objects (paths differ).
+#[test]
+fn none_is_refused_once_for_both_objects() {
+    for spelling in ["none", "None", "NONE"] {
+        let page = cfg(&format!(
+            r#"{{"apiOrigins":["https://a.com"],"validation":{{"algorithms":["RS256","{spelling}"]}}}}"#
+        ))
+        .unwrap_err();
+        assert_eq!(
+            page.message(),
+            "option 'validation.algorithms' may never allow 'none'"
+        );
+        let text = format!(
+            r#"{{"algorithms":["{spelling}"],"secret":"0123456789abcdef0123456789abcdef"}}"#
+        );
+        let verify = VerifyOptions::from_json(&parse_object(text.as_bytes()).unwrap()).unwrap_err();
+        assert_eq!(
+            verify.message(),
+            "option 'algorithms' may never allow 'none'"
+        );
+    }
+}
+
+/// Keys are parsed with the options (once), `jwksUrl` is a key source to
+/// fetch, and a bad key names its option path.
+#[test]
+fn validation_keys_are_parsed_with_the_options() {
+    use crate::jose::keys::KeySource;
+    let url = cfg(r#"{"apiOrigins":["https://a.com"],"validation":{"jwksUrl":"https://id/jwks"}}"#)
+        .unwrap();
+    assert!(matches!(&url.validation.key, Some(KeySource::JwksUrl(u)) if u == "https://id/jwks"));
+    assert!(url.checks_signatures());
+    let set = cfg(r#"{"apiOrigins":["https://a.com"],"validation":{"jwks":{"keys":[{"kty":"oct","k":"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"}]}}}"#)
+        .unwrap();
+    assert!(matches!(&set.validation.key, Some(KeySource::Jwks(keys)) if keys.len() == 1));
+    for (options, path) in [
+        (r#"{"publicKey":"not a pem"}"#, "validation.publicKey"),
+        (r#"{"jwks":{"keys":[]}}"#, "validation.jwks"),
+        (r#"{"jwks":"{}"}"#, "validation.jwks"),
+        (r#"{"jwksUrl":"/jwks"}"#, "validation.jwksUrl"),
+        (r#"{"algorithms":["XS256"]}"#, "validation.algorithms"),
+        // `secret` is verifyToken's only.
+        (
+            r#"{"secret":"0123456789abcdef0123456789abcdef"}"#,
+            "validation.secret",
+        ),
+    ] {
+        let e = cfg(&format!(
+            r#"{{"apiOrigins":["https://a.com"],"validation":{options}}}"#
+        ))
+        .unwrap_err();
+        assert!(
+            e.message().starts_with(&format!("option '{path}' ")),
+            "{options}: {}",
+            e.message()
+        );
+    }
+    // `null` is "not set" in the page's options, refused in verifyToken's.
+    let nulls = cfg(r#"{"apiOrigins":["https://a.com"],"validation":{"issuer":null,"jwks":null,"leewaySeconds":null}}"#)
+        .unwrap();
+    assert!(nulls.validation.issuer.is_none() && nulls.validation.key.is_none());
+    assert_eq!(nulls.validation.leeway_seconds, 30.0);
+}

@@ -806,3 +806,83 @@ mod props {
         }
     }
 }
+
+#[test]
+fn a_jwks_url_verifies_nothing_by_itself() {
+    let url = VerifyOptions::new(
+        vec![Algorithm::RS256],
+        Some(KeySource::JwksUrl("https://id/jwks".into())),
+    );
+    assert_eq!(url.validate().map_err(|e| e.code()), Ok(()));
+    let e = prepare("a.b.c", &url).unwrap_err();
+    assert_eq!(
+        e.message(),
+        "option 'jwksUrl' names keys to fetch: verify with the fetched JWK Set"
+    );
+    let e = keys::select(url.key.as_ref().unwrap(), None, Algorithm::RS256).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::UnknownKey);
+    let e = Verifier::from_options(url).unwrap_err();
+    assert!(e.message().starts_with("option 'jwksUrl' "));
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn the_builder_checks_rule_1_and_verifies_like_the_json_path() {
+    let built = Verifier::builder()
+        .algorithms([Algorithm::HS256])
+        .secret(SECRET.as_bytes())
+        .unwrap()
+        .issuer("https://issuer")
+        .audience(["chat"])
+        .customer_id("c1")
+        .typ("JWT")
+        .build()
+        .unwrap();
+    let json = Verifier::from_json(
+        &json::parse_object(
+            format!(r#"{{"algorithms":["HS256"],"secret":"{SECRET}","issuer":"https://issuer","audience":"chat","customerId":"c1","typ":"JWT"}}"#)
+                .as_bytes(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let good = hs(r#"{"alg":"HS256","typ":"JWT"}"#, &payload(""));
+    let claims = built.verify(&good, NOW).unwrap();
+    assert_eq!(claims.sub(), Some("c1"));
+    assert_eq!(claims.aud(), ["chat"]);
+    assert_eq!(claims, json.verify(&good, NOW).unwrap());
+    for bad in [
+        hs(r#"{"alg":"HS256"}"#, &payload("")),
+        hs(r#"{"alg":"HS512","typ":"JWT"}"#, &payload("")),
+        hs(
+            r#"{"alg":"HS256","typ":"JWT"}"#,
+            r#"{"sub":"c2","iss":"https://issuer","aud":"chat","exp":1700003600}"#,
+        ),
+    ] {
+        assert_eq!(
+            code_of(built.verify(&bad, NOW)),
+            code_of(json.verify(&bad, NOW))
+        );
+        assert_ne!(code_of(built.verify(&bad, NOW)), "ok");
+    }
+    let invalid = |b: VerifierBuilder| code_of(b.build());
+    let with_key = || Verifier::builder().secret(SECRET.as_bytes()).unwrap();
+    assert_eq!(invalid(Verifier::builder()), "invalid_config");
+    assert_eq!(invalid(with_key().algorithms([])), "invalid_config");
+    assert_eq!(
+        invalid(with_key().audience(Vec::<String>::new())),
+        "invalid_config"
+    );
+    assert_eq!(invalid(with_key().leeway_seconds(-1.0)), "invalid_config");
+    assert_eq!(invalid(with_key().max_token_bytes(0)), "invalid_config");
+    assert_eq!(invalid(with_key().typ("JOSE")), "invalid_config");
+    assert_eq!(
+        invalid(with_key().customer_id_claim(Some(""))),
+        "invalid_config"
+    );
+    assert_eq!(invalid(with_key()), "ok");
+    let e = Verifier::builder().jwks("not json").unwrap_err();
+    assert!(e.message().starts_with("option 'jwks' "));
+    let e = Verifier::builder().public_key_pem("nope").unwrap_err();
+    assert!(e.message().starts_with("option 'publicKey' "));
+}
