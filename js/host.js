@@ -1,4 +1,4 @@
-// The browser host's small primitives (src/host/effects.rs, transport.rs): plain JS where
+// The browser host's small primitives (src/host/effects/imports.rs, transport.rs): plain JS where
 // web-sys would need a binding per type and a closure per callback (size). They decide nothing.
 
 /** Whether `init.body` can be sent twice as it is (no stream, nothing consumed); false when reading it throws. */

@@ -8,7 +8,7 @@
 //!
 //! The foreign host feeds [`HostInput`]s and carries out the [`HostEffect`]s
 //! that [`SessionDriver::poll`] hands back, as the browser host
-//! (`src/host/effects.rs`) does with the driver's own. Everything the
+//! (`src/host/effects/`) does with the driver's own. Everything the
 //! browser host decides in Rust stays in Rust here too: the refresh grant's
 //! body, which keys verify a token (and the one JWKS re-fetch on an unknown
 //! `kid`), the signature check itself. The foreign side only moves bytes
