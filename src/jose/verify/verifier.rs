@@ -19,6 +19,7 @@ use crate::wire::json::{self, Object};
 /// use chat_auth::jose::{Algorithm, Verifier};
 /// use chat_auth::ErrorCode;
 ///
+/// # #[cfg(not(target_arch = "wasm32"))] // `verify` is native (WebCrypto in the browser)
 /// # fn main() -> chat_auth::Result<()> {
 /// let jwk_set = r#"{"keys":[{"kty":"oct","k":"YW4gZXhhbXBsZSBzZWNyZXQgb2YgYXQgbGVhc3QgMzIgYnl0ZXM"}]}"#;
 /// let verifier = Verifier::builder()
@@ -44,6 +45,8 @@ use crate::wire::json::{self, Object};
 /// assert_eq!(claims.exp(), Some(2_000_000_000.0));
 /// # Ok(())
 /// # }
+/// # #[cfg(target_arch = "wasm32")]
+/// # fn main() {}
 /// ```
 #[derive(Clone, Debug)]
 pub struct Verifier {
