@@ -312,14 +312,7 @@ impl Driver {
         if !checks && !introspect {
             return self.admit(now, judging, Ok(None));
         }
-        let signature = if checks {
-            match self.verify_options(&judging) {
-                Ok(o) => Some(Box::new(o)),
-                Err(e) => return self.finish(now, call, Err(e)),
-            }
-        } else {
-            None
-        };
+        let signature = checks.then(|| Box::new(self.verify_options(&judging)));
         let token = SecretString::new(judging.candidate.token());
         self.judging = Some(judging);
         self.outbox.push(Effect::CheckToken {
@@ -330,7 +323,9 @@ impl Driver {
         });
     }
 
-    pub(super) fn verify_options(&self, j: &Judging) -> Result<VerifyOptions> {
+    /// The options `j`'s signature is checked with: `validation.*` (typed
+    /// once, with the options) and the session's customer.
+    pub(super) fn verify_options(&self, j: &Judging) -> VerifyOptions {
         let rules = Rules {
             validation: &self.config.validation,
             customer_id: &j.customer_id,
@@ -339,7 +334,7 @@ impl Driver {
             asked_at: Some(j.call.started_at),
             clock: j.clock,
         };
-        Ok(admit::session_verify_options(&rules))
+        admit::session_verify_options(&rules)
     }
 
     /// The host's checks of `j`'s token ended with `checked`: admit it.
