@@ -7,28 +7,18 @@
 use chat_auth::jose::token;
 use chat_auth::jose::verify::{self, VerifyOptions};
 use chat_auth::session::schedule::{self, RefreshPolicy, TokenTimes};
-use chat_auth::wire::json::{self, Object, Value};
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 
-/// `(token, options, now)` of the vector case `name`.
+/// `(token, options, now)` of the vector case `name` (the shared loader,
+/// `chat-auth-vectors`).
 fn case(name: &str) -> (String, VerifyOptions, i64) {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/algorithms.json");
-    let text = std::fs::read(path).expect("tests/vectors/algorithms.json");
-    let doc = json::parse_object(&text).expect("vector file is JSON");
-    let cases = doc.get("cases").and_then(Value::as_array).expect("cases");
-    let c = cases
-        .iter()
-        .filter_map(Value::as_object)
-        .find(|c| c.get_str("name") == Some(name))
+    let c = chat_auth_vectors::cases()
+        .into_iter()
+        .find(|c| c.file == "algorithms.json" && c.name == name)
         .unwrap_or_else(|| panic!("no vector case {name}"));
-    let options: &Object = c
-        .get("options")
-        .and_then(Value::as_object)
-        .expect("options");
-    let opts = VerifyOptions::from_json(options).expect("vector options are valid");
-    let now = c.get("now").and_then(Value::as_f64).expect("now") as i64;
-    (c.get_str("token").expect("token").to_owned(), opts, now)
+    let opts = VerifyOptions::from_json(&c.options).expect("vector options are valid");
+    (c.token, opts, c.now)
 }
 
 fn parse(c: &mut Criterion) {

@@ -236,6 +236,12 @@ export class ChatAuth {
   readonly anonymousId: string;
   /** Expiry in ms since the epoch on the page's clock (issuer clock offset applied), or `null`. */
   readonly expiresAt: number | null;
+  /**
+   * When the SDK will refresh the token, in ms on the same clock as `expiresAt`: `expiresAt` minus
+   * `refresh.marginSeconds` (capped at 25 % of the token's lifetime), plus a jitter of at most 10 %
+   * of that margin. `null` when anonymous, while refreshing, or when nothing can refresh the token.
+   */
+  readonly refreshAt: number | null;
   /** The decoded JWT payload, `null` for opaque tokens and when anonymous. */
   readonly claims: JwtClaims | null;
 }

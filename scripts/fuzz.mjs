@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run fuzz: a long run of tests/fuzz.rs, optimised (cargo profile `fuzz`).
+// npm run fuzz: a long run of tests/fuzz/ (the `fuzz` test target), optimised (cargo profile `fuzz`).
 //
 //   npm run fuzz                      1,000,000 cases (125,000 for each of the 8 targets)
 //   npm run fuzz -- 4000000           that many cases in all
@@ -10,7 +10,7 @@
 import { spawn } from 'node:child_process';
 import { ROOT, seconds, toolEnv } from './lib.mjs';
 
-const TARGETS = 8; // the fuzz_* tests in tests/fuzz.rs
+const TARGETS = 8; // the fuzz_* tests in tests/fuzz/main.rs
 const args = process.argv.slice(2);
 let total = 1_000_000;
 let minutes = null;

@@ -1,12 +1,14 @@
 //! The verification vectors (`tests/vectors/*.json`, format in
-//! `tests/vectors/README.md`) in headless Chromium, through the exported
+//! `tests/vectors/README.md`, compiled in by the shared `chat_auth_vectors`)
+//! in headless Chromium, through the exported
 //! `verifyToken` (WebCrypto signatures), with `Date.now` set to each case's
 //! `now`. Every case must get the outcome `tests/vectors_native.rs` demands
 //! natively: the same files, the same expectations.
 #![cfg(target_arch = "wasm32")]
 
 use chat_auth::verify_token;
-use chat_auth::wire::json::{self, Value};
+use chat_auth::wire::json;
+use chat_auth_vectors::{same, to_json, Case};
 use js_sys::{Function, Object, Reflect};
 use std::collections::BTreeMap;
 use wasm_bindgen::prelude::*;
@@ -16,33 +18,8 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-/// Every vector file; `tests/vectors_native.rs` checks this list is complete.
-const FILES: [(&str, &str); 8] = [
-    ("algorithms.json", include_str!("vectors/algorithms.json")),
-    ("attacks.json", include_str!("vectors/attacks.json")),
-    ("claims.json", include_str!("vectors/claims.json")),
-    ("header.json", include_str!("vectors/header.json")),
-    ("keys.json", include_str!("vectors/keys.json")),
-    ("options.json", include_str!("vectors/options.json")),
-    ("rfc.json", include_str!("vectors/rfc.json")),
-    ("structure.json", include_str!("vectors/structure.json")),
-];
-
 fn get(v: &JsValue, k: &str) -> JsValue {
     Reflect::get(v, &k.into()).unwrap_or(JsValue::UNDEFINED)
-}
-
-/// JSON equality with objects compared as sets of members (as natively).
-fn same(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
-        }
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(v, w)| same(v, w))
-        }
-        _ => a == b,
-    }
 }
 
 /// Replaces `Date.now` (what `verifyToken` reads when `options.now` is
@@ -69,13 +46,13 @@ impl Drop for FixedClock {
 }
 
 /// Runs one case; `Err` describes a mismatch.
-async fn run_case(case: &JsValue) -> Result<(), String> {
-    let token = get(case, "token");
-    let options = get(case, "options");
-    let now = get(case, "now").as_f64().ok_or("no now")?;
-    let expect = get(case, "expect").as_string().ok_or("no expect")?;
+async fn run_case(case: &Case) -> Result<(), String> {
+    let token = JsValue::from_str(&case.token);
+    let options = js_sys::JSON::parse(&to_json(&json::Value::Object(case.options.clone())))
+        .map_err(|_| "options do not parse in the browser")?;
+    let expect = &case.expect;
     let outcome = {
-        let _clock = FixedClock::set(now);
+        let _clock = FixedClock::set(case.now as f64);
         JsFuture::from(verify_token(token, options)).await
     };
     match outcome {
@@ -83,16 +60,15 @@ async fn run_case(case: &JsValue) -> Result<(), String> {
             if expect != "ok" {
                 return Err(format!("expected {expect}, got ok"));
             }
-            let want = get(case, "claims");
-            if want.is_undefined() {
+            let Some(want) = &case.claims else {
                 return Ok(());
-            }
-            let as_json = |v: &JsValue| {
-                let text = js_sys::JSON::stringify(v).ok()?.as_string()?;
-                json::parse(text.as_bytes()).ok()
             };
-            match (as_json(&claims), as_json(&want)) {
-                (Some(got), Some(want)) if same(&got, &want) => Ok(()),
+            let got = js_sys::JSON::stringify(&claims)
+                .ok()
+                .and_then(|t| t.as_string())
+                .and_then(|t| json::parse(t.as_bytes()).ok());
+            match got {
+                Some(got) if same(&got, want) => Ok(()),
                 _ => Err("claims differ".to_owned()),
             }
         }
@@ -104,7 +80,7 @@ async fn run_case(case: &JsValue) -> Result<(), String> {
                 Err(format!(
                     "expected {expect}, got a non-ChatAuthError ({code})"
                 ))
-            } else if code != expect {
+            } else if code != *expect {
                 Err(format!("expected {expect}, got {code}"))
             } else {
                 Ok(())
@@ -115,29 +91,27 @@ async fn run_case(case: &JsValue) -> Result<(), String> {
 
 #[wasm_bindgen_test]
 async fn vectors_in_the_browser() {
+    let files = chat_auth_vectors::files();
     let mut failures = Vec::new();
     let mut total = 0;
-    for (name, text) in FILES {
-        let doc = js_sys::JSON::parse(text).unwrap();
-        let cases: js_sys::Array = get(&doc, "cases").unchecked_into();
-        let mut counts = BTreeMap::<String, usize>::new();
-        for case in cases.iter() {
-            let id = get(&case, "name").as_string().unwrap_or_default();
-            let expect = get(&case, "expect").as_string().unwrap_or_default();
-            *counts.entry(expect).or_default() += 1;
-            if let Err(why) = run_case(&case).await {
-                failures.push(format!("{name}/{id}: {why}"));
+    for file in &files {
+        let mut counts = BTreeMap::<&str, usize>::new();
+        for case in &file.cases {
+            *counts.entry(&case.expect).or_default() += 1;
+            if let Err(why) = run_case(case).await {
+                failures.push(format!("{}: {why}", case.id()));
             }
         }
-        total += cases.length();
+        total += file.cases.len();
         let summary: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
         console_log!(
-            "{name}: {} cases ({}) [browser]",
-            cases.length(),
+            "{}: {} cases ({}) [browser]",
+            file.name,
+            file.cases.len(),
             summary.join(", ")
         );
     }
-    console_log!("total: {total} cases in {} files [browser]", FILES.len());
+    console_log!("total: {total} cases in {} files [browser]", files.len());
     assert!(
         failures.is_empty(),
         "{} failing vector cases in the browser:\n{}",

@@ -216,13 +216,13 @@ auth.on('state', ({ state, previous }) => {
 auth.on('authenticated', ({ expiresAt }) => {
   const now = Date.now();
   lastLifetime = expiresAt - now;
-  timeline.issued(now, expiresAt, marginFor(lastLifetime));
+  timeline.issued(now, expiresAt, auth.refreshAt);
   log('authenticated', `customer ${short(auth.customerId)}, token valid ${Math.round(lastLifetime / 1000)} s`, 'good');
   status.say(`Logged in as ${userName}. Your chat is now secure.`);
 });
 auth.on('refreshed', ({ expiresAt, source }) => {
   const now = Date.now();
-  timeline.refreshed(now, expiresAt, marginFor(expiresAt - now));
+  timeline.refreshed(now, expiresAt, auth.refreshAt);
   log('refreshed', `new token from the ${source.replace('_', ' ')}, valid until ${new Date(expiresAt).toLocaleTimeString([], { hour12: false })}`, 'good');
 });
 auth.on('refresh-failed', ({ code, attempt, retryInMs }) => {
@@ -237,11 +237,6 @@ auth.on('logged-out', () => {
   log('logged-out', 'token forgotten, new anonymous id');
   status.say('Logged out. You are chatting as a guest.');
 });
-
-/** The SDK refreshes this long before expiry: 60 s, at most 25 % of the lifetime. */
-function marginFor(lifetimeMs) {
-  return Math.min(60_000, lifetimeMs * 0.25);
-}
 
 // ---- wiring ---------------------------------------------------------------
 

@@ -49,13 +49,14 @@ export function createTimeline(svg, summary) {
   let tokens = [];
 
   const api = {
-    issued(now, expiresAt, marginMs) {
-      tokens = [{ issuedAt: now, expiresAt, scheduledAt: expiresAt - marginMs }];
+    /** `refreshAt`: the SDK's `auth.refreshAt` (null: no refresh planned, the tick sits at expiry). */
+    issued(now, expiresAt, refreshAt) {
+      tokens = [{ issuedAt: now, expiresAt, scheduledAt: refreshAt ?? expiresAt }];
     },
-    refreshed(now, expiresAt, marginMs) {
+    refreshed(now, expiresAt, refreshAt) {
       const last = tokens[tokens.length - 1];
       if (last && !last.refreshedAt) last.refreshedAt = now;
-      tokens.push({ issuedAt: now, expiresAt, scheduledAt: expiresAt - marginMs });
+      tokens.push({ issuedAt: now, expiresAt, scheduledAt: refreshAt ?? expiresAt });
       tokens = tokens.slice(-8);
     },
     lost(now) {

@@ -281,6 +281,15 @@ impl ChatAuth {
         js::opt_number(self.host.with(|d| d.expires_at()))
     }
 
+    /// When the token will be refreshed, in ms on the page clock
+    /// (`expiresAt` − `refresh.marginSeconds`, capped at 25 % of the
+    /// lifetime, plus jitter), or `null`: anonymous, refreshing, or no way
+    /// to refresh.
+    #[wasm_bindgen(getter, js_name = refreshAt)]
+    pub fn refresh_at(&self) -> JsValue {
+        js::opt_number(self.host.with(|d| d.refresh_at()))
+    }
+
     /// The decoded JWT payload, or `null` for opaque tokens and when anonymous.
     #[wasm_bindgen(getter)]
     pub fn claims(&self) -> JsValue {

@@ -547,3 +547,65 @@ e2e.test('a token-endpoint 400 whose body cannot be read still forgets the refus
   assert.equal(r.grants, 1, `the refused refresh token was presented again: ${JSON.stringify(r)}`);
   assert.equal(r.second.threw, false, JSON.stringify(r.second));
 });
+
+e2e.test(
+  'auth.refreshAt: expiresAt − margin (capped at 25 % of the lifetime) + ≤ 10 % jitter, the time the refresh happens, null when anonymous, refreshing or logged out',
+  async (s) => {
+    const cid = customerId();
+    const r = await s.eval(
+      async ({ origin, cid }) => {
+        const { ChatAuth } = window.sdk;
+        const mint = T.mintingProvider(cid, { ttl: 6, timed: true });
+        let auth;
+        const seenWhileRefreshing = [];
+        const provider = (callback, needsRefresh, info) => {
+          if (info.reason === 'scheduled') seenWhileRefreshing.push({ state: auth.state, refreshAt: auth.refreshAt });
+          return mint(callback, needsRefresh, info);
+        };
+        // Margin 1 s (under 25 % of 6 s); then the default 60 s, capped at 25 % of the lifetime.
+        auth = new ChatAuth({ apiOrigins: [origin], contextProvider: provider, refresh: { marginSeconds: 1 } });
+        const anonymous = auth.refreshAt;
+        const planned = [];
+        auth.on('authenticated', () => planned.push({ expiresAt: auth.expiresAt, refreshAt: auth.refreshAt }));
+        auth.on('refreshed', () => planned.push({ expiresAt: auth.expiresAt, refreshAt: auth.refreshAt }));
+        await auth.setCustomer(cid);
+        await T.waitFor(() => planned.length >= 3, { timeout: 15_000, what: 'two scheduled refreshes' });
+        await auth.clearCustomer();
+        const loggedOut = auth.refreshAt;
+        auth.destroy();
+        const calls = window.providerLog; // the next mintingProvider starts a new log
+
+        const capped = new ChatAuth({ apiOrigins: [origin], contextProvider: T.mintingProvider(cid, { ttl: 8 }) });
+        const before = Date.now();
+        await capped.setCustomer(cid);
+        const cap = { before, after: Date.now(), expiresAt: capped.expiresAt, refreshAt: capped.refreshAt };
+        capped.destroy();
+        return { anonymous, planned, loggedOut, calls, seenWhileRefreshing, cap };
+      },
+      { origin: s.originA, cid },
+      { timeout: 30_000 },
+    );
+    assert.equal(r.anonymous, null, 'anonymous: no refresh planned');
+    assert.equal(r.loggedOut, null, 'logged out: no refresh planned');
+    for (const p of r.planned) {
+      const lead = p.expiresAt - p.refreshAt;
+      assert.ok(lead >= 900 && lead <= 1000, `refreshAt ${lead} ms before expiry, want 1 s − ≤ 10 % jitter: ${JSON.stringify(p)}`);
+    }
+    // Each scheduled provider call came at the refreshAt read after the token before it arrived.
+    const scheduled = r.calls.filter((c) => c.reason === 'scheduled');
+    assert.ok(scheduled.length >= 2, JSON.stringify(r.calls));
+    for (const [i, call] of scheduled.slice(0, 2).entries()) {
+      const late = call.at - r.planned[i].refreshAt;
+      assert.ok(late >= -5 && late < 500, `refresh ${i + 1} came ${late} ms after refreshAt`);
+    }
+    assert.ok(
+      r.seenWhileRefreshing.every((x) => x.state === 'refreshing' && x.refreshAt === null),
+      JSON.stringify(r.seenWhileRefreshing),
+    );
+    // Default margin 60 s on an 8 s token: 25 % of the lifetime the SDK measured from receipt.
+    const lead = r.cap.expiresAt - r.cap.refreshAt;
+    const most = (r.cap.expiresAt - r.cap.before) / 4;
+    const least = ((r.cap.expiresAt - r.cap.after) / 4) * 0.9;
+    assert.ok(lead >= least - 1 && lead <= most + 1, `capped margin ${lead} ms, want ${least}…${most}: ${JSON.stringify(r.cap)}`);
+  },
+);

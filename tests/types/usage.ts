@@ -66,6 +66,7 @@ export async function main(): Promise<void> {
   await auth.fetch(new Request('https://api.example.com/chat/messages'));
   const state: ChatAuthState = auth.state;
   const expiresAt: number | null = auth.expiresAt;
+  const refreshAt: number | null = auth.refreshAt;
   const customer: string | null = auth.customerId;
   const anonymous: string = auth.anonymousId;
   const claims: JwtClaims | null = auth.claims;
@@ -101,7 +102,7 @@ export async function main(): Promise<void> {
   installAsapp(window);
   await auth.clearCustomer();
   auth.destroy();
-  console.log(headers, postHeaders, res.status, state, expiresAt, customer, anonymous, sub, exp, verified.iat, decoded.header.alg);
+  console.log(headers, postHeaders, res.status, state, expiresAt, refreshAt, customer, anonymous, sub, exp, verified.iat, decoded.header.alg);
 
   // ---- misuse the types catch ----
   // @ts-expect-error apiOrigins is required
@@ -112,6 +113,8 @@ export async function main(): Promise<void> {
   new ChatAuth({ apiOrigins: [], dpop: 'on' });
   // @ts-expect-error scope is a string or an array of strings
   new ChatAuth({ apiOrigins: [], scope: 7 });
+  // @ts-expect-error refreshAt is read-only (the SDK plans the refresh)
+  auth.refreshAt = 0;
   // @ts-expect-error an unknown event name
   auth.on('refresh-failure', () => {});
   // @ts-expect-error the detail of 'refreshed' has no retryInMs

@@ -342,6 +342,13 @@ impl SessionDriver {
         self.lock().driver.expires_at()
     }
 
+    /// When the token will be refreshed, in ms since the epoch (the browser's
+    /// `auth.refreshAt`); `None` when anonymous, refreshing, or with nothing
+    /// to refresh it.
+    pub fn refresh_at(&self) -> Option<i64> {
+        self.lock().driver.refresh_at()
+    }
+
     /// The token's claims as JSON text (`None`: opaque token or anonymous).
     pub fn claims_json(&self) -> Option<String> {
         self.lock().driver.claims_json().map(str::to_owned)

@@ -271,6 +271,12 @@ impl Driver {
         self.session.credential().and_then(|c| c.expires_at)
     }
 
+    /// `auth.refreshAt` (page clock): when the token will be refreshed
+    /// (`expiresAt` − the margin, plus jitter), if it will be.
+    pub fn refresh_at(&self) -> Option<Millis> {
+        self.session.planned_refresh()
+    }
+
     /// `auth.claims` as JSON text (`None`: opaque token or anonymous).
     pub fn claims_json(&self) -> Option<&str> {
         self.session

@@ -407,8 +407,7 @@ impl Session {
         // A refresh time that nothing can act on ([`Session::tick`] does
         // nothing then) would wake the timer at once, again and again: only
         // the expiry is left to wait for.
-        let refresh_due = self.refresh_due.filter(|_| self.can_refresh());
-        match (refresh_due, expires_at) {
+        match (self.planned_refresh(), expires_at) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }

@@ -212,6 +212,13 @@ impl Session {
         self.refresh_due
     }
 
+    /// `auth.refreshAt`: the scheduled refresh if something can carry it
+    /// out (a provider, or a token endpoint with a refresh token); `None`
+    /// when anonymous, during a refresh, or when only the expiry is left.
+    pub fn planned_refresh(&self) -> Option<Millis> {
+        self.refresh_due.filter(|_| self.can_refresh())
+    }
+
     /// Replaces the configuration (e.g. a provider given to `setCustomer`).
     pub fn set_has_provider(&mut self, has_provider: bool) {
         self.config.has_provider = has_provider;

@@ -11,42 +11,28 @@
 //
 // Uses launchBrowser / newPage / requireBuild from ../harness.mjs (owned by another engineer).
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { launchBrowser, newPage, requireBuild } from '../harness.mjs';
+import { REPO_ROOT, launchBrowser, newPage, requireBuild } from '../harness.mjs';
 import { startChatServer } from './chat-server.mjs';
 
 export const PAGE_LIMIT_MS = 30_000;
 export const LOAD_LIMIT_MS = 20_000;
 export const TEST_LIMIT_MS = 60_000;
 
-export const ERROR_CODES = [
-  'invalid_config',
-  'customer_id_invalid',
-  'customer_id_pii',
-  'malformed',
-  'token_too_large',
-  'alg_not_allowed',
-  'bad_signature',
-  'key_type_mismatch',
-  'unknown_key',
-  'expired',
-  'not_yet_valid',
-  'claim_mismatch',
-  'issuer_mismatch',
-  'audience_mismatch',
-  'token_unchanged',
-  'provider_failed',
-  'provider_timeout',
-  'refresh_failed',
-  'network',
-  'not_authenticated',
-  'destroyed',
-  'dpop_invalid',
-  'dpop_replayed',
-  'dpop_nonce_required',
-  'dpop_key_mismatch',
-  'dpop_unbound',
-];
+/**
+ * Every code of API.md: the `ChatAuthErrorCode` union of js/error.d.ts, which tests/contract_lists.rs
+ * checks against the crate's `ErrorCode::ALL` (so this holds no copy that could drift).
+ */
+export const ERROR_CODES = codesOf(readFileSync(join(REPO_ROOT, 'js', 'error.d.ts'), 'utf8'));
+
+function codesOf(dts) {
+  const union = /export type ChatAuthErrorCode =([^;]*);/.exec(dts)?.[1] ?? '';
+  const codes = [...union.matchAll(/'([a-z_]+)'/g)].map((m) => m[1]);
+  if (codes.length === 0) throw new Error('js/error.d.ts: no ChatAuthErrorCode union');
+  return codes;
+}
 
 export const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
 

@@ -179,6 +179,12 @@ class ChatAuth(
     /** The token's expiry (ms since the epoch), or null. */
     val expiresAt: Long? get() = driver.expiresAt()
 
+    /**
+     * When the token will be refreshed (ms since the epoch): [expiresAt] minus the margin (at most
+     * 25 % of the lifetime), plus jitter; null when anonymous, refreshing, or nothing can refresh it.
+     */
+    val refreshAt: Long? get() = driver.refreshAt()
+
     /** The token's claims as JSON text, or null (opaque token, or anonymous). */
     val claimsJson: String? get() = driver.claimsJson()
 

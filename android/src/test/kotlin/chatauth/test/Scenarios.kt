@@ -246,6 +246,10 @@ fun api(backend: Backend): String {
 /** Login, authenticated requests through three token lifetimes, the allow-list. */
 fun refresh(backend: Backend, ttlS: Int): String = App(backend, "alice", "wonderland").use { app ->
     val customerId = app.logIn()
+    // The planned refresh: inside the margin before expiry (60 s, capped at 25 % of a short token's life).
+    val expiresAt = app.auth.expiresAt!!
+    val refreshAt = app.auth.refreshAt ?: error("no refresh planned")
+    check(expiresAt - refreshAt in 1..ttlS * 250L) { "refreshAt ${expiresAt - refreshAt} ms before expiry" }
     val tokens = LinkedHashSet<String>()
     var sent = 0
     val until = System.currentTimeMillis() + (3L * ttlS + 2) * 1000

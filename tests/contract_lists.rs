@@ -1,0 +1,171 @@
+//! The public contract's lists have one source each, and every other place
+//! that spells a list out is checked against it here, so a copy cannot
+//! drift: add a code or an event at its source and these tests name each
+//! file still to update.
+//!
+//! - Error codes: [`ErrorCode::ALL`] (src/error.rs). `js/error.d.ts` (the
+//!   `ChatAuthErrorCode` union, in the same order) is checked; the e2e
+//!   helpers' `ERROR_CODES` (tests/e2e/support/e2e.mjs) are read from
+//!   `js/error.d.ts`, and the Kotlin SDK's come from `ErrorCode::ALL`
+//!   through the FFI (`error_codes`). The fuzz targets' code lists
+//!   (tests/fuzz/checks.rs) are not copies: they name, as `ErrorCode`
+//!   values, the codes each parser may give.
+//! - Event names: the driver's [`EVENTS`]. The `ChatAuthEventMap` of
+//!   `js/chat_auth.d.ts`, the e2e page helpers' `EVENT_NAMES`, and the
+//!   lists in the FFI and Kotlin docs are checked; the React binding's
+//!   events (the ones that change what it renders) must exist, and its docs
+//!   (js/react.d.ts, README) name the ones it listens to.
+#![cfg(not(target_arch = "wasm32"))]
+
+use chat_auth::session::driver::EVENTS;
+use chat_auth::ErrorCode;
+
+fn read(path: &str) -> String {
+    let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The text of `path` from the end of `start` to the first `end` after it.
+fn between(path: &str, start: &str, end: &str) -> String {
+    let text = read(path);
+    let from = text
+        .find(start)
+        .unwrap_or_else(|| panic!("{path}: `{start}` not found"))
+        + start.len();
+    let to = text[from..]
+        .find(end)
+        .unwrap_or_else(|| panic!("{path}: no `{end}` after `{start}`"));
+    text[from..from + to].to_owned()
+}
+
+/// The strings quoted with `quote` in `text`, in order.
+fn quoted(text: &str, quote: char) -> Vec<String> {
+    text.split(quote)
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+fn codes() -> Vec<String> {
+    ErrorCode::ALL
+        .iter()
+        .map(|c| c.as_str().to_owned())
+        .collect()
+}
+
+fn events() -> Vec<String> {
+    EVENTS.iter().map(|e| e.to_string()).collect()
+}
+
+#[test]
+fn error_d_ts_lists_every_code_in_order() {
+    let union = between("js/error.d.ts", "export type ChatAuthErrorCode =", ";");
+    assert_eq!(
+        quoted(&union, '\''),
+        codes(),
+        "js/error.d.ts's ChatAuthErrorCode differs from ErrorCode::ALL (src/error.rs)"
+    );
+}
+
+#[test]
+fn e2e_helpers_take_the_codes_from_error_d_ts() {
+    // The helpers hold no list of their own: they parse the union above.
+    let helpers = read("tests/e2e/support/e2e.mjs");
+    assert!(
+        helpers.contains("export const ERROR_CODES = codesOf(") && helpers.contains("'error.d.ts'"),
+        "tests/e2e/support/e2e.mjs must read ERROR_CODES from js/error.d.ts"
+    );
+    for code in codes() {
+        assert!(
+            !helpers.contains(&format!("'{code}',")),
+            "tests/e2e/support/e2e.mjs keeps its own copy of the codes ('{code}')"
+        );
+    }
+}
+
+#[test]
+fn chat_auth_d_ts_maps_every_event_in_order() {
+    let map = between(
+        "js/chat_auth.d.ts",
+        "export interface ChatAuthEventMap {",
+        "\n}",
+    );
+    let names: Vec<String> = map
+        .lines()
+        .filter_map(|l| l.trim().split_once(": {"))
+        .map(|(name, _)| name.trim_matches('\'').to_owned())
+        .collect();
+    assert_eq!(
+        names,
+        events(),
+        "js/chat_auth.d.ts's ChatAuthEventMap differs from the driver's EVENTS"
+    );
+}
+
+#[test]
+fn e2e_page_helpers_record_every_event() {
+    let list = between(
+        "tests/e2e/support/page-helpers.js",
+        "const EVENT_NAMES = [",
+        "]",
+    );
+    assert_eq!(
+        quoted(&list, '\''),
+        events(),
+        "tests/e2e/support/page-helpers.js's EVENT_NAMES differs from the driver's EVENTS"
+    );
+}
+
+#[test]
+fn the_docs_that_list_every_event_list_them_all() {
+    for (path, start) in [
+        ("ffi/src/driver/foreign.rs", "/// The event name ("),
+        (
+            "android/src/main/kotlin/chatauth/ChatAuth.kt",
+            "/** Listens to every event (",
+        ),
+        (
+            "android/src/main/kotlin/chatauth/ChatAuth.kt",
+            " * An `auth.on` event: [name] (",
+        ),
+    ] {
+        let list = between(path, start, ")");
+        assert_eq!(
+            quoted(&list, '`'),
+            events(),
+            "{path}: the events after `{start}` differ from the driver's EVENTS"
+        );
+    }
+}
+
+#[test]
+fn the_react_binding_listens_to_events_that_exist() {
+    let list = between("js/react.js", "const EVENTS = [", "]");
+    let names = quoted(&list, '\'');
+    assert!(!names.is_empty(), "js/react.js: no EVENTS");
+    for name in &names {
+        assert!(
+            EVENTS.contains(&name.as_str()),
+            "js/react.js listens to '{name}', which the driver never sends"
+        );
+    }
+    // Its docs name the same events.
+    let mut listened = names.clone();
+    listened.sort();
+    for (path, start, end) in [
+        (
+            "js/react.d.ts",
+            "/** The nearest provider's ChatAuth; re-renders on ",
+            ". */",
+        ),
+        ("README.md", "// re-renders on ", "\n"),
+    ] {
+        let mut documented = quoted(&between(path, start, end), '`');
+        documented.sort();
+        assert_eq!(
+            documented, listened,
+            "{path} documents other events than js/react.js listens to"
+        );
+    }
+}
