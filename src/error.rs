@@ -8,8 +8,26 @@ use std::borrow::Cow;
 use std::fmt;
 
 /// The stable error codes of the public contract. `as_str` gives the code
-/// exactly as JavaScript sees it in `ChatAuthError.code`.
+/// exactly as JavaScript sees it in `ChatAuthError.code`. New codes may be
+/// added (`#[non_exhaustive]`): a server's `match` needs a `_` arm, e.g. for
+/// its answer to a refused token.
+///
+/// ```
+/// use chat_auth::ErrorCode;
+///
+/// fn status(code: ErrorCode) -> u16 {
+///     match code {
+///         ErrorCode::InvalidConfig => 500,
+///         ErrorCode::Network => 503,
+///         _ => 401, // every token refusal: expired, bad_signature, …
+///     }
+/// }
+/// assert_eq!(status(ErrorCode::Expired), 401);
+/// assert_eq!(ErrorCode::parse("bad_signature"), Some(ErrorCode::BadSignature));
+/// assert_eq!(ErrorCode::BadSignature.as_str(), "bad_signature");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ErrorCode {
     /// A configuration or option value is unusable.
     InvalidConfig,
@@ -140,6 +158,7 @@ impl ErrorCode {
 /// What kind of personal data a refused customer id looks like
 /// (`detail` of `customer_id_pii`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PiiKind {
     /// An e-mail address.
     Email,
@@ -165,6 +184,20 @@ impl PiiKind {
 
 /// The crate's error: a stable [`ErrorCode`], a message that never holds a
 /// secret, and an optional detail. Boxed so `Result<T>` stays one word wide.
+///
+/// ```
+/// use chat_auth::jose::{Algorithm, Verifier};
+/// use chat_auth::ErrorCode;
+///
+/// let err = Verifier::builder()
+///     .algorithms([Algorithm::HS256])
+///     .secret(b"too short")
+///     .unwrap_err();
+/// assert_eq!(err.code(), ErrorCode::InvalidConfig);
+/// assert!(err.message().starts_with("option 'secret' "));
+/// assert!(!err.to_string().contains("too short")); // never the secret
+/// assert_eq!(err.detail(), None);
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Error(Box<ErrorInner>);
 

@@ -5,9 +5,12 @@
 //! core's effects. The folders are the layers, wire ← jose ← options ← session
 //! ← host, each using only the ones before it: [`wire`] reads and writes the
 //! wire formats (strict JSON, base64url, decimals); [`jose`] is the token layer
-//! (algorithms, JWTs, keys, the verification rules, DPoP); [`options`] reads
-//! the SDK's options (the one exception to the order: the refresh policy and
-//! grant parameters it fills are defined in [`session`]); [`session`] is the
+//! (algorithms, JWTs, keys, the verification rules, DPoP, and the typed
+//! [`jose::Verifier`] a Rust server uses); [`options`] reads the SDK's
+//! options, once, into typed structs: the verification options into jose's
+//! [`jose::VerifyOptions`] (the same struct `verifyToken` and the
+//! `Verifier` builder fill), the refresh policy and grant parameters into
+//! its own types, which the session reads; [`session`] is the
 //! customer's session (admitting provider and token-endpoint answers, the
 //! refresh schedule, the state machine and the [`session::driver`] that makes
 //! every decision of a host); and `host` (wasm32 only) executes the driver's

@@ -1,9 +1,9 @@
 //! The resource server itself (native only: it validates with
-//! `chat_auth::jose::verify::verify_token` and `chat_auth::jose::dpop::validate_proof`,
+//! `chat_auth::jose::Verifier::verify` and `chat_auth::jose::dpop::validate_proof`,
 //! which the wasm build does not have).
 
 use chat_auth::jose::dpop::{self, MemoryReplayCache, ProofRequirements};
-use chat_auth::jose::verify::{verify_token, VerifyOptions};
+use chat_auth::jose::{Algorithm, Verifier};
 use chat_auth::wire::json;
 use chat_auth::ErrorCode;
 use std::collections::{BTreeMap, BTreeSet};
@@ -30,7 +30,7 @@ struct Api {
     /// This server's own origin: proofs' `htu` must name it.
     origin: String,
     replay: MemoryReplayCache,
-    keys: Mutex<Option<(Arc<VerifyOptions>, Instant)>>,
+    keys: Mutex<Option<(Arc<Verifier>, Instant)>>,
     stats: Mutex<Stats>,
 }
 
@@ -287,37 +287,43 @@ impl Api {
         token: &str,
         refetch: bool,
     ) -> Result<(String, i64, Option<String>), &'static str> {
-        let opts = self.options(refetch)?;
-        let claims = verify_token(token, &opts, now_ms()).map_err(|e| e.code().as_str())?;
-        let jkt = dpop::bound_thumbprint(&claims.members).map(str::to_owned);
+        let verifier = self.verifier(refetch)?;
+        let claims = verifier
+            .verify(token, now_ms())
+            .map_err(|e| e.code().as_str())?;
+        let jkt = dpop::bound_thumbprint(claims.members()).map(str::to_owned);
         Ok((
-            claims.sub.unwrap_or_default(),
-            claims.exp.unwrap_or(0.0) as i64,
+            claims.sub().unwrap_or_default().to_owned(),
+            claims.exp().unwrap_or(0.0) as i64,
             jkt,
         ))
     }
 
-    /// The verification options with the provider's JWKS, cached; `refetch`
-    /// fetches the JWKS again (at most once a second).
-    fn options(&self, refetch: bool) -> Result<Arc<VerifyOptions>, &'static str> {
+    /// The verifier with the provider's JWKS, cached; `refetch` fetches the
+    /// JWKS again (at most once a second).
+    fn verifier(&self, refetch: bool) -> Result<Arc<Verifier>, &'static str> {
         let mut keys = self.keys.lock().map_err(|_| "internal")?;
         let fresh = keys
             .as_ref()
             .is_some_and(|(_, at)| at.elapsed() < Duration::from_secs(1));
         if keys.is_none() || (refetch && !fresh) {
             let jwks = http_get(&self.jwks_url).map_err(|_| ErrorCode::Network.as_str())?;
-            let mut text = String::from(
-                r#"{"algorithms":["RS256","ES256","PS256","EdDSA"],"leewaySeconds":0,"jwks":"#,
-            );
-            text.push_str(&jwks);
-            text.push_str(",\"issuer\":");
-            json::write_string(&mut text, &self.issuer);
-            text.push_str(",\"audience\":");
-            json::write_string(&mut text, &self.audience);
-            text.push('}');
-            let object = json::parse_object(text.as_bytes()).map_err(|_| "malformed")?;
-            let opts = VerifyOptions::from_json(&object).map_err(|e| e.code().as_str())?;
-            *keys = Some((Arc::new(opts), Instant::now()));
+            let verifier = Verifier::builder()
+                .algorithms([
+                    Algorithm::RS256,
+                    Algorithm::ES256,
+                    Algorithm::PS256,
+                    Algorithm::EdDSA,
+                ])
+                .jwks(&jwks)
+                .and_then(|b| {
+                    b.issuer(self.issuer.as_str())
+                        .audience([self.audience.as_str()])
+                        .leeway_seconds(0.0)
+                        .build()
+                })
+                .map_err(|e| e.code().as_str())?;
+            *keys = Some((Arc::new(verifier), Instant::now()));
         }
         keys.as_ref().map(|(k, _)| k.clone()).ok_or("internal")
     }

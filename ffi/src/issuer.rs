@@ -73,7 +73,8 @@ pub struct IssuerClient {
 }
 
 impl IssuerClient {
-    /// Reads the keys once: an unusable key is `invalid_config` now. This
+    /// Takes the keys (parsed with the options: an unusable key was
+    /// `invalid_config` there). This
     /// host has no issuer discovery: an `issuer` must come with
     /// `tokenEndpoint` and, when signatures are checked, its own keys.
     pub fn new(config: &Config) -> Result<IssuerClient> {
@@ -90,9 +91,13 @@ impl IssuerClient {
                 "(or validation.jwks / validation.publicKey) is required next to 'issuer' in the mobile SDK (no metadata discovery)",
             ));
         }
+        let (keys, jwks_url) = match &v.key {
+            Some(KeySource::JwksUrl(url)) => (None, Some(url.clone())),
+            key => (key.clone(), None),
+        };
         Ok(IssuerClient {
-            keys: v.static_keys()?,
-            jwks_url: v.jwks_url.clone(),
+            keys,
+            jwks_url,
             token_endpoint: config.token_endpoint.clone(),
             introspection_endpoint: config.introspection_endpoint.clone(),
             exchanges: Vec::new(),

@@ -161,9 +161,8 @@ impl App {
             .issuer
             .clone()
             .unwrap_or_else(|| default_issuer.to_owned());
-        let validator =
-            Validator::for_server(&key.jwks(), &issuer, &config.audience, config.leeway_s)
-                .map_err(|e| format!("validator: {e}"))?;
+        let validator = Validator::for_server(&key, &issuer, &config.audience, config.leeway_s)
+            .map_err(|e| format!("validator: {e}"))?;
         let login_limit = limits::LoginLimit {
             per_name: config.login_failures_per_minute,
         };

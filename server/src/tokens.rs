@@ -2,11 +2,12 @@
 //! only verifies), access-token issuing, refresh-token minting and hashing,
 //! and the validator every API request goes through.
 
-use chat_auth::jose::token::Claims;
-use chat_auth::jose::verify::{verify_token, VerifyOptions};
+use chat_auth::jose::algorithm::Curve;
+use chat_auth::jose::keys::KeyMaterial;
+use chat_auth::jose::{Algorithm, Claims, Verifier, VerifyingKey};
 use chat_auth::wire::base64url;
 use chat_auth::wire::json;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::{EncodingKey, Header};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use serde::Serialize;
@@ -18,8 +19,9 @@ use crate::store::Millis;
 pub struct SigningKey {
     encoding: EncodingKey,
     kid: String,
-    x: String,
-    y: String,
+    /// The public point's coordinates, raw (32 bytes each).
+    x: Vec<u8>,
+    y: Vec<u8>,
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -64,10 +66,14 @@ impl SigningKey {
     fn from_secret(key: &p256::SecretKey, der: &[u8]) -> SigningKey {
         let point = key.public_key().to_encoded_point(false);
         // An uncompressed point always has both coordinates.
-        let x = base64url::encode(&point.x().map(|x| x.to_vec()).unwrap_or_default());
-        let y = base64url::encode(&point.y().map(|y| y.to_vec()).unwrap_or_default());
+        let x = point.x().map(|x| x.to_vec()).unwrap_or_default();
+        let y = point.y().map(|y| y.to_vec()).unwrap_or_default();
         // RFC 7638 thumbprint: members in lexicographic order, no spaces.
-        let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
+        let canonical = format!(
+            r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
+            base64url::encode(&x),
+            base64url::encode(&y)
+        );
         let kid = base64url::encode(&Sha256::digest(canonical.as_bytes()));
         SigningKey {
             encoding: EncodingKey::from_ec_der(der),
@@ -85,14 +91,29 @@ impl SigningKey {
     /// The public key as a JWK Set.
     pub fn jwks(&self) -> serde_json::Value {
         serde_json::json!({ "keys": [{
-            "kty": "EC", "crv": "P-256", "x": self.x, "y": self.y,
+            "kty": "EC", "crv": "P-256",
+            "x": base64url::encode(&self.x), "y": base64url::encode(&self.y),
             "kid": self.kid, "alg": "ES256", "use": "sig",
         }] })
     }
 
+    /// The public key as the validator holds it: the JWK of [`Self::jwks`].
+    pub fn verifying_key(&self) -> VerifyingKey {
+        VerifyingKey {
+            material: KeyMaterial::Ec {
+                curve: Curve::P256,
+                x: self.x.clone(),
+                y: self.y.clone(),
+            },
+            kid: Some(self.kid.clone()),
+            alg: Some(Algorithm::ES256.as_str().to_owned()),
+            key_use: Some("sig".to_owned()),
+        }
+    }
+
     /// Signs `claims` as an ES256 JWT with `typ: at+jwt` (RFC 9068).
     pub fn sign(&self, claims: &AccessClaims) -> Result<String, String> {
-        let mut header = Header::new(Algorithm::ES256);
+        let mut header = Header::new(jsonwebtoken::Algorithm::ES256);
         header.typ = Some("at+jwt".to_owned());
         header.kid = Some(self.kid.clone());
         jsonwebtoken::encode(&header, claims, &self.encoding)
@@ -152,43 +173,45 @@ pub fn hash_token(token: &str) -> Vec<u8> {
 }
 
 /// Validates access tokens with the chat-auth crate's rules (API.md rules
-/// 1–10), exactly as the browser SDK does.
+/// 1–10), exactly as the browser SDK does: a [`Verifier`] built with the
+/// typed builder.
 #[derive(Clone, Debug)]
 pub struct Validator {
-    opts: VerifyOptions,
+    verifier: Verifier,
 }
 
 impl Validator {
     /// A validator for `options`, API.md's `VerifyOptions` as JSON (the same
-    /// reader the browser uses).
+    /// reader the browser uses): the shared test vectors.
     pub fn from_json(options: &json::Object) -> chat_auth::Result<Validator> {
         Ok(Validator {
-            opts: VerifyOptions::from_json(options)?,
+            verifier: Verifier::from_json(options)?,
         })
     }
 
-    /// The server's own validator: ES256 only, its JWKS, its issuer and
-    /// audience, `typ` at+jwt, `leeway_seconds` of clock leeway.
+    /// The server's own validator: ES256 only, its key (selected by `kid`),
+    /// its issuer and audience, `typ` at+jwt, `leeway_seconds` of clock
+    /// leeway.
     pub fn for_server(
-        jwks: &serde_json::Value,
+        key: &SigningKey,
         issuer: &str,
         audience: &str,
         leeway_seconds: u64,
     ) -> chat_auth::Result<Validator> {
-        let options = serde_json::json!({
-            "algorithms": ["ES256"],
-            "jwks": jwks,
-            "issuer": issuer,
-            "audience": audience,
-            "typ": "at+jwt",
-            "leewaySeconds": leeway_seconds,
-        });
-        Validator::from_json(&json::parse_object(options.to_string().as_bytes())?)
+        let verifier = Verifier::builder()
+            .algorithms([Algorithm::ES256])
+            .keys([key.verifying_key()])
+            .issuer(issuer)
+            .audience([audience])
+            .typ("at+jwt")
+            .leeway_seconds(leeway_seconds as f64)
+            .build()?;
+        Ok(Validator { verifier })
     }
 
     /// The token's claims, or the chat-auth error (stable code).
     pub fn verify(&self, token: &str, now: Millis) -> chat_auth::Result<Claims> {
-        verify_token(token, &self.opts, now)
+        self.verifier.verify(token, now)
     }
 }
 
@@ -214,10 +237,22 @@ mod tests {
     #[test]
     fn signed_tokens_verify_with_the_published_jwks() {
         let key = SigningKey::from_pkcs8_der(&SigningKey::generate_pkcs8()).unwrap();
-        let v = Validator::for_server(&key.jwks(), "https://id.test", "chat-api", 0).unwrap();
+        let v = Validator::for_server(&key, "https://id.test", "chat-api", 0).unwrap();
         let token = key.sign(&claims(1_700_000_000, 5)).unwrap();
         let c = v.verify(&token, 1_700_000_004_999).unwrap();
-        assert_eq!(c.sub.as_deref(), Some("c_1"));
+        assert_eq!(c.sub(), Some("c_1"));
+        assert_eq!(c.aud(), ["chat-api"]);
+        // The typed key is the published JWK: the JSON path agrees.
+        let from_jwks = Validator::from_json(
+            &json::parse_object(
+                serde_json::json!({"algorithms": ["ES256"], "jwks": key.jwks()})
+                    .to_string()
+                    .as_bytes(),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        assert!(from_jwks.verify(&token, 1_700_000_004_999).is_ok());
         let err = v.verify(&token, 1_700_000_005_000).unwrap_err();
         assert_eq!(err.code().as_str(), "expired");
         // Another key's token: same kid is impossible, so unknown_key.

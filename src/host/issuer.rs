@@ -40,16 +40,19 @@ pub struct IssuerClient {
 }
 
 impl IssuerClient {
-    /// Reads `validation.*` keys once, at construction: an unusable key is
-    /// `invalid_config` there and then.
+    /// Takes `validation.*`'s keys (parsed with the options: an unusable key
+    /// was `invalid_config` there).
     pub fn new(config: &Config) -> Result<IssuerClient> {
-        let v = &config.validation;
-        let own = v.jwks_url.is_some() || v.public_key.is_some() || v.jwks.is_some();
+        let (keys, own_jwks_url) = match &config.validation.key {
+            Some(KeySource::JwksUrl(url)) => (None, Some(Some(url.clone()))),
+            Some(key) => (Some(key.clone()), Some(None)),
+            None => (None, None),
+        };
         Ok(IssuerClient {
-            keys: RefCell::new(v.static_keys()?),
+            keys: RefCell::new(keys),
             token_endpoint: config.token_endpoint.clone(),
             issuer: config.issuer.clone(),
-            own_jwks_url: own.then(|| v.jwks_url.clone()),
+            own_jwks_url,
             introspection_endpoint: config.introspection_endpoint.clone(),
         })
     }

@@ -5,6 +5,7 @@
 /// deliberately not representable.
 #[allow(clippy::upper_case_acronyms)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Algorithm {
     /// HMAC with SHA-256.
     HS256,
@@ -35,6 +36,7 @@ pub enum Algorithm {
 /// The signature scheme behind an [`Algorithm`] (what WebCrypto calls the
 /// algorithm name).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Scheme {
     /// HMAC (`HS*`), WebCrypto `HMAC`.
     Hmac,
@@ -123,6 +125,7 @@ impl Algorithm {
 
 /// A supported ECDSA curve.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Curve {
     /// NIST P-256 (secp256r1).
     P256,

@@ -3,6 +3,9 @@
 //! verification [`keys`] (material, JWK/JWKS, PEM/DER, selection), the
 //! verification rules ([`verify`]) and DPoP proofs ([`dpop`]). Nothing here
 //! knows about sessions or options.
+//!
+//! A Rust server verifies with one `use`:
+//! `use chat_auth::jose::{Algorithm, Claims, Verifier};` (see [`Verifier`]).
 
 pub mod algorithm;
 pub mod dpop;
@@ -10,3 +13,8 @@ pub mod keys;
 mod sha256;
 pub mod token;
 pub mod verify;
+
+pub use algorithm::Algorithm;
+pub use keys::{KeySource, VerifyingKey};
+pub use token::Claims;
+pub use verify::{Verifier, VerifierBuilder, VerifyOptions};

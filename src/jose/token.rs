@@ -197,6 +197,64 @@ impl Claims {
     pub fn expires_at_ms(&self) -> Option<Millis> {
         self.exp.map(|s| (s * 1000.0) as Millis)
     }
+
+    /// `sub`, the subject (the customer id under the default
+    /// `customerIdClaim`).
+    ///
+    /// ```
+    /// use chat_auth::jose::Claims;
+    ///
+    /// let claims = Claims::parse(br#"{"sub":"c_1","iss":"https://id","aud":["chat","x"],
+    ///     "exp":2000000000,"iat":1999999000,"scope":"chat"}"#, true).unwrap();
+    /// assert_eq!(claims.sub(), Some("c_1"));
+    /// assert_eq!(claims.iss(), Some("https://id"));
+    /// assert_eq!(claims.aud(), ["chat", "x"]);
+    /// assert_eq!(claims.exp(), Some(2_000_000_000.0));
+    /// assert_eq!(claims.iat(), Some(1_999_999_000.0));
+    /// assert_eq!(claims.nbf(), None);
+    /// assert_eq!(claims.get_str("scope"), Some("chat"));
+    /// assert!(claims.members().contains("exp"));
+    /// ```
+    pub fn sub(&self) -> Option<&str> {
+        self.sub.as_deref()
+    }
+
+    /// `iss`, the issuer.
+    pub fn iss(&self) -> Option<&str> {
+        self.iss.as_deref()
+    }
+
+    /// `aud`, the audiences (empty when the token has none; a single string
+    /// is a one-element list).
+    pub fn aud(&self) -> &[String] {
+        self.aud.as_deref().unwrap_or_default()
+    }
+
+    /// `exp` in seconds since the epoch (always present in a verified
+    /// token).
+    pub fn exp(&self) -> Option<f64> {
+        self.exp
+    }
+
+    /// `iat` in seconds since the epoch.
+    pub fn iat(&self) -> Option<f64> {
+        self.iat
+    }
+
+    /// `nbf` in seconds since the epoch.
+    pub fn nbf(&self) -> Option<f64> {
+        self.nbf
+    }
+
+    /// A string claim by name (`None` when absent or not a string).
+    pub fn get_str(&self, name: &str) -> Option<&str> {
+        self.members.get_str(name)
+    }
+
+    /// Every claim, in the token's order.
+    pub fn members(&self) -> &Object {
+        &self.members
+    }
 }
 
 /// Whether `token` should be read as a JWT: three segments whose header starts

@@ -9,7 +9,6 @@ use chat_auth::jose::keys::{self, VerifyingKey};
 use chat_auth::jose::token::{self, Jwt};
 use chat_auth::jose::verify::{verify_token, VerifyOptions};
 use chat_auth::options::Config;
-use chat_auth::options::ValidationConfig;
 use chat_auth::secret::SecretString;
 use chat_auth::session::admit::{self, Candidate, Introspection, Rules};
 use chat_auth::session::schedule::{ClockEvidence, LeadReading};
@@ -149,7 +148,7 @@ pub(crate) fn target_context(rng: &mut Rng, s: &Seeds) -> Result<(), Finding> {
     if let Ok(candidate) = candidate {
         // Judge it as a session would (claims, customer, expiry, clock
         // offset from iat or a Date header), at odd times too.
-        let validation = ValidationConfig::default();
+        let validation = VerifyOptions::default();
         let refused = SecretString::new(rng.pick(&s.tokens).clone());
         let rules = Rules {
             validation: &validation,

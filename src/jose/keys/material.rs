@@ -51,6 +51,7 @@ pub const MIN_SECRET_BYTES: usize = 32;
 /// built by hand is checked again by [`KeyMaterial::check`] when options are
 /// validated.
 #[derive(Clone)]
+#[non_exhaustive]
 pub enum KeyMaterial {
     /// An RSA public key: modulus and public exponent, big-endian, without
     /// leading zero bytes.

@@ -8,12 +8,17 @@ use crate::wire::json::Value;
 
 /// Where verification keys come from.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub enum KeySource {
     /// One key: a PEM public key or certificate (`publicKey`) or an HMAC
     /// secret (`secret`). Only its type is matched against `alg`.
     Key(VerifyingKey),
     /// A JWK Set (`jwks`): keys are selected by `kid`.
     Jwks(Vec<VerifyingKey>),
+    /// A JWK Set to fetch (`validation.jwksUrl`): the session's host fetches
+    /// it and verifies with the [`KeySource::Jwks`] it holds. Selects no
+    /// key by itself (`unknown_key`).
+    JwksUrl(String),
 }
 
 impl KeySource {
@@ -22,6 +27,7 @@ impl KeySource {
         match self {
             KeySource::Key(k) => std::slice::from_ref(k),
             KeySource::Jwks(keys) => keys,
+            KeySource::JwksUrl(_) => &[],
         }
     }
 }
@@ -55,6 +61,10 @@ pub fn select<'k>(
                 Err(mismatch())
             }
         }
+        KeySource::JwksUrl(_) => Err(Error::new(
+            ErrorCode::UnknownKey,
+            "the JWK Set has not been fetched",
+        )),
         KeySource::Jwks(keys) => {
             let mut found = false;
             let mut pick = |key: &'k VerifyingKey| {

@@ -158,8 +158,8 @@ impl std::fmt::Debug for Driver {
 impl Driver {
     /// A driver for `config`, anonymous, opened at `now`. The effects of
     /// opening (the anonymous id written, the presence lock) are ready to
-    /// [`poll`]. `invalid_config` for an unknown algorithm, and for a
-    /// `customerId` option without a provider (the host then feeds
+    /// [`poll`]. `invalid_config` for a `customerId` option without a
+    /// provider (the host then feeds
     /// [`Input::SetCustomer`] for it).
     ///
     /// [`poll`]: Driver::poll
@@ -169,9 +169,6 @@ impl Driver {
         entropy: Box<dyn Entropy>,
         now: Millis,
     ) -> Result<Driver> {
-        if config.checks_signatures() {
-            config.validation.parsed_algorithms()?;
-        }
         if let Some(id) = &config.customer_id {
             crate::identifier::check_customer_id(id)?;
             if !env.has_provider {

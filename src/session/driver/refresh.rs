@@ -320,14 +320,7 @@ impl Driver {
         if !checks && !introspect {
             return self.admit(now, admission, Ok(None));
         }
-        let signature = if checks {
-            match self.verify_options(&admission) {
-                Ok(o) => Some(Box::new(o)),
-                Err(e) => return self.finish(now, call, Err(e)),
-            }
-        } else {
-            None
-        };
+        let signature = checks.then(|| Box::new(self.verify_options(&admission)));
         let token = SecretString::new(admission.candidate.token());
         self.admission = Some(admission);
         self.outbox.push(Effect::CheckToken {
@@ -338,7 +331,9 @@ impl Driver {
         });
     }
 
-    pub(super) fn verify_options(&self, j: &Admission) -> Result<VerifyOptions> {
+    /// The options `j`'s signature is checked with: `validation.*` (typed
+    /// once, with the options) and the session's customer.
+    pub(super) fn verify_options(&self, j: &Admission) -> VerifyOptions {
         let rules = Rules {
             validation: &self.config.validation,
             customer_id: &j.customer_id,
@@ -347,9 +342,7 @@ impl Driver {
             asked_at: Some(j.call.started_at),
             clock: j.clock,
         };
-        let mut opts = admit::session_verify_options(&rules);
-        opts.algorithms = self.config.validation.parsed_algorithms()?;
-        Ok(opts)
+        admit::session_verify_options(&rules)
     }
 
     /// The host's checks of `j`'s token ended with `checked`: admit it.

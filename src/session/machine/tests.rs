@@ -591,7 +591,7 @@ fn judge(s: &Session, call: &Call, payload: &str, now: Millis) -> Result<Credent
 
 /// [`judge`] for a token as it is.
 fn judge_token(s: &Session, call: &Call, token: &str, now: Millis) -> Result<Credential> {
-    let validation = crate::options::ValidationConfig::default();
+    let validation = crate::jose::verify::VerifyOptions::default();
     let rules = crate::session::admit::Rules {
         validation: &validation,
         customer_id: "cust-1",

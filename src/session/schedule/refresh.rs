@@ -10,30 +10,9 @@ pub const MAX_TIMER_MS: Millis = 2_147_483_647;
 /// The longest wait between two retries of a failed refresh: 30 s.
 pub const MAX_BACKOFF_MS: Millis = 30_000;
 
-/// The `refresh.*` options, in milliseconds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RefreshPolicy {
-    /// Refresh this long before expiry (`refresh.marginSeconds`); default
-    /// 60 000 ms. Capped at 25 % of the token's lifetime; negative counts as 0.
-    pub margin_ms: Millis,
-    /// How many times a failed refresh is retried (`refresh.maxRetries`), so at
-    /// most `1 + max_retries` calls per refresh; default 5.
-    pub max_retries: u32,
-    /// How long a provider may take before it counts as failed
-    /// (`refresh.providerTimeoutSeconds`); default 15 000 ms.
-    pub provider_timeout_ms: Millis,
-}
-
-impl Default for RefreshPolicy {
-    /// 60 s margin, 5 retries, 15 s provider timeout.
-    fn default() -> RefreshPolicy {
-        RefreshPolicy {
-            margin_ms: 60_000,
-            max_retries: 5,
-            provider_timeout_ms: 15_000,
-        }
-    }
-}
+// The policy is an option type (`refresh.*`), defined with the options;
+// the schedule reads it.
+pub use crate::options::RefreshPolicy;
 
 /// When a token arrived and when it expires, both on the page clock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -43,12 +43,6 @@ impl Object {
         self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v)
     }
 
-    /// The member named `name` unless it is absent or `null` (how options
-    /// read an optional member).
-    pub(crate) fn get_present(&self, name: &str) -> Option<&Value> {
-        self.get(name).filter(|v| !matches!(v, Value::Null))
-    }
-
     /// Whether a member named `name` exists.
     pub fn contains(&self, name: &str) -> bool {
         self.get(name).is_some()

@@ -30,11 +30,11 @@
 //! lock goes ahead in this tab alone.
 
 use super::LockId;
+use crate::jose::keys::{KeyMaterial, KeySource, VerifyingKey};
 use crate::options::Config;
 use crate::session::machine::Credential;
 use crate::time::Millis;
 use crate::wire::cat;
-use crate::wire::json::Value;
 
 mod message;
 use message::{end, field, number, start};
@@ -70,6 +70,21 @@ impl Fnv {
         self.bytes(&[0]);
     }
 
+    /// A verification key: its `kid` and its components.
+    fn key(&mut self, key: &VerifyingKey) {
+        self.field(key.kid.as_deref());
+        let parts: [&[u8]; 2] = match &key.material {
+            KeyMaterial::Rsa { n, e } => [n, e],
+            KeyMaterial::Ec { x, y, .. } => [x, y],
+            KeyMaterial::Ed25519 { x } => [x, &[]],
+            KeyMaterial::Secret(secret) => [secret.expose(), &[]],
+        };
+        for part in parts {
+            self.bytes(&(part.len() as u32).to_le_bytes());
+            self.bytes(part);
+        }
+    }
+
     /// A list whose order does not matter: the sum of its items' hashes
     /// (no sort: it would add 3 KB of wasm).
     fn set(&mut self, items: &[String]) {
@@ -81,36 +96,6 @@ impl Fnv {
         }
         self.bytes(&sum.to_le_bytes());
         self.bytes(&[0xfe]);
-    }
-
-    /// A JSON value, members in document order (a reordered JWK Set is
-    /// another source: harmless, it only stops sharing).
-    fn json(&mut self, value: &Value) {
-        match value {
-            Value::Null => self.bytes(b"n"),
-            Value::Bool(b) => self.bytes(if *b { b"t" } else { b"f" }),
-            Value::Number(n) => {
-                self.bytes(b"#");
-                self.bytes(&n.to_bits().to_le_bytes());
-            }
-            Value::String(text) => {
-                self.bytes(b"s");
-                self.field(Some(text));
-            }
-            Value::Array(items) => {
-                self.bytes(b"[");
-                items.iter().for_each(|v| self.json(v));
-                self.bytes(b"]");
-            }
-            Value::Object(object) => {
-                self.bytes(b"{");
-                for (name, v) in object.iter() {
-                    self.field(Some(name));
-                    self.json(v);
-                }
-                self.bytes(b"}");
-            }
-        }
     }
 }
 
@@ -131,8 +116,6 @@ fn source_key(config: &Config) -> String {
         config.introspection_endpoint.as_deref(),
         v.issuer.as_deref(),
         v.customer_id_claim.as_deref(),
-        v.public_key.as_deref(),
-        v.jwks_url.as_deref(),
     ] {
         h.field(field);
     }
@@ -140,9 +123,11 @@ fn source_key(config: &Config) -> String {
         Some(audience) => h.set(audience),
         None => h.field(None),
     }
-    h.set(&v.algorithms);
-    match &v.jwks {
-        Some(jwks) => h.json(&Value::Object(jwks.clone())),
+    let algorithms: Vec<String> = v.algorithms.iter().map(|a| a.as_str().into()).collect();
+    h.set(&algorithms);
+    match &v.key {
+        Some(KeySource::JwksUrl(url)) => h.field(Some(url)),
+        Some(source) => source.keys().iter().for_each(|k| h.key(k)),
         None => h.field(None),
     }
     // A DPoP instance sends tokens only with proofs and takes bound ones
