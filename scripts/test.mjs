@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // npm test: every test tier in order, stopping at the first failure.
 //
-//   node scripts/test.mjs              setup, fmt, eslint, prettier, clippy, clippy-wasm, native, postgres, build, size, types, wasm, server, e2e,
+//   node scripts/test.mjs              setup, fmt, eslint, prettier, clippy, clippy-wasm, doc, native, postgres, build, size, types, wasm, server, e2e,
 //                                      android, package, examples, provider
 //   node scripts/test.mjs wasm e2e     only the named tiers (or groups: lint, js-lint)
 //
@@ -11,6 +11,7 @@
 //   eslint  eslint . (eslint.config.mjs: @eslint/js recommended over js/, www/, scripts/, tests/)
 //   prettier prettier --check . (.prettierrc.json; .prettierignore keeps it to the .js/.mjs files)
 //   clippy  cargo clippy --workspace --all-targets -- -D warnings (the crate and server/)
+//   doc     RUSTDOCFLAGS='-D warnings' cargo doc --no-deps --workspace (broken doc links fail)
 //   native  cargo test --workspace (the crate, and the reference backend in server/ on SQLite)
 //   postgres node scripts/test-postgres.mjs (server/tests store, api, races on a throwaway PostgreSQL cluster)
 //   build   node scripts/build.mjs (wasm-pack build --target web --release + postbuild)
@@ -58,6 +59,8 @@ const TIERS = {
   // The wasm shell (src/host) only compiles for wasm32: lint it there too,
   // with the tests as the wasm tier builds them (native-only parts cfg'd out).
   'clippy-wasm': () => ['cargo', ['clippy', '--target', 'wasm32-unknown-unknown', '--lib', '--tests', '--', '-D', 'warnings']],
+  // Every crate's docs, with rustdoc's warnings (broken intra-doc links) as errors.
+  doc: () => ['cargo', ['doc', '--no-deps', '--workspace', '--quiet'], { RUSTDOCFLAGS: '-D warnings' }],
   native: () => ['cargo', ['test', '--workspace']],
   postgres: () => [process.execPath, ['scripts/test-postgres.mjs']],
   build: () => [process.execPath, ['scripts/build.mjs']],
@@ -91,6 +94,7 @@ const GROUPS = {
     'prettier',
     'clippy',
     'clippy-wasm',
+    'doc',
     'native',
     'postgres',
     'build',
@@ -104,7 +108,7 @@ const GROUPS = {
     'examples',
     'provider',
   ],
-  lint: ['fmt', 'eslint', 'prettier', 'clippy', 'clippy-wasm'],
+  lint: ['fmt', 'eslint', 'prettier', 'clippy', 'clippy-wasm', 'doc'],
   'js-lint': ['eslint', 'prettier'],
 };
 

@@ -1,5 +1,5 @@
 //! `ChatAuthOptions` (API.md), read from JSON in the core so both targets
-//! judge options the same way. The browser passes `JSON.stringify(options)`;
+//! read options the same way. The browser passes `JSON.stringify(options)`;
 //! function-valued options (`contextProvider`, `userLoginHandler`, `now`) are
 //! the shell's business and are only named here so they are not "unknown".
 //!

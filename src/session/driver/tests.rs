@@ -556,7 +556,7 @@ fn storage_session_keeps_the_token_and_a_write_that_throws_stops_writes() {
 }
 
 #[test]
-fn the_token_endpoint_rotation_is_kept_and_shared_before_judging() {
+fn the_token_endpoint_rotation_is_kept_and_shared_before_admitting() {
     let extra = r#","tokenEndpoint":"https://id.example/token","clientId":"web""#;
     let (mut d, _) = open(extra, tab_env(), 1);
     let fx = run(&mut d, T0, set_customer(1));

@@ -582,15 +582,15 @@ fn a_refused_token_is_not_adopted_after_the_refresh_either() {
     assert_eq!(s.credential().unwrap().token.secret(), "t2");
 }
 
-/// Judges a provider's JWT with `payload` for the call `call` of `s`, as
+/// Admits a provider's JWT with `payload` for the call `call` of `s`, as
 /// the shells do (the session's own evidence of the issuer's clock).
-fn judge(s: &Session, call: &Call, payload: &str, now: Millis) -> Result<Credential> {
+fn admit(s: &Session, call: &Call, payload: &str, now: Millis) -> Result<Credential> {
     let token = crate::jose::token::tests::jws(r#"{"alg":"RS256"}"#, payload, b"s");
-    judge_token(s, call, &token, now)
+    admit_token(s, call, &token, now)
 }
 
-/// [`judge`] for a token as it is.
-fn judge_token(s: &Session, call: &Call, token: &str, now: Millis) -> Result<Credential> {
+/// [`admit`] for a token as it is.
+fn admit_token(s: &Session, call: &Call, token: &str, now: Millis) -> Result<Credential> {
     let validation = crate::jose::verify::VerifyOptions::default();
     let rules = crate::session::admit::Rules {
         validation: &validation,
@@ -604,9 +604,9 @@ fn judge_token(s: &Session, call: &Call, token: &str, now: Millis) -> Result<Cre
         .admit(&rules, now, None)
 }
 
-/// Feeds `judged` into `s` as the answer to `call`.
-fn answer(s: &mut Session, call: &Call, judged: Result<Credential>, now: Millis) -> Effects {
-    match judged {
+/// Feeds `admitted` into `s` as the answer to `call`.
+fn answer(s: &mut Session, call: &Call, admitted: Result<Credential>, now: Millis) -> Effects {
+    match admitted {
         Ok(c) => s.call_succeeded(call.id, c, Source::Provider, 0.0),
         Err(e) => s.call_failed(call.id, e, now),
     }
@@ -623,12 +623,12 @@ fn fast_clock_login(s: &mut Session, lead: Millis) -> Millis {
     let issuer_s = T0 / 1000;
     let mut now = T0 + lead;
     let call = s.set_customer("cust-1", now).unwrap().call.unwrap();
-    let judged = judge(s, &call, &six_seconds(issuer_s), now + 100);
-    let _ = answer(s, &call, judged, now + 100);
+    let admitted = admit(s, &call, &six_seconds(issuer_s), now + 100);
+    let _ = answer(s, &call, admitted, now + 100);
     now = s.next_wake().unwrap();
     let retry = s.tick(now).call.unwrap();
-    let judged = judge(s, &retry, &six_seconds(issuer_s + 1), now + 100);
-    let _ = answer(s, &retry, judged, now + 100);
+    let admitted = admit(s, &retry, &six_seconds(issuer_s + 1), now + 100);
+    let _ = answer(s, &retry, admitted, now + 100);
     assert!(s.credential().unwrap().clock_offset < 0);
     now
 }
@@ -641,9 +641,9 @@ fn a_page_clock_ten_minutes_fast_authenticates_after_one_more_reading() {
     let mut now = T0 + lead;
     let call = s.set_customer("cust-1", now).unwrap().call.unwrap();
     now += 150;
-    let judged = judge(&s, &call, &six_seconds(issuer_s), now);
-    assert_eq!(judged.as_ref().unwrap_err().code(), ErrorCode::Expired);
-    let fx = answer(&mut s, &call, judged, now);
+    let admitted = admit(&s, &call, &six_seconds(issuer_s), now);
+    assert_eq!(admitted.as_ref().unwrap_err().code(), ErrorCode::Expired);
+    let fx = answer(&mut s, &call, admitted, now);
     assert_eq!(fx.release, None, "setCustomer still waits");
     assert_eq!(s.state(), State::Authenticating);
     // The retry asks for a fresh token; its reading agrees.
@@ -651,8 +651,8 @@ fn a_page_clock_ten_minutes_fast_authenticates_after_one_more_reading() {
     let retry = s.tick(now).call.unwrap();
     assert!(retry.needs_refresh);
     now += 150;
-    let judged = judge(&s, &retry, &six_seconds(issuer_s + 1), now);
-    let fx = answer(&mut s, &retry, judged, now);
+    let admitted = admit(&s, &retry, &six_seconds(issuer_s + 1), now);
+    let fx = answer(&mut s, &retry, admitted, now);
     assert_eq!(fx.release, Some(Ok(())));
     assert_eq!(s.state(), State::Authenticated);
     let c = s.credential().unwrap();
@@ -660,7 +660,7 @@ fn a_page_clock_ten_minutes_fast_authenticates_after_one_more_reading() {
     let mut real_expiry = (issuer_s + 7) * 1000 + lead;
     assert!(c.expires_at.unwrap() <= real_expiry);
     assert!(c.expires_at.unwrap() > real_expiry - 2_000);
-    // Refreshes come on the issuer's schedule, each judged at once.
+    // Refreshes come on the issuer's schedule, each admitted at once.
     for i in 0..3 {
         now = s.refresh_due().unwrap();
         assert!(now < real_expiry, "refresh {i} before the real expiry");
@@ -668,8 +668,8 @@ fn a_page_clock_ten_minutes_fast_authenticates_after_one_more_reading() {
         now += 100;
         let issued = (now - lead) / 1000;
         real_expiry = (issued + 6) * 1000 + lead;
-        let judged = judge(&s, &call, &six_seconds(issued), now);
-        let fx = answer(&mut s, &call, judged, now);
+        let admitted = admit(&s, &call, &six_seconds(issued), now);
+        let fx = answer(&mut s, &call, admitted, now);
         assert_eq!(fx.release, Some(Ok(())), "refresh {i}");
     }
 }
@@ -688,8 +688,8 @@ fn a_fast_clock_correction_the_server_refutes_is_dropped_and_the_token_never_sen
     assert!(call.needs_refresh);
     assert_eq!(s.clock_evidence().agreed, None);
     // Handed back, it is refused, never sent a second time: without the
-    // evidence it is judged on the page clock again, where it has expired.
-    let same = judge_token(&s, &call, &token, now + 300);
+    // evidence it is admitted on the page clock again, where it has expired.
+    let same = admit_token(&s, &call, &token, now + 300);
     assert_eq!(same.unwrap_err().code(), ErrorCode::Expired);
 }
 
@@ -714,9 +714,9 @@ fn a_tab_that_adopted_a_corrected_token_judges_its_own_first_answer_at_once() {
     now = b.refresh_due().unwrap();
     let call = b.tick(now).call.unwrap();
     let issued = (now + 100 - lead) / 1000;
-    let judged = judge(&b, &call, &six_seconds(issued), now + 100);
-    assert!(judged.as_ref().unwrap().clock_offset < -lead + 2_000);
-    let fx = answer(&mut b, &call, judged, now + 100);
+    let admitted = admit(&b, &call, &six_seconds(issued), now + 100);
+    assert!(admitted.as_ref().unwrap().clock_offset < -lead + 2_000);
+    let fx = answer(&mut b, &call, admitted, now + 100);
     assert_eq!(fx.release, Some(Ok(())));
 }
 

@@ -34,9 +34,15 @@ mod clock_offset;
 mod http_date;
 mod refresh;
 
-pub use clock_offset::*;
-pub use http_date::*;
-pub use refresh::*;
+pub use clock_offset::{
+    clock_offset_from_date, corrected_expiry, estimate_clock_offset, issuer_clock_offset,
+    ClockEvidence, IssuerOffset, LeadReading, MAX_PAGE_CLOCK_LEAD_MS, MAX_READING_SPREAD_MS,
+};
+pub use http_date::{parse_http_date, parse_retry_after};
+pub use refresh::{
+    backoff_ms, effective_margin, honour_retry_after, refresh_at, retry_at, RefreshPolicy,
+    TokenTimes, MAX_BACKOFF_MS, MAX_RETRY_AFTER_MS, MAX_TIMER_MS,
+};
 
 #[cfg(test)]
 mod tests {
