@@ -863,6 +863,9 @@ fn the_tab_protocol_is_keyed_by_the_credential_source() {
     for rules in [
         r#","validation":{"audience":"chat"}"#,
         r#","validation":{"customerIdClaim":"uid"}"#,
+        r#","validation":{"customerIdClaim":null}"#,
+        r#","validation":{"leewaySeconds":300}"#,
+        r#","validation":{"issuer":"https://id.example"}"#,
         r#","validation":{"jwksUrl":"https://id.example/jwks","algorithms":["RS256"]}"#,
         r#","introspectionEndpoint":"https://id.example/introspect""#,
     ] {
@@ -875,6 +878,14 @@ fn the_tab_protocol_is_keyed_by_the_credential_source() {
     assert_ne!(
         token_storage_name(&chat),
         token_storage_name(&origins(r#""https://msg.example""#, ""))
+    );
+    // Options at their defaults, written out, are the same source.
+    assert_eq!(
+        channel_name(&chat),
+        channel_name(&origins(
+            r#""https://chat.example""#,
+            r#","validation":{"leewaySeconds":30,"customerIdClaim":"sub","algorithms":["EdDSA","RS256","PS256","ES256"]}"#
+        ))
     );
     // Keys count by what they are (parsed once with the options): another
     // key, kid or URL is another source; the same key written again is not.

@@ -31,6 +31,7 @@
 
 use super::LockId;
 use crate::jose::keys::{KeyMaterial, KeySource, VerifyingKey};
+use crate::jose::verify::DEFAULT_LEEWAY_SECONDS;
 use crate::options::Config;
 use crate::session::machine::Credential;
 use crate::time::Millis;
@@ -144,6 +145,12 @@ fn source_key(config: &Config) -> String {
             keys.iter().for_each(|k| h.key(k));
         }
         None => h.field(None),
+    }
+    // Another leeway judges `exp` / `nbf` / `iat` otherwise (hashed only
+    // when not the default, so the names of default instances stay).
+    if v.leeway_seconds != DEFAULT_LEEWAY_SECONDS {
+        h.field(Some("leeway"));
+        h.bytes(&v.leeway_seconds.to_bits().to_le_bytes());
     }
     // A DPoP instance sends tokens only with proofs and takes bound ones
     // only: it shares nothing with a bearer one (hashed only when on, so
