@@ -322,3 +322,90 @@ fn validation_keys_are_parsed_with_the_options() {
     assert!(nulls.validation.issuer.is_none() && nulls.validation.key.is_none());
     assert_eq!(nulls.validation.leeway_seconds, 30.0);
 }
+
+/// At most one key option, on both objects, checked with keys that parse
+/// (an unusable first key would be refused before the combination is
+/// seen): two key options must never be read as "the first one wins".
+#[test]
+fn key_options_are_never_combined() {
+    const PEM: &str = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\n-----END PUBLIC KEY-----";
+    let jwks = r#"{"keys":[{"kty":"oct","k":"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"}]}"#;
+    let pem = format!(r#""{}""#, PEM.replace('\n', "\\n"));
+    let secret = r#""0123456789abcdef0123456789abcdef""#;
+    let url = r#""https://id.example/jwks""#;
+    let page = |members: &str| {
+        cfg(&format!(
+            r#"{{"apiOrigins":["https://a.com"],"validation":{{{members}}}}}"#
+        ))
+    };
+    // Each alone is a key.
+    for (name, value) in [
+        ("publicKey", pem.as_str()),
+        ("jwks", jwks),
+        ("jwksUrl", url),
+    ] {
+        let c = page(&format!(r#""{name}":{value}"#)).unwrap();
+        assert!(c.validation.key.is_some(), "{name}");
+    }
+    for (first, second, named) in [
+        (
+            ("publicKey", pem.as_str()),
+            ("jwks", jwks),
+            "validation.jwks",
+        ),
+        (
+            ("publicKey", pem.as_str()),
+            ("jwksUrl", url),
+            "validation.jwksUrl",
+        ),
+        (("jwks", jwks), ("jwksUrl", url), "validation.jwksUrl"),
+        // Member order does not matter: the message names the later option
+        // of publicKey, jwks, jwksUrl.
+        (
+            ("jwksUrl", url),
+            ("publicKey", pem.as_str()),
+            "validation.jwksUrl",
+        ),
+    ] {
+        let members = format!(r#""{}":{},"{}":{}"#, first.0, first.1, second.0, second.1);
+        let e = page(&members).unwrap_err();
+        assert_eq!(e.code().as_str(), "invalid_config", "{members}");
+        assert!(
+            e.message().starts_with(&format!(
+                "option '{named}' cannot be combined with another key option"
+            )),
+            "{members}: {}",
+            e.message()
+        );
+    }
+    let verify = |members: &str| {
+        VerifyOptions::from_json(
+            &parse_object(format!(r#"{{"algorithms":["HS256"],{members}}}"#).as_bytes()).unwrap(),
+        )
+    };
+    for (name, value) in [
+        ("publicKey", pem.as_str()),
+        ("jwks", jwks),
+        ("secret", secret),
+    ] {
+        assert!(verify(&format!(r#""{name}":{value}"#)).is_ok(), "{name}");
+    }
+    for (members, named) in [
+        (format!(r#""publicKey":{pem},"jwks":{jwks}"#), "jwks"),
+        (format!(r#""publicKey":{pem},"secret":{secret}"#), "secret"),
+        (format!(r#""jwks":{jwks},"secret":{secret}"#), "secret"),
+    ] {
+        let e = verify(&members).unwrap_err();
+        assert!(
+            e.message().starts_with(&format!(
+                "option '{named}' cannot be combined with another key option"
+            )),
+            "{members}: {}",
+            e.message()
+        );
+    }
+    // `jwksUrl` is the page's only (the host fetches it); verifyToken has no
+    // fetch and refuses the name.
+    let e = verify(&format!(r#""jwks":{jwks},"jwksUrl":{url}"#)).unwrap_err();
+    assert_eq!(e.message(), "option 'jwksUrl' is not a known option");
+}

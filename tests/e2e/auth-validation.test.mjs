@@ -89,6 +89,15 @@ e2e.test(
           localStorage: make({ apiOrigins: [origin], storage: 'local' }),
           snakeCase: make({ apiOrigins: [origin], api_origins: [origin] }),
           valid: make({ apiOrigins: [origin] }),
+          // The page's validation.* in the browser build: the one none refusal, keys parsed with the
+          // options, one key option, no HMAC secret (verifyToken's only), empty claims refused.
+          validationNone: make({ apiOrigins: [origin], validation: { algorithms: ['RS256', 'None'] } }),
+          validationGarbageKey: make({ apiOrigins: [origin], validation: { publicKey: '-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n' } }),
+          validationTwoKeys: make({ apiOrigins: [origin], validation: { publicKey: publicKeyPem, jwksUrl: `${origin}/jwks` } }),
+          validationSecret: make({ apiOrigins: [origin], validation: { secret: '0123456789abcdef0123456789abcdef' } }),
+          validationEmptyIssuer: make({ apiOrigins: [origin], validation: { issuer: '' } }),
+          validationLeeway: make({ apiOrigins: [origin], validation: { leewaySeconds: 86_401 } }),
+          validationKey: make({ apiOrigins: [origin], validation: { publicKey: publicKeyPem } }),
           decodeX: T.attemptSync(() => decodeToken('x')),
           decodeTampered: T.attemptSync(() => decodeToken(tampered)),
           badSignature: await verify(tampered, { algorithms: alg, publicKey: publicKeyPem }),
@@ -119,6 +128,17 @@ e2e.test(
     labelled("storage: 'local'", () => assertChatAuthError(r.localStorage, 'invalid_config', { messageIncludes: 'storage' }));
     labelled('snake_case key', () => assertChatAuthError(r.snakeCase, 'invalid_config', { messageIncludes: 'api_origins' }));
     assert.equal(r.valid.threw, false, `a minimal valid config throws: ${JSON.stringify(r.valid)}`);
+    for (const [label, result, path] of [
+      ["validation.algorithms: ['RS256', 'None']", r.validationNone, "option 'validation.algorithms' may never allow 'none'"],
+      ['validation.publicKey: garbage PEM', r.validationGarbageKey, "option 'validation.publicKey' "],
+      ['validation.publicKey + validation.jwksUrl', r.validationTwoKeys, "option 'validation.jwksUrl' cannot be combined"],
+      ['validation.secret (verifyToken only)', r.validationSecret, "option 'validation.secret' is not a known option"],
+      ["validation.issuer: ''", r.validationEmptyIssuer, "option 'validation.issuer' "],
+      ['validation.leewaySeconds: 86401', r.validationLeeway, "option 'validation.leewaySeconds' "],
+    ]) {
+      labelled(label, () => assertChatAuthError(result, 'invalid_config', { messageIncludes: path }));
+    }
+    assert.equal(r.validationKey.threw, false, `a validation.publicKey alone is a key: ${JSON.stringify(r.validationKey)}`);
     labelled("decodeToken('x')", () => assertChatAuthError(r.decodeX, 'malformed', { secrets: [] }));
     assert.equal(r.decodeX.sync, true);
     assert.equal(r.decodeTampered.threw, false, 'decodeToken does not verify signatures');

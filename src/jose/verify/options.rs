@@ -72,15 +72,14 @@ pub struct VerifyOptions {
     /// `None`, which turns the comparison off; must not be empty.
     pub customer_id_claim: Option<String>,
     /// `leewaySeconds`: clock leeway for `exp` / `nbf` / `iat`. Default 30
-    /// ([`DEFAULT_LEEWAY_SECONDS`]); must be finite and ≥ 0 (the JSON
-    /// readers: at most [`MAX_LEEWAY_SECONDS`]).
+    /// ([`DEFAULT_LEEWAY_SECONDS`]); must be from 0 to
+    /// [`MAX_LEEWAY_SECONDS`] (a day).
     pub leeway_seconds: f64,
     /// `now`: the time in ms since the epoch. Default `None`: the caller's
     /// `now_ms` is used; when set it overrides it.
     pub now_ms: Option<Millis>,
     /// `maxTokenBytes`: longer tokens are `token_too_large`. Default 16384
-    /// ([`DEFAULT_MAX_TOKEN_BYTES`]); must be at least 1 (JSON: an integer
-    /// up to 2^32 − 1).
+    /// ([`DEFAULT_MAX_TOKEN_BYTES`]); must be from 1 to 2^32 − 1.
     pub max_token_bytes: usize,
     /// `typ`: when set, the header must carry a `typ` naming the same media
     /// type (ASCII case-insensitive; `application/` may be omitted on either
@@ -123,11 +122,14 @@ impl VerifyOptions {
         self.key.is_some()
     }
 
-    /// Rule 1 for options built by hand: a non-empty allow-list, usable keys
-    /// of which at least one fits an allowed algorithm, non-empty
-    /// `issuer`/`audience`/`customerId`/`customerIdClaim`, a finite
-    /// non-negative leeway, `maxTokenBytes` ≥ 1, an accepted `typ`. Else
-    /// `invalid_config`.
+    /// Rule 1 for options built by hand: a non-empty allow-list, a key
+    /// source with at least one key, every key usable (RSA ≥ 2048 bits, HMAC
+    /// secret ≥ 32 bytes, …), non-empty
+    /// `issuer`/`audience`/`customerId`/`customerIdClaim`, a leeway from 0 to
+    /// [`MAX_LEEWAY_SECONDS`], `maxTokenBytes` from 1 to 2^32 − 1, an
+    /// accepted `typ`. Else `invalid_config`. Whether the allow-list fits
+    /// the keys is not judged here: a token whose `alg` fits no key is
+    /// `key_type_mismatch` (rule 6).
     pub fn validate(&self) -> Result<()> {
         if self.algorithms.is_empty() {
             return Err(invalid("algorithms", "must list at least one algorithm"));
@@ -160,8 +162,13 @@ impl VerifyOptions {
 
     fn validate_rest(&self) -> Result<()> {
         self.validate_claim_rules()?;
-        if self.max_token_bytes == 0 {
-            return Err(invalid("maxTokenBytes", "must be at least 1"));
+        // The JSON readers' bounds, so the builder refuses what `from_json`
+        // refuses (rule 1 is the same on every path).
+        if self.max_token_bytes == 0 || self.max_token_bytes as u64 > u64::from(u32::MAX) {
+            return Err(invalid(
+                "maxTokenBytes",
+                "must be an integer from 1 to 4294967295",
+            ));
         }
         if let Some(typ) = &self.typ {
             if !accepted_typ(typ) {
@@ -186,8 +193,10 @@ impl VerifyOptions {
         if self.customer_id_claim.as_deref() == Some("") {
             return Err(invalid("customerIdClaim", "must not be empty"));
         }
-        if !(self.leeway_seconds.is_finite() && self.leeway_seconds >= 0.0) {
-            return Err(invalid("leewaySeconds", "must be a finite number >= 0"));
+        // A leeway past a day would keep an expired token alive that long;
+        // the JSON readers refuse it, and so does every other path.
+        if !(0.0..=MAX_LEEWAY_SECONDS).contains(&self.leeway_seconds) {
+            return Err(invalid("leewaySeconds", "must be a number from 0 to 86400"));
         }
         Ok(())
     }

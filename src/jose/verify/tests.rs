@@ -874,6 +874,31 @@ fn the_builder_checks_rule_1_and_verifies_like_the_json_path() {
         "invalid_config"
     );
     assert_eq!(invalid(with_key().leeway_seconds(-1.0)), "invalid_config");
+    // Rule 1 is the same on every path: the JSON readers' bounds hold for
+    // the builder (a 10-day leeway would accept a token expired a week ago).
+    assert_eq!(invalid(with_key().leeway_seconds(86_400.0)), "ok");
+    for leeway in [86_400.5, 864_000.0, f64::INFINITY, f64::NAN] {
+        let e = with_key().leeway_seconds(leeway).build().unwrap_err();
+        assert_eq!(
+            e.message(),
+            "option 'leewaySeconds' must be a number from 0 to 86400",
+            "{leeway}"
+        );
+        let json =
+            format!(r#"{{"algorithms":["HS256"],"secret":"{SECRET}","leewaySeconds":864000}}"#);
+        assert_eq!(
+            code_of(Verifier::from_json(
+                &json::parse_object(json.as_bytes()).unwrap()
+            )),
+            "invalid_config"
+        );
+    }
+    #[cfg(target_pointer_width = "64")]
+    assert_eq!(
+        invalid(with_key().max_token_bytes(1 << 32)),
+        "invalid_config"
+    );
+    assert_eq!(invalid(with_key().max_token_bytes(u32::MAX as usize)), "ok");
     assert_eq!(invalid(with_key().max_token_bytes(0)), "invalid_config");
     assert_eq!(invalid(with_key().typ("JOSE")), "invalid_config");
     assert_eq!(

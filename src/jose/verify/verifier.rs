@@ -164,7 +164,8 @@ pub struct VerifierBuilder {
 
 impl VerifierBuilder {
     /// The allow-list of header `alg` values ([`VerifyOptions::algorithms`];
-    /// duplicates are dropped). `none` has no [`Algorithm`].
+    /// default [`DEFAULT_ALGORITHMS`](super::DEFAULT_ALGORITHMS); duplicates
+    /// are dropped; must not be empty). `none` has no [`Algorithm`].
     pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
         let mut list = Vec::new();
         for alg in algorithms {
@@ -178,7 +179,10 @@ impl VerifierBuilder {
 
     /// A JWK Set document (JSON text, as a `jwks_uri` serves it): keys are
     /// selected by `kid`. `invalid_config` naming `jwks` when it is not a
-    /// JWK Set or holds no usable key.
+    /// JWK Set or holds no usable key. Like every key setter, it replaces
+    /// the key set before (default: none, which [`build`] refuses).
+    ///
+    /// [`build`]: VerifierBuilder::build
     pub fn jwks(self, jwk_set: &str) -> Result<Self> {
         let set = json::parse_object(jwk_set.as_bytes())
             .map_err(|_| Error::invalid_config("jwks", "must be a JWK Set object"))?;
@@ -186,45 +190,53 @@ impl VerifierBuilder {
     }
 
     /// Keys already parsed or built, as a set: selected by `kid`
-    /// ([`KeySource::Jwks`]).
+    /// ([`KeySource::Jwks`]); [`build`](VerifierBuilder::build) checks each
+    /// (rule 1: `invalid_config` naming `jwks`).
     pub fn keys(mut self, keys: impl IntoIterator<Item = VerifyingKey>) -> Self {
         self.options.key = Some(KeySource::Jwks(keys.into_iter().collect()));
         self
     }
 
-    /// One key, used for every token whose `alg` it fits
-    /// ([`KeySource::Key`]).
+    /// One key, used for every token whose `alg` it fits, whatever its
+    /// `kid` ([`KeySource::Key`]); [`build`](VerifierBuilder::build) checks
+    /// it (rule 1).
     pub fn key(mut self, key: VerifyingKey) -> Self {
         self.options.key = Some(KeySource::Key(key));
         self
     }
 
-    /// A PEM public key or certificate (`publicKey`).
+    /// A PEM public key or certificate (`publicKey`, [`KeySource::Key`]):
+    /// `invalid_config` naming `publicKey` when it does not parse or is too
+    /// weak.
     pub fn public_key_pem(self, pem: &str) -> Result<Self> {
         Ok(self.key(VerifyingKey::from_pem(pem, "publicKey")?))
     }
 
-    /// An HMAC secret (`secret`, at least
-    /// [`MIN_SECRET_BYTES`](crate::jose::keys::MIN_SECRET_BYTES) bytes).
+    /// An HMAC secret (`secret`, [`KeySource::Key`]; at least
+    /// [`MIN_SECRET_BYTES`](crate::jose::keys::MIN_SECRET_BYTES) bytes, else
+    /// `invalid_config` naming `secret`). Allow an `HS*` algorithm too: the
+    /// default allow-list has none.
     pub fn secret(self, secret: &[u8]) -> Result<Self> {
         Ok(self.key(VerifyingKey::from_secret(secret, "secret")?))
     }
 
-    /// The required `iss` ([`VerifyOptions::issuer`]).
+    /// The required `iss` ([`VerifyOptions::issuer`]; default not
+    /// checked; must not be empty).
     pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
         self.options.issuer = Some(issuer.into());
         self
     }
 
     /// The accepted audiences: `aud` must share one
-    /// ([`VerifyOptions::audience`]).
+    /// ([`VerifyOptions::audience`]; default not checked; must not be
+    /// empty, nor hold an empty string).
     pub fn audience<S: Into<String>>(mut self, audience: impl IntoIterator<Item = S>) -> Self {
         self.options.audience = Some(audience.into_iter().map(Into::into).collect());
         self
     }
 
     /// The value the customer-id claim must equal
-    /// ([`VerifyOptions::customer_id`]).
+    /// ([`VerifyOptions::customer_id`]; default not checked).
     pub fn customer_id(mut self, customer_id: impl Into<String>) -> Self {
         self.options.customer_id = Some(customer_id.into());
         self
@@ -238,14 +250,17 @@ impl VerifierBuilder {
     }
 
     /// Clock leeway for `exp` / `nbf` / `iat` in seconds
-    /// ([`VerifyOptions::leeway_seconds`]; default 30).
+    /// ([`VerifyOptions::leeway_seconds`]; default 30; [`build`] refuses
+    /// one outside 0 … 86400).
+    ///
+    /// [`build`]: VerifierBuilder::build
     pub fn leeway_seconds(mut self, seconds: f64) -> Self {
         self.options.leeway_seconds = seconds;
         self
     }
 
     /// Longest token accepted, in bytes ([`VerifyOptions::max_token_bytes`];
-    /// default 16384).
+    /// default 16384; from 1 to 2^32 − 1).
     pub fn max_token_bytes(mut self, bytes: usize) -> Self {
         self.options.max_token_bytes = bytes;
         self

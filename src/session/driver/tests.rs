@@ -863,6 +863,9 @@ fn the_tab_protocol_is_keyed_by_the_credential_source() {
     for rules in [
         r#","validation":{"audience":"chat"}"#,
         r#","validation":{"customerIdClaim":"uid"}"#,
+        r#","validation":{"customerIdClaim":null}"#,
+        r#","validation":{"leewaySeconds":300}"#,
+        r#","validation":{"issuer":"https://id.example"}"#,
         r#","validation":{"jwksUrl":"https://id.example/jwks","algorithms":["RS256"]}"#,
         r#","introspectionEndpoint":"https://id.example/introspect""#,
     ] {
@@ -875,6 +878,14 @@ fn the_tab_protocol_is_keyed_by_the_credential_source() {
     assert_ne!(
         token_storage_name(&chat),
         token_storage_name(&origins(r#""https://msg.example""#, ""))
+    );
+    // Options at their defaults, written out, are the same source.
+    assert_eq!(
+        channel_name(&chat),
+        channel_name(&origins(
+            r#""https://chat.example""#,
+            r#","validation":{"leewaySeconds":30,"customerIdClaim":"sub","algorithms":["EdDSA","RS256","PS256","ES256"]}"#
+        ))
     );
     // Keys count by what they are (parsed once with the options): another
     // key, kid or URL is another source; the same key written again is not.
@@ -901,6 +912,35 @@ fn the_tab_protocol_is_keyed_by_the_credential_source() {
         url("https://id.example/jwks"),
         url("https://id.example/jwks2")
     );
+    // What limits a key limits the source: a JWK's `alg` and `use` decide
+    // which tokens it verifies (`VerifyingKey::fits`), and one key given
+    // alone verifies whatever the `kid`, in a set only its own.
+    let member = |extra: &str| {
+        let rules = format!(
+            r#","validation":{{"algorithms":["HS256","HS512"],"jwks":{{"keys":[{{"kty":"oct","kid":"a","k":"{K1}"{extra}}}]}}}}"#
+        );
+        token_storage_name(&origins(r#""https://chat.example""#, &rules))
+    };
+    let plain = member("");
+    assert_eq!(plain, member(""));
+    for extra in [
+        r#","alg":"HS256""#,
+        r#","alg":"HS512""#,
+        r#","use":"sig""#,
+        r#","use":"enc""#,
+    ] {
+        assert_ne!(plain, member(extra), "{extra}");
+    }
+    assert_ne!(member(r#","alg":"HS256""#), member(r#","alg":"HS512""#));
+    let mut set = jwks("a", K1);
+    let Some(crate::jose::keys::KeySource::Jwks(keys)) = set.validation.key.clone() else {
+        panic!("a JWK Set");
+    };
+    let mut single = set.clone();
+    single.validation.key = Some(crate::jose::keys::KeySource::Key(keys[0].clone()));
+    assert_ne!(token_storage_name(&set), token_storage_name(&single));
+    set.validation.key = Some(crate::jose::keys::KeySource::Jwks(keys));
+    assert_eq!(token_storage_name(&set), one);
     // The locks differ too: the messenger never waits on the widget's.
     let lock_name = |c: &Config| {
         let mut d = Driver::new(c.clone(), tab_env(), Box::new(Seq(1)), T0).unwrap();

@@ -31,6 +31,7 @@
 
 use super::LockId;
 use crate::jose::keys::{KeyMaterial, KeySource, VerifyingKey};
+use crate::jose::verify::DEFAULT_LEEWAY_SECONDS;
 use crate::options::Config;
 use crate::session::machine::Credential;
 use crate::time::Millis;
@@ -70,9 +71,14 @@ impl Fnv {
         self.bytes(&[0]);
     }
 
-    /// A verification key: its `kid` and its components.
+    /// A verification key: everything that decides which tokens it
+    /// verifies — its type (curve included), `kid`, JWK `alg` and `use`
+    /// ([`VerifyingKey::fits`]) and its components.
     fn key(&mut self, key: &VerifyingKey) {
+        self.field(Some(key.material.kind()));
         self.field(key.kid.as_deref());
+        self.field(key.alg.as_deref());
+        self.field(key.key_use.as_deref());
         let parts: [&[u8]; 2] = match &key.material {
             KeyMaterial::Rsa { n, e } => [n, e],
             KeyMaterial::Ec { x, y, .. } => [x, y],
@@ -125,10 +131,26 @@ fn source_key(config: &Config) -> String {
     }
     let algorithms: Vec<String> = v.algorithms.iter().map(|a| a.as_str().into()).collect();
     h.set(&algorithms);
+    // A single key verifies whatever the `kid`; a set's key only its own:
+    // the same key as `publicKey` and in a `jwks` is another source. (A URL
+    // is http(s): it never starts with these tags.)
     match &v.key {
         Some(KeySource::JwksUrl(url)) => h.field(Some(url)),
-        Some(source) => source.keys().iter().for_each(|k| h.key(k)),
+        Some(KeySource::Key(key)) => {
+            h.field(Some("key"));
+            h.key(key);
+        }
+        Some(KeySource::Jwks(keys)) => {
+            h.field(Some("jwks"));
+            keys.iter().for_each(|k| h.key(k));
+        }
         None => h.field(None),
+    }
+    // Another leeway judges `exp` / `nbf` / `iat` otherwise (hashed only
+    // when not the default, so the names of default instances stay).
+    if v.leeway_seconds != DEFAULT_LEEWAY_SECONDS {
+        h.field(Some("leeway"));
+        h.bytes(&v.leeway_seconds.to_bits().to_le_bytes());
     }
     // A DPoP instance sends tokens only with proofs and takes bound ones
     // only: it shares nothing with a bearer one (hashed only when on, so
