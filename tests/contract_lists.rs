@@ -15,8 +15,16 @@
 //!   lists in the FFI and Kotlin docs are checked; the React binding's
 //!   events (the ones that change what it renders) must exist, and its docs
 //!   (js/react.d.ts, README) name the ones it listens to.
+//! - Option names: the lists the options reader accepts
+//!   ([`CHAT_AUTH_OPTIONS`], [`REFRESH_OPTIONS`], [`VALIDATION_OPTIONS`],
+//!   [`VERIFY_TOKEN_OPTIONS`] in src/options); the `.d.ts` interfaces
+//!   (`ChatAuthOptions`, `RefreshOptions`, `ValidationOptions`,
+//!   `VerifyOptions`) are checked.
 #![cfg(not(target_arch = "wasm32"))]
 
+use chat_auth::options::{
+    CHAT_AUTH_OPTIONS, REFRESH_OPTIONS, VALIDATION_OPTIONS, VERIFY_TOKEN_OPTIONS,
+};
 use chat_auth::session::driver::EVENTS;
 use chat_auth::ErrorCode;
 
@@ -166,6 +174,48 @@ fn the_react_binding_listens_to_events_that_exist() {
         assert_eq!(
             documented, listened,
             "{path} documents other events than js/react.js listens to"
+        );
+    }
+}
+
+/// The member names of `export interface {name} {` in js/chat_auth.d.ts
+/// (its lines `  member?: type;` at the interface's own indentation), sorted.
+fn d_ts_members(name: &str) -> Vec<String> {
+    let body = between(
+        "js/chat_auth.d.ts",
+        &format!("export interface {name} {{"),
+        "\n}",
+    );
+    let mut members: Vec<String> = body
+        .lines()
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+        .filter_map(|l| l.trim().split_once(':'))
+        .map(|(member, _)| member.trim_end_matches('?'))
+        .filter(|member| !member.is_empty() && member.chars().all(|c| c.is_ascii_alphanumeric()))
+        .map(str::to_owned)
+        .collect();
+    members.sort();
+    members
+}
+
+fn sorted(list: &[&str]) -> Vec<String> {
+    let mut names: Vec<String> = list.iter().map(|s| s.to_string()).collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn the_d_ts_option_interfaces_name_what_the_reader_accepts() {
+    for (interface, accepted) in [
+        ("ChatAuthOptions", &CHAT_AUTH_OPTIONS[..]),
+        ("RefreshOptions", &REFRESH_OPTIONS[..]),
+        ("ValidationOptions", &VALIDATION_OPTIONS[..]),
+        ("VerifyOptions", &VERIFY_TOKEN_OPTIONS[..]),
+    ] {
+        assert_eq!(
+            d_ts_members(interface),
+            sorted(accepted),
+            "js/chat_auth.d.ts's {interface} differs from the options the reader accepts (src/options)"
         );
     }
 }

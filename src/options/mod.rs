@@ -14,6 +14,7 @@ mod session;
 mod validation;
 
 pub use session::{GrantParams, RefreshPolicy};
+pub use validation::{VALIDATION_OPTIONS, VERIFY_TOKEN_OPTIONS};
 
 use crate::error::{Error, Result};
 use crate::jose::verify::VerifyOptions;
@@ -74,7 +75,10 @@ pub struct Config {
 /// Function-valued options, handled by the shell.
 pub const FUNCTION_OPTIONS: [&str; 3] = ["contextProvider", "userLoginHandler", "now"];
 
-const TOP_KEYS: [&str; 16] = [
+/// The members `new ChatAuth(options)` accepts (API.md "Options"); any other
+/// is `invalid_config`. `js/chat_auth.d.ts`'s `ChatAuthOptions` names the same
+/// ones (tests/contract_lists.rs).
+pub const CHAT_AUTH_OPTIONS: [&str; 16] = [
     "apiOrigins",
     "customerId",
     "refresh",
@@ -93,7 +97,8 @@ const TOP_KEYS: [&str; 16] = [
     "userLoginHandler",
     "now",
 ];
-const REFRESH_KEYS: [&str; 3] = ["marginSeconds", "maxRetries", "providerTimeoutSeconds"];
+/// The members of `refresh.*` (`RefreshOptions` in the `.d.ts`).
+pub const REFRESH_OPTIONS: [&str; 3] = ["marginSeconds", "maxRetries", "providerTimeoutSeconds"];
 
 /// Normalizes an origin `scheme://host[:port]`: http(s) only, no path, query,
 /// fragment or user info; scheme and host lowercased; default port dropped
@@ -136,7 +141,7 @@ impl Config {
     /// "not set".
     pub fn from_json(options: &Object) -> Result<Config> {
         let f = Fields::new(options, "", true);
-        f.only(&TOP_KEYS)?;
+        f.only(&CHAT_AUTH_OPTIONS)?;
         let api_origins = match f.get("apiOrigins") {
             Some(Value::Array(items)) if !items.is_empty() => items
                 .iter()
@@ -154,7 +159,7 @@ impl Config {
         let customer_id = f.string("customerId")?;
         let mut policy = RefreshPolicy::default();
         if let Some(r) = f.object("refresh", "refresh.")? {
-            r.only(&REFRESH_KEYS)?;
+            r.only(&REFRESH_OPTIONS)?;
             if let Some(margin) = r.number("marginSeconds", 0.0, 86_400.0)? {
                 policy.margin_ms = (margin * 1000.0) as i64;
             }

@@ -14,8 +14,8 @@ use crate::jose::verify::{VerifyOptions, MAX_LEEWAY_SECONDS, MAX_NOW_MS};
 use crate::time::Millis;
 use crate::wire::json::{Object, Value};
 
-/// The members of `validation.*`.
-const VALIDATION_KEYS: [&str; 8] = [
+/// The members of `validation.*` (`ValidationOptions` in the `.d.ts`).
+pub const VALIDATION_OPTIONS: [&str; 8] = [
     "customerIdClaim",
     "issuer",
     "audience",
@@ -26,8 +26,9 @@ const VALIDATION_KEYS: [&str; 8] = [
     "leewaySeconds",
 ];
 
-/// The members of `verifyToken`'s options (API.md `VerifyOptions`).
-const VERIFY_TOKEN_KEYS: [&str; 12] = [
+/// The members of `verifyToken`'s options (API.md `VerifyOptions`, the
+/// `.d.ts`'s `VerifyOptions`).
+pub const VERIFY_TOKEN_OPTIONS: [&str; 12] = [
     "algorithms",
     "publicKey",
     "jwks",
@@ -49,7 +50,7 @@ const KEY_OPTIONS: [&str; 4] = ["publicKey", "jwks", "secret", "jwksUrl"];
 /// the defaults of [`VerifyOptions::default`]. Keys are parsed here, once:
 /// an unusable `publicKey` or `jwks` is `invalid_config` with the options.
 pub(crate) fn read_validation(v: &Fields<'_>) -> Result<VerifyOptions> {
-    v.only(&VALIDATION_KEYS)?;
+    v.only(&VALIDATION_OPTIONS)?;
     let mut out = VerifyOptions::default();
     read_shared(v, &mut out)?;
     Ok(out)
@@ -152,7 +153,7 @@ impl VerifyOptions {
     /// `validation.*` reader it shares its field functions with.)
     pub fn from_json(options: &Object) -> Result<VerifyOptions> {
         let f = Fields::new(options, "", false);
-        f.only(&VERIFY_TOKEN_KEYS)?;
+        f.only(&VERIFY_TOKEN_OPTIONS)?;
         if f.raw("algorithms").is_none() {
             return Err(f.fail("algorithms", "is required"));
         }
