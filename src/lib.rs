@@ -45,8 +45,10 @@ pub mod session;
 pub mod time;
 pub mod wire;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", not(feature = "js-host")))]
 mod host;
+#[cfg(all(target_arch = "wasm32", feature = "js-host"))]
+mod exports;
 
 // `wasm-pack test --headless --chrome` runs the unit tests in the browser, the
 // wasm build's only host (a test binary has one host, so `--node` skips them).
@@ -59,7 +61,7 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
 #[global_allocator]
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", not(feature = "js-host")))]
 pub use host::{check_customer_id, decode_token, install_asapp, verify_token, ChatAuth};
 
 pub use error::{Error, ErrorCode, Result};
