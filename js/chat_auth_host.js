@@ -4,7 +4,7 @@
 // AbortSignal, fetch, the refresh grant, BroadcastChannel, Web Locks, sessionStorage, wake
 // listeners, events, DPoP keys and signatures. It decides nothing. scripts/postbuild.mjs inlines
 // this file into pkg/chat_auth.js (its imports name code that is inlined there too).
-import { Driver, checkCustomerIdJson, decodeTokenJson } from './glue.js';
+import { Driver, checkCustomerIdJson, decodeTokenJson, verifyPrepare, verifyFinish } from './glue.js';
 import { ChatAuthError } from './error.js';
 import { callProvider, store, load, listenForWake, openChannel, loadProofKey, signProof, replayableBody, withHeaders } from './host.js';
 import { locksAvailable, acquireLock, holdLock, countHeld } from './locks.js';
@@ -153,9 +153,11 @@ export class ChatAuth {
       case 'provider':
         return this.#callProvider(e[1], e[2], e[3], e[4]);
       case 'grant':
-        return this.#grant(e[1], e[2], e[3]);
-      case 'check':
-        return this.#check(e[1], e[2], e[3], e[4]);
+        return this.#grant(e[1], e[2], e[3], e[4]);
+      case 'http':
+        return this.#http(e[1], e[2], e[3], e[4]);
+      case 'verify':
+        return webVerify(e[2]).then((ok) => this.#feed(['verified', e[1], ok]));
       case 'abort': {
         const i = this.#aborts.findIndex(([call]) => call === e[1]);
         if (i >= 0) this.#aborts.splice(i, 1)[0][1].abort();
@@ -265,14 +267,31 @@ export class ChatAuth {
     if (threw !== false) this.#feed(['providerFailed', id, threw ? 'threw' : 'missing']);
   }
 
-  async #grant(call, body, proof) {
-    const input = await this.#postGrant(body, proof);
+  async #grant(call, body, proof, endpoint) {
+    const input = await this.#postGrant(body, proof, endpoint);
     this.#feed([input[0], call, ...input.slice(1)]);
   }
 
-  async #postGrant(body, proof) {
-    const endpoint = this.#d.tokenEndpoint;
-    if (endpoint == null) return ['tokenFailed', 'refresh_failed', 'no token endpoint is known'];
+  /** A GET (`form` null) or form POST of the checks, after `delay` ms: `[status, text]` fed back (0: failed). */
+  #http(x, url, form, delay) {
+    const go = async () => {
+      const init = form == null ? {} : { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' }, body: form, redirect: 'error' };
+      let status = 0;
+      let text = '';
+      try {
+        const response = await pageFetch(url, init);
+        status = response.status;
+        text = await response.text();
+      } catch {
+        if (status >= 200 && status < 300) status = 0;
+      }
+      if (this.#d.state !== 'destroyed') this.#feed(['httpAnswered', x, status, text]);
+    };
+    if (delay > 0) setTimeout(go, delay);
+    else go();
+  }
+
+  async #postGrant(body, proof, endpoint) {
     const signal = AbortSignal.timeout(GRANT_TIMEOUT_MS);
     const headers = { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' };
     if (proof != null) headers.DPoP = proof;
@@ -294,10 +313,6 @@ export class ChatAuth {
     }
     const h = (n) => response.headers.get(n);
     return ['tokenAnswered', response.status, h('Date'), h('Retry-After'), text, h('DPoP-Nonce')];
-  }
-
-  async #check(call, token, signature, introspect) {
-    this.#feed(['tokenChecked', call, 'invalid_config', 'token checks need the Rust host (not ported yet)']);
   }
 
   #acquire(lock, name) {
@@ -511,9 +526,47 @@ export function decodeToken(token) {
   return out;
 }
 
+const fromBase64url = (text) => Uint8Array.from(atob(text.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0));
+
+/** Imported public keys by their JWK and algorithm, at most 16 (an RSA import costs more than a verify); never secrets. */
+const imported = new Map();
+
+/** WebCrypto's answer to the core's request `{ i, v, k | r, d, s }` (src/exports/check.rs): false when it cannot verify. */
+async function webVerify(c) {
+  try {
+    const cacheKey = c.k ? JSON.stringify([c.i, c.k]) : null;
+    let key = cacheKey && imported.get(cacheKey);
+    if (!key) {
+      key = await crypto.subtle.importKey(c.k ? 'jwk' : 'raw', c.k ?? fromBase64url(c.r), c.i, false, ['verify']);
+      if (cacheKey) {
+        if (imported.size >= 16) imported.delete(imported.keys().next().value);
+        imported.set(cacheKey, key);
+      }
+    }
+    return (await crypto.subtle.verify(c.v, key, fromBase64url(c.s), fromBase64url(c.d))) === true;
+  } catch {
+    // A key WebCrypto cannot import, or a malformed signature: it verifies nothing.
+    return false;
+  }
+}
+
 /** `verifyToken(token, options)`: resolves to the claims. */
-export async function verifyToken() {
-  throw error('invalid_config', 'verifyToken is not ported to the JS host yet');
+export async function verifyToken(token, options) {
+  if (typeof token !== 'string') throw error('malformed', 'token must be a string');
+  let text;
+  try {
+    text = JSON.stringify(options);
+  } catch {
+    text = undefined;
+  }
+  if (typeof text !== 'string') throw error('invalid_config', 'options must be an object');
+  if (!globalThis.crypto?.subtle) throw error('invalid_config', 'WebCrypto is not available (a secure context is required)');
+  const prepared = JSON.parse(verifyPrepare(token, text));
+  if (Array.isArray(prepared)) throw thrown(JSON.stringify(prepared));
+  const ok = await webVerify(prepared.c);
+  const out = verifyFinish(prepared.x, ok, Date.now());
+  if (out.startsWith('[')) throw thrown(out);
+  return JSON.parse(out);
 }
 
 /** `installAsapp(target = globalThis)`: defines `target.ASAPP(command, …)`. */

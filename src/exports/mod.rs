@@ -6,12 +6,15 @@
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::jose::token;
-use crate::jose::verify::VerifyOptions;
 use crate::options::{Config, FUNCTION_OPTIONS};
 use crate::session::driver::{self, codec, Effect, Entropy, Environment, StorageKey};
-use crate::session::machine::CallId;
 use crate::wire::json::{self, write_int, write_string, Value};
 use wasm_bindgen::prelude::*;
+
+mod check;
+mod verify_token;
+
+use check::Checker;
 
 #[wasm_bindgen(module = "/js/error.js")]
 extern "C" {
@@ -63,8 +66,8 @@ pub struct DriverHandle {
     /// The parsed options until [`DriverHandle::open`].
     config: Option<Config>,
     inner: Option<driver::Driver>,
-    /// The verification options of each [`Effect::CheckToken`] under way.
-    checks: Vec<(CallId, Box<VerifyOptions>)>,
+    /// The token checks and the issuer's endpoints.
+    checker: Option<Checker>,
 }
 
 fn environment(text: &str) -> Result<Environment> {
@@ -102,7 +105,7 @@ impl DriverHandle {
         Ok(DriverHandle {
             config: Some(config),
             inner: None,
-            checks: Vec::new(),
+            checker: None,
         })
     }
 
@@ -125,41 +128,71 @@ impl DriverHandle {
     pub fn open(&mut self, environment_json: &str, now: f64) -> std::result::Result<(), JsValue> {
         let env = environment(environment_json).map_err(|e| to_js(&e))?;
         let config = self.config.take().ok_or_else(|| to_js(&options_error()))?;
+        let checker = Checker::new(&config);
         let inner = driver::Driver::new(config, env, Box::new(BrowserEntropy), now as i64)
             .map_err(|e| to_js(&e))?;
         self.inner = Some(inner);
+        self.checker = Some(checker);
         Ok(())
     }
 
     /// Feeds one input (`[tag, …]`, empty: none) and returns every effect
-    /// that follows, as a JSON array of `[tag, …]`.
+    /// that follows, as a JSON array of `[tag, …]`: the driver's
+    /// ([`codec`]) and the checks' ([`check`]).
     pub fn step(&mut self, now: f64, input: &str) -> String {
         let now = now as i64;
-        let Some(inner) = self.inner.as_mut() else {
+        let (Some(inner), Some(checker)) = (self.inner.as_mut(), self.checker.as_mut()) else {
             return cat_error(&options_error());
         };
+        let mut out = String::from("[");
+        let mut next = None;
         if !input.is_empty() {
-            let read = json::parse(input.as_bytes()).and_then(|v| codec::input_from_json(inner, &v));
-            match read {
-                Ok(input) => inner.handle(now, input),
+            let value = match json::parse(input.as_bytes()) {
+                Ok(v) => v,
                 Err(e) => return cat_error(&e),
+            };
+            let fields = value.as_array().unwrap_or(&[]);
+            let number = |i: usize| fields.get(i).and_then(Value::as_f64).unwrap_or(0.0);
+            match fields.first().and_then(Value::as_str) {
+                Some("httpAnswered") => {
+                    let text = fields.get(3).and_then(Value::as_str).unwrap_or("");
+                    next = checker.answered(number(1) as u64, number(2) as u16, text, &mut out);
+                }
+                Some("verified") => {
+                    let ok = matches!(fields.get(2), Some(Value::Bool(true)));
+                    next = checker.verified(number(1) as u64, ok, &mut out);
+                }
+                _ => match codec::input_from_json(inner, &value) {
+                    Ok(input) => next = Some(input),
+                    Err(e) => return cat_error(&e),
+                },
             }
         }
-        let mut out = String::from("[");
-        while let Some(effect) = inner.poll(now) {
-            if out.len() > 1 {
-                out.push(',');
+        loop {
+            if let Some(input) = next.take() {
+                inner.handle(now, input);
             }
-            codec::effect_json(inner, &effect, &mut out);
-            if let Effect::CheckToken {
-                call,
-                signature: Some(opts),
-                ..
-            } = effect
-            {
-                self.checks.retain(|(c, _)| *c != call);
-                self.checks.push((call, opts));
-            }
+            let Some(effect) = inner.poll(now) else {
+                break;
+            };
+            next = match effect {
+                Effect::CheckToken {
+                    call,
+                    token,
+                    signature,
+                    introspect,
+                } => checker.check(call, token, signature, introspect, &mut out),
+                Effect::PostRefreshGrant { call, body, proof } => {
+                    checker.grant(call, body, proof, &mut out)
+                }
+                effect => {
+                    if out.len() > 1 {
+                        out.push(',');
+                    }
+                    codec::effect_json(inner, &effect, &mut out);
+                    None
+                }
+            };
         }
         out.push(']');
         out
