@@ -1,18 +1,15 @@
-// The browser host of chat-auth (feature `js-host`): the public `ChatAuth` class over the wasm
-// session driver (src/exports.rs). Each call feeds the driver one input as JSON and carries out the
+// The browser host of chat-auth: the public `ChatAuth` class over the wasm session driver
+// (src/exports/). Each call feeds the driver one input as JSON and carries out the
 // effects it hands back (src/session/driver/codec.rs names them): timers, provider calls with an
 // AbortSignal, fetch, the refresh grant, BroadcastChannel, Web Locks, sessionStorage, wake
 // listeners, events, DPoP keys and signatures. It decides nothing. scripts/postbuild.mjs inlines
 // this file into pkg/chat_auth.js (its imports name code that is inlined there too).
-import { Driver, checkCustomerIdJson, decodeTokenJson, verifyPrepare, verifyFinish } from './glue.js';
+import { Driver, anonymousIdKey, checkCustomerIdJson, decodeTokenJson, verifyPrepare, verifyFinish } from './glue.js';
 import { ChatAuthError } from './error.js';
-import { callProvider, store, load, listenForWake, openChannel, loadProofKey, signProof, replayableBody, withHeaders } from './host.js';
+import { callProvider, store, load, listenForWake, openChannel, loadProofKey, signProof, replayableBody, withHeaders, webVerify } from './host.js';
 import { locksAvailable, acquireLock, holdLock, countHeld } from './locks.js';
 import { installAsappWith } from './asapp.js';
 
-const LOCK_WAIT_MS = 3000;
-const GRANT_TIMEOUT_MS = 60000;
-const ANONYMOUS_ID_KEY = 'chat-auth:anonymous-id';
 const FUNCTIONS = ['contextProvider', 'userLoginHandler', 'now'];
 const EVENTS = ['state', 'authenticated', 'refreshed', 'refresh-failed', 'auth-lost', 'logged-out'];
 const METHODS = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT'];
@@ -97,7 +94,7 @@ export class ChatAuth {
     if (name != null) this.#channel = openChannel(name, (msg) => this.#feed(['message', msg]));
     const env = {
       provider: this.#provider !== null,
-      anonymousId: load(ANONYMOUS_ID_KEY),
+      anonymousId: load(anonymousIdKey()),
       online: globalThis.navigator?.onLine !== false,
       channel: this.#channel !== null,
       locks: locksAvailable(),
@@ -153,7 +150,7 @@ export class ChatAuth {
       case 'provider':
         return this.#callProvider(e[1], e[2], e[3], e[4]);
       case 'grant':
-        return this.#grant(e[1], e[2], e[3], e[4]);
+        return this.#grant(e[1], e[2], e[3], e[4], e[5]);
       case 'http':
         return this.#http(e[1], e[2], e[3], e[4]);
       case 'verify':
@@ -187,7 +184,7 @@ export class ChatAuth {
         }
         return;
       case 'lock':
-        return this.#acquire(e[1], e[2]);
+        return this.#acquire(e[1], e[2], e[3]);
       case 'release': {
         const held = this.#locks.get(e[1]);
         if (isFunction(held)) {
@@ -200,7 +197,7 @@ export class ChatAuth {
         this.#presence = holdLock(e[1], () => this.#feed(['presenceFailed']));
         return;
       case 'peers':
-        return countHeld(e[1], e[2], LOCK_WAIT_MS, (n) => this.#feed(['peers', typeof n === 'number' ? n : 0]));
+        return countHeld(e[1], e[2], e[3], (n) => this.#feed(['peers', typeof n === 'number' ? n : 0]));
       case 'close':
         return this.#close();
       case 'loadKey':
@@ -267,8 +264,8 @@ export class ChatAuth {
     if (threw !== false) this.#feed(['providerFailed', id, threw ? 'threw' : 'missing']);
   }
 
-  async #grant(call, body, proof, endpoint) {
-    const input = await this.#postGrant(body, proof, endpoint);
+  async #grant(call, body, proof, endpoint, timeoutMs) {
+    const input = await this.#postGrant(body, proof, endpoint, timeoutMs);
     this.#feed([input[0], call, ...input.slice(1)]);
   }
 
@@ -291,8 +288,8 @@ export class ChatAuth {
     else go();
   }
 
-  async #postGrant(body, proof, endpoint) {
-    const signal = AbortSignal.timeout(GRANT_TIMEOUT_MS);
+  async #postGrant(body, proof, endpoint, timeoutMs) {
+    const signal = AbortSignal.timeout(timeoutMs);
     const headers = { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' };
     if (proof != null) headers.DPoP = proof;
     const failed = () =>
@@ -315,9 +312,9 @@ export class ChatAuth {
     return ['tokenAnswered', response.status, h('Date'), h('Retry-After'), text, h('DPoP-Nonce')];
   }
 
-  #acquire(lock, name) {
+  #acquire(lock, name, waitMs) {
     this.#locks.set(lock, 'requested');
-    acquireLock(name, LOCK_WAIT_MS, (release) => {
+    acquireLock(name, waitMs, (release) => {
       if (!isFunction(release)) {
         this.#locks.delete(lock);
         return this.#feed(['lockFailed', lock]);
@@ -524,30 +521,6 @@ export function decodeToken(token) {
   const out = JSON.parse(decodeTokenJson(token));
   if (Array.isArray(out)) throw thrown(JSON.stringify(out));
   return out;
-}
-
-const fromBase64url = (text) => Uint8Array.from(atob(text.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0));
-
-/** Imported public keys by their JWK and algorithm, at most 16 (an RSA import costs more than a verify); never secrets. */
-const imported = new Map();
-
-/** WebCrypto's answer to the core's request `{ i, v, k | r, d, s }` (src/exports/check.rs): false when it cannot verify. */
-async function webVerify(c) {
-  try {
-    const cacheKey = c.k ? JSON.stringify([c.i, c.k]) : null;
-    let key = cacheKey && imported.get(cacheKey);
-    if (!key) {
-      key = await crypto.subtle.importKey(c.k ? 'jwk' : 'raw', c.k ?? fromBase64url(c.r), c.i, false, ['verify']);
-      if (cacheKey) {
-        if (imported.size >= 16) imported.delete(imported.keys().next().value);
-        imported.set(cacheKey, key);
-      }
-    }
-    return (await crypto.subtle.verify(c.v, key, fromBase64url(c.s), fromBase64url(c.d))) === true;
-  } catch {
-    // A key WebCrypto cannot import, or a malformed signature: it verifies nothing.
-    return false;
-  }
 }
 
 /** `verifyToken(token, options)`: resolves to the claims. */

@@ -18,9 +18,7 @@ try {
 }
 const extra = process.argv.slice(2);
 const profile = extra.some((a) => a === '--dev' || a === '--profiling' || a === '--debug') ? [] : ['--release'];
-// CHAT_AUTH_HOST=js: the JS host over the driver's exports (crate feature `js-host`).
-const features = process.env.CHAT_AUTH_HOST === 'js' ? ['--', '--features', 'js-host'] : [];
-const args = ['build', '--target', 'web', ...profile, '--mode', 'no-install', ...extra, ...features];
+const args = ['build', '--target', 'web', ...profile, '--mode', 'no-install', ...extra];
 console.log(`build: wasm-pack ${args.join(' ')}`);
 let code = await run('wasm-pack', args);
 if (code === 0) code = await run(process.execPath, ['scripts/postbuild.mjs']);

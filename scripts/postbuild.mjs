@@ -20,8 +20,8 @@ const DTS = join(PKG, 'chat_auth.d.ts');
 const WASM = join(PKG, 'chat_auth_bg.wasm');
 const MARK = '// chat-auth postbuild';
 const MINIFIED_MARK = '/* chat-auth postbuild: minified */';
-// The wasm exports of the crate feature `js-host` that only js/chat_auth_host.js calls (see (h)).
-const EXPORT_LAYER = ['Driver', 'checkCustomerIdJson', 'decodeTokenJson', 'verifyPrepare', 'verifyFinish'];
+// The wasm exports (src/exports/) that only js/chat_auth_host.js calls (see (h)).
+const EXPORT_LAYER = ['Driver', 'anonymousIdKey', 'checkCustomerIdJson', 'decodeTokenJson', 'verifyPrepare', 'verifyFinish'];
 
 function fail(msg) {
   console.error(`postbuild: FAILED ${msg}`);
@@ -156,8 +156,8 @@ function inlineSnippets(glue) {
 }
 
 // ---------------------------------------------------------------- (h) the JS host
-// Built with the crate feature `js-host` (CHAT_AUTH_HOST=js), the wasm exports a `Driver` handle and
-// the public API is js/chat_auth_host.js: it goes into chat_auth.js after the glue, its imports
+// The wasm exports a `Driver` handle and the pure functions (src/exports/); the public API is
+// js/chat_auth_host.js: it goes into chat_auth.js after the glue, its imports
 // resolved to what is inlined there (module snippets the glue imports, else js/<name>.js itself),
 // and the export layer's names stop being exports of the package.
 const HOST_MARK = '// chat-auth postbuild: JS host inlined';
@@ -171,7 +171,7 @@ function inlineHost(glue) {
     if (file === 'glue') {
       for (const name of wanted) {
         const re = new RegExp(`^export (class|function) ${name}\\b`, 'm');
-        if (!re.test(glue)) fail(`js/chat_auth_host.js imports ${name}, which the glue does not export (built without --features js-host?)`);
+        if (!re.test(glue)) fail(`js/chat_auth_host.js imports ${name}, which the glue does not export (src/exports/ changed?)`);
         glue = glue.replace(re, '$1 ' + name);
       }
     } else if (!new RegExp(`^// inlined from \\./snippets/[^\\n]*/js/${file}\\.js$`, 'm').test(glue)) {

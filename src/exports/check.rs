@@ -18,12 +18,18 @@ use crate::options::Config;
 use crate::secret::SecretString;
 use crate::session::admit::Introspection;
 use crate::session::discovery::{self, Metadata};
-use crate::session::driver::Input;
+use crate::session::driver::{Input, GRANT_TIMEOUT_MS};
 use crate::session::fetch_retry;
 use crate::session::grant::form_encode;
 use crate::session::machine::CallId;
 use crate::wire::base64url;
 use crate::wire::json::{self, write_int, write_string, Value};
+
+thread_local! {
+    /// Issuer metadata fetched on this page, by issuer: once per page, for
+    /// every `ChatAuth` on it.
+    static METADATA: std::cell::RefCell<Vec<Metadata>> = const { std::cell::RefCell::new(Vec::new()) };
+}
 
 /// A token check under way.
 pub struct Check {
@@ -70,7 +76,6 @@ pub struct Checker {
     token_endpoint: Option<String>,
     issuer: Option<String>,
     introspection_endpoint: Option<String>,
-    metadata: Option<Metadata>,
     exchanges: Vec<Exchange>,
     verifying: Vec<(u64, Check)>,
     next: u64,
@@ -94,7 +99,6 @@ impl Checker {
             token_endpoint: config.token_endpoint.clone(),
             issuer: config.issuer.clone(),
             introspection_endpoint: config.introspection_endpoint.clone(),
-            metadata: None,
             exchanges: Vec::new(),
             verifying: Vec::new(),
             next: 1,
@@ -141,7 +145,7 @@ impl Checker {
     }
 
     /// The driver asked to post a refresh grant: `["grant", call, body,
-    /// proof, url]`, or the metadata fetch that finds the URL first.
+    /// proof, url, timeoutMs]`, or the metadata fetch that finds the URL first.
     pub fn grant(
         &mut self,
         call: CallId,
@@ -153,7 +157,7 @@ impl Checker {
     }
 
     fn grant_to(&mut self, grant: Grant, out: &mut String) -> Option<Input> {
-        let url = match (&self.token_endpoint, &self.metadata) {
+        let url = match (&self.token_endpoint, &self.metadata()) {
             (Some(url), _) => Some(url.clone()),
             (None, Some(m)) => m.token_endpoint.clone(),
             (None, None) if self.issuer.is_some() => {
@@ -180,8 +184,16 @@ impl Checker {
         }
         out.push(',');
         write_string(out, &url);
+        out.push(',');
+        write_int(out, GRANT_TIMEOUT_MS);
         out.push(']');
         None
+    }
+
+    /// The issuer's metadata, if this page fetched it already.
+    fn metadata(&self) -> Option<Metadata> {
+        let issuer = self.issuer.as_deref()?;
+        METADATA.with(|all| all.borrow().iter().find(|m| m.issuer == issuer).cloned())
     }
 
     fn fetch_metadata(&mut self, then: Then, out: &mut String) {
@@ -199,7 +211,7 @@ impl Checker {
         if self.issuer.is_none() {
             return Ok(Ok(None));
         }
-        match &self.metadata {
+        match &self.metadata() {
             None => Err(()),
             Some(m) => Ok(match &m.jwks_uri {
                 Some(url) => Ok(Some(url.clone())),
@@ -312,7 +324,7 @@ impl Checker {
                 };
                 match found {
                     Ok(m) => {
-                        self.metadata = Some(m);
+                        METADATA.with(|all| all.borrow_mut().push(m));
                         match then {
                             Then::Check(c) => self.run(c, out),
                             Then::Grant(g) => self.grant_to(g, out),

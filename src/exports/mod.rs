@@ -1,4 +1,4 @@
-//! The wasm exports of the JS host (feature `js-host`): a [`Driver`] handle
+//! The wasm exports under the JS host (`js/chat_auth_host.js`): a [`DriverHandle`] (`Driver` in JS)
 //! that takes one JSON-encoded input per call and hands back every effect it
 //! produced as one JSON array ([`crate::session::driver::codec`]), its
 //! getters, and the pure functions. It decides nothing: the decisions are
@@ -13,6 +13,8 @@ use wasm_bindgen::prelude::*;
 
 mod check;
 mod verify_token;
+
+pub use verify_token::{verify_finish, verify_prepare};
 
 use check::Checker;
 
@@ -259,6 +261,12 @@ fn cat_error(e: &Error) -> String {
     out.push_str(&inner[1..inner.len() - 1]);
     out.push_str("]]");
     out
+}
+
+/// The `sessionStorage` entry of the anonymous id, read before the driver opens.
+#[wasm_bindgen(js_name = anonymousIdKey)]
+pub fn anonymous_id_key() -> String {
+    driver::ANONYMOUS_ID_KEY.to_owned()
 }
 
 /// `checkCustomerId(id)`: `null`, or the error's `[code, message]` JSON.

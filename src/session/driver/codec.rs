@@ -5,7 +5,7 @@
 
 use super::{
     event_detail, event_name, DpopAnswer, Driver, Effect, HttpAnswer, Input, ProofTarget,
-    ProviderFailure, Reply, StorageKey,
+    ProviderFailure, Reply, StorageKey, LOCK_WAIT_MS,
 };
 use crate::error::{Error, ErrorCode, Result};
 use crate::secret::SecretString;
@@ -239,7 +239,8 @@ fn reply(out: &mut String, r: &Reply) {
     }
 }
 
-/// Appends `effect` as `[tag, …]` to `out`. A [`Effect::CheckToken`]'s
+/// Appends `effect` as `[tag, …]` to `out` (`lock` and `peers` with their
+/// bound, [`LOCK_WAIT_MS`]). A [`Effect::CheckToken`]'s
 /// verification options stay with the caller (`check` carries the token
 /// and whether to introspect only).
 pub fn effect_json(driver: &Driver, effect: &Effect, out: &mut String) {
@@ -309,6 +310,7 @@ pub fn effect_json(driver: &Driver, effect: &Effect, out: &mut String) {
             tag(out, "lock");
             int_field(out, *lock as i64);
             str_field(out, name);
+            int_field(out, i64::from(LOCK_WAIT_MS));
         }
         Effect::ReleaseLock(lock) => {
             tag(out, "release");
@@ -322,6 +324,7 @@ pub fn effect_json(driver: &Driver, effect: &Effect, out: &mut String) {
             tag(out, "peers");
             str_field(out, prefix);
             str_field(out, own);
+            int_field(out, i64::from(LOCK_WAIT_MS));
         }
         Effect::Close => tag(out, "close"),
         Effect::LoadProofKey { name, replace } => {
@@ -339,4 +342,104 @@ pub fn effect_json(driver: &Driver, effect: &Effect, out: &mut String) {
         }
     }
     out.push(']');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::Config;
+    use crate::session::driver::{Entropy, Environment};
+    use crate::wire::json;
+
+    struct Counter(u8);
+
+    impl Entropy for Counter {
+        fn fill(&mut self, buf: &mut [u8]) {
+            for b in buf {
+                self.0 = self.0.wrapping_add(1);
+                *b = self.0;
+            }
+        }
+    }
+
+    fn driver() -> Driver {
+        let options =
+            json::parse_object(br#"{"apiOrigins":["https://chat.example.com"]}"#).unwrap();
+        let env = Environment {
+            has_provider: true,
+            online: true,
+            ..Environment::default()
+        };
+        Driver::new(Config::from_json(&options).unwrap(), env, Box::new(Counter(0)), 0).unwrap()
+    }
+
+    fn input(d: &Driver, text: &str) -> Result<Input> {
+        input_from_json(d, &json::parse(text.as_bytes()).unwrap())
+    }
+
+    #[test]
+    fn inputs_read_from_their_arrays() {
+        let d = driver();
+        assert!(matches!(
+            input(&d, r#"["setCustomer",3,"c_1",true,null]"#),
+            Ok(Input::SetCustomer { request: 3, ref customer_id, provider: true, stored: None }) if customer_id == "c_1"
+        ));
+        assert!(matches!(
+            input(&d, r#"["fetch",4,"https://chat.example.com",true,false,"GET","https://chat.example.com/x"]"#),
+            Ok(Input::Fetch { request: 4, follows_redirects: true, replayable: false, target: Some(ref t), .. }) if t.url == "https://chat.example.com/x"
+        ));
+        assert!(matches!(
+            input(&d, r#"["tokenFailed",2,"provider_timeout","slow"]"#),
+            Ok(Input::TokenEndpointFailed { call: 2, ref error }) if error.code() == ErrorCode::ProviderTimeout
+        ));
+        assert!(matches!(
+            input(&d, r#"["signed",1,"AQID"]"#),
+            Ok(Input::ProofSigned { proof: 1, signature: Some(ref s) }) if s == &[1, 2, 3]
+        ));
+        assert!(matches!(
+            input(&d, r#"["storageFailed","chat-auth:anonymous-id"]"#),
+            Ok(Input::StorageFailed { key: StorageKey::AnonymousId })
+        ));
+        // Nothing the host could send by mistake is taken for an input.
+        for bad in [r#"["nope"]"#, r#"{}"#, r#"["getToken",-1]"#, r#"["storageFailed","x"]"#] {
+            assert_eq!(input(&d, bad).unwrap_err().code(), ErrorCode::Malformed, "{bad}");
+        }
+    }
+
+    #[test]
+    fn effects_write_compact_arrays() {
+        let d = driver();
+        let mut out = String::new();
+        let reply = Effect::Reply {
+            request: 7,
+            reply: Reply::Send {
+                headers: vec![("Authorization".into(), SecretString::new("Bearer \"t\""))],
+                manual_redirect: true,
+            },
+        };
+        effect_json(&d, &reply, &mut out);
+        assert_eq!(out, r#"["reply",7,"send",{"Authorization":"Bearer \"t\""},true]"#);
+        let mut out = String::new();
+        let reject = Effect::Reply {
+            request: 1,
+            reply: Reply::Reject(Error::new(ErrorCode::Destroyed, "gone")),
+        };
+        effect_json(&d, &reject, &mut out);
+        assert_eq!(out, r#"["reply",1,"reject","destroyed","gone",null]"#);
+        let mut out = String::new();
+        effect_json(&d, &Effect::ArmTimer { delay_ms: 60_000 }, &mut out);
+        assert_eq!(out, r#"["arm",60000]"#);
+        // Every effect is one JSON array.
+        let mut out = String::new();
+        effect_json(
+            &d,
+            &Effect::Store {
+                key: StorageKey::AnonymousId,
+                value: None,
+            },
+            &mut out,
+        );
+        assert!(json::parse(out.as_bytes()).unwrap().as_array().is_some());
+        assert_eq!(out, r#"["store","chat-auth:anonymous-id",null]"#);
+    }
 }
