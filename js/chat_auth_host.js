@@ -10,7 +10,6 @@ import { callProvider, store, load, listenForWake, openChannel, loadProofKey, si
 import { locksAvailable, acquireLock, holdLock, countHeld } from './locks.js';
 import { installAsappWith } from './asapp.js';
 
-const FUNCTIONS = ['contextProvider', 'userLoginHandler', 'now'];
 const EVENTS = ['state', 'authenticated', 'refreshed', 'refresh-failed', 'auth-lost', 'logged-out'];
 const METHODS = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT'];
 
@@ -69,7 +68,6 @@ export class ChatAuth {
   #presence = null;
   #claims = null;
   #proofKey = null;
-  #checks = 0;
 
   constructor(options) {
     if (options === null || typeof options !== 'object') throw error('invalid_config', 'options must be an object');
@@ -272,7 +270,10 @@ export class ChatAuth {
   /** A GET (`form` null) or form POST of the checks, after `delay` ms: `[status, text]` fed back (0: failed). */
   #http(x, url, form, delay) {
     const go = async () => {
-      const init = form == null ? {} : { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' }, body: form, redirect: 'error' };
+      const init =
+        form == null
+          ? {}
+          : { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' }, body: form, redirect: 'error' };
       let status = 0;
       let text = '';
       try {
@@ -369,7 +370,14 @@ export class ChatAuth {
       (response) => {
         call.response = response;
         const h = response.headers;
-        this.#feed(['fetchAnswered', id, response.status | 0, response.type === 'opaqueredirect', h?.get('DPoP-Nonce') ?? null, h?.get('WWW-Authenticate') ?? null]);
+        this.#feed([
+          'fetchAnswered',
+          id,
+          response.status | 0,
+          response.type === 'opaqueredirect',
+          h?.get('DPoP-Nonce') ?? null,
+          h?.get('WWW-Authenticate') ?? null,
+        ]);
       },
       (e) => {
         call.error = e;

@@ -245,13 +245,20 @@ impl Checker {
                     }
                     _ => Self::checked(
                         check.call,
-                        Err(Error::new(ErrorCode::UnknownKey, "no key matches the token")),
+                        Err(Error::new(
+                            ErrorCode::UnknownKey,
+                            "no key matches the token",
+                        )),
                     ),
                 };
             }
             opts.key = self.keys.clone();
             match verify::prepare(check.token.secret(), opts) {
-                Err(e) if e.code() == ErrorCode::UnknownKey && !check.fetched && jwks_url.is_some() => {
+                Err(e)
+                    if e.code() == ErrorCode::UnknownKey
+                        && !check.fetched
+                        && jwks_url.is_some() =>
+                {
                     check.fetched = true;
                     let url = jwks_url.unwrap_or_default();
                     self.send(Purpose::Jwks(check), url, None, out);
@@ -289,7 +296,10 @@ impl Checker {
         if !ok {
             return Self::checked(
                 check.call,
-                Err(Error::new(ErrorCode::BadSignature, "the signature does not verify")),
+                Err(Error::new(
+                    ErrorCode::BadSignature,
+                    "the signature does not verify",
+                )),
             );
         }
         check.signature = None;
@@ -298,7 +308,13 @@ impl Checker {
 
     /// `["httpAnswered", x, status, text]`: retried when transient, else
     /// taken as the answer.
-    pub fn answered(&mut self, id: u64, status: u16, text: &str, out: &mut String) -> Option<Input> {
+    pub fn answered(
+        &mut self,
+        id: u64,
+        status: u16,
+        text: &str,
+        out: &mut String,
+    ) -> Option<Input> {
         let at = self.exchanges.iter().position(|e| e.id == id)?;
         let mut exchange = self.exchanges.remove(at);
         let transient = status == 0 || fetch_retry::retryable_status(status);
@@ -314,7 +330,12 @@ impl Checker {
                 if !ok && !oauth {
                     let issuer = self.issuer.clone().unwrap_or_default();
                     let [_, oauth_url] = discovery::metadata_urls(&issuer);
-                    self.send(Purpose::Metadata { oauth: true, then }, oauth_url, None, out);
+                    self.send(
+                        Purpose::Metadata { oauth: true, then },
+                        oauth_url,
+                        None,
+                        out,
+                    );
                     return None;
                 }
                 let found = if ok {
@@ -332,7 +353,10 @@ impl Checker {
                     }
                     Err(e) => match then {
                         Then::Check(c) => Self::checked(c.call, Err(e)),
-                        Then::Grant(g) => Some(Input::TokenEndpointFailed { call: g.call, error: e }),
+                        Then::Grant(g) => Some(Input::TokenEndpointFailed {
+                            call: g.call,
+                            error: e,
+                        }),
                     },
                 }
             }

@@ -94,15 +94,17 @@ impl DriverHandle {
     /// names of its function-valued members (JSON drops them). Throws a
     /// `ChatAuthError` on a refused option.
     #[wasm_bindgen(constructor)]
-    pub fn new(options: &str, functions: Vec<String>) -> std::result::Result<DriverHandle, JsValue> {
+    pub fn new(
+        options: &str,
+        functions: Vec<String>,
+    ) -> std::result::Result<DriverHandle, JsValue> {
         if let Some(key) = functions
             .iter()
             .find(|k| !FUNCTION_OPTIONS.contains(&k.as_str()))
         {
             return Err(to_js(&Error::invalid_config(key, "is not a known option")));
         }
-        let parsed =
-            json::parse_object(options.as_bytes()).map_err(|_| to_js(&options_error()))?;
+        let parsed = json::parse_object(options.as_bytes()).map_err(|_| to_js(&options_error()))?;
         let config = Config::from_json(&parsed).map_err(|e| to_js(&e))?;
         Ok(DriverHandle {
             config: Some(config),
@@ -203,7 +205,10 @@ impl DriverHandle {
     /// The state's contract name.
     #[wasm_bindgen(getter)]
     pub fn state(&self) -> String {
-        self.inner.as_ref().map_or("destroyed", |d| d.state().as_str()).to_owned()
+        self.inner
+            .as_ref()
+            .map_or("destroyed", |d| d.state().as_str())
+            .to_owned()
     }
 
     /// The customer id.
@@ -215,7 +220,10 @@ impl DriverHandle {
     /// The anonymous id.
     #[wasm_bindgen(getter, js_name = anonymousId)]
     pub fn anonymous_id(&self) -> String {
-        self.inner.as_ref().map_or("", |d| d.anonymous_id()).to_owned()
+        self.inner
+            .as_ref()
+            .map_or("", |d| d.anonymous_id())
+            .to_owned()
     }
 
     /// Expiry (page clock, ms).
@@ -245,7 +253,10 @@ impl DriverHandle {
     /// The token's `sessionStorage` entry name.
     #[wasm_bindgen(getter, js_name = tokenKey)]
     pub fn token_key(&self) -> String {
-        self.inner.as_ref().map_or("", |d| d.storage_name(StorageKey::Token)).to_owned()
+        self.inner
+            .as_ref()
+            .map_or("", |d| d.storage_name(StorageKey::Token))
+            .to_owned()
     }
 
     /// `tokenEndpoint` as configured.
@@ -272,7 +283,9 @@ pub fn anonymous_id_key() -> String {
 /// `checkCustomerId(id)`: `null`, or the error's `[code, message]` JSON.
 #[wasm_bindgen(js_name = checkCustomerIdJson)]
 pub fn check_customer_id(id: &str) -> Option<String> {
-    crate::identifier::check_customer_id(id).err().map(|e| error_json(&e))
+    crate::identifier::check_customer_id(id)
+        .err()
+        .map(|e| error_json(&e))
 }
 
 /// `decodeToken(token)`: `{"header":…,"claims":…,"expiresAt":…}` JSON, or

@@ -48,7 +48,8 @@ fn options(text: &str) -> Result<Rc<VerifyOptions>> {
 /// `{"x": id, "c": cryptoRequest}`, or the error's `[code, message]`.
 #[wasm_bindgen(js_name = verifyPrepare)]
 pub fn verify_prepare(token: &str, options_json: &str) -> String {
-    let prepared = options(options_json).and_then(|opts| Ok((verify::prepare(token, &opts)?, opts)));
+    let prepared =
+        options(options_json).and_then(|opts| Ok((verify::prepare(token, &opts)?, opts)));
     match prepared {
         Err(e) => error_json(&e),
         Ok((prepared, opts)) => {

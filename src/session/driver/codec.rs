@@ -370,7 +370,13 @@ mod tests {
             online: true,
             ..Environment::default()
         };
-        Driver::new(Config::from_json(&options).unwrap(), env, Box::new(Counter(0)), 0).unwrap()
+        Driver::new(
+            Config::from_json(&options).unwrap(),
+            env,
+            Box::new(Counter(0)),
+            0,
+        )
+        .unwrap()
     }
 
     fn input(d: &Driver, text: &str) -> Result<Input> {
@@ -398,11 +404,22 @@ mod tests {
         ));
         assert!(matches!(
             input(&d, r#"["storageFailed","chat-auth:anonymous-id"]"#),
-            Ok(Input::StorageFailed { key: StorageKey::AnonymousId })
+            Ok(Input::StorageFailed {
+                key: StorageKey::AnonymousId
+            })
         ));
         // Nothing the host could send by mistake is taken for an input.
-        for bad in [r#"["nope"]"#, r#"{}"#, r#"["getToken",-1]"#, r#"["storageFailed","x"]"#] {
-            assert_eq!(input(&d, bad).unwrap_err().code(), ErrorCode::Malformed, "{bad}");
+        for bad in [
+            r#"["nope"]"#,
+            r#"{}"#,
+            r#"["getToken",-1]"#,
+            r#"["storageFailed","x"]"#,
+        ] {
+            assert_eq!(
+                input(&d, bad).unwrap_err().code(),
+                ErrorCode::Malformed,
+                "{bad}"
+            );
         }
     }
 
@@ -418,7 +435,10 @@ mod tests {
             },
         };
         effect_json(&d, &reply, &mut out);
-        assert_eq!(out, r#"["reply",7,"send",{"Authorization":"Bearer \"t\""},true]"#);
+        assert_eq!(
+            out,
+            r#"["reply",7,"send",{"Authorization":"Bearer \"t\""},true]"#
+        );
         let mut out = String::new();
         let reject = Effect::Reply {
             request: 1,
