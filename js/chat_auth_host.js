@@ -541,11 +541,11 @@ export async function verifyToken(token, options) {
     text = undefined;
   }
   if (typeof text !== 'string') throw error('invalid_config', 'options must be an object');
-  if (!globalThis.crypto?.subtle) throw error('invalid_config', 'WebCrypto is not available (a secure context is required)');
   const prepared = JSON.parse(verifyPrepare(token, text));
   if (Array.isArray(prepared)) throw thrown(JSON.stringify(prepared));
   const ok = await webVerify(prepared.c);
-  const out = verifyFinish(prepared.x, ok, Date.now());
+  const out = verifyFinish(prepared.x, ok === true, Date.now());
+  if (ok === null) throw error('invalid_config', 'WebCrypto is not available (a secure context is required)');
   if (out.startsWith('[')) throw thrown(out);
   return JSON.parse(out);
 }

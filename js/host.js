@@ -247,8 +247,10 @@ const fromBase64url = (text) => Uint8Array.from(atob(text.replace(/-/g, '+').rep
 /** Imported public keys by their JWK and algorithm, at most 16 (an RSA import costs more than a verify); never secrets. */
 const imported = new Map();
 
-/** WebCrypto's answer to the core's request `{ i, v, k | r, d, s }` (src/exports/check.rs): false when it cannot verify. */
+/** WebCrypto's answer to the core's request `{ i, v, k | r, d, s }` (src/exports/check.rs): false when it
+ * cannot verify, null where there is no WebCrypto (not a secure context). */
 export async function webVerify(c) {
+  if (!globalThis.crypto?.subtle) return null;
   try {
     const cacheKey = c.k ? JSON.stringify([c.i, c.k]) : null;
     let key = cacheKey && imported.get(cacheKey);

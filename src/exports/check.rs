@@ -6,7 +6,7 @@
 //! request and each WebCrypto verification goes out as a pseudo-effect
 //! (`["http", x, url, formBody, delayMs]`, `["verify", x, request]`) and
 //! comes back as `["httpAnswered", x, status, text]` (status 0: failed) or
-//! `["verified", x, ok]`. The retries follow [`fetch_retry`].
+//! `["verified", x, ok]` (`null`: no WebCrypto). The retries follow [`fetch_retry`].
 //!
 //! [`Effect::CheckToken`]: crate::session::driver::Effect::CheckToken
 
@@ -289,10 +289,19 @@ impl Checker {
         Self::checked(check.call, Ok(None))
     }
 
-    /// `["verified", x, ok]`.
-    pub fn verified(&mut self, id: u64, ok: bool, out: &mut String) -> Option<Input> {
+    /// `["verified", x, ok]`; `ok` is `None` where WebCrypto is missing.
+    pub fn verified(&mut self, id: u64, ok: Option<bool>, out: &mut String) -> Option<Input> {
         let at = self.verifying.iter().position(|(x, _)| *x == id)?;
         let (_, mut check) = self.verifying.remove(at);
+        let Some(ok) = ok else {
+            return Self::checked(
+                check.call,
+                Err(Error::new(
+                    ErrorCode::InvalidConfig,
+                    "WebCrypto is not available (a secure context is required)",
+                )),
+            );
+        };
         if !ok {
             return Self::checked(
                 check.call,

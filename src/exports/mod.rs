@@ -163,7 +163,10 @@ impl DriverHandle {
                     next = checker.answered(number(1) as u64, number(2) as u16, text, &mut out);
                 }
                 Some("verified") => {
-                    let ok = matches!(fields.get(2), Some(Value::Bool(true)));
+                    let ok = match fields.get(2) {
+                        Some(Value::Bool(ok)) => Some(*ok),
+                        _ => None,
+                    };
                     next = checker.verified(number(1) as u64, ok, &mut out);
                 }
                 _ => match codec::input_from_json(inner, &value) {
