@@ -29,6 +29,14 @@ const report = (f) => {
   }
 };
 const isFunction = (f) => typeof f === 'function';
+/** `object[name]`, undefined when its getter throws (the send then rejects with `network`). */
+const member = (object, name) => {
+  try {
+    return object?.[name];
+  } catch {
+    return undefined;
+  }
+};
 
 /** `url` resolved as `fetch` would (against document.baseURI): { href, origin, method }, or null. */
 function destination(url, method) {
@@ -425,11 +433,12 @@ export class ChatAuth {
 
   getToken(opts) {
     const id = this.#id();
-    return this.#request(id, ['getToken', id, opts?.forceRefresh === true]);
+    return this.#request(id, ['getToken', id, member(opts, 'forceRefresh') === true]);
   }
 
   authHeaders(url, opts) {
-    const to = typeof url === 'string' ? destination(url, typeof opts?.method === 'string' ? opts.method : undefined) : null;
+    const method = member(opts, 'method');
+    const to = typeof url === 'string' ? destination(url, typeof method === 'string' ? method : undefined) : null;
     const id = this.#id();
     return this.#request(id, ['authHeaders', id, to?.origin ?? null, to?.method ?? null, to?.href ?? null]);
   }
@@ -444,9 +453,10 @@ export class ChatAuth {
     let follows;
     let replayable;
     if (url !== null && replayableBody(init)) {
-      const redirect = init?.redirect;
+      const redirect = member(init, 'redirect');
+      const method = member(init, 'method');
       follows = redirect == null || redirect === 'follow';
-      to = destination(url, typeof init?.method === 'string' ? init.method : undefined);
+      to = destination(url, typeof method === 'string' ? method : undefined);
       if (to) call.input = to.href;
       replayable = true;
     } else {
