@@ -1,5 +1,6 @@
-// The browser host's small primitives (declared in src/host/effects/imports.rs; fetch's in src/host/transport.rs): plain JS where
-// web-sys would need a binding per type and a closure per callback (size). They decide nothing.
+// The browser host's small primitives, used by js/chat_auth_host.js (and randomBytes by the wasm's
+// entropy, src/exports/): the provider call, storage, wake listeners, the channel, fetch's body and
+// header helpers, DPoP keys and signatures, WebCrypto verify. They decide nothing.
 
 /** Whether `init.body` can be sent twice as it is (no stream, nothing consumed); false when reading it throws. */
 export function replayableBody(init) {
@@ -235,4 +236,34 @@ export function signProof(privateKey, input, done) {
     signing = Promise.reject();
   }
   signing.then(done, () => done(null));
+}
+
+// ---------------------------------------------------------------- signatures
+// The token checks' and verifyToken's WebCrypto step: the core hands over the algorithm, the key as a
+// JWK (or an HMAC secret) and the bytes (src/exports/check.rs `crypto_request`); this only runs them.
+
+const fromBase64url = (text) => Uint8Array.from(atob(text.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0));
+
+/** Imported public keys by their JWK and algorithm, at most 16 (an RSA import costs more than a verify); never secrets. */
+const imported = new Map();
+
+/** WebCrypto's answer to the core's request `{ i, v, k | r, d, s }` (src/exports/check.rs): false when it
+ * cannot verify, null where there is no WebCrypto (not a secure context). */
+export async function webVerify(c) {
+  if (!globalThis.crypto?.subtle) return null;
+  try {
+    const cacheKey = c.k ? JSON.stringify([c.i, c.k]) : null;
+    let key = cacheKey && imported.get(cacheKey);
+    if (!key) {
+      key = await crypto.subtle.importKey(c.k ? 'jwk' : 'raw', c.k ?? fromBase64url(c.r), c.i, false, ['verify']);
+      if (cacheKey) {
+        if (imported.size >= 16) imported.delete(imported.keys().next().value);
+        imported.set(cacheKey, key);
+      }
+    }
+    return (await crypto.subtle.verify(c.v, key, fromBase64url(c.s), fromBase64url(c.d))) === true;
+  } catch {
+    // A key WebCrypto cannot import, or a malformed signature: it verifies nothing.
+    return false;
+  }
 }

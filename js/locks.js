@@ -1,4 +1,4 @@
-// Web Locks for cross-tab refresh: src/session/driver/tabs/ decides, src/host/effects/locks.rs calls these.
+// Web Locks for cross-tab refresh: src/session/driver/tabs/ decides, js/chat_auth_host.js calls these.
 // Kept in JS because web-sys only exposes LockManager behind --cfg=web_sys_unstable_apis.
 //
 // Each ChatAuth instance with crossTab holds a shared "presence" lock for its

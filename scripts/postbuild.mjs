@@ -20,6 +20,8 @@ const DTS = join(PKG, 'chat_auth.d.ts');
 const WASM = join(PKG, 'chat_auth_bg.wasm');
 const MARK = '// chat-auth postbuild';
 const MINIFIED_MARK = '/* chat-auth postbuild: minified */';
+// The wasm exports (src/exports/) that only js/chat_auth_host.js calls (see (h)).
+const EXPORT_LAYER = ['Driver', 'anonymousIdKey', 'checkCustomerIdJson', 'decodeTokenJson', 'verifyPrepare', 'verifyFinish'];
 
 function fail(msg) {
   console.error(`postbuild: FAILED ${msg}`);
@@ -43,7 +45,7 @@ if (existsSync(DTS) && existsSync(TYPES)) {
     if (cut < 0) fail('pkg/chat_auth.d.ts has no `export type InitInput`: wasm-bindgen changed its output; update postbuild (t)');
     const types = readFileSync(TYPES, 'utf8');
     const declared = (text) => [...text.matchAll(/^export (?:declare )?(?:class|function) (\w+)/gm)].map((m) => m[1]);
-    const missing = declared(dts.slice(0, cut)).filter((name) => !declared(types).includes(name));
+    const missing = declared(dts.slice(0, cut)).filter((name) => !declared(types).includes(name) && !EXPORT_LAYER.includes(name));
     if (missing.length) fail(`js/chat_auth.d.ts does not declare ${missing.join(', ')} (exported by the crate)`);
     writeFileSync(
       DTS,
@@ -150,6 +152,46 @@ function inlineSnippets(glue) {
   if (!glue.includes(INLINE_MARK) && !glue.includes(MINIFIED_MARK)) {
     writeFileSync(GLUE, inlineSnippets(glue));
     console.log('postbuild: pkg/chat_auth.js inlines its snippets (one round trip less before init)');
+  }
+}
+
+// ---------------------------------------------------------------- (h) the JS host
+// The wasm exports a `Driver` handle and the pure functions (src/exports/); the public API is
+// js/chat_auth_host.js: it goes into chat_auth.js after the glue, its imports
+// resolved to what is inlined there (module snippets the glue imports, else js/<name>.js itself),
+// and the export layer's names stop being exports of the package.
+const HOST_MARK = '// chat-auth postbuild: JS host inlined';
+const HOST = join(ROOT, 'js', 'chat_auth_host.js');
+function inlineHost(glue) {
+  let host = readFileSync(HOST, 'utf8');
+  const importRe = /^import\s+\{([^}]*)\}\s+from\s+['"]\.\/([\w.]+)\.js['"];?[ \t]*$/gm;
+  let extra = '';
+  for (const [line, names, file] of [...host.matchAll(importRe)]) {
+    const wanted = names.split(',').map((n) => n.trim());
+    if (file === 'glue') {
+      for (const name of wanted) {
+        const re = new RegExp(`^export (class|function) ${name}\\b`, 'm');
+        if (!re.test(glue)) fail(`js/chat_auth_host.js imports ${name}, which the glue does not export (src/exports/ changed?)`);
+        glue = glue.replace(re, '$1 ' + name);
+      }
+    } else if (!new RegExp(`^// inlined from \\./snippets/[^\\n]*/js/${file}\\.js$`, 'm').test(glue)) {
+      let code = readFileSync(join(ROOT, 'js', `${file}.js`), 'utf8');
+      code = code.replace(importRe, (l, n, f) => {
+        if (f !== 'error') fail(`js/${file}.js imports ./${f}.js; cannot inline`);
+        return '';
+      });
+      code = code.replace(/^export\s+(?=(?:async\s+)?(?:function|class|const|let)\s)/gm, '');
+      extra += `// inlined from js/${file}.js\n${code.trim()}\n`;
+    }
+    host = host.replace(line, '');
+  }
+  return `${glue.trimEnd()}\n${extra}// from js/chat_auth_host.js\n${host.trim()}\n${HOST_MARK}\n`;
+}
+{
+  const glue = readFileSync(GLUE, 'utf8');
+  if (/^export class Driver\b/m.test(glue) && !glue.includes(HOST_MARK) && !glue.includes(MINIFIED_MARK)) {
+    writeFileSync(GLUE, inlineHost(glue));
+    console.log('postbuild: pkg/chat_auth.js inlines the JS host (js/chat_auth_host.js)');
   }
 }
 

@@ -8,7 +8,7 @@
 // the name section, and the data section's size, and prints
 //   - the section sizes, and the gzip -9 of the module without its custom sections (≈ the shipped one);
 //   - the top N functions;
-//   - by group (each layer: src/wire, src/jose, src/options, src/session, src/host, the top-level files) and a
+//   - by group (each layer: src/wire, src/jose, src/options, src/session, src/exports, the top-level files) and a
 //     by-module table (each file or folder under src/, as `session/driver`), then std/core/alloc (fmt, str, panic …),
 //     the dependencies (js_sys, wasm_bindgen, talc …) and wasm-bindgen's generated shims;
 //   - the panic sites left, by source file (each links a Location and keeps core::fmt's panic path).
@@ -284,7 +284,7 @@ function groupOf(module) {
   if (module === 'wasm-bindgen shims') return 'wasm-bindgen shims';
   if (/^(js_sys|web_sys|wasm_bindgen|wasm_bindgen_futures|talc|gloo_timers|gloo_utils|once_cell)$/.test(module)) return 'dependencies';
   const layer = module.split('/')[0];
-  if (layer === 'host') return 'host (src/host)';
+  if (layer === 'exports') return 'exports (src/exports)';
   if (['wire', 'jose', 'options', 'session'].includes(layer)) return `core: src/${layer}`;
   return 'core: src/*.rs';
 }

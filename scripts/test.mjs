@@ -56,7 +56,7 @@ const TIERS = {
   eslint: () => [process.execPath, ['node_modules/eslint/bin/eslint.js', '--max-warnings', '0', '.']],
   prettier: () => [process.execPath, ['node_modules/prettier/bin/prettier.cjs', '--check', '.']],
   clippy: () => ['cargo', ['clippy', '--workspace', '--all-targets', '--', '-D', 'warnings']],
-  // The wasm shell (src/host) only compiles for wasm32: lint it there too,
+  // The wasm exports (src/exports) only compile for wasm32: lint them there too,
   // with the tests as the wasm tier builds them (native-only parts cfg'd out).
   'clippy-wasm': () => ['cargo', ['clippy', '--target', 'wasm32-unknown-unknown', '--lib', '--tests', '--', '-D', 'warnings']],
   // Every crate's docs, with rustdoc's warnings (broken intra-doc links) as errors.

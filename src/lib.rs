@@ -1,9 +1,10 @@
 //! # chat-auth
 //!
 //! Customer authentication for web chat: a pure Rust core, with time as an
-//! input, and one thin wasm-bindgen host (wasm32 only) that carries out the
-//! core's effects. The folders are the layers, wire ← jose ← options ← session
-//! ← host, each using only the ones before it: [`wire`] reads and writes the
+//! input, and a thin export layer (wasm32 only) under which a small JavaScript
+//! host (`js/chat_auth_host.js`) carries out the core's effects. The folders
+//! are the layers, wire ← jose ← options ← session ← exports, each using only
+//! the ones before it: [`wire`] reads and writes the
 //! wire formats (strict JSON, base64url, decimals); [`jose`] is the token layer
 //! (algorithms, JWTs, keys, the verification rules, DPoP, and the typed
 //! [`jose::Verifier`] a Rust server uses); [`options`] reads the SDK's
@@ -13,8 +14,9 @@
 //! its own types, which the session reads; [`session`] is the
 //! customer's session (admitting provider and token-endpoint answers, the
 //! refresh schedule, the state machine and the [`session::driver`] that makes
-//! every decision of a host); and `host` (wasm32 only) executes the driver's
-//! effects in the browser and decides nothing. Beside the layers, and used by
+//! every decision of a host); and `exports` (wasm32 only) hands the driver to
+//! the browser's JS host, one JSON-encoded input in and its effects out, and
+//! decides nothing. Beside the layers, and used by
 //! them: [`error`] (one error type with stable codes; its clock evidence is
 //! the schedule's), [`secret`] (redacted strings), [`identifier`] (customer
 //! identifier rules) and [`time`] (injected time). On top, for servers only:
@@ -46,7 +48,7 @@ pub mod time;
 pub mod wire;
 
 #[cfg(target_arch = "wasm32")]
-mod host;
+pub mod exports;
 
 // `wasm-pack test --headless --chrome` runs the unit tests in the browser, the
 // wasm build's only host (a test binary has one host, so `--node` skips them).
@@ -59,7 +61,5 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
 #[global_allocator]
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
-#[cfg(target_arch = "wasm32")]
-pub use host::{check_customer_id, decode_token, install_asapp, verify_token, ChatAuth};
 
 pub use error::{Error, ErrorCode, Result};

@@ -3,7 +3,7 @@
 //! the token checks ([`Effect::CheckToken`]: the signature under the
 //! configured keys or the JWKS URL's — cached; an unknown `kid` re-fetches
 //! once — then introspection). The browser host does the same in
-//! `src/host/issuer.rs`; here the checks are plain Rust (jsonwebtoken's
+//! `src/exports/check.rs` (with WebCrypto verify in JS); here the checks are plain Rust (jsonwebtoken's
 //! native backend) and each HTTP request goes out as one
 //! [`HttpRequest`] for the foreign host to send. The driver admits every
 //! answer.

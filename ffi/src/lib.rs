@@ -8,8 +8,8 @@
 //!
 //! The foreign host feeds [`HostInput`]s and carries out the [`HostEffect`]s
 //! that [`SessionDriver::poll`] hands back, as the browser host
-//! (`src/host/effects/`) does with the driver's own. Everything the
-//! browser host decides in Rust stays in Rust here too: the refresh grant's
+//! (`js/chat_auth_host.js`) does with the driver's own. Everything the
+//! browser build keeps in Rust stays in Rust here too: the refresh grant's
 //! body, which keys verify a token (and the one JWKS re-fetch on an unknown
 //! `kid`), the signature check itself. The foreign side only moves bytes
 //! (HTTP requests, timers, provider calls, storage) and reports what

@@ -1,5 +1,5 @@
 // chat-auth e2e: the browser host when the page's code runs inside one of its effects — a provider
-// call started during the previous provider run keeps its own AbortSignal (src/host/effects/provider.rs).
+// call started during the previous provider run keeps its own AbortSignal (js/chat_auth_host.js, `#callProvider`).
 // Contract: API.md (the public contract, outside this repo). Backend: ./support/chat-server.mjs.
 import assert from 'node:assert/strict';
 import { customerId, suite } from './support/e2e.mjs';

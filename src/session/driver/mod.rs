@@ -31,6 +31,7 @@
 //! `sessionStorage` and `auth.on`; `ids` the randomness.
 
 mod apply;
+pub mod codec;
 mod cross_tab;
 mod dpop;
 mod effect;

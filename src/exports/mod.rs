@@ -1,0 +1,314 @@
+//! The wasm exports under the JS host (`js/chat_auth_host.js`): a [`DriverHandle`] (`Driver` in JS)
+//! that takes one JSON-encoded input per call and hands back every effect it
+//! produced as one JSON array ([`crate::session::driver::codec`]), its
+//! getters, and the pure functions. It decides nothing: the decisions are
+//! the driver's, the I/O is `js/chat_auth_host.js`'s.
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::jose::token;
+use crate::options::{Config, FUNCTION_OPTIONS};
+use crate::session::driver::{self, codec, Effect, Entropy, Environment, StorageKey};
+use crate::wire::json::{self, write_int, write_string, Value};
+use wasm_bindgen::prelude::*;
+
+mod check;
+mod verify_token;
+
+pub use verify_token::{verify_finish, verify_prepare};
+
+use check::Checker;
+
+#[wasm_bindgen(module = "/js/error.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = makeError)]
+    fn make_error(code: &str, message: &str, detail: Option<String>) -> JsValue;
+}
+
+fn to_js(e: &Error) -> JsValue {
+    make_error(e.code().as_str(), e.message(), e.detail().map(String::from))
+}
+
+#[wasm_bindgen(module = "/js/host.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = randomBytes)]
+    fn random_bytes(bytes: &mut [u8]);
+}
+
+struct BrowserEntropy;
+
+impl Entropy for BrowserEntropy {
+    fn fill(&mut self, buf: &mut [u8]) {
+        random_bytes(buf);
+    }
+}
+
+/// `[code, message, detail]` of `e` as JSON text: the JS host throws it as a
+/// `ChatAuthError`.
+fn error_json(e: &Error) -> String {
+    let mut out = String::from("[");
+    write_string(&mut out, e.code().as_str());
+    out.push(',');
+    write_string(&mut out, e.message());
+    if let Some(d) = e.detail() {
+        out.push(',');
+        write_string(&mut out, d);
+    }
+    out.push(']');
+    out
+}
+
+fn options_error() -> Error {
+    Error::new(ErrorCode::InvalidConfig, "options must be JSON-like")
+}
+
+/// One session driver, behind one `ChatAuth` of the JS host: made from the
+/// options, then opened with what the host found ([`DriverHandle::open`]).
+#[wasm_bindgen(js_name = Driver)]
+pub struct DriverHandle {
+    /// The parsed options until [`DriverHandle::open`].
+    config: Option<Config>,
+    inner: Option<driver::Driver>,
+    /// The token checks and the issuer's endpoints.
+    checker: Option<Checker>,
+}
+
+fn environment(text: &str) -> Result<Environment> {
+    let env = json::parse_object(text.as_bytes())?;
+    let flag = |k: &str| matches!(env.get(k), Some(Value::Bool(true)));
+    Ok(Environment {
+        has_provider: flag("provider"),
+        stored_anonymous_id: env.get_str("anonymousId").map(str::to_owned),
+        online: flag("online"),
+        channel: flag("channel"),
+        locks: flag("locks"),
+    })
+}
+
+fn opt_number(n: Option<i64>) -> Option<f64> {
+    n.map(|n| n as f64)
+}
+
+#[wasm_bindgen(js_class = Driver)]
+impl DriverHandle {
+    /// Parses the options (`JSON.stringify(options)`); `functions` are the
+    /// names of its function-valued members (JSON drops them). Throws a
+    /// `ChatAuthError` on a refused option.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        options: &str,
+        functions: Vec<String>,
+    ) -> std::result::Result<DriverHandle, JsValue> {
+        if let Some(key) = functions
+            .iter()
+            .find(|k| !FUNCTION_OPTIONS.contains(&k.as_str()))
+        {
+            return Err(to_js(&Error::invalid_config(key, "is not a known option")));
+        }
+        let parsed = json::parse_object(options.as_bytes()).map_err(|_| to_js(&options_error()))?;
+        let config = Config::from_json(&parsed).map_err(|e| to_js(&e))?;
+        Ok(DriverHandle {
+            config: Some(config),
+            inner: None,
+            checker: None,
+        })
+    }
+
+    /// The BroadcastChannel to open before [`DriverHandle::open`] (`None`:
+    /// `crossTab: false`).
+    #[wasm_bindgen(getter, js_name = channelName)]
+    pub fn channel_name(&self) -> Option<String> {
+        let config = self.config.as_ref()?;
+        config.cross_tab.then(|| driver::channel_name(config))
+    }
+
+    /// The `customerId` option.
+    #[wasm_bindgen(getter, js_name = initialCustomer)]
+    pub fn initial_customer(&self) -> Option<String> {
+        self.config.as_ref()?.customer_id.clone()
+    }
+
+    /// Opens the driver with `environment` (`{ provider, anonymousId,
+    /// online, channel, locks }`); throws a `ChatAuthError` when refused.
+    pub fn open(&mut self, environment_json: &str, now: f64) -> std::result::Result<(), JsValue> {
+        let env = environment(environment_json).map_err(|e| to_js(&e))?;
+        let config = self.config.take().ok_or_else(|| to_js(&options_error()))?;
+        let checker = Checker::new(&config);
+        let inner = driver::Driver::new(config, env, Box::new(BrowserEntropy), now as i64)
+            .map_err(|e| to_js(&e))?;
+        self.inner = Some(inner);
+        self.checker = Some(checker);
+        Ok(())
+    }
+
+    /// Feeds one input (`[tag, …]`, empty: none) and returns every effect
+    /// that follows, as a JSON array of `[tag, …]`: the driver's
+    /// ([`codec`]) and the checks' ([`check`]).
+    pub fn step(&mut self, now: f64, input: &str) -> String {
+        let now = now as i64;
+        let (Some(inner), Some(checker)) = (self.inner.as_mut(), self.checker.as_mut()) else {
+            return cat_error(&options_error());
+        };
+        let mut out = String::from("[");
+        let mut next = None;
+        if !input.is_empty() {
+            let value = match json::parse(input.as_bytes()) {
+                Ok(v) => v,
+                Err(e) => return cat_error(&e),
+            };
+            let fields = value.as_array().unwrap_or(&[]);
+            let number = |i: usize| fields.get(i).and_then(Value::as_f64).unwrap_or(0.0);
+            match fields.first().and_then(Value::as_str) {
+                Some("httpAnswered") => {
+                    let text = fields.get(3).and_then(Value::as_str).unwrap_or("");
+                    next = checker.answered(number(1) as u64, number(2) as u16, text, &mut out);
+                }
+                Some("verified") => {
+                    let ok = match fields.get(2) {
+                        Some(Value::Bool(ok)) => Some(*ok),
+                        _ => None,
+                    };
+                    next = checker.verified(number(1) as u64, ok, &mut out);
+                }
+                _ => match codec::input_from_json(inner, &value) {
+                    Ok(input) => next = Some(input),
+                    Err(e) => return cat_error(&e),
+                },
+            }
+        }
+        loop {
+            if let Some(input) = next.take() {
+                inner.handle(now, input);
+            }
+            let Some(effect) = inner.poll(now) else {
+                break;
+            };
+            next = match effect {
+                Effect::CheckToken {
+                    call,
+                    token,
+                    signature,
+                    introspect,
+                } => checker.check(call, token, signature, introspect, &mut out),
+                Effect::PostRefreshGrant { call, body, proof } => {
+                    checker.grant(call, body, proof, &mut out)
+                }
+                effect => {
+                    if out.len() > 1 {
+                        out.push(',');
+                    }
+                    codec::effect_json(inner, &effect, &mut out);
+                    None
+                }
+            };
+        }
+        out.push(']');
+        out
+    }
+
+    /// The state's contract name.
+    #[wasm_bindgen(getter)]
+    pub fn state(&self) -> String {
+        self.inner
+            .as_ref()
+            .map_or("destroyed", |d| d.state().as_str())
+            .to_owned()
+    }
+
+    /// The customer id.
+    #[wasm_bindgen(getter, js_name = customerId)]
+    pub fn customer_id(&self) -> Option<String> {
+        self.inner.as_ref()?.customer_id().map(str::to_owned)
+    }
+
+    /// The anonymous id.
+    #[wasm_bindgen(getter, js_name = anonymousId)]
+    pub fn anonymous_id(&self) -> String {
+        self.inner
+            .as_ref()
+            .map_or("", |d| d.anonymous_id())
+            .to_owned()
+    }
+
+    /// Expiry (page clock, ms).
+    #[wasm_bindgen(getter, js_name = expiresAt)]
+    pub fn expires_at(&self) -> Option<f64> {
+        opt_number(self.inner.as_ref()?.expires_at())
+    }
+
+    /// The next refresh (page clock, ms).
+    #[wasm_bindgen(getter, js_name = refreshAt)]
+    pub fn refresh_at(&self) -> Option<f64> {
+        opt_number(self.inner.as_ref()?.refresh_at())
+    }
+
+    /// The JWT payload's JSON text.
+    #[wasm_bindgen(getter, js_name = claimsJson)]
+    pub fn claims_json(&self) -> Option<String> {
+        self.inner.as_ref()?.claims_json().map(str::to_owned)
+    }
+
+    /// Changes whenever the token does (the host caches parsed claims by it).
+    #[wasm_bindgen(getter)]
+    pub fn generation(&self) -> f64 {
+        self.inner.as_ref().map_or(0, |d| d.generation()) as f64
+    }
+
+    /// The token's `sessionStorage` entry name.
+    #[wasm_bindgen(getter, js_name = tokenKey)]
+    pub fn token_key(&self) -> String {
+        self.inner
+            .as_ref()
+            .map_or("", |d| d.storage_name(StorageKey::Token))
+            .to_owned()
+    }
+
+    /// `tokenEndpoint` as configured.
+    #[wasm_bindgen(getter, js_name = tokenEndpoint)]
+    pub fn token_endpoint(&self) -> Option<String> {
+        self.inner.as_ref()?.config().token_endpoint.clone()
+    }
+}
+
+fn cat_error(e: &Error) -> String {
+    let mut out = String::from("[[\"error\",");
+    let inner = error_json(e);
+    out.push_str(&inner[1..inner.len() - 1]);
+    out.push_str("]]");
+    out
+}
+
+/// The `sessionStorage` entry of the anonymous id, read before the driver opens.
+#[wasm_bindgen(js_name = anonymousIdKey)]
+pub fn anonymous_id_key() -> String {
+    driver::ANONYMOUS_ID_KEY.to_owned()
+}
+
+/// `checkCustomerId(id)`: `null`, or the error's `[code, message]` JSON.
+#[wasm_bindgen(js_name = checkCustomerIdJson)]
+pub fn check_customer_id(id: &str) -> Option<String> {
+    crate::identifier::check_customer_id(id)
+        .err()
+        .map(|e| error_json(&e))
+}
+
+/// `decodeToken(token)`: `{"header":…,"claims":…,"expiresAt":…}` JSON, or
+/// the error's `[code, message]` JSON.
+#[wasm_bindgen(js_name = decodeTokenJson)]
+pub fn decode_token(token: &str) -> String {
+    match token::decode(token, token::DEFAULT_MAX_TOKEN_BYTES) {
+        Ok(d) => {
+            let mut out = String::from("{\"header\":");
+            out.push_str(&d.header_json);
+            out.push_str(",\"claims\":");
+            out.push_str(&d.payload_json);
+            out.push_str(",\"expiresAt\":");
+            match d.claims.expires_at_ms() {
+                Some(ms) => write_int(&mut out, ms),
+                None => out.push_str("null"),
+            }
+            out.push('}');
+            out
+        }
+        Err(e) => error_json(&e),
+    }
+}

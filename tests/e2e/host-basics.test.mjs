@@ -1,0 +1,133 @@
+// chat-auth e2e: the JS host's basics in Chromium, with real timers, real provider callbacks and
+// promises and real ChatAuthErrors (the former tests/wasm.rs, which drove the Rust host: the same
+// assertions against the shipped package). Backend: ./support/chat-server.mjs.
+import assert from 'node:assert/strict';
+import { suite } from './support/e2e.mjs';
+
+const e2e = suite();
+
+/** An unsigned JWT for `sub` living `ttl` seconds (no key configured: only claims are judged). */
+const unsignedJwt = (sub, ttl) => {
+  const b64 = (s) => btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  const now = Date.now() / 1000;
+  return `${b64('{"alg":"RS256","typ":"JWT"}')}.${b64(JSON.stringify({ sub, iat: Math.floor(now), exp: Math.floor(now + ttl) }))}.c2ln`;
+};
+
+e2e.test('errors are ChatAuthErrors: checkCustomerId, decodeToken, a bad option', async (s) => {
+  const r = await s.eval(() => {
+    const { ChatAuth, ChatAuthError, checkCustomerId, decodeToken } = window.sdk;
+    const caught = (f) => {
+      try {
+        f();
+        return null;
+      } catch (e) {
+        return { isError: e instanceof Error, isChatAuth: e instanceof ChatAuthError, name: e.name, code: e.code, detail: e.detail, message: e.message };
+      }
+    };
+    return {
+      pii: caught(() => checkCustomerId('jane@example.com')),
+      malformed: caught(() => decodeToken('not-a-token')),
+      bogus: caught(() => new ChatAuth({ apiOrigins: ['https://a.com'], bogus: 1 })),
+    };
+  });
+  assert.deepEqual(
+    { isError: r.pii.isError, isChatAuth: r.pii.isChatAuth, name: r.pii.name, code: r.pii.code, detail: r.pii.detail },
+    { isError: true, isChatAuth: true, name: 'ChatAuthError', code: 'customer_id_pii', detail: 'email' },
+  );
+  assert.equal(r.malformed.code, 'malformed');
+  assert.equal(r.bogus.code, 'invalid_config');
+  assert.match(r.bogus.message, /bogus/);
+});
+
+e2e.test('decodeToken reads header, claims and expiresAt', async (s) => {
+  const r = await s.eval(
+    ({ token }) => {
+      const d = window.sdk.decodeToken(token);
+      return { sub: d.claims.sub, alg: d.header.alg, future: d.expiresAt > Date.now() };
+    },
+    { token: unsignedJwt('cust_1', 60) },
+  );
+  assert.deepEqual(r, { sub: 'cust_1', alg: 'RS256', future: true });
+});
+
+e2e.test('a callback provider authenticates and the real timer refreshes 3 s tokens before expiry', async (s) => {
+  const r = await s.eval(
+    async ({ jwtSource }) => {
+      const jwt = new Function(`return (${jwtSource})`)();
+      const { ChatAuth } = window.sdk;
+      const reasons = [];
+      const provider = (callback, needsRefresh, info) => {
+        reasons.push(info.reason);
+        setTimeout(() => callback({ Auth: { Token: jwt('cust_timer', 3) } }), 10);
+      };
+      const auth = new ChatAuth({ apiOrigins: ['https://chat.example.com'], contextProvider: provider, refresh: { marginSeconds: 1 }, crossTab: false });
+      await auth.setCustomer('cust_timer');
+      const state = auth.state;
+      const first = await auth.getToken();
+      const callsAfterLogin = reasons.length;
+      await new Promise((r) => setTimeout(r, 3200));
+      const second = await auth.getToken();
+      auth.destroy();
+      let destroyed = null;
+      await auth.getToken().catch((e) => {
+        destroyed = e.code;
+      });
+      return { state, callsAfterLogin, reasons, changed: first !== second, destroyed };
+    },
+    { jwtSource: unsignedJwt.toString() },
+  );
+  assert.equal(r.state, 'authenticated');
+  assert.equal(r.callsAfterLogin, 1);
+  assert.ok(r.reasons.length >= 2, `the timer refreshed: ${r.reasons.length} calls`);
+  assert.deepEqual(r.reasons.slice(0, 2), ['initial', 'scheduled']);
+  assert.equal(r.changed, true);
+  assert.equal(r.destroyed, 'destroyed');
+});
+
+e2e.test('a promise provider: one call for 21 callers, every waiter gets the one token', async (s) => {
+  const r = await s.eval(
+    async ({ jwtSource }) => {
+      const jwt = new Function(`return (${jwtSource})`)();
+      const { ChatAuth } = window.sdk;
+      let calls = 0;
+      const provider = () => {
+        calls += 1;
+        const token = jwt('cust_promise', 600);
+        return new Promise((resolve) => setTimeout(() => resolve({ Auth: { Token: token } }), 200));
+      };
+      const auth = new ChatAuth({ apiOrigins: ['https://chat.example.com'], contextProvider: provider, crossTab: false });
+      const login = auth.setCustomer('cust_promise');
+      const waiting = Array.from({ length: 20 }, () => auth.getToken());
+      await login;
+      const all = await Promise.all(waiting);
+      auth.destroy();
+      return { calls, string: typeof all[0] === 'string', same: all.every((t) => t === all[0]) };
+    },
+    { jwtSource: unsignedJwt.toString() },
+  );
+  assert.deepEqual(r, { calls: 1, string: true, same: true });
+});
+
+e2e.test('a provider timeout rejects with provider_timeout, aborts the signal, state expired', async (s) => {
+  const r = await s.eval(async () => {
+    const { ChatAuth } = window.sdk;
+    let signal = null;
+    const provider = (callback, needsRefresh, info) => {
+      signal = info.signal;
+    };
+    const auth = new ChatAuth({
+      apiOrigins: ['https://chat.example.com'],
+      contextProvider: provider,
+      refresh: { providerTimeoutSeconds: 0.3, maxRetries: 0 },
+      crossTab: false,
+    });
+    let code = null;
+    await auth.setCustomer('cust_slow').catch((e) => {
+      code = e.code;
+    });
+    const out = { code, aborted: signal?.aborted, state: auth.state };
+    auth.destroy();
+    return out;
+  });
+  assert.deepEqual(r, { code: 'provider_timeout', aborted: true, state: 'expired' });
+});
