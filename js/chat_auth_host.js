@@ -71,6 +71,8 @@ export class ChatAuth {
   #pending = new Map();
   #nextId = 1;
   #timer = null;
+  /** The timers of the checks' delayed retries (`http` effects with a delay), cleared on close. */
+  #delays = new Set();
   #aborts = [];
   #channel = null;
   #unlisten = null;
@@ -332,8 +334,13 @@ export class ChatAuth {
       }
       if (this.#d.state !== 'destroyed') this.#feed(['httpAnswered', x, status, text]);
     };
-    if (delay > 0) setTimeout(go, delay);
-    else go();
+    if (delay > 0) {
+      const timer = setTimeout(() => {
+        this.#delays.delete(timer);
+        go();
+      }, delay);
+      this.#delays.add(timer);
+    } else go();
   }
 
   async #postGrant(body, proof, endpoint, timeoutMs) {
@@ -436,6 +443,8 @@ export class ChatAuth {
   #close() {
     clearTimeout(this.#timer);
     this.#timer = null;
+    for (const timer of this.#delays) clearTimeout(timer);
+    this.#delays.clear();
     for (const [, c] of this.#aborts.splice(0)) c.abort();
     if (this.#unlisten) report(this.#unlisten);
     this.#unlisten = null;
