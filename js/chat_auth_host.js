@@ -11,6 +11,8 @@ import { locksAvailable, acquireLock, holdLock, countHeld } from './locks.js';
 import { installAsappWith } from './asapp.js';
 
 const EVENTS = ['state', 'authenticated', 'refreshed', 'refresh-failed', 'auth-lost', 'logged-out'];
+/** The inputs that carry a request id (a pending promise) at [1]. */
+const REQUESTS = ['setCustomer', 'clearCustomer', 'getToken', 'authHeaders', 'fetch'];
 const METHODS = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT'];
 
 const error = (code, message, detail) => new ChatAuthError(code, message, detail);
@@ -69,6 +71,8 @@ export class ChatAuth {
   #pending = new Map();
   #nextId = 1;
   #timer = null;
+  /** The timers of the checks' delayed retries (`http` effects with a delay), cleared on close. */
+  #delays = new Set();
   #aborts = [];
   #channel = null;
   #unlisten = null;
@@ -76,6 +80,8 @@ export class ChatAuth {
   #presence = null;
   #claims = null;
   #proofKey = null;
+  /** Inputs fed while effects are being carried out (a listener calling a method): run after them, in order. */
+  #queue = null;
 
   constructor(options) {
     if (options === null || typeof options !== 'object') throw error('invalid_config', 'options must be an object');
@@ -135,10 +141,42 @@ export class ChatAuth {
     return this.#nextId++;
   }
 
-  /** Feeds one input (null: none) and carries out the effects that follow, in order. */
+  /**
+   * Feeds one input (null: none) and carries out the effects that follow, in order. An input fed
+   * while effects run (an event listener or userLoginHandler calling a method, a destroy()) waits
+   * for the earlier effects: run at once it would have them carried out after it (a provider
+   * called or a timer armed after destroy).
+   */
   #feed(input) {
+    if (this.#queue !== null) {
+      this.#queue.push(input);
+      return;
+    }
+    this.#queue = [input];
+    try {
+      while (this.#queue.length > 0) this.#step(this.#queue.shift());
+    } finally {
+      this.#queue = null;
+    }
+  }
+
+  #step(input) {
     const text = this.#d.step(this.#clock(), input === null ? '' : JSON.stringify(input));
-    for (const effect of JSON.parse(text)) this.#execute(effect);
+    for (const effect of JSON.parse(text)) {
+      if (effect[0] !== 'error') this.#execute(effect);
+      else {
+        // A request's input the driver could not read: that request rejects (no promise stays pending).
+        const failure = error(effect[1], effect[2], effect[3]);
+        const pending = REQUESTS.includes(input?.[0]) ? this.#pending.get(input[1]) : undefined;
+        if (pending) {
+          this.#pending.delete(input[1]);
+          pending.reject(failure);
+        } else
+          report(() => {
+            throw failure;
+          });
+      }
+    }
   }
 
   /** A promise for request `id`, registered before `input` is fed (its reply may come at once). */
@@ -213,8 +251,11 @@ export class ChatAuth {
         });
       case 'sign':
         return signProof(this.#proofKey, e[2], (sig) => this.#feed(['signed', e[1], sig ? base64url(new Uint8Array(sig)) : null]));
-      case 'error':
-        throw error(e[1], e[2], e[3]);
+      default:
+        // An effect this host does not know (a driver newer than it): surfaced, never dropped silently.
+        report(() => {
+          throw error('invalid_config', `chat-auth host: unknown effect '${e[0]}'`);
+        });
     }
   }
 
@@ -293,8 +334,13 @@ export class ChatAuth {
       }
       if (this.#d.state !== 'destroyed') this.#feed(['httpAnswered', x, status, text]);
     };
-    if (delay > 0) setTimeout(go, delay);
-    else go();
+    if (delay > 0) {
+      const timer = setTimeout(() => {
+        this.#delays.delete(timer);
+        go();
+      }, delay);
+      this.#delays.add(timer);
+    } else go();
   }
 
   async #postGrant(body, proof, endpoint, timeoutMs) {
@@ -397,6 +443,8 @@ export class ChatAuth {
   #close() {
     clearTimeout(this.#timer);
     this.#timer = null;
+    for (const timer of this.#delays) clearTimeout(timer);
+    this.#delays.clear();
     for (const [, c] of this.#aborts.splice(0)) c.abort();
     if (this.#unlisten) report(this.#unlisten);
     this.#unlisten = null;

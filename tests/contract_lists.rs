@@ -20,6 +20,10 @@
 //!   [`VERIFY_TOKEN_OPTIONS`] in src/options); the `.d.ts` interfaces
 //!   (`ChatAuthOptions`, `RefreshOptions`, `ValidationOptions`,
 //!   `VerifyOptions`) are checked.
+//! - Effect tags and reply kinds: the driver's codec
+//!   (src/session/driver/codec.rs) and the export layer (src/exports/check.rs)
+//!   emit them; the JS host's `#execute` and `#reply` (js/chat_auth_host.js)
+//!   must have a case for each.
 #![cfg(not(target_arch = "wasm32"))]
 
 use chat_auth::options::{
@@ -218,4 +222,73 @@ fn the_d_ts_option_interfaces_name_what_the_reader_accepts() {
             "js/chat_auth.d.ts's {interface} differs from the options the reader accepts (src/options)"
         );
     }
+}
+
+/// The `"…"` string literals after each `marker` in `text` (the first one
+/// per occurrence).
+fn literals_after(text: &str, marker: &str) -> Vec<String> {
+    text.match_indices(marker)
+        .filter_map(|(i, _)| {
+            let rest = &text[i + marker.len()..];
+            let rest = rest.trim_start_matches(['\\', '[']);
+            let rest = rest.strip_prefix('"')?;
+            let end = rest.find(['"', '\\'])?;
+            Some(rest[..end].to_owned())
+        })
+        .collect()
+}
+
+/// Every effect tag the driver's codec and the export layer emit, and every
+/// reply kind, has its `case` in the JS host (js/chat_auth_host.js): an
+/// effect it does not know would be dropped, a reply left pending.
+#[test]
+fn the_js_host_handles_every_effect_and_reply_the_wasm_emits() {
+    let codec = read("src/session/driver/codec.rs");
+    let (replies, effects) = codec
+        .split_once("pub fn effect_json")
+        .expect("codec.rs has effect_json");
+    let replies = replies
+        .split_once("fn reply(")
+        .expect("codec.rs has reply()")
+        .1;
+    // `check` and the driver's `grant` never leave the export layer
+    // (src/exports/mod.rs hands them to the checker, which emits its own
+    // `grant`, `http` and `verify`).
+    let mut tags: Vec<String> = literals_after(effects, "tag(out, ")
+        .into_iter()
+        .filter(|t| t != "check")
+        .collect();
+    let check = read("src/exports/check.rs");
+    let emitted = literals_after(&check, "out.push_str(\"[");
+    assert!(
+        emitted.len() >= 3,
+        "check.rs emits grant, http, verify: {emitted:?}"
+    );
+    tags.extend(emitted);
+    assert!(tags.len() >= 20, "{tags:?}");
+    let host = read("js/chat_auth_host.js");
+    let execute = between("js/chat_auth_host.js", "  #execute(e) {", "\n  #reply(");
+    let missing: Vec<&String> = tags
+        .iter()
+        .filter(|t| !execute.contains(&format!("case '{t}':")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "js/chat_auth_host.js #execute has no case for {missing:?}"
+    );
+    let kinds = literals_after(replies, "str_field(out, ");
+    assert!(kinds.len() >= 9, "{kinds:?}");
+    let reply = between("js/chat_auth_host.js", "  #reply(", "\n  #callProvider(");
+    let missing: Vec<&String> = kinds
+        .iter()
+        .filter(|k| !reply.contains(&format!("'{k}'")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "js/chat_auth_host.js #reply has no case for {missing:?}"
+    );
+    assert!(
+        host.contains("effect[0] !== 'error'"),
+        "the export layer's `error` effect is handled"
+    );
 }

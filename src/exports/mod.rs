@@ -13,6 +13,7 @@ use wasm_bindgen::prelude::*;
 
 mod check;
 mod verify_token;
+mod webcrypto;
 
 pub use verify_token::{verify_finish, verify_prepare};
 

@@ -2,8 +2,8 @@
 //! runs rules 1–7 up to the signature and hands over what WebCrypto needs,
 //! [`verify_finish`] takes its answer and checks the claims.
 
-use super::check::crypto_request;
 use super::error_json;
+use super::webcrypto::crypto_request;
 use crate::error::{Error, ErrorCode, Result};
 use crate::jose::verify::{self, Prepared, VerifyOptions};
 use crate::wire::json::{self, write_int};

@@ -131,3 +131,73 @@ e2e.test('a provider timeout rejects with provider_timeout, aborts the signal, s
   });
   assert.deepEqual(r, { code: 'provider_timeout', aborted: true, state: 'expired' });
 });
+
+e2e.test('a state listener calling destroy() synchronously: the provider call that followed is aborted, nothing left armed', async (s) => {
+  const r = await s.eval(async () => {
+    const { ChatAuth } = window.sdk;
+    let signal = null;
+    let calls = 0;
+    const auth = new ChatAuth({
+      apiOrigins: ['https://chat.example.com'],
+      contextProvider: (callback, needsRefresh, info) => {
+        calls += 1;
+        signal = info.signal;
+      },
+      crossTab: false,
+    });
+    const states = [];
+    auth.on('state', (detail) => {
+      states.push(detail);
+      if (states.length === 1) auth.destroy();
+    });
+    const code = await auth.setCustomer('cust_reentrant').then(
+      () => 'resolved',
+      (e) => e.code,
+    );
+    // The provider's deadline timer would fire within its timeout; wait past a short one.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    return { code, calls, aborted: signal?.aborted ?? null, state: auth.state };
+  });
+  assert.equal(r.state, 'destroyed');
+  assert.equal(r.code, 'destroyed');
+  // Either the provider was never called, or its call was aborted by the destroy.
+  if (r.calls > 0) assert.equal(r.aborted, true);
+});
+
+e2e.test('verifyToken rejects with ChatAuthErrors: bad token, bad options, alg, signature', async (s) => {
+  const r = await s.eval(
+    async ({ token }) => {
+      const { verifyToken, ChatAuthError } = window.sdk;
+      const caught = (p) =>
+        Promise.resolve()
+          .then(p)
+          .then(
+            () => null,
+            (e) => ({ isChatAuth: e instanceof ChatAuthError, code: e.code }),
+          );
+      const options = { algorithms: ['HS256'], secret: 'k'.repeat(32) };
+      const b64 = (t) => btoa(t).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+      const forged = `${b64('{"alg":"HS256","typ":"JWT"}')}.${token.split('.')[1]}.${b64('x'.repeat(32))}`;
+      return {
+        notString: await caught(() => verifyToken(42, options)),
+        malformed: await caught(() => verifyToken('not-a-token', options)),
+        noOptions: await caught(() => verifyToken(token)),
+        badOption: await caught(() => verifyToken(token, { bogus: 1 })),
+        algNotAllowed: await caught(() => verifyToken(token, options)),
+        // Through the WebCrypto step (js/host.js webVerify) and verifyFinish.
+        badSignature: await caught(() => verifyToken(forged, options)),
+      };
+    },
+    { token: unsignedJwt('cust_1', 60) },
+  );
+  for (const [name, got] of Object.entries(r)) {
+    assert.ok(got !== null, `${name} resolved`);
+    assert.equal(got.isChatAuth, true, `${name}: ${JSON.stringify(got)}`);
+  }
+  assert.equal(r.notString.code, 'malformed');
+  assert.equal(r.malformed.code, 'malformed');
+  assert.equal(r.noOptions.code, 'invalid_config');
+  assert.equal(r.badOption.code, 'invalid_config');
+  assert.equal(r.algNotAllowed.code, 'alg_not_allowed');
+  assert.equal(r.badSignature.code, 'bad_signature');
+});

@@ -297,3 +297,44 @@ e2e.test('discovery: unreachable metadata is network after bounded retries, then
   const fetched = s.server.entries({ path: /^\/\.well-known\// }).length;
   assert.equal(fetched, 16, `metadata requests: ${fetched}`);
 });
+
+e2e.test('destroy() during the metadata retries: the pending retry is cancelled, no request after destroy', async (s) => {
+  s.server.oauthIssuer = s.originA;
+  s.server.metadataMode = 'down';
+  const r = await s.eval(
+    async ({ origin, cid }) => {
+      const { ChatAuth } = window.sdk;
+      const pageFetch = window.fetch;
+      let metadata = 0;
+      let answered = 0;
+      window.fetch = (input, init) => {
+        const wellKnown = String(input instanceof Request ? input.url : input).includes('/.well-known/');
+        if (wellKnown) metadata += 1;
+        const p = pageFetch(input, init);
+        if (wellKnown) p.finally(() => (answered += 1));
+        return p;
+      };
+      try {
+        const provider = async () => ({ Auth: await (await pageFetch(`/control/mint-oauth?sub=${encodeURIComponent(cid)}&ttl=5`)).json() });
+        const auth = new ChatAuth({ apiOrigins: [origin], issuer: origin, clientId: 'chat-web', crossTab: false });
+        const login = auth.setCustomer(cid, provider).then(
+          () => 'resolved',
+          (e) => e.code,
+        );
+        await T.waitFor(() => answered >= 1, { timeout: 5000, what: 'the first metadata answer' });
+        // The 503 is fed back and the first retry (250 ms) armed.
+        await T.sleep(50);
+        auth.destroy();
+        const atDestroy = metadata;
+        await T.sleep(2000);
+        return { atDestroy, after: metadata, login: await login };
+      } finally {
+        window.fetch = pageFetch;
+      }
+    },
+    { origin: s.originA, cid: customerId() },
+    { timeout: 30_000 },
+  );
+  assert.equal(r.login, 'destroyed');
+  assert.equal(r.after, r.atDestroy, `metadata requests after destroy: ${JSON.stringify(r)}`);
+});
