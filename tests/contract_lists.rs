@@ -12,7 +12,8 @@
 //!   values, the codes each parser may give.
 //! - Event names: the driver's [`EVENTS`]. The `ChatAuthEventMap` of
 //!   `js/chat_auth.d.ts`, the e2e page helpers' `EVENT_NAMES`, and the
-//!   lists in the FFI and Kotlin docs are checked; the React binding's
+//!   lists in the FFI and Kotlin docs and the JS host's `EVENTS` (the names
+//!   `auth.on` accepts) are checked; the React binding's
 //!   events (the ones that change what it renders) must exist, and its docs
 //!   (js/react.d.ts, README) name the ones it listens to.
 //! - Option names: the lists the options reader accepts
@@ -149,6 +150,17 @@ fn the_docs_that_list_every_event_list_them_all() {
             "{path}: the events after `{start}` differ from the driver's EVENTS"
         );
     }
+}
+
+#[test]
+fn the_js_host_accepts_exactly_the_drivers_events() {
+    // `auth.on(name)` refuses a name outside this list with `invalid_config`.
+    let list = between("js/chat_auth_host.js", "const EVENTS = [", "]");
+    assert_eq!(
+        quoted(&list, '\''),
+        events(),
+        "js/chat_auth_host.js's EVENTS differs from the driver's EVENTS"
+    );
 }
 
 #[test]
