@@ -71,7 +71,7 @@ const TIERS = {
   // Debug, like the native tier: the dependencies are already built there.
   server: () => ['cargo', ['build', '-p', 'chat-auth-server']],
   // `wasm-pack test --headless --chrome`, the command a Rust + wasm user runs:
-  // every wasm_bindgen_test (the core's unit tests, tests/wasm.rs and
+  // every wasm_bindgen_test (the core's unit tests and
   // tests/wasm_vectors.rs) in headless Chromium. --mode no-install: wasm-pack
   // downloads nothing; it uses setup's wasm-bindgen-cli and the chromedriver
   // on PATH, Debian's /usr/bin/chromedriver (CHROMEDRIVER names the same one).

@@ -1,6 +1,7 @@
-//! The session driver: everything the browser shell decides, sans I/O.
+//! The session driver: everything a host would otherwise decide, sans I/O.
 //!
-//! A host (the wasm shell in the browser, `tests/simulation.rs` natively)
+//! A host (the JS host over `src/exports/` in the browser, the Kotlin SDK
+//! through `ffi/`, `tests/simulation.rs` natively)
 //! feeds [`Input`]s with the page clock's `now` to [`Driver::handle`] and
 //! carries out the [`Effect`]s that [`Driver::poll`] hands back, in order,
 //! until it returns `None`. The driver holds the [`Session`], the customer
