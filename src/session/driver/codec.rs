@@ -54,9 +54,12 @@ impl Fields<'_> {
 
 /// Reads one host input (`[tag, …]`); `storage` names the driver's entries.
 pub fn input_from_json(driver: &Driver, value: &Value) -> Result<Input> {
-    let all = value.as_array().ok_or_else(bad)?;
-    let tag = all.first().and_then(Value::as_str).ok_or_else(bad)?;
-    let f = Fields(&all[1..]);
+    let (tag, rest) = value
+        .as_array()
+        .and_then(<[Value]>::split_first)
+        .ok_or_else(bad)?;
+    let tag = tag.as_str().ok_or_else(bad)?;
+    let f = Fields(rest);
     Ok(match tag {
         "setCustomer" => Input::SetCustomer {
             request: f.id(0)?,

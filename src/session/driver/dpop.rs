@@ -65,7 +65,7 @@ impl Driver {
     pub(super) fn proof_failed(&mut self, now: Millis, purpose: Purpose, e: Error) {
         match purpose {
             Purpose::Reply { request, .. } => {
-                self.sent.retain(|s| s.request != request);
+                self.forget_sent(request);
                 self.reply(request, Reply::Reject(e));
             }
             Purpose::Grant { call, .. } => {

@@ -323,7 +323,7 @@ impl Driver {
                 target,
             } => {
                 if self.allows(origin.as_deref()) {
-                    self.sent.retain(|s| s.request != request);
+                    self.forget_sent(request);
                     if self.proofs.is_some() {
                         // Kept only for its target (a proof names it).
                         let generation = self.session.customer_generation();
@@ -343,7 +343,7 @@ impl Driver {
                 target,
             } => {
                 if self.allows(origin.as_deref()) {
-                    self.sent.retain(|s| s.request != request);
+                    self.forget_sent(request);
                     let generation = self.session.customer_generation();
                     self.sent.push(Sent::new(
                         request,
@@ -364,7 +364,7 @@ impl Driver {
                 dpop,
             } => self.fetch_answered(now, request, status, opaque_redirect, dpop),
             Input::FetchFailed { request, aborted } => {
-                self.sent.retain(|s| s.request != request);
+                self.forget_sent(request);
                 let reply = if aborted {
                     Reply::Rethrow
                 } else {
@@ -456,7 +456,7 @@ impl Driver {
             self.settle_timer(now);
             self.release_lock_when_done();
         }
-        (!self.outbox.is_empty()).then(|| self.outbox.remove(0))
+        crate::session::take_at(&mut self.outbox, 0)
     }
 }
 

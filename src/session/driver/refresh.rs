@@ -101,8 +101,8 @@ impl Driver {
         if self.stale_grants.len() == STALE_GRANTS {
             // No longer listened to: what became of its refresh token will
             // never be known.
-            let oldest = self.stale_grants.remove(0);
-            if !oldest.given_up {
+            let oldest = crate::session::take_at(&mut self.stale_grants, 0);
+            if let Some(oldest) = oldest.filter(|g| !g.given_up) {
                 self.give_up_grant(&oldest.presented, now);
             }
         }
@@ -139,7 +139,7 @@ impl Driver {
     /// The stale grant of `call` settled, whatever its outcome.
     pub(super) fn take_stale_grant(&mut self, now: Millis, call: CallId) -> Option<SecretString> {
         let at = self.stale_grants.iter().position(|g| g.call == call)?;
-        let grant = self.stale_grants.remove(at);
+        let grant = crate::session::take_at(&mut self.stale_grants, at)?;
         self.session.grant_settled(&grant.presented, now);
         Some(grant.presented)
     }
@@ -147,7 +147,9 @@ impl Driver {
     /// Gives up on the stale grants unanswered for [`GRANT_TIMEOUT_MS`].
     pub(super) fn give_up_late_grants(&mut self, now: Millis) {
         for i in 0..self.stale_grants.len() {
-            let g = &mut self.stale_grants[i];
+            let Some(g) = self.stale_grants.get_mut(i) else {
+                break;
+            };
             if !g.given_up && now >= g.posted_at.saturating_add(GRANT_TIMEOUT_MS) {
                 g.given_up = true;
                 let presented = g.presented.clone();
