@@ -45,7 +45,7 @@ impl Driver {
             if tabs.elects() && !tabs.holds(&customer) {
                 self.session.await_grant(call.id);
                 let (lock, name) = tabs.acquire(&customer);
-                self.outbox.push(Effect::AcquireLock { lock, name });
+                self.push(Effect::AcquireLock { lock, name });
                 return;
             }
         }
@@ -58,7 +58,7 @@ impl Driver {
             return;
         };
         match call.via {
-            Via::Provider => self.outbox.push(Effect::CallProvider(call)),
+            Via::Provider => self.push(Effect::CallProvider(call)),
             Via::TokenEndpoint => match self.session.refresh_token().cloned() {
                 Some(refresh_token) => {
                     let body = self.config.grant.refresh_body(&refresh_token);
@@ -66,7 +66,7 @@ impl Driver {
                         self.keep_stale_grant(earlier, presented, now);
                     }
                     if self.proofs.is_none() {
-                        self.outbox.push(Effect::PostRefreshGrant {
+                        self.push(Effect::PostRefreshGrant {
                             call: call.id,
                             body,
                             proof: None,
@@ -132,7 +132,7 @@ impl Driver {
             .as_ref()
             .and_then(|_| tabs::refresh(&self.session))
         {
-            self.outbox.push(Effect::Post(SecretString::new(msg)));
+            self.push(Effect::Post(SecretString::new(msg)));
         }
     }
 
@@ -325,7 +325,7 @@ impl Driver {
         let signature = checks.then(|| Box::new(self.verify_options(&admission)));
         let token = SecretString::new(admission.candidate.token());
         self.admission = Some(admission);
-        self.outbox.push(Effect::CheckToken {
+        self.push(Effect::CheckToken {
             call: call.id,
             token,
             signature,
@@ -403,7 +403,7 @@ impl Driver {
                     _ => None,
                 };
                 if let Some(msg) = announced {
-                    self.outbox.push(Effect::Post(SecretString::new(msg)));
+                    self.push(Effect::Post(SecretString::new(msg)));
                 }
                 self.apply(fx, now);
             }

@@ -91,8 +91,15 @@ impl Driver {
         self.sent.retain(|s| s.request != request);
     }
 
+    /// Queues `effect` for [`Driver::poll`]. Out of line: the push (with
+    /// its growth path) is otherwise copied into each of its ~30 callers.
+    #[inline(never)]
+    pub(super) fn push(&mut self, effect: Effect) {
+        self.outbox.push(effect);
+    }
+
     pub(super) fn reply(&mut self, request: RequestId, reply: Reply) {
-        self.outbox.push(Effect::Reply { request, reply });
+        self.push(Effect::Reply { request, reply });
     }
 
     pub(super) fn set_customer(
@@ -138,8 +145,7 @@ impl Driver {
                 self.apply(fx, now);
                 self.new_proof_key(now);
                 if let (Some(customer), true) = (customer, self.tabs.is_some()) {
-                    self.outbox
-                        .push(Effect::Post(SecretString::new(tabs::logout(&customer))));
+                    self.push(Effect::Post(SecretString::new(tabs::logout(&customer))));
                 }
                 self.reply(request, Reply::Done);
             }
