@@ -267,12 +267,6 @@ impl DriverHandle {
             .map_or("", |d| d.storage_name(StorageKey::Token))
             .to_owned()
     }
-
-    /// `tokenEndpoint` as configured.
-    #[wasm_bindgen(getter, js_name = tokenEndpoint)]
-    pub fn token_endpoint(&self) -> Option<String> {
-        self.inner.as_ref()?.config().token_endpoint.clone()
-    }
 }
 
 /// `[["error", code, message[, detail]]]`: [`DriverHandle::step`]'s answer

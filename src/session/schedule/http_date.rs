@@ -20,7 +20,10 @@ use crate::time::Millis;
 pub fn parse_retry_after(value: &str, now: Millis) -> Option<Millis> {
     let value = value.trim();
     if !value.is_empty() && value.len() <= 10 && value.bytes().all(|b| b.is_ascii_digit()) {
-        let seconds: Millis = value.parse().ok()?;
+        // At most ten digits: no overflow, and no `str::parse` machinery.
+        let seconds = value
+            .bytes()
+            .fold(0, |n: Millis, d| n * 10 + Millis::from(d - b'0'));
         return Some(seconds.saturating_mul(1000));
     }
     parse_http_date(value, now).map(|at| at.saturating_sub(now).max(0))
