@@ -84,7 +84,7 @@ pub fn parse_http_date(value: &str, now: Millis) -> Option<Millis> {
             return None;
         }
         (num(5..7)?, month(8..11)?, num(12..16)?, 17)
-    } else if let Some(comma) = v.find(", ") {
+    } else if let Some(comma) = b.windows(2).position(|w| w == b", ") {
         // RFC 850: "Weekday, DD-Mmm-YY HH:MM:SS GMT".
         let d = comma + 2;
         let shape = (6..=9).contains(&comma)
