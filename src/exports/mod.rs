@@ -47,15 +47,20 @@ impl Entropy for BrowserEntropy {
 /// `ChatAuthError`.
 fn error_json(e: &Error) -> String {
     let mut out = String::from("[");
-    write_string(&mut out, e.code().as_str());
-    out.push(',');
-    write_string(&mut out, e.message());
-    if let Some(d) = e.detail() {
-        out.push(',');
-        write_string(&mut out, d);
-    }
+    error_fields(&mut out, e);
     out.push(']');
     out
+}
+
+/// `code, message[, detail]` of `e`, as JSON array members.
+fn error_fields(out: &mut String, e: &Error) {
+    write_string(out, e.code().as_str());
+    out.push(',');
+    write_string(out, e.message());
+    if let Some(d) = e.detail() {
+        out.push(',');
+        write_string(out, d);
+    }
 }
 
 fn options_error() -> Error {
@@ -262,18 +267,13 @@ impl DriverHandle {
             .map_or("", |d| d.storage_name(StorageKey::Token))
             .to_owned()
     }
-
-    /// `tokenEndpoint` as configured.
-    #[wasm_bindgen(getter, js_name = tokenEndpoint)]
-    pub fn token_endpoint(&self) -> Option<String> {
-        self.inner.as_ref()?.config().token_endpoint.clone()
-    }
 }
 
+/// `[["error", code, message[, detail]]]`: [`DriverHandle::step`]'s answer
+/// when it cannot run.
 fn cat_error(e: &Error) -> String {
     let mut out = String::from("[[\"error\",");
-    let inner = error_json(e);
-    out.push_str(&inner[1..inner.len() - 1]);
+    error_fields(&mut out, e);
     out.push_str("]]");
     out
 }

@@ -142,44 +142,45 @@ impl Config {
     pub fn from_json(options: &Object) -> Result<Config> {
         let f = Fields::new(options, "", true);
         f.only(&CHAT_AUTH_OPTIONS)?;
-        let api_origins = match f.get("apiOrigins") {
-            Some(Value::Array(items)) if !items.is_empty() => items
-                .iter()
-                .map(|v| {
-                    v.as_str().and_then(normalize_origin).ok_or_else(|| {
+        // Filled in place, member by member: a refused member drops this
+        // one value, not a different set of locals at each return.
+        let mut c = Config {
+            api_origins: Vec::new(),
+            customer_id: None,
+            policy: RefreshPolicy::default(),
+            validation: VerifyOptions::default(),
+            token_endpoint: None,
+            grant: GrantParams::default(),
+            issuer: None,
+            introspection_endpoint: None,
+            cross_tab: true,
+            storage: Storage::Memory,
+            dpop: false,
+        };
+        match f.get("apiOrigins") {
+            Some(Value::Array(items)) if !items.is_empty() => {
+                for v in items {
+                    let origin = v.as_str().and_then(normalize_origin).ok_or_else(|| {
                         f.fail(
                             "apiOrigins",
                             "must hold origins like 'https://chat.example.com'",
                         )
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?,
-            _ => return Err(f.fail("apiOrigins", "is required: a non-empty array of origins")),
-        };
-        let customer_id = f.string("customerId")?;
-        let mut policy = RefreshPolicy::default();
-        if let Some(r) = f.object("refresh", "refresh.")? {
-            r.only(&REFRESH_OPTIONS)?;
-            if let Some(margin) = r.number("marginSeconds", 0.0, 86_400.0)? {
-                policy.margin_ms = (margin * 1000.0) as i64;
-            }
-            if let Some(n) = r.number("maxRetries", 0.0, 100.0)? {
-                if n.fract() != 0.0 {
-                    return Err(r.fail("maxRetries", "must be a whole number"));
+                    })?;
+                    c.api_origins.push(origin);
                 }
-                policy.max_retries = n as u32;
             }
-            if let Some(timeout) = r.number("providerTimeoutSeconds", 0.001, 3_600.0)? {
-                policy.provider_timeout_ms = (timeout * 1000.0) as i64;
-            }
+            _ => return Err(f.fail("apiOrigins", "is required: a non-empty array of origins")),
         }
-        let mut validation = match f.object("validation", "validation.")? {
-            Some(v) => validation::read_validation(&v)?,
-            None => VerifyOptions::default(),
-        };
-        let cross_tab = f.boolean("crossTab")?.unwrap_or(true);
-        let issuer = f.url("issuer")?;
-        if let Some(issuer) = &issuer {
+        c.customer_id = f.string("customerId")?;
+        if let Some(r) = f.object("refresh", "refresh.")? {
+            read_refresh(&r, &mut c.policy)?;
+        }
+        if let Some(v) = f.object("validation", "validation.")? {
+            c.validation = validation::read_validation(&v)?;
+        }
+        c.cross_tab = f.boolean("crossTab")?.unwrap_or(true);
+        c.issuer = f.url("issuer")?;
+        if let Some(issuer) = &c.issuer {
             if issuer.contains(['?', '#']) {
                 return Err(f.fail(
                     "issuer",
@@ -187,28 +188,24 @@ impl Config {
                 ));
             }
             // Access tokens name their issuer (RFC 9068 §2.2).
-            validation.issuer.get_or_insert_with(|| issuer.clone());
+            c.validation.issuer.get_or_insert_with(|| issuer.clone());
         }
-        let grant = GrantParams {
-            client_id: f.string("clientId")?,
-            scope: match f.get("scope") {
-                Some(v) => GrantParams::read_scope(v)?,
-                None => Vec::new(),
-            },
-            resources: match f.get("resource") {
-                Some(v) => GrantParams::read_resources(v)?,
-                None => Vec::new(),
-            },
-        };
-        let storage = match f.get("storage") {
+        c.grant.client_id = f.string("clientId")?;
+        if let Some(v) = f.get("scope") {
+            c.grant.scope = GrantParams::read_scope(v)?;
+        }
+        if let Some(v) = f.get("resource") {
+            c.grant.resources = GrantParams::read_resources(v)?;
+        }
+        c.storage = match f.get("storage") {
             None => Storage::Memory,
             Some(Value::String(s)) if s == "memory" => Storage::Memory,
             Some(Value::String(s)) if s == "session" => Storage::Session,
             Some(_) => return Err(f.fail("storage", "must be 'memory' or 'session'")),
         };
-        let dpop = f.boolean("dpop")?.unwrap_or(false);
-        let token_endpoint = f.url("tokenEndpoint")?;
-        if dpop && issuer.is_some() && token_endpoint.is_none() {
+        c.dpop = f.boolean("dpop")?.unwrap_or(false);
+        c.token_endpoint = f.url("tokenEndpoint")?;
+        if c.dpop && c.issuer.is_some() && c.token_endpoint.is_none() {
             // A refresh grant's proof names the token endpoint's URL, which
             // the driver must know before the grant goes out.
             return Err(Error::invalid_config(
@@ -216,19 +213,8 @@ impl Config {
                 "needs 'tokenEndpoint' when 'issuer' is set (a proof names the token endpoint's URL)",
             ));
         }
-        Ok(Config {
-            api_origins,
-            customer_id,
-            policy,
-            validation,
-            token_endpoint,
-            grant,
-            issuer,
-            introspection_endpoint: f.url("introspectionEndpoint")?,
-            cross_tab,
-            storage,
-            dpop,
-        })
+        c.introspection_endpoint = f.url("introspectionEndpoint")?;
+        Ok(c)
     }
 
     /// Whether a refresh grant can be made: a `tokenEndpoint`, or an
@@ -248,6 +234,24 @@ impl Config {
     pub fn allows_origin(&self, origin: &str) -> bool {
         normalize_origin(origin).is_some_and(|o| self.api_origins.contains(&o))
     }
+}
+
+/// `refresh.*` (members named `refresh.…`) into `policy`.
+fn read_refresh(r: &Fields<'_>, policy: &mut RefreshPolicy) -> Result<()> {
+    r.only(&REFRESH_OPTIONS)?;
+    if let Some(margin) = r.number("marginSeconds", 0.0, 86_400.0)? {
+        policy.margin_ms = (margin * 1000.0) as i64;
+    }
+    if let Some(n) = r.number("maxRetries", 0.0, 100.0)? {
+        if n.fract() != 0.0 {
+            return Err(r.fail("maxRetries", "must be a whole number"));
+        }
+        policy.max_retries = n as u32;
+    }
+    if let Some(timeout) = r.number("providerTimeoutSeconds", 0.001, 3_600.0)? {
+        policy.provider_timeout_ms = (timeout * 1000.0) as i64;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

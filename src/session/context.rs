@@ -51,15 +51,25 @@ pub fn parse(context: &Object) -> Result<Context> {
             "context token is empty or has characters not allowed in a header",
         ));
     }
-    let token_type = match auth.get("token_type") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(t)) if is_auth_scheme(t) => Some(t.clone()),
+    // Filled in place: a refused member drops this one value, not a
+    // different set of locals at each return.
+    let mut c = Context {
+        token: SecretString::new(token.clone()),
+        token_type: None,
+        expires_in: None,
+        expires_at: None,
+        refresh_token: None,
+        headers: Vec::new(),
+    };
+    match auth.get("token_type") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(t)) if is_auth_scheme(t) => c.token_type = Some(t.clone()),
         Some(_) => {
             return Err(Error::malformed(
                 "context 'token_type' is not a valid scheme",
             ))
         }
-    };
+    }
     let seconds = |name: &'static str| -> Result<Option<f64>> {
         match auth.get(name) {
             None | Some(Value::Null) => Ok(None),
@@ -67,12 +77,13 @@ pub fn parse(context: &Object) -> Result<Context> {
             Some(_) => Err(Error::malformed("context expiry must be a number >= 0")),
         }
     };
-    let refresh_token = match auth.get("refresh_token") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(t)) if !t.is_empty() => Some(SecretString::new(t.clone())),
+    match auth.get("refresh_token") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(t)) if !t.is_empty() => {
+            c.refresh_token = Some(SecretString::new(t.clone()));
+        }
         Some(_) => return Err(Error::malformed("context 'refresh_token' must be a string")),
-    };
-    let mut headers = Vec::new();
+    }
     match auth.get("Headers") {
         None | Some(Value::Null) => {}
         Some(Value::Object(h)) => {
@@ -91,19 +102,14 @@ pub fn parse(context: &Object) -> Result<Context> {
                         "context 'Headers' may not set Authorization or Chat-Anonymous-Id",
                     ));
                 }
-                headers.push((name.to_owned(), value.clone()));
+                c.headers.push((name.to_owned(), value.clone()));
             }
         }
         Some(_) => return Err(Error::malformed("context 'Headers' must be an object")),
     }
-    Ok(Context {
-        token: SecretString::new(token.clone()),
-        token_type,
-        expires_in: seconds("expires_in")?,
-        expires_at: seconds("ExpiresAt")?,
-        refresh_token,
-        headers,
-    })
+    c.expires_in = seconds("expires_in")?;
+    c.expires_at = seconds("ExpiresAt")?;
+    Ok(c)
 }
 
 impl Context {

@@ -18,3 +18,13 @@ pub mod fetch_retry;
 pub mod grant;
 pub mod machine;
 pub mod schedule;
+
+/// Removes and returns `list[at]` (`None` past the end): `Vec::remove`
+/// without its panic path, for indices found by a search a moment before.
+pub(crate) fn take_at<T>(list: &mut Vec<T>, at: usize) -> Option<T> {
+    if at < list.len() {
+        Some(list.remove(at))
+    } else {
+        None
+    }
+}

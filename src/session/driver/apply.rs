@@ -18,7 +18,7 @@ impl Driver {
             self.persist();
         }
         if let Some(id) = fx.abort {
-            self.outbox.push(Effect::AbortCall(id));
+            self.push(Effect::AbortCall(id));
             if let Some((call, presented)) = self.grant.take_if(|(c, _)| c.id == id) {
                 self.keep_stale_grant(call, presented, now);
             }
@@ -36,7 +36,7 @@ impl Driver {
             } else {
                 "auth_lost"
             };
-            self.outbox.push(Effect::LoginNeeded { code, reason });
+            self.push(Effect::LoginNeeded { code, reason });
         }
     }
 
@@ -67,12 +67,12 @@ impl Driver {
         }
         if let Some(mut tabs) = self.tabs.take() {
             if let Some(lock) = tabs.let_go() {
-                self.outbox.push(Effect::ReleaseLock(lock));
+                self.push(Effect::ReleaseLock(lock));
             }
         }
         self.armed = None;
-        self.outbox.push(Effect::ClearTimer);
-        self.outbox.push(Effect::Close);
+        self.push(Effect::ClearTimer);
+        self.push(Effect::Close);
     }
 
     /// Arms the timer for the session's next wake (and a round's end),
@@ -90,7 +90,7 @@ impl Driver {
         );
         let Some(wake) = wake else {
             if self.armed.take().is_some() {
-                self.outbox.push(Effect::ClearTimer);
+                self.push(Effect::ClearTimer);
             }
             return;
         };
@@ -104,7 +104,7 @@ impl Driver {
             }
         }
         self.armed = Some((wake, fires));
-        self.outbox.push(Effect::ArmTimer {
+        self.push(Effect::ArmTimer {
             delay_ms: delay as u32,
         });
     }

@@ -15,16 +15,25 @@ fn bad() -> Error {
     Error::malformed("host input is not understood")
 }
 
-struct Fields<'a>(&'a [Value]);
+/// An input's fields after its tag. A field of the wrong type marks the
+/// whole input as not understood (checked once, at the end) instead of
+/// returning at once: one error path for every field.
+struct Fields<'a> {
+    values: &'a [Value],
+    bad: std::cell::Cell<bool>,
+}
 
 impl Fields<'_> {
     fn get(&self, i: usize) -> &Value {
-        self.0.get(i).unwrap_or(&Value::Null)
+        self.values.get(i).unwrap_or(&Value::Null)
     }
-    fn id(&self, i: usize) -> Result<u64> {
+    fn id(&self, i: usize) -> u64 {
         match self.get(i) {
-            Value::Number(n) if *n >= 0.0 && n.fract() == 0.0 => Ok(*n as u64),
-            _ => Err(bad()),
+            Value::Number(n) if *n >= 0.0 && n.fract() == 0.0 => *n as u64,
+            _ => {
+                self.bad.set(true);
+                0
+            }
         }
     }
     fn flag(&self, i: usize) -> bool {
@@ -33,8 +42,11 @@ impl Fields<'_> {
     fn text(&self, i: usize) -> Option<String> {
         self.get(i).as_str().map(str::to_owned)
     }
-    fn need(&self, i: usize) -> Result<String> {
-        self.text(i).ok_or_else(bad)
+    fn need(&self, i: usize) -> String {
+        self.text(i).unwrap_or_else(|| {
+            self.bad.set(true);
+            String::new()
+        })
     }
     fn target(&self, i: usize) -> Option<ProofTarget> {
         Some(ProofTarget {
@@ -52,111 +64,186 @@ impl Fields<'_> {
     }
 }
 
+/// An input's kind, as its tag names it.
+#[derive(Clone, Copy)]
+enum Tag {
+    SetCustomer,
+    ClearCustomer,
+    GetToken,
+    AuthHeaders,
+    Fetch,
+    FetchAnswered,
+    FetchFailed,
+    Destroy,
+    Timer,
+    Wake,
+    Online,
+    ProviderAnswered,
+    ProviderFailed,
+    TokenAnswered,
+    TokenFailed,
+    TokenChecked,
+    LockGranted,
+    LockFailed,
+    PresenceFailed,
+    Peers,
+    Message,
+    StorageFailed,
+    ProofKey,
+    Signed,
+}
+
+/// The input tags and their [`Tag`]: one table lookup instead of a
+/// string comparison per arm.
+const TAGS: [(&str, Tag); 24] = [
+    ("setCustomer", Tag::SetCustomer),
+    ("clearCustomer", Tag::ClearCustomer),
+    ("getToken", Tag::GetToken),
+    ("authHeaders", Tag::AuthHeaders),
+    ("fetch", Tag::Fetch),
+    ("fetchAnswered", Tag::FetchAnswered),
+    ("fetchFailed", Tag::FetchFailed),
+    ("destroy", Tag::Destroy),
+    ("timer", Tag::Timer),
+    ("wake", Tag::Wake),
+    ("online", Tag::Online),
+    ("providerAnswered", Tag::ProviderAnswered),
+    ("providerFailed", Tag::ProviderFailed),
+    ("tokenAnswered", Tag::TokenAnswered),
+    ("tokenFailed", Tag::TokenFailed),
+    ("tokenChecked", Tag::TokenChecked),
+    ("lockGranted", Tag::LockGranted),
+    ("lockFailed", Tag::LockFailed),
+    ("presenceFailed", Tag::PresenceFailed),
+    ("peers", Tag::Peers),
+    ("message", Tag::Message),
+    ("storageFailed", Tag::StorageFailed),
+    ("proofKey", Tag::ProofKey),
+    ("signed", Tag::Signed),
+];
+
 /// Reads one host input (`[tag, …]`); `storage` names the driver's entries.
 pub fn input_from_json(driver: &Driver, value: &Value) -> Result<Input> {
-    let all = value.as_array().ok_or_else(bad)?;
-    let tag = all.first().and_then(Value::as_str).ok_or_else(bad)?;
-    let f = Fields(&all[1..]);
-    Ok(match tag {
-        "setCustomer" => Input::SetCustomer {
-            request: f.id(0)?,
-            customer_id: f.need(1)?,
+    let (tag, rest) = value
+        .as_array()
+        .and_then(<[Value]>::split_first)
+        .ok_or_else(bad)?;
+    let tag = tag
+        .as_str()
+        .and_then(|t| TAGS.iter().find(|(known, _)| *known == t))
+        .map(|&(_, tag)| tag)
+        .ok_or_else(bad)?;
+    let f = Fields {
+        values: rest,
+        bad: std::cell::Cell::new(false),
+    };
+    let input = match tag {
+        Tag::SetCustomer => Input::SetCustomer {
+            request: f.id(0),
+            customer_id: f.need(1),
             provider: f.flag(2),
             stored: f.text(3),
         },
-        "clearCustomer" => Input::ClearCustomer { request: f.id(0)? },
-        "getToken" => Input::GetToken {
-            request: f.id(0)?,
+        Tag::ClearCustomer => Input::ClearCustomer { request: f.id(0) },
+        Tag::GetToken => Input::GetToken {
+            request: f.id(0),
             force: f.flag(1),
         },
-        "authHeaders" => Input::AuthHeaders {
-            request: f.id(0)?,
+        Tag::AuthHeaders => Input::AuthHeaders {
+            request: f.id(0),
             origin: f.text(1),
             target: f.target(2),
         },
-        "fetch" => Input::Fetch {
-            request: f.id(0)?,
+        Tag::Fetch => Input::Fetch {
+            request: f.id(0),
             origin: f.text(1),
             follows_redirects: f.flag(2),
             replayable: f.flag(3),
             target: f.target(4),
         },
-        "fetchAnswered" => Input::FetchAnswered {
-            request: f.id(0)?,
-            status: f.id(1)? as u16,
+        Tag::FetchAnswered => Input::FetchAnswered {
+            request: f.id(0),
+            status: f.id(1) as u16,
             opaque_redirect: f.flag(2),
             dpop: DpopAnswer {
                 nonce: f.text(3),
                 www_authenticate: f.text(4),
             },
         },
-        "fetchFailed" => Input::FetchFailed {
-            request: f.id(0)?,
+        Tag::FetchFailed => Input::FetchFailed {
+            request: f.id(0),
             aborted: f.flag(1),
         },
-        "destroy" => Input::Destroy,
-        "timer" => Input::TimerFired,
-        "wake" => Input::Wake,
-        "online" => Input::Online(f.flag(0)),
-        "providerAnswered" => Input::ProviderAnswered {
-            call: f.id(0)?,
+        Tag::Destroy => Input::Destroy,
+        Tag::Timer => Input::TimerFired,
+        Tag::Wake => Input::Wake,
+        Tag::Online => Input::Online(f.flag(0)),
+        Tag::ProviderAnswered => Input::ProviderAnswered {
+            call: f.id(0),
             context: f.text(1),
         },
-        "providerFailed" => Input::ProviderFailed {
-            call: f.id(0)?,
+        Tag::ProviderFailed => Input::ProviderFailed {
+            call: f.id(0),
             failure: match f.get(1).as_str() {
                 Some("threw") => ProviderFailure::Threw,
                 Some("missing") => ProviderFailure::Missing,
                 _ => ProviderFailure::Rejected,
             },
         },
-        "tokenAnswered" => Input::TokenEndpointAnswered {
-            call: f.id(0)?,
+        Tag::TokenAnswered => Input::TokenEndpointAnswered {
+            call: f.id(0),
             answer: HttpAnswer {
-                status: f.id(1)? as u16,
+                status: f.id(1) as u16,
                 date: f.text(2),
                 retry_after: f.text(3),
                 body: SecretString::new(f.text(4).unwrap_or_default()),
                 dpop_nonce: f.text(5),
             },
         },
-        "tokenFailed" => Input::TokenEndpointFailed {
-            call: f.id(0)?,
+        Tag::TokenFailed => Input::TokenEndpointFailed {
+            call: f.id(0),
             error: f.error(1),
         },
-        "tokenChecked" => Input::TokenChecked {
-            call: f.id(0)?,
+        Tag::TokenChecked => Input::TokenChecked {
+            call: f.id(0),
             result: match f.get(1) {
                 Value::Null => Ok(None),
                 _ => Err(f.error(1)),
             },
         },
-        "lockGranted" => Input::LockGranted { lock: f.id(0)? },
-        "lockFailed" => Input::LockFailed { lock: f.id(0)? },
-        "presenceFailed" => Input::PresenceFailed,
-        "peers" => Input::PeersCounted {
-            count: f.id(0)? as usize,
+        Tag::LockGranted => Input::LockGranted { lock: f.id(0) },
+        Tag::LockFailed => Input::LockFailed { lock: f.id(0) },
+        Tag::PresenceFailed => Input::PresenceFailed,
+        Tag::Peers => Input::PeersCounted {
+            count: f.id(0) as usize,
         },
-        "message" => Input::Message(SecretString::new(f.need(0)?)),
-        "storageFailed" => Input::StorageFailed {
-            key: [StorageKey::AnonymousId, StorageKey::Token]
+        Tag::Message => Input::Message(SecretString::new(f.need(0))),
+        Tag::StorageFailed => {
+            let name = f.get(0).as_str();
+            match [StorageKey::AnonymousId, StorageKey::Token]
                 .into_iter()
-                .find(|&k| Some(driver.storage_name(k)) == f.get(0).as_str())
-                .ok_or_else(bad)?,
-        },
-        "proofKey" => match (f.text(0), f.text(1)) {
+                .find(|&k| Some(driver.storage_name(k)) == name)
+            {
+                Some(key) => Input::StorageFailed { key },
+                None => return Err(bad()),
+            }
+        }
+        Tag::ProofKey => match (f.text(0), f.text(1)) {
             (Some(x), Some(y)) => Input::ProofKeyReady { x, y },
             _ => Input::ProofKeyFailed,
         },
-        "signed" => Input::ProofSigned {
-            proof: f.id(0)?,
+        Tag::Signed => Input::ProofSigned {
+            proof: f.id(0),
             signature: f
                 .get(1)
                 .as_str()
                 .and_then(|s| crate::wire::base64url::decode(s.as_bytes())),
         },
-        _ => return Err(bad()),
-    })
+    };
+    if f.bad.get() {
+        return Err(bad());
+    }
+    Ok(input)
 }
 
 fn sep(out: &mut String) {

@@ -16,18 +16,18 @@ impl Driver {
             .call_awaiting_grant()
             .and(self.session.customer_id().map(str::to_owned));
         let Some(tabs) = &mut self.tabs else {
-            self.outbox.push(Effect::ReleaseLock(lock));
+            self.push(Effect::ReleaseLock(lock));
             return;
         };
         if !tabs.granted(lock) {
             // Held already (an earlier request of this tab's), or stale.
-            self.outbox.push(Effect::ReleaseLock(lock));
+            self.push(Effect::ReleaseLock(lock));
             return;
         }
         match customer.filter(|_| tabs.elects()) {
             Some(customer) => {
                 let (prefix, own) = tabs.start_round(customer);
-                self.outbox.push(Effect::CountPeers { prefix, own });
+                self.push(Effect::CountPeers { prefix, own });
             }
             None => self.finish_round(now),
         }
@@ -50,7 +50,7 @@ impl Driver {
             return;
         };
         match tabs.peers_counted(count, now) {
-            Some(Some(want)) => self.outbox.push(Effect::Post(SecretString::new(want))),
+            Some(Some(want)) => self.push(Effect::Post(SecretString::new(want))),
             Some(None) => self.finish_round(now),
             None => {}
         }
@@ -90,7 +90,7 @@ impl Driver {
             .as_mut()
             .and_then(|t| t.release_unless(refreshing))
         {
-            self.outbox.push(Effect::ReleaseLock(lock));
+            self.push(Effect::ReleaseLock(lock));
         }
     }
 
@@ -159,7 +159,7 @@ impl Driver {
                     None => None,
                 };
                 let answer = tabs::have(&msg, fields);
-                self.outbox.push(Effect::Post(SecretString::new(answer)));
+                self.push(Effect::Post(SecretString::new(answer)));
             }
             "have" => {
                 let offer = customer.as_deref().and_then(|c| msg.offer(c));

@@ -55,7 +55,7 @@ impl Driver {
         };
         let signing_input = crate::jose::dpop::signing_input(key, &claims);
         let proof = proofs.signing(purpose, signing_input.clone(), now);
-        self.outbox.push(Effect::SignProof {
+        self.push(Effect::SignProof {
             proof,
             signing_input,
         });
@@ -65,7 +65,7 @@ impl Driver {
     pub(super) fn proof_failed(&mut self, now: Millis, purpose: Purpose, e: Error) {
         match purpose {
             Purpose::Reply { request, .. } => {
-                self.sent.retain(|s| s.request != request);
+                self.forget_sent(request);
                 self.reply(request, Reply::Reject(e));
             }
             Purpose::Grant { call, .. } => {
@@ -122,7 +122,7 @@ impl Driver {
             Key::Loading => return,
         };
         proofs.reload(now);
-        self.outbox.push(Effect::LoadProofKey {
+        self.push(Effect::LoadProofKey {
             name: cat(&[&channel_name(&self.config), ":dpop"]),
             replace,
         });
@@ -182,7 +182,7 @@ impl Driver {
             Purpose::Grant { call, body, .. } => {
                 // Superseded or aborted while it was signed: not posted.
                 if self.grant.as_ref().is_some_and(|(c, _)| c.id == call) {
-                    self.outbox.push(Effect::PostRefreshGrant {
+                    self.push(Effect::PostRefreshGrant {
                         call,
                         body,
                         proof: Some(proof),

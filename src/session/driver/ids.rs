@@ -42,7 +42,7 @@ impl Driver {
     pub(super) fn new_anonymous_id(&mut self) -> String {
         let id = uuid_v4(self.random_bytes());
         if self.storage_ok {
-            self.outbox.push(Effect::Store {
+            self.push(Effect::Store {
                 key: StorageKey::AnonymousId,
                 value: Some(SecretString::new(id.clone())),
             });

@@ -186,8 +186,20 @@ impl Driver {
             has_token_endpoint: config.has_token_endpoint(),
         };
         let token_key = tabs::token_storage_name(&config);
+        // The session is made once, with its anonymous id: the stored one,
+        // or a fresh one (written to storage below, after the key's load).
+        let mut entropy = entropy;
+        let (anonymous_id, fresh) = match env.stored_anonymous_id {
+            Some(id) if is_uuid_v4(&id) => (id, false),
+            _ => {
+                let mut b = [0u8; 16];
+                entropy.fill(&mut b);
+                (uuid_v4(b), true)
+            }
+        };
+        let fresh = fresh.then(|| SecretString::new(anonymous_id.clone()));
         let mut driver = Driver {
-            session: Session::new(String::new(), session_config.clone()),
+            session: Session::new(anonymous_id, session_config),
             config,
             entropy,
             outbox: Vec::new(),
@@ -207,21 +219,22 @@ impl Driver {
         };
         if driver.config.dpop {
             driver.proofs = Some(Proofs::new(now));
-            driver.outbox.push(Effect::LoadProofKey {
+            driver.push(Effect::LoadProofKey {
                 name: cat(&[&channel_name(&driver.config), ":dpop"]),
                 replace: None,
             });
         }
-        let anonymous_id = match env.stored_anonymous_id {
-            Some(id) if is_uuid_v4(&id) => id,
-            _ => driver.new_anonymous_id(),
-        };
-        driver.session = Session::new(anonymous_id, session_config);
+        if fresh.is_some() {
+            driver.push(Effect::Store {
+                key: StorageKey::AnonymousId,
+                value: fresh,
+            });
+        }
         if driver.config.cross_tab && env.channel {
             let id = uuid_v4(driver.random_bytes());
             let tabs = Tabs::new(&driver.config, id, env.locks);
             if let Some(name) = tabs.presence_name() {
-                driver.outbox.push(Effect::HoldPresence { name });
+                driver.push(Effect::HoldPresence { name });
             }
             driver.tabs = Some(tabs);
         }
@@ -323,7 +336,7 @@ impl Driver {
                 target,
             } => {
                 if self.allows(origin.as_deref()) {
-                    self.sent.retain(|s| s.request != request);
+                    self.forget_sent(request);
                     if self.proofs.is_some() {
                         // Kept only for its target (a proof names it).
                         let generation = self.session.customer_generation();
@@ -343,7 +356,7 @@ impl Driver {
                 target,
             } => {
                 if self.allows(origin.as_deref()) {
-                    self.sent.retain(|s| s.request != request);
+                    self.forget_sent(request);
                     let generation = self.session.customer_generation();
                     self.sent.push(Sent::new(
                         request,
@@ -364,7 +377,7 @@ impl Driver {
                 dpop,
             } => self.fetch_answered(now, request, status, opaque_redirect, dpop),
             Input::FetchFailed { request, aborted } => {
-                self.sent.retain(|s| s.request != request);
+                self.forget_sent(request);
                 let reply = if aborted {
                     Reply::Rethrow
                 } else {
@@ -436,7 +449,7 @@ impl Driver {
                 // spent by now) must not outlive it: a reload would resume
                 // from it.
                 if self.storage_ok && self.config.storage == Storage::Session {
-                    self.outbox.push(Effect::Store {
+                    self.push(Effect::Store {
                         key: StorageKey::Token,
                         value: None,
                     });
@@ -456,7 +469,7 @@ impl Driver {
             self.settle_timer(now);
             self.release_lock_when_done();
         }
-        (!self.outbox.is_empty()).then(|| self.outbox.remove(0))
+        crate::session::take_at(&mut self.outbox, 0)
     }
 }
 

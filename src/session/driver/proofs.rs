@@ -73,9 +73,9 @@ pub fn is_nonce_challenge(www_authenticate: &str) -> bool {
                 start = i + 1;
                 let mut param = part;
                 let eq = part.find('=').unwrap_or(part.len());
-                if let Some(sp) = part.find(' ').filter(|sp| *sp < eq) {
-                    dpop = part[..sp].eq_ignore_ascii_case(crate::jose::dpop::SCHEME);
-                    param = part[sp..].trim_start();
+                if let Some((scheme, rest)) = part.split_once(' ').filter(|(s, _)| s.len() < eq) {
+                    dpop = scheme.eq_ignore_ascii_case(crate::jose::dpop::SCHEME);
+                    param = rest.trim_start();
                 } else if !part.contains('=') && !part.is_empty() {
                     // A bare scheme (no parameters).
                     dpop = part.eq_ignore_ascii_case(crate::jose::dpop::SCHEME);
@@ -206,7 +206,7 @@ impl Proofs {
         }
         self.nonces.retain(|(o, _)| *o != origin);
         if self.nonces.len() == MAX_NONCES {
-            self.nonces.remove(0);
+            crate::session::take_at(&mut self.nonces, 0);
         }
         self.nonces.push((origin.to_owned(), nonce.to_owned()));
     }
@@ -270,7 +270,7 @@ impl Proofs {
 
     pub(super) fn take_signing(&mut self, id: ProofId) -> Option<(Purpose, String)> {
         let at = self.signing.iter().position(|(p, _, _, _)| *p == id)?;
-        let (_, purpose, input, _) = self.signing.remove(at);
+        let (_, purpose, input, _) = crate::session::take_at(&mut self.signing, at)?;
         Some((purpose, input))
     }
 

@@ -45,7 +45,7 @@ impl Driver {
             if tabs.elects() && !tabs.holds(&customer) {
                 self.session.await_grant(call.id);
                 let (lock, name) = tabs.acquire(&customer);
-                self.outbox.push(Effect::AcquireLock { lock, name });
+                self.push(Effect::AcquireLock { lock, name });
                 return;
             }
         }
@@ -58,7 +58,7 @@ impl Driver {
             return;
         };
         match call.via {
-            Via::Provider => self.outbox.push(Effect::CallProvider(call)),
+            Via::Provider => self.push(Effect::CallProvider(call)),
             Via::TokenEndpoint => match self.session.refresh_token().cloned() {
                 Some(refresh_token) => {
                     let body = self.config.grant.refresh_body(&refresh_token);
@@ -66,7 +66,7 @@ impl Driver {
                         self.keep_stale_grant(earlier, presented, now);
                     }
                     if self.proofs.is_none() {
-                        self.outbox.push(Effect::PostRefreshGrant {
+                        self.push(Effect::PostRefreshGrant {
                             call: call.id,
                             body,
                             proof: None,
@@ -101,8 +101,8 @@ impl Driver {
         if self.stale_grants.len() == STALE_GRANTS {
             // No longer listened to: what became of its refresh token will
             // never be known.
-            let oldest = self.stale_grants.remove(0);
-            if !oldest.given_up {
+            let oldest = crate::session::take_at(&mut self.stale_grants, 0);
+            if let Some(oldest) = oldest.filter(|g| !g.given_up) {
                 self.give_up_grant(&oldest.presented, now);
             }
         }
@@ -132,14 +132,14 @@ impl Driver {
             .as_ref()
             .and_then(|_| tabs::refresh(&self.session))
         {
-            self.outbox.push(Effect::Post(SecretString::new(msg)));
+            self.push(Effect::Post(SecretString::new(msg)));
         }
     }
 
     /// The stale grant of `call` settled, whatever its outcome.
     pub(super) fn take_stale_grant(&mut self, now: Millis, call: CallId) -> Option<SecretString> {
         let at = self.stale_grants.iter().position(|g| g.call == call)?;
-        let grant = self.stale_grants.remove(at);
+        let grant = crate::session::take_at(&mut self.stale_grants, at)?;
         self.session.grant_settled(&grant.presented, now);
         Some(grant.presented)
     }
@@ -147,7 +147,9 @@ impl Driver {
     /// Gives up on the stale grants unanswered for [`GRANT_TIMEOUT_MS`].
     pub(super) fn give_up_late_grants(&mut self, now: Millis) {
         for i in 0..self.stale_grants.len() {
-            let g = &mut self.stale_grants[i];
+            let Some(g) = self.stale_grants.get_mut(i) else {
+                break;
+            };
             if !g.given_up && now >= g.posted_at.saturating_add(GRANT_TIMEOUT_MS) {
                 g.given_up = true;
                 let presented = g.presented.clone();
@@ -323,7 +325,7 @@ impl Driver {
         let signature = checks.then(|| Box::new(self.verify_options(&admission)));
         let token = SecretString::new(admission.candidate.token());
         self.admission = Some(admission);
-        self.outbox.push(Effect::CheckToken {
+        self.push(Effect::CheckToken {
             call: call.id,
             token,
             signature,
@@ -401,7 +403,7 @@ impl Driver {
                     _ => None,
                 };
                 if let Some(msg) = announced {
-                    self.outbox.push(Effect::Post(SecretString::new(msg)));
+                    self.push(Effect::Post(SecretString::new(msg)));
                 }
                 self.apply(fx, now);
             }

@@ -86,8 +86,20 @@ impl Driver {
         origin.is_some_and(|o| self.config.allows_origin(o))
     }
 
+    /// Drops `request`'s entry in `sent` (a fetch or a DPoP `authHeaders`).
+    pub(super) fn forget_sent(&mut self, request: RequestId) {
+        self.sent.retain(|s| s.request != request);
+    }
+
+    /// Queues `effect` for [`Driver::poll`]. Out of line: the push (with
+    /// its growth path) is otherwise copied into each of its ~30 callers.
+    #[inline(never)]
+    pub(super) fn push(&mut self, effect: Effect) {
+        self.outbox.push(effect);
+    }
+
     pub(super) fn reply(&mut self, request: RequestId, reply: Reply) {
-        self.outbox.push(Effect::Reply { request, reply });
+        self.push(Effect::Reply { request, reply });
     }
 
     pub(super) fn set_customer(
@@ -133,8 +145,7 @@ impl Driver {
                 self.apply(fx, now);
                 self.new_proof_key(now);
                 if let (Some(customer), true) = (customer, self.tabs.is_some()) {
-                    self.outbox
-                        .push(Effect::Post(SecretString::new(tabs::logout(&customer))));
+                    self.push(Effect::Post(SecretString::new(tabs::logout(&customer))));
                 }
                 self.reply(request, Reply::Done);
             }
@@ -189,7 +200,7 @@ impl Driver {
     /// token to replay with gets that response.
     pub(super) fn orphaned(&mut self, p: Pending) {
         if p.want == Want::Replay {
-            self.sent.retain(|s| s.request != p.request);
+            self.forget_sent(p.request);
             return self.reply(p.request, Reply::Response);
         }
         self.reject(p, customer_changed());
@@ -198,7 +209,7 @@ impl Driver {
     pub(super) fn reject(&mut self, p: Pending, e: Error) {
         // `Headers` has an entry too with `dpop` (its proof's target).
         if matches!(p.want, Want::Send | Want::Replay | Want::Headers) {
-            self.sent.retain(|s| s.request != p.request);
+            self.forget_sent(p.request);
         }
         self.reply(p.request, Reply::Reject(e));
     }
@@ -214,20 +225,19 @@ impl Driver {
         let token = credential.map(|c| c.token.clone());
         let anonymous_id = self.session.anonymous_id();
         let sent = self.sent.iter().position(|s| s.request == p.request);
-        let reply = match (p.want, sent) {
+        let entry = sent.and_then(|i| self.sent.get_mut(i));
+        let reply = match (p.want, entry) {
             (Want::Customer, _) => Reply::Done,
             (Want::Token, _) => Reply::Token(credential.map(|c| c.token.clone())),
             (Want::Headers, _) => Reply::Headers(headers_for(credential, anonymous_id)),
-            (Want::Send, Some(i)) => {
-                let sent = &mut self.sent[i];
+            (Want::Send, Some(sent)) => {
                 sent.token_used = credential.map(|c| c.token.clone());
                 Reply::Send {
                     headers: headers_for(credential, anonymous_id),
                     manual_redirect: sent.follows_redirects,
                 }
             }
-            (Want::Replay, Some(i)) => {
-                let sent = &mut self.sent[i];
+            (Want::Replay, Some(sent)) => {
                 match credential {
                     // Anonymous (the login handler was told), not
                     // replayable, or the same token again: the 401 stands.
@@ -239,7 +249,7 @@ impl Driver {
                         }
                     }
                     _ => {
-                        self.sent.remove(i);
+                        self.forget_sent(p.request);
                         Reply::Response
                     }
                 }
@@ -258,12 +268,14 @@ impl Driver {
         if self.proofs.is_some() && carries_headers {
             // DPoP: the headers go out with a proof for this request.
             let target = match sent {
-                Some(i) if p.want == Want::Headers => self.sent.remove(i).target,
-                Some(i) => self.sent[i].target.clone(),
+                Some(i) if p.want == Want::Headers => {
+                    crate::session::take_at(&mut self.sent, i).and_then(|s| s.target)
+                }
+                Some(i) => self.sent.get(i).and_then(|s| s.target.clone()),
                 None => None,
             };
             let Some(target) = target else {
-                self.sent.retain(|s| s.request != p.request);
+                self.forget_sent(p.request);
                 let e = Error::new(
                     ErrorCode::DpopInvalid,
                     "a DPoP proof needs the request's URL",
@@ -294,12 +306,14 @@ impl Driver {
             // A plain request (another origin): its response as it is.
             return self.reply(request, Reply::Response);
         };
+        let Some(sent) = self.sent.get_mut(i) else {
+            return self.reply(request, Reply::Response);
+        };
         if let (Some(proofs), Some(nonce), Some(target)) =
-            (&mut self.proofs, &dpop.nonce, &self.sent[i].target)
+            (&mut self.proofs, &dpop.nonce, &sent.target)
         {
             proofs.nonce_seen(&target.url, nonce);
         }
-        let sent = &self.sent[i];
         let challenged = dpop
             .www_authenticate
             .as_deref()
@@ -323,7 +337,6 @@ impl Driver {
                 .filter(|_| sent.token_used.is_some());
             let headers = headers_for(credential, self.session.anonymous_id());
             let token = credential.map(|c| c.token.clone());
-            let sent = &mut self.sent[i];
             sent.nonce_retried = true;
             sent.token_used = token.clone();
             let target = sent.target.clone().unwrap_or_default();
@@ -335,23 +348,23 @@ impl Driver {
             };
             return self.prove(now, purpose);
         }
-        let sent = &self.sent[i];
         // A nonce challenge not retried (not replayable, or the second one)
         // is no refusal of the token: a refresh would spend a refresh token
         // for nothing. The caller gets the 401 (review 18 finding 6).
         if status == 401 && !sent.replayed && current && !(self.proofs.is_some() && challenged) {
             let token_used = sent.token_used.clone();
-            let (access, fx) = self
-                .session
-                .unauthorized(token_used.as_ref().map(SecretString::secret), now);
             let p = Pending {
                 generation: sent.generation,
                 ..self.pending(request, Want::Replay)
             };
+            let (access, fx) = self
+                .session
+                .unauthorized(token_used.as_ref().map(SecretString::secret), now);
             return self.settle(now, p, access, fx);
         }
-        let sent = self.sent.remove(i);
-        let reply = if sent.follows_redirects && opaque {
+        let follows_redirects = sent.follows_redirects;
+        self.forget_sent(request);
+        let reply = if follows_redirects && opaque {
             Reply::Reject(Error::new(
                 ErrorCode::Network,
                 "the API answered with a redirect: requests that carry credentials do not follow redirects",

@@ -48,7 +48,7 @@ impl Driver {
                 )),
                 _ => None,
             };
-        self.outbox.push(Effect::Store {
+        self.push(Effect::Store {
             key: StorageKey::Token,
             value,
         });

@@ -12,7 +12,7 @@ impl Session {
     pub fn forget_refresh_token(&mut self, presented: &SecretString) {
         if !self.spent_refresh_tokens.contains(presented) {
             if self.spent_refresh_tokens.len() == SPENT_REFRESH_TOKENS {
-                self.spent_refresh_tokens.remove(0);
+                crate::session::take_at(&mut self.spent_refresh_tokens, 0);
             }
             self.spent_refresh_tokens.push(presented.clone());
         }

@@ -20,7 +20,10 @@ use crate::time::Millis;
 pub fn parse_retry_after(value: &str, now: Millis) -> Option<Millis> {
     let value = value.trim();
     if !value.is_empty() && value.len() <= 10 && value.bytes().all(|b| b.is_ascii_digit()) {
-        let seconds: Millis = value.parse().ok()?;
+        // At most ten digits: no overflow, and no `str::parse` machinery.
+        let seconds = value
+            .bytes()
+            .fold(0, |n: Millis, d| n * 10 + Millis::from(d - b'0'));
         return Some(seconds.saturating_mul(1000));
     }
     parse_http_date(value, now).map(|at| at.saturating_sub(now).max(0))
@@ -66,25 +69,31 @@ pub fn parse_http_date(value: &str, now: Millis) -> Option<Millis> {
         let name = b.get(r)?;
         MONTHS.iter().position(|m| name == *m).map(|i| i as i64 + 1)
     };
-    let day_name = |name: &[u8]| name.iter().all(u8::is_ascii_alphabetic);
+    let day_name = |r: std::ops::RangeTo<usize>| {
+        b.get(r)
+            .is_some_and(|name| name.iter().all(u8::is_ascii_alphabetic))
+    };
+    // Reads past the end as NUL, which no test below expects: no panic path.
+    let at = |i: usize| b.get(i).copied().unwrap_or(0);
+    let tail_is = |from: usize, text: &[u8]| b.get(from..) == Some(text);
     // (day, month, year, offset of "HH:MM:SS").
-    let (day, month, year, time) = if b.len() == 29 && &b[3..5] == b", " {
+    let (day, month, year, time) = if b.len() == 29 && b.get(3..5) == Some(b", ") {
         // IMF-fixdate: "Www, DD Mmm YYYY HH:MM:SS GMT".
-        let shape = day_name(&b[..3]) && b[7] == b' ' && b[11] == b' ' && b[16] == b' ';
-        if !shape || &b[25..] != b" GMT" {
+        let shape = day_name(..3) && at(7) == b' ' && at(11) == b' ' && at(16) == b' ';
+        if !shape || !tail_is(25, b" GMT") {
             return None;
         }
         (num(5..7)?, month(8..11)?, num(12..16)?, 17)
-    } else if let Some(comma) = v.find(", ") {
+    } else if let Some(comma) = b.windows(2).position(|w| w == b", ") {
         // RFC 850: "Weekday, DD-Mmm-YY HH:MM:SS GMT".
         let d = comma + 2;
         let shape = (6..=9).contains(&comma)
-            && day_name(&b[..comma])
+            && day_name(..comma)
             && b.len() == d + 22
-            && b[d + 2] == b'-'
-            && b[d + 6] == b'-'
-            && b[d + 9] == b' ';
-        if !shape || &b[d + 18..] != b" GMT" {
+            && at(d + 2) == b'-'
+            && at(d + 6) == b'-'
+            && at(d + 9) == b' ';
+        if !shape || !tail_is(d + 18, b" GMT") {
             return None;
         }
         let yy = num(d + 7..d + 9)?;
@@ -96,11 +105,11 @@ pub fn parse_http_date(value: &str, now: Millis) -> Option<Millis> {
         )
     } else if b.len() == 24 {
         // asctime: "Www Mmm DD HH:MM:SS YYYY", the day space-padded.
-        let shape = day_name(&b[..3]) && b[3] == b' ' && b[7] == b' ' && b[10] == b' ';
-        if !shape || b[19] != b' ' {
+        let shape = day_name(..3) && at(3) == b' ' && at(7) == b' ' && at(10) == b' ';
+        if !shape || at(19) != b' ' {
             return None;
         }
-        let day = if b[8] == b' ' {
+        let day = if at(8) == b' ' {
             num(9..10)?
         } else {
             num(8..10)?
@@ -114,7 +123,7 @@ pub fn parse_http_date(value: &str, now: Millis) -> Option<Millis> {
         num(time + 3..time + 5)?,
         num(time + 6..time + 8)?,
     );
-    if b[time + 2] != b':' || b[time + 5] != b':' {
+    if at(time + 2) != b':' || at(time + 5) != b':' {
         return None;
     }
     civil_ms(year, month, day, hour, minute, second)
@@ -157,7 +166,9 @@ fn civil_ms(
     ];
     if !(1..=12).contains(&month)
         || day < 1
-        || day > month_days[(month - 1) as usize]
+        || month_days
+            .get((month - 1) as usize)
+            .is_none_or(|&days| day > days)
         || hour > 23
         || minute > 59
         || second > 60

@@ -88,7 +88,7 @@ pub fn refresh_at(times: &TokenTimes, policy: &RefreshPolicy, jitter: f64) -> Mi
     times
         .expires_at
         .saturating_sub(margin)
-        .saturating_add(jitter_ms.clamp(0, margin))
+        .saturating_add(jitter_ms.max(0).min(margin))
         .min(times.expires_at.saturating_sub(1))
         .max(times.received_at)
 }

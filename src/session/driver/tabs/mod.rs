@@ -258,7 +258,9 @@ impl Tabs {
         let Some(i) = self.requested.iter().position(|(l, _)| *l == lock) else {
             return false;
         };
-        let (_, customer) = self.requested.remove(i);
+        let Some((_, customer)) = crate::session::take_at(&mut self.requested, i) else {
+            return false;
+        };
         if self.held.is_some() {
             return false;
         }
