@@ -4,9 +4,21 @@
 // AbortSignal, fetch, the refresh grant, BroadcastChannel, Web Locks, sessionStorage, wake
 // listeners, events, DPoP keys and signatures. It decides nothing. scripts/postbuild.mjs inlines
 // this file into pkg/chat_auth.js (its imports name code that is inlined there too).
-import { Driver, anonymousIdKey, checkCustomerIdJson, decodeTokenJson, verifyPrepare, verifyFinish } from './glue.js';
+import { Driver, anonymousIdKey, checkCustomerIdJson, decodeTokenJson, verifyPrepare, verifyKey, verifyFinish } from './glue.js';
 import { ChatAuthError } from './error.js';
-import { callProvider, store, load, listenForWake, openChannel, loadProofKey, signProof, replayableBody, withHeaders, webVerify } from './host.js';
+import {
+  callProvider,
+  store,
+  load,
+  listenForWake,
+  openChannel,
+  loadProofKey,
+  signProof,
+  replayableBody,
+  withHeaders,
+  webVerify,
+  verifySignature,
+} from './host.js';
 import { locksAvailable, acquireLock, holdLock, countHeld } from './locks.js';
 import { installAsappWith } from './asapp.js';
 
@@ -599,10 +611,14 @@ export async function verifyToken(token, options) {
     text = undefined;
   }
   if (typeof text !== 'string') throw error('invalid_config', 'options must be an object');
-  const prepared = JSON.parse(verifyPrepare(token, text));
-  if (Array.isArray(prepared)) throw thrown(JSON.stringify(prepared));
-  const ok = await webVerify(prepared.c);
-  const out = verifyFinish(prepared.x, ok === true, Date.now());
+  // [id, keyId, n] (f64), then the signing input (n bytes) and the signature; id 0: an error's JSON.
+  const bytes = verifyPrepare(token, text);
+  const view = new DataView(bytes.buffer, bytes.byteOffset);
+  const x = view.getFloat64(0, true);
+  if (!x) throw thrown(new TextDecoder().decode(bytes.subarray(24)));
+  const n = 24 + view.getFloat64(16, true);
+  const ok = await verifySignature(view.getFloat64(8, true), () => JSON.parse(verifyKey(x)), bytes.subarray(24, n), bytes.subarray(n));
+  const out = verifyFinish(x, ok === true, Date.now());
   if (ok === null) throw error('invalid_config', 'WebCrypto is not available (a secure context is required)');
   if (out.startsWith('[')) throw thrown(out);
   return JSON.parse(out);

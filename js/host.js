@@ -239,31 +239,56 @@ export function signProof(privateKey, input, done) {
 }
 
 // ---------------------------------------------------------------- signatures
-// The token checks' and verifyToken's WebCrypto step: the core hands over the algorithm, the key as a
-// JWK (or an HMAC secret) and the bytes (src/exports/check.rs `crypto_request`); this only runs them.
+// The token checks' and verifyToken's WebCrypto step: the core names the key (an id it never
+// reuses for another key, 0 for an HMAC secret), hands over the bytes and, when asked, the key's
+// import (src/exports/webcrypto.rs); this only runs them and keeps the imported keys.
 
-const fromBase64url = (text) => Uint8Array.from(atob(text.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0));
+const fromBase64url = (text) => {
+  const binary = atob(text.replace(/-/g, '+').replace(/_/g, '/'));
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+};
 
-/** Imported public keys by their JWK and algorithm, at most 16 (an RSA import costs more than a verify); never secrets. */
+/** Imported public keys with their verify algorithm, by the core's key id, at most 16 (an RSA import
+ * costs more than a verify); never secrets (id 0). */
 const imported = new Map();
 
-/** WebCrypto's answer to the core's request `{ i, v, k | r, d, s }` (src/exports/check.rs): false when it
- * cannot verify, null where there is no WebCrypto (not a secure context). */
-export async function webVerify(c) {
+/**
+ * WebCrypto's answer: whether `signature` over `data` verifies under key `id`, imported from
+ * `request()` (`{ i, v, k | r }`: import and verify algorithms, JWK or base64url secret) when no key
+ * is kept under `id`; false when it cannot verify, null where there is no WebCrypto (not a secure
+ * context). `request` is called, if at all, before this returns.
+ */
+export async function verifySignature(id, request, data, signature) {
   if (!globalThis.crypto?.subtle) return null;
   try {
-    const cacheKey = c.k ? JSON.stringify([c.i, c.k]) : null;
-    let key = cacheKey && imported.get(cacheKey);
-    if (!key) {
-      key = await crypto.subtle.importKey(c.k ? 'jwk' : 'raw', c.k ?? fromBase64url(c.r), c.i, false, ['verify']);
-      if (cacheKey) {
+    let kept = imported.get(id);
+    if (!kept) {
+      const c = request();
+      kept = [await crypto.subtle.importKey(c.k ? 'jwk' : 'raw', c.k ?? fromBase64url(c.r), c.i, false, ['verify']), c.v];
+      if (id) {
         if (imported.size >= 16) imported.delete(imported.keys().next().value);
-        imported.set(cacheKey, key);
+        imported.set(id, kept);
       }
     }
-    return (await crypto.subtle.verify(c.v, key, fromBase64url(c.s), fromBase64url(c.d))) === true;
+    return (await crypto.subtle.verify(kept[1], kept[0], signature, data)) === true;
   } catch {
-    // A key WebCrypto cannot import, or a malformed signature: it verifies nothing.
+    // A key WebCrypto cannot import, a malformed signature or request: it verifies nothing.
     return false;
   }
+}
+
+/** The token checks' request `{ id, i, v, k | r, d, s }` (src/exports/webcrypto.rs `crypto_request`,
+ * bytes base64url) through {@link verifySignature}. */
+export async function webVerify(c) {
+  let data;
+  let signature;
+  try {
+    data = fromBase64url(c.d);
+    signature = fromBase64url(c.s);
+  } catch {
+    return false;
+  }
+  return verifySignature(c.id, () => c, data, signature);
 }

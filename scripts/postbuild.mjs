@@ -21,7 +21,7 @@ const WASM = join(PKG, 'chat_auth_bg.wasm');
 const MARK = '// chat-auth postbuild';
 const MINIFIED_MARK = '/* chat-auth postbuild: minified */';
 // The wasm exports (src/exports/) that only js/chat_auth_host.js calls (see (h)).
-const EXPORT_LAYER = ['Driver', 'anonymousIdKey', 'checkCustomerIdJson', 'decodeTokenJson', 'verifyPrepare', 'verifyFinish'];
+const EXPORT_LAYER = ['Driver', 'anonymousIdKey', 'checkCustomerIdJson', 'decodeTokenJson', 'verifyPrepare', 'verifyKey', 'verifyFinish'];
 
 function fail(msg) {
   console.error(`postbuild: FAILED ${msg}`);

@@ -1,16 +1,17 @@
 //! The verification vectors (`tests/vectors/*.json`, format in
 //! `tests/vectors/README.md`, compiled in by the shared `chat_auth_vectors`)
 //! in headless Chromium, through `verifyToken`'s shipped steps: the core's
-//! `verify_prepare`, `js/host.js`'s WebCrypto `webVerify`, the core's
+//! `verify_prepare`, `js/host.js`'s WebCrypto `verifySignature` (with the
+//! core's `verify_key` when it keeps no key under the id), the core's
 //! `verify_finish` (as `js/chat_auth_host.js` chains them), with `Date.now`
 //! set to each case's `now`. Every case must get the outcome `tests/vectors_native.rs` demands
 //! natively: the same files, the same expectations.
 #![cfg(target_arch = "wasm32")]
 
-use chat_auth::exports::{verify_finish, verify_prepare};
+use chat_auth::exports::{verify_finish, verify_key, verify_prepare};
 use chat_auth::wire::json;
 use chat_auth_vectors::{same, to_json, Case};
-use js_sys::{Function, Object, Promise, Reflect};
+use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
 use std::collections::BTreeMap;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -21,8 +22,13 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 #[wasm_bindgen(module = "/js/host.js")]
 extern "C" {
-    #[wasm_bindgen(js_name = webVerify)]
-    fn web_verify(request: &JsValue) -> Promise;
+    #[wasm_bindgen(js_name = verifySignature)]
+    fn verify_signature(
+        id: f64,
+        request: &JsValue,
+        data: &Uint8Array,
+        signature: &Uint8Array,
+    ) -> Promise;
 }
 
 /// `verifyToken(token, options)` as `js/chat_auth_host.js` runs it: the
@@ -35,16 +41,35 @@ async fn verify_token(token: &str, options_json: &str) -> Result<String, String>
             .and_then(|c| c.as_string())
             .unwrap_or_default()
     };
-    let prepared = verify_prepare(token, options_json);
-    if prepared.starts_with('[') {
-        return Err(code(&prepared));
+    // [id, keyId, n] as f64s, then the signing input (n bytes) and the signature.
+    let bytes = verify_prepare(token, options_json);
+    let number = |i: usize| {
+        bytes
+            .get(i * 8..i * 8 + 8)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0.0, f64::from_le_bytes)
+    };
+    let (id, key, n) = (number(0), number(1), 24 + number(2) as usize);
+    let rest = bytes.get(24..).unwrap_or_default();
+    if id == 0.0 {
+        return Err(code(std::str::from_utf8(rest).unwrap_or("")));
     }
-    let prepared = js_sys::JSON::parse(&prepared).map_err(|_| "prepare: not JSON".to_owned())?;
-    let ok = JsFuture::from(web_verify(&get(&prepared, "c")))
-        .await
-        .map(|v| v.as_bool() == Some(true))
-        .unwrap_or(false);
-    let id = get(&prepared, "x").as_f64().unwrap_or(0.0);
+    let request = Closure::once_into_js(move || {
+        js_sys::JSON::parse(&verify_key(id)).unwrap_or(JsValue::NULL)
+    });
+    let (data, signature) = bytes
+        .split_at_checked(n)
+        .ok_or_else(|| "prepare: short answer".to_owned())?;
+    let data = Uint8Array::from(data.get(24..).unwrap_or_default());
+    let ok = JsFuture::from(verify_signature(
+        key,
+        &request,
+        &data,
+        &Uint8Array::from(signature),
+    ))
+    .await
+    .map(|v| v.as_bool() == Some(true))
+    .unwrap_or(false);
     let out = verify_finish(id, ok, js_sys::Date::now());
     if out.starts_with('[') {
         Err(code(&out))

@@ -15,7 +15,7 @@ mod check;
 mod verify_token;
 mod webcrypto;
 
-pub use verify_token::{verify_finish, verify_prepare};
+pub use verify_token::{verify_finish, verify_key, verify_prepare};
 
 use check::Checker;
 

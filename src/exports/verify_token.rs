@@ -1,12 +1,15 @@
 //! `verifyToken` in two halves around WebCrypto's verify: [`verify_prepare`]
-//! runs rules 1–7 up to the signature and hands over what WebCrypto needs,
-//! [`verify_finish`] takes its answer and checks the claims.
+//! runs rules 1–7 up to the signature and hands over the key's id
+//! ([`key_id`]) and the bytes, [`verify_key`] the key when the host holds no
+//! `CryptoKey` under that id, [`verify_finish`] takes WebCrypto's answer and
+//! checks the claims. The bytes and numbers cross as one `Uint8Array`, not
+//! as JSON with base64url (decoding that in JS cost more than the verify).
 
 use super::error_json;
-use super::webcrypto::crypto_request;
+use super::webcrypto::{key_id, key_request};
 use crate::error::{Error, ErrorCode, Result};
 use crate::jose::verify::{self, Prepared, VerifyOptions};
-use crate::wire::json::{self, write_int};
+use crate::wire::json;
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -45,30 +48,53 @@ fn options(text: &str) -> Result<Rc<VerifyOptions>> {
     Ok(opts)
 }
 
-/// `{"x": id, "c": cryptoRequest}`, or the error's `[code, message]`.
+/// `verifyToken`'s first half: rules 1–7 up to the signature. The answer
+/// starts with three little-endian `f64`s, `[id, keyId, n]`: the
+/// verification's id, the key's ([`key_id`]; 0: a secret, not to be kept)
+/// and the signing input's length; the signing input (`n` bytes) and the
+/// signature follow. On refusal `id` is 0 and the error's `[code, message]`
+/// JSON follows.
 #[wasm_bindgen(js_name = verifyPrepare)]
-pub fn verify_prepare(token: &str, options_json: &str) -> String {
+pub fn verify_prepare(token: &str, options_json: &str) -> Vec<u8> {
     let prepared =
         options(options_json).and_then(|opts| Ok((verify::prepare(token, &opts)?, opts)));
+    let mut out = Vec::new();
+    let number = |out: &mut Vec<u8>, n: u64| out.extend_from_slice(&(n as f64).to_le_bytes());
     match prepared {
-        Err(e) => error_json(&e),
-        Ok((prepared, opts)) => {
-            let mut out = String::from("{\"x\":");
-            PENDING.with(|p| {
-                let (next, list) = &mut *p.borrow_mut();
-                write_int(&mut out, *next as i64);
-                out.push_str(",\"c\":");
-                crypto_request(&prepared, &mut out);
-                if list.len() >= PENDING_MAX {
-                    list.remove(0);
-                }
-                list.push((*next, prepared, opts));
-                *next += 1;
-            });
-            out.push('}');
-            out
+        Err(e) => {
+            out.resize(24, 0);
+            out.extend_from_slice(error_json(&e).as_bytes());
         }
+        Ok((prepared, opts)) => PENDING.with(|p| {
+            let (next, list) = &mut *p.borrow_mut();
+            number(&mut out, *next);
+            number(&mut out, key_id(&prepared));
+            number(&mut out, prepared.signing_input().len() as u64);
+            out.extend_from_slice(prepared.signing_input());
+            out.extend_from_slice(prepared.signature());
+            if list.len() >= PENDING_MAX {
+                list.remove(0);
+            }
+            list.push((*next, prepared, opts));
+            *next += 1;
+        }),
     }
+    out
+}
+
+/// The key of verification `id` as WebCrypto imports it:
+/// `{"i": importAlgorithm, "v": verifyAlgorithm, "k": jwk | "r": rawSecret}`
+/// (`js/host.js` `verifySignature`); `null` when none is under way.
+#[wasm_bindgen(js_name = verifyKey)]
+pub fn verify_key(id: f64) -> String {
+    PENDING.with(|p| {
+        let mut out = String::new();
+        match p.borrow().1.iter().find(|(x, _, _)| *x == id as u64) {
+            Some((_, prepared, _)) => key_request(prepared, &mut out),
+            None => out.push_str("null"),
+        }
+        out
+    })
 }
 
 /// The claims' JSON text, or the error's `[code, message]`.
@@ -95,5 +121,109 @@ pub fn verify_finish(id: f64, verified: bool, now: f64) -> String {
     }) {
         Ok(payload) => payload,
         Err(e) => error_json(&e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::base64url;
+    use crate::wire::json::write_string;
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    const RSA: &str = include_str!("../../tests/vectors/keys/rsa2048.pub.pem");
+    const RSA_OTHER: &str = include_str!("../../tests/vectors/keys/attacker-rsa2048.pub.pem");
+    const P256: &str = include_str!("../../tests/vectors/keys/p256.pub.pem");
+
+    fn options(alg: &str, member: &str, value: &str) -> String {
+        let mut out = format!(r#"{{"algorithms":["{alg}"],"#);
+        write_string(&mut out, member);
+        out.push(':');
+        write_string(&mut out, value);
+        out.push('}');
+        out
+    }
+
+    /// A token whose signature has the right shape for `alg` (it verifies
+    /// under no key: only the first half runs here).
+    fn token(alg: &str) -> String {
+        let signature = match alg {
+            "ES256" => vec![1; 64],
+            _ => vec![0; 256],
+        };
+        format!(
+            "{}.{}.{}",
+            base64url::encode(format!(r#"{{"alg":"{alg}"}}"#).as_bytes()),
+            base64url::encode(br#"{"exp":4000000000}"#),
+            base64url::encode(&signature)
+        )
+    }
+
+    /// `[id, keyId, n]` and the rest of `verify_prepare`'s answer.
+    fn prepare(alg: &str, member: &str, value: &str) -> ([u64; 3], Vec<u8>) {
+        let out = verify_prepare(&token(alg), &options(alg, member, value));
+        let number = |i: usize| f64::from_le_bytes(out[i * 8..i * 8 + 8].try_into().unwrap());
+        (
+            [number(0) as u64, number(1) as u64, number(2) as u64],
+            out[24..].to_vec(),
+        )
+    }
+
+    #[test]
+    fn the_answer_holds_the_ids_and_the_bytes() {
+        let t = token("RS256");
+        let ([id, key, n], rest) = prepare("RS256", "publicKey", RSA);
+        assert!(id > 0 && key > 0);
+        let signing_input = &t[..t.rfind('.').unwrap()];
+        assert_eq!(n as usize, signing_input.len());
+        assert_eq!(&rest[..n as usize], signing_input.as_bytes());
+        assert_eq!(rest[n as usize..], [0; 256]);
+        let request = verify_key(id as f64);
+        assert!(
+            request.starts_with(r#"{"i":{"name":"RSASSA-PKCS1-v1_5","hash":"SHA-256"},"v":{"name":"RSASSA-PKCS1-v1_5"},"k":{"kty":"RSA","n":""#),
+            "{request}"
+        );
+        // Its second half takes it off the list; its key is asked for no more.
+        assert!(verify_finish(id as f64, false, 0.0).contains("bad_signature"));
+        assert_eq!(verify_key(id as f64), "null");
+
+        let ([id, key, _], rest) = prepare("RS256", "publicKey", "not a key");
+        assert_eq!((id, key), (0, 0));
+        let error = String::from_utf8(rest).unwrap();
+        assert!(
+            error.starts_with(r#"["invalid_config","option 'publicKey' "#),
+            "{error}"
+        );
+    }
+
+    /// The key id `verify_prepare` gives (the verification is then ended).
+    fn key(alg: &str, member: &str, value: &str) -> u64 {
+        let ([id, key, _], _) = prepare(alg, member, value);
+        verify_finish(id as f64, false, 0.0);
+        key
+    }
+
+    #[test]
+    fn a_key_id_names_one_algorithm_and_key() {
+        let rsa = key("RS256", "publicKey", RSA);
+        assert_eq!(
+            key("RS256", "publicKey", RSA),
+            rsa,
+            "the same key, the same id"
+        );
+        let other = key("RS256", "publicKey", RSA_OTHER);
+        let pss = key("PS256", "publicKey", RSA);
+        let ec = key("ES256", "publicKey", P256);
+        let ids = [rsa, other, pss, ec];
+        for (i, a) in ids.iter().enumerate() {
+            assert!(*a > 0 && ids[i + 1..].iter().all(|b| b != a), "{ids:?}");
+        }
+        // In either order, whatever options text names the key.
+        assert_eq!(key("RS256", "publicKey", RSA), rsa);
+        assert_eq!(key("RS256", "publicKey", &format!("\n{RSA}\n")), rsa);
+        assert_eq!(key("PS256", "publicKey", RSA), pss);
+        assert_eq!(key("RS256", "publicKey", RSA_OTHER), other);
+        // An HMAC secret is never kept by the host.
+        assert_eq!(key("HS256", "secret", &"k".repeat(32)), 0);
     }
 }

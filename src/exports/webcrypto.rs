@@ -1,12 +1,57 @@
-//! The WebCrypto request of a signature check: the algorithm's import and
-//! verify parameters, the key as a JWK (or an HMAC secret) and the bytes, for
-//! `js/host.js` `webVerify` (the token checks' and `verifyToken`'s step).
+//! The WebCrypto side of a signature check, for `js/host.js`
+//! `verifySignature` (the token checks' and `verifyToken`'s step): the key's
+//! id ([`key_id`]: the host keeps each imported `CryptoKey` under it), the
+//! key's import request ([`key_request`]: the import and verify algorithms,
+//! the key as a JWK or an HMAC secret) and, for the token checks' JSON
+//! effects, all of it with the bytes ([`crypto_request`]).
 
 use crate::jose::algorithm::{Algorithm, Curve};
 use crate::jose::keys::KeyMaterial;
 use crate::jose::verify::Prepared;
 use crate::wire::base64url;
-use crate::wire::json::write_string;
+use crate::wire::json::{write_int, write_string};
+use std::cell::RefCell;
+
+/// Keys [`key_id`] names; later ones get id 0 (imported for each check).
+const KEY_IDS_MAX: usize = 64;
+
+thread_local! {
+    /// Every public key handed to WebCrypto on this page, named by its
+    /// algorithm and components; a key's id is its place here plus one.
+    /// Nothing is ever removed, so an id names one (algorithm, key) for the
+    /// page's life: a kept `CryptoKey` can never stand for another key.
+    static KEY_IDS: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The id under which the host may keep `prepared`'s imported key: the same
+/// for the same algorithm and public key, another for any other; 0 for an
+/// HMAC secret (never kept) and past [`KEY_IDS_MAX`] keys.
+pub fn key_id(prepared: &Prepared) -> u64 {
+    // The algorithm (the key fits it: RSA, the curve, Ed25519), the first
+    // component's length, the components: one key, one name.
+    let (a, b): (&[u8], &[u8]) = match &prepared.key().material {
+        KeyMaterial::Rsa { n, e } => (n, e),
+        KeyMaterial::Ec { x, y, .. } => (x, y),
+        KeyMaterial::Ed25519 { x } => (x, &[]),
+        _ => return 0,
+    };
+    let mut name = vec![prepared.alg() as u8];
+    name.extend_from_slice(&(a.len() as u32).to_le_bytes());
+    name.extend_from_slice(a);
+    name.extend_from_slice(b);
+    KEY_IDS.with(|ids| {
+        let mut ids = ids.borrow_mut();
+        let at = match ids.iter().position(|known| *known == name) {
+            Some(at) => at,
+            None if ids.len() < KEY_IDS_MAX => {
+                ids.push(name);
+                ids.len() - 1
+            }
+            None => return 0,
+        };
+        at as u64 + 1
+    })
+}
 
 fn hash(alg: Algorithm) -> &'static str {
     match alg {
@@ -37,14 +82,14 @@ fn curve_name(c: Curve) -> &'static str {
     }
 }
 
-/// What WebCrypto needs to check `prepared`'s signature, as JSON:
-/// `{"i": importAlgorithm, "v": verifyAlgorithm, "k": jwk | "r": rawSecret,
-/// "d": data, "s": signature}` (bytes base64url).
-pub fn crypto_request(prepared: &Prepared, out: &mut String) {
+/// How WebCrypto imports `prepared`'s key, as the members of a JSON object:
+/// `"i": importAlgorithm, "v": verifyAlgorithm, "k": jwk | "r": rawSecret`
+/// (bytes base64url).
+fn key_members(prepared: &Prepared, out: &mut String) {
     let alg = prepared.alg();
     let material = &prepared.key().material;
     let h = hash(alg);
-    out.push_str("{\"i\":{");
+    out.push_str("\"i\":{");
     let verify_extra = match (alg, material) {
         (Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512, _) => {
             member(out, "name", "HMAC");
@@ -114,6 +159,24 @@ pub fn crypto_request(prepared: &Prepared, out: &mut String) {
         }
         KeyMaterial::Secret(secret) => b64_member(out, "r", secret.expose()),
     }
+}
+
+/// `{"i": importAlgorithm, "v": verifyAlgorithm, "k": jwk | "r": rawSecret}`:
+/// what the host imports when it holds no key under [`key_id`].
+pub fn key_request(prepared: &Prepared, out: &mut String) {
+    out.push('{');
+    key_members(prepared, out);
+    out.push('}');
+}
+
+/// Everything WebCrypto needs to check `prepared`'s signature, as one JSON
+/// object (the token checks' effect): `{"id": keyId, "i", "v", "k" | "r"`
+/// as in [`key_request`]`, "d": data, "s": signature}` (bytes base64url).
+pub fn crypto_request(prepared: &Prepared, out: &mut String) {
+    out.push_str("{\"id\":");
+    write_int(out, key_id(prepared) as i64);
+    out.push(',');
+    key_members(prepared, out);
     b64_member(out, "d", prepared.signing_input());
     b64_member(out, "s", prepared.signature());
     out.push('}');

@@ -184,7 +184,7 @@ e2e.test('verifyToken rejects with ChatAuthErrors: bad token, bad options, alg, 
         noOptions: await caught(() => verifyToken(token)),
         badOption: await caught(() => verifyToken(token, { bogus: 1 })),
         algNotAllowed: await caught(() => verifyToken(token, options)),
-        // Through the WebCrypto step (js/host.js webVerify) and verifyFinish.
+        // Through the WebCrypto step (js/host.js verifySignature) and verifyFinish.
         badSignature: await caught(() => verifyToken(forged, options)),
       };
     },
