@@ -501,6 +501,19 @@ mod tests {
             r#"{}"#,
             r#"["getToken",-1]"#,
             r#"["storageFailed","x"]"#,
+            // Any field of the wrong type refuses the whole input, also
+            // one after fields that were read fine (one check at the end).
+            r#"[]"#,
+            r#"[5]"#,
+            r#""getToken""#,
+            r#"["getToken",1.5]"#,
+            r#"["setCustomer",1,5]"#,
+            r#"["setCustomer",1]"#,
+            r#"["fetchAnswered",1,"200"]"#,
+            r#"["tokenAnswered",1,null,"date"]"#,
+            r#"["message"]"#,
+            r#"["peers",-2]"#,
+            r#"["Fetch",1]"#,
         ] {
             assert_eq!(
                 input(&d, bad).unwrap_err().code(),

@@ -227,6 +227,59 @@ mod tests {
     }
 
     #[test]
+    fn retry_after_delay_seconds_are_plain_ascii_digits() {
+        // What `str::parse::<u64>` took before the digits were folded by
+        // hand (issue-13-drivesize): at most ten ASCII digits, leading
+        // zeros fine, no sign, no fraction, no inner space.
+        for (value, wait) in [
+            ("0", Some(0)),
+            ("007", Some(7_000)),
+            (" 120\t", Some(120_000)),
+            ("0000000000", Some(0)),
+            ("9999999999", Some(9_999_999_999_000)),
+            ("10000000000", None),
+            ("+5", None),
+            ("-5", None),
+            ("1.5", None),
+            ("1e3", None),
+            ("1 2", None),
+            ("\u{661}\u{662}", None),
+            ("", None),
+            ("   ", None),
+        ] {
+            assert_eq!(parse_retry_after(value, 0), wait, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn http_dates_check_leap_years_and_their_separators_by_bytes() {
+        let now = 1_795_000_000_000; // 2026
+        for (date, valid) in [
+            ("Tue, 29 Feb 2000 00:00:00 GMT", true),
+            ("Thu, 29 Feb 1900 00:00:00 GMT", false),
+            ("Thu, 29 Feb 2024 00:00:00 GMT", true),
+            ("Wed, 29 Feb 2023 00:00:00 GMT", false),
+            ("Tuesday, 29-Feb-00 00:00:00 GMT", true),
+            ("Thursday, 29-Feb-24 00:00:00 GMT", true),
+            ("Tuesday, 29-Feb-23 00:00:00 GMT", false),
+            ("Tue Feb 29 00:00:00 2000", true),
+            ("Thu Feb 29 00:00:00 1900", false),
+            // A day name of letters only, found by its bytes.
+            ("S\u{fc}nday, 06-Nov-94 08:49:37 GMT", false),
+            ("Sunday,, 06-Nov-94 08:49:37 GMT", false),
+            ("Sunday , 06-Nov-94 08:49:37 GMT", false),
+            ("Sun,  06 Nov 1994 08:49:37 GMT", false),
+            ("Sun, 06 Nov 1994 08:49:37 GMT\u{e9}", false),
+        ] {
+            assert_eq!(parse_http_date(date, now).is_some(), valid, "{date}");
+        }
+        assert_eq!(
+            parse_http_date("Tuesday, 29-Feb-00 00:00:00 GMT", now),
+            parse_http_date("Tue, 29 Feb 2000 00:00:00 GMT", now)
+        );
+    }
+
+    #[test]
     fn extremes_do_not_panic() {
         let p = RefreshPolicy {
             margin_ms: Millis::MAX,
