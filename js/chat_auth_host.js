@@ -262,7 +262,7 @@ export class ChatAuth {
   #reply(id, [kind, a, b, c]) {
     const pending = this.#pending.get(id);
     if (!pending) return;
-    if (kind === 'plain' || kind === 'send' || kind === 'replay') return this.#send(id, pending, kind, a, b);
+    if (kind === 'plain' || kind === 'send' || kind === 'replay') return this.#send(id, pending, kind, a, b, c);
     this.#pending.delete(id);
     const { resolve, reject, call } = pending;
     switch (kind) {
@@ -389,7 +389,12 @@ export class ChatAuth {
     for (const h of handlers) report(() => h.fn(detail));
   }
 
-  #send(id, pending, kind, headers, manual) {
+  /**
+   * Sends request `id` as the driver's reply says. `settlesUnless` (a `send` reply's): a response
+   * with another status that is no opaque redirect is already known to be the caller's as it is,
+   * so it resolves at once and the driver is only told (`settled`), with no step and no JSON.
+   */
+  #send(id, pending, kind, headers, manual, settlesUnless) {
     const call = pending.call;
     if (!call) return;
     let sent;
@@ -420,8 +425,17 @@ export class ChatAuth {
         sent = pageFetch(call.input, init);
       }
     }
+    const quick = kind === 'send' && typeof settlesUnless === 'number';
     sent.then(
       (response) => {
+        if (quick && response.status !== settlesUnless && response.type !== 'opaqueredirect') {
+          this.#d.settled(id);
+          if (this.#pending.get(id) === pending) {
+            this.#pending.delete(id);
+            pending.resolve(response);
+          }
+          return;
+        }
         call.response = response;
         const h = response.headers;
         this.#feed([

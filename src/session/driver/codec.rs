@@ -90,6 +90,7 @@ pub fn input_from_json(driver: &Driver, value: &Value) -> Result<Input> {
                 www_authenticate: f.text(4),
             },
         },
+        "fetchSettled" => Input::FetchSettled { request: f.id(0)? },
         "fetchFailed" => Input::FetchFailed {
             request: f.id(0)?,
             aborted: f.flag(1),
@@ -221,10 +222,16 @@ fn reply(out: &mut String, r: &Reply) {
         Reply::Send {
             headers: h,
             manual_redirect,
+            settles_unless,
         } => {
             str_field(out, "send");
             headers(out, h);
             bool_field(out, *manual_redirect);
+            sep(out);
+            match settles_unless {
+                Some(status) => write_int(out, i64::from(*status)),
+                None => out.push_str("null"),
+            }
         }
         Reply::Replay { headers: h } => {
             str_field(out, "replay");
@@ -395,6 +402,10 @@ mod tests {
             Ok(Input::Fetch { request: 4, follows_redirects: true, replayable: false, target: Some(ref t), .. }) if t.url == "https://chat.example.com/x"
         ));
         assert!(matches!(
+            input(&d, r#"["fetchSettled",4]"#),
+            Ok(Input::FetchSettled { request: 4 })
+        ));
+        assert!(matches!(
             input(&d, r#"["tokenFailed",2,"provider_timeout","slow"]"#),
             Ok(Input::TokenEndpointFailed { call: 2, ref error }) if error.code() == ErrorCode::ProviderTimeout
         ));
@@ -432,12 +443,13 @@ mod tests {
             reply: Reply::Send {
                 headers: vec![("Authorization".into(), SecretString::new("Bearer \"t\""))],
                 manual_redirect: true,
+                settles_unless: Some(401),
             },
         };
         effect_json(&d, &reply, &mut out);
         assert_eq!(
             out,
-            r#"["reply",7,"send",{"Authorization":"Bearer \"t\""},true]"#
+            r#"["reply",7,"send",{"Authorization":"Bearer \"t\""},true,401]"#
         );
         let mut out = String::new();
         let reject = Effect::Reply {
