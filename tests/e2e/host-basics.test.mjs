@@ -156,6 +156,74 @@ e2e.test("a 2xx answer reaches auth.fetch's caller without a second driver step;
   );
 });
 
+e2e.test(
+  'init() reads sessionStorage while the wasm is on the wire (the first access is a round trip the first new ChatAuth would wait for); init(url) still loads from url',
+  async (s) => {
+    const r = await s.eval(async () => {
+      const log = [];
+      const realFetch = window.fetch;
+      // Any first access loads the storage area (the round trip): spy on every way to make one.
+      const spied = ['length', 'key', 'getItem', 'setItem', 'removeItem'];
+      const original = Object.fromEntries(spied.map((name) => [name, Object.getOwnPropertyDescriptor(Storage.prototype, name)]));
+      const note = (storage) =>
+        log.push({ storage: storage === window.sessionStorage ? 'session' : 'local', wasmAnswered: log.find((e) => e.fetch)?.answered ?? null });
+      window.fetch = (input, init) => {
+        const url = String(input instanceof Request ? input.url : input);
+        const sent = realFetch(input, init);
+        const entry = { fetch: url.split('/').pop(), answered: false };
+        sent.then(() => {
+          entry.answered = true;
+        });
+        log.push(entry);
+        return sent;
+      };
+      for (const name of spied) {
+        const d = original[name];
+        const spy = d.get
+          ? {
+              get() {
+                note(this);
+                return d.get.call(this);
+              },
+            }
+          : {
+              value(...args) {
+                note(this);
+                return d.value.apply(this, args);
+              },
+            };
+        Object.defineProperty(Storage.prototype, name, { configurable: true, ...spy });
+      }
+      try {
+        // Fresh module instances (their own wasm), as on a page that has not loaded the package yet.
+        const fresh = await import('/pkg/chat_auth.js?fresh=default');
+        await fresh.default();
+        const byDefault = log.splice(0);
+        const wasmUrl = new URL('/pkg/chat_auth_bg.wasm?explicit=1', location.href);
+        const explicit = await import('/pkg/chat_auth.js?fresh=explicit');
+        await explicit.default({ module_or_path: wasmUrl });
+        const withUrl = log.splice(0);
+        const auth = new explicit.ChatAuth({ apiOrigins: ['https://chat.example.com'], crossTab: false });
+        const works = typeof auth.anonymousId === 'string' && auth.anonymousId.length === 36;
+        auth.destroy();
+        return { byDefault, withUrl, works };
+      } finally {
+        window.fetch = realFetch;
+        for (const name of spied) Object.defineProperty(Storage.prototype, name, original[name]);
+      }
+    });
+    assert.deepEqual(r.byDefault, [
+      { fetch: 'chat_auth_bg.wasm', answered: true },
+      { storage: 'session', wasmAnswered: false },
+    ]);
+    assert.deepEqual(r.withUrl, [
+      { fetch: 'chat_auth_bg.wasm?explicit=1', answered: true },
+      { storage: 'session', wasmAnswered: false },
+    ]);
+    assert.equal(r.works, true);
+  },
+);
+
 e2e.test('a promise provider: one call for 21 callers, every waiter gets the one token', async (s) => {
   const r = await s.eval(
     async ({ jwtSource }) => {
