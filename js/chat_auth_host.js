@@ -445,7 +445,11 @@ export class ChatAuth {
     const quick = kind === 'send' && typeof settlesUnless === 'number';
     sent.then(
       (response) => {
-        if (quick && response.status !== settlesUnless && response.type !== 'opaqueredirect') {
+        // Read without throwing: a page's fetch wrapper may resolve with anything (a throw here
+        // would leave the caller's promise pending for ever).
+        const status = member(response, 'status');
+        const opaque = member(response, 'type') === 'opaqueredirect';
+        if (quick && status !== settlesUnless && !opaque) {
           this.#d.settled(id);
           if (this.#pending.get(id) === pending) {
             this.#pending.delete(id);
@@ -454,15 +458,14 @@ export class ChatAuth {
           return;
         }
         call.response = response;
-        const h = response.headers;
-        this.#feed([
-          'fetchAnswered',
-          id,
-          response.status | 0,
-          response.type === 'opaqueredirect',
-          h?.get('DPoP-Nonce') ?? null,
-          h?.get('WWW-Authenticate') ?? null,
-        ]);
+        const header = (name) => {
+          try {
+            return member(response, 'headers')?.get(name) ?? null;
+          } catch {
+            return null;
+          }
+        };
+        this.#feed(['fetchAnswered', id, status | 0, opaque, header('DPoP-Nonce'), header('WWW-Authenticate')]);
       },
       (e) => {
         call.error = e;

@@ -224,6 +224,57 @@ e2e.test(
   },
 );
 
+e2e.test(
+  'a page fetch wrapper that resolves with no Response (undefined, a throwing getter) settles auth.fetch with it instead of leaving it pending',
+  async (s) => {
+    const r = await s.eval(
+      async ({ jwtSource }) => {
+        const jwt = new Function(`return (${jwtSource})`)();
+        const { ChatAuth } = window.sdk;
+        const api = 'https://chat.example.com';
+        const auth = new ChatAuth({ apiOrigins: [api], contextProvider: (cb) => cb({ Auth: { Token: jwt('cust_odd', 600) } }), crossTab: false });
+        await auth.setCustomer('cust_odd');
+        const realFetch = window.fetch;
+        const odd = {
+          withGetters: {
+            get status() {
+              throw new Error('no status');
+            },
+            get type() {
+              throw new Error('no type');
+            },
+            get headers() {
+              throw new Error('no headers');
+            },
+          },
+        };
+        const settled = (p) =>
+          Promise.race([
+            p.then(
+              (v) => ({ value: v }),
+              (e) => ({ error: e?.code ?? String(e) }),
+            ),
+            new Promise((resolve) => setTimeout(() => resolve('pending after 2 s'), 2000)),
+          ]);
+        try {
+          window.fetch = () => Promise.resolve(undefined);
+          const none = await settled(auth.fetch(`${api}/x`));
+          window.fetch = () => Promise.resolve(odd.withGetters);
+          const getters = await settled(auth.fetch(`${api}/y`));
+          window.fetch = () => Promise.resolve(new Response('{}', { status: 200 }));
+          const after = await settled(auth.fetch(`${api}/z`));
+          auth.destroy();
+          return { none, getters: getters.value === odd.withGetters ? 'the same object' : getters, after: after.value?.status };
+        } finally {
+          window.fetch = realFetch;
+        }
+      },
+      { jwtSource: unsignedJwt.toString() },
+    );
+    assert.deepEqual(r, { none: { value: undefined }, getters: 'the same object', after: 200 });
+  },
+);
+
 e2e.test('a promise provider: one call for 21 callers, every waiter gets the one token', async (s) => {
   const r = await s.eval(
     async ({ jwtSource }) => {
