@@ -267,6 +267,16 @@ impl DriverHandle {
             .map_or("", |d| d.storage_name(StorageKey::Token))
             .to_owned()
     }
+
+    /// A `fetch` answered with a response its `send` reply's `settles_unless`
+    /// lets the host resolve with at once: the driver forgets its entry
+    /// ([`driver::Driver::fetch_settled`]). A direct call rather than a
+    /// [`DriverHandle::step`]: no JSON either way, and no effect follows.
+    pub fn settled(&mut self, request: f64) {
+        if let Some(inner) = self.inner.as_mut() {
+            inner.fetch_settled(request as u64);
+        }
+    }
 }
 
 /// `[["error", code, message[, detail]]]`: [`DriverHandle::step`]'s answer

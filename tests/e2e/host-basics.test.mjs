@@ -84,6 +84,197 @@ e2e.test('a callback provider authenticates and the real timer refreshes 3 s tok
   assert.equal(r.destroyed, 'destroyed');
 });
 
+e2e.test("a 2xx answer reaches auth.fetch's caller without a second driver step; a 401 still goes to the driver: one refresh, one replay", async (s) => {
+  const r = await s.eval(
+    async ({ jwtSource }) => {
+      const jwt = new Function(`return (${jwtSource})`)();
+      const { ChatAuth } = window.sdk;
+      const reasons = [];
+      const provider = (callback, needsRefresh, info) => {
+        reasons.push(info.reason);
+        // A new token each call (their claims differ by the lifetime).
+        callback({ Auth: { Token: jwt('cust_quick', 600 + reasons.length) } });
+      };
+      // The host reads the `now` clock once per driver step.
+      let clockReads = 0;
+      const now = () => {
+        clockReads += 1;
+        return Date.now();
+      };
+      const api = 'https://chat.example.com';
+      const auth = new ChatAuth({ apiOrigins: [api], contextProvider: provider, crossTab: false, now });
+      await auth.setCustomer('cust_quick');
+      const realFetch = window.fetch;
+      const sent = [];
+      const refuse = new Set(['/refused-once']);
+      let answers = [];
+      window.fetch = (input, init) => {
+        const url = new URL(input);
+        const authorization = new Headers(init?.headers).get('Authorization');
+        sent.push([url.pathname, init?.redirect, authorization]);
+        const status = refuse.delete(url.pathname) ? 401 : url.pathname === '/teapot' ? 418 : 200;
+        const response = new Response(`{"status":${status}}`, { status });
+        answers.push(response);
+        return Promise.resolve(response);
+      };
+      try {
+        const reads = async (f) => {
+          const before = clockReads;
+          answers = [];
+          const response = await f();
+          return { reads: clockReads - before, status: response.status, same: answers.at(-1) === response, body: await response.text() };
+        };
+        const ok = await reads(() => auth.fetch(`${api}/ok`));
+        const teapot = await reads(() => auth.fetch(`${api}/teapot`));
+        const refused = await reads(() => auth.fetch(`${api}/refused-once`));
+        const again = await reads(() => auth.fetch(`${api}/ok`));
+        const token = await auth.getToken();
+        auth.destroy();
+        return { ok, teapot, refused, again, reasons, sent, token };
+      } finally {
+        window.fetch = realFetch;
+      }
+    },
+    { jwtSource: unsignedJwt.toString() },
+  );
+  // One step (the headers), none for the answer: the driver said up front that it hands back anything but a 401.
+  assert.deepEqual(r.ok, { reads: 1, status: 200, same: true, body: '{"status":200}' });
+  assert.deepEqual(r.teapot, { reads: 1, status: 418, same: true, body: '{"status":418}' });
+  assert.deepEqual(r.again, r.ok, 'after a refresh and replay, the fast path again');
+  // The 401 went to the driver: a refresh, then one replay with the new token.
+  assert.equal(r.refused.status, 200);
+  assert.equal(r.refused.same, true, "the replay's response");
+  assert.ok(r.refused.reads >= 3, `steps for the 401: ${r.refused.reads}`);
+  assert.deepEqual(r.reasons, ['initial', 'after_401']);
+  const refused = r.sent.filter(([path]) => path === '/refused-once');
+  assert.equal(refused.length, 2, 'sent, then replayed once');
+  assert.notEqual(refused[0][2], refused[1][2], 'the replay carries the new token');
+  assert.equal(refused[1][2], `Bearer ${r.token}`);
+  assert.ok(
+    r.sent.every(([, redirect]) => redirect === 'manual'),
+    'every request with credentials is sent with redirect: manual',
+  );
+});
+
+e2e.test(
+  'init() reads sessionStorage while the wasm is on the wire (the first access is a round trip the first new ChatAuth would wait for); init(url) still loads from url',
+  async (s) => {
+    const r = await s.eval(async () => {
+      const log = [];
+      const realFetch = window.fetch;
+      // Any first access loads the storage area (the round trip): spy on every way to make one.
+      const spied = ['length', 'key', 'getItem', 'setItem', 'removeItem'];
+      const original = Object.fromEntries(spied.map((name) => [name, Object.getOwnPropertyDescriptor(Storage.prototype, name)]));
+      const note = (storage) =>
+        log.push({ storage: storage === window.sessionStorage ? 'session' : 'local', wasmAnswered: log.find((e) => e.fetch)?.answered ?? null });
+      window.fetch = (input, init) => {
+        const url = String(input instanceof Request ? input.url : input);
+        const sent = realFetch(input, init);
+        const entry = { fetch: url.split('/').pop(), answered: false };
+        sent.then(() => {
+          entry.answered = true;
+        });
+        log.push(entry);
+        return sent;
+      };
+      for (const name of spied) {
+        const d = original[name];
+        const spy = d.get
+          ? {
+              get() {
+                note(this);
+                return d.get.call(this);
+              },
+            }
+          : {
+              value(...args) {
+                note(this);
+                return d.value.apply(this, args);
+              },
+            };
+        Object.defineProperty(Storage.prototype, name, { configurable: true, ...spy });
+      }
+      try {
+        // Fresh module instances (their own wasm), as on a page that has not loaded the package yet.
+        const fresh = await import('/pkg/chat_auth.js?fresh=default');
+        await fresh.default();
+        const byDefault = log.splice(0);
+        const wasmUrl = new URL('/pkg/chat_auth_bg.wasm?explicit=1', location.href);
+        const explicit = await import('/pkg/chat_auth.js?fresh=explicit');
+        await explicit.default({ module_or_path: wasmUrl });
+        const withUrl = log.splice(0);
+        const auth = new explicit.ChatAuth({ apiOrigins: ['https://chat.example.com'], crossTab: false });
+        const works = typeof auth.anonymousId === 'string' && auth.anonymousId.length === 36;
+        auth.destroy();
+        return { byDefault, withUrl, works };
+      } finally {
+        window.fetch = realFetch;
+        for (const name of spied) Object.defineProperty(Storage.prototype, name, original[name]);
+      }
+    });
+    assert.deepEqual(r.byDefault, [
+      { fetch: 'chat_auth_bg.wasm', answered: true },
+      { storage: 'session', wasmAnswered: false },
+    ]);
+    assert.deepEqual(r.withUrl, [
+      { fetch: 'chat_auth_bg.wasm?explicit=1', answered: true },
+      { storage: 'session', wasmAnswered: false },
+    ]);
+    assert.equal(r.works, true);
+  },
+);
+
+e2e.test(
+  'a page fetch wrapper that resolves with no Response (undefined, a throwing getter) settles auth.fetch with it instead of leaving it pending',
+  async (s) => {
+    const r = await s.eval(
+      async ({ jwtSource }) => {
+        const jwt = new Function(`return (${jwtSource})`)();
+        const { ChatAuth } = window.sdk;
+        const api = 'https://chat.example.com';
+        const auth = new ChatAuth({ apiOrigins: [api], contextProvider: (cb) => cb({ Auth: { Token: jwt('cust_odd', 600) } }), crossTab: false });
+        await auth.setCustomer('cust_odd');
+        const realFetch = window.fetch;
+        const odd = {
+          withGetters: {
+            get status() {
+              throw new Error('no status');
+            },
+            get type() {
+              throw new Error('no type');
+            },
+            get headers() {
+              throw new Error('no headers');
+            },
+          },
+        };
+        const settled = (p) =>
+          Promise.race([
+            p.then(
+              (v) => ({ value: v }),
+              (e) => ({ error: e?.code ?? String(e) }),
+            ),
+            new Promise((resolve) => setTimeout(() => resolve('pending after 2 s'), 2000)),
+          ]);
+        try {
+          window.fetch = () => Promise.resolve(undefined);
+          const none = await settled(auth.fetch(`${api}/x`));
+          window.fetch = () => Promise.resolve(odd.withGetters);
+          const getters = await settled(auth.fetch(`${api}/y`));
+          window.fetch = () => Promise.resolve(new Response('{}', { status: 200 }));
+          const after = await settled(auth.fetch(`${api}/z`));
+          auth.destroy();
+          return { none, getters: getters.value === odd.withGetters ? 'the same object' : getters, after: after.value?.status };
+        } finally {
+          window.fetch = realFetch;
+        }
+      },
+      { jwtSource: unsignedJwt.toString() },
+    );
+    assert.deepEqual(r, { none: { value: undefined }, getters: 'the same object', after: 200 });
+  },
+);
+
 e2e.test('a promise provider: one call for 21 callers, every waiter gets the one token', async (s) => {
   const r = await s.eval(
     async ({ jwtSource }) => {

@@ -32,9 +32,12 @@ pub(super) fn reply(r: Reply) -> HostReply {
             headers: headers(h),
         },
         Reply::Plain => HostReply::Plain,
+        // The Kotlin host feeds every answer back (`FetchAnswered`), which
+        // `settles_unless` always allows.
         Reply::Send {
             headers: h,
             manual_redirect,
+            settles_unless: _,
         } => HostReply::Send {
             headers: headers(h),
             manual_redirect,

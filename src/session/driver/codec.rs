@@ -73,6 +73,7 @@ enum Tag {
     AuthHeaders,
     Fetch,
     FetchAnswered,
+    FetchSettled,
     FetchFailed,
     Destroy,
     Timer,
@@ -95,13 +96,14 @@ enum Tag {
 
 /// The input tags and their [`Tag`]: one table lookup instead of a
 /// string comparison per arm.
-const TAGS: [(&str, Tag); 24] = [
+const TAGS: [(&str, Tag); 25] = [
     ("setCustomer", Tag::SetCustomer),
     ("clearCustomer", Tag::ClearCustomer),
     ("getToken", Tag::GetToken),
     ("authHeaders", Tag::AuthHeaders),
     ("fetch", Tag::Fetch),
     ("fetchAnswered", Tag::FetchAnswered),
+    ("fetchSettled", Tag::FetchSettled),
     ("fetchFailed", Tag::FetchFailed),
     ("destroy", Tag::Destroy),
     ("timer", Tag::Timer),
@@ -170,6 +172,7 @@ pub fn input_from_json(driver: &Driver, value: &Value) -> Result<Input> {
                 www_authenticate: f.text(4),
             },
         },
+        Tag::FetchSettled => Input::FetchSettled { request: f.id(0) },
         Tag::FetchFailed => Input::FetchFailed {
             request: f.id(0),
             aborted: f.flag(1),
@@ -308,10 +311,16 @@ fn reply(out: &mut String, r: &Reply) {
         Reply::Send {
             headers: h,
             manual_redirect,
+            settles_unless,
         } => {
             str_field(out, "send");
             headers(out, h);
             bool_field(out, *manual_redirect);
+            sep(out);
+            match settles_unless {
+                Some(status) => write_int(out, i64::from(*status)),
+                None => out.push_str("null"),
+            }
         }
         Reply::Replay { headers: h } => {
             str_field(out, "replay");
@@ -482,6 +491,10 @@ mod tests {
             Ok(Input::Fetch { request: 4, follows_redirects: true, replayable: false, target: Some(ref t), .. }) if t.url == "https://chat.example.com/x"
         ));
         assert!(matches!(
+            input(&d, r#"["fetchSettled",4]"#),
+            Ok(Input::FetchSettled { request: 4 })
+        ));
+        assert!(matches!(
             input(&d, r#"["tokenFailed",2,"provider_timeout","slow"]"#),
             Ok(Input::TokenEndpointFailed { call: 2, ref error }) if error.code() == ErrorCode::ProviderTimeout
         ));
@@ -532,12 +545,13 @@ mod tests {
             reply: Reply::Send {
                 headers: vec![("Authorization".into(), SecretString::new("Bearer \"t\""))],
                 manual_redirect: true,
+                settles_unless: Some(401),
             },
         };
         effect_json(&d, &reply, &mut out);
         assert_eq!(
             out,
-            r#"["reply",7,"send",{"Authorization":"Bearer \"t\""},true]"#
+            r#"["reply",7,"send",{"Authorization":"Bearer \"t\""},true,401]"#
         );
         let mut out = String::new();
         let reject = Effect::Reply {

@@ -30,12 +30,21 @@ pub enum Reply {
     /// `fetch`: send the request with these headers set; with
     /// `manual_redirect`, as `redirect: 'manual'` (a followed redirect
     /// would carry them to another origin). Then feed
-    /// [`Input::FetchAnswered`] or [`Input::FetchFailed`].
+    /// [`Input::FetchAnswered`] or [`Input::FetchFailed`], except as
+    /// `settles_unless` allows.
     Send {
         /// Headers to set.
         headers: Vec<Header>,
         /// Send with `redirect: 'manual'`.
         manual_redirect: bool,
+        /// `Some(status)`: the driver's answer to any response whose status
+        /// is not `status` and that is not an opaque redirect is already
+        /// known to be [`Reply::Response`], so the host may resolve with it
+        /// at once and feed [`Input::FetchSettled`] (or call
+        /// [`Driver::fetch_settled`]) instead of [`Input::FetchAnswered`]:
+        /// one round trip less on the way back to the caller. `None`: feed
+        /// every answer (with `dpop`, any response may carry a nonce).
+        settles_unless: Option<u16>,
     },
     /// `fetch`: send the kept copy again with these headers (after a 401
     /// and a refresh); then feed the answer again.

@@ -127,6 +127,13 @@ pub enum Input {
         /// Its `DPoP-Nonce` and `WWW-Authenticate` headers.
         dpop: DpopAnswer,
     },
+    /// A request sent after [`Reply::Send`] was answered with a response
+    /// its `settles_unless` lets the host resolve with at once (which it
+    /// did); see [`Driver::fetch_settled`].
+    FetchSettled {
+        /// The request.
+        request: RequestId,
+    },
     /// `fetch` itself rejected for request `request` (any phase, also a
     /// plain one).
     FetchFailed {

@@ -376,6 +376,7 @@ impl Driver {
                 opaque_redirect,
                 dpop,
             } => self.fetch_answered(now, request, status, opaque_redirect, dpop),
+            Input::FetchSettled { request } => self.fetch_settled(request),
             Input::FetchFailed { request, aborted } => {
                 self.forget_sent(request);
                 let reply = if aborted {

@@ -235,6 +235,10 @@ impl Driver {
                 Reply::Send {
                     headers: headers_for(credential, anonymous_id),
                     manual_redirect: sent.follows_redirects,
+                    // Without DPoP, `fetch_answered` answers anything but a
+                    // 401 or an opaque redirect of a first send with
+                    // `Response` (whatever the session does meanwhile).
+                    settles_unless: self.proofs.is_none().then_some(401),
                 }
             }
             (Want::Replay, Some(sent)) => {
@@ -373,6 +377,14 @@ impl Driver {
             Reply::Response
         };
         self.reply(request, reply);
+    }
+
+    /// The host resolved request `request` with its response as
+    /// [`Reply::Send`]'s `settles_unless` allowed: its entry goes. Nothing
+    /// else changes, so no effect follows (a host may call this directly,
+    /// outside [`Driver::handle`]).
+    pub fn fetch_settled(&mut self, request: RequestId) {
+        self.sent.retain(|s| s.request != request);
     }
 
     /// Wakes every waiting request: `Ok` asks again, `Err` rejects; those of

@@ -450,6 +450,7 @@ fn a_401_refreshes_once_and_replays_once_with_the_new_token() {
         Reply::Send {
             headers,
             manual_redirect: true,
+            settles_unless: Some(401),
         },
     )] = &replies(&fx)[..]
     else {
@@ -468,6 +469,76 @@ fn a_401_refreshes_once_and_replays_once_with_the_new_token() {
     let fx = answered(&mut d, T0 + 4, 7, 401);
     assert_eq!(replies(&fx), vec![(7, Reply::Response)]);
     assert!(calls(&fx).is_empty());
+}
+
+/// `Reply::Send`'s `settles_unless`, from a fetch sent now.
+fn settles_unless(fx: &[Effect]) -> Option<u16> {
+    match &replies(fx)[..] {
+        [(_, Reply::Send { settles_unless, .. })] => *settles_unless,
+        _ => panic!("send expected: {fx:?}"),
+    }
+}
+
+#[test]
+fn a_send_says_which_answers_it_would_hand_back_as_they_are() {
+    // What `settles_unless: Some(401)` promises: whatever happens between
+    // the send and its answer, the driver's answer to any other status (not
+    // an opaque redirect) is the response as it is, and nothing else.
+    for status in [200, 201, 204, 304, 400, 403, 404, 407, 429, 500, 503] {
+        for meanwhile in [
+            "nothing",
+            "logout",
+            "other customer",
+            "forced refresh",
+            "destroy",
+        ] {
+            let (mut d, _) = open("", env(), 1);
+            login(&mut d, T0, 3600);
+            let fx = fetch(&mut d, T0 + 1, 7, true);
+            assert_eq!(settles_unless(&fx), Some(401));
+            match meanwhile {
+                "logout" => drop(run(&mut d, T0 + 2, Input::ClearCustomer { request: 8 })),
+                "other customer" => {
+                    let input = Input::SetCustomer {
+                        request: 8,
+                        customer_id: "c_other".into(),
+                        provider: true,
+                        stored: None,
+                    };
+                    drop(run(&mut d, T0 + 2, input));
+                }
+                "forced refresh" => drop(run(&mut d, T0 + 2, get_token(8, true))),
+                "destroy" => drop(run(&mut d, T0 + 2, Input::Destroy)),
+                _ => {}
+            }
+            let fx = answered(&mut d, T0 + 3, 7, status);
+            let to_7: Vec<_> = replies(&fx).into_iter().filter(|(r, _)| *r == 7).collect();
+            assert_eq!(
+                to_7,
+                vec![(7, Reply::Response)],
+                "{status} after {meanwhile}: {fx:?}"
+            );
+            assert!(calls(&fx).is_empty(), "{status} after {meanwhile}: {fx:?}");
+        }
+    }
+}
+
+#[test]
+fn a_settled_fetch_leaves_nothing_behind_and_a_401_still_refreshes() {
+    let (mut d, _) = open("", env(), 1);
+    login(&mut d, T0, 3600);
+    fetch(&mut d, T0 + 1, 7, true);
+    // The host resolved it with its 200: no effect, and its entry is gone
+    // (a late answer with its id is a plain request's, handed back as it is).
+    assert!(run(&mut d, T0 + 2, Input::FetchSettled { request: 7 }).is_empty());
+    let fx = answered(&mut d, T0 + 3, 7, 401);
+    assert_eq!(replies(&fx), vec![(7, Reply::Response)]);
+    assert!(calls(&fx).is_empty());
+    // The next request still gets the 401 → refresh → replay.
+    assert_eq!(settles_unless(&fetch(&mut d, T0 + 4, 9, true)), Some(401));
+    let call = calls(&answered(&mut d, T0 + 5, 9, 401))[0];
+    let fx = provide(&mut d, T0 + 6, call.id, "second");
+    assert!(matches!(&replies(&fx)[..], [(9, Reply::Replay { .. })]));
 }
 
 #[test]

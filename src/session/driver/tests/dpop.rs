@@ -150,9 +150,19 @@ fn every_request_to_an_api_origin_carries_a_proof_for_it() {
     assert!(c.get_str("jti").is_some_and(|j| j.len() >= 22));
     assert_eq!(c.get_str("nonce"), None);
     let fx = run(&mut d, T0 + 1_500, signed(proof));
-    let [(2, Reply::Send { headers, .. })] = &replies(&fx)[..] else {
+    let [(
+        2,
+        Reply::Send {
+            headers,
+            settles_unless,
+            ..
+        },
+    )] = &replies(&fx)[..]
+    else {
         panic!("a send expected: {fx:?}");
     };
+    // Any answer may carry a DPoP-Nonce: the driver sees every one.
+    assert_eq!(*settles_unless, None);
     assert_eq!(
         header(headers, "Authorization"),
         Some(format!("DPoP {token}").as_str())
