@@ -273,7 +273,8 @@ impl DriverHandle {
 fn cat_error(e: &Error) -> String {
     let mut out = String::from("[[\"error\",");
     let inner = error_json(e);
-    out.push_str(&inner[1..inner.len() - 1]);
+    // error_json is `[…]`: its members, without a str slice's panic path.
+    out.push_str(inner.get(1..inner.len() - 1).unwrap_or_default());
     out.push_str("]]");
     out
 }

@@ -1,6 +1,7 @@
 //! The wire formats, below everything else: a strict JSON reader and writer
 //! ([`json`]), strict unpadded base64url ([`base64url`]) and the exact
-//! decimal conversion the JSON reader uses for numbers (crate-private).
+//! decimal conversion the JSON reader uses for numbers (crate-private), and
+//! two byte-level text helpers (`cat`, `find`; crate-private).
 //! Nothing here knows about tokens or sessions.
 //!
 //! [`json`] and [`base64url`] are public because servers and tests speak
@@ -19,4 +20,15 @@ pub(crate) fn cat(parts: &[&str]) -> String {
         out.push_str(part);
     }
     out
+}
+
+/// Where `needle` first occurs in `haystack`: a plain byte search for the
+/// crate's short ASCII needles (`"-----"`, `", "`, `"://"`), instead of
+/// `str::find(&str)`, whose two-way searcher and its panic paths cost the wasm
+/// build ~3 KB. An empty needle is found at 0.
+pub(crate) fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    haystack.windows(needle.len()).position(|w| w == needle)
 }

@@ -74,8 +74,9 @@ pub fn is_nonce_challenge(www_authenticate: &str) -> bool {
                 let mut param = part;
                 let eq = part.find('=').unwrap_or(part.len());
                 if let Some(sp) = part.find(' ').filter(|sp| *sp < eq) {
-                    dpop = part[..sp].eq_ignore_ascii_case(crate::jose::dpop::SCHEME);
-                    param = part[sp..].trim_start();
+                    let (scheme, rest) = part.split_at_checked(sp).unwrap_or((part, ""));
+                    dpop = scheme.eq_ignore_ascii_case(crate::jose::dpop::SCHEME);
+                    param = rest.trim_start();
                 } else if !part.contains('=') && !part.is_empty() {
                     // A bare scheme (no parameters).
                     dpop = part.eq_ignore_ascii_case(crate::jose::dpop::SCHEME);

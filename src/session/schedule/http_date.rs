@@ -66,25 +66,32 @@ pub fn parse_http_date(value: &str, now: Millis) -> Option<Millis> {
         let name = b.get(r)?;
         MONTHS.iter().position(|m| name == *m).map(|i| i as i64 + 1)
     };
-    let day_name = |name: &[u8]| name.iter().all(u8::is_ascii_alphabetic);
+    // Bytes by checked reads (0 past the end, never a panic site): each
+    // shape below checks the length first, so the reads are in range anyway.
+    let at = |i: usize| b.get(i).copied().unwrap_or(0);
+    let is = |r: std::ops::Range<usize>, want: &[u8]| b.get(r) == Some(want);
+    let day_name = |r: std::ops::Range<usize>| {
+        b.get(r)
+            .is_some_and(|n| n.iter().all(u8::is_ascii_alphabetic))
+    };
     // (day, month, year, offset of "HH:MM:SS").
-    let (day, month, year, time) = if b.len() == 29 && &b[3..5] == b", " {
+    let (day, month, year, time) = if b.len() == 29 && is(3..5, b", ") {
         // IMF-fixdate: "Www, DD Mmm YYYY HH:MM:SS GMT".
-        let shape = day_name(&b[..3]) && b[7] == b' ' && b[11] == b' ' && b[16] == b' ';
-        if !shape || &b[25..] != b" GMT" {
+        let shape = day_name(0..3) && at(7) == b' ' && at(11) == b' ' && at(16) == b' ';
+        if !shape || !is(25..29, b" GMT") {
             return None;
         }
         (num(5..7)?, month(8..11)?, num(12..16)?, 17)
-    } else if let Some(comma) = v.find(", ") {
+    } else if let Some(comma) = crate::wire::find(b, b", ") {
         // RFC 850: "Weekday, DD-Mmm-YY HH:MM:SS GMT".
         let d = comma + 2;
         let shape = (6..=9).contains(&comma)
-            && day_name(&b[..comma])
+            && day_name(0..comma)
             && b.len() == d + 22
-            && b[d + 2] == b'-'
-            && b[d + 6] == b'-'
-            && b[d + 9] == b' ';
-        if !shape || &b[d + 18..] != b" GMT" {
+            && at(d + 2) == b'-'
+            && at(d + 6) == b'-'
+            && at(d + 9) == b' ';
+        if !shape || !is(d + 18..d + 22, b" GMT") {
             return None;
         }
         let yy = num(d + 7..d + 9)?;
@@ -96,11 +103,11 @@ pub fn parse_http_date(value: &str, now: Millis) -> Option<Millis> {
         )
     } else if b.len() == 24 {
         // asctime: "Www Mmm DD HH:MM:SS YYYY", the day space-padded.
-        let shape = day_name(&b[..3]) && b[3] == b' ' && b[7] == b' ' && b[10] == b' ';
-        if !shape || b[19] != b' ' {
+        let shape = day_name(0..3) && at(3) == b' ' && at(7) == b' ' && at(10) == b' ';
+        if !shape || at(19) != b' ' {
             return None;
         }
-        let day = if b[8] == b' ' {
+        let day = if at(8) == b' ' {
             num(9..10)?
         } else {
             num(8..10)?
@@ -114,7 +121,7 @@ pub fn parse_http_date(value: &str, now: Millis) -> Option<Millis> {
         num(time + 3..time + 5)?,
         num(time + 6..time + 8)?,
     );
-    if b[time + 2] != b':' || b[time + 5] != b':' {
+    if at(time + 2) != b':' || at(time + 5) != b':' {
         return None;
     }
     civil_ms(year, month, day, hour, minute, second)
@@ -157,7 +164,9 @@ fn civil_ms(
     ];
     if !(1..=12).contains(&month)
         || day < 1
-        || day > month_days[(month - 1) as usize]
+        || month_days
+            .get((month - 1) as usize)
+            .is_none_or(|&days| day > days)
         || hour > 23
         || minute > 59
         || second > 60
