@@ -32,3 +32,46 @@ pub(crate) fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     }
     haystack.windows(needle.len()).position(|w| w == needle)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::find;
+    #[cfg(not(target_arch = "wasm32"))]
+    use proptest::prelude::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn find_agrees_with_str_find() {
+        let cases = [
+            ("-----BEGIN X-----", "-----"),
+            ("ab-----END ", "-----END "),
+            ("Sunday, 06-Nov-94", ", "),
+            ("https://a/b", "://"),
+            ("1--2", "--"),
+            ("no match here", "--"),
+            ("", "x"),
+            ("x", ""),
+            ("", ""),
+            ("ab", "abc"),
+            ("aaab", "aab"),
+            ("end--", "--"),
+            ("é://ü", "://"),
+        ];
+        for (hay, needle) in cases {
+            assert_eq!(
+                find(hay.as_bytes(), needle.as_bytes()),
+                hay.find(needle),
+                "{hay:?} {needle:?}"
+            );
+        }
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    proptest! {
+        #[test]
+        fn find_is_str_find(hay in "[ab.:/-]{0,12}", needle in "[ab.:/-]{0,3}") {
+            prop_assert_eq!(find(hay.as_bytes(), needle.as_bytes()), hay.find(&needle));
+        }
+    }
+}
