@@ -28,7 +28,9 @@ use super::webcrypto::crypto_request;
 thread_local! {
     /// Issuer metadata fetched on this page, by issuer: once per page, for
     /// every `ChatAuth` on it.
-    static METADATA: std::cell::RefCell<Vec<Metadata>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// A Cell (taken, then put back), not a RefCell: a RefCell borrow's
+    /// panic path links core::fmt's padding into the wasm build (1.4 KB).
+    static METADATA: std::cell::Cell<Vec<Metadata>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 /// A token check under way.
@@ -193,7 +195,12 @@ impl Checker {
     /// The issuer's metadata, if this page fetched it already.
     fn metadata(&self) -> Option<Metadata> {
         let issuer = self.issuer.as_deref()?;
-        METADATA.with(|all| all.borrow().iter().find(|m| m.issuer == issuer).cloned())
+        METADATA.with(|cell| {
+            let all = cell.take();
+            let found = all.iter().find(|m| m.issuer == issuer).cloned();
+            cell.set(all);
+            found
+        })
     }
 
     fn fetch_metadata(&mut self, then: Then, out: &mut String) {
@@ -354,7 +361,11 @@ impl Checker {
                 };
                 match found {
                     Ok(m) => {
-                        METADATA.with(|all| all.borrow_mut().push(m));
+                        METADATA.with(|cell| {
+                            let mut all = cell.take();
+                            all.push(m);
+                            cell.set(all);
+                        });
                         match then {
                             Then::Check(c) => self.run(c, out),
                             Then::Grant(g) => self.grant_to(g, out),

@@ -10,7 +10,7 @@ use super::webcrypto::{key_id, key_request};
 use crate::error::{Error, ErrorCode, Result};
 use crate::jose::verify::{self, Prepared, VerifyOptions};
 use crate::wire::json;
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
@@ -20,20 +20,25 @@ const PENDING_MAX: usize = 64;
 
 type Pending = (u64, Prepared, Rc<VerifyOptions>);
 
+// Cells (taken, then put back), not RefCells: a RefCell borrow's panic path
+// links core::fmt's padding into the wasm build (1.4 KB).
 thread_local! {
     /// The options of the last call, parsed, by their JSON text: callers
     /// verify many tokens with the same options, and parsing them (JSON,
     /// PEM, DER, key checks) costs more than WebCrypto's verify (bench).
-    static LAST_OPTIONS: RefCell<Option<(String, Rc<VerifyOptions>)>> = const { RefCell::new(None) };
-    static PENDING: RefCell<(u64, Vec<Pending>)> = const { RefCell::new((1, Vec::new())) };
+    static LAST_OPTIONS: Cell<Option<(String, Rc<VerifyOptions>)>> = const { Cell::new(None) };
+    static PENDING: Cell<(u64, Vec<Pending>)> = const { Cell::new((1, Vec::new())) };
 }
 
 fn options(text: &str) -> Result<Rc<VerifyOptions>> {
     let hit = LAST_OPTIONS.with(|last| {
-        last.borrow()
+        let kept = last.take();
+        let hit = kept
             .as_ref()
             .filter(|(t, _)| t == text)
-            .map(|(_, o)| o.clone())
+            .map(|(_, o)| o.clone());
+        last.set(kept);
+        hit
     });
     if let Some(opts) = hit {
         return Ok(opts);
@@ -43,7 +48,7 @@ fn options(text: &str) -> Result<Rc<VerifyOptions>> {
     let opts = Rc::new(VerifyOptions::from_json(&object)?);
     // An HMAC secret is not kept beyond the call.
     if !object.contains("secret") {
-        LAST_OPTIONS.with(|last| *last.borrow_mut() = Some((text.to_owned(), opts.clone())));
+        LAST_OPTIONS.with(|last| last.set(Some((text.to_owned(), opts.clone()))));
     }
     Ok(opts)
 }
@@ -66,8 +71,8 @@ pub fn verify_prepare(token: &str, options_json: &str) -> Vec<u8> {
             out.extend_from_slice(error_json(&e).as_bytes());
         }
         Ok((prepared, opts)) => PENDING.with(|p| {
-            let (next, list) = &mut *p.borrow_mut();
-            number(&mut out, *next);
+            let (next, mut list) = p.take();
+            number(&mut out, next);
             number(&mut out, key_id(&prepared));
             number(&mut out, prepared.signing_input().len() as u64);
             out.extend_from_slice(prepared.signing_input());
@@ -75,8 +80,8 @@ pub fn verify_prepare(token: &str, options_json: &str) -> Vec<u8> {
             if list.len() >= PENDING_MAX {
                 list.remove(0);
             }
-            list.push((*next, prepared, opts));
-            *next += 1;
+            list.push((next, prepared, opts));
+            p.set((next + 1, list));
         }),
     }
     out
@@ -88,11 +93,13 @@ pub fn verify_prepare(token: &str, options_json: &str) -> Vec<u8> {
 #[wasm_bindgen(js_name = verifyKey)]
 pub fn verify_key(id: f64) -> String {
     PENDING.with(|p| {
+        let (next, list) = p.take();
         let mut out = String::new();
-        match p.borrow().1.iter().find(|(x, _, _)| *x == id as u64) {
+        match list.iter().find(|(x, _, _)| *x == id as u64) {
             Some((_, prepared, _)) => key_request(prepared, &mut out),
             None => out.push_str("null"),
         }
+        p.set((next, list));
         out
     })
 }
@@ -101,9 +108,13 @@ pub fn verify_key(id: f64) -> String {
 #[wasm_bindgen(js_name = verifyFinish)]
 pub fn verify_finish(id: f64, verified: bool, now: f64) -> String {
     let entry = PENDING.with(|p| {
-        let list = &mut p.borrow_mut().1;
-        let at = list.iter().position(|(x, _, _)| *x == id as u64)?;
-        Some(list.remove(at))
+        let (next, mut list) = p.take();
+        let entry = list
+            .iter()
+            .position(|(x, _, _)| *x == id as u64)
+            .map(|at| list.remove(at));
+        p.set((next, list));
+        entry
     });
     let Some((_, prepared, opts)) = entry else {
         return error_json(&Error::malformed("no verification under way"));

@@ -10,7 +10,7 @@ use crate::jose::keys::KeyMaterial;
 use crate::jose::verify::Prepared;
 use crate::wire::base64url;
 use crate::wire::json::{write_int, write_string};
-use std::cell::RefCell;
+use std::cell::Cell;
 
 /// Keys [`key_id`] names; later ones get id 0 (imported for each check).
 const KEY_IDS_MAX: usize = 64;
@@ -20,7 +20,8 @@ thread_local! {
     /// algorithm and components; a key's id is its place here plus one.
     /// Nothing is ever removed, so an id names one (algorithm, key) for the
     /// page's life: a kept `CryptoKey` can never stand for another key.
-    static KEY_IDS: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+    /// A Cell (taken, then put back), not a RefCell: no borrow panic path.
+    static KEY_IDS: Cell<Vec<Vec<u8>>> = const { Cell::new(Vec::new()) };
 }
 
 /// The id under which the host may keep `prepared`'s imported key: the same
@@ -39,17 +40,18 @@ pub fn key_id(prepared: &Prepared) -> u64 {
     name.extend_from_slice(&(a.len() as u32).to_le_bytes());
     name.extend_from_slice(a);
     name.extend_from_slice(b);
-    KEY_IDS.with(|ids| {
-        let mut ids = ids.borrow_mut();
-        let at = match ids.iter().position(|known| *known == name) {
-            Some(at) => at,
+    KEY_IDS.with(|cell| {
+        let mut ids = cell.take();
+        let id = match ids.iter().position(|known| *known == name) {
+            Some(at) => at as u64 + 1,
             None if ids.len() < KEY_IDS_MAX => {
                 ids.push(name);
-                ids.len() - 1
+                ids.len() as u64
             }
-            None => return 0,
+            None => 0,
         };
-        at as u64 + 1
+        cell.set(ids);
+        id
     })
 }
 

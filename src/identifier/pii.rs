@@ -51,7 +51,7 @@ fn is_address_letter(c: char) -> bool {
 /// Characters of an unquoted local part (RFC 5322 `atext` plus `.`), and any
 /// non-ASCII character (RFC 6531).
 fn is_local_char(c: char) -> bool {
-    is_address_letter(c) || "!#$%&'*+/=?^_`{|}~.-".contains(c)
+    is_address_letter(c) || (c.is_ascii() && b"!#$%&'*+/=?^_`{|}~.-".contains(&(c as u8)))
 }
 
 fn has_local_part(before: &str) -> bool {
@@ -67,14 +67,16 @@ fn has_domain(after: &str) -> bool {
         .find(|c: char| !(is_address_letter(c) || c == '-' || c == '.'))
         .unwrap_or(after.len());
     let domain = after.get(..end).unwrap_or("").trim_end_matches('.');
-    match domain.rsplit_once('.') {
+    // The last '.', found on the bytes (an ASCII byte is a char boundary).
+    let dot = domain.bytes().rposition(|b| b == b'.');
+    match dot.and_then(|i| Some((domain.get(..i)?, domain.get(i + 1..)?))) {
         Some((host, tld)) => !host.is_empty() && !host.starts_with('.') && is_tld(tld),
         None => false,
     }
 }
 
 fn is_tld(label: &str) -> bool {
-    let letters = label.chars().count() >= 2
+    let letters = label.chars().nth(1).is_some()
         && label
             .chars()
             .all(|c| c.is_ascii_alphabetic() || !c.is_ascii());
@@ -133,7 +135,7 @@ pub(super) fn luhn(seg: &str) -> bool {
 fn is_card(seg: &str) -> bool {
     let shape = !seg.starts_with('-')
         && !seg.ends_with('-')
-        && !seg.contains("--")
+        && crate::wire::find(seg.as_bytes(), b"--").is_none()
         && seg.bytes().all(|b| b.is_ascii_digit() || b == b'-');
     shape && (13..=19).contains(&ascii_digits(seg).count()) && luhn(seg)
 }

@@ -52,31 +52,36 @@ fn compress(h: &mut [u32; 8], block: &[u8; 64]) {
     }
 }
 
-/// The SHA-256 digest of `data`.
+/// The SHA-256 digest of `data`. Fixed-size chunks and arrays throughout,
+/// so every index is known to be in range: no panic site in the wasm build.
 pub fn digest(data: &[u8]) -> [u8; 32] {
     let mut h = H0;
-    let mut blocks = data.chunks_exact(64);
-    for block in &mut blocks {
-        let mut b = [0u8; 64];
-        b.copy_from_slice(block);
-        compress(&mut h, &b);
+    let (blocks, rest) = data.as_chunks::<64>();
+    for block in blocks {
+        compress(&mut h, block);
     }
     // The tail, 0x80, zeros, and the length in bits: one or two blocks.
-    let rest = blocks.remainder();
-    let mut tail = [0u8; 128];
-    tail[..rest.len()].copy_from_slice(rest);
-    tail[rest.len()] = 0x80;
-    let len = if rest.len() < 56 { 64 } else { 128 };
+    let mut tail = [[0u8; 64]; 2];
+    let flat = tail.as_flattened_mut();
+    for (t, &b) in flat.iter_mut().zip(rest) {
+        *t = b;
+    }
+    if let Some(t) = flat.get_mut(rest.len()) {
+        *t = 0x80;
+    }
+    let two = rest.len() >= 56;
     let bits = (data.len() as u64).wrapping_mul(8);
-    tail[len - 8..len].copy_from_slice(&bits.to_be_bytes());
-    for block in tail[..len].chunks_exact(64) {
-        let mut b = [0u8; 64];
-        b.copy_from_slice(block);
-        compress(&mut h, &b);
+    let [first, second] = &mut tail;
+    let last = if two { second } else { first };
+    if let Some(end) = last.last_chunk_mut::<8>() {
+        *end = bits.to_be_bytes();
+    }
+    for block in tail.iter().take(1 + usize::from(two)) {
+        compress(&mut h, block);
     }
     let mut out = [0u8; 32];
-    for (o, word) in out.chunks_exact_mut(4).zip(h) {
-        o.copy_from_slice(&word.to_be_bytes());
+    for (o, word) in out.as_chunks_mut::<4>().0.iter_mut().zip(h) {
+        *o = word.to_be_bytes();
     }
     out
 }

@@ -122,7 +122,7 @@ pub fn normalize_origin(origin: &str) -> Option<String> {
     }
     let host_port = rest.strip_suffix(default_port).unwrap_or(rest);
     // Port, if any, must be digits (IPv6 hosts are bracketed).
-    if let Some(i) = host_port.rfind(':') {
+    if let Some(i) = host_port.bytes().rposition(|b| b == b':') {
         if !host_port.ends_with(']') {
             let port = host_port.get(i + 1..).unwrap_or_default();
             if port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()) {

@@ -32,7 +32,7 @@ pub fn metadata_urls(issuer: &str) -> [String; 2] {
     let mut openid = String::from(trimmed);
     openid.push_str("/.well-known/openid-configuration");
     // RFC 8414 §3.1: the well-known segment goes between host and path.
-    let after_scheme = trimmed.find("://").map_or(0, |i| i + 3);
+    let after_scheme = crate::wire::find(trimmed.as_bytes(), b"://").map_or(0, |i| i + 3);
     let path_at = trimmed
         .as_bytes()
         .get(after_scheme..)

@@ -4,7 +4,7 @@
 use super::der::{certificate_spki, rsa_public_key, single, spki_material, Problem, TAG_SEQUENCE};
 use super::material::{KeyMaterial, VerifyingKey};
 use crate::error::{Error, Result};
-use crate::wire::base64url;
+use crate::wire::{base64url, find};
 
 impl VerifyingKey {
     /// A key from one PEM block: `PUBLIC KEY` (SubjectPublicKeyInfo),
@@ -33,15 +33,13 @@ fn pem_material(pem: &str) -> Problem<KeyMaterial> {
     const DASHES: &str = "-----";
     let text = pem.trim_matches(|c: char| c.is_ascii_whitespace());
     let rest = text.strip_prefix(BEGIN).ok_or("is not a PEM block")?;
-    let label_end = rest.find(DASHES).ok_or("is not a PEM block")?;
-    let (label, rest) = rest.split_at(label_end);
-    let rest = rest.get(DASHES.len()..).unwrap_or_default();
-    if label.contains("PRIVATE") {
+    // Found and cut on the bytes: the needles are ASCII, so every cut is at
+    // a char boundary (and `str::find(&str)`'s searcher stays out of wasm).
+    let (label, rest) = split_around(rest, DASHES).ok_or("is not a PEM block")?;
+    if find(label.as_bytes(), b"PRIVATE").is_some() {
         return Err("holds a private key; pass the public key or certificate");
     }
-    let end_at = rest.find("-----END ").ok_or("is not a PEM block")?;
-    let (body, end) = rest.split_at(end_at);
-    let end = end.get("-----END ".len()..).unwrap_or_default();
+    let (body, end) = split_around(rest, "-----END ").ok_or("is not a PEM block")?;
     let end = end.strip_prefix(label).ok_or("is not a PEM block")?;
     if end != DASHES {
         return Err("must hold exactly one PEM block");
@@ -56,6 +54,12 @@ fn pem_material(pem: &str) -> Problem<KeyMaterial> {
         }
         _ => Err("must be a PUBLIC KEY, RSA PUBLIC KEY or CERTIFICATE PEM block"),
     }
+}
+
+/// The text before and after the first `needle` in `text`.
+fn split_around<'a>(text: &'a str, needle: &str) -> Option<(&'a str, &'a str)> {
+    let at = find(text.as_bytes(), needle.as_bytes())?;
+    Some((text.get(..at)?, text.get(at + needle.len()..)?))
 }
 
 /// Decodes standard base64 (RFC 4648 §4) with padding, ignoring ASCII

@@ -69,31 +69,32 @@ pub fn parse_http_date(value: &str, now: Millis) -> Option<Millis> {
         let name = b.get(r)?;
         MONTHS.iter().position(|m| name == *m).map(|i| i as i64 + 1)
     };
-    let day_name = |r: std::ops::RangeTo<usize>| {
-        b.get(r)
-            .is_some_and(|name| name.iter().all(u8::is_ascii_alphabetic))
-    };
-    // Reads past the end as NUL, which no test below expects: no panic path.
+    // Bytes by checked reads (0 past the end, never a panic site): each
+    // shape below checks the length first, so the reads are in range anyway.
     let at = |i: usize| b.get(i).copied().unwrap_or(0);
-    let tail_is = |from: usize, text: &[u8]| b.get(from..) == Some(text);
+    let is = |r: std::ops::Range<usize>, want: &[u8]| b.get(r) == Some(want);
+    let day_name = |r: std::ops::Range<usize>| {
+        b.get(r)
+            .is_some_and(|n| n.iter().all(u8::is_ascii_alphabetic))
+    };
     // (day, month, year, offset of "HH:MM:SS").
-    let (day, month, year, time) = if b.len() == 29 && b.get(3..5) == Some(b", ") {
+    let (day, month, year, time) = if b.len() == 29 && is(3..5, b", ") {
         // IMF-fixdate: "Www, DD Mmm YYYY HH:MM:SS GMT".
-        let shape = day_name(..3) && at(7) == b' ' && at(11) == b' ' && at(16) == b' ';
-        if !shape || !tail_is(25, b" GMT") {
+        let shape = day_name(0..3) && at(7) == b' ' && at(11) == b' ' && at(16) == b' ';
+        if !shape || !is(25..29, b" GMT") {
             return None;
         }
         (num(5..7)?, month(8..11)?, num(12..16)?, 17)
-    } else if let Some(comma) = b.windows(2).position(|w| w == b", ") {
+    } else if let Some(comma) = crate::wire::find(b, b", ") {
         // RFC 850: "Weekday, DD-Mmm-YY HH:MM:SS GMT".
         let d = comma + 2;
         let shape = (6..=9).contains(&comma)
-            && day_name(..comma)
+            && day_name(0..comma)
             && b.len() == d + 22
             && at(d + 2) == b'-'
             && at(d + 6) == b'-'
             && at(d + 9) == b' ';
-        if !shape || !tail_is(d + 18, b" GMT") {
+        if !shape || !is(d + 18..d + 22, b" GMT") {
             return None;
         }
         let yy = num(d + 7..d + 9)?;
@@ -105,7 +106,7 @@ pub fn parse_http_date(value: &str, now: Millis) -> Option<Millis> {
         )
     } else if b.len() == 24 {
         // asctime: "Www Mmm DD HH:MM:SS YYYY", the day space-padded.
-        let shape = day_name(..3) && at(3) == b' ' && at(7) == b' ' && at(10) == b' ';
+        let shape = day_name(0..3) && at(3) == b' ' && at(7) == b' ' && at(10) == b' ';
         if !shape || at(19) != b' ' {
             return None;
         }

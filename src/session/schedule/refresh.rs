@@ -88,6 +88,8 @@ pub fn refresh_at(times: &TokenTimes, policy: &RefreshPolicy, jitter: f64) -> Mi
     times
         .expires_at
         .saturating_sub(margin)
+        // max/min, not `clamp`: the same for 0 <= margin, without clamp's
+        // assertion (a panic site that formats i64s).
         .saturating_add(jitter_ms.max(0).min(margin))
         .min(times.expires_at.saturating_sub(1))
         .max(times.received_at)

@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 pub fn parse(input: &[u8]) -> Result<Value> {
     let text = std::str::from_utf8(input).map_err(|_| Error::malformed("JSON is not UTF-8"))?;
     let mut p = Parser {
+        text,
         s: text.as_bytes(),
         i: 0,
     };
@@ -30,6 +31,8 @@ pub fn parse_object(input: &[u8]) -> Result<Object> {
 }
 
 struct Parser<'a> {
+    /// The input, validated as UTF-8 once, and its bytes.
+    text: &'a str,
     s: &'a [u8],
     i: usize,
 }
@@ -168,11 +171,9 @@ impl Parser<'_> {
                 }
                 self.i += 1;
             }
-            // Safe: the run ends at an ASCII byte, so it is a char boundary.
-            out.push_str(
-                std::str::from_utf8(self.s.get(start..self.i).unwrap_or_default())
-                    .map_err(|_| Error::malformed("JSON is not UTF-8"))?,
-            );
+            // The run starts after and ends at an ASCII byte (or the end), so
+            // both are char boundaries: a str slice, not validated again.
+            out.push_str(self.text.get(start..self.i).unwrap_or_default());
             match self.peek() {
                 Some(b'"') => {
                     self.i += 1;
