@@ -225,7 +225,7 @@ e2e.test(
 );
 
 e2e.test(
-  'a page fetch wrapper that resolves with no Response (undefined, a throwing getter) settles auth.fetch with it instead of leaving it pending',
+  'a page fetch wrapper that resolves with no Response (undefined, a throwing getter) or rejects with a throwing `name` getter settles auth.fetch with it instead of leaving it pending',
   async (s) => {
     const r = await s.eval(
       async ({ jwtSource }) => {
@@ -261,17 +261,31 @@ e2e.test(
           const none = await settled(auth.fetch(`${api}/x`));
           window.fetch = () => Promise.resolve(odd.withGetters);
           const getters = await settled(auth.fetch(`${api}/y`));
+          // A rejection whose reason has a throwing `name` getter (not an AbortError): `network`.
+          const reason = {
+            get name() {
+              throw new Error('no name');
+            },
+          };
+          window.fetch = () => Promise.reject(reason);
+          const rejected = await Promise.race([
+            auth.fetch(`${api}/w`).then(
+              () => 'resolved',
+              (e) => (e instanceof window.sdk.ChatAuthError ? e.code : 'another error'),
+            ),
+            new Promise((resolve) => setTimeout(() => resolve('pending after 2 s'), 2000)),
+          ]);
           window.fetch = () => Promise.resolve(new Response('{}', { status: 200 }));
           const after = await settled(auth.fetch(`${api}/z`));
           auth.destroy();
-          return { none, getters: getters.value === odd.withGetters ? 'the same object' : getters, after: after.value?.status };
+          return { none, getters: getters.value === odd.withGetters ? 'the same object' : getters, rejected, after: after.value?.status };
         } finally {
           window.fetch = realFetch;
         }
       },
       { jwtSource: unsignedJwt.toString() },
     );
-    assert.deepEqual(r, { none: { value: undefined }, getters: 'the same object', after: 200 });
+    assert.deepEqual(r, { none: { value: undefined }, getters: 'the same object', rejected: 'network', after: 200 });
   },
 );
 
