@@ -481,7 +481,8 @@ export class ChatAuth {
       },
       (e) => {
         call.error = e;
-        this.#feed(['fetchFailed', id, e?.name === 'AbortError']);
+        // `member`: a wrapper's rejection reason may have a throwing `name` getter.
+        this.#feed(['fetchFailed', id, member(e, 'name') === 'AbortError']);
       },
     );
   }

@@ -8,15 +8,12 @@
 use super::error_json;
 use super::webcrypto::{key_id, key_request};
 use crate::error::{Error, ErrorCode, Result};
+use crate::jose::keys::{KeyMaterial, KeySource, VerifyingKey};
 use crate::jose::verify::{self, Prepared, VerifyOptions};
 use crate::wire::json;
 use std::cell::Cell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
-
-/// Verifications between their two halves: a caller's WebCrypto promise
-/// always settles, so an entry lives one await; the oldest go beyond this.
-const PENDING_MAX: usize = 64;
 
 type Pending = (u64, Prepared, Rc<VerifyOptions>);
 
@@ -27,7 +24,23 @@ thread_local! {
     /// verify many tokens with the same options, and parsing them (JSON,
     /// PEM, DER, key checks) costs more than WebCrypto's verify (bench).
     static LAST_OPTIONS: Cell<Option<(String, Rc<VerifyOptions>)>> = const { Cell::new(None) };
+    /// Verifications between their two halves. `verifyToken` always ends
+    /// one (`js/host.js` `verifySignature` never rejects), so an entry
+    /// lives one await. Not bounded: dropping the oldest failed a caller's
+    /// good token as "no verification under way" once more than the bound
+    /// were awaiting WebCrypto at once (a page verifying a batch).
     static PENDING: Cell<(u64, Vec<Pending>)> = const { Cell::new((1, Vec::new())) };
+}
+
+/// Whether `opts` holds an HMAC secret (option `secret`, or an `oct` key
+/// in `jwks`): such options are not kept beyond the call.
+fn holds_secret(opts: &VerifyOptions) -> bool {
+    let secret = |k: &VerifyingKey| matches!(k.material, KeyMaterial::Secret(_));
+    match &opts.key {
+        Some(KeySource::Key(k)) => secret(k),
+        Some(KeySource::Jwks(keys)) => keys.iter().any(secret),
+        _ => false,
+    }
 }
 
 fn options(text: &str) -> Result<Rc<VerifyOptions>> {
@@ -46,8 +59,8 @@ fn options(text: &str) -> Result<Rc<VerifyOptions>> {
     let object = json::parse_object(text.as_bytes())
         .map_err(|_| Error::new(ErrorCode::InvalidConfig, "options must be an object"))?;
     let opts = Rc::new(VerifyOptions::from_json(&object)?);
-    // An HMAC secret is not kept beyond the call.
-    if !object.contains("secret") {
+    // An HMAC secret is not kept beyond the call (nor the text naming it).
+    if !holds_secret(&opts) {
         LAST_OPTIONS.with(|last| last.set(Some((text.to_owned(), opts.clone()))));
     }
     Ok(opts)
@@ -77,9 +90,6 @@ pub fn verify_prepare(token: &str, options_json: &str) -> Vec<u8> {
             number(&mut out, prepared.signing_input().len() as u64);
             out.extend_from_slice(prepared.signing_input());
             out.extend_from_slice(prepared.signature());
-            if list.len() >= PENDING_MAX {
-                list.remove(0);
-            }
             list.push((next, prepared, opts));
             p.set((next + 1, list));
         }),
@@ -160,6 +170,7 @@ mod tests {
     fn token(alg: &str) -> String {
         let signature = match alg {
             "ES256" => vec![1; 64],
+            "HS256" => vec![2; 32],
             _ => vec![0; 256],
         };
         format!(
@@ -236,5 +247,61 @@ mod tests {
         assert_eq!(key("RS256", "publicKey", RSA_OTHER), other);
         // An HMAC secret is never kept by the host.
         assert_eq!(key("HS256", "secret", &"k".repeat(32)), 0);
+    }
+
+    #[test]
+    fn many_verifications_at_once_each_get_their_own_answer() {
+        // A page verifying a batch: every first half runs before any
+        // WebCrypto promise settles; each second half still finds its own.
+        let text = options("RS256", "publicKey", RSA);
+        let ids: Vec<f64> = (0..100)
+            .map(|_| {
+                let out = verify_prepare(&token("RS256"), &text);
+                f64::from_le_bytes(out[..8].try_into().unwrap())
+            })
+            .collect();
+        for id in ids {
+            assert!(id > 0.0);
+            let answer = verify_finish(id, false, 0.0);
+            assert!(answer.contains("bad_signature"), "{id}: {answer}");
+        }
+        assert!(PENDING.with(|p| {
+            let (next, list) = p.take();
+            let empty = list.is_empty();
+            p.set((next, list));
+            empty
+        }));
+    }
+
+    #[test]
+    fn options_holding_an_hmac_secret_are_never_kept() {
+        let secret = base64url::encode(&[b'k'; 32]);
+        let jwks = format!(
+            r#"{{"algorithms":["HS256"],"jwks":{{"keys":[{{"kty":"oct","k":"{secret}"}}]}}}}"#
+        );
+        let given = options("HS256", "secret", &"k".repeat(32));
+        for text in [given, jwks] {
+            let out = verify_prepare(&token("HS256"), &text);
+            let id = f64::from_le_bytes(out[..8].try_into().unwrap());
+            assert!(id > 0.0, "{}", String::from_utf8_lossy(&out[24..]));
+            verify_finish(id, false, 0.0);
+            let kept = LAST_OPTIONS.with(|last| {
+                let kept = last.take();
+                let text = kept.as_ref().map(|(t, _)| t.clone());
+                last.set(kept);
+                text
+            });
+            assert_ne!(kept.as_deref(), Some(text.as_str()), "kept: {text}");
+        }
+        // Public keys still are.
+        let public = options("RS256", "publicKey", RSA);
+        key("RS256", "publicKey", RSA);
+        let kept = LAST_OPTIONS.with(|last| {
+            let kept = last.take();
+            let text = kept.as_ref().map(|(t, _)| t.clone());
+            last.set(kept);
+            text
+        });
+        assert_eq!(kept.as_deref(), Some(public.as_str()));
     }
 }

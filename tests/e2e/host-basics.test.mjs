@@ -157,7 +157,7 @@ e2e.test("a 2xx answer reaches auth.fetch's caller without a second driver step;
 });
 
 e2e.test(
-  'init() reads sessionStorage while the wasm is on the wire (the first access is a round trip the first new ChatAuth would wait for); init(url) still loads from url',
+  'init() reads sessionStorage while the wasm is on the wire (the first access is a round trip the first new ChatAuth would wait for); init(url), init({ module_or_path }) and initSync still work',
   async (s) => {
     const r = await s.eval(async () => {
       const log = [];
@@ -203,10 +203,19 @@ e2e.test(
         const explicit = await import('/pkg/chat_auth.js?fresh=explicit');
         await explicit.default({ module_or_path: wasmUrl });
         const withUrl = log.splice(0);
-        const auth = new explicit.ChatAuth({ apiOrigins: ['https://chat.example.com'], crossTab: false });
-        const works = typeof auth.anonymousId === 'string' && auth.anonymousId.length === 36;
-        auth.destroy();
-        return { byDefault, withUrl, works };
+        // init(string) and initSync({ module }) (the other ways wasm-bindgen's init is called).
+        const byString = await import('/pkg/chat_auth.js?fresh=string');
+        await byString.default('/pkg/chat_auth_bg.wasm?string=1');
+        const withString = log.splice(0).filter((e) => e.fetch);
+        const sync = await import('/pkg/chat_auth.js?fresh=sync');
+        sync.initSync({ module: await (await realFetch('/pkg/chat_auth_bg.wasm')).arrayBuffer() });
+        const works = [explicit, byString, sync].map((m) => {
+          const auth = new m.ChatAuth({ apiOrigins: ['https://chat.example.com'], crossTab: false });
+          const ok = typeof auth.anonymousId === 'string' && auth.anonymousId.length === 36;
+          auth.destroy();
+          return ok;
+        });
+        return { byDefault, withUrl, withString, works };
       } finally {
         window.fetch = realFetch;
         for (const name of spied) Object.defineProperty(Storage.prototype, name, original[name]);
@@ -220,12 +229,13 @@ e2e.test(
       { fetch: 'chat_auth_bg.wasm?explicit=1', answered: true },
       { storage: 'session', wasmAnswered: false },
     ]);
-    assert.equal(r.works, true);
+    assert.deepEqual(r.withString, [{ fetch: 'chat_auth_bg.wasm?string=1', answered: true }]);
+    assert.deepEqual(r.works, [true, true, true]);
   },
 );
 
 e2e.test(
-  'a page fetch wrapper that resolves with no Response (undefined, a throwing getter) settles auth.fetch with it instead of leaving it pending',
+  'a page fetch wrapper that resolves with no Response (undefined, a throwing getter) or rejects with a throwing `name` getter settles auth.fetch with it instead of leaving it pending',
   async (s) => {
     const r = await s.eval(
       async ({ jwtSource }) => {
@@ -261,17 +271,31 @@ e2e.test(
           const none = await settled(auth.fetch(`${api}/x`));
           window.fetch = () => Promise.resolve(odd.withGetters);
           const getters = await settled(auth.fetch(`${api}/y`));
+          // A rejection whose reason has a throwing `name` getter (not an AbortError): `network`.
+          const reason = {
+            get name() {
+              throw new Error('no name');
+            },
+          };
+          window.fetch = () => Promise.reject(reason);
+          const rejected = await Promise.race([
+            auth.fetch(`${api}/w`).then(
+              () => 'resolved',
+              (e) => (e instanceof window.sdk.ChatAuthError ? e.code : 'another error'),
+            ),
+            new Promise((resolve) => setTimeout(() => resolve('pending after 2 s'), 2000)),
+          ]);
           window.fetch = () => Promise.resolve(new Response('{}', { status: 200 }));
           const after = await settled(auth.fetch(`${api}/z`));
           auth.destroy();
-          return { none, getters: getters.value === odd.withGetters ? 'the same object' : getters, after: after.value?.status };
+          return { none, getters: getters.value === odd.withGetters ? 'the same object' : getters, rejected, after: after.value?.status };
         } finally {
           window.fetch = realFetch;
         }
       },
       { jwtSource: unsignedJwt.toString() },
     );
-    assert.deepEqual(r, { none: { value: undefined }, getters: 'the same object', after: 200 });
+    assert.deepEqual(r, { none: { value: undefined }, getters: 'the same object', rejected: 'network', after: 200 });
   },
 );
 
