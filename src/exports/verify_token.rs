@@ -78,7 +78,7 @@ pub fn verify_prepare(token: &str, options_json: &str) -> Vec<u8> {
             out.extend_from_slice(prepared.signing_input());
             out.extend_from_slice(prepared.signature());
             if list.len() >= PENDING_MAX {
-                list.remove(0);
+                crate::session::take_at(&mut list, 0);
             }
             list.push((next, prepared, opts));
             p.set((next + 1, list));
@@ -112,7 +112,7 @@ pub fn verify_finish(id: f64, verified: bool, now: f64) -> String {
         let entry = list
             .iter()
             .position(|(x, _, _)| *x == id as u64)
-            .map(|at| list.remove(at));
+            .and_then(|at| crate::session::take_at(&mut list, at));
         p.set((next, list));
         entry
     });
