@@ -200,7 +200,7 @@ impl Proofs {
         // A nonce is an opaque token (RFC 9449 §8.1: NQCHAR); anything else is ignored.
         if nonce.is_empty()
             || nonce.len() > 512
-            || !nonce.bytes().all(|b| (0x21..0x7f).contains(&b))
+            || !crate::wire::all_bytes(nonce, |b| (0x21..0x7f).contains(&b))
         {
             return;
         }
