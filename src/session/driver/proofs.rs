@@ -204,7 +204,7 @@ impl Proofs {
         {
             return;
         }
-        self.nonces.retain(|(o, _)| *o != origin);
+        crate::session::remove_all(&mut self.nonces, |(o, _)| *o == origin);
         if self.nonces.len() == MAX_NONCES {
             crate::session::take_at(&mut self.nonces, 0);
         }
