@@ -361,7 +361,7 @@ export class ChatAuth {
       } catch {
         if (status >= 200 && status < 300) status = 0;
       }
-      if (this.#d.state !== 'destroyed') this.#feed(['httpAnswered', x, status, text]);
+      if (!this.#destroyed) this.#feed(['httpAnswered', x, status, text]);
     };
     if (delay > 0) {
       const timer = setTimeout(() => {
@@ -506,7 +506,7 @@ export class ChatAuth {
   }
 
   get #destroyed() {
-    return this.#d.state === 'destroyed';
+    return this.state === 'destroyed';
   }
 
   setCustomer(customerId, contextProvider) {
@@ -585,32 +585,34 @@ export class ChatAuth {
     this.#feed(['destroy']);
   }
 
+  /** The driver's `[state, customerId, anonymousId, expiresAt, refreshAt, generation, claimsJson]`. */
+  get #view() {
+    return JSON.parse(this.#d.snapshot());
+  }
+
   get state() {
-    return this.#d.state;
+    return this.#view[0];
   }
 
   get customerId() {
-    return this.#d.customerId ?? null;
+    return this.#view[1];
   }
 
   get anonymousId() {
-    return this.#d.anonymousId;
+    return this.#view[2];
   }
 
   get expiresAt() {
-    return this.#d.expiresAt ?? null;
+    return this.#view[3];
   }
 
   get refreshAt() {
-    return this.#d.refreshAt ?? null;
+    return this.#view[4];
   }
 
   get claims() {
-    const generation = this.#d.generation;
-    if (this.#claims?.[0] !== generation) {
-      const text = this.#d.claimsJson;
-      this.#claims = [generation, text == null ? null : JSON.parse(text)];
-    }
+    const [, , , , , generation, text] = this.#view;
+    if (this.#claims?.[0] !== generation) this.#claims = [generation, text == null ? null : JSON.parse(text)];
     return this.#claims[1];
   }
 }

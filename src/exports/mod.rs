@@ -90,8 +90,18 @@ fn environment(text: &str) -> Result<Environment> {
     })
 }
 
-fn opt_number(n: Option<i64>) -> Option<f64> {
-    n.map(|n| n as f64)
+fn write_opt_string(out: &mut String, s: Option<&str>) {
+    match s {
+        Some(s) => write_string(out, s),
+        None => out.push_str("null"),
+    }
+}
+
+fn write_opt_int(out: &mut String, n: Option<i64>) {
+    match n {
+        Some(n) => write_int(out, n),
+        None => out.push_str("null"),
+    }
 }
 
 #[wasm_bindgen(js_class = Driver)]
@@ -211,52 +221,32 @@ impl DriverHandle {
         out
     }
 
-    /// The state's contract name.
-    #[wasm_bindgen(getter)]
-    pub fn state(&self) -> String {
-        self.inner
-            .as_ref()
-            .map_or("destroyed", |d| d.state().as_str())
-            .to_owned()
-    }
-
-    /// The customer id.
-    #[wasm_bindgen(getter, js_name = customerId)]
-    pub fn customer_id(&self) -> Option<String> {
-        self.inner.as_ref()?.customer_id().map(str::to_owned)
-    }
-
-    /// The anonymous id.
-    #[wasm_bindgen(getter, js_name = anonymousId)]
-    pub fn anonymous_id(&self) -> String {
-        self.inner
-            .as_ref()
-            .map_or("", |d| d.anonymous_id())
-            .to_owned()
-    }
-
-    /// Expiry (page clock, ms).
-    #[wasm_bindgen(getter, js_name = expiresAt)]
-    pub fn expires_at(&self) -> Option<f64> {
-        opt_number(self.inner.as_ref()?.expires_at())
-    }
-
-    /// The next refresh (page clock, ms).
-    #[wasm_bindgen(getter, js_name = refreshAt)]
-    pub fn refresh_at(&self) -> Option<f64> {
-        opt_number(self.inner.as_ref()?.refresh_at())
-    }
-
-    /// The JWT payload's JSON text.
-    #[wasm_bindgen(getter, js_name = claimsJson)]
-    pub fn claims_json(&self) -> Option<String> {
-        self.inner.as_ref()?.claims_json().map(str::to_owned)
-    }
-
-    /// Changes whenever the token does (the host caches parsed claims by it).
-    #[wasm_bindgen(getter)]
-    pub fn generation(&self) -> f64 {
-        self.inner.as_ref().map_or(0, |d| d.generation()) as f64
+    /// What the host's getters read, as one JSON array: `[state, customerId,
+    /// anonymousId, expiresAt, refreshAt, generation, claimsJson]` (`null`
+    /// for an absent value; claims as their JSON text). One export instead of
+    /// a getter each: each getter costs a wasm export and its glue.
+    /// `generation` changes whenever the token does (the host caches the
+    /// parsed claims by it).
+    pub fn snapshot(&self) -> String {
+        let Some(d) = self.inner.as_ref() else {
+            return "[\"destroyed\",null,\"\",null,null,0,null]".to_owned();
+        };
+        let mut out = String::from("[");
+        write_string(&mut out, d.state().as_str());
+        out.push(',');
+        write_opt_string(&mut out, d.customer_id());
+        out.push(',');
+        write_string(&mut out, d.anonymous_id());
+        out.push(',');
+        write_opt_int(&mut out, d.expires_at());
+        out.push(',');
+        write_opt_int(&mut out, d.refresh_at());
+        out.push(',');
+        write_int(&mut out, d.generation() as i64);
+        out.push(',');
+        write_opt_string(&mut out, d.claims_json());
+        out.push(']');
+        out
     }
 
     /// The token's `sessionStorage` entry name.

@@ -122,7 +122,7 @@ pub fn verify_finish(id: f64, verified: bool, now: f64) -> String {
         let entry = list
             .iter()
             .position(|(x, _, _)| *x == id as u64)
-            .map(|at| list.remove(at));
+            .and_then(|at| crate::session::take_at(&mut list, at));
         p.set((next, list));
         entry
     });

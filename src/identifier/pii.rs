@@ -136,7 +136,7 @@ fn is_card(seg: &str) -> bool {
     let shape = !seg.starts_with('-')
         && !seg.ends_with('-')
         && crate::wire::find(seg.as_bytes(), b"--").is_none()
-        && seg.bytes().all(|b| b.is_ascii_digit() || b == b'-');
+        && crate::wire::all_bytes(seg, |b| b.is_ascii_digit() || b == b'-');
     shape && (13..=19).contains(&ascii_digits(seg).count()) && luhn(seg)
 }
 

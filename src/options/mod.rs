@@ -125,7 +125,10 @@ pub fn normalize_origin(origin: &str) -> Option<String> {
     if let Some(i) = host_port.bytes().rposition(|b| b == b':') {
         if !host_port.ends_with(']') {
             let port = host_port.get(i + 1..).unwrap_or_default();
-            if port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()) {
+            if port.is_empty()
+                || port.len() > 5
+                || !crate::wire::all_bytes(port, |b| b.is_ascii_digit())
+            {
                 return None;
             }
         }

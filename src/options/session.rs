@@ -72,7 +72,7 @@ impl GrantParams {
         if tokens.is_empty()
             || tokens
                 .iter()
-                .any(|t| t.is_empty() || !t.bytes().all(scope_char))
+                .any(|t| t.is_empty() || !crate::wire::all_bytes(t, scope_char))
         {
             return Err(bad());
         }

@@ -140,7 +140,7 @@ fn is_header_name(s: &str) -> bool {
 }
 
 fn is_header_value(s: &str) -> bool {
-    s.bytes().all(|b| b == b'\t' || (0x20..=0x7e).contains(&b))
+    crate::wire::all_bytes(s, |b| b == b'\t' || (0x20..=0x7e).contains(&b))
 }
 
 #[cfg(test)]

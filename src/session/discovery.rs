@@ -78,7 +78,7 @@ pub fn read_metadata(text: &str, expected_issuer: &str) -> Result<Metadata> {
 fn is_http_url(u: &str) -> bool {
     let lower = u.get(..8).unwrap_or(u).to_ascii_lowercase();
     (lower.starts_with("https://") || lower.starts_with("http://"))
-        && u.bytes().all(|b| b > b' ' && b < 0x7f)
+        && crate::wire::all_bytes(u, |b| b > b' ' && b < 0x7f)
 }
 
 #[cfg(test)]

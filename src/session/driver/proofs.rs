@@ -200,11 +200,11 @@ impl Proofs {
         // A nonce is an opaque token (RFC 9449 §8.1: NQCHAR); anything else is ignored.
         if nonce.is_empty()
             || nonce.len() > 512
-            || !nonce.bytes().all(|b| (0x21..0x7f).contains(&b))
+            || !crate::wire::all_bytes(nonce, |b| (0x21..0x7f).contains(&b))
         {
             return;
         }
-        self.nonces.retain(|(o, _)| *o != origin);
+        crate::session::remove_all(&mut self.nonces, |(o, _)| *o == origin);
         if self.nonces.len() == MAX_NONCES {
             crate::session::take_at(&mut self.nonces, 0);
         }

@@ -88,7 +88,7 @@ impl Driver {
 
     /// Drops `request`'s entry in `sent` (a fetch or a DPoP `authHeaders`).
     pub(super) fn forget_sent(&mut self, request: RequestId) {
-        self.sent.retain(|s| s.request != request);
+        crate::session::remove_all(&mut self.sent, |s| s.request == request);
     }
 
     /// Queues `effect` for [`Driver::poll`]. Out of line: the push (with
@@ -384,7 +384,7 @@ impl Driver {
     /// else changes, so no effect follows (a host may call this directly,
     /// outside [`Driver::handle`]).
     pub fn fetch_settled(&mut self, request: RequestId) {
-        self.sent.retain(|s| s.request != request);
+        crate::session::remove_all(&mut self.sent, |s| s.request == request);
     }
 
     /// Wakes every waiting request: `Ok` asks again, `Err` rejects; those of

@@ -68,7 +68,7 @@ impl Session {
     /// The grant that presented `presented` settled (answered, failed, or
     /// given up on): a cycle that waited for it goes on at `now`.
     pub fn grant_settled(&mut self, presented: &SecretString, now: Millis) {
-        self.unanswered_grants.retain(|t| t != presented);
+        crate::session::remove_all(&mut self.unanswered_grants, |t| t == presented);
         if let Some(cycle) = self.cycle.as_mut().filter(|c| c.holds_for_grant) {
             cycle.holds_for_grant = false;
             cycle.retry_at = Some(now);

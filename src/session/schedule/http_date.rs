@@ -19,7 +19,10 @@ use crate::time::Millis;
 /// ```
 pub fn parse_retry_after(value: &str, now: Millis) -> Option<Millis> {
     let value = value.trim();
-    if !value.is_empty() && value.len() <= 10 && value.bytes().all(|b| b.is_ascii_digit()) {
+    if !value.is_empty()
+        && value.len() <= 10
+        && crate::wire::all_bytes(value, |b| b.is_ascii_digit())
+    {
         // At most ten digits: no overflow, and no `str::parse` machinery.
         let seconds = value
             .bytes()

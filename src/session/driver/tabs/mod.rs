@@ -271,7 +271,7 @@ impl Tabs {
     /// Lock request `lock` (or the presence lock, `None`) failed: Web
     /// Locks count as broken from now on.
     pub fn locks_failed(&mut self, lock: Option<LockId>) {
-        self.requested.retain(|(l, _)| Some(*l) != lock);
+        crate::session::remove_all(&mut self.requested, |(l, _)| Some(*l) == lock);
         self.locks = false;
     }
 
