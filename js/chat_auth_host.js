@@ -52,17 +52,43 @@ const member = (object, name) => {
   }
 };
 
+/**
+ * An absolute http(s) URL already in the form the URL parser gives back: lowercase scheme and host
+ * name (its last label not a number, no `xn--` label) or dotted-decimal IPv4, no userinfo, no port
+ * with a leading zero and no default port, a path; then only characters the parser keeps as they are. For such a URL
+ * `new URL(url).href` is `url` and its origin is the scheme, host and port.
+ */
+const CANONICAL_URL =
+  /^(https?):\/\/((?:[a-z0-9-]+\.)*[a-z][a-z0-9-]*|(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d))(?::([1-9]\d{0,4}))?(\/[\w\-.~!$&()*+,;=:@/%]*)(?:[?#][\w\-.~!$&()*+,;=:@/%?#]*)?$/;
+
+/** `url`'s origin when CANONICAL_URL says it is `new URL(url).origin` without parsing, else null. */
+function canonicalOrigin(url) {
+  const m = CANONICAL_URL.exec(url);
+  // A dot segment (`.`, `..`, `%2e`) in the path is resolved by the parser; an `xn--` label is checked.
+  if (m === null || /\/(?:\.|%2e)/i.test(m[4]) || /(?:^|\.)xn--/.test(m[2])) return null;
+  const port = m[3];
+  if (port === undefined) return `${m[1]}://${m[2]}`;
+  // Past the largest port, or the default one (which the parser drops from the href too): parsed.
+  if (Number(port) > 65535 || port === (m[1] === 'http' ? '80' : '443')) return null;
+  return `${m[1]}://${m[2]}:${port}`;
+}
+
 /** `url` resolved as `fetch` would (against document.baseURI): { href, origin, method }, or null. */
 function destination(url, method) {
-  let parsed;
-  try {
-    const base = globalThis.document?.baseURI ?? globalThis.location?.href;
-    parsed = base === undefined ? new URL(url) : new URL(url, base);
-  } catch {
-    return null;
+  let href = url;
+  let origin = canonicalOrigin(url);
+  if (origin === null) {
+    try {
+      const base = globalThis.document?.baseURI ?? globalThis.location?.href;
+      const parsed = base === undefined ? new URL(url) : new URL(url, base);
+      href = parsed.href;
+      origin = parsed.origin;
+    } catch {
+      return null;
+    }
   }
   const m = method ?? 'GET';
-  return { href: parsed.href, origin: parsed.origin, method: METHODS.find((n) => n === String(m).toUpperCase()) ?? m };
+  return { href, origin, method: METHODS.find((n) => n === String(m).toUpperCase()) ?? m };
 }
 
 /** The page's own fetch, looked up when called (a page's wrapper or a test double is honoured). */

@@ -404,3 +404,94 @@ e2e.test('verifyToken rejects with ChatAuthErrors: bad token, bad options, alg, 
   assert.equal(r.algNotAllowed.code, 'alg_not_allowed');
   assert.equal(r.badSignature.code, 'bad_signature');
 });
+
+e2e.test(
+  "auth.fetch sends the SDK's headers to exactly the allowed origins whatever form the URL takes (case, ports, userinfo, IPv4 and IPv6 forms, dot segments, IDNA, relative), and sends it where new URL resolves it",
+  async (s) => {
+    const r = await s.eval(
+      async ({ jwtSource }) => {
+        const jwt = new Function(`return (${jwtSource})`)();
+        const { ChatAuth } = window.sdk;
+        const allowed = ['https://chat.example.com', 'http://127.0.0.1:8080', 'http://[::1]:8080', location.origin];
+        const provider = (callback) => callback({ Auth: { Token: jwt('cust_forms', 600) } });
+        const auth = new ChatAuth({ apiOrigins: allowed, contextProvider: provider, crossTab: false });
+        await auth.setCustomer('cust_forms');
+        const forms = [
+          'https://chat.example.com/x',
+          'HTTPS://CHAT.EXAMPLE.COM/x',
+          'https://Chat.Example.com/x',
+          'https://chat.example.com:443/x',
+          'https://chat.example.com:0443/x',
+          'https://chat.example.com:8443/x',
+          'https://chat.example.com:65536/x',
+          'https://user:pw@chat.example.com/x',
+          'https://chat.example.com@evil.example.net/x',
+          'https://chat.example.com.evil.example.net/x',
+          'https://chat.example.com./x',
+          'https://evil.example.net/chat.example.com',
+          'https://chat.example.com/a/../b?q=1#f',
+          'https://chat.example.com/%2e%2e/b',
+          "https://chat.example.com/a?b='c'#`d`",
+          'https://chat.example.com',
+          'https://chat.example.com?q',
+          'https:chat.example.com/x',
+          'https:///chat.example.com/x',
+          'https:\\\\chat.example.com\\x',
+          ' https://chat.example.com/x',
+          'https://chat.exa\tmple.com/x',
+          'https://ｃｈａｔ.example.com/x',
+          'https://xn--80ak6aa92e.com/x',
+          'https://xn--a.com/x',
+          'http://chat.example.com/x',
+          'http://127.0.0.1:8080/x',
+          'http://127.1:8080/x',
+          'http://0x7f.0.0.1:8080/x',
+          'http://127.0.0.01:8080/x',
+          'http://127.0.0.1:80/x',
+          'http://[::1]:8080/x',
+          'http://[0:0:0:0:0:0:0:1]:8080/x',
+          'http://[::1]:80/x',
+          'https://[::1/x',
+          `${location.origin}/x`,
+          `${location.origin.toUpperCase()}/x`,
+          '/relative/x',
+          'relative/x',
+          '//chat.example.com/x',
+          '/\\chat.example.com/x',
+          '?q',
+          'blob:https://chat.example.com/0b3a0c1e',
+          'ftp://chat.example.com/x',
+        ];
+        const realFetch = window.fetch;
+        const seen = [];
+        window.fetch = (input, init) => {
+          seen.push([String(input), new Headers(init?.headers).get('Authorization') !== null]);
+          return Promise.resolve(new Response('{}'));
+        };
+        const out = [];
+        try {
+          for (const url of forms) {
+            await auth.fetch(url);
+            let expected;
+            try {
+              const parsed = new URL(url, document.baseURI);
+              expected = [parsed.href, allowed.includes(parsed.origin)];
+            } catch {
+              // Not a URL: sent untouched (fetch itself then fails).
+              expected = [url, false];
+            }
+            out.push({ url, sent: seen.splice(0), expected });
+          }
+        } finally {
+          window.fetch = realFetch;
+          auth.destroy();
+        }
+        return out;
+      },
+      { jwtSource: unsignedJwt.toString() },
+    );
+    for (const { url, sent, expected } of r) assert.deepEqual(sent, [expected], url);
+    // The forms cover both answers.
+    assert.ok(r.some(({ expected }) => expected[1]) && r.some(({ expected }) => !expected[1]));
+  },
+);
