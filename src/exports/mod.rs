@@ -10,6 +10,7 @@ use crate::options::{Config, FUNCTION_OPTIONS};
 use crate::session::driver::{
     self, codec, Effect, Entropy, Environment, Header, Input, ProofTarget, Reply, StorageKey,
 };
+use crate::session::machine::State;
 use crate::wire::json::{self, write_int, write_string, Value};
 use wasm_bindgen::prelude::*;
 
@@ -192,6 +193,10 @@ impl DriverHandle {
             }
         }
         drain(inner, checker, now, next, None, &mut out);
+        if inner.state() == State::Destroyed {
+            // The last header set (its token) goes with the session's.
+            self.send_headers.0 = Vec::new();
+        }
         out.push(']');
         out
     }
@@ -232,36 +237,34 @@ impl DriverHandle {
             },
         );
         let mut out = String::from("[");
-        let polled = match poll(inner, now) {
-            Some(Effect::Reply {
+        let mut polled = poll(inner, now);
+        if let Some(
+            send @ Effect::Reply {
                 request: to,
                 reply:
                     Reply::Send {
                         headers,
                         manual_redirect,
-                        settles_unless: settles_unless @ (None | Some(401)),
+                        settles_unless,
                     },
-            }) if to == request => {
+            },
+        ) = &polled
+        {
+            if *to == request && matches!(settles_unless, None | Some(401)) {
                 let Some(second) = poll(inner, now) else {
                     let (last, set) = &mut self.send_headers;
-                    if *last != headers {
-                        *last = headers;
+                    if last != headers {
+                        *last = headers.clone();
                         *set += 1;
                     }
                     let flags =
-                        2 * u64::from(settles_unless.is_some()) + u64::from(manual_redirect);
+                        2 * u64::from(settles_unless.is_some()) + u64::from(*manual_redirect);
                     return (4 * *set + flags) as f64;
                 };
-                let reply = Reply::Send {
-                    headers,
-                    manual_redirect,
-                    settles_unless,
-                };
-                codec::effect_json(inner, &Effect::Reply { request, reply }, &mut out);
-                Some(second)
+                codec::effect_json(inner, send, &mut out);
+                polled = Some(second);
             }
-            other => other,
-        };
+        }
         drain(inner, checker, now, None, polled, &mut out);
         out.push(']');
         self.held = out;
