@@ -7,7 +7,10 @@
 use crate::error::{Error, ErrorCode, Result};
 use crate::jose::token;
 use crate::options::{Config, FUNCTION_OPTIONS};
-use crate::session::driver::{self, codec, Effect, Entropy, Environment, StorageKey};
+use crate::session::driver::{
+    self, codec, Effect, Entropy, Environment, Header, Input, ProofTarget, Reply, StorageKey,
+};
+use crate::session::machine::State;
 use crate::wire::json::{self, write_int, write_string, Value};
 use wasm_bindgen::prelude::*;
 
@@ -76,6 +79,12 @@ pub struct DriverHandle {
     inner: Option<driver::Driver>,
     /// The token checks and the issuer's endpoints.
     checker: Option<Checker>,
+    /// The effects of the last [`DriverHandle::fetch`] that had more to say
+    /// than a `send`, for [`DriverHandle::effects`].
+    held: String,
+    /// The headers of the last `send` [`DriverHandle::fetch`] answered with
+    /// a number, and that header set's number.
+    send_headers: (Vec<Header>, u64),
 }
 
 fn environment(text: &str) -> Result<Environment> {
@@ -126,6 +135,8 @@ impl DriverHandle {
             config: Some(config),
             inner: None,
             checker: None,
+            held: String::new(),
+            send_headers: (Vec::new(), 0),
         })
     }
 
@@ -191,33 +202,96 @@ impl DriverHandle {
                 },
             }
         }
-        loop {
-            if let Some(input) = next.take() {
-                inner.handle(now, input);
-            }
-            let Some(effect) = inner.poll(now) else {
-                break;
-            };
-            next = match effect {
-                Effect::CheckToken {
-                    call,
-                    token,
-                    signature,
-                    introspect,
-                } => checker.check(call, token, signature, introspect, &mut out),
-                Effect::PostRefreshGrant { call, body, proof } => {
-                    checker.grant(call, body, proof, &mut out)
-                }
-                effect => {
-                    if out.len() > 1 {
-                        out.push(',');
-                    }
-                    codec::effect_json(inner, &effect, &mut out);
-                    None
-                }
-            };
+        drain(inner, checker, now, next, None, &mut out);
+        if inner.state() == State::Destroyed {
+            // The last header set (its token) goes with the session's.
+            self.send_headers.0 = Vec::new();
         }
         out.push(']');
+        out
+    }
+
+    /// `fetch`'s input ([`Input::Fetch`]) without JSON: `flags` is
+    /// `follows_redirects + 2 × replayable`, `to` the URL's origin, its
+    /// absolute form and the method joined by spaces (neither an origin nor
+    /// a URL has one; empty: no URL). The common answer,
+    /// a `send` of this request and no other effect, comes back as the
+    /// number `4 × set + 2 × (settles unless 401) + (manual redirect)`:
+    /// `set` numbers the headers to send, which the host reads once per set
+    /// ([`DriverHandle::send_headers`]), so the token does not cross (and get
+    /// decoded) per request. Any other answer returns 0 and leaves every
+    /// effect, as [`DriverHandle::step`] would return them, for
+    /// [`DriverHandle::effects`].
+    pub fn fetch(&mut self, now: f64, request: f64, flags: u32, to: &str) -> f64 {
+        let now = now as i64;
+        let (Some(inner), Some(checker)) = (self.inner.as_mut(), self.checker.as_mut()) else {
+            self.held = cat_error(&options_error());
+            return 0.0;
+        };
+        let request = request as u64;
+        let mut parts = to.splitn(3, ' ').map(str::to_owned);
+        let origin = parts.next().filter(|o| !o.is_empty());
+        let target = match (parts.next(), parts.next()) {
+            (Some(url), Some(method)) => Some(ProofTarget { method, url }),
+            _ => None,
+        };
+        feed(
+            inner,
+            now,
+            Input::Fetch {
+                request,
+                origin,
+                follows_redirects: flags & 1 != 0,
+                replayable: flags & 2 != 0,
+                target,
+            },
+        );
+        let mut out = String::from("[");
+        let mut polled = poll(inner, now);
+        if let Some(
+            send @ Effect::Reply {
+                request: to,
+                reply:
+                    Reply::Send {
+                        headers,
+                        manual_redirect,
+                        settles_unless,
+                    },
+            },
+        ) = &polled
+        {
+            if *to == request && matches!(settles_unless, None | Some(401)) {
+                let Some(second) = poll(inner, now) else {
+                    let (last, set) = &mut self.send_headers;
+                    if last != headers {
+                        *last = headers.clone();
+                        *set += 1;
+                    }
+                    let flags =
+                        2 * u64::from(settles_unless.is_some()) + u64::from(*manual_redirect);
+                    return (4 * *set + flags) as f64;
+                };
+                codec::effect_json(inner, send, &mut out);
+                polled = Some(second);
+            }
+        }
+        drain(inner, checker, now, None, polled, &mut out);
+        out.push(']');
+        self.held = out;
+        0.0
+    }
+
+    /// The effects [`DriverHandle::fetch`] left (once: it hands them over).
+    pub fn effects(&mut self) -> String {
+        std::mem::take(&mut self.held)
+    }
+
+    /// The header set [`DriverHandle::fetch`]'s number names, as a JSON
+    /// object.
+    #[wasm_bindgen(js_name = sendHeaders)]
+    pub fn send_headers(&self) -> String {
+        let mut out = String::new();
+        codec::headers_object(&mut out, &self.send_headers.0);
         out
     }
 
@@ -266,6 +340,56 @@ impl DriverHandle {
         if let Some(inner) = self.inner.as_mut() {
             inner.fetch_settled(request as u64);
         }
+    }
+}
+
+/// [`driver::Driver::handle`], in one place: its code is not copied into
+/// each caller (the wasm's size).
+#[inline(never)]
+fn feed(inner: &mut driver::Driver, now: i64, input: Input) {
+    inner.handle(now, input);
+}
+
+/// [`driver::Driver::poll`], in one place (as [`feed`]).
+#[inline(never)]
+fn poll(inner: &mut driver::Driver, now: i64) -> Option<Effect> {
+    inner.poll(now)
+}
+
+/// Carries out the driver's loop: feeds `next` (if any), then hands every
+/// effect (`polled` first, if one was taken already) to the checks or
+/// appends it to `out` as JSON, until none is left.
+fn drain(
+    inner: &mut driver::Driver,
+    checker: &mut Checker,
+    now: i64,
+    mut next: Option<Input>,
+    mut polled: Option<Effect>,
+    out: &mut String,
+) {
+    loop {
+        if let Some(input) = next.take() {
+            feed(inner, now, input);
+        }
+        let Some(effect) = polled.take().or_else(|| poll(inner, now)) else {
+            break;
+        };
+        next = match effect {
+            Effect::CheckToken {
+                call,
+                token,
+                signature,
+                introspect,
+            } => checker.check(call, token, signature, introspect, out),
+            Effect::PostRefreshGrant { call, body, proof } => checker.grant(call, body, proof, out),
+            effect => {
+                if out.len() > 1 {
+                    out.push(',');
+                }
+                codec::effect_json(inner, &effect, out);
+                None
+            }
+        };
     }
 }
 

@@ -84,77 +84,89 @@ e2e.test('a callback provider authenticates and the real timer refreshes 3 s tok
   assert.equal(r.destroyed, 'destroyed');
 });
 
-e2e.test("a 2xx answer reaches auth.fetch's caller without a second driver step; a 401 still goes to the driver: one refresh, one replay", async (s) => {
-  const r = await s.eval(
-    async ({ jwtSource }) => {
-      const jwt = new Function(`return (${jwtSource})`)();
-      const { ChatAuth } = window.sdk;
-      const reasons = [];
-      const provider = (callback, needsRefresh, info) => {
-        reasons.push(info.reason);
-        // A new token each call (their claims differ by the lifetime).
-        callback({ Auth: { Token: jwt('cust_quick', 600 + reasons.length) } });
-      };
-      // The host reads the `now` clock once per driver step.
-      let clockReads = 0;
-      const now = () => {
-        clockReads += 1;
-        return Date.now();
-      };
-      const api = 'https://chat.example.com';
-      const auth = new ChatAuth({ apiOrigins: [api], contextProvider: provider, crossTab: false, now });
-      await auth.setCustomer('cust_quick');
-      const realFetch = window.fetch;
-      const sent = [];
-      const refuse = new Set(['/refused-once']);
-      let answers = [];
-      window.fetch = (input, init) => {
-        const url = new URL(input);
-        const authorization = new Headers(init?.headers).get('Authorization');
-        sent.push([url.pathname, init?.redirect, authorization]);
-        const status = refuse.delete(url.pathname) ? 401 : url.pathname === '/teapot' ? 418 : 200;
-        const response = new Response(`{"status":${status}}`, { status });
-        answers.push(response);
-        return Promise.resolve(response);
-      };
-      try {
-        const reads = async (f) => {
-          const before = clockReads;
-          answers = [];
-          const response = await f();
-          return { reads: clockReads - before, status: response.status, same: answers.at(-1) === response, body: await response.text() };
+e2e.test(
+  "a 2xx answer reaches auth.fetch's caller without a second driver step (another origin's answer, even a 401, too); a 401 still goes to the driver: one refresh, one replay",
+  async (s) => {
+    const r = await s.eval(
+      async ({ jwtSource }) => {
+        const jwt = new Function(`return (${jwtSource})`)();
+        const { ChatAuth } = window.sdk;
+        const reasons = [];
+        const provider = (callback, needsRefresh, info) => {
+          reasons.push(info.reason);
+          // A new token each call (their claims differ by the lifetime).
+          callback({ Auth: { Token: jwt('cust_quick', 600 + reasons.length) } });
         };
-        const ok = await reads(() => auth.fetch(`${api}/ok`));
-        const teapot = await reads(() => auth.fetch(`${api}/teapot`));
-        const refused = await reads(() => auth.fetch(`${api}/refused-once`));
-        const again = await reads(() => auth.fetch(`${api}/ok`));
-        const token = await auth.getToken();
-        auth.destroy();
-        return { ok, teapot, refused, again, reasons, sent, token };
-      } finally {
-        window.fetch = realFetch;
-      }
-    },
-    { jwtSource: unsignedJwt.toString() },
-  );
-  // One step (the headers), none for the answer: the driver said up front that it hands back anything but a 401.
-  assert.deepEqual(r.ok, { reads: 1, status: 200, same: true, body: '{"status":200}' });
-  assert.deepEqual(r.teapot, { reads: 1, status: 418, same: true, body: '{"status":418}' });
-  assert.deepEqual(r.again, r.ok, 'after a refresh and replay, the fast path again');
-  // The 401 went to the driver: a refresh, then one replay with the new token.
-  assert.equal(r.refused.status, 200);
-  assert.equal(r.refused.same, true, "the replay's response");
-  assert.ok(r.refused.reads >= 3, `steps for the 401: ${r.refused.reads}`);
-  assert.deepEqual(r.reasons, ['initial', 'after_401']);
-  const refused = r.sent.filter(([path]) => path === '/refused-once');
-  assert.equal(refused.length, 2, 'sent, then replayed once');
-  assert.notEqual(refused[0][2], refused[1][2], 'the replay carries the new token');
-  assert.equal(refused[1][2], `Bearer ${r.token}`);
-  assert.ok(
-    r.sent.every(([, redirect]) => redirect === 'manual'),
-    'every request with credentials is sent with redirect: manual',
-  );
-});
+        // The host reads the `now` clock once per driver step.
+        let clockReads = 0;
+        const now = () => {
+          clockReads += 1;
+          return Date.now();
+        };
+        const api = 'https://chat.example.com';
+        const auth = new ChatAuth({ apiOrigins: [api], contextProvider: provider, crossTab: false, now });
+        await auth.setCustomer('cust_quick');
+        const realFetch = window.fetch;
+        const sent = [];
+        const refuse = new Set(['/refused-once', '/elsewhere-401']);
+        let answers = [];
+        window.fetch = (input, init) => {
+          const url = new URL(input);
+          const authorization = new Headers(init?.headers).get('Authorization');
+          sent.push([url.pathname, init?.redirect, authorization]);
+          const status = refuse.delete(url.pathname) ? 401 : url.pathname === '/teapot' ? 418 : 200;
+          const response = new Response(`{"status":${status}}`, { status });
+          answers.push(response);
+          return Promise.resolve(response);
+        };
+        try {
+          const reads = async (f) => {
+            const before = clockReads;
+            answers = [];
+            const response = await f();
+            return { reads: clockReads - before, status: response.status, same: answers.at(-1) === response, body: await response.text() };
+          };
+          const ok = await reads(() => auth.fetch(`${api}/ok`));
+          const teapot = await reads(() => auth.fetch(`${api}/teapot`));
+          const refused = await reads(() => auth.fetch(`${api}/refused-once`));
+          const again = await reads(() => auth.fetch(`${api}/ok`));
+          const elsewhere = await reads(() => auth.fetch('https://elsewhere.example.net/elsewhere-401'));
+          const token = await auth.getToken();
+          auth.destroy();
+          return { ok, teapot, refused, again, elsewhere, reasons, sent, token };
+        } finally {
+          window.fetch = realFetch;
+        }
+      },
+      { jwtSource: unsignedJwt.toString() },
+    );
+    // One step (the headers), none for the answer: the driver said up front that it hands back anything but a 401.
+    assert.deepEqual(r.ok, { reads: 1, status: 200, same: true, body: '{"status":200}' });
+    assert.deepEqual(r.teapot, { reads: 1, status: 418, same: true, body: '{"status":418}' });
+    assert.deepEqual(r.again, r.ok, 'after a refresh and replay, the fast path again');
+    // The 401 went to the driver: a refresh, then one replay with the new token.
+    assert.equal(r.refused.status, 200);
+    assert.equal(r.refused.same, true, "the replay's response");
+    assert.ok(r.refused.reads >= 3, `steps for the 401: ${r.refused.reads}`);
+    // Another origin: sent untouched, its answer (a 401 too) handed back without a second step or a refresh.
+    assert.deepEqual(r.elsewhere, { reads: 1, status: 401, same: true, body: '{"status":401}' });
+    assert.deepEqual(r.sent.at(-1), ['/elsewhere-401', undefined, null]);
+    assert.deepEqual(r.reasons, ['initial', 'after_401']);
+    const refused = r.sent.filter(([path]) => path === '/refused-once');
+    assert.equal(refused.length, 2, 'sent, then replayed once');
+    assert.notEqual(refused[0][2], refused[1][2], 'the replay carries the new token');
+    assert.equal(refused[1][2], `Bearer ${r.token}`);
+    // The driver's header sets change with the token: the request after the refresh carries the new one.
+    const oks = r.sent.filter(([path]) => path === '/ok');
+    assert.equal(oks.length, 2);
+    assert.equal(oks[0][2], refused[0][2]);
+    assert.equal(oks[1][2], `Bearer ${r.token}`);
+    assert.ok(
+      r.sent.slice(0, -1).every(([, redirect]) => redirect === 'manual'),
+      'every request with credentials is sent with redirect: manual',
+    );
+  },
+);
 
 e2e.test(
   'init() reads sessionStorage while the wasm is on the wire (the first access is a round trip the first new ChatAuth would wait for); init(url), init({ module_or_path }) and initSync still work',
@@ -416,3 +428,94 @@ e2e.test('verifyToken rejects with ChatAuthErrors: bad token, bad options, alg, 
   assert.equal(r.algNotAllowed.code, 'alg_not_allowed');
   assert.equal(r.badSignature.code, 'bad_signature');
 });
+
+e2e.test(
+  "auth.fetch sends the SDK's headers to exactly the allowed origins whatever form the URL takes (case, ports, userinfo, IPv4 and IPv6 forms, dot segments, IDNA, relative), and sends it where new URL resolves it",
+  async (s) => {
+    const r = await s.eval(
+      async ({ jwtSource }) => {
+        const jwt = new Function(`return (${jwtSource})`)();
+        const { ChatAuth } = window.sdk;
+        const allowed = ['https://chat.example.com', 'http://127.0.0.1:8080', 'http://[::1]:8080', location.origin];
+        const provider = (callback) => callback({ Auth: { Token: jwt('cust_forms', 600) } });
+        const auth = new ChatAuth({ apiOrigins: allowed, contextProvider: provider, crossTab: false });
+        await auth.setCustomer('cust_forms');
+        const forms = [
+          'https://chat.example.com/x',
+          'HTTPS://CHAT.EXAMPLE.COM/x',
+          'https://Chat.Example.com/x',
+          'https://chat.example.com:443/x',
+          'https://chat.example.com:0443/x',
+          'https://chat.example.com:8443/x',
+          'https://chat.example.com:65536/x',
+          'https://user:pw@chat.example.com/x',
+          'https://chat.example.com@evil.example.net/x',
+          'https://chat.example.com.evil.example.net/x',
+          'https://chat.example.com./x',
+          'https://evil.example.net/chat.example.com',
+          'https://chat.example.com/a/../b?q=1#f',
+          'https://chat.example.com/%2e%2e/b',
+          "https://chat.example.com/a?b='c'#`d`",
+          'https://chat.example.com',
+          'https://chat.example.com?q',
+          'https:chat.example.com/x',
+          'https:///chat.example.com/x',
+          'https:\\\\chat.example.com\\x',
+          ' https://chat.example.com/x',
+          'https://chat.exa\tmple.com/x',
+          'https://ｃｈａｔ.example.com/x',
+          'https://xn--80ak6aa92e.com/x',
+          'https://xn--a.com/x',
+          'http://chat.example.com/x',
+          'http://127.0.0.1:8080/x',
+          'http://127.1:8080/x',
+          'http://0x7f.0.0.1:8080/x',
+          'http://127.0.0.01:8080/x',
+          'http://127.0.0.1:80/x',
+          'http://[::1]:8080/x',
+          'http://[0:0:0:0:0:0:0:1]:8080/x',
+          'http://[::1]:80/x',
+          'https://[::1/x',
+          `${location.origin}/x`,
+          `${location.origin.toUpperCase()}/x`,
+          '/relative/x',
+          'relative/x',
+          '//chat.example.com/x',
+          '/\\chat.example.com/x',
+          '?q',
+          'blob:https://chat.example.com/0b3a0c1e',
+          'ftp://chat.example.com/x',
+        ];
+        const realFetch = window.fetch;
+        const seen = [];
+        window.fetch = (input, init) => {
+          seen.push([String(input), new Headers(init?.headers).get('Authorization') !== null]);
+          return Promise.resolve(new Response('{}'));
+        };
+        const out = [];
+        try {
+          for (const url of forms) {
+            await auth.fetch(url);
+            let expected;
+            try {
+              const parsed = new URL(url, document.baseURI);
+              expected = [parsed.href, allowed.includes(parsed.origin)];
+            } catch {
+              // Not a URL: sent untouched (fetch itself then fails).
+              expected = [url, false];
+            }
+            out.push({ url, sent: seen.splice(0), expected });
+          }
+        } finally {
+          window.fetch = realFetch;
+          auth.destroy();
+        }
+        return out;
+      },
+      { jwtSource: unsignedJwt.toString() },
+    );
+    for (const { url, sent, expected } of r) assert.deepEqual(sent, [expected], url);
+    // The forms cover both answers.
+    assert.ok(r.some(({ expected }) => expected[1]) && r.some(({ expected }) => !expected[1]));
+  },
+);

@@ -278,6 +278,11 @@ fn bool_field(out: &mut String, b: bool) {
 
 fn headers(out: &mut String, list: &[super::Header]) {
     sep(out);
+    headers_object(out, list);
+}
+
+/// `list` as one JSON object, `{"name":"value",…}` (a reply's headers).
+pub fn headers_object(out: &mut String, list: &[super::Header]) {
     out.push('{');
     for (i, (name, value)) in list.iter().enumerate() {
         if i > 0 {

@@ -23,9 +23,10 @@ pub enum Reply {
     Token(Option<SecretString>),
     /// `authHeaders` resolves with these headers (none for other origins).
     Headers(Vec<Header>),
-    /// `fetch`: not an allowed origin; send the caller's request untouched,
-    /// then feed [`Input::FetchAnswered`] (answered with
-    /// [`Reply::Response`]) or [`Input::FetchFailed`].
+    /// `fetch`: not an allowed origin; send the caller's request untouched.
+    /// Its answer is always its response as it is: the host may resolve
+    /// with it at once (or feed [`Input::FetchAnswered`], answered with
+    /// [`Reply::Response`]); a failure is fed as [`Input::FetchFailed`].
     Plain,
     /// `fetch`: send the request with these headers set; with
     /// `manual_redirect`, as `redirect: 'manual'` (a followed redirect

@@ -306,11 +306,8 @@ impl Driver {
         opaque: bool,
         dpop: DpopAnswer,
     ) {
-        let Some(i) = self.sent.iter().position(|s| s.request == request) else {
+        let Some(sent) = self.sent.iter_mut().find(|s| s.request == request) else {
             // A plain request (another origin): its response as it is.
-            return self.reply(request, Reply::Response);
-        };
-        let Some(sent) = self.sent.get_mut(i) else {
             return self.reply(request, Reply::Response);
         };
         if let (Some(proofs), Some(nonce), Some(target)) =

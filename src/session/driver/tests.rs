@@ -524,6 +524,42 @@ fn a_send_says_which_answers_it_would_hand_back_as_they_are() {
 }
 
 #[test]
+fn a_plain_fetch_is_always_answered_with_its_response() {
+    // What `Reply::Plain` promises (the host resolves with its answer at
+    // once): another origin's answer, a 401 or an opaque redirect too, is
+    // handed back as it is, whatever happened meanwhile, and never refreshes.
+    for status in [0, 200, 302, 401, 403, 500] {
+        for meanwhile in ["nothing", "logout", "destroy"] {
+            let (mut d, _) = open("", env(), 1);
+            login(&mut d, T0, 3600);
+            let input = Input::Fetch {
+                request: 7,
+                origin: Some("https://elsewhere.example.net".into()),
+                follows_redirects: true,
+                replayable: true,
+                target: None,
+            };
+            assert_eq!(
+                replies(&run(&mut d, T0 + 1, input)),
+                vec![(7, Reply::Plain)]
+            );
+            match meanwhile {
+                "logout" => drop(run(&mut d, T0 + 2, Input::ClearCustomer { request: 8 })),
+                "destroy" => drop(run(&mut d, T0 + 2, Input::Destroy)),
+                _ => {}
+            }
+            let fx = answered(&mut d, T0 + 3, 7, status);
+            assert_eq!(
+                replies(&fx),
+                vec![(7, Reply::Response)],
+                "{status} after {meanwhile}"
+            );
+            assert!(calls(&fx).is_empty(), "{status} after {meanwhile}: {fx:?}");
+        }
+    }
+}
+
+#[test]
 fn a_settled_fetch_leaves_nothing_behind_and_a_401_still_refreshes() {
     let (mut d, _) = open("", env(), 1);
     login(&mut d, T0, 3600);
