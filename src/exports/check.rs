@@ -33,31 +33,33 @@ impl Checker {
         Checker(IssuerClient::new(config))
     }
 
-    /// Runs `f` on the client with the page's metadata offered first, keeps
-    /// what it learned for the page, and writes its step to `out`.
-    fn with(
-        &mut self,
-        out: &mut String,
-        f: impl FnOnce(&mut IssuerClient) -> Option<Step>,
-    ) -> Option<Input> {
+    /// Offers the client the page's metadata, until it has some.
+    fn before(&mut self) -> &mut IssuerClient {
         let client = &mut self.0;
-        let known = client.metadata().is_some();
-        METADATA.with(|cell| {
-            let mut all = cell.take();
-            if !known {
+        if client.metadata().is_none() {
+            METADATA.with(|cell| {
+                let all = cell.take();
                 for m in &all {
                     client.offer_metadata(m);
                 }
-            }
-            let step = f(client);
-            if let Some(m) = client.metadata() {
+                cell.set(all);
+            });
+        }
+        client
+    }
+
+    /// Keeps what the client learned for the page; writes `step` to `out`.
+    fn after(&mut self, step: Option<Step>, out: &mut String) -> Option<Input> {
+        if let Some(m) = self.0.metadata() {
+            METADATA.with(|cell| {
+                let mut all = cell.take();
                 if !all.iter().any(|k| k.issuer == m.issuer) {
                     all.push(m.clone());
                 }
-            }
-            cell.set(all);
-            write_step(step?, out)
-        })
+                cell.set(all);
+            });
+        }
+        write_step(step?, out)
     }
 
     /// The driver asked to check a token ([`IssuerClient::check`]).
@@ -69,7 +71,8 @@ impl Checker {
         introspect: bool,
         out: &mut String,
     ) -> Option<Input> {
-        self.with(out, |c| Some(c.check(call, token, signature, introspect)))
+        let step = self.before().check(call, token, signature, introspect);
+        self.after(Some(step), out)
     }
 
     /// The driver asked to post a refresh grant ([`IssuerClient::grant`]).
@@ -80,12 +83,14 @@ impl Checker {
         proof: Option<SecretString>,
         out: &mut String,
     ) -> Option<Input> {
-        self.with(out, |c| Some(c.grant(call, body, proof)))
+        let step = self.before().grant(call, body, proof);
+        self.after(Some(step), out)
     }
 
     /// `["verified", x, ok]`.
     pub fn verified(&mut self, id: u64, ok: Option<bool>, out: &mut String) -> Option<Input> {
-        self.with(out, |c| c.verified(id, ok))
+        let step = self.before().verified(id, ok);
+        self.after(step, out)
     }
 
     /// `["httpAnswered", x, status, text]`.
@@ -96,7 +101,8 @@ impl Checker {
         text: &str,
         out: &mut String,
     ) -> Option<Input> {
-        self.with(out, |c| c.answered(id, status, text))
+        let step = self.before().answered(id, status, text);
+        self.after(step, out)
     }
 }
 
