@@ -56,21 +56,11 @@ impl IssuerClient {
 
     /// Carries `step` on until the host or the driver has something to do:
     /// signatures are checked here, grants become requests.
-    fn settle(&mut self, mut step: issuer::Step) -> Option<Step> {
+    fn settle(&mut self, mut step: Next) -> Option<Step> {
         loop {
             step = match step {
-                issuer::Step::Feed(input) => return Some(Step::Feed(input)),
-                issuer::Step::Fetch(f) => {
-                    return Some(Step::Send(HttpRequest {
-                        exchange: f.exchange,
-                        url: f.url,
-                        form_body: f.form,
-                        delay_ms: f.delay_ms,
-                    }))
-                }
-                issuer::Step::PostGrant {
-                    call, body, url, ..
-                } => {
+                Next::Step(step) => return Some(step),
+                Next::Grant { call, body, url } => {
                     let exchange = self.core.next_id();
                     self.grants.push((exchange, call));
                     return Some(Step::Send(HttpRequest {
@@ -80,15 +70,7 @@ impl IssuerClient {
                         delay_ms: 0,
                     }));
                 }
-                issuer::Step::Verify { id, prepared } => {
-                    let ok = NativeVerifier.verify(
-                        prepared.alg(),
-                        prepared.key(),
-                        prepared.signing_input(),
-                        prepared.signature(),
-                    );
-                    self.core.verified(id, Some(ok))?
-                }
+                Next::Verified { id, ok } => next(self.core.verified(id, Some(ok))?),
             };
         }
     }
@@ -96,7 +78,7 @@ impl IssuerClient {
     /// The driver asked to post the refresh grant `body` for `call` (no
     /// DPoP on this host).
     pub fn post_refresh_grant(&mut self, call: CallId, body: SecretString) -> Option<Step> {
-        let step = self.core.grant(call, body, None);
+        let step = next(self.core.grant(call, body, None));
         self.settle(step)
     }
 
@@ -108,7 +90,7 @@ impl IssuerClient {
         signature: Option<Box<chat_auth::jose::verify::VerifyOptions>>,
         introspect: bool,
     ) -> Option<Step> {
-        let step = self.core.check(call, token, signature, introspect);
+        let step = next(self.core.check(call, token, signature, introspect));
         self.settle(step)
     }
 
@@ -131,7 +113,8 @@ impl IssuerClient {
         let step = match &answer {
             Answer::Http(a) => self.core.answered(exchange, a.status, a.body.secret()),
             Answer::Failed => self.core.answered(exchange, 0, ""),
-        }?;
+        }
+        .map(next)?;
         self.settle(step)
     }
 
@@ -139,5 +122,44 @@ impl IssuerClient {
     pub fn forget(&mut self) {
         self.core.forget();
         self.grants.clear();
+    }
+}
+
+/// A core step made owned, its signature checked.
+enum Next {
+    Step(Step),
+    Grant {
+        call: CallId,
+        body: SecretString,
+        url: String,
+    },
+    Verified {
+        id: u64,
+        ok: bool,
+    },
+}
+
+fn next(step: issuer::Step<'_>) -> Next {
+    match step {
+        issuer::Step::Feed(input) => Next::Step(Step::Feed(input)),
+        issuer::Step::Fetch(f) => Next::Step(Step::Send(HttpRequest {
+            exchange: f.exchange,
+            url: f.url.to_owned(),
+            form_body: f.form.map(str::to_owned),
+            delay_ms: f.delay_ms,
+        })),
+        // No DPoP on this host: no proof.
+        issuer::Step::PostGrant {
+            call, body, url, ..
+        } => Next::Grant { call, body, url },
+        issuer::Step::Verify { id, prepared } => Next::Verified {
+            id,
+            ok: NativeVerifier.verify(
+                prepared.alg(),
+                prepared.key(),
+                prepared.signing_input(),
+                prepared.signature(),
+            ),
+        },
     }
 }

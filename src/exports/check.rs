@@ -3,7 +3,8 @@
 //! delayMs]`, `["verify", x, request]`, `["grant", call, body, proof, url,
 //! timeoutMs]`) and come back as `["httpAnswered", x, status, text]`
 //! (status 0: failed) or `["verified", x, ok]` (`null`: no WebCrypto). The
-//! issuer's metadata is shared by every `ChatAuth` on the page.
+//! issuer's metadata is shared by every `ChatAuth` on the page (one list,
+//! lent to each client while it runs).
 
 use crate::jose::verify::VerifyOptions;
 use crate::options::Config;
@@ -33,33 +34,16 @@ impl Checker {
         Checker(IssuerClient::new(config))
     }
 
-    /// Offers the client the page's metadata, until it has some.
+    /// Lends the client the page's metadata list.
     fn before(&mut self) -> &mut IssuerClient {
-        let client = &mut self.0;
-        if client.metadata().is_none() {
-            METADATA.with(|cell| {
-                let all = cell.take();
-                for m in &all {
-                    client.offer_metadata(m);
-                }
-                cell.set(all);
-            });
-        }
-        client
+        *self.0.known_metadata() = METADATA.take();
+        &mut self.0
     }
 
-    /// Keeps what the client learned for the page; writes `step` to `out`.
-    fn after(&mut self, step: Option<Step>, out: &mut String) -> Option<Input> {
-        if let Some(m) = self.0.metadata() {
-            METADATA.with(|cell| {
-                let mut all = cell.take();
-                if !all.iter().any(|k| k.issuer == m.issuer) {
-                    all.push(m.clone());
-                }
-                cell.set(all);
-            });
-        }
-        write_step(step?, out)
+    /// Puts the page's metadata list back (with what the client learned).
+    fn after(&mut self, input: Option<Input>) -> Option<Input> {
+        METADATA.set(std::mem::take(self.0.known_metadata()));
+        input
     }
 
     /// The driver asked to check a token ([`IssuerClient::check`]).
@@ -71,8 +55,8 @@ impl Checker {
         introspect: bool,
         out: &mut String,
     ) -> Option<Input> {
-        let step = self.before().check(call, token, signature, introspect);
-        self.after(Some(step), out)
+        let input = write_step(self.before().check(call, token, signature, introspect), out);
+        self.after(input)
     }
 
     /// The driver asked to post a refresh grant ([`IssuerClient::grant`]).
@@ -83,14 +67,17 @@ impl Checker {
         proof: Option<SecretString>,
         out: &mut String,
     ) -> Option<Input> {
-        let step = self.before().grant(call, body, proof);
-        self.after(Some(step), out)
+        let input = write_step(self.before().grant(call, body, proof), out);
+        self.after(input)
     }
 
     /// `["verified", x, ok]`.
     pub fn verified(&mut self, id: u64, ok: Option<bool>, out: &mut String) -> Option<Input> {
-        let step = self.before().verified(id, ok);
-        self.after(step, out)
+        let input = self
+            .before()
+            .verified(id, ok)
+            .and_then(|s| write_step(s, out));
+        self.after(input)
     }
 
     /// `["httpAnswered", x, status, text]`.
@@ -101,8 +88,11 @@ impl Checker {
         text: &str,
         out: &mut String,
     ) -> Option<Input> {
-        let step = self.before().answered(id, status, text);
-        self.after(step, out)
+        let input = self
+            .before()
+            .answered(id, status, text)
+            .and_then(|s| write_step(s, out));
+        self.after(input)
     }
 }
 
@@ -128,9 +118,9 @@ fn write_step(step: Step, out: &mut String) -> Option<Input> {
             out.push_str("[\"http\",");
             write_int(out, f.exchange as i64);
             out.push(',');
-            write_string(out, &f.url);
+            write_string(out, f.url);
             out.push(',');
-            write_opt(out, f.form.as_deref());
+            write_opt(out, f.form);
             out.push(',');
             write_int(out, f.delay_ms);
         }

@@ -28,11 +28,11 @@ use crate::time::Millis;
 use crate::wire::json::{self, Value};
 
 /// What the host does next for the checks.
-pub enum Step {
+pub enum Step<'a> {
     /// Feed this to the driver.
     Feed(Input),
     /// Fetch this (after its delay); answer with [`IssuerClient::answered`].
-    Fetch(Fetch),
+    Fetch(Fetch<'a>),
     /// Check `prepared`'s signature; answer with [`IssuerClient::verified`].
     Verify {
         /// Matches the answer to the request.
@@ -55,13 +55,13 @@ pub enum Step {
 }
 
 /// An HTTP request of the checks: a form POST when `form` is set, else a GET.
-pub struct Fetch {
+pub struct Fetch<'a> {
     /// Matches the answer to the request.
     pub exchange: u64,
     /// Where.
-    pub url: String,
+    pub url: &'a str,
     /// The form body (introspection: holds the token).
-    pub form: Option<String>,
+    pub form: Option<&'a str>,
     /// Wait this long first (a retry's backoff; 0 for a first try).
     pub delay_ms: Millis,
 }
@@ -112,7 +112,9 @@ pub struct IssuerClient {
     token_endpoint: Option<String>,
     issuer: Option<String>,
     introspection_endpoint: Option<String>,
-    metadata: Option<Metadata>,
+    /// The issuer metadata known: fetched here, or a list the host shares
+    /// between its sessions ([`IssuerClient::known_metadata`]).
+    metadata: Vec<Metadata>,
     exchanges: Vec<Exchange>,
     verifying: Vec<(u64, Check)>,
     next: u64,
@@ -122,7 +124,17 @@ fn network(message: &'static str) -> Error {
     Error::new(ErrorCode::Network, message)
 }
 
-fn checked(call: CallId, result: Result<Option<Introspection>>) -> Step {
+/// `exchange`'s request, after `delay_ms`.
+fn fetch_of(exchange: &Exchange, delay_ms: Millis) -> Step<'_> {
+    Step::Fetch(Fetch {
+        exchange: exchange.id,
+        url: &exchange.url,
+        form: exchange.form.as_deref(),
+        delay_ms,
+    })
+}
+
+fn checked(call: CallId, result: Result<Option<Introspection>>) -> Step<'static> {
     Step::Feed(Input::TokenChecked { call, result })
 }
 
@@ -140,7 +152,7 @@ impl IssuerClient {
             token_endpoint: config.token_endpoint.clone(),
             issuer: config.issuer.clone(),
             introspection_endpoint: config.introspection_endpoint.clone(),
-            metadata: None,
+            metadata: Vec::new(),
             exchanges: Vec::new(),
             verifying: Vec::new(),
             next: 1,
@@ -155,35 +167,28 @@ impl IssuerClient {
         id
     }
 
-    /// The issuer's metadata, once fetched (a host may share it).
+    /// The configured issuer's metadata, once known.
     pub fn metadata(&self) -> Option<&Metadata> {
-        self.metadata.as_ref()
+        let issuer = self.issuer.as_deref()?;
+        self.metadata.iter().find(|m| m.issuer == issuer)
     }
 
-    /// Metadata fetched elsewhere (another session on the page): used if it
-    /// is the configured issuer's and none is known yet.
-    pub fn offer_metadata(&mut self, metadata: &Metadata) {
-        if self.metadata.is_none() && self.issuer.as_deref() == Some(metadata.issuer.as_str()) {
-            self.metadata = Some(metadata.clone());
-        }
+    /// The metadata known, by issuer: a host that runs several sessions
+    /// may swap in one list for all (the browser: once per page).
+    pub fn known_metadata(&mut self) -> &mut Vec<Metadata> {
+        &mut self.metadata
     }
 
-    fn send(&mut self, purpose: Purpose, url: String, form: Option<String>) -> Step {
+    fn send(&mut self, purpose: Purpose, url: String, form: Option<String>) -> Step<'_> {
         let id = self.next_id();
-        let fetch = Fetch {
-            exchange: id,
-            url: url.clone(),
-            form: form.clone(),
-            delay_ms: 0,
-        };
-        self.exchanges.push(Exchange {
+        let exchange = self.exchanges.push_mut(Exchange {
             id,
             purpose,
             url,
             form,
             attempt: 1,
         });
-        Step::Fetch(fetch)
+        fetch_of(exchange, 0)
     }
 
     /// The driver asked to check `token` for `call`.
@@ -193,7 +198,7 @@ impl IssuerClient {
         token: SecretString,
         signature: Option<Box<VerifyOptions>>,
         introspect: bool,
-    ) -> Step {
+    ) -> Step<'_> {
         self.run(Check {
             call,
             token,
@@ -205,12 +210,17 @@ impl IssuerClient {
 
     /// The driver asked to post a refresh grant: [`Step::PostGrant`], or the
     /// metadata fetch that finds the token endpoint first.
-    pub fn grant(&mut self, call: CallId, body: SecretString, proof: Option<SecretString>) -> Step {
+    pub fn grant(
+        &mut self,
+        call: CallId,
+        body: SecretString,
+        proof: Option<SecretString>,
+    ) -> Step<'_> {
         self.grant_to(Grant { call, body, proof })
     }
 
-    fn grant_to(&mut self, grant: Grant) -> Step {
-        let url = match (&self.token_endpoint, &self.metadata) {
+    fn grant_to(&mut self, grant: Grant) -> Step<'_> {
+        let url = match (&self.token_endpoint, self.metadata()) {
             (Some(url), _) => Some(url.clone()),
             (None, Some(m)) => m.token_endpoint.clone(),
             (None, None) if self.issuer.is_some() => {
@@ -232,7 +242,7 @@ impl IssuerClient {
         }
     }
 
-    fn fetch_metadata(&mut self, then: Then) -> Step {
+    fn fetch_metadata(&mut self, then: Then) -> Step<'_> {
         let issuer = self.issuer.clone().unwrap_or_default();
         let [openid, _] = discovery::metadata_urls(&issuer);
         self.send(Purpose::Metadata { oauth: false, then }, openid, None)
@@ -246,7 +256,7 @@ impl IssuerClient {
         if self.issuer.is_none() {
             return Some(Ok(None));
         }
-        self.metadata.as_ref().map(|m| match &m.jwks_uri {
+        self.metadata().map(|m| match &m.jwks_uri {
             Some(url) => Ok(Some(url.clone())),
             // Signatures are checked with an issuer: fail closed.
             None => Err(Error::malformed("the issuer's metadata names no jwks_uri")),
@@ -254,7 +264,7 @@ impl IssuerClient {
     }
 
     /// The next step of `check`: fetch keys, verify, introspect, or report.
-    fn run(&mut self, mut check: Check) -> Step {
+    fn run(&mut self, mut check: Check) -> Step<'_> {
         if let Some(opts) = check.signature.as_mut() {
             let jwks_url = match self.jwks_url() {
                 None => return self.fetch_metadata(Then::Check(check)),
@@ -305,7 +315,7 @@ impl IssuerClient {
 
     /// Verification `id`'s outcome (`None`: the host cannot verify, e.g. no
     /// WebCrypto); `None` back when `id` is not one of ours.
-    pub fn verified(&mut self, id: u64, ok: Option<bool>) -> Option<Step> {
+    pub fn verified(&mut self, id: u64, ok: Option<bool>) -> Option<Step<'_>> {
         let at = self.verifying.iter().position(|(x, _)| *x == id)?;
         let (_, mut check) = crate::session::take_at(&mut self.verifying, at)?;
         Some(match ok {
@@ -333,20 +343,13 @@ impl IssuerClient {
     /// Exchange `id` answered `status` (0: the request failed) with `text`:
     /// retried when transient, else taken as the answer; `None` when `id` is
     /// not one of ours (answered twice, or after [`IssuerClient::forget`]).
-    pub fn answered(&mut self, id: u64, status: u16, text: &str) -> Option<Step> {
+    pub fn answered(&mut self, id: u64, status: u16, text: &str) -> Option<Step<'_>> {
         let at = self.exchanges.iter().position(|e| e.id == id)?;
         let mut exchange = crate::session::take_at(&mut self.exchanges, at)?;
         let transient = status == 0 || fetch_retry::retryable_status(status);
         if let Some(ms) = fetch_retry::delay_after(exchange.attempt).filter(|_| transient) {
-            let fetch = Fetch {
-                exchange: id,
-                url: exchange.url.clone(),
-                form: exchange.form.clone(),
-                delay_ms: ms,
-            };
             exchange.attempt += 1;
-            self.exchanges.push(exchange);
-            return Some(Step::Fetch(fetch));
+            return Some(fetch_of(self.exchanges.push_mut(exchange), ms));
         }
         let ok = (200..300).contains(&status);
         Some(match exchange.purpose {
@@ -367,7 +370,7 @@ impl IssuerClient {
                 };
                 match (found, then) {
                     (Ok(m), then) => {
-                        self.metadata = Some(m);
+                        self.metadata.push(m);
                         match then {
                             Then::Check(c) => self.run(c),
                             Then::Grant(g) => self.grant_to(g),

@@ -195,7 +195,8 @@ fn a_grant_waits_for_the_metadata_and_metadata_is_checked() {
     assert_eq!(code(step), "malformed");
     // Metadata offered by another session is used.
     let mut d = client(r#","issuer":"https://id.example.com""#);
-    d.offer_metadata(c.metadata().unwrap());
+    let known = c.metadata().unwrap().clone();
+    d.known_metadata().push(known);
     match d.grant(5, secret("b"), None) {
         Step::Feed(Input::TokenEndpointFailed { call: 5, error }) => {
             assert_eq!(error.code().as_str(), "refresh_failed")
