@@ -139,13 +139,13 @@ enum Next {
     },
 }
 
-fn next(step: issuer::Step<'_>) -> Next {
+fn next(step: issuer::Step) -> Next {
     match step {
         issuer::Step::Feed(input) => Next::Step(Step::Feed(input)),
         issuer::Step::Fetch(f) => Next::Step(Step::Send(HttpRequest {
             exchange: f.exchange,
-            url: f.url.to_owned(),
-            form_body: f.form.map(str::to_owned),
+            url: f.url,
+            form_body: f.form,
             delay_ms: f.delay_ms,
         })),
         // No DPoP on this host: no proof.

@@ -118,9 +118,9 @@ fn write_step(step: Step, out: &mut String) -> Option<Input> {
             out.push_str("[\"http\",");
             write_int(out, f.exchange as i64);
             out.push(',');
-            write_string(out, f.url);
+            write_string(out, &f.url);
             out.push(',');
-            write_opt(out, f.form);
+            write_opt(out, f.form.as_deref());
             out.push(',');
             write_int(out, f.delay_ms);
         }

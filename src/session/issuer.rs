@@ -28,11 +28,11 @@ use crate::time::Millis;
 use crate::wire::json::{self, Value};
 
 /// What the host does next for the checks.
-pub enum Step<'a> {
+pub enum Step {
     /// Feed this to the driver.
     Feed(Input),
     /// Fetch this (after its delay); answer with [`IssuerClient::answered`].
-    Fetch(Fetch<'a>),
+    Fetch(Fetch),
     /// Check `prepared`'s signature; answer with [`IssuerClient::verified`].
     Verify {
         /// Matches the answer to the request.
@@ -55,13 +55,13 @@ pub enum Step<'a> {
 }
 
 /// An HTTP request of the checks: a form POST when `form` is set, else a GET.
-pub struct Fetch<'a> {
+pub struct Fetch {
     /// Matches the answer to the request.
     pub exchange: u64,
     /// Where.
-    pub url: &'a str,
+    pub url: String,
     /// The form body (introspection: holds the token).
-    pub form: Option<&'a str>,
+    pub form: Option<String>,
     /// Wait this long first (a retry's backoff; 0 for a first try).
     pub delay_ms: Millis,
 }
@@ -124,17 +124,17 @@ fn network(message: &'static str) -> Error {
     Error::new(ErrorCode::Network, message)
 }
 
-/// `exchange`'s request, after `delay_ms`.
-fn fetch_of(exchange: &Exchange, delay_ms: Millis) -> Step<'_> {
+/// Exchange `id`'s request, after `delay_ms`.
+fn fetch_of(id: u64, url: &str, form: Option<&str>, delay_ms: Millis) -> Step {
     Step::Fetch(Fetch {
-        exchange: exchange.id,
-        url: &exchange.url,
-        form: exchange.form.as_deref(),
+        exchange: id,
+        url: url.to_owned(),
+        form: form.map(str::to_owned),
         delay_ms,
     })
 }
 
-fn checked(call: CallId, result: Result<Option<Introspection>>) -> Step<'static> {
+fn checked(call: CallId, result: Result<Option<Introspection>>) -> Step {
     Step::Feed(Input::TokenChecked { call, result })
 }
 
@@ -179,16 +179,17 @@ impl IssuerClient {
         &mut self.metadata
     }
 
-    fn send(&mut self, purpose: Purpose, url: String, form: Option<String>) -> Step<'_> {
+    fn send(&mut self, purpose: Purpose, url: String, form: Option<String>) -> Step {
         let id = self.next_id();
-        let exchange = self.exchanges.push_mut(Exchange {
+        let step = fetch_of(id, &url, form.as_deref(), 0);
+        self.exchanges.push(Exchange {
             id,
             purpose,
             url,
             form,
             attempt: 1,
         });
-        fetch_of(exchange, 0)
+        step
     }
 
     /// The driver asked to check `token` for `call`.
@@ -198,7 +199,7 @@ impl IssuerClient {
         token: SecretString,
         signature: Option<Box<VerifyOptions>>,
         introspect: bool,
-    ) -> Step<'_> {
+    ) -> Step {
         self.run(Check {
             call,
             token,
@@ -210,16 +211,11 @@ impl IssuerClient {
 
     /// The driver asked to post a refresh grant: [`Step::PostGrant`], or the
     /// metadata fetch that finds the token endpoint first.
-    pub fn grant(
-        &mut self,
-        call: CallId,
-        body: SecretString,
-        proof: Option<SecretString>,
-    ) -> Step<'_> {
+    pub fn grant(&mut self, call: CallId, body: SecretString, proof: Option<SecretString>) -> Step {
         self.grant_to(Grant { call, body, proof })
     }
 
-    fn grant_to(&mut self, grant: Grant) -> Step<'_> {
+    fn grant_to(&mut self, grant: Grant) -> Step {
         let url = match (&self.token_endpoint, self.metadata()) {
             (Some(url), _) => Some(url.clone()),
             (None, Some(m)) => m.token_endpoint.clone(),
@@ -242,7 +238,7 @@ impl IssuerClient {
         }
     }
 
-    fn fetch_metadata(&mut self, then: Then) -> Step<'_> {
+    fn fetch_metadata(&mut self, then: Then) -> Step {
         let issuer = self.issuer.clone().unwrap_or_default();
         let [openid, _] = discovery::metadata_urls(&issuer);
         self.send(Purpose::Metadata { oauth: false, then }, openid, None)
@@ -264,7 +260,7 @@ impl IssuerClient {
     }
 
     /// The next step of `check`: fetch keys, verify, introspect, or report.
-    fn run(&mut self, mut check: Check) -> Step<'_> {
+    fn run(&mut self, mut check: Check) -> Step {
         if let Some(opts) = check.signature.as_mut() {
             let jwks_url = match self.jwks_url() {
                 None => return self.fetch_metadata(Then::Check(check)),
@@ -315,7 +311,7 @@ impl IssuerClient {
 
     /// Verification `id`'s outcome (`None`: the host cannot verify, e.g. no
     /// WebCrypto); `None` back when `id` is not one of ours.
-    pub fn verified(&mut self, id: u64, ok: Option<bool>) -> Option<Step<'_>> {
+    pub fn verified(&mut self, id: u64, ok: Option<bool>) -> Option<Step> {
         let at = self.verifying.iter().position(|(x, _)| *x == id)?;
         let (_, mut check) = crate::session::take_at(&mut self.verifying, at)?;
         Some(match ok {
@@ -343,13 +339,15 @@ impl IssuerClient {
     /// Exchange `id` answered `status` (0: the request failed) with `text`:
     /// retried when transient, else taken as the answer; `None` when `id` is
     /// not one of ours (answered twice, or after [`IssuerClient::forget`]).
-    pub fn answered(&mut self, id: u64, status: u16, text: &str) -> Option<Step<'_>> {
+    pub fn answered(&mut self, id: u64, status: u16, text: &str) -> Option<Step> {
         let at = self.exchanges.iter().position(|e| e.id == id)?;
         let mut exchange = crate::session::take_at(&mut self.exchanges, at)?;
         let transient = status == 0 || fetch_retry::retryable_status(status);
         if let Some(ms) = fetch_retry::delay_after(exchange.attempt).filter(|_| transient) {
+            let step = fetch_of(id, &exchange.url, exchange.form.as_deref(), ms);
             exchange.attempt += 1;
-            return Some(fetch_of(self.exchanges.push_mut(exchange), ms));
+            self.exchanges.push(exchange);
+            return Some(step);
         }
         let ok = (200..300).contains(&status);
         Some(match exchange.purpose {
