@@ -79,6 +79,26 @@ fn http(effects: &[HostEffect]) -> HttpRequest {
         .expect("an HTTP request")
 }
 
+/// `setCustomer("c_1")` as request 1: the provider call it makes.
+fn sign_in(d: &SessionDriver) -> u64 {
+    d.handle(
+        NOW,
+        HostInput::SetCustomer {
+            request: 1,
+            customer_id: "c_1".into(),
+            provider: true,
+            stored: None,
+        },
+    );
+    drain(d)
+        .iter()
+        .find_map(|e| match e {
+            HostEffect::CallProvider { call, .. } => Some(*call),
+            _ => None,
+        })
+        .expect("the provider is called")
+}
+
 fn ok(exchange: u64, body: String) -> HostInput {
     HostInput::HttpAnswered {
         exchange,
@@ -223,22 +243,7 @@ fn a_session_through_the_foreign_host_interface() {
 fn a_token_no_key_verifies_fails_with_its_code() {
     let d = open();
     drain(&d);
-    d.handle(
-        NOW,
-        HostInput::SetCustomer {
-            request: 1,
-            customer_id: "c_1".into(),
-            provider: true,
-            stored: None,
-        },
-    );
-    let call = drain(&d)
-        .iter()
-        .find_map(|e| match e {
-            HostEffect::CallProvider { call, .. } => Some(*call),
-            _ => None,
-        })
-        .unwrap();
+    let call = sign_in(&d);
     let token = jwt("k9", "c_1", NOW / 1000 + 3600);
     d.handle(
         NOW,
@@ -293,22 +298,7 @@ fn the_issuer_s_metadata_names_the_keys_and_the_token_endpoint() {
         "issuer":"https://id.example.com","validation":{"algorithms":["HS256"]}}"#;
     let d = SessionDriver::new(options.into(), env, NOW).unwrap();
     drain(&d);
-    d.handle(
-        NOW,
-        HostInput::SetCustomer {
-            request: 1,
-            customer_id: "c_1".into(),
-            provider: true,
-            stored: None,
-        },
-    );
-    let call = drain(&d)
-        .iter()
-        .find_map(|e| match e {
-            HostEffect::CallProvider { call, .. } => Some(*call),
-            _ => None,
-        })
-        .unwrap();
+    let call = sign_in(&d);
     let claims = |exp: i64| {
         format!(
             r#""sub":"c_1","iss":"https://id.example.com","iat":{},"exp":{}"#,
