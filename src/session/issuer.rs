@@ -193,6 +193,7 @@ impl IssuerClient {
     }
 
     /// The driver asked to check `token` for `call`.
+    #[inline]
     pub fn check(
         &mut self,
         call: CallId,
@@ -211,6 +212,7 @@ impl IssuerClient {
 
     /// The driver asked to post a refresh grant: [`Step::PostGrant`], or the
     /// metadata fetch that finds the token endpoint first.
+    #[inline]
     pub fn grant(&mut self, call: CallId, body: SecretString, proof: Option<SecretString>) -> Step {
         self.grant_to(Grant { call, body, proof })
     }
@@ -311,6 +313,7 @@ impl IssuerClient {
 
     /// Verification `id`'s outcome (`None`: the host cannot verify, e.g. no
     /// WebCrypto); `None` back when `id` is not one of ours.
+    #[inline]
     pub fn verified(&mut self, id: u64, ok: Option<bool>) -> Option<Step> {
         let at = self.verifying.iter().position(|(x, _)| *x == id)?;
         let (_, mut check) = crate::session::take_at(&mut self.verifying, at)?;
@@ -339,6 +342,7 @@ impl IssuerClient {
     /// Exchange `id` answered `status` (0: the request failed) with `text`:
     /// retried when transient, else taken as the answer; `None` when `id` is
     /// not one of ours (answered twice, or after [`IssuerClient::forget`]).
+    #[inline]
     pub fn answered(&mut self, id: u64, status: u16, text: &str) -> Option<Step> {
         let at = self.exchanges.iter().position(|e| e.id == id)?;
         let mut exchange = crate::session::take_at(&mut self.exchanges, at)?;
