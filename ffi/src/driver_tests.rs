@@ -13,8 +13,16 @@ const NOW: i64 = 1_900_000_000_000;
 const SECRET: &[u8] = b"a test secret of at least thirty-two bytes";
 
 fn jwt(kid: &str, sub: &str, exp_s: i64) -> String {
+    signed(
+        kid,
+        &format!(r#""sub":"{sub}","iat":{},"exp":{exp_s}"#, NOW / 1000),
+    )
+}
+
+/// An HS256 JWT under `kid` with the claims `members` (JSON object members).
+fn signed(kid: &str, members: &str) -> String {
     let header = format!(r#"{{"alg":"HS256","typ":"JWT","kid":"{kid}"}}"#);
-    let payload = format!(r#"{{"sub":"{sub}","iat":{},"exp":{exp_s}}}"#, NOW / 1000);
+    let payload = format!("{{{members}}}");
     let input = format!(
         "{}.{}",
         base64url::encode(header.as_bytes()),
@@ -69,6 +77,26 @@ fn http(effects: &[HostEffect]) -> HttpRequest {
             _ => None,
         })
         .expect("an HTTP request")
+}
+
+/// `setCustomer("c_1")` as request 1: the provider call it makes.
+fn sign_in(d: &SessionDriver) -> u64 {
+    d.handle(
+        NOW,
+        HostInput::SetCustomer {
+            request: 1,
+            customer_id: "c_1".into(),
+            provider: true,
+            stored: None,
+        },
+    );
+    drain(d)
+        .iter()
+        .find_map(|e| match e {
+            HostEffect::CallProvider { call, .. } => Some(*call),
+            _ => None,
+        })
+        .expect("the provider is called")
 }
 
 fn ok(exchange: u64, body: String) -> HostInput {
@@ -215,22 +243,7 @@ fn a_session_through_the_foreign_host_interface() {
 fn a_token_no_key_verifies_fails_with_its_code() {
     let d = open();
     drain(&d);
-    d.handle(
-        NOW,
-        HostInput::SetCustomer {
-            request: 1,
-            customer_id: "c_1".into(),
-            provider: true,
-            stored: None,
-        },
-    );
-    let call = drain(&d)
-        .iter()
-        .find_map(|e| match e {
-            HostEffect::CallProvider { call, .. } => Some(*call),
-            _ => None,
-        })
-        .unwrap();
+    let call = sign_in(&d);
     let token = jwt("k9", "c_1", NOW / 1000 + 3600);
     d.handle(
         NOW,
@@ -264,8 +277,7 @@ fn options_the_mobile_host_cannot_serve_are_invalid_config() {
     for options in [
         "not json",
         r#"{"apiOrigins":[]}"#,
-        r#"{"apiOrigins":["https://a.example"],"issuer":"https://id.example"}"#,
-        r#"{"apiOrigins":["https://a.example"],"tokenEndpoint":"https://id.example/t","issuer":"https://id.example"}"#,
+        r#"{"apiOrigins":["https://a.example"],"dpop":true}"#,
     ] {
         let Err(FfiError::Failed { code, .. }) = SessionDriver::new(options.into(), env(), NOW)
         else {
@@ -273,4 +285,116 @@ fn options_the_mobile_host_cannot_serve_are_invalid_config() {
         };
         assert_eq!(code, "invalid_config", "{options}");
     }
+}
+
+#[test]
+fn the_issuer_s_metadata_names_the_keys_and_the_token_endpoint() {
+    let env = HostEnvironment {
+        has_provider: true,
+        stored_anonymous_id: None,
+        online: true,
+    };
+    let options = r#"{"apiOrigins":["https://chat.example.com"],"clientId":"app",
+        "issuer":"https://id.example.com","validation":{"algorithms":["HS256"]}}"#;
+    let d = SessionDriver::new(options.into(), env, NOW).unwrap();
+    drain(&d);
+    let call = sign_in(&d);
+    let claims = |exp: i64| {
+        format!(
+            r#""sub":"c_1","iss":"https://id.example.com","iat":{},"exp":{}"#,
+            NOW / 1000,
+            NOW / 1000 + exp
+        )
+    };
+    let first = signed("k1", &claims(3600));
+    d.handle(
+        NOW,
+        HostInput::ProviderAnswered {
+            call,
+            context_json: Some(format!(
+                r#"{{"access_token":"{first}","refresh_token":"rt_1","expires_in":3600}}"#
+            )),
+        },
+    );
+    // Discovery: OpenID's location, then RFC 8414's; a 503 is retried after
+    // its backoff, same exchange and URL.
+    let openid = http(&drain(&d));
+    assert_eq!(
+        (openid.url.as_str(), openid.delay_ms),
+        ("https://id.example.com/.well-known/openid-configuration", 0)
+    );
+    d.handle(
+        NOW,
+        HostInput::HttpAnswered {
+            exchange: openid.exchange,
+            status: 404,
+            date: None,
+            retry_after: None,
+            body: String::new(),
+        },
+    );
+    let oauth = http(&drain(&d));
+    assert_eq!(
+        oauth.url,
+        "https://id.example.com/.well-known/oauth-authorization-server"
+    );
+    d.handle(
+        NOW,
+        HostInput::HttpAnswered {
+            exchange: oauth.exchange,
+            status: 503,
+            date: None,
+            retry_after: None,
+            body: String::new(),
+        },
+    );
+    let retry = http(&drain(&d));
+    assert_eq!(
+        (retry.exchange, retry.url.as_str(), retry.delay_ms),
+        (oauth.exchange, oauth.url.as_str(), 250)
+    );
+    let metadata = r#"{"issuer":"https://id.example.com","jwks_uri":"https://id.example.com/keys",
+        "token_endpoint":"https://id.example.com/oauth/token"}"#;
+    d.handle(NOW, ok(retry.exchange, metadata.into()));
+    let keys = http(&drain(&d));
+    assert_eq!(keys.url, "https://id.example.com/keys");
+    d.handle(NOW, ok(keys.exchange, jwks(&["k1"])));
+    let fx = drain(&d);
+    assert_eq!(reply_of(&fx, 1), Some(&HostReply::Done), "{fx:?}");
+    assert_eq!(d.state(), "authenticated");
+
+    // The refresh grant goes to the metadata's token endpoint, without
+    // fetching the metadata again.
+    d.handle(
+        NOW,
+        HostInput::GetToken {
+            request: 2,
+            force: true,
+        },
+    );
+    let post = http(&drain(&d));
+    assert_eq!(post.url, "https://id.example.com/oauth/token");
+    assert!(post
+        .form_body
+        .as_deref()
+        .is_some_and(|b| b.contains("refresh_token=rt_1")));
+    let second = signed("k1", &claims(7200));
+    d.handle(
+        NOW,
+        ok(
+            post.exchange,
+            format!(r#"{{"access_token":"{second}","token_type":"Bearer","refresh_token":"rt_2","expires_in":7200}}"#),
+        ),
+    );
+    let fx = drain(&d);
+    assert!(
+        !fx.iter().any(|e| matches!(e, HostEffect::Http { .. })),
+        "{fx:?}"
+    );
+    assert_eq!(
+        reply_of(&fx, 2),
+        Some(&HostReply::Token {
+            token: Some(second)
+        })
+    );
 }

@@ -91,45 +91,31 @@ fn key_members(prepared: &Prepared, out: &mut String) {
     let alg = prepared.alg();
     let material = &prepared.key().material;
     let h = hash(alg);
-    out.push_str("\"i\":{");
-    let verify_extra = match (alg, material) {
-        (Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512, _) => {
-            member(out, "name", "HMAC");
-            member(out, "hash", h);
-            ""
-        }
-        (Algorithm::PS256 | Algorithm::PS384 | Algorithm::PS512, _) => {
-            member(out, "name", "RSA-PSS");
-            member(out, "hash", h);
+    // The WebCrypto algorithm, and what its verify parameters add.
+    let (name, verify_extra) = match (alg, material) {
+        (Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512, _) => ("HMAC", ""),
+        (Algorithm::PS256 | Algorithm::PS384 | Algorithm::PS512, _) => (
+            "RSA-PSS",
             match alg {
                 Algorithm::PS384 => ",\"saltLength\":48",
                 Algorithm::PS512 => ",\"saltLength\":64",
                 _ => ",\"saltLength\":32",
-            }
-        }
-        (_, KeyMaterial::Ec { curve, .. }) => {
-            member(out, "name", "ECDSA");
-            member(out, "namedCurve", curve_name(*curve));
-            ""
-        }
-        (Algorithm::EdDSA, _) => {
-            member(out, "name", "Ed25519");
-            ""
-        }
-        _ => {
-            member(out, "name", "RSASSA-PKCS1-v1_5");
-            member(out, "hash", h);
-            ""
-        }
+            },
+        ),
+        (_, KeyMaterial::Ec { .. }) => ("ECDSA", ""),
+        (Algorithm::EdDSA, _) => ("Ed25519", ""),
+        _ => ("RSASSA-PKCS1-v1_5", ""),
     };
+    out.push_str("\"i\":{");
+    member(out, "name", name);
+    match material {
+        KeyMaterial::Ec { curve, .. } if name == "ECDSA" => {
+            member(out, "namedCurve", curve_name(*curve))
+        }
+        _ if name != "Ed25519" => member(out, "hash", h),
+        _ => {}
+    }
     out.push_str("},\"v\":{");
-    let name = match (alg, material) {
-        (Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512, _) => "HMAC",
-        (Algorithm::PS256 | Algorithm::PS384 | Algorithm::PS512, _) => "RSA-PSS",
-        (_, KeyMaterial::Ec { .. }) => "ECDSA",
-        (Algorithm::EdDSA, _) => "Ed25519",
-        _ => "RSASSA-PKCS1-v1_5",
-    };
     member(out, "name", name);
     if name == "ECDSA" {
         member(out, "hash", h);

@@ -4,6 +4,8 @@
 //! - [`admit`]: accepting a provider or token-endpoint answer into the session;
 //! - [`grant`], [`discovery`], [`fetch_retry`]: the refresh-token grant, the
 //!   issuer's metadata and the bounded retry of their fetches;
+//! - [`issuer`]: the token checks and the issuer's endpoints, for every host
+//!   (keys, discovery, introspection as fetches; the signature the host's);
 //! - [`schedule`]: the refresh timing, HTTP dates and the issuer clock offset,
 //!   as pure functions of times;
 //! - [`machine`]: the session state machine (sans I/O);
@@ -16,6 +18,7 @@ pub mod discovery;
 pub mod driver;
 pub mod fetch_retry;
 pub mod grant;
+pub mod issuer;
 pub mod machine;
 pub mod schedule;
 

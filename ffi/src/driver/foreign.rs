@@ -252,6 +252,9 @@ pub struct HttpRequest {
     pub url: String,
     /// The form body (may hold a refresh token: never log it).
     pub form_body: Option<String>,
+    /// Send it after this many ms (a retry's backoff after a failed or
+    /// transient answer; 0: now).
+    pub delay_ms: i64,
 }
 
 /// What the host must do, in the order [`SessionDriver::poll`] gives them.

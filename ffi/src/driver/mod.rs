@@ -77,10 +77,11 @@ impl std::fmt::Debug for SessionDriver {
 }
 
 impl Inner {
-    fn step(&mut self, now: Millis, step: Step) {
+    fn step(&mut self, now: Millis, step: Option<Step>) {
         match step {
-            Step::Feed(input) => self.driver.handle(now, input),
-            Step::Send(request) => self.ready.push_back(HostEffect::Http { request }),
+            Some(Step::Feed(input)) => self.driver.handle(now, input),
+            Some(Step::Send(request)) => self.ready.push_back(HostEffect::Http { request }),
+            None => {}
         }
     }
 
@@ -161,15 +162,13 @@ impl Inner {
                     body: SecretString::new(body),
                     dpop_nonce: None,
                 });
-                if let Some(step) = self.issuer.answered(exchange, answer) {
-                    self.step(now, step);
-                }
+                let step = self.issuer.answered(exchange, answer);
+                self.step(now, step);
                 return;
             }
             HostInput::HttpFailed { exchange } => {
-                if let Some(step) = self.issuer.answered(exchange, Answer::Failed) {
-                    self.step(now, step);
-                }
+                let step = self.issuer.answered(exchange, Answer::Failed);
+                self.step(now, step);
                 return;
             }
             HostInput::StorageFailed { key } => match storage_key(&self.driver, &key) {
@@ -282,7 +281,7 @@ impl SessionDriver {
             )
             .into());
         }
-        let issuer = IssuerClient::new(&config)?;
+        let issuer = IssuerClient::new(&config);
         let env = Environment {
             has_provider: environment.has_provider,
             stored_anonymous_id: environment.stored_anonymous_id,

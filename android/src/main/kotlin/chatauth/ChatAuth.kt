@@ -362,7 +362,7 @@ class ChatAuth(
             is HostEffect.Reply -> pending.remove(effect.request.toLong())?.invoke(effect.reply)
             is HostEffect.CallProvider -> callProvider(effect)
             is HostEffect.AbortCall -> calls.remove(effect.call.toLong())?.isCancelled = true
-            is HostEffect.Http -> send(effect.request)
+            is HostEffect.Http -> sendAfter(effect.request)
             is HostEffect.ArmTimer -> arm(effect.delayMs.toLong())
             is HostEffect.ClearTimer -> disarm()
             is HostEffect.Emit -> emit(ChatAuthEvent(effect.name, effect.detailJson, effect.event))
@@ -396,6 +396,23 @@ class ChatAuth(
             p.provideContext(request, callback)
         } catch (e: Exception) {
             driver.handle(clock(), HostInput.ProviderFailed(call, ProviderFailureKind.THREW))
+        }
+    }
+
+    /** A retry waits its backoff (`delayMs`) on the scheduler, then sends under the lock. */
+    private fun sendAfter(request: HttpRequest) {
+        if (request.delayMs <= 0L) return send(request)
+        try {
+            scheduler.schedule({
+                synchronized(lock) {
+                    if (!closed) {
+                        send(request)
+                        drain()
+                    }
+                }
+            }, request.delayMs, TimeUnit.MILLISECONDS)
+        } catch (e: RejectedExecutionException) {
+            driver.handle(clock(), HostInput.HttpFailed(request.exchange))
         }
     }
 
