@@ -4,7 +4,7 @@
 // AbortSignal, fetch, the refresh grant, BroadcastChannel, Web Locks, sessionStorage, wake
 // listeners, events, DPoP keys and signatures. It decides nothing. scripts/postbuild.mjs inlines
 // this file into pkg/chat_auth.js (its imports name code that is inlined there too).
-import { Driver, anonymousIdKey, checkCustomerIdJson, decodeTokenJson, verifyPrepare, verifyKey, verifyFinish, __wbg_init } from './glue.js';
+import { Driver, anonymousIdKey, checkCustomerIdJson, decodeTokenJson, verifyPrepare, verifyKey, verifyFinish } from './glue.js';
 import { ChatAuthError } from './error.js';
 import {
   callProvider,
@@ -73,23 +73,6 @@ function pageFetch(input, init) {
   } catch (e) {
     return Promise.reject(e);
   }
-}
-
-/**
- * `init(moduleOrPath)`, the package's default export: wasm-bindgen's init (which starts fetching the
- * wasm before its first await) and, while the wasm is on the wire, the page's first sessionStorage
- * access. That first access is a synchronous round trip to the browser (1–10 ms in Chromium, npm run
- * bench's cold breakdown) which the first `new ChatAuth` (the anonymous id) would otherwise wait for.
- */
-export default function init(moduleOrPath) {
-  const loading = __wbg_init(moduleOrPath);
-  try {
-    // A call (a minifier keeps it; it would drop a bare `.length` read).
-    globalThis.sessionStorage?.key(0);
-  } catch {
-    // Storage refused (a sandboxed frame): `new ChatAuth` finds that out as before.
-  }
-  return loading;
 }
 
 export class ChatAuth {

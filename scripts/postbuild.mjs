@@ -159,11 +159,9 @@ function inlineSnippets(glue) {
 // The wasm exports a `Driver` handle and the pure functions (src/exports/); the public API is
 // js/chat_auth_host.js: it goes into chat_auth.js after the glue, its imports
 // resolved to what is inlined there (module snippets the glue imports, else js/<name>.js itself),
-// and the export layer's names stop being exports of the package; the host's `init` (around
-// wasm-bindgen's `__wbg_init`) becomes the default export.
+// and the export layer's names stop being exports of the package.
 const HOST_MARK = '// chat-auth postbuild: JS host inlined';
 const HOST = join(ROOT, 'js', 'chat_auth_host.js');
-const INIT = '__wbg_init';
 function inlineHost(glue) {
   let host = readFileSync(HOST, 'utf8');
   const importRe = /^import\s+\{([^}]*)\}\s+from\s+['"]\.\/([\w.]+)\.js['"];?[ \t]*$/gm;
@@ -171,14 +169,7 @@ function inlineHost(glue) {
   for (const [line, names, file] of [...host.matchAll(importRe)]) {
     const wanted = names.split(',').map((n) => n.trim());
     if (file === 'glue') {
-      if (wanted.includes(INIT)) {
-        // wasm-bindgen's init: the host's `init` wraps it and is the package's default export.
-        if (!new RegExp(`^async function ${INIT}\\b`, 'm').test(glue)) fail(`the glue has no ${INIT} (wasm-bindgen changed its output?)`);
-        const line = /^export \{ initSync, __wbg_init as default \};$/m;
-        if (!line.test(glue)) fail('the glue does not export `{ initSync, __wbg_init as default }` (wasm-bindgen changed its output?)');
-        glue = glue.replace(line, 'export { initSync };');
-      }
-      for (const name of wanted.filter((n) => n !== INIT)) {
+      for (const name of wanted) {
         const re = new RegExp(`^export (class|function) ${name}\\b`, 'm');
         if (!re.test(glue)) fail(`js/chat_auth_host.js imports ${name}, which the glue does not export (src/exports/ changed?)`);
         glue = glue.replace(re, '$1 ' + name);
