@@ -396,6 +396,9 @@ pub struct World<'a> {
     /// newest token and the call that minted it.
     refresh_chain: HashMap<String, usize>,
     chain_latest: Vec<(String, usize)>,
+    /// Refresh token → the call that presented it and was issued the next
+    /// one: whom a later presentation of it raced.
+    spent_by: HashMap<String, usize>,
     /// Token-endpoint answers that rotated the refresh token with a refused
     /// access token.
     refused_rotations: u64,
@@ -455,6 +458,7 @@ impl<'a> World<'a> {
             tokens: HashMap::new(),
             refresh_chain: HashMap::new(),
             chain_latest: Vec::new(),
+            spent_by: HashMap::new(),
             refused_rotations: 0,
             slept_tokens: HashSet::new(),
             asleep_until: T0,
