@@ -260,7 +260,7 @@ export class ChatAuth {
         this.#presence = holdLock(e[1], () => this.#feed(['presenceFailed']));
         return;
       case 'peers':
-        return countHeld(e[1], e[2], e[3], (n) => this.#feed(['peers', typeof n === 'number' ? n : 0]));
+        return countHeld(e[1], e[2], e[3], (ids) => this.#feed(['peers', ids]));
       case 'close':
         return this.#close();
       case 'loadKey':

@@ -108,10 +108,19 @@ export function holdLock(name, failed) {
   return () => release();
 }
 
-/** Calls `done(n)`: how many held locks start with `prefix`, not counting `own` (0 when query() fails or takes over `ms`). */
+/**
+ * Calls `done(ids)`: the held locks whose name starts with `prefix`, except `own`, each less `prefix`, space-separated
+ * ('' when query() fails, answers oddly or takes over `ms`).
+ */
 export function countHeld(prefix, own, ms, done) {
-  heldLocks(ms).then(
-    (held) => done(held.filter((lock) => lock.name.startsWith(prefix) && lock.name !== own).length),
-    () => done(0),
-  );
+  heldLocks(ms)
+    .then((held) =>
+      held
+        .map((lock) => String(lock?.name))
+        .filter((name) => name.startsWith(prefix) && name !== own)
+        .map((name) => name.slice(prefix.length))
+        .join(' '),
+    )
+    .catch(() => '')
+    .then(done);
 }

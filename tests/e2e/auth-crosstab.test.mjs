@@ -186,3 +186,45 @@ e2e.test(
     assert.deepEqual(r, { calls: ['first'], same: true }, JSON.stringify(r));
   },
 );
+
+e2e.test(
+  "22f. crossTab: a tab whose Web Locks never answer (so never counted) answers a round first: the asking tab still waits for the counted tab's token instead of calling its provider",
+  async (s) => {
+    const cid = customerId();
+    const tab2 = await s.openTab();
+    const silent = await s.openTab();
+    // Tab 1 (the counted peer) handles every `want` 300 ms late, inside the round's 500 ms.
+    await s.eval(() => {
+      const Real = window.BroadcastChannel;
+      window.BroadcastChannel = class extends Real {
+        get onmessage() {
+          return super.onmessage;
+        }
+        set onmessage(fn) {
+          super.onmessage =
+            fn &&
+            ((event) => {
+              const want = typeof event.data === 'string' && event.data.startsWith('{"type":"want"');
+              if (want) setTimeout(() => fn.call(this, event), 300);
+              else fn.call(this, event);
+            });
+        }
+      };
+    });
+    const t1 = await startTab(s, cid);
+    // The silent tab: its lock requests never settle (no presence lock to count), its provider never
+    // answers, so it answers a `want` at once, without a token.
+    await silent.eval(
+      async ({ origin, cid }) => {
+        const { ChatAuth } = window.sdk;
+        navigator.locks.request = () => new Promise(() => {});
+        window.auth = new ChatAuth({ apiOrigins: [origin], customerId: cid, contextProvider: () => new Promise(() => {}) });
+        await T.waitState(window.auth, 'authenticating');
+      },
+      { origin: silent.originA, cid },
+    );
+    const t2 = await startTab(tab2, cid);
+    assert.equal(t2.providerCalls, 0, "tab 2 called its provider: its round ended on the silent tab's answer");
+    assert.ok(t2.token === t1.token, "tab 2 adopted tab 1's token");
+  },
+);

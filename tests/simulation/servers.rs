@@ -264,9 +264,12 @@ impl World<'_> {
             };
             if presented.as_deref() != Some(self.chain_latest[chain].0.as_str()) {
                 // Rotation: a spent refresh token is refused (400). Fine
-                // when the page that got the newer one went with it.
-                let minted_by = self.chain_latest[chain].1;
-                let c = &self.calls[minted_by];
+                // when the page that got the newer one went with it. That
+                // is the call that spent this one, not the chain's newest
+                // minter: a grant slow on the wire arrives after several.
+                let spent_by = presented.as_ref().and_then(|p| self.spent_by.get(p));
+                let spent_by = spent_by.copied().unwrap_or(self.chain_latest[chain].1);
+                let c = &self.calls[spent_by];
                 let spent_by_gone = !self.live(c.tab, c.page)
                     || !self.live(tab, page)
                     || self.windows[self.calls[key].window].orphaned;
@@ -308,6 +311,9 @@ impl World<'_> {
             });
             self.chain_latest[chain] = (r.clone(), key);
             self.refresh_chain.insert(r.clone(), chain);
+            if let Some(p) = presented.filter(|_| via == Via::TokenEndpoint) {
+                self.spent_by.insert(p, key);
+            }
             self.log(|| format!("call #{id} of tab{tab} is issued refresh token {r}"));
         }
         if customer == CUSTOMER {

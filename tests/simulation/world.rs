@@ -93,7 +93,8 @@ enum Ev {
     Peers {
         tab: usize,
         page: u32,
-        count: usize,
+        /// The other instances' tab ids.
+        peers: Vec<String>,
     },
     Msg {
         to: usize,
@@ -395,6 +396,9 @@ pub struct World<'a> {
     /// newest token and the call that minted it.
     refresh_chain: HashMap<String, usize>,
     chain_latest: Vec<(String, usize)>,
+    /// Refresh token → the call that presented it and was issued the next
+    /// one: whom a later presentation of it raced.
+    spent_by: HashMap<String, usize>,
     /// Token-endpoint answers that rotated the refresh token with a refused
     /// access token.
     refused_rotations: u64,
@@ -454,6 +458,7 @@ impl<'a> World<'a> {
             tokens: HashMap::new(),
             refresh_chain: HashMap::new(),
             chain_latest: Vec::new(),
+            spent_by: HashMap::new(),
             refused_rotations: 0,
             slept_tokens: HashSet::new(),
             asleep_until: T0,
@@ -672,9 +677,9 @@ impl<'a> World<'a> {
                     self.feed(tab, Input::PresenceFailed);
                 }
             }
-            Ev::Peers { tab, page, count } => {
+            Ev::Peers { tab, page, peers } => {
                 if self.live(tab, page) {
-                    self.feed(tab, Input::PeersCounted { count });
+                    self.feed(tab, Input::PeersCounted { peers });
                 }
             }
             Ev::Msg { to, page, text } => {
@@ -1110,16 +1115,20 @@ impl<'a> World<'a> {
                 self.deliver_grants(grants);
             }
             Effect::CountPeers { prefix, own } => {
-                let (count, at) = if self.tabs[tab].sandboxed {
+                let (peers, at) = if self.tabs[tab].sandboxed {
                     // query() rejects: no peer can be counted.
-                    (0, self.now + 1)
+                    (Vec::new(), self.now + 1)
                 } else if self.tabs[tab].silent_locks {
-                    (0, self.now + Millis::from(driver::LOCK_WAIT_MS))
+                    (Vec::new(), self.now + Millis::from(driver::LOCK_WAIT_MS))
                 } else {
-                    let n = self.locks.held_names(&prefix).filter(|n| *n != own);
-                    (n.count(), self.now + self.tab_delay())
+                    let held = self.locks.held_names(&prefix).filter(|n| *n != own);
+                    let ids = held.filter_map(|n| n.strip_prefix(prefix.as_str()));
+                    (
+                        ids.map(str::to_owned).collect(),
+                        self.now + self.tab_delay(),
+                    )
                 };
-                self.push(at, Ev::Peers { tab, page, count });
+                self.push(at, Ev::Peers { tab, page, peers });
             }
             Effect::Close => {
                 let grants = self.locks.drop_owner((tab, page));

@@ -237,7 +237,8 @@ impl Inner {
                     continue;
                 }
                 Effect::CountPeers { .. } => {
-                    self.driver.handle(now, Input::PeersCounted { count: 0 });
+                    self.driver
+                        .handle(now, Input::PeersCounted { peers: Vec::new() });
                     continue;
                 }
                 Effect::HoldPresence { .. } | Effect::ReleaseLock(_) | Effect::Post(_) => continue,

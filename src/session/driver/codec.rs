@@ -218,7 +218,11 @@ pub fn input_from_json(driver: &Driver, value: &Value) -> Result<Input> {
         Tag::LockFailed => Input::LockFailed { lock: f.id(0) },
         Tag::PresenceFailed => Input::PresenceFailed,
         Tag::Peers => Input::PeersCounted {
-            count: f.id(0) as usize,
+            peers: f
+                .need(0)
+                .split_ascii_whitespace()
+                .map(str::to_owned)
+                .collect(),
         },
         Tag::Message => Input::Message(SecretString::new(f.need(0))),
         Tag::StorageFailed => {
@@ -513,6 +517,14 @@ mod tests {
                 key: StorageKey::AnonymousId
             })
         ));
+        assert!(matches!(
+            input(&d, r#"["peers","t-1 t-2"]"#),
+            Ok(Input::PeersCounted { ref peers }) if peers == &["t-1", "t-2"]
+        ));
+        assert!(matches!(
+            input(&d, r#"["peers",""]"#),
+            Ok(Input::PeersCounted { ref peers }) if peers.is_empty()
+        ));
         // Nothing the host could send by mistake is taken for an input.
         for bad in [
             r#"["nope"]"#,
@@ -530,7 +542,7 @@ mod tests {
             r#"["fetchAnswered",1,"200"]"#,
             r#"["tokenAnswered",1,null,"date"]"#,
             r#"["message"]"#,
-            r#"["peers",-2]"#,
+            r#"["peers",2]"#,
             r#"["Fetch",1]"#,
         ] {
             assert_eq!(

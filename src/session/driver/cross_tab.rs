@@ -45,11 +45,11 @@ impl Driver {
         }
     }
 
-    pub(super) fn peers_counted(&mut self, now: Millis, count: usize) {
+    pub(super) fn peers_counted(&mut self, now: Millis, peers: Vec<String>) {
         let Some(tabs) = &mut self.tabs else {
             return;
         };
-        match tabs.peers_counted(count, now) {
+        match tabs.peers_counted(peers, now) {
             Some(Some(want)) => self.push(Effect::Post(SecretString::new(want))),
             Some(None) => self.finish_round(now),
             None => {}
@@ -158,7 +158,10 @@ impl Driver {
                     None if same => tabs::refresh_fields(&self.session),
                     None => None,
                 };
-                let answer = tabs::have(&msg, fields);
+                let Some(tabs) = &self.tabs else {
+                    return;
+                };
+                let answer = tabs.have(&msg, fields);
                 self.push(Effect::Post(SecretString::new(answer)));
             }
             "have" => {

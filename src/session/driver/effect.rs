@@ -150,8 +150,9 @@ pub enum Effect {
         /// The lock's name.
         name: String,
     },
-    /// Count the held locks whose name starts with `prefix`, except `own`,
-    /// within [`LOCK_WAIT_MS`]; feed [`Input::PeersCounted`].
+    /// List the held locks whose name starts with `prefix`, except `own`,
+    /// within [`LOCK_WAIT_MS`]; feed [`Input::PeersCounted`] with their
+    /// names less `prefix` (the peers' tab ids).
     CountPeers {
         /// The presence locks' prefix.
         prefix: String,

@@ -203,10 +203,10 @@ pub enum Input {
     },
     /// Web Locks refused the presence lock of [`Effect::HoldPresence`].
     PresenceFailed,
-    /// The answer to [`Effect::CountPeers`] (0 when `query()` failed).
+    /// The answer to [`Effect::CountPeers`] (none when `query()` failed).
     PeersCounted {
-        /// How many other instances hold a presence lock.
-        count: usize,
+        /// The tab ids of the other instances holding a presence lock.
+        peers: Vec<String>,
     },
     /// A BroadcastChannel message arrived (the text another driver's
     /// [`Effect::Post`] sent).

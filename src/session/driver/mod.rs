@@ -442,7 +442,7 @@ impl Driver {
             Input::LockGranted { lock } => self.lock_granted(now, lock),
             Input::LockFailed { lock } => self.locks_broken(now, Some(lock)),
             Input::PresenceFailed => self.locks_broken(now, None),
-            Input::PeersCounted { count } => self.peers_counted(now, count),
+            Input::PeersCounted { peers } => self.peers_counted(now, peers),
             Input::Message(text) => self.receive(now, text.secret()),
             Input::StorageFailed { .. } => {
                 // Any failed write (the anonymous id's too) stops the token's

@@ -210,7 +210,7 @@ fn granted_alone(d: &mut Driver, now: Millis, fx: &[Effect]) -> Vec<Effect> {
     let lock = lock_asked(fx);
     let fx = run(d, now, Input::LockGranted { lock });
     assert!(fx.iter().any(|e| matches!(e, Effect::CountPeers { .. })));
-    run(d, now, Input::PeersCounted { count: 0 })
+    run(d, now, Input::PeersCounted { peers: Vec::new() })
 }
 
 /// The refresh grant posted in `fx`.
@@ -857,7 +857,8 @@ fn a_token_offered_by_another_tab_saves_the_call_and_a_silent_round_times_out() 
     let fx = run(&mut b, T0 + 10, set_customer(1));
     let lock = &lock_asked(&fx);
     run(&mut b, T0 + 10, Input::LockGranted { lock: *lock });
-    let fx = run(&mut b, T0 + 10, Input::PeersCounted { count: 1 });
+    let peers = vec![tab_id(&a)];
+    let fx = run(&mut b, T0 + 10, Input::PeersCounted { peers });
     let want = posts(&fx).remove(0);
     assert!(want.starts_with(r#"{"type":"want""#));
     // A answers with its token.
@@ -875,7 +876,8 @@ fn a_token_offered_by_another_tab_saves_the_call_and_a_silent_round_times_out() 
     let fx = run(&mut c, T0 + 20, set_customer(1));
     let lock = &lock_asked(&fx);
     run(&mut c, T0 + 20, Input::LockGranted { lock: *lock });
-    let fx = run(&mut c, T0 + 20, Input::PeersCounted { count: 2 });
+    let peers = vec![tab_id(&a), tab_id(&b)];
+    let fx = run(&mut c, T0 + 20, Input::PeersCounted { peers });
     assert_eq!(timer(&fx), Some(ROUND_TIMEOUT_MS as u32));
     let fx = run(&mut c, T0 + 520, Input::TimerFired);
     assert_eq!(calls(&fx).len(), 1, "the round timed out: call");
@@ -888,7 +890,8 @@ fn an_extreme_page_clock_does_not_overflow_the_timers() {
         drain(&mut d, now);
         let lock = lock_asked(&run(&mut d, now, set_customer(1)));
         run(&mut d, now, Input::LockGranted { lock });
-        let fx = run(&mut d, now, Input::PeersCounted { count: 1 });
+        let peers = vec!["a-peer".to_owned()];
+        let fx = run(&mut d, now, Input::PeersCounted { peers });
         assert!(timer(&fx).is_some(), "the round is timed");
         let fx = run(&mut d, now.saturating_add(600), Input::TimerFired);
         let call = calls(&fx)[0];
@@ -914,7 +917,8 @@ fn a_silent_round_ends_on_the_host_timer_even_with_a_frozen_clock() {
     let (mut c, _) = open("", tab_env(), 3);
     let lock = lock_asked(&run(&mut c, T0, set_customer(1)));
     run(&mut c, T0, Input::LockGranted { lock });
-    let fx = run(&mut c, T0, Input::PeersCounted { count: 1 });
+    let peers = vec![tab_id(&a)];
+    let fx = run(&mut c, T0, Input::PeersCounted { peers });
     assert_eq!(timer(&fx), Some(ROUND_TIMEOUT_MS as u32));
     // The `now` option stands still; the round's timer fired all the same.
     let fx = run(&mut c, T0, Input::TimerFired);
@@ -1938,7 +1942,8 @@ fn a_refresh_token_given_up_on_is_spent_for_the_other_tabs_too() {
     let fx = run(&mut b, b_due, Input::TimerFired);
     let lock = lock_asked(&fx);
     run(&mut b, b_due, Input::LockGranted { lock });
-    let want = posts(&run(&mut b, b_due, Input::PeersCounted { count: 1 })).remove(0);
+    let peers = vec![tab_id(&a)];
+    let want = posts(&run(&mut b, b_due, Input::PeersCounted { peers })).remove(0);
     let have = posts(&run(&mut a, b_due, message(want))).remove(0);
     assert!(have.contains(r#""spentRefreshToken":"r1""#), "{have}");
     let fx = run(&mut b, b_due, message(have));
@@ -1948,4 +1953,114 @@ fn a_refresh_token_given_up_on_is_spent_for_the_other_tabs_too() {
     let (mut c, _, _) = session_tab(3, "r1");
     run(&mut c, due + GRANT_TIMEOUT_MS, message(told));
     assert!(c.session().refresh_token().is_none());
+}
+
+/// A tab's id, from its presence lock's name.
+fn tab_id(d: &Driver) -> String {
+    let name = d.tabs.as_ref().and_then(|t| t.presence_name());
+    let name = name.unwrap_or_else(|| panic!("a tab with Web Locks expected"));
+    name.rsplit(':').next().unwrap_or_default().to_owned()
+}
+
+/// A tab (entropy `seed`) logged in through the lock with a refresh token
+/// `r1`, the token living 120 s.
+fn tab_with_r1(seed: u64) -> Driver {
+    let (mut d, _) = open(
+        r#","tokenEndpoint":"https://id.example/token""#,
+        tab_env(),
+        seed,
+    );
+    let fx = run(&mut d, T0, set_customer(1));
+    let call = calls(&granted_alone(&mut d, T0, &fx))[0];
+    let token = jwt(CUSTOMER, T0, 120, "first");
+    let context = format!(r#"{{"Auth":{{"Token":"{token}","refresh_token":"r1"}}}}"#);
+    let context = Some(context);
+    run(
+        &mut d,
+        T0,
+        Input::ProviderAnswered {
+            call: call.id,
+            context,
+        },
+    );
+    d
+}
+
+/// [`tab_with_r1`]: its refresh comes due and waits for the lock.
+fn tab_waiting_for_the_lock_with_r1() -> (Driver, Millis, LockId) {
+    let mut d = tab_with_r1(1);
+    let due = d.session().refresh_due().unwrap();
+    let lock = lock_asked(&run(&mut d, due, Input::TimerFired));
+    (d, due, lock)
+}
+
+#[test]
+fn a_refresh_token_spent_by_another_tab_while_waiting_for_the_lock_sends_the_call_to_the_provider()
+{
+    let (mut d, due, lock) = tab_waiting_for_the_lock_with_r1();
+    // Another tab gave up on a grant that presented r1 (its answer never
+    // came): r1 may have been rotated, and is not presented here either.
+    let spent =
+        format!(r#"{{"type":"refresh","customerId":"{CUSTOMER}","spentRefreshToken":"r1"}}"#);
+    run(&mut d, due + 5, message(spent));
+    assert_eq!(d.session().refresh_token(), None);
+    run(&mut d, due + 10, Input::LockGranted { lock });
+    let fx = run(&mut d, due + 10, Input::PeersCounted { peers: Vec::new() });
+    assert!(grants(&fx).is_empty(), "r1 presented: {fx:?}");
+    assert!(
+        !events(&fx).contains(&"refresh-failed"),
+        "{:?}",
+        events(&fx)
+    );
+    let call = calls(&fx);
+    assert_eq!(call.len(), 1, "the call goes to the provider: {fx:?}");
+    provide(&mut d, due + 20, call[0].id, "by-provider");
+    assert_eq!(d.state(), State::Authenticated);
+}
+
+#[test]
+fn only_the_peers_counted_end_a_round_so_the_last_lock_holder_s_token_is_awaited() {
+    let mut a = tab_with_r1(1);
+    let mut b = tab_with_r1(2);
+    // A tab whose Web Locks never answer: no presence lock, so not counted,
+    // yet on the channel, answering every `want`.
+    let mut c = tab_with_r1(3);
+    // `a` holds the lock and rotates r1 to r2; its messages to `b` are on
+    // their way when it lets the lock go.
+    let due = a.session().refresh_due().unwrap();
+    let fx = run(&mut a, due, Input::TimerFired);
+    let (call, _) = grant_posted(&granted_alone(&mut a, due, &fx));
+    let fx = run(&mut a, due + 100, rotated_answer(call, due + 100, "r2"));
+    assert!(fx.iter().any(|e| matches!(e, Effect::ReleaseLock(_))));
+    let from_a = posts(&fx);
+    // `b` is granted the lock next and counts `a` alone.
+    let at = b.session().refresh_due().unwrap().max(due + 105);
+    let lock = lock_asked(&run(&mut b, at, Input::TimerFired));
+    run(&mut b, at, Input::LockGranted { lock });
+    let peers = vec![tab_id(&a)];
+    let want = posts(&run(&mut b, at, Input::PeersCounted { peers })).remove(0);
+    // `c` answers first: the round goes on.
+    let have_c = posts(&run(&mut c, at + 1, message(want.as_str()))).remove(0);
+    let fx = run(&mut b, at + 2, message(have_c));
+    assert!(
+        grants(&fx).is_empty(),
+        "the round ended on an uncounted answer: {fx:?}"
+    );
+    // Then `a`'s messages, in the order sent, then its answer.
+    let mut seen = fx;
+    for text in from_a {
+        seen.extend(run(&mut b, at + 30, message(text)));
+    }
+    let have_a = posts(&run(&mut a, at + 20, message(want))).remove(0);
+    seen.extend(run(&mut b, at + 40, message(have_a)));
+    assert!(
+        grants_with(&grants(&seen), "r1").is_empty(),
+        "spent r1 presented: {seen:?}"
+    );
+    assert_eq!(b.session().refresh_token().map(|t| t.secret()), Some("r2"));
+    assert_eq!(b.state(), State::Authenticated);
+    assert!(
+        seen.iter().any(|e| matches!(e, Effect::ReleaseLock(_))),
+        "{seen:?}"
+    );
 }

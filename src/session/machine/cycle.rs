@@ -292,9 +292,26 @@ impl Session {
             return None;
         }
         let deadline = now.saturating_add(self.config.policy.provider_timeout_ms);
+        // While the call waited for the lock, the refresh token it was
+        // planned with may have gone: another tab spent it, or it is on the
+        // wire in a grant still unanswered. The call goes to the provider
+        // then, as a call planned now would, or holds for that grant.
+        let held = self.refresh_token.is_some();
+        let endpoint_gone = !held || self.refresh_token_unanswered();
+        let has_provider = self.config.has_provider;
         let cycle = self.cycle.as_mut()?;
         cycle.awaiting_grant = false;
         let in_flight = cycle.in_flight.as_mut()?;
+        if in_flight.via == Via::TokenEndpoint && endpoint_gone {
+            if has_provider {
+                in_flight.via = Via::Provider;
+            } else if held {
+                cycle.holds_for_grant = true;
+                cycle.retry_at = None;
+                cycle.in_flight = None;
+                return None;
+            }
+        }
         in_flight.deadline = deadline;
         in_flight.started_at = now;
         Some(*in_flight)

@@ -878,3 +878,50 @@ fn credential_debug_shows_no_secret() {
     }
     assert!(shown.contains("X-Chat-Key"), "{shown}");
 }
+
+/// An [`endpoint_session`] logged in with refresh token `r1`, its refresh
+/// (planned for the token endpoint) waiting for the cross-tab lock.
+fn refresh_awaiting_the_lock(has_provider: bool) -> (Session, CallId) {
+    let mut s = endpoint_session();
+    let call = s.set_customer("cust-1", T0).unwrap().call.unwrap();
+    let mut c = cred("t1", T0, 600_000);
+    c.refresh_token = Some(SecretString::new("r1"));
+    let _ = s.call_succeeded(call.id, c, Source::Provider, 0.0);
+    // A page that resumed a stored token has no provider to call.
+    s.set_has_provider(has_provider);
+    let call = s.access(T0 + 1, true).1.call.unwrap();
+    assert_eq!(call.via, Via::TokenEndpoint);
+    s.await_grant(call.id);
+    (s, call.id)
+}
+
+#[test]
+fn a_call_granted_after_its_refresh_token_went_asks_the_provider_or_holds() {
+    let r1 = SecretString::new("r1");
+    // Spent by another tab meanwhile: the provider is asked instead.
+    let (mut s, call) = refresh_awaiting_the_lock(true);
+    s.forget_refresh_token(&r1);
+    let granted = s.call_granted(call, T0 + 10).unwrap();
+    assert_eq!(granted.via, Via::Provider);
+    // Presented by a grant still on the wire meanwhile: likewise.
+    let (mut s, call) = refresh_awaiting_the_lock(true);
+    s.grant_unanswered(r1.clone());
+    assert_eq!(s.call_granted(call, T0 + 10).unwrap().via, Via::Provider);
+    // Without a provider the cycle holds for that grant, then goes on.
+    let (mut s, call) = refresh_awaiting_the_lock(false);
+    s.grant_unanswered(r1.clone());
+    assert_eq!(s.call_granted(call, T0 + 10), None);
+    assert!(s.refreshing());
+    assert_eq!(s.next_wake(), None, "holding: no retry of its own");
+    s.grant_settled(&r1, T0 + 20);
+    let retry = s.tick(T0 + 20).call.unwrap();
+    assert_eq!(retry.via, Via::TokenEndpoint);
+    // Without a provider and with no refresh token, the grant is refused
+    // by the driver as before (`refresh_failed`): nothing to hold for.
+    let (mut s, call) = refresh_awaiting_the_lock(false);
+    s.forget_refresh_token(&r1);
+    assert_eq!(
+        s.call_granted(call, T0 + 10).unwrap().via,
+        Via::TokenEndpoint
+    );
+}

@@ -76,7 +76,8 @@ impl Message {
         admit::restore(self.body.get_str("credential")?, customer)
     }
 
-    fn from(&self) -> Option<&str> {
+    /// `want` / `have`: the sending tab.
+    pub fn from(&self) -> Option<&str> {
         self.body.get_str("from")
     }
 }
@@ -150,8 +151,9 @@ pub fn token(session: &Session, credential: &Credential) -> Option<String> {
 
 /// The answer to `want`: this tab's token fields, or none (so the asker
 /// stops waiting).
-pub fn have(want: &Message, offer_fields: Option<String>) -> String {
+pub fn have(want: &Message, from: &str, offer_fields: Option<String>) -> String {
     let mut s = start("have");
+    field(&mut s, "from", from);
     if let Some(to) = want.from() {
         field(&mut s, "to", to);
     }

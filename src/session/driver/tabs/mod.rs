@@ -14,8 +14,11 @@
 //!   cycle, retries included, and announces the token before releasing it;
 //!   the browser releases the locks of a tab that closes or crashes.
 //! - Each instance holds a shared presence lock
-//!   `chat-auth:tab:<source>:<id>` so a tab knows how many answers to wait
-//!   for (at most [`ROUND_TIMEOUT_MS`], for a frozen tab).
+//!   `chat-auth:tab:<source>:<id>` so a tab knows whose answers to wait for
+//!   (at most [`ROUND_TIMEOUT_MS`], for a frozen tab): every `have` names
+//!   its sender, and only those of the tabs counted end the round. The lock
+//!   may pass on before its last holder's token arrives; that tab answers
+//!   after it, on the same channel.
 //!
 //! `<source>` names where credentials come from — `clientId`, the token
 //! endpoint, the issuer, the validated issuer and audience — hashed: two
@@ -187,7 +190,11 @@ struct Round {
 #[derive(Debug)]
 struct Waiting {
     nonce: u32,
-    missing: usize,
+    /// The peers counted whose answer has not come: only theirs end the
+    /// round. A tab without a presence lock (its Web Locks stubbed) answers
+    /// too, but the lock's last holder may be another one whose token is
+    /// still on its way, sent before its answer.
+    missing: Vec<String>,
     offers: Vec<Credential>,
     deadline: Millis,
 }
@@ -305,19 +312,19 @@ impl Tabs {
         (prefix, own)
     }
 
-    /// The peers were counted: `Some(Some(want))` to post and wait for,
-    /// `Some(None)` when the round is over (no peers), `None` without a
-    /// round counting.
-    pub fn peers_counted(&mut self, count: usize, now: Millis) -> Option<Option<String>> {
+    /// The peers were counted (their tab ids): `Some(Some(want))` to post
+    /// and wait for, `Some(None)` when the round is over (no peers), `None`
+    /// without a round counting.
+    pub fn peers_counted(&mut self, peers: Vec<String>, now: Millis) -> Option<Option<String>> {
         let round = self.round.as_mut().filter(|r| r.waiting.is_none())?;
-        if count == 0 || !self.locks {
+        if peers.is_empty() || !self.locks {
             return Some(None);
         }
         let nonce = self.next_nonce;
         self.next_nonce = nonce.wrapping_add(1);
         round.waiting = Some(Waiting {
             nonce,
-            missing: count,
+            missing: peers,
             offers: Vec::new(),
             deadline: now.saturating_add(ROUND_TIMEOUT_MS),
         });
@@ -341,7 +348,13 @@ impl Tabs {
         self.round_deadline().is_some_and(|d| now >= d)
     }
 
-    /// A `have` for this tab's round: counts it; whether the round is over.
+    /// The answer to `want`, from this tab.
+    pub fn have(&self, want: &Message, offer_fields: Option<String>) -> String {
+        have(want, &self.id, offer_fields)
+    }
+
+    /// A `have` for this tab's round: takes its offer; whether the round
+    /// is over (every peer counted answered).
     pub fn take_offer(&mut self, msg: &Message, offer: Option<Credential>) -> bool {
         if msg.to.as_deref() != Some(self.id.as_str()) {
             return false;
@@ -353,8 +366,9 @@ impl Tabs {
             return false;
         }
         w.offers.extend(offer);
-        w.missing = w.missing.saturating_sub(1);
-        w.missing == 0
+        let from = msg.from();
+        crate::session::remove_all(&mut w.missing, |peer| Some(peer.as_str()) == from);
+        w.missing.is_empty()
     }
 
     /// Ends the round: its customer and the offers received.
