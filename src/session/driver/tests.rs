@@ -723,18 +723,18 @@ fn logged_in_with_refresh_token() -> Driver {
     let extra = r#","tokenEndpoint":"https://id.example/token""#;
     let (mut d, _) = open(extra, env(), 1);
     let call = calls(&run(&mut d, T0, set_customer(1)))[0];
-    let token = jwt(CUSTOMER, T0, 120, "first");
-    let answer = format!(r#"{{"Auth":{{"Token":"{token}","refresh_token":"r1"}}}}"#);
-    let context = Some(answer);
-    run(
-        &mut d,
-        T0,
-        Input::ProviderAnswered {
-            call: call.id,
-            context,
-        },
-    );
+    provide_with_r1(&mut d, call.id);
     d
+}
+
+/// The provider answers `call` at `T0` with a token living 120 s and the
+/// refresh token `r1`.
+fn provide_with_r1(d: &mut Driver, call: CallId) {
+    let token = jwt(CUSTOMER, T0, 120, "first");
+    let context = Some(format!(
+        r#"{{"Auth":{{"Token":"{token}","refresh_token":"r1"}}}}"#
+    ));
+    run(d, T0, Input::ProviderAnswered { call, context });
 }
 
 #[test]
@@ -1972,17 +1972,7 @@ fn tab_with_r1(seed: u64) -> Driver {
     );
     let fx = run(&mut d, T0, set_customer(1));
     let call = calls(&granted_alone(&mut d, T0, &fx))[0];
-    let token = jwt(CUSTOMER, T0, 120, "first");
-    let context = format!(r#"{{"Auth":{{"Token":"{token}","refresh_token":"r1"}}}}"#);
-    let context = Some(context);
-    run(
-        &mut d,
-        T0,
-        Input::ProviderAnswered {
-            call: call.id,
-            context,
-        },
-    );
+    provide_with_r1(&mut d, call.id);
     d
 }
 
