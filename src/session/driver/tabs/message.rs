@@ -149,8 +149,8 @@ pub fn token(session: &Session, credential: &Credential) -> Option<String> {
     Some(end(start("token") + &fields))
 }
 
-/// The answer to `want`: this tab's token fields, or none (so the asker
-/// stops waiting).
+/// The answer to `want` from tab `from`: its token fields, or none (so
+/// the asker, which counted `from`, stops waiting for it).
 pub fn have(want: &Message, from: &str, offer_fields: Option<String>) -> String {
     let mut s = start("have");
     field(&mut s, "from", from);
