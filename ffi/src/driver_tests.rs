@@ -99,6 +99,18 @@ fn sign_in(d: &SessionDriver) -> u64 {
         .expect("the provider is called")
 }
 
+/// A forced `getToken` (request `request`): the HTTP request it makes.
+fn forced_refresh(d: &SessionDriver, request: u64) -> HttpRequest {
+    d.handle(
+        NOW,
+        HostInput::GetToken {
+            request,
+            force: true,
+        },
+    );
+    http(&drain(d))
+}
+
 fn ok(exchange: u64, body: String) -> HostInput {
     HostInput::HttpAnswered {
         exchange,
@@ -196,14 +208,7 @@ fn a_session_through_the_foreign_host_interface() {
 
     // A forced refresh: the grant goes out as a form POST; the rotated
     // token has a new kid, so the JWKS is fetched once more.
-    d.handle(
-        NOW,
-        HostInput::GetToken {
-            request: 4,
-            force: true,
-        },
-    );
-    let post = http(&drain(&d));
+    let post = forced_refresh(&d, 4);
     assert_eq!(post.url, "https://id.example.com/token");
     let body = post.form_body.clone().unwrap();
     assert!(
@@ -365,14 +370,7 @@ fn the_issuer_s_metadata_names_the_keys_and_the_token_endpoint() {
 
     // The refresh grant goes to the metadata's token endpoint, without
     // fetching the metadata again.
-    d.handle(
-        NOW,
-        HostInput::GetToken {
-            request: 2,
-            force: true,
-        },
-    );
-    let post = http(&drain(&d));
+    let post = forced_refresh(&d, 2);
     assert_eq!(post.url, "https://id.example.com/oauth/token");
     assert!(post
         .form_body
