@@ -7,12 +7,6 @@ import { suite } from './support/e2e.mjs';
 const e2e = suite();
 
 /** An unsigned JWT for `sub` living `ttl` seconds (no key configured: only claims are judged). */
-const unsignedJwt = (sub, ttl) => {
-  const b64 = (s) => btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-  const now = Date.now() / 1000;
-  return `${b64('{"alg":"RS256","typ":"JWT"}')}.${b64(JSON.stringify({ sub, iat: Math.floor(now), exp: Math.floor(now + ttl) }))}.c2ln`;
-};
-
 e2e.test('errors are ChatAuthErrors: checkCustomerId, decodeToken, a bad option', async (s) => {
   const r = await s.eval(() => {
     const { ChatAuth, ChatAuthError, checkCustomerId, decodeToken } = window.sdk;
@@ -40,42 +34,36 @@ e2e.test('errors are ChatAuthErrors: checkCustomerId, decodeToken, a bad option'
 });
 
 e2e.test('decodeToken reads header, claims and expiresAt', async (s) => {
-  const r = await s.eval(
-    ({ token }) => {
-      const d = window.sdk.decodeToken(token);
-      return { sub: d.claims.sub, alg: d.header.alg, future: d.expiresAt > Date.now() };
-    },
-    { token: unsignedJwt('cust_1', 60) },
-  );
+  const r = await s.eval(() => {
+    const d = window.sdk.decodeToken(T.unsignedJwt('cust_1', 60));
+    return { sub: d.claims.sub, alg: d.header.alg, future: d.expiresAt > Date.now() };
+  });
   assert.deepEqual(r, { sub: 'cust_1', alg: 'RS256', future: true });
 });
 
 e2e.test('a callback provider authenticates and the real timer refreshes 3 s tokens before expiry', async (s) => {
-  const r = await s.eval(
-    async ({ jwtSource }) => {
-      const jwt = new Function(`return (${jwtSource})`)();
-      const { ChatAuth } = window.sdk;
-      const reasons = [];
-      const provider = (callback, needsRefresh, info) => {
-        reasons.push(info.reason);
-        setTimeout(() => callback({ Auth: { Token: jwt('cust_timer', 3) } }), 10);
-      };
-      const auth = new ChatAuth({ apiOrigins: ['https://chat.example.com'], contextProvider: provider, refresh: { marginSeconds: 1 }, crossTab: false });
-      await auth.setCustomer('cust_timer');
-      const state = auth.state;
-      const first = await auth.getToken();
-      const callsAfterLogin = reasons.length;
-      await new Promise((r) => setTimeout(r, 3200));
-      const second = await auth.getToken();
-      auth.destroy();
-      let destroyed = null;
-      await auth.getToken().catch((e) => {
-        destroyed = e.code;
-      });
-      return { state, callsAfterLogin, reasons, changed: first !== second, destroyed };
-    },
-    { jwtSource: unsignedJwt.toString() },
-  );
+  const r = await s.eval(async () => {
+    const jwt = T.unsignedJwt;
+    const { ChatAuth } = window.sdk;
+    const reasons = [];
+    const provider = (callback, needsRefresh, info) => {
+      reasons.push(info.reason);
+      setTimeout(() => callback({ Auth: { Token: jwt('cust_timer', 3) } }), 10);
+    };
+    const auth = new ChatAuth({ apiOrigins: ['https://chat.example.com'], contextProvider: provider, refresh: { marginSeconds: 1 }, crossTab: false });
+    await auth.setCustomer('cust_timer');
+    const state = auth.state;
+    const first = await auth.getToken();
+    const callsAfterLogin = reasons.length;
+    await new Promise((r) => setTimeout(r, 3200));
+    const second = await auth.getToken();
+    auth.destroy();
+    let destroyed = null;
+    await auth.getToken().catch((e) => {
+      destroyed = e.code;
+    });
+    return { state, callsAfterLogin, reasons, changed: first !== second, destroyed };
+  });
   assert.equal(r.state, 'authenticated');
   assert.equal(r.callsAfterLogin, 1);
   assert.ok(r.reasons.length >= 2, `the timer refreshed: ${r.reasons.length} calls`);
@@ -87,59 +75,56 @@ e2e.test('a callback provider authenticates and the real timer refreshes 3 s tok
 e2e.test(
   "a 2xx answer reaches auth.fetch's caller without a second driver step (another origin's answer, even a 401, too); a 401 still goes to the driver: one refresh, one replay",
   async (s) => {
-    const r = await s.eval(
-      async ({ jwtSource }) => {
-        const jwt = new Function(`return (${jwtSource})`)();
-        const { ChatAuth } = window.sdk;
-        const reasons = [];
-        const provider = (callback, needsRefresh, info) => {
-          reasons.push(info.reason);
-          // A new token each call (their claims differ by the lifetime).
-          callback({ Auth: { Token: jwt('cust_quick', 600 + reasons.length) } });
+    const r = await s.eval(async () => {
+      const jwt = T.unsignedJwt;
+      const { ChatAuth } = window.sdk;
+      const reasons = [];
+      const provider = (callback, needsRefresh, info) => {
+        reasons.push(info.reason);
+        // A new token each call (their claims differ by the lifetime).
+        callback({ Auth: { Token: jwt('cust_quick', 600 + reasons.length) } });
+      };
+      // The host reads the `now` clock once per driver step.
+      let clockReads = 0;
+      const now = () => {
+        clockReads += 1;
+        return Date.now();
+      };
+      const api = 'https://chat.example.com';
+      const auth = new ChatAuth({ apiOrigins: [api], contextProvider: provider, crossTab: false, now });
+      await auth.setCustomer('cust_quick');
+      const realFetch = window.fetch;
+      const sent = [];
+      const refuse = new Set(['/refused-once', '/elsewhere-401']);
+      let answers = [];
+      window.fetch = (input, init) => {
+        const url = new URL(input);
+        const authorization = new Headers(init?.headers).get('Authorization');
+        sent.push([url.pathname, init?.redirect, authorization]);
+        const status = refuse.delete(url.pathname) ? 401 : url.pathname === '/teapot' ? 418 : 200;
+        const response = new Response(`{"status":${status}}`, { status });
+        answers.push(response);
+        return Promise.resolve(response);
+      };
+      try {
+        const reads = async (f) => {
+          const before = clockReads;
+          answers = [];
+          const response = await f();
+          return { reads: clockReads - before, status: response.status, same: answers.at(-1) === response, body: await response.text() };
         };
-        // The host reads the `now` clock once per driver step.
-        let clockReads = 0;
-        const now = () => {
-          clockReads += 1;
-          return Date.now();
-        };
-        const api = 'https://chat.example.com';
-        const auth = new ChatAuth({ apiOrigins: [api], contextProvider: provider, crossTab: false, now });
-        await auth.setCustomer('cust_quick');
-        const realFetch = window.fetch;
-        const sent = [];
-        const refuse = new Set(['/refused-once', '/elsewhere-401']);
-        let answers = [];
-        window.fetch = (input, init) => {
-          const url = new URL(input);
-          const authorization = new Headers(init?.headers).get('Authorization');
-          sent.push([url.pathname, init?.redirect, authorization]);
-          const status = refuse.delete(url.pathname) ? 401 : url.pathname === '/teapot' ? 418 : 200;
-          const response = new Response(`{"status":${status}}`, { status });
-          answers.push(response);
-          return Promise.resolve(response);
-        };
-        try {
-          const reads = async (f) => {
-            const before = clockReads;
-            answers = [];
-            const response = await f();
-            return { reads: clockReads - before, status: response.status, same: answers.at(-1) === response, body: await response.text() };
-          };
-          const ok = await reads(() => auth.fetch(`${api}/ok`));
-          const teapot = await reads(() => auth.fetch(`${api}/teapot`));
-          const refused = await reads(() => auth.fetch(`${api}/refused-once`));
-          const again = await reads(() => auth.fetch(`${api}/ok`));
-          const elsewhere = await reads(() => auth.fetch('https://elsewhere.example.net/elsewhere-401'));
-          const token = await auth.getToken();
-          auth.destroy();
-          return { ok, teapot, refused, again, elsewhere, reasons, sent, token };
-        } finally {
-          window.fetch = realFetch;
-        }
-      },
-      { jwtSource: unsignedJwt.toString() },
-    );
+        const ok = await reads(() => auth.fetch(`${api}/ok`));
+        const teapot = await reads(() => auth.fetch(`${api}/teapot`));
+        const refused = await reads(() => auth.fetch(`${api}/refused-once`));
+        const again = await reads(() => auth.fetch(`${api}/ok`));
+        const elsewhere = await reads(() => auth.fetch('https://elsewhere.example.net/elsewhere-401'));
+        const token = await auth.getToken();
+        auth.destroy();
+        return { ok, teapot, refused, again, elsewhere, reasons, sent, token };
+      } finally {
+        window.fetch = realFetch;
+      }
+    });
     // One step (the headers), none for the answer: the driver said up front that it hands back anything but a 401.
     assert.deepEqual(r.ok, { reads: 1, status: 200, same: true, body: '{"status":200}' });
     assert.deepEqual(r.teapot, { reads: 1, status: 418, same: true, body: '{"status":418}' });
@@ -213,89 +198,83 @@ e2e.test('init(), init({ module_or_path }), init(url) and initSync({ module }) l
 e2e.test(
   'a page fetch wrapper that resolves with no Response (undefined, a throwing getter) or rejects with a throwing `name` getter settles auth.fetch with it instead of leaving it pending',
   async (s) => {
-    const r = await s.eval(
-      async ({ jwtSource }) => {
-        const jwt = new Function(`return (${jwtSource})`)();
-        const { ChatAuth } = window.sdk;
-        const api = 'https://chat.example.com';
-        const auth = new ChatAuth({ apiOrigins: [api], contextProvider: (cb) => cb({ Auth: { Token: jwt('cust_odd', 600) } }), crossTab: false });
-        await auth.setCustomer('cust_odd');
-        const realFetch = window.fetch;
-        const odd = {
-          withGetters: {
-            get status() {
-              throw new Error('no status');
-            },
-            get type() {
-              throw new Error('no type');
-            },
-            get headers() {
-              throw new Error('no headers');
-            },
+    const r = await s.eval(async () => {
+      const jwt = T.unsignedJwt;
+      const { ChatAuth } = window.sdk;
+      const api = 'https://chat.example.com';
+      const auth = new ChatAuth({ apiOrigins: [api], contextProvider: (cb) => cb({ Auth: { Token: jwt('cust_odd', 600) } }), crossTab: false });
+      await auth.setCustomer('cust_odd');
+      const realFetch = window.fetch;
+      const odd = {
+        withGetters: {
+          get status() {
+            throw new Error('no status');
+          },
+          get type() {
+            throw new Error('no type');
+          },
+          get headers() {
+            throw new Error('no headers');
+          },
+        },
+      };
+      const settled = (p) =>
+        Promise.race([
+          p.then(
+            (v) => ({ value: v }),
+            (e) => ({ error: e?.code ?? String(e) }),
+          ),
+          new Promise((resolve) => setTimeout(() => resolve('pending after 2 s'), 2000)),
+        ]);
+      try {
+        window.fetch = () => Promise.resolve(undefined);
+        const none = await settled(auth.fetch(`${api}/x`));
+        window.fetch = () => Promise.resolve(odd.withGetters);
+        const getters = await settled(auth.fetch(`${api}/y`));
+        // A rejection whose reason has a throwing `name` getter (not an AbortError): `network`.
+        const reason = {
+          get name() {
+            throw new Error('no name');
           },
         };
-        const settled = (p) =>
-          Promise.race([
-            p.then(
-              (v) => ({ value: v }),
-              (e) => ({ error: e?.code ?? String(e) }),
-            ),
-            new Promise((resolve) => setTimeout(() => resolve('pending after 2 s'), 2000)),
-          ]);
-        try {
-          window.fetch = () => Promise.resolve(undefined);
-          const none = await settled(auth.fetch(`${api}/x`));
-          window.fetch = () => Promise.resolve(odd.withGetters);
-          const getters = await settled(auth.fetch(`${api}/y`));
-          // A rejection whose reason has a throwing `name` getter (not an AbortError): `network`.
-          const reason = {
-            get name() {
-              throw new Error('no name');
-            },
-          };
-          window.fetch = () => Promise.reject(reason);
-          const rejected = await Promise.race([
-            auth.fetch(`${api}/w`).then(
-              () => 'resolved',
-              (e) => (e instanceof window.sdk.ChatAuthError ? e.code : 'another error'),
-            ),
-            new Promise((resolve) => setTimeout(() => resolve('pending after 2 s'), 2000)),
-          ]);
-          window.fetch = () => Promise.resolve(new Response('{}', { status: 200 }));
-          const after = await settled(auth.fetch(`${api}/z`));
-          auth.destroy();
-          return { none, getters: getters.value === odd.withGetters ? 'the same object' : getters, rejected, after: after.value?.status };
-        } finally {
-          window.fetch = realFetch;
-        }
-      },
-      { jwtSource: unsignedJwt.toString() },
-    );
+        window.fetch = () => Promise.reject(reason);
+        const rejected = await Promise.race([
+          auth.fetch(`${api}/w`).then(
+            () => 'resolved',
+            (e) => (e instanceof window.sdk.ChatAuthError ? e.code : 'another error'),
+          ),
+          new Promise((resolve) => setTimeout(() => resolve('pending after 2 s'), 2000)),
+        ]);
+        window.fetch = () => Promise.resolve(new Response('{}', { status: 200 }));
+        const after = await settled(auth.fetch(`${api}/z`));
+        auth.destroy();
+        return { none, getters: getters.value === odd.withGetters ? 'the same object' : getters, rejected, after: after.value?.status };
+      } finally {
+        window.fetch = realFetch;
+      }
+    });
     assert.deepEqual(r, { none: { value: undefined }, getters: 'the same object', rejected: 'network', after: 200 });
   },
 );
 
 e2e.test('a promise provider: one call for 21 callers, every waiter gets the one token', async (s) => {
-  const r = await s.eval(
-    async ({ jwtSource }) => {
-      const jwt = new Function(`return (${jwtSource})`)();
-      const { ChatAuth } = window.sdk;
-      let calls = 0;
-      const provider = () => {
-        calls += 1;
-        const token = jwt('cust_promise', 600);
-        return new Promise((resolve) => setTimeout(() => resolve({ Auth: { Token: token } }), 200));
-      };
-      const auth = new ChatAuth({ apiOrigins: ['https://chat.example.com'], contextProvider: provider, crossTab: false });
-      const login = auth.setCustomer('cust_promise');
-      const waiting = Array.from({ length: 20 }, () => auth.getToken());
-      await login;
-      const all = await Promise.all(waiting);
-      auth.destroy();
-      return { calls, string: typeof all[0] === 'string', same: all.every((t) => t === all[0]) };
-    },
-    { jwtSource: unsignedJwt.toString() },
-  );
+  const r = await s.eval(async () => {
+    const jwt = T.unsignedJwt;
+    const { ChatAuth } = window.sdk;
+    let calls = 0;
+    const provider = () => {
+      calls += 1;
+      const token = jwt('cust_promise', 600);
+      return new Promise((resolve) => setTimeout(() => resolve({ Auth: { Token: token } }), 200));
+    };
+    const auth = new ChatAuth({ apiOrigins: ['https://chat.example.com'], contextProvider: provider, crossTab: false });
+    const login = auth.setCustomer('cust_promise');
+    const waiting = Array.from({ length: 20 }, () => auth.getToken());
+    await login;
+    const all = await Promise.all(waiting);
+    auth.destroy();
+    return { calls, string: typeof all[0] === 'string', same: all.every((t) => t === all[0]) };
+  });
   assert.deepEqual(r, { calls: 1, string: true, same: true });
 });
 
@@ -356,31 +335,29 @@ e2e.test('a state listener calling destroy() synchronously: the provider call th
 });
 
 e2e.test('verifyToken rejects with ChatAuthErrors: bad token, bad options, alg, signature', async (s) => {
-  const r = await s.eval(
-    async ({ token }) => {
-      const { verifyToken, ChatAuthError } = window.sdk;
-      const caught = (p) =>
-        Promise.resolve()
-          .then(p)
-          .then(
-            () => null,
-            (e) => ({ isChatAuth: e instanceof ChatAuthError, code: e.code }),
-          );
-      const options = { algorithms: ['HS256'], secret: 'k'.repeat(32) };
-      const b64 = (t) => btoa(t).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-      const forged = `${b64('{"alg":"HS256","typ":"JWT"}')}.${token.split('.')[1]}.${b64('x'.repeat(32))}`;
-      return {
-        notString: await caught(() => verifyToken(42, options)),
-        malformed: await caught(() => verifyToken('not-a-token', options)),
-        noOptions: await caught(() => verifyToken(token)),
-        badOption: await caught(() => verifyToken(token, { bogus: 1 })),
-        algNotAllowed: await caught(() => verifyToken(token, options)),
-        // Through the WebCrypto step (js/host.js verifySignature) and verifyFinish.
-        badSignature: await caught(() => verifyToken(forged, options)),
-      };
-    },
-    { token: unsignedJwt('cust_1', 60) },
-  );
+  const r = await s.eval(async () => {
+    const { verifyToken, ChatAuthError } = window.sdk;
+    const token = T.unsignedJwt('cust_1', 60);
+    const caught = (p) =>
+      Promise.resolve()
+        .then(p)
+        .then(
+          () => null,
+          (e) => ({ isChatAuth: e instanceof ChatAuthError, code: e.code }),
+        );
+    const options = { algorithms: ['HS256'], secret: 'k'.repeat(32) };
+    const b64 = (t) => btoa(t).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+    const forged = `${b64('{"alg":"HS256","typ":"JWT"}')}.${token.split('.')[1]}.${b64('x'.repeat(32))}`;
+    return {
+      notString: await caught(() => verifyToken(42, options)),
+      malformed: await caught(() => verifyToken('not-a-token', options)),
+      noOptions: await caught(() => verifyToken(token)),
+      badOption: await caught(() => verifyToken(token, { bogus: 1 })),
+      algNotAllowed: await caught(() => verifyToken(token, options)),
+      // Through the WebCrypto step (js/host.js verifySignature) and verifyFinish.
+      badSignature: await caught(() => verifyToken(forged, options)),
+    };
+  });
   for (const [name, got] of Object.entries(r)) {
     assert.ok(got !== null, `${name} resolved`);
     assert.equal(got.isChatAuth, true, `${name}: ${JSON.stringify(got)}`);
@@ -396,88 +373,85 @@ e2e.test('verifyToken rejects with ChatAuthErrors: bad token, bad options, alg, 
 e2e.test(
   "auth.fetch sends the SDK's headers to exactly the allowed origins whatever form the URL takes (case, ports, userinfo, IPv4 and IPv6 forms, dot segments, IDNA, relative), and sends it where new URL resolves it",
   async (s) => {
-    const r = await s.eval(
-      async ({ jwtSource }) => {
-        const jwt = new Function(`return (${jwtSource})`)();
-        const { ChatAuth } = window.sdk;
-        const allowed = ['https://chat.example.com', 'http://127.0.0.1:8080', 'http://[::1]:8080', location.origin];
-        const provider = (callback) => callback({ Auth: { Token: jwt('cust_forms', 600) } });
-        const auth = new ChatAuth({ apiOrigins: allowed, contextProvider: provider, crossTab: false });
-        await auth.setCustomer('cust_forms');
-        const forms = [
-          'https://chat.example.com/x',
-          'HTTPS://CHAT.EXAMPLE.COM/x',
-          'https://Chat.Example.com/x',
-          'https://chat.example.com:443/x',
-          'https://chat.example.com:0443/x',
-          'https://chat.example.com:8443/x',
-          'https://chat.example.com:65536/x',
-          'https://user:pw@chat.example.com/x',
-          'https://chat.example.com@evil.example.net/x',
-          'https://chat.example.com.evil.example.net/x',
-          'https://chat.example.com./x',
-          'https://evil.example.net/chat.example.com',
-          'https://chat.example.com/a/../b?q=1#f',
-          'https://chat.example.com/%2e%2e/b',
-          "https://chat.example.com/a?b='c'#`d`",
-          'https://chat.example.com',
-          'https://chat.example.com?q',
-          'https:chat.example.com/x',
-          'https:///chat.example.com/x',
-          'https:\\\\chat.example.com\\x',
-          ' https://chat.example.com/x',
-          'https://chat.exa\tmple.com/x',
-          'https://ｃｈａｔ.example.com/x',
-          'https://xn--80ak6aa92e.com/x',
-          'https://xn--a.com/x',
-          'http://chat.example.com/x',
-          'http://127.0.0.1:8080/x',
-          'http://127.1:8080/x',
-          'http://0x7f.0.0.1:8080/x',
-          'http://127.0.0.01:8080/x',
-          'http://127.0.0.1:80/x',
-          'http://[::1]:8080/x',
-          'http://[0:0:0:0:0:0:0:1]:8080/x',
-          'http://[::1]:80/x',
-          'https://[::1/x',
-          `${location.origin}/x`,
-          `${location.origin.toUpperCase()}/x`,
-          '/relative/x',
-          'relative/x',
-          '//chat.example.com/x',
-          '/\\chat.example.com/x',
-          '?q',
-          'blob:https://chat.example.com/0b3a0c1e',
-          'ftp://chat.example.com/x',
-        ];
-        const realFetch = window.fetch;
-        const seen = [];
-        window.fetch = (input, init) => {
-          seen.push([String(input), new Headers(init?.headers).get('Authorization') !== null]);
-          return Promise.resolve(new Response('{}'));
-        };
-        const out = [];
-        try {
-          for (const url of forms) {
-            await auth.fetch(url);
-            let expected;
-            try {
-              const parsed = new URL(url, document.baseURI);
-              expected = [parsed.href, allowed.includes(parsed.origin)];
-            } catch {
-              // Not a URL: sent untouched (fetch itself then fails).
-              expected = [url, false];
-            }
-            out.push({ url, sent: seen.splice(0), expected });
+    const r = await s.eval(async () => {
+      const jwt = T.unsignedJwt;
+      const { ChatAuth } = window.sdk;
+      const allowed = ['https://chat.example.com', 'http://127.0.0.1:8080', 'http://[::1]:8080', location.origin];
+      const provider = (callback) => callback({ Auth: { Token: jwt('cust_forms', 600) } });
+      const auth = new ChatAuth({ apiOrigins: allowed, contextProvider: provider, crossTab: false });
+      await auth.setCustomer('cust_forms');
+      const forms = [
+        'https://chat.example.com/x',
+        'HTTPS://CHAT.EXAMPLE.COM/x',
+        'https://Chat.Example.com/x',
+        'https://chat.example.com:443/x',
+        'https://chat.example.com:0443/x',
+        'https://chat.example.com:8443/x',
+        'https://chat.example.com:65536/x',
+        'https://user:pw@chat.example.com/x',
+        'https://chat.example.com@evil.example.net/x',
+        'https://chat.example.com.evil.example.net/x',
+        'https://chat.example.com./x',
+        'https://evil.example.net/chat.example.com',
+        'https://chat.example.com/a/../b?q=1#f',
+        'https://chat.example.com/%2e%2e/b',
+        "https://chat.example.com/a?b='c'#`d`",
+        'https://chat.example.com',
+        'https://chat.example.com?q',
+        'https:chat.example.com/x',
+        'https:///chat.example.com/x',
+        'https:\\\\chat.example.com\\x',
+        ' https://chat.example.com/x',
+        'https://chat.exa\tmple.com/x',
+        'https://ｃｈａｔ.example.com/x',
+        'https://xn--80ak6aa92e.com/x',
+        'https://xn--a.com/x',
+        'http://chat.example.com/x',
+        'http://127.0.0.1:8080/x',
+        'http://127.1:8080/x',
+        'http://0x7f.0.0.1:8080/x',
+        'http://127.0.0.01:8080/x',
+        'http://127.0.0.1:80/x',
+        'http://[::1]:8080/x',
+        'http://[0:0:0:0:0:0:0:1]:8080/x',
+        'http://[::1]:80/x',
+        'https://[::1/x',
+        `${location.origin}/x`,
+        `${location.origin.toUpperCase()}/x`,
+        '/relative/x',
+        'relative/x',
+        '//chat.example.com/x',
+        '/\\chat.example.com/x',
+        '?q',
+        'blob:https://chat.example.com/0b3a0c1e',
+        'ftp://chat.example.com/x',
+      ];
+      const realFetch = window.fetch;
+      const seen = [];
+      window.fetch = (input, init) => {
+        seen.push([String(input), new Headers(init?.headers).get('Authorization') !== null]);
+        return Promise.resolve(new Response('{}'));
+      };
+      const out = [];
+      try {
+        for (const url of forms) {
+          await auth.fetch(url);
+          let expected;
+          try {
+            const parsed = new URL(url, document.baseURI);
+            expected = [parsed.href, allowed.includes(parsed.origin)];
+          } catch {
+            // Not a URL: sent untouched (fetch itself then fails).
+            expected = [url, false];
           }
-        } finally {
-          window.fetch = realFetch;
-          auth.destroy();
+          out.push({ url, sent: seen.splice(0), expected });
         }
-        return out;
-      },
-      { jwtSource: unsignedJwt.toString() },
-    );
+      } finally {
+        window.fetch = realFetch;
+        auth.destroy();
+      }
+      return out;
+    });
     for (const { url, sent, expected } of r) assert.deepEqual(sent, [expected], url);
     // The forms cover both answers.
     assert.ok(r.some(({ expected }) => expected[1]) && r.some(({ expected }) => !expected[1]));

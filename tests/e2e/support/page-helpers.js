@@ -170,6 +170,13 @@ function storageDump() {
   return { local: dump(localStorage), session: dump(sessionStorage), cookie: document.cookie };
 }
 
+/** An unsigned RS256-headed JWT for `sub` issued now, living `ttl` seconds (for pages that check no signature). */
+function unsignedJwt(sub, ttl) {
+  const b64 = (text) => btoa(text).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  const now = Date.now() / 1000;
+  return `${b64('{"alg":"RS256","typ":"JWT"}')}.${b64(JSON.stringify({ sub, iat: Math.floor(now), exp: Math.floor(now + ttl) }))}.c2ln`;
+}
+
 /**
  * A ContextProvider minting `ttl`-second tokens for `sub` from the test server. Resets and counts
  * `window.providerCalls` and logs `{ needsRefresh, reason }` (plus `at` when `timed`) per call in
@@ -188,6 +195,7 @@ function mintingProvider(sub, { ttl = 300, timed = false } = {}) {
 
 window.T = {
   mintingProvider,
+  unsignedJwt,
   plain,
   err,
   attempt,
