@@ -79,7 +79,8 @@ fn http(effects: &[HostEffect]) -> HttpRequest {
         .expect("an HTTP request")
 }
 
-/// `setCustomer("c_1")` as request 1: the provider call it makes.
+/// `setCustomer("c_1")` as request 1: the provider call it makes (an
+/// initial one, not asking for a refresh).
 fn sign_in(d: &SessionDriver) -> u64 {
     d.handle(
         NOW,
@@ -93,7 +94,12 @@ fn sign_in(d: &SessionDriver) -> u64 {
     drain(d)
         .iter()
         .find_map(|e| match e {
-            HostEffect::CallProvider { call, .. } => Some(*call),
+            HostEffect::CallProvider {
+                call,
+                needs_refresh: false,
+                reason,
+                ..
+            } if reason == "initial" => Some(*call),
             _ => None,
         })
         .expect("the provider is called")
@@ -129,28 +135,7 @@ fn a_session_through_the_foreign_host_interface() {
         matches!(&opened[..], [HostEffect::Store { key, value: Some(_) }] if key == "chat-auth:anonymous-id")
     );
 
-    d.handle(
-        NOW,
-        HostInput::SetCustomer {
-            request: 1,
-            customer_id: "c_1".into(),
-            provider: true,
-            stored: None,
-        },
-    );
-    let fx = drain(&d);
-    let call = fx
-        .iter()
-        .find_map(|e| match e {
-            HostEffect::CallProvider {
-                call,
-                needs_refresh: false,
-                reason,
-                ..
-            } if reason == "initial" => Some(*call),
-            _ => None,
-        })
-        .expect("the provider is called");
+    let call = sign_in(&d);
     let first = jwt("k1", "c_1", NOW / 1000 + 3600);
     let context =
         format!(r#"{{"access_token":"{first}","refresh_token":"rt_1","expires_in":3600}}"#);
