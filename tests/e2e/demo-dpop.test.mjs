@@ -44,7 +44,7 @@ function record(page) {
   page.on('request', (r) => {
     const url = new URL(r.url());
     if (url.origin + '/' !== srv.url) return;
-    seen.requests.push({ method: r.method(), path: url.pathname, headers: r.headers() });
+    seen.requests.push({ method: r.method(), path: url.pathname, headers: r.headers(), at: Date.now() });
   });
   page.on('response', async (r) => {
     const path = new URL(r.url()).pathname;
@@ -98,6 +98,7 @@ test('DPoP through three token lifetimes: every request proves, the nonce rotate
   const page = await openDpopPage();
   const seen = record(page);
   await login(page);
+  const authenticatedAt = Date.now();
   const login0 = seen.logins[0];
   assert.equal(login0.status, 200);
   assert.equal(login0.body.token_type, 'DPoP', 'the login was bound by its proof');
@@ -127,10 +128,21 @@ test('DPoP through three token lifetimes: every request proves, the nonce rotate
   assert.equal(claims.cnf.jkt, jkt, "the token is bound to the page's key");
   assert.match(await page.textContent('#binding'), /^DPoP · key /);
 
+  // The page polls its history every 2 s from load: a poll that went out before the login landed is
+  // anonymous, proved but with no token to bind (no `ath`). Every request after it carries the token.
   const api = seen.requests.filter((r) => r.path.startsWith('/api/'));
-  assert.ok(api.length >= 10, `API requests: ${api.length}`);
+  const anonymous = api.filter((r) => r.at < authenticatedAt && r.headers.authorization === undefined);
+  for (const r of anonymous) {
+    assert.ok(r.headers.dpop, `${r.method} ${r.path} before the login carries a proof`);
+    const c = decode(r.headers.dpop.split('.')[1]);
+    assert.equal(c.htm, r.method);
+    assert.equal(c.htu, srv.url + r.path.slice(1));
+    assert.equal(c.ath, undefined, 'an anonymous request proves no token');
+  }
+  const authenticated = api.filter((r) => !anonymous.includes(r));
+  assert.ok(authenticated.length >= 10, `API requests: ${authenticated.length}`);
   const nonces = new Set();
-  for (const r of api) {
+  for (const r of authenticated) {
     assert.match(r.headers.authorization, /^DPoP /, `${r.method} ${r.path} carries a DPoP token`);
     const [h, p] = r.headers.dpop.split('.');
     assert.equal(thumbprint(decode(h).jwk), jkt, 'one key for every proof');
